@@ -168,7 +168,7 @@ class CompactRange:
         completed: list[tuple[NodeId, bytes]] = [((0, self.size), leaf)]
         self._stack.append(completed[0])
         while len(self._stack) >= 2 and self._stack[-1][0][0] == self._stack[-2][0][0]:
-            (right_id, right), (left_id, left) = self._stack.pop(), self._stack.pop()
+            (_, right), (left_id, left) = self._stack.pop(), self._stack.pop()
             parent = ((left_id[0] + 1, left_id[1] >> 1), node_hash(left, right))
             self._stack.append(parent)
             completed.append(parent)
@@ -243,9 +243,7 @@ def _check_hash(name: str, value: bytes) -> None:
         raise ProofSizeError(f"{name} has {len(value)} bytes, expected {HASH_SIZE}")
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root that an inclusion proof implies (RFC 9162 §2.1.3.2).
 
     Requires 0 <= index < size and a proof of exactly the length the sizes call for.
@@ -343,5 +341,3 @@ def verify_consistency(
         raise RootMismatchError(expected=first_root, calculated=fr)
     if sr != second_root:
         raise RootMismatchError(expected=second_root, calculated=sr)
-
-

@@ -1,0 +1,373 @@
+"""Accounting rules (DESIGN.md §3.2) over an in-memory view of the books.
+
+Pure: the store loads the part of the books a batch touches, applies the batch here and
+writes back what changed; the audit replays the whole journal through the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entries import Entry
+from ledger.errors import AccountingError
+
+
+@dataclass
+class CharityState:
+    charity_id: str
+    name: str
+    registration_no: str
+    signer: str | None
+    seq: int
+
+
+@dataclass
+class ProjectState:
+    project_id: str
+    charity_id: str
+    title: str
+    goal_amount: int
+    currency: str
+    seq: int
+
+
+@dataclass
+class DonationState:
+    donation_id: str
+    charity_id: str
+    project_id: str | None
+    amount: int
+    currency: str
+    channel: str
+    paid_at: str
+    seq: int
+    refunded: int = 0
+    allocated: int = 0
+
+    @property
+    def available(self) -> int:
+        """Money of this donation not refunded and not yet allocated to a disbursement."""
+        return self.amount - self.refunded - self.allocated
+
+
+@dataclass
+class DisbursementState:
+    disbursement_id: str
+    charity_id: str
+    project_id: str | None
+    amount: int
+    currency: str
+    payee: str
+    purpose: str
+    seq: int
+    allocated: int = 0
+    voided: bool = False
+
+    @property
+    def unfunded(self) -> int:
+        """Part of this disbursement no donation has been allocated to yet."""
+        return 0 if self.voided else self.amount - self.allocated
+
+
+@dataclass
+class AllocationState:
+    allocation_id: str
+    donation_id: str
+    disbursement_id: str
+    amount: int
+    seq: int
+    reversed: bool = False
+
+
+State = CharityState | ProjectState | DonationState | DisbursementState | AllocationState
+
+
+@dataclass
+class Books:
+    """Charities, projects, donations, disbursements and allocations, by id.
+
+    ``apply`` checks an entry against every rule and changes nothing when one fails;
+    ``created`` and ``changed`` record what a batch touched, for the store to write.
+    """
+
+    charities: dict[str, CharityState] = field(default_factory=dict)
+    projects: dict[str, ProjectState] = field(default_factory=dict)
+    donations: dict[str, DonationState] = field(default_factory=dict)
+    disbursements: dict[str, DisbursementState] = field(default_factory=dict)
+    allocations: dict[str, AllocationState] = field(default_factory=dict)
+    created: list[State] = field(default_factory=list)
+    changed: dict[int, State] = field(default_factory=dict)
+
+    def apply(self, entry: Entry) -> None:
+        """Check ``entry`` against the rules, then record its effect.
+
+        Raises:
+            AccountingError: naming the field that breaks a rule; nothing is changed.
+        """
+        handler = getattr(self, "_" + entry.kind.replace(".", "_"))
+        handler(entry.seq, entry.actor, entry.body)
+
+    def apply_all(self, entries: Iterable[Entry]) -> None:
+        """Apply entries in order."""
+        for entry in entries:
+            self.apply(entry)
+
+    # -- lookups that name the field when the thing is missing ----------------------
+
+    def _charity(self, charity_id: Any, where: str = "body.charity_id") -> CharityState:
+        charity = self.charities.get(charity_id)
+        if charity is None:
+            raise AccountingError(where, f"charity {charity_id!r} is not registered")
+        return charity
+
+    def _project(self, project_id: Any, charity_id: str) -> ProjectState:
+        project = self.projects.get(project_id)
+        if project is None:
+            raise AccountingError("body.project_id", f"project {project_id!r} does not exist")
+        if project.charity_id != charity_id:
+            raise AccountingError(
+                "body.project_id", f"project {project_id!r} belongs to another charity"
+            )
+        return project
+
+    def _donation(self, donation_id: Any) -> DonationState:
+        donation = self.donations.get(donation_id)
+        if donation is None:
+            raise AccountingError("body.donation_id", f"donation {donation_id!r} does not exist")
+        return donation
+
+    def _disbursement(self, disbursement_id: Any) -> DisbursementState:
+        disbursement = self.disbursements.get(disbursement_id)
+        if disbursement is None:
+            raise AccountingError(
+                "body.disbursement_id", f"disbursement {disbursement_id!r} does not exist"
+            )
+        return disbursement
+
+    @staticmethod
+    def _require_new(existing: Mapping[str, object], key: str, value: Any) -> None:
+        if value in existing:
+            raise AccountingError(f"body.{key}", f"{value!r} already exists")
+
+    @staticmethod
+    def _require_actor(actor: str, *, charity_id: str | None) -> None:
+        allowed = {"platform"} if charity_id is None else {"platform", f"charity:{charity_id}"}
+        if actor not in allowed:
+            raise AccountingError("actor", f"{actor!r} may not write this entry")
+
+    def _touch(self, state: State) -> None:
+        self.changed[id(state)] = state
+
+    # -- one method per kind ---------------------------------------------------------
+
+    def _charity_registered(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        self._require_new(self.charities, "charity_id", body["charity_id"])
+        charity = CharityState(
+            charity_id=body["charity_id"],
+            name=body["name"],
+            registration_no=body["registration_no"],
+            signer=body["signer"],
+            seq=seq,
+        )
+        self.charities[charity.charity_id] = charity
+        self.created.append(charity)
+
+    def _project_opened(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_new(self.projects, "project_id", body["project_id"])
+        charity = self._charity(body["charity_id"])
+        self._require_actor(actor, charity_id=charity.charity_id)
+        project = ProjectState(
+            project_id=body["project_id"],
+            charity_id=charity.charity_id,
+            title=body["title"],
+            goal_amount=body["goal_amount"],
+            currency=body["currency"],
+            seq=seq,
+        )
+        self.projects[project.project_id] = project
+        self.created.append(project)
+
+    def _check_project_currency(
+        self, project_id: str | None, charity_id: str, currency: str
+    ) -> None:
+        if project_id is None:
+            return
+        project = self._project(project_id, charity_id)
+        if project.currency != currency:
+            raise AccountingError(
+                "body.currency", f"project {project_id!r} is kept in {project.currency}"
+            )
+
+    def _donation_received(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        self._require_new(self.donations, "donation_id", body["donation_id"])
+        charity = self._charity(body["charity_id"])
+        self._check_project_currency(body["project_id"], charity.charity_id, body["currency"])
+        donation = DonationState(
+            donation_id=body["donation_id"],
+            charity_id=charity.charity_id,
+            project_id=body["project_id"],
+            amount=body["amount"],
+            currency=body["currency"],
+            channel=body["channel"],
+            paid_at=body["paid_at"],
+            seq=seq,
+        )
+        self.donations[donation.donation_id] = donation
+        self.created.append(donation)
+
+    def _donation_refunded(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        donation = self._donation(body["donation_id"])
+        amount = body["amount"]
+        refundable = donation.amount - donation.refunded
+        if amount > refundable:
+            raise AccountingError(
+                "body.amount", f"refund of {amount} exceeds the {refundable} not yet refunded"
+            )
+        if amount > donation.available:
+            raise AccountingError(
+                "body.amount",
+                f"refund of {amount} would take back allocated money: only "
+                f"{donation.available} is unallocated; reverse the allocation first",
+            )
+        donation.refunded += amount
+        self._touch(donation)
+
+    def _disbursement_made(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_new(self.disbursements, "disbursement_id", body["disbursement_id"])
+        charity = self._charity(body["charity_id"])
+        self._require_actor(actor, charity_id=charity.charity_id)
+        self._check_project_currency(body["project_id"], charity.charity_id, body["currency"])
+        disbursement = DisbursementState(
+            disbursement_id=body["disbursement_id"],
+            charity_id=charity.charity_id,
+            project_id=body["project_id"],
+            amount=body["amount"],
+            currency=body["currency"],
+            payee=body["payee"],
+            purpose=body["purpose"],
+            seq=seq,
+        )
+        self.disbursements[disbursement.disbursement_id] = disbursement
+        self.created.append(disbursement)
+
+    def _disbursement_voided(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        disbursement = self._disbursement(body["disbursement_id"])
+        self._require_actor(actor, charity_id=disbursement.charity_id)
+        if disbursement.voided:
+            raise AccountingError("body.disbursement_id", "disbursement is already voided")
+        if disbursement.allocated:
+            raise AccountingError(
+                "body.disbursement_id",
+                f"{disbursement.allocated} of donations is allocated to this disbursement; "
+                "reverse those allocations first",
+            )
+        disbursement.voided = True
+        self._touch(disbursement)
+
+    def _allocation_made(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_new(self.allocations, "allocation_id", body["allocation_id"])
+        donation = self._donation(body["donation_id"])
+        disbursement = self._disbursement(body["disbursement_id"])
+        self._require_actor(actor, charity_id=disbursement.charity_id)
+        check_allocation(donation, disbursement, body["amount"])
+        allocation = AllocationState(
+            allocation_id=body["allocation_id"],
+            donation_id=donation.donation_id,
+            disbursement_id=disbursement.disbursement_id,
+            amount=body["amount"],
+            seq=seq,
+        )
+        donation.allocated += allocation.amount
+        disbursement.allocated += allocation.amount
+        self.allocations[allocation.allocation_id] = allocation
+        self.created.append(allocation)
+        self._touch(donation)
+        self._touch(disbursement)
+
+    def _allocation_reversed(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        allocation = self.allocations.get(body["allocation_id"])
+        if allocation is None:
+            raise AccountingError(
+                "body.allocation_id", f"allocation {body['allocation_id']!r} does not exist"
+            )
+        donation = self._donation(allocation.donation_id)
+        disbursement = self._disbursement(allocation.disbursement_id)
+        self._require_actor(actor, charity_id=disbursement.charity_id)
+        if allocation.reversed:
+            raise AccountingError("body.allocation_id", "allocation is already reversed")
+        allocation.reversed = True
+        donation.allocated -= allocation.amount
+        disbursement.allocated -= allocation.amount
+        for state in (allocation, donation, disbursement):
+            self._touch(state)
+
+
+def check_allocation(donation: DonationState, disbursement: DisbursementState, amount: int) -> None:
+    """Check that ``amount`` of ``donation`` may fund ``disbursement``.
+
+    Raises:
+        AccountingError: naming the field that breaks a rule.
+    """
+    if disbursement.voided:
+        raise AccountingError("body.disbursement_id", "disbursement is voided")
+    if donation.charity_id != disbursement.charity_id:
+        raise AccountingError("body.donation_id", "donation was made to another charity")
+    if donation.project_id is not None and donation.project_id != disbursement.project_id:
+        raise AccountingError(
+            "body.donation_id",
+            f"donation is earmarked for project {donation.project_id!r} and funds only "
+            "that project's disbursements",
+        )
+    if donation.currency != disbursement.currency:
+        raise AccountingError(
+            "body.donation_id",
+            f"donation is in {donation.currency}, disbursement in {disbursement.currency}",
+        )
+    if amount > donation.available:
+        raise AccountingError(
+            "body.amount",
+            f"allocation of {amount} exceeds the {donation.available} left of the donation",
+        )
+    if amount > disbursement.unfunded:
+        raise AccountingError(
+            "body.amount",
+            f"allocation of {amount} exceeds the {disbursement.unfunded} "
+            "the disbursement still needs",
+        )
+
+
+def plan_fifo(
+    disbursement: DisbursementState, candidates: Sequence[DonationState]
+) -> list[tuple[DonationState, int]]:
+    """Pick donations for a disbursement, oldest first (DESIGN.md §3.2 ``fifo``).
+
+    Args:
+        disbursement: what is to be funded; its ``unfunded`` part is covered.
+        candidates: donations in the order to use them: the project's own, oldest
+            first, then the charity's general fund, oldest first. Donations that may
+            not fund this disbursement are skipped.
+
+    Returns:
+        ``(donation, amount)`` pairs; their amounts add up to at most ``unfunded``
+        (less when the donations do not cover it).
+    """
+    need = disbursement.unfunded
+    plan: list[tuple[DonationState, int]] = []
+    for donation in candidates:
+        if need == 0:
+            break
+        take = min(need, donation.available)
+        if take <= 0:
+            continue
+        try:
+            check_allocation(donation, disbursement, take)
+        except AccountingError:
+            continue
+        plan.append((donation, take))
+        need -= take
+    return plan

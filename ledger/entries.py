@@ -1,0 +1,406 @@
+"""Journal entries, version 1 (DESIGN.md §3.1): bodies by kind, validation, leaf bytes.
+
+Pure: no I/O. An entry's leaf bytes are its RFC 8785 (JCS) canonical form in UTF-8;
+its leaf hash is RFC 6962's SHA-256(0x00 ‖ leaf bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import rfc8785
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from ledger.currencies import ISO_4217
+from ledger.errors import EntryError
+from ledger.merkle import leaf_hash
+
+ENTRY_VERSION = 1
+MAX_AMOUNT = 10**12
+"""Largest amount in minor units (10^12 fen = ¥10 billion)."""
+RECEIPT_SECRET_SIZE = 16
+
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+_AT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+_ACTOR = re.compile(r"^(platform|charity:ch_[A-Za-z0-9]{1,40})$")
+
+
+def _id_pattern(prefix: str) -> str:
+    return rf"^{prefix}_[A-Za-z0-9]{{1,40}}$"
+
+
+def _text(value: str) -> str:
+    """NFC-normalize a string and refuse what cannot be shown or encoded."""
+    normalized = unicodedata.normalize("NFC", value)
+    for ch in normalized:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            raise ValueError("contains a lone surrogate, which is not valid Unicode")
+        if category == "Cc" and ch not in "\n\t":
+            raise ValueError(f"contains the control character U+{ord(ch):04X}")
+    if normalized != normalized.strip():
+        raise ValueError("has leading or trailing white space")
+    return normalized
+
+
+def _max_length(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"is {len(value)} characters long, at most {limit} are allowed")
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    return AfterValidator(check)
+
+
+def _timestamp(value: str) -> str:
+    """Accept RFC 3339 with an offset; store it as UTC with milliseconds and ``Z``."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")
+    return format_at(parsed)
+
+
+def _lower_hex(value: str) -> str:
+    return value.lower()
+
+
+Text = Annotated[str, Field(strict=True), AfterValidator(_text)]
+Name = Annotated[Text, _max_length(200)]
+Reason = Annotated[Text, _max_length(500)]
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+Hash = Annotated[str, Field(strict=True, pattern=_HASH.pattern)]
+Timestamp = Annotated[str, Field(strict=True), AfterValidator(_timestamp)]
+Address = Annotated[
+    str,
+    Field(strict=True, pattern=r"^0x[0-9a-fA-F]{40}$"),
+    AfterValidator(_lower_hex),
+]
+
+
+def _currency(value: str) -> str:
+    if value not in ISO_4217:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+Currency = Annotated[str, Field(strict=True), AfterValidator(_currency)]
+CharityId = Annotated[str, Field(strict=True, pattern=_id_pattern("ch"))]
+ProjectId = Annotated[str, Field(strict=True, pattern=_id_pattern("pr"))]
+DonationId = Annotated[str, Field(strict=True, pattern=_id_pattern("dn"))]
+DisbursementId = Annotated[str, Field(strict=True, pattern=_id_pattern("db"))]
+AllocationId = Annotated[str, Field(strict=True, pattern=_id_pattern("al"))]
+
+
+class Body(BaseModel):
+    """Base of every body: strict, closed, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class CharityRegistered(Body):
+    charity_id: CharityId
+    name: Name
+    registration_no: Annotated[Text, _max_length(64)]
+    signer: Address | None
+
+
+class ProjectOpened(Body):
+    project_id: ProjectId
+    charity_id: CharityId
+    title: Name
+    goal_amount: Amount
+    currency: Currency
+
+
+class DonationReceived(Body):
+    donation_id: DonationId
+    charity_id: CharityId
+    project_id: ProjectId | None
+    amount: Amount
+    currency: Currency
+    channel: Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    paid_at: Timestamp
+    donor_commitment: Hash
+    payment_ref_hash: Hash
+
+
+class DonationRefunded(Body):
+    donation_id: DonationId
+    amount: Amount
+    reason: Reason
+
+
+class Evidence(Body):
+    sha256: Hash
+    media_type: Annotated[
+        str,
+        Field(
+            strict=True,
+            pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$",
+        ),
+    ]
+    public: StrictBool
+
+
+class DisbursementMade(Body):
+    disbursement_id: DisbursementId
+    charity_id: CharityId
+    project_id: ProjectId | None
+    amount: Amount
+    currency: Currency
+    payee: Name
+    purpose: Reason
+    evidence: Annotated[list[Evidence], Field(max_length=50)]
+
+
+class DisbursementVoided(Body):
+    disbursement_id: DisbursementId
+    reason: Reason
+
+
+class AllocationMade(Body):
+    allocation_id: AllocationId
+    donation_id: DonationId
+    disbursement_id: DisbursementId
+    amount: Amount
+
+
+class AllocationReversed(Body):
+    allocation_id: AllocationId
+    reason: Reason
+
+
+Kind = Literal[
+    "charity.registered",
+    "project.opened",
+    "donation.received",
+    "donation.refunded",
+    "disbursement.made",
+    "disbursement.voided",
+    "allocation.made",
+    "allocation.reversed",
+]
+
+BODIES: Mapping[str, type[Body]] = {
+    "charity.registered": CharityRegistered,
+    "project.opened": ProjectOpened,
+    "donation.received": DonationReceived,
+    "donation.refunded": DonationRefunded,
+    "disbursement.made": DisbursementMade,
+    "disbursement.voided": DisbursementVoided,
+    "allocation.made": AllocationMade,
+    "allocation.reversed": AllocationReversed,
+}
+KINDS = tuple(BODIES)
+
+
+def format_at(moment: datetime) -> str:
+    """Format a timezone-aware moment as UTC RFC 3339 with milliseconds and ``Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no defined UTC instant")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_at(value: str) -> datetime:
+    """Parse an ``at`` string of the journal (``YYYY-MM-DDTHH:MM:SS.mmmZ``)."""
+    if not _AT_FORMAT.match(value):
+        raise ValueError(f"{value!r} is not UTC RFC 3339 with milliseconds and Z")
+    return datetime.fromisoformat(value)
+
+
+def _field_of(error: ValidationError, prefix: str) -> EntryError:
+    first = error.errors()[0]
+    where = prefix
+    for part in first["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return EntryError(where, message)
+
+
+def validate_body(kind: str, body: Mapping[str, Any]) -> dict[str, JsonValue]:
+    """Validate and normalize a body of the given kind.
+
+    Args:
+        kind: one of ``KINDS``.
+        body: the body as decoded JSON.
+
+    Returns:
+        The normalized body (NFC strings, UTC timestamps, lowercase hex) as JSON values.
+
+    Raises:
+        EntryError: naming the first offending field, e.g. ``body.amount``.
+    """
+    model = BODIES.get(kind)
+    if model is None:
+        raise EntryError("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not isinstance(body, Mapping):
+        raise EntryError("body", "must be a JSON object")
+    try:
+        parsed = model.model_validate(dict(body))
+    except ValidationError as error:
+        raise _field_of(error, "body") from None
+    dumped: dict[str, JsonValue] = parsed.model_dump(mode="json")
+    return dumped
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal entry. ``body`` is normalized JSON; treat the entry as immutable."""
+
+    seq: int
+    kind: str
+    at: str
+    actor: str
+    body: Mapping[str, JsonValue]
+    sig: str | None = None
+    v: int = ENTRY_VERSION
+    _leaf: bytes = field(default=b"", repr=False, compare=False)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The entry as the JSON object that is hashed."""
+        obj: dict[str, JsonValue] = {
+            "v": self.v,
+            "seq": self.seq,
+            "kind": self.kind,
+            "at": self.at,
+            "actor": self.actor,
+            "body": dict(self.body),
+        }
+        if self.sig is not None:
+            obj["sig"] = self.sig
+        return obj
+
+    @property
+    def leaf_bytes(self) -> bytes:
+        """RFC 8785 canonical JSON, UTF-8: the Merkle leaf."""
+        if not self._leaf:
+            object.__setattr__(self, "_leaf", canonical_bytes(self.to_json()))
+        return self._leaf
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """RFC 6962 leaf hash of ``leaf_bytes``."""
+        return leaf_hash(self.leaf_bytes)
+
+
+def canonical_bytes(obj: Mapping[str, JsonValue]) -> bytes:
+    """RFC 8785 canonical form of a JSON object, UTF-8 encoded."""
+    return rfc8785.dumps(obj)
+
+
+def make_entry(
+    kind: str, body: Mapping[str, Any], *, seq: int, at: datetime | str, actor: str
+) -> Entry:
+    """Build a validated entry.
+
+    Args:
+        kind: one of ``KINDS``.
+        body: the body as decoded JSON; it is validated and normalized.
+        seq: the leaf index this entry will have.
+        at: when it is appended (a timezone-aware datetime, or an ``at`` string).
+        actor: ``platform`` or ``charity:<charity_id>``.
+
+    Raises:
+        EntryError: naming the offending field.
+    """
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise EntryError("seq", "must be a non-negative integer")
+    if not isinstance(actor, str) or not _ACTOR.match(actor):
+        raise EntryError("actor", "must be 'platform' or 'charity:<charity_id>'")
+    if isinstance(at, datetime):
+        at = format_at(at)
+    elif not isinstance(at, str) or not _AT_FORMAT.match(at):
+        raise EntryError("at", "must be UTC RFC 3339 with milliseconds and Z")
+    return Entry(seq=seq, kind=kind, at=at, actor=actor, body=validate_body(kind, body))
+
+
+_ENTRY_KEYS = {"v", "seq", "kind", "at", "actor", "body"}
+
+
+def parse_entry(obj: Any) -> Entry:
+    """Validate a decoded JSON entry (from the journal, an export or a proof bundle).
+
+    The result is normalized; an entry that needed normalizing was not canonical, so
+    callers that compare hashes will see the difference.
+
+    Raises:
+        EntryError: naming the offending field.
+    """
+    if not isinstance(obj, Mapping):
+        raise EntryError("entry", "must be a JSON object")
+    missing = _ENTRY_KEYS - obj.keys()
+    if missing:
+        raise EntryError(sorted(missing)[0], "is missing")
+    extra = obj.keys() - _ENTRY_KEYS - {"sig"}
+    if extra:
+        raise EntryError(sorted(extra)[0], "is not a field of an entry")
+    if obj["v"] != ENTRY_VERSION or isinstance(obj["v"], bool):
+        raise EntryError("v", f"unsupported entry version {obj['v']!r}")
+    sig = obj.get("sig")
+    if sig is not None and (not isinstance(sig, str) or not re.match(r"^0x[0-9a-f]{130}$", sig)):
+        raise EntryError("sig", "must be a 65-byte signature as 0x lowercase hex")
+    entry = make_entry(obj["kind"], obj["body"], seq=obj["seq"], at=obj["at"], actor=obj["actor"])
+    if sig is not None:
+        entry = Entry(
+            seq=entry.seq, kind=entry.kind, at=entry.at, actor=entry.actor, body=entry.body, sig=sig
+        )
+    return entry
+
+
+def donor_commitment(receipt_secret: bytes, donation_id: str) -> bytes:
+    """SHA-256(receipt_secret ‖ donation_id as UTF-8): lets the donor alone claim a donation."""
+    if len(receipt_secret) != RECEIPT_SECRET_SIZE:
+        raise ValueError(f"a receipt secret has {RECEIPT_SECRET_SIZE} bytes")
+    return hashlib.sha256(receipt_secret + donation_id.encode("utf-8")).digest()
+
+
+def payment_ref_hash(payment_ref: str) -> bytes:
+    """SHA-256 of the payment channel's reference, as UTF-8."""
+    return hashlib.sha256(payment_ref.encode("utf-8")).digest()
+
+
+def to_hex(value: bytes) -> str:
+    """``0x``-prefixed lowercase hex, the form of every hash at the edges."""
+    return "0x" + value.hex()
+
+
+def from_hex(value: str, size: int = 32) -> bytes:
+    """Parse ``0x``-prefixed hex of exactly ``size`` bytes.
+
+    Raises:
+        ValueError: when it is not that.
+    """
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise ValueError("must be 0x-prefixed hex")
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError:
+        raise ValueError("is not hex") from None
+    if len(raw) != size:
+        raise ValueError(f"has {len(raw)} bytes, expected {size}")
+    return raw

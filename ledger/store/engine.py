@@ -1,0 +1,62 @@
+"""Database engines for the store: PostgreSQL in production, a SQLite file embedded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs that name no driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` set up the way the store needs it.
+
+    SQLite runs in WAL mode with foreign keys on; every transaction starts with
+    ``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing
+    halfway. ``read_only`` opens SQLite read-only and makes PostgreSQL sessions
+    read-only by default (the explorer's engine).
+    """
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, read_only=read_only, **kwargs)
+    connect_args: dict[str, Any] = {}
+    if read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def _sqlite_engine(url: str, *, read_only: bool, **kwargs: Any) -> Engine:
+    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 60}
+    if read_only:
+        path = url.split(":///", 1)[1]
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,537 @@
+"""The journal store: gapless, append-only, Merkle-logged (DESIGN.md §3–§4).
+
+Appends are serialized (a PostgreSQL transaction-level advisory lock, SQLite's
+``BEGIN IMMEDIATE``), validated against the accounting rules, and written in one
+transaction together with the Merkle nodes they complete and the projections they
+change — or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, tuple_
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.accounting import Books, DonationState, plan_fifo
+from ledger.entries import (
+    Entry,
+    JsonValue,
+    canonical_bytes,
+    format_at,
+    parse_at,
+    parse_entry,
+    validate_body,
+)
+from ledger.errors import AccountingError, EntryError, IdempotencyConflictError, ProofSizeError
+from ledger.merkle import (
+    CompactRange,
+    NodeId,
+    consistency_plan,
+    inclusion_plan,
+    plan_nodes,
+    resolve,
+    root_plan,
+)
+from ledger.store import migrate, projections
+from ledger.store.engine import make_engine
+from ledger.store.tables import ENTRY, IDEMPOTENCY, NODE
+
+# pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
+# as a signed 64-bit integer, so no other application's lock collides with ours.
+APPEND_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
+)
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_ACTOR_PREFIX = "charity:"
+FIFO_PAGE = 500
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id such as ``dn_k3v0…`` (20 characters of [a-z0-9], ~103 bits)."""
+    return prefix + "_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An entry to append: its kind, its body and who is accountable for it."""
+
+    kind: str
+    body: Mapping[str, Any]
+    actor: str = "platform"
+
+
+@dataclass(frozen=True)
+class FifoAllocation:
+    """Fund a disbursement from the oldest unallocated donations (DESIGN.md §3.2).
+
+    Expanded inside the append lock into ``allocation.made`` entries, so the choice
+    is made on the books exactly as they stand when the entries are written.
+    """
+
+    disbursement_id: str
+    actor: str = "platform"
+
+
+Request = Draft | FifoAllocation
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append wrote; ``replayed`` when an idempotency key returned an earlier result."""
+
+    entries: list[Entry]
+    replayed: bool = False
+
+    @property
+    def first_seq(self) -> int:
+        return self.entries[0].seq
+
+
+@dataclass
+class Verification:
+    """The outcome of ``Store.verify``: every problem found, by ``seq``."""
+
+    size: int
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return min(p[0] for p in self.problems) if self.problems else None
+
+    def add(self, seq: int, check: str, detail: str) -> None:
+        self.problems.append((seq, check, detail))
+
+
+def _request_hash(requests: Sequence[Request]) -> bytes:
+    described: list[JsonValue] = [
+        {"kind": r.kind, "body": dict(r.body), "actor": r.actor}
+        if isinstance(r, Draft)
+        else {"kind": "allocate.fifo", "disbursement_id": r.disbursement_id, "actor": r.actor}
+        for r in requests
+    ]
+    return hashlib.sha256(canonical_bytes({"requests": described})).digest()
+
+
+class Store:
+    """The journal, its Merkle log and its projections in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True, **engine_options: Any) -> Store:
+        """Open the store at ``url``, migrating the schema to the latest revision."""
+        engine = make_engine(url, **engine_options)
+        if upgrade:
+            migrate.upgrade(engine)
+        return cls(engine)
+
+    # -- appending --------------------------------------------------------------------
+
+    def append(
+        self,
+        requests: Sequence[Request],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: bytes | None = None,
+        at: datetime | None = None,
+    ) -> AppendResult:
+        """Validate ``requests`` and append them as consecutive entries, atomically.
+
+        Args:
+            requests: drafts (and FIFO allocations) in the order to append.
+            idempotency_key: when given, a repeat with the same key and request returns
+                the first result and appends nothing.
+            request_hash: what "the same request" means for the key (default: a hash
+                of ``requests``).
+            at: the append time (default: now); never earlier than the last entry's.
+
+        Returns:
+            The appended entries (or, for a repeated key, the entries first appended).
+
+        Raises:
+            EntryError: an entry is malformed (the field is named); nothing is stored.
+            AccountingError: an entry breaks a rule of §3.2; nothing is stored.
+            IdempotencyConflictError: the key was used for another request.
+        """
+        if not requests:
+            raise EntryError("entries", "nothing to append")
+        checked = [self._check(r, i) for i, r in enumerate(requests)]
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= 200:
+                raise EntryError("idempotency_key", "must be 1 to 200 characters")
+            request_hash = request_hash or _request_hash(requests)
+        with self.engine.begin() as connection:
+            self._lock(connection)
+            if idempotency_key is not None:
+                earlier = self._replay(connection, idempotency_key, request_hash or b"")
+                if earlier is not None:
+                    return earlier
+            size, last_at = self._tail(connection)
+            moment = at or datetime.now(UTC)
+            stamp = format_at(max(moment, last_at) if last_at else moment)
+            entries, books = self._build(connection, checked, size, stamp)
+            self._write(connection, entries, size)
+            projections.write_books(connection, books)
+            if idempotency_key is not None:
+                connection.execute(
+                    IDEMPOTENCY.insert().values(
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        first_seq=size,
+                        entry_count=len(entries),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        return AppendResult(entries=entries)
+
+    def _check(self, request: Request, index: int) -> Request:
+        actor = request.actor
+        if actor != "platform" and not (
+            actor.startswith(_ACTOR_PREFIX) and actor[len(_ACTOR_PREFIX) :].startswith("ch_")
+        ):
+            raise EntryError(f"entries[{index}].actor", "must be platform or charity:<id>")
+        if isinstance(request, FifoAllocation):
+            return request
+        return Draft(kind=request.kind, body=validate_body(request.kind, request.body), actor=actor)
+
+    def _lock(self, connection: Connection) -> None:
+        if self.is_postgres:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+        # SQLite: the engine began this transaction with BEGIN IMMEDIATE.
+
+    def _replay(self, connection: Connection, key: str, request_hash: bytes) -> AppendResult | None:
+        row = connection.execute(select(IDEMPOTENCY).where(IDEMPOTENCY.c.key == key)).first()
+        if row is None:
+            return None
+        if bytes(row.request_hash) != request_hash:
+            raise IdempotencyConflictError(key)
+        entries = list(self._read(connection, row.first_seq, row.first_seq + row.entry_count))
+        return AppendResult(entries=entries, replayed=True)
+
+    def _tail(self, connection: Connection) -> tuple[int, datetime | None]:
+        row = connection.execute(
+            select(ENTRY.c.seq, ENTRY.c.leaf).order_by(ENTRY.c.seq.desc()).limit(1)
+        ).first()
+        if row is None:
+            return 0, None
+        return row.seq + 1, parse_at(json.loads(row.leaf)["at"])
+
+    def _build(
+        self, connection: Connection, requests: Sequence[Request], size: int, stamp: str
+    ) -> tuple[list[Entry], Books]:
+        bodies = [r.body for r in requests if isinstance(r, Draft)]
+        fifo_ids = [r.disbursement_id for r in requests if isinstance(r, FifoAllocation)]
+        books = projections.load_books(connection, bodies, fifo_ids)
+        entries: list[Entry] = []
+        for index, request in enumerate(requests):
+            drafts = (
+                self._expand_fifo(connection, books, request, index)
+                if isinstance(request, FifoAllocation)
+                else [request]
+            )
+            for draft in drafts:
+                entry = Entry(
+                    seq=size + len(entries),
+                    kind=draft.kind,
+                    at=stamp,
+                    actor=draft.actor,
+                    body=draft.body,
+                )
+                try:
+                    books.apply(entry)
+                except AccountingError as error:
+                    raise AccountingError(
+                        f"entries[{index}].{error.field}", error.message
+                    ) from None
+                entries.append(entry)
+        return entries, books
+
+    def _expand_fifo(
+        self, connection: Connection, books: Books, request: FifoAllocation, index: int
+    ) -> list[Draft]:
+        disbursement = books.disbursements.get(request.disbursement_id)
+        if disbursement is None:
+            raise AccountingError(
+                f"entries[{index}].disbursement_id",
+                f"disbursement {request.disbursement_id!r} does not exist",
+            )
+        drafts: list[Draft] = []
+        # Planning page after page must not pick the same money twice: what a page
+        # takes is reserved on the books, and released before the allocations are
+        # applied for real.
+        reserved: list[tuple[DonationState, int]] = []
+        offset = 0
+        while disbursement.unfunded > 0:
+            candidates = projections.load_fifo_candidates(
+                connection, books, disbursement, limit=FIFO_PAGE, offset=offset
+            )
+            offset += FIFO_PAGE
+            plan = plan_fifo(disbursement, candidates)
+            if not plan:
+                break
+            for donation, amount in plan:
+                draft = Draft(
+                    kind="allocation.made",
+                    body={
+                        "allocation_id": new_id("al"),
+                        "donation_id": donation.donation_id,
+                        "disbursement_id": disbursement.disbursement_id,
+                        "amount": amount,
+                    },
+                    actor=request.actor,
+                )
+                drafts.append(draft)
+                donation.allocated += amount
+                disbursement.allocated += amount
+                reserved.append((donation, amount))
+        for donation, amount in reserved:
+            donation.allocated -= amount
+            disbursement.allocated -= amount
+        return drafts
+
+    def _write(self, connection: Connection, entries: Sequence[Entry], size: int) -> None:
+        frontier = CompactRange(size, self._nodes(connection, root_plan(size)))
+        node_rows: list[dict[str, Any]] = []
+        entry_rows: list[dict[str, Any]] = []
+        for entry in entries:
+            leaf = entry.leaf_bytes
+            entry_rows.append(
+                {
+                    "seq": entry.seq,
+                    "kind": entry.kind,
+                    "actor": entry.actor,
+                    "at": parse_at(entry.at),
+                    "leaf": leaf.decode("utf-8"),
+                }
+            )
+            for (level, idx), digest in frontier.append(entry.leaf_hash):
+                node_rows.append({"level": level, "idx": idx, "hash": digest})
+        connection.execute(ENTRY.insert(), entry_rows)
+        connection.execute(NODE.insert(), node_rows)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of entries in the journal (the Merkle tree's size)."""
+        with self.engine.connect() as connection:
+            value = connection.execute(select(func.max(ENTRY.c.seq))).scalar()
+        return 0 if value is None else int(value) + 1
+
+    def _nodes(self, connection: Connection, ids: Sequence[NodeId] | set[NodeId]) -> list[bytes]:
+        """Hashes of the given complete subtrees, in the order given."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        found: dict[NodeId, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = connection.execute(
+                select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(
+                    tuple_(NODE.c.level, NODE.c.idx).in_(chunk)
+                )
+            )
+            for row in rows:
+                found[(row.level, row.idx)] = bytes(row.hash)
+        missing = [node for node in wanted if node not in found]
+        if missing:
+            raise ProofSizeError(f"the store has no Merkle node {missing[0]}")
+        return [found[node] for node in wanted]
+
+    def _resolve(self, plan: list[list[NodeId]]) -> list[bytes]:
+        ids = sorted(plan_nodes(plan))
+        with self.engine.connect() as connection:
+            nodes = dict(zip(ids, self._nodes(connection, ids), strict=True))
+        return resolve(plan, nodes)
+
+    def _check_size(self, size: int) -> None:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise ProofSizeError(f"the journal has {current} entries, not {size}")
+
+    def root(self, size: int | None = None) -> bytes:
+        """The Merkle root at ``size`` entries (default: all), from O(log n) stored nodes."""
+        if size is None:
+            size = self.size()
+        self._check_size(size)
+        return self._resolve([root_plan(size)])[0]
+
+    def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
+        """The audit path of entry ``seq`` in the tree of ``size`` entries."""
+        self._check_size(size)
+        return self._resolve(inclusion_plan(seq, size))
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """The proof that the tree at ``second`` extends the tree at ``first``."""
+        self._check_size(second)
+        if first == 0 or first == second:
+            if not 0 <= first <= second:
+                raise ProofSizeError(f"no consistency proof from {first} to {second}")
+            return []
+        return self._resolve(consistency_plan(first, second))
+
+    def leaf_hash(self, seq: int) -> bytes:
+        """The stored leaf hash of entry ``seq``."""
+        with self.engine.connect() as connection:
+            return self._nodes(connection, [(0, seq)])[0]
+
+    def entry(self, seq: int) -> Entry:
+        """Entry ``seq`` as stored.
+
+        Raises:
+            KeyError: no such entry.
+        """
+        with self.engine.connect() as connection:
+            entries = list(self._read(connection, seq, seq + 1))
+        if not entries:
+            raise KeyError(seq)
+        return entries[0]
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Entry]:
+        """Entries with ``start <= seq < stop``, in order."""
+        with self.engine.connect() as connection:
+            yield from self._read(connection, start, stop)
+
+    def leaves(self, start: int = 0, stop: int | None = None, page: int = 1000) -> Iterator[bytes]:
+        """Canonical leaf bytes of entries ``start <= seq < stop``: the journal export."""
+        while stop is None or start < stop:
+            end = start + page if stop is None else min(start + page, stop)
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(ENTRY.c.leaf)
+                    .where(ENTRY.c.seq >= start, ENTRY.c.seq < end)
+                    .order_by(ENTRY.c.seq)
+                ).all()
+            for row in rows:
+                yield row.leaf.encode("utf-8")
+            if len(rows) < end - start:
+                return
+            start = end
+
+    def _read(self, connection: Connection, start: int, stop: int | None) -> Iterator[Entry]:
+        query = select(ENTRY.c.leaf).where(ENTRY.c.seq >= start).order_by(ENTRY.c.seq)
+        if stop is not None:
+            query = query.where(ENTRY.c.seq < stop)
+        for row in connection.execute(query):
+            yield parse_entry(json.loads(row.leaf))
+
+    # -- projections --------------------------------------------------------------------
+
+    def rebuild_books(self) -> Books:
+        """Replay the whole journal through the accounting rules."""
+        books = Books()
+        for entry in self.entries():
+            books.apply(entry)
+        return books
+
+    def projection_differences(self) -> list[str]:
+        """Where the live projections differ from a rebuild from the journal."""
+        rebuilt = self.rebuild_books()
+        with self.engine.connect() as connection:
+            live = projections.read_books(connection)
+        return projections.diff_books(live, rebuilt)
+
+    def rebuild_projections(self) -> None:
+        """Replace the projection tables with a rebuild from the journal."""
+        with self.engine.begin() as connection:
+            self._lock(connection)
+            books = Books()
+            for entry in self._read(connection, 0, None):
+                books.apply(entry)
+            projections.replace_books(connection, books)
+
+    # -- verification -------------------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Check the stored journal against itself, naming every bad ``seq``.
+
+        Checks that ``seq`` is gapless, that each row is a valid canonical entry whose
+        columns match it, that its leaf hash is the stored level-0 node, that every
+        stored interior node is the hash of its children, that the entries obey the
+        accounting rules, and that the projections equal a rebuild. A tamperer who
+        recomputes every stored hash is caught only against anchored checkpoints
+        (the audit); this check needs no chain.
+        """
+        with self.engine.connect() as connection:
+            return _verify(connection)
+
+
+def _verify(connection: Connection) -> Verification:
+    from ledger.merkle import leaf_hash, node_hash
+
+    stored_leaves = {
+        row.idx: bytes(row.hash)
+        for row in connection.execute(select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == 0))
+    }
+    report = Verification(size=0)
+    books = Books()
+    expected = 0
+    for row in connection.execute(select(ENTRY).order_by(ENTRY.c.seq)):
+        while expected < row.seq:
+            report.add(expected, "gapless", f"entry {expected} is missing")
+            expected += 1
+        expected = row.seq + 1
+        leaf = row.leaf.encode("utf-8")
+        if stored_leaves.get(row.seq) != leaf_hash(leaf):
+            report.add(row.seq, "leaf_hash", "entry does not match its stored leaf hash")
+        try:
+            entry = parse_entry(json.loads(leaf))
+        except (ValueError, EntryError) as error:
+            report.add(row.seq, "entry", f"not a valid entry: {error}")
+            continue
+        if entry.leaf_bytes != leaf:
+            report.add(row.seq, "canonical", "entry is not in RFC 8785 canonical form")
+        if (entry.seq, entry.kind, entry.actor) != (row.seq, row.kind, row.actor):
+            report.add(row.seq, "columns", "seq, kind or actor columns differ from the entry")
+        try:
+            books.apply(entry)
+        except AccountingError as error:
+            report.add(row.seq, "accounting", str(error))
+    report.size = expected
+    for idx in sorted(stored_leaves):
+        if idx >= expected:
+            report.add(idx, "leaf_hash", "a leaf hash is stored for an entry that does not exist")
+    # The stored interior nodes must hash up from the stored leaves; a leaf that no
+    # longer matches its entry was named above, so it is not blamed twice here.
+    level = [stored_leaves.get(i, b"") for i in range(expected)]
+    height = 0
+    while len(level) > 1:
+        parents = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        height += 1
+        stored = connection.execute(
+            select(NODE.c.idx, NODE.c.hash).where(NODE.c.level == height).order_by(NODE.c.idx)
+        )
+        seen = 0
+        for row in stored:
+            seen += 1
+            if row.idx >= len(parents) or bytes(row.hash) != parents[row.idx]:
+                first, last = row.idx << height, ((row.idx + 1) << height) - 1
+                report.add(
+                    first,
+                    "merkle_node",
+                    f"stored node ({height}, {row.idx}) over entries {first}..{last} "
+                    "is not the hash of its children",
+                )
+        if seen != len(parents):
+            report.add(
+                0, "merkle_node", f"level {height} has {seen} nodes, expected {len(parents)}"
+            )
+        level = parents
+    live = projections.read_books(connection)
+    for difference in projections.diff_books(live, books):
+        report.add(report.size, "projection", difference)
+    report.problems.sort()
+    return report

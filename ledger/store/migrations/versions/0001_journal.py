@@ -1,0 +1,214 @@
+"""journal, merkle nodes, idempotency keys and projections
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+APPEND_ONLY = ("entry", "merkle_node")
+
+PG_REJECT_CHANGE = """
+CREATE FUNCTION shanlian_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the % table is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$
+"""
+
+
+def _append_only_triggers() -> None:
+    """Reject UPDATE, DELETE and TRUNCATE on the journal and its Merkle nodes."""
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute(PG_REJECT_CHANGE)
+        for table in APPEND_ONLY:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION shanlian_reject_change()"
+            )
+    elif dialect == "sqlite":
+        for table in APPEND_ONLY:
+            for operation in ("UPDATE", "DELETE"):
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'the {table} table is append-only: "
+                    f"{operation} is not allowed'); END"
+                )
+
+
+def _drop_append_only_triggers() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS shanlian_reject_change()")
+    elif dialect == "sqlite":
+        for table in APPEND_ONLY:
+            for operation in ("update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "charity",
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("registration_no", sa.String(length=64), nullable=False),
+        sa.Column("signer", sa.String(length=42), nullable=True),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("charity_id", name=op.f("pk_charity")),
+    )
+    op.create_table(
+        "entry",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("actor", sa.String(length=60), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("leaf", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_entry")),
+    )
+    op.create_index(op.f("ix_entry_kind"), "entry", ["kind"], unique=False)
+    op.create_table(
+        "idempotency",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("first_seq", sa.BigInteger(), nullable=False),
+        sa.Column("entry_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_idempotency")),
+    )
+    op.create_table(
+        "merkle_node",
+        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_merkle_node")),
+    )
+    op.create_table(
+        "project",
+        sa.Column("project_id", sa.String(length=43), nullable=False),
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("goal_amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["charity_id"], ["charity.charity_id"], name=op.f("fk_project_charity_id_charity")
+        ),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project")),
+    )
+    op.create_index(op.f("ix_project_charity_id"), "project", ["charity_id"], unique=False)
+    op.create_table(
+        "disbursement",
+        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("project_id", sa.String(length=43), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("payee", sa.String(length=200), nullable=False),
+        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        sa.Column("voided", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["charity_id"], ["charity.charity_id"], name=op.f("fk_disbursement_charity_id_charity")
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.project_id"], name=op.f("fk_disbursement_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("disbursement_id", name=op.f("pk_disbursement")),
+    )
+    op.create_index(
+        op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_disbursement_project_id"), "disbursement", ["project_id"], unique=False
+    )
+    op.create_table(
+        "donation",
+        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("project_id", sa.String(length=43), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("paid_at", sa.String(length=24), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("refunded", sa.BigInteger(), nullable=False),
+        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["charity_id"], ["charity.charity_id"], name=op.f("fk_donation_charity_id_charity")
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["project.project_id"], name=op.f("fk_donation_project_id_project")
+        ),
+        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donation")),
+    )
+    op.create_index(
+        "ix_donation_charity_id_project_id_seq",
+        "donation",
+        ["charity_id", "project_id", "seq"],
+        unique=False,
+    )
+    op.create_table(
+        "allocation",
+        sa.Column("allocation_id", sa.String(length=43), nullable=False),
+        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("reversed", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["disbursement_id"],
+            ["disbursement.disbursement_id"],
+            name=op.f("fk_allocation_disbursement_id_disbursement"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["donation_id"],
+            ["donation.donation_id"],
+            name=op.f("fk_allocation_donation_id_donation"),
+        ),
+        sa.PrimaryKeyConstraint("allocation_id", name=op.f("pk_allocation")),
+    )
+    op.create_index(
+        op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
+    )
+    op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
+
+    _append_only_triggers()
+
+
+def downgrade() -> None:
+    _drop_append_only_triggers()
+    op.drop_index(op.f("ix_allocation_donation_id"), table_name="allocation")
+    op.drop_index(op.f("ix_allocation_disbursement_id"), table_name="allocation")
+    op.drop_table("allocation")
+    op.drop_index("ix_donation_charity_id_project_id_seq", table_name="donation")
+    op.drop_table("donation")
+    op.drop_index(op.f("ix_disbursement_project_id"), table_name="disbursement")
+    op.drop_index(op.f("ix_disbursement_charity_id"), table_name="disbursement")
+    op.drop_table("disbursement")
+    op.drop_index(op.f("ix_project_charity_id"), table_name="project")
+    op.drop_table("project")
+    op.drop_table("merkle_node")
+    op.drop_table("idempotency")
+    op.drop_index(op.f("ix_entry_kind"), table_name="entry")
+    op.drop_table("entry")
+    op.drop_table("charity")

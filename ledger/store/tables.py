@@ -1,0 +1,142 @@
+"""The store's tables: the journal, its Merkle nodes, idempotency keys and projections.
+
+``entry`` and ``merkle_node`` are append-only (PostgreSQL triggers reject UPDATE,
+DELETE and TRUNCATE). The projection tables (``charity`` … ``allocation``) are derived
+from the journal and can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, SmallInteger
+from sqlalchemy import Table as SaTable
+from sqlmodel import Field, SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Table(SQLModel):
+    metadata = metadata
+
+
+class JournalEntry(Table, table=True):
+    """One journal entry: its canonical JSON exactly as hashed, and a few columns to query."""
+
+    __tablename__ = "entry"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=40, index=True)
+    actor: str = Field(max_length=60)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    leaf: str = Field(description="RFC 8785 canonical JSON of the entry: the Merkle leaf")
+
+
+class MerkleNode(Table, table=True):
+    """The hash of the complete subtree ``(level, idx)``; level 0 holds the leaf hashes."""
+
+    __tablename__ = "merkle_node"
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class Idempotency(Table, table=True):
+    """An idempotency key and the entries its first request appended."""
+
+    __tablename__ = "idempotency"
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    entry_count: int
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Charity(Table, table=True):
+    __tablename__ = "charity"
+    charity_id: str = Field(primary_key=True, max_length=43)
+    name: str = Field(max_length=200)
+    registration_no: str = Field(max_length=64)
+    signer: str | None = Field(default=None, max_length=42)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Project(Table, table=True):
+    __tablename__ = "project"
+    project_id: str = Field(primary_key=True, max_length=43)
+    charity_id: str = Field(foreign_key="charity.charity_id", index=True, max_length=43)
+    title: str = Field(max_length=200)
+    goal_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Donation(Table, table=True):
+    __tablename__ = "donation"
+    __table_args__ = (
+        Index("ix_donation_charity_id_project_id_seq", "charity_id", "project_id", "seq"),
+    )
+    donation_id: str = Field(primary_key=True, max_length=43)
+    charity_id: str = Field(foreign_key="charity.charity_id", max_length=43)
+    project_id: str | None = Field(default=None, foreign_key="project.project_id", max_length=43)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    channel: str = Field(max_length=32)
+    paid_at: str = Field(max_length=24)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refunded: int = Field(sa_column=Column(BigInteger, nullable=False))
+    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Disbursement(Table, table=True):
+    __tablename__ = "disbursement"
+    disbursement_id: str = Field(primary_key=True, max_length=43)
+    charity_id: str = Field(foreign_key="charity.charity_id", index=True, max_length=43)
+    project_id: str | None = Field(
+        default=None, foreign_key="project.project_id", index=True, max_length=43
+    )
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    payee: str = Field(max_length=200)
+    purpose: str = Field(max_length=500)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    voided: bool
+
+
+class Allocation(Table, table=True):
+    __tablename__ = "allocation"
+    allocation_id: str = Field(primary_key=True, max_length=43)
+    donation_id: str = Field(foreign_key="donation.donation_id", index=True, max_length=43)
+    disbursement_id: str = Field(
+        foreign_key="disbursement.disbursement_id", index=True, max_length=43
+    )
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reversed: bool
+
+
+PROJECTION_TABLES = ("allocation", "disbursement", "donation", "project", "charity")
+"""Projection tables, children first (the order to empty them in)."""
+
+
+def _table(model: type[SQLModel]) -> SaTable:
+    table: SaTable = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+ENTRY = _table(JournalEntry)
+NODE = _table(MerkleNode)
+IDEMPOTENCY = _table(Idempotency)
+CHARITY = _table(Charity)
+PROJECT = _table(Project)
+DONATION = _table(Donation)
+DISBURSEMENT = _table(Disbursement)
+ALLOCATION = _table(Allocation)
