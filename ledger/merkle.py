@@ -311,6 +311,8 @@ def verify_consistency(
     if first == 0:
         if first_root != EMPTY_ROOT:
             raise RootMismatchError(expected=first_root, calculated=EMPTY_ROOT)
+        if second == 0 and second_root != EMPTY_ROOT:
+            raise RootMismatchError(expected=second_root, calculated=EMPTY_ROOT)
         return
     if first == second:
         if first_root != second_root:
