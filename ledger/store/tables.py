@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, SmallInteger
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Text,
+)
 from sqlalchemy import Table as SaTable
 from sqlmodel import Field, SQLModel
 
@@ -36,7 +45,8 @@ class JournalEntry(Table, table=True):
     kind: str = Field(max_length=40, index=True)
     actor: str = Field(max_length=60)
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    leaf: str = Field(description="RFC 8785 canonical JSON of the entry: the Merkle leaf")
+    leaf: str = Field(sa_column=Column(Text, nullable=False))
+    """RFC 8785 canonical JSON of the entry, exactly as hashed: the Merkle leaf."""
 
 
 class MerkleNode(Table, table=True):
