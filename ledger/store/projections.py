@@ -6,9 +6,9 @@ between memory and the projection tables, and answers balance queries.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, and_, func, or_, select
@@ -41,6 +41,11 @@ KEYS: Mapping[type[State], str] = {
 }
 
 
+def row_of(state: State) -> dict[str, Any]:
+    """A state's fields as a row (a shallow copy: states hold only scalars)."""
+    return dict(vars(state))
+
+
 def _shelf(books: Books, kind: type[State]) -> dict[str, Any]:
     shelves: dict[type[State], dict[str, Any]] = {
         CharityState: books.charities,
@@ -64,14 +69,30 @@ def _load(connection: Connection, books: Books, kind: type[State], ids: Iterable
             shelf[row[key]] = kind(**row)
 
 
+CREATES: Mapping[str, str] = {
+    "charity.registered": "charity_id",
+    "project.opened": "project_id",
+    "donation.received": "donation_id",
+    "disbursement.made": "disbursement_id",
+    "allocation.made": "allocation_id",
+}
+"""The id each kind creates; every other id in a body refers to something that exists."""
+
+
 def load_books(
-    connection: Connection, bodies: Sequence[Mapping[str, Any]], disbursement_ids: Iterable[str]
+    connection: Connection,
+    drafts: Sequence[tuple[str, Mapping[str, Any]]],
+    disbursement_ids: Iterable[str],
 ) -> Books:
-    """Load every row that the given entry bodies refer to into a partial ``Books``."""
+    """Load every row that the given ``(kind, body)`` drafts refer to into a partial ``Books``.
+
+    Ids a draft creates are not looked up: the primary keys refuse a duplicate, and
+    ``existing_ids`` then names it.
+    """
     books = Books()
 
     def ids(name: str) -> list[Any]:
-        return [body[name] for body in bodies if name in body]
+        return [body[name] for kind, body in drafts if name in body and CREATES.get(kind) != name]
 
     _load(connection, books, AllocationState, ids("allocation_id"))
     donation_ids = ids("donation_id") + [a.donation_id for a in books.allocations.values()]
@@ -82,6 +103,23 @@ def load_books(
     _load(connection, books, ProjectState, ids("project_id"))
     _load(connection, books, CharityState, ids("charity_id"))
     return books
+
+
+def existing_ids(
+    connection: Connection, drafts: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[tuple[int, str]]:
+    """``(index, key)`` of each draft whose created id is already taken."""
+    found: list[tuple[int, str]] = []
+    kinds = {CREATES[k]: k for k in CREATES}
+    for key, kind in kinds.items():
+        state = next(t for t, name in KEYS.items() if name == key)
+        wanted = {body[key]: i for i, (k, body) in enumerate(drafts) if k == kind}
+        if not wanted:
+            continue
+        books = Books()
+        _load(connection, books, state, wanted)
+        found.extend((wanted[taken], key) for taken in _shelf(books, state))
+    return sorted(found)
 
 
 def load_fifo_candidates(
@@ -137,10 +175,10 @@ def write_books(connection: Connection, books: Books) -> None:
     created_ids = {id(state) for state in books.created}
     inserts: dict[type[State], list[dict[str, Any]]] = {}
     for state in books.created:
-        inserts.setdefault(type(state), []).append(dataclasses.asdict(state))
+        inserts.setdefault(type(state), []).append(row_of(state))
     for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState):
         if kind in inserts:
-            connection.execute(TABLES[kind].insert(), inserts[kind])
+            bulk_insert(connection, TABLES[kind], inserts[kind])
     updates: dict[type[State], list[State]] = {}
     for state in books.changed.values():
         if id(state) not in created_ids:
@@ -148,7 +186,7 @@ def write_books(connection: Connection, books: Books) -> None:
     for kind, states in updates.items():
         table, key = TABLES[kind], KEYS[kind]
         for state in states:
-            values = dataclasses.asdict(state)
+            values = row_of(state)
             connection.execute(
                 table.update().where(table.c[key] == values.pop(key)).values(**values)
             )
@@ -182,9 +220,49 @@ def replace_books(connection: Connection, books: Books) -> None:
     for kind in (AllocationState, DisbursementState, DonationState, ProjectState, CharityState):
         connection.execute(TABLES[kind].delete())
     for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState):
-        rows = [dataclasses.asdict(s) for s in _shelf(books, kind).values()]
+        rows = [row_of(s) for s in _shelf(books, kind).values()]
         if rows:
-            connection.execute(TABLES[kind].insert(), rows)
+            bulk_insert(connection, TABLES[kind], rows)
+
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+"""Backslash escapes of COPY's text format."""
+
+_COPY_TEXT: Mapping[type, Any] = {
+    str: lambda value: value.translate(COPY_ESCAPES),
+    int: str,
+    bool: lambda value: "t" if value else "f",
+    type(None): lambda value: "\\N",
+    bytes: lambda value: "\\\\x" + value.hex(),
+    datetime: lambda value: value.isoformat(),
+}
+
+
+def copy_lines(connection: Connection, table: Table, columns: Sequence[str], text: str) -> None:
+    """COPY rows already in COPY's text format into ``table`` (PostgreSQL only)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(text.encode("utf-8"))
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL (several times faster), executemany elsewhere.
+
+    The COPY text is built here rather than row by row through psycopg's ``write_row``,
+    which costs more than the rest of an append put together.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    text = "".join(
+        "\t".join([_COPY_TEXT[type(value)](value) for value in row.values()]) + "\n" for row in rows
+    )
+    copy_lines(connection, table, columns, text)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ def store(database_url: str) -> Iterator[Store]:
     [
         "UPDATE entry SET kind = 'x' WHERE seq = 3",
         "DELETE FROM entry WHERE seq = 13",
-        "UPDATE merkle_node SET hash = hash WHERE level = 0 AND idx = 1",
-        "DELETE FROM merkle_node WHERE level = 1",
+        "UPDATE merkle_node SET hash = hash WHERE level = 2 AND idx = 1",
+        "DELETE FROM merkle_node WHERE level = 2",
     ],
 )
 def test_the_journal_and_its_nodes_reject_update_and_delete(store: Store, statement: str) -> None:
@@ -106,10 +106,10 @@ AMOUNT_OF_SEQ_7 = (
         pytest.param(
             [
                 AMOUNT_OF_SEQ_7,
-                "UPDATE merkle_node SET hash = sha256('\\x00'::bytea || convert_to("
-                "(SELECT leaf FROM entry WHERE seq = 7), 'UTF8')) WHERE level = 0 AND idx = 7",
+                "UPDATE entry SET leaf_hash = sha256('\\x00'::bytea || convert_to(leaf, 'UTF8')) "
+                "WHERE seq = 7",
             ],
-            6,
+            4,
             "merkle_node",
             id="amount and leaf hash changed",
         ),

@@ -1,4 +1,4 @@
-"""journal, merkle nodes, idempotency keys and projections
+"""The journal, its Merkle nodes, idempotency keys and the projections
 
 Revision ID: 0001
 Revises:
@@ -67,6 +67,20 @@ def _drop_append_only_triggers() -> None:
 
 def upgrade() -> None:
     op.create_table(
+        "allocation",
+        sa.Column("allocation_id", sa.String(length=43), nullable=False),
+        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("reversed", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("allocation_id", name=op.f("pk_allocation")),
+    )
+    op.create_index(
+        op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
+    )
+    op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
+    op.create_table(
         "charity",
         sa.Column("charity_id", sa.String(length=43), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -76,15 +90,55 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("charity_id", name=op.f("pk_charity")),
     )
     op.create_table(
+        "disbursement",
+        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("project_id", sa.String(length=43), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("payee", sa.String(length=200), nullable=False),
+        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        sa.Column("voided", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("disbursement_id", name=op.f("pk_disbursement")),
+    )
+    op.create_index(
+        op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_disbursement_project_id"), "disbursement", ["project_id"], unique=False
+    )
+    op.create_table(
+        "donation",
+        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        sa.Column("project_id", sa.String(length=43), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("paid_at", sa.String(length=24), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("refunded", sa.BigInteger(), nullable=False),
+        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donation")),
+    )
+    op.create_index(
+        "ix_donation_charity_id_project_id_seq",
+        "donation",
+        ["charity_id", "project_id", "seq"],
+        unique=False,
+    )
+    op.create_table(
         "entry",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("leaf", sa.Text(), nullable=False),
+        sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_entry")),
     )
-    op.create_index(op.f("ix_entry_kind"), "entry", ["kind"], unique=False)
     op.create_table(
         "idempotency",
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -109,106 +163,25 @@ def upgrade() -> None:
         sa.Column("goal_amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["charity_id"], ["charity.charity_id"], name=op.f("fk_project_charity_id_charity")
-        ),
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project")),
     )
     op.create_index(op.f("ix_project_charity_id"), "project", ["charity_id"], unique=False)
-    op.create_table(
-        "disbursement",
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("payee", sa.String(length=200), nullable=False),
-        sa.Column("purpose", sa.String(length=500), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
-        sa.Column("voided", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["charity_id"], ["charity.charity_id"], name=op.f("fk_disbursement_charity_id_charity")
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["project.project_id"], name=op.f("fk_disbursement_project_id_project")
-        ),
-        sa.PrimaryKeyConstraint("disbursement_id", name=op.f("pk_disbursement")),
-    )
-    op.create_index(
-        op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_disbursement_project_id"), "disbursement", ["project_id"], unique=False
-    )
-    op.create_table(
-        "donation",
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("channel", sa.String(length=32), nullable=False),
-        sa.Column("paid_at", sa.String(length=24), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("refunded", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["charity_id"], ["charity.charity_id"], name=op.f("fk_donation_charity_id_charity")
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["project.project_id"], name=op.f("fk_donation_project_id_project")
-        ),
-        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donation")),
-    )
-    op.create_index(
-        "ix_donation_charity_id_project_id_seq",
-        "donation",
-        ["charity_id", "project_id", "seq"],
-        unique=False,
-    )
-    op.create_table(
-        "allocation",
-        sa.Column("allocation_id", sa.String(length=43), nullable=False),
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("reversed", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["disbursement_id"],
-            ["disbursement.disbursement_id"],
-            name=op.f("fk_allocation_disbursement_id_disbursement"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["donation_id"],
-            ["donation.donation_id"],
-            name=op.f("fk_allocation_donation_id_donation"),
-        ),
-        sa.PrimaryKeyConstraint("allocation_id", name=op.f("pk_allocation")),
-    )
-    op.create_index(
-        op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
-    )
-    op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
-
     _append_only_triggers()
 
 
 def downgrade() -> None:
     _drop_append_only_triggers()
-    op.drop_index(op.f("ix_allocation_donation_id"), table_name="allocation")
-    op.drop_index(op.f("ix_allocation_disbursement_id"), table_name="allocation")
-    op.drop_table("allocation")
+    op.drop_index(op.f("ix_project_charity_id"), table_name="project")
+    op.drop_table("project")
+    op.drop_table("merkle_node")
+    op.drop_table("idempotency")
+    op.drop_table("entry")
     op.drop_index("ix_donation_charity_id_project_id_seq", table_name="donation")
     op.drop_table("donation")
     op.drop_index(op.f("ix_disbursement_project_id"), table_name="disbursement")
     op.drop_index(op.f("ix_disbursement_charity_id"), table_name="disbursement")
     op.drop_table("disbursement")
-    op.drop_index(op.f("ix_project_charity_id"), table_name="project")
-    op.drop_table("project")
-    op.drop_table("merkle_node")
-    op.drop_table("idempotency")
-    op.drop_index(op.f("ix_entry_kind"), table_name="entry")
-    op.drop_table("entry")
     op.drop_table("charity")
+    op.drop_index(op.f("ix_allocation_donation_id"), table_name="allocation")
+    op.drop_index(op.f("ix_allocation_disbursement_id"), table_name="allocation")
+    op.drop_table("allocation")

@@ -1,0 +1,126 @@
+"""Ingest benchmark: entries/s through the store, batches of 1000, on PostgreSQL.
+
+Baseline, in the same run and database: a raw psycopg insert of the same journal rows
+(``executemany`` of one INSERT per row, one transaction per batch — what a hand-written
+writer does) into a bare table of the same shape. A COPY of the same rows is printed
+too, as the floor of what PostgreSQL can take.
+
+    .venv/bin/python bench/bench_ingest.py [--runs 5] [--batches 5] [--batch-size 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ledger.store.journal import Draft, Store  # noqa: E402
+from tests import factories as f  # noqa: E402
+
+ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+BARE_TABLE = """
+CREATE TABLE bare_entry (
+    seq BIGINT PRIMARY KEY,
+    kind VARCHAR(40) NOT NULL,
+    actor VARCHAR(60) NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    leaf TEXT NOT NULL
+)
+"""
+
+
+def database_url(name: str) -> str:
+    return ADMIN_URL.rpartition("/")[0] + "/" + name
+
+
+def make_batches(charity_id: str, project_id: str, batches: int, size: int) -> list[list[Draft]]:
+    return [
+        [f.donation(charity_id, project_id, amount=1_000 + i) for i in range(size)]
+        for _ in range(batches)
+    ]
+
+
+def run_once(url: str, batches: int, size: int) -> tuple[float, float, float]:
+    """One run on a fresh journal: (store, raw executemany, raw COPY) in entries/s."""
+    store = Store.open(url)
+    charity = f.charity()
+    project = f.project(charity.body["charity_id"])
+    store.append([charity, project])
+    work = make_batches(charity.body["charity_id"], project.body["project_id"], batches, size)
+
+    started = time.perf_counter()
+    appended = [store.append(batch).entries for batch in work]
+    store_rate = batches * size / (time.perf_counter() - started)
+    store.engine.dispose()
+
+    rows = [
+        [(e.seq, e.kind, e.actor, e.at, e.leaf_bytes.decode()) for e in entries]
+        for entries in appended
+    ]
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        connection.execute(BARE_TABLE)
+        connection.commit()
+        started = time.perf_counter()
+        for batch in rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO bare_entry (seq, kind, actor, at, leaf) VALUES (%s, %s, %s, %s, %s)",
+                    batch,
+                )
+            connection.commit()
+        raw_rate = batches * size / (time.perf_counter() - started)
+        connection.execute("TRUNCATE bare_entry")
+        connection.commit()
+        started = time.perf_counter()
+        for batch in rows:
+            with connection.cursor() as cursor, cursor.copy(
+                "COPY bare_entry (seq, kind, actor, at, leaf) FROM STDIN"
+            ) as copy:
+                for row in batch:
+                    copy.write_row(row)
+            connection.commit()
+        copy_rate = batches * size / (time.perf_counter() - started)
+    return store_rate, raw_rate, copy_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args()
+
+    results = []
+    for run in range(args.runs):
+        name = f"shanlian_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            results.append(run_once(database_url(name), args.batches, args.batch_size))
+        finally:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        print(f"run {run + 1}: store {results[-1][0]:,.0f}/s, raw insert {results[-1][1]:,.0f}/s, "
+              f"raw COPY {results[-1][2]:,.0f}/s", file=sys.stderr)
+
+    store_rate, raw_rate, copy_rate = (statistics.median(column) for column in zip(*results))
+    print(f"ingest, batches of {args.batch_size}, median of {args.runs} runs "
+          f"x {args.batches} batches on PostgreSQL")
+    print(f"{'path':<40} {'entries/s':>12} {'ratio':>8}")
+    print(f"{'store (validate, rules, Merkle, write)':<40} {store_rate:>12,.0f} {'':>8}")
+    print(f"{'raw psycopg executemany INSERT':<40} {raw_rate:>12,.0f} "
+          f"{store_rate / raw_rate:>8.2f}")
+    print(f"{'raw psycopg COPY':<40} {copy_rate:>12,.0f} {store_rate / copy_rate:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
