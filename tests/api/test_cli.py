@@ -1,0 +1,63 @@
+"""The ``shanlian`` command line on the embedded SQLite default."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from api.cli import main
+from ledger.store.journal import Store
+
+
+@pytest.fixture
+def journal_url(sqlite_url: str) -> str:
+    assert main(["--database", sqlite_url, "demo", "--donations", "120"]) == 0
+    return sqlite_url
+
+
+def test_demo_loads_a_journal_that_verifies(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store.open(journal_url)
+    kinds = {entry.kind for entry in store.entries()}
+    assert kinds == {
+        "charity.registered",
+        "project.opened",
+        "donation.received",
+        "donation.refunded",
+        "disbursement.made",
+        "disbursement.voided",
+        "allocation.made",
+        "allocation.reversed",
+    }
+    capsys.readouterr()
+    assert main(["--database", journal_url, "journal", "verify"]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {store.size()} entries")
+
+
+def test_demo_refuses_to_mix_into_a_journal_with_entries(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size = Store.open(journal_url).size()
+    assert main(["--database", journal_url, "demo"]) == 0
+    assert "--extend" in capsys.readouterr().out
+    assert Store.open(journal_url).size() == size
+
+
+def test_verify_names_the_seq_of_a_row_changed_behind_the_stores_back(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = journal_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TRIGGER entry_no_update")
+        connection.execute(
+            'UPDATE entry SET leaf = replace(leaf, \'"channel":"\', \'"channel":"x\') '
+            "WHERE seq = (SELECT min(seq) FROM entry WHERE kind = 'donation.received')"
+        )
+        seq = connection.execute(
+            "SELECT min(seq) FROM entry WHERE kind = 'donation.received'"
+        ).fetchone()[0]
+    capsys.readouterr()
+    assert main(["--database", journal_url, "journal", "verify"]) == 1
+    assert capsys.readouterr().out.startswith(f"FAILED at seq {seq}: leaf_hash")
