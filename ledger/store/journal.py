@@ -343,7 +343,7 @@ class Store:
         moments = {at: parse_at(at) for at in {entry.at for entry in entries}}
         if self.is_postgres:
             # COPY text, written directly: the rows are few columns of known types.
-            escape = projections.COPY_ESCAPES
+            escape = projections.copy_escape
             stamps = {at: moment.isoformat() for at, moment in moments.items()}
             projections.copy_lines(
                 connection,
@@ -351,7 +351,7 @@ class Store:
                 ("seq", "kind", "actor", "at", "leaf", "leaf_hash"),
                 "".join(
                     f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
-                    f"{e.leaf_bytes.decode().translate(escape)}\t\\\\x{e.leaf_hash.hex()}\n"
+                    f"{escape(e.leaf_bytes.decode())}\t\\\\x{e.leaf_hash.hex()}\n"
                     for e in entries
                 ),
             )

@@ -225,11 +225,19 @@ def replace_books(connection: Connection, books: Books) -> None:
             bulk_insert(connection, TABLES[kind], rows)
 
 
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-"""Backslash escapes of COPY's text format."""
+def copy_escape(value: str) -> str:
+    """Escape a string for COPY's text format (backslash, tab, newline, carriage return).
+
+    Four ``str.replace`` calls: each scans in C and returns the string itself when there
+    is nothing to replace, several times faster than ``str.translate`` here.
+    """
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
 
 _COPY_TEXT: Mapping[type, Any] = {
-    str: lambda value: value.translate(COPY_ESCAPES),
+    str: copy_escape,
     int: str,
     bool: lambda value: "t" if value else "f",
     type(None): lambda value: "\\N",

@@ -153,3 +153,28 @@ PROJECT = _table(Project)
 DONATION = _table(Donation)
 DISBURSEMENT = _table(Disbursement)
 ALLOCATION = _table(Allocation)
+
+
+class CheckpointRow(Table, table=True):
+    """A checkpoint anchored on chain, mirrored from the contract by the anchor worker.
+
+    Unlike the journal this is a cache of the chain: a reorg that drops an anchor drops
+    its row, and the worker anchors again.
+    """
+
+    __tablename__ = "checkpoint"
+    checkpoint_index: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False)
+    )
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    contract: str = Field(max_length=42)
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    anchored_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    confirmed: bool
+
+
+CHECKPOINT = _table(CheckpointRow)

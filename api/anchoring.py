@@ -1,0 +1,327 @@
+"""The anchor worker: puts the journal's checkpoints on chain (DESIGN.md §5).
+
+The contract is the source of truth. Every cycle the worker *reconciles*: it reads the
+contract's checkpoints, checks each against the journal, and mirrors them (with the
+transaction that anchored them) into the ``checkpoint`` table. Only then does it anchor
+a new checkpoint, with the consistency proof from the last one the contract holds.
+
+That makes it crash-safe without any bookkeeping before the send: a worker killed
+between sending and recording finds its anchor on chain at the next start (and records
+it); an anchor the chain never got is simply sent again; and a second anchor of the same
+tree can never land, because the contract refuses a tree that does not grow. A reorg
+that drops an anchor shows up as a checkpoint count that went down (or a block hash that
+changed) and the checkpoint is anchored again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.client import ChainClient, Checkpoint, CheckpointEvent
+from chain.errors import ChainError, ChainUnavailableError
+from ledger.entries import to_hex
+from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog, leader_lock
+from ledger.store.journal import Store
+
+log = logging.getLogger("shanlian.anchor")
+
+
+class AnchorSettings(BaseSettings):
+    """When to anchor.
+
+    Attributes:
+        interval_s: anchor when the journal has grown and this long has passed since the
+            last anchor (``ANCHOR_INTERVAL_S``).
+        max_pending: …or as soon as this many entries wait (``ANCHOR_MAX_PENDING``).
+        poll_s: how often the worker looks (``ANCHOR_POLL_S``).
+        backoff_max_s: longest pause while the node is down (``ANCHOR_BACKOFF_MAX_S``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANCHOR_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    interval_s: Annotated[float, Field(ge=0)] = 60.0
+    max_pending: Annotated[int, Field(ge=1)] = 1000
+    poll_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class AnchorError(Exception):
+    """Root of the anchor worker's errors."""
+
+
+class JournalDivergedError(AnchorError):
+    """The chain holds a checkpoint that the journal does not reproduce: stop anchoring."""
+
+    def __init__(self, checkpoint: Checkpoint, detail: str) -> None:
+        super().__init__(
+            f"checkpoint {checkpoint.index} on chain (tree size {checkpoint.tree_size}, root "
+            f"{to_hex(checkpoint.root_hash)}) does not match the journal: {detail}. The journal "
+            "was changed after it was anchored, or this is another journal's contract; "
+            "run `shanlian journal verify` and check CHAIN_LEDGER_ANCHOR_ADDRESS"
+        )
+        self.checkpoint = checkpoint
+
+
+class AnchorBusyError(AnchorError):
+    """Another process is the anchoring leader."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What reconciliation found: the contract's latest checkpoint and what changed."""
+
+    latest: AnchoredCheckpoint | None
+    recorded: int
+    forgotten: int
+
+
+class AnchorWorker:
+    """Anchors the journal of ``store`` through ``client``, one process at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: ChainClient,
+        settings: AnchorSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings or AnchorSettings()
+        self.checkpoints = CheckpointLog(store.engine)
+        self._clock = clock
+        self._last_anchor = clock()
+        self._mutex = threading.Lock()
+        self._leading = False
+
+    # -- reconciliation -------------------------------------------------------------
+
+    def _check_against_journal(self, checkpoint: Checkpoint) -> None:
+        size = self.store.size()
+        if checkpoint.tree_size > size:
+            raise JournalDivergedError(checkpoint, f"the journal has only {size} entries")
+        root = self.store.root(checkpoint.tree_size)
+        if root != checkpoint.root_hash:
+            raise JournalDivergedError(checkpoint, f"the journal's root is {to_hex(root)}")
+
+    def reconcile(self) -> Reconciled:
+        """Mirror the contract's checkpoints into the ``checkpoint`` table.
+
+        Raises:
+            JournalDivergedError: a checkpoint on chain does not match the journal.
+            ChainUnavailableError: the node does not answer.
+        """
+        client = self.client
+        contract = client.ledger_anchor.address.lower()
+        count = client.checkpoint_count()
+        local = self.checkpoints.all()
+        forgotten = 0
+        if any(r.chain_id != client.chain_id or r.contract != contract for r in local):
+            log.warning(
+                "the recorded checkpoints belong to another chain or contract; "
+                "re-reading them from chain %s, contract %s",
+                client.chain_id,
+                contract,
+            )
+            forgotten += self.checkpoints.forget(from_index=0)
+            local = []
+        if local and local[-1].checkpoint_index >= count:
+            dropped = self.checkpoints.forget(from_index=count)
+            forgotten += dropped
+            log.warning(
+                "the chain holds %d checkpoints, %d recorded ones are gone (a reorg or a "
+                "new chain): they will be anchored again",
+                count,
+                dropped,
+            )
+            local = [r for r in local if r.checkpoint_index < count]
+        known = {r.checkpoint_index: r for r in local}
+        confirmations = client.confirmations
+        # Trust confirmed rows; re-read everything after the first row that is not.
+        first_open = next(
+            (i for i in range(count) if i not in known or not known[i].confirmed), count
+        )
+        recorded = 0
+        if first_open < count:
+            from_block = known[first_open - 1].block_number if first_open else 0
+            events = {e.index: e for e in client.checkpoint_events(from_block=from_block)}
+            for index in range(first_open, count):
+                row = known.get(index)
+                event = events.get(index)
+                if event is None:
+                    raise AnchorError(
+                        f"checkpoint {index} is on chain but no CheckpointAnchored log "
+                        f"was found from block {from_block}"
+                    )
+                if row is not None and row.block_hash == event.block_hash:
+                    depth = client.confirmations_of(row.tx_hash)
+                    if depth >= confirmations and not row.confirmed:
+                        self._record(event, row.tree_size, row.root_hash, confirmed=True)
+                        recorded += 1
+                    continue
+                checkpoint = client.checkpoint_at(index)
+                self._check_against_journal(checkpoint)
+                depth = client.confirmations_of(event.tx_hash)
+                self._record(
+                    event,
+                    checkpoint.tree_size,
+                    checkpoint.root_hash,
+                    confirmed=depth >= confirmations,
+                )
+                recorded += 1
+        return Reconciled(latest=self.checkpoints.latest(), recorded=recorded, forgotten=forgotten)
+
+    def _record(
+        self, event: CheckpointEvent, tree_size: int, root_hash: bytes, *, confirmed: bool
+    ) -> AnchoredCheckpoint:
+        block = self.client.w3.eth.get_block(event.block_number)
+        checkpoint = AnchoredCheckpoint(
+            checkpoint_index=event.index,
+            tree_size=tree_size,
+            root_hash=root_hash,
+            chain_id=self.client.chain_id,
+            contract=self.client.ledger_anchor.address.lower(),
+            tx_hash=event.tx_hash,
+            block_number=event.block_number,
+            block_hash=event.block_hash,
+            anchored_at=datetime.fromtimestamp(int(block["timestamp"]), UTC),
+            confirmed=confirmed,
+        )
+        self.checkpoints.record(checkpoint)
+        return checkpoint
+
+    # -- anchoring --------------------------------------------------------------------
+
+    def due(self, latest: AnchoredCheckpoint | None) -> bool:
+        """Whether the journal has grown enough, or long enough ago, to anchor now."""
+        pending = self.store.size() - (latest.tree_size if latest else 0)
+        if pending <= 0:
+            return False
+        waited = self._clock() - self._last_anchor
+        return pending >= self.settings.max_pending or waited >= self.settings.interval_s
+
+    def _pending_transactions(self) -> int:
+        eth = self.client.w3.eth
+        address = self.client.account.address
+        return int(eth.get_transaction_count(address, "pending")) - int(
+            eth.get_transaction_count(address, "latest")
+        )
+
+    def _anchor(self) -> AnchoredCheckpoint | None:
+        state = self.reconcile()
+        latest = state.latest
+        size = self.store.size()
+        if size == 0 or (latest is not None and size <= latest.tree_size):
+            return latest
+        if self._pending_transactions() > 0:
+            # An anchor sent before a crash is still in the mempool: let it land first,
+            # or ours would be checked against a checkpoint that is about to change.
+            log.info("an earlier transaction of the anchorer is pending; waiting for it")
+            return latest
+        if latest is not None:
+            # The new checkpoint must extend the anchored one; if the journal no longer
+            # reproduces it, say so instead of sending a proof the contract would refuse.
+            self._check_against_journal(
+                Checkpoint(latest.checkpoint_index, latest.tree_size, latest.root_hash, 0)
+            )
+        root = self.store.root(size)
+        proof = self.store.consistency_proof(latest.tree_size, size) if latest else []
+        log.info(
+            "anchoring tree size %d (root %s) from %s",
+            size,
+            to_hex(root),
+            f"checkpoint {latest.checkpoint_index} at size {latest.tree_size}"
+            if latest
+            else "nothing",
+        )
+        tx_hash = self.client.send_anchor(size, root, proof)
+        log.info("sent anchor transaction %s", to_hex(tx_hash))
+        outcome = self.client.anchor_outcome(tx_hash, confirmations=1)
+        self._last_anchor = self._clock()
+        event = CheckpointEvent(
+            index=outcome.checkpoint_index,
+            tree_size=outcome.tree_size,
+            root_hash=outcome.root_hash,
+            tx_hash=outcome.tx_hash,
+            block_number=outcome.block_number,
+            block_hash=outcome.block_hash,
+            log_index=0,
+        )
+        confirmed = self.client.confirmations_of(tx_hash) >= self.client.confirmations
+        checkpoint = self._record(event, size, root, confirmed=confirmed)
+        log.info(
+            "checkpoint %d anchored in block %d%s",
+            checkpoint.checkpoint_index,
+            checkpoint.block_number,
+            "" if confirmed else f", waiting for {self.client.confirmations} confirmations",
+        )
+        return checkpoint
+
+    def anchor_now(self) -> AnchoredCheckpoint | None:
+        """Anchor the journal as it stands (if it grew) and return the latest checkpoint.
+
+        Raises:
+            AnchorBusyError: another process is the anchoring leader.
+            JournalDivergedError, ChainError: see ``reconcile`` and the chain client.
+        """
+        with self._mutex:
+            if self._leading:
+                return self._anchor()
+            with leader_lock(self.store.engine) as acquired:
+                if not acquired:
+                    raise AnchorBusyError(
+                        "another process is anchoring this journal; its worker will anchor"
+                    )
+                return self._anchor()
+
+    def run_once(self) -> AnchoredCheckpoint | None:
+        """One cycle: reconcile, then anchor if due. Returns the latest checkpoint."""
+        with self._mutex:
+            state = self.reconcile()
+            if self.due(state.latest):
+                return self._anchor()
+            return state.latest
+
+    def run(self, stop: threading.Event) -> None:
+        """Anchor until ``stop`` is set: lead if no other process does, else stand by."""
+        backoff = self.settings.poll_s
+        while not stop.is_set():
+            with leader_lock(self.store.engine) as acquired:
+                if not acquired:
+                    log.debug("another process leads the anchoring; standing by")
+                    stop.wait(self.settings.poll_s)
+                    continue
+                self._leading = True
+                try:
+                    backoff = self._lead(stop, backoff)
+                finally:
+                    self._leading = False
+
+    def _lead(self, stop: threading.Event, backoff: float) -> float:
+        while not stop.is_set():
+            try:
+                self.run_once()
+                backoff = self.settings.poll_s
+            except JournalDivergedError:
+                log.exception("refusing to anchor")
+                raise
+            except ChainUnavailableError as error:
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                log.warning("%s; retrying in %.1f s", error, backoff)
+            except ChainError:
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                log.exception("anchoring failed; retrying in %.1f s", backoff)
+            stop.wait(backoff)
+        return backoff
