@@ -39,10 +39,13 @@ RECEIPT_SECRET_SIZE = 16
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
-_AT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+# Used with fullmatch: in Python, $ also matches before a final newline, and \d any
+# Unicode digit.
+_AT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
-_ACTOR = re.compile(r"^(platform|charity:ch_[A-Za-z0-9]{1,40})$")
+_ACTOR = re.compile(r"platform|charity:ch_[A-Za-z0-9]{1,40}")
+_SIG = re.compile(r"0x[0-9a-f]{130}")
 
 
 def _id_pattern(prefix: str) -> str:
@@ -86,7 +89,10 @@ def _timestamp(value: str) -> str:
         raise ValueError("is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")
-    return format_at(parsed)
+    try:
+        return format_at(parsed)
+    except OverflowError:
+        raise ValueError("is outside the years 0001 to 9999 once in UTC") from None
 
 
 def _lower_hex(value: str) -> str:
@@ -233,7 +239,7 @@ def format_at(moment: datetime) -> str:
 
 def parse_at(value: str) -> datetime:
     """Parse an ``at`` string of the journal (``YYYY-MM-DDTHH:MM:SS.mmmZ``)."""
-    if not _AT_FORMAT.match(value):
+    if not _AT_FORMAT.fullmatch(value):
         raise ValueError(f"{value!r} is not UTC RFC 3339 with milliseconds and Z")
     return datetime.fromisoformat(value)
 
@@ -262,7 +268,7 @@ def validate_body(kind: str, body: Mapping[str, Any]) -> dict[str, JsonValue]:
     Raises:
         EntryError: naming the first offending field, e.g. ``body.amount``.
     """
-    model = BODIES.get(kind)
+    model = BODIES.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise EntryError("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not isinstance(body, Mapping):
@@ -287,6 +293,7 @@ class Entry:
     sig: str | None = None
     v: int = ENTRY_VERSION
     _leaf: bytes = field(default=b"", repr=False, compare=False)
+    _hash: bytes = field(default=b"", repr=False, compare=False)
 
     def to_json(self) -> dict[str, JsonValue]:
         """The entry as the JSON object that is hashed."""
@@ -317,7 +324,9 @@ class Entry:
     @property
     def leaf_hash(self) -> bytes:
         """RFC 6962 leaf hash of ``leaf_bytes``."""
-        return leaf_hash(self.leaf_bytes)
+        if not self._hash:
+            object.__setattr__(self, "_hash", leaf_hash(self.leaf_bytes))
+        return self._hash
 
 
 # Within this domain, RFC 8785 and the standard library's JSON encoder agree byte for
@@ -368,11 +377,14 @@ def make_entry(
     """
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
         raise EntryError("seq", f"must be an integer from 0 to {MAX_SEQ}")
-    if not isinstance(actor, str) or not _ACTOR.match(actor):
+    if not isinstance(actor, str) or not _ACTOR.fullmatch(actor):
         raise EntryError("actor", "must be 'platform' or 'charity:<charity_id>'")
     if isinstance(at, datetime):
-        at = format_at(at)
-    elif not isinstance(at, str) or not _AT_FORMAT.match(at):
+        try:
+            at = format_at(at)
+        except (ValueError, OverflowError):
+            raise EntryError("at", "must be timezone-aware, years 0001 to 9999 UTC") from None
+    elif not isinstance(at, str) or not _AT_FORMAT.fullmatch(at):
         raise EntryError("at", "must be UTC RFC 3339 with milliseconds and Z")
     return Entry(seq=seq, kind=kind, at=at, actor=actor, body=validate_body(kind, body))
 
@@ -397,10 +409,10 @@ def parse_entry(obj: Any) -> Entry:
     extra = obj.keys() - _ENTRY_KEYS - {"sig"}
     if extra:
         raise EntryError(sorted(extra)[0], "is not a field of an entry")
-    if obj["v"] != ENTRY_VERSION or isinstance(obj["v"], bool):
+    if type(obj["v"]) is not int or obj["v"] != ENTRY_VERSION:
         raise EntryError("v", f"unsupported entry version {obj['v']!r}")
     sig = obj.get("sig")
-    if sig is not None and (not isinstance(sig, str) or not re.match(r"^0x[0-9a-f]{130}$", sig)):
+    if sig is not None and (not isinstance(sig, str) or not _SIG.fullmatch(sig)):
         raise EntryError("sig", "must be a 65-byte signature as 0x lowercase hex")
     entry = make_entry(obj["kind"], obj["body"], seq=obj["seq"], at=obj["at"], actor=obj["actor"])
     if sig is not None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 import string
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,6 +156,7 @@ class Store:
         idempotency_key: str | None = None,
         request_hash: bytes | None = None,
         at: datetime | None = None,
+        alongside: Callable[[Connection, list[Entry]], None] | None = None,
     ) -> AppendResult:
         """Validate ``requests`` and append them as consecutive entries, atomically.
 
@@ -166,6 +167,9 @@ class Store:
             request_hash: what "the same request" means for the key (default: a hash
                 of ``requests``).
             at: the append time (default: now); never earlier than the last entry's.
+            alongside: called inside the append's transaction with the new entries, to
+                write rows that must exist exactly when the entries do (the donor table);
+                not called when an idempotency key replays an earlier result.
 
         Returns:
             The appended entries (or, for a repeated key, the entries first appended).
@@ -195,6 +199,8 @@ class Store:
                 entries, books = self._build(connection, checked, size, stamp)
                 self._write(connection, entries, size)
                 projections.write_books(connection, books)
+                if alongside is not None:
+                    alongside(connection, entries)
                 if idempotency_key is not None:
                     connection.execute(
                         IDEMPOTENCY.insert().values(

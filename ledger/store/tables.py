@@ -178,3 +178,51 @@ class CheckpointRow(Table, table=True):
 
 
 CHECKPOINT = _table(CheckpointRow)
+
+
+class Donor(Table, table=True):
+    """Who gave a donation, and the receipt secret: personal data, read by the operator only.
+
+    Never part of the journal (which holds only the donor commitment); a row can be
+    erased without touching the journal.
+    """
+
+    __tablename__ = "donor"
+    donation_id: str = Field(primary_key=True, max_length=43)
+    receipt_secret: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    anonymous: bool
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ApiKey(Table, table=True):
+    """An API key, stored as its SHA-256 only: a charity's or an auditor's."""
+
+    __tablename__ = "api_key"
+    key_hash: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    role: str = Field(max_length=16)
+    charity_id: str | None = Field(default=None, max_length=43, index=True)
+    label: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class EvidenceFile(Table, table=True):
+    """An uploaded evidence file, by the SHA-256 of its bytes (the journal holds the hash)."""
+
+    __tablename__ = "evidence_file"
+    sha256: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    charity_id: str = Field(max_length=43, index=True)
+    media_type: str = Field(max_length=127)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    filename: str | None = Field(default=None, max_length=255)
+    uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+DONOR = _table(Donor)
+API_KEY = _table(ApiKey)
+EVIDENCE_FILE = _table(EvidenceFile)
