@@ -27,8 +27,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.client import ChainClient, Checkpoint, CheckpointEvent
-from chain.errors import ChainError, ChainUnavailableError
+from chain.errors import (
+    ChainError,
+    ChainUnavailableError,
+    CharityRegistryUnknownCharityError,
+)
+from ledger.accounting import CharityState
 from ledger.entries import to_hex
+from ledger.store import projections
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog, leader_lock
 from ledger.store.journal import Store
 
@@ -105,6 +111,7 @@ class AnchorWorker:
         self._last_anchor = clock()
         self._mutex = threading.Lock()
         self._leading = False
+        self._registered: set[str] = set()
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -286,13 +293,36 @@ class AnchorWorker:
                     )
                 return self._anchor()
 
+    def sync_registry(self) -> int:
+        """Register on chain every charity of the journal not registered yet.
+
+        The metadata hash is the leaf hash of the charity's ``charity.registered`` entry,
+        so anyone can tie the on-chain record to the journal. Returns how many were
+        registered now.
+        """
+        with self.store.engine.connect() as connection:
+            charities = projections.find(connection, CharityState)
+        registered = 0
+        for charity in charities:
+            if charity.charity_id in self._registered:
+                continue
+            try:
+                self.client.charity(charity.charity_id)
+            except CharityRegistryUnknownCharityError:
+                entry = self.store.entry(charity.seq)
+                self.client.register_charity(charity.charity_id, charity.signer, entry.leaf_hash)
+                log.info("registered charity %s on chain", charity.charity_id)
+                registered += 1
+            self._registered.add(charity.charity_id)
+        return registered
+
     def run_once(self) -> AnchoredCheckpoint | None:
-        """One cycle: reconcile, then anchor if due. Returns the latest checkpoint."""
+        """One cycle: reconcile, anchor if due, register new charities on chain."""
         with self._mutex:
             state = self.reconcile()
-            if self.due(state.latest):
-                return self._anchor()
-            return state.latest
+            latest = self._anchor() if self.due(state.latest) else state.latest
+            self.sync_registry()
+            return latest
 
     def run(self, stop: threading.Event) -> None:
         """Anchor until ``stop`` is set: lead if no other process does, else stand by."""

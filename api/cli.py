@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+from api.anchoring import AnchorError
 from api.settings import get_settings
+from chain.devnet import DEFAULT_STATE_FILE
+from chain.errors import ChainError
 from ledger.entries import to_hex
 from ledger.errors import LedgerError
 from ledger.store import projections
@@ -111,6 +118,130 @@ def cmd_journal_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runtime(args: argparse.Namespace, *, with_chain: bool = True) -> Any:
+    from api.app import build_services
+
+    settings = get_settings()
+    if args.database:
+        settings = settings.model_copy(update={"database_url": args.database})
+    return build_services(settings, with_chain=with_chain)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = _runtime(args)
+    services = runtime.services
+    if args.public_url:
+        services.settings = services.settings.model_copy(update={"public_url": args.public_url})
+    elif "API_PUBLIC_URL" not in os.environ:
+        services.settings = services.settings.model_copy(
+            update={"public_url": f"http://{args.host}:{args.port}"}
+        )
+    base = services.settings.public_url
+    for note in runtime.notes:
+        print(f"note: {note}")
+    chain = services.chain
+    print(f"shanlian is serving the journal at {services.store.engine.url}")
+    print(f"  API       {base}/api/v1   (OpenAPI docs: {base}/docs)")
+    print(f"  explorer  {base}/")
+    if chain is not None:
+        where = "the embedded chain (in process)" if chain.is_embedded else chain.rpc_url
+        print(
+            f"  chain     {where}, chain id {chain.chain_id}, "
+            f"LedgerAnchor {chain.ledger_anchor.address}"
+        )
+    if runtime.generated_token:
+        print("  platform token (generated for this run; set SHANLIAN_ADMIN_TOKEN to keep one):")
+        print(f"            {runtime.generated_token}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    worker_thread = None
+    if services.worker is not None and not args.no_worker:
+        worker_thread = threading.Thread(
+            target=services.worker.run, args=(stop,), name="anchor-worker", daemon=True
+        )
+        worker_thread.start()
+    try:
+        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+    finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
+    return 0
+
+
+def cmd_anchor(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+    worker = runtime.services.worker
+    checkpoint = worker.anchor_now()
+    if checkpoint is None:
+        print("the journal is empty: nothing to anchor")
+        return 0
+    print(
+        f"checkpoint {checkpoint.checkpoint_index}: tree size {checkpoint.tree_size}, root "
+        f"{to_hex(checkpoint.root_hash)}, tx {to_hex(checkpoint.tx_hash)} in block "
+        f"{checkpoint.block_number}{'' if checkpoint.confirmed else ' (not yet confirmed)'}"
+    )
+    return 0
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    from api import receipts
+
+    services = _runtime(args, with_chain=False).services
+    secret = services.receipt_secret(args.donation_id)
+    url = services.receipt_url(args.donation_id, secret)
+    print(url)
+    print(f"receipt secret: {secret.hex()}")
+    if args.png:
+        args.png.write_bytes(receipts.qr_png(url))
+        print(f"QR code written to {args.png}")
+    if args.svg:
+        args.svg.write_bytes(receipts.qr_svg(url))
+        print(f"QR code written to {args.svg}")
+    return 0
+
+
+def cmd_keys_auditor(args: argparse.Namespace) -> int:
+    services = _runtime(args, with_chain=False).services
+    key = services.keys.issue("auditor", args.label)
+    print(f"auditor key for {args.label!r} (shown once; only its hash is stored):")
+    print(key)
+    return 0
+
+
+def cmd_contracts_build(args: argparse.Namespace) -> int:
+    from chain.__main__ import build
+
+    return build()
+
+
+def cmd_devnet(args: argparse.Namespace) -> int:
+    from chain.__main__ import devnet
+
+    return devnet(args.port, None if args.no_state else args.state)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from chain.client import ChainClient
+
+    client = ChainClient.from_settings()
+    if client.is_embedded:
+        print("CHAIN_RPC_URL is not set: the embedded chain is deployed by `shanlian serve`")
+        return 2
+    deployment = client.deploy()
+    print(f"deployed on chain {deployment.chain_id} at block {deployment.block_number}:")
+    print(f"CHAIN_LEDGER_ANCHOR_ADDRESS={deployment.ledger_anchor}")
+    print(f"CHAIN_CHARITY_REGISTRY_ADDRESS={deployment.charity_registry}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shanlian",
@@ -127,6 +258,47 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026, help="seed for repeatable data")
     demo.add_argument("--extend", action="store_true", help="add to a journal that has entries")
     demo.set_defaults(func=cmd_demo)
+
+    serve = commands.add_parser(
+        "serve", help="run the API, the explorer and the anchor worker (embedded defaults)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--public-url", help="base URL donors reach (default http://HOST:PORT)")
+    serve.add_argument("--no-worker", action="store_true", help="do not anchor from this process")
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("anchor", help="anchor the journal now").set_defaults(func=cmd_anchor)
+
+    receipt = commands.add_parser("receipt", help="reissue a donation's receipt (operator)")
+    receipt.add_argument("donation_id")
+    receipt.add_argument("--png", type=Path, help="also write the QR code as PNG here")
+    receipt.add_argument("--svg", type=Path, help="also write the QR code as SVG here")
+    receipt.set_defaults(func=cmd_receipt)
+
+    keys = commands.add_parser("keys", help="API keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    auditor = keys_commands.add_parser("auditor", help="issue an auditor key")
+    auditor.add_argument("label", help="who the key is for")
+    auditor.set_defaults(func=cmd_keys_auditor)
+
+    contracts = commands.add_parser("contracts", help="the Solidity contracts")
+    contracts_commands = contracts.add_subparsers(
+        dest="contracts_command", required=True, metavar="ACTION"
+    )
+    contracts_commands.add_parser(
+        "build", help="compile contracts/ into contracts/build/*.json"
+    ).set_defaults(func=cmd_contracts_build)
+
+    devnet = commands.add_parser("devnet", help="run the hardhat-free devnet (anvil)")
+    devnet.add_argument("--port", type=int, default=8545)
+    devnet.add_argument("--state", type=Path, default=DEFAULT_STATE_FILE)
+    devnet.add_argument("--no-state", action="store_true")
+    devnet.set_defaults(func=cmd_devnet)
+
+    commands.add_parser(
+        "deploy", help="deploy the contracts to CHAIN_RPC_URL's chain"
+    ).set_defaults(func=cmd_deploy)
 
     journal = commands.add_parser("journal", help="inspect and check the journal")
     journal_commands = journal.add_subparsers(
@@ -150,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.func
     try:
         return command(args)
-    except LedgerError as error:
+    except (LedgerError, ChainError, AnchorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -50,7 +50,7 @@ from ledger.merkle import (
 )
 from ledger.store import migrate, projections
 from ledger.store.engine import make_engine
-from ledger.store.tables import ENTRY, IDEMPOTENCY, NODE
+from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
 # as a signed 64-bit integer, so no other application's lock collides with ours.
@@ -60,6 +60,9 @@ APPEND_LOCK_KEY = int.from_bytes(
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _ACTOR_PREFIX = "charity:"
 FIFO_PAGE = 500
+REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
+"""Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
+their own rows; their timelines would be every donation)."""
 
 
 def new_id(prefix: str) -> str:
@@ -347,6 +350,12 @@ class Store:
             if node[0][0] and not node[0][0] & 1
         ]
         moments = {at: parse_at(at) for at in {entry.at for entry in entries}}
+        refs = [
+            (value, entry.seq)
+            for entry in entries
+            for key in REF_KEYS
+            if isinstance(value := entry.body.get(key), str)
+        ]
         if self.is_postgres:
             # COPY text, written directly: the rows are few columns of known types.
             escape = projections.copy_escape
@@ -367,7 +376,17 @@ class Store:
                 ("level", "idx", "hash"),
                 "".join(f"{level}\t{idx}\t\\\\x{digest.hex()}\n" for (level, idx), digest in nodes),
             )
+            projections.copy_lines(
+                connection,
+                ENTRY_REF,
+                ("ref_id", "seq"),
+                "".join(f"{ref_id}\t{seq}\n" for ref_id, seq in refs),
+            )
             return
+        if refs:
+            connection.execute(
+                ENTRY_REF.insert(), [{"ref_id": ref_id, "seq": seq} for ref_id, seq in refs]
+            )
         connection.execute(
             ENTRY.insert(),
             [
@@ -489,6 +508,19 @@ class Store:
         """Entries with ``start <= seq < stop``, in order."""
         with self.engine.connect() as connection:
             yield from self._read(connection, start, stop)
+
+    def entries_about(self, ref_id: str) -> list[Entry]:
+        """Every entry whose body names ``ref_id`` (a donation, disbursement or allocation)."""
+        with self.engine.connect() as connection:
+            seqs = connection.execute(
+                select(ENTRY_REF.c.seq)
+                .where(ENTRY_REF.c.ref_id == ref_id)
+                .order_by(ENTRY_REF.c.seq)
+            ).scalars()
+            rows = connection.execute(
+                select(ENTRY.c.leaf).where(ENTRY.c.seq.in_(list(seqs))).order_by(ENTRY.c.seq)
+            )
+            return [parse_entry(json.loads(row.leaf)) for row in rows]
 
     def leaves(self, start: int = 0, stop: int | None = None, page: int = 1000) -> Iterator[bytes]:
         """Canonical leaf bytes of entries ``start <= seq < stop``: the journal export."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.engine import Connection
@@ -24,6 +24,8 @@ from ledger.accounting import (
     State,
 )
 from ledger.store.tables import ALLOCATION, CHARITY, DISBURSEMENT, DONATION, PROJECT
+
+S = TypeVar("S", CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
 
 TABLES: Mapping[type[State], Table] = {
     CharityState: CHARITY,
@@ -367,3 +369,19 @@ def donation_funded(connection: Connection, donation_id: str) -> list[Funding]:
         .order_by(allocation.c.seq)
     )
     return [Funding(**row) for row in rows.mappings()]
+
+
+def get(connection: Connection, kind: type[S], key: str) -> S | None:
+    """One projection row by id (a charity, project, donation, disbursement or allocation)."""
+    table = TABLES[kind]
+    row = connection.execute(select(table).where(table.c[KEYS[kind]] == key)).mappings().first()
+    return None if row is None else kind(**row)
+
+
+def find(connection: Connection, kind: type[S], order_by: str = "seq", **where: Any) -> list[S]:
+    """Projection rows whose columns equal ``where``, ordered by ``order_by``."""
+    table = TABLES[kind]
+    query = select(table).order_by(table.c[order_by])
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    return [kind(**row) for row in connection.execute(query).mappings()]

@@ -51,6 +51,14 @@ class JournalEntry(Table, table=True):
     """RFC 6962 leaf hash, computed at append: level 0 of the Merkle tree."""
 
 
+class EntryRef(Table, table=True):
+    """Which entries name a donation, disbursement or allocation: its timeline, by index."""
+
+    __tablename__ = "entry_ref"
+    ref_id: str = Field(primary_key=True, max_length=43)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
 class MerkleNode(Table, table=True):
     """The hash of the complete subtree ``(level, idx)``, for even levels from 2 up.
 
@@ -146,6 +154,7 @@ def _table(model: type[SQLModel]) -> SaTable:
 
 
 ENTRY = _table(JournalEntry)
+ENTRY_REF = _table(EntryRef)
 NODE = _table(MerkleNode)
 IDEMPOTENCY = _table(Idempotency)
 CHARITY = _table(Charity)
@@ -220,6 +229,8 @@ class EvidenceFile(Table, table=True):
     media_type: str = Field(max_length=127)
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     filename: str | None = Field(default=None, max_length=255)
+    public: bool = Field(default=False)
+    """Listed as public evidence by some disbursement: anyone may download it."""
     uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

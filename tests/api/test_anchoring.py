@@ -62,6 +62,7 @@ def test_worker_sends_nothing_when_the_journal_has_not_grown(
 ) -> None:
     worker = AnchorWorker(sqlite_journal.store, chain_client, NOW)
     first = worker.anchor_now()
+    worker.sync_registry()
     block = chain_client.block_number()
     assert worker.anchor_now() == first
     assert worker.run_once() == first
@@ -258,3 +259,16 @@ def test_worker_backs_off_while_the_node_is_down_and_anchors_when_it_returns(
     latest = worker.checkpoints.latest()
     assert latest is not None
     assert (latest.checkpoint_index, latest.tree_size) == (1, 7)
+
+
+def test_worker_registers_the_journals_charities_on_chain(
+    sqlite_journal: Journal, chain_client: ChainClient
+) -> None:
+    worker = AnchorWorker(sqlite_journal.store, chain_client, NOW)
+    assert worker.sync_registry() == 1
+    on_chain = chain_client.charity(sqlite_journal.charity_id)
+    entry = next(e for e in sqlite_journal.store.entries() if e.kind == "charity.registered")
+    assert on_chain.metadata_hash == entry.leaf_hash
+    assert on_chain.active
+    assert worker.sync_registry() == 0
+    assert AnchorWorker(sqlite_journal.store, chain_client, NOW).sync_registry() == 0

@@ -149,6 +149,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_idempotency")),
     )
     op.create_table(
+        "entry_ref",
+        sa.Column("ref_id", sa.String(length=43), nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("ref_id", "seq", name=op.f("pk_entry_ref")),
+    )
+    op.create_table(
         "merkle_node",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -174,6 +180,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_project_charity_id"), table_name="project")
     op.drop_table("project")
     op.drop_table("merkle_node")
+    op.drop_table("entry_ref")
     op.drop_table("idempotency")
     op.drop_table("entry")
     op.drop_index("ix_donation_charity_id_project_id_seq", table_name="donation")

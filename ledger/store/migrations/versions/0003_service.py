@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("media_type", sa.String(length=127), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=True),
+        sa.Column("public", sa.Boolean(), nullable=False),
         sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_evidence_file")),
     )

@@ -1,0 +1,172 @@
+"""The ASGI application: the API (and, mounted beside it, the explorer)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors, routes, rpc
+from api.anchoring import AnchorSettings, AnchorWorker
+from api.evidence import EvidenceStore
+from api.keys import KeyStore
+from api.services import Services
+from api.settings import ApiSettings
+from chain.client import ChainClient
+from ledger.store.journal import Store
+
+log = logging.getLogger("shanlian.api")
+
+DESCRIPTION = """
+善链 shanlian: every money fact of a charity is an entry of an append-only journal, an
+RFC 6962 Merkle log whose checkpoints are anchored on an EVM chain.
+
+Authentication: `Authorization: Bearer <token>` — the platform token
+(`SHANLIAN_ADMIN_TOKEN`), a charity's API key (from `POST /charities`), or an auditor's
+key (`shanlian keys auditor`). Public views need none.
+
+Errors are RFC 9457 `application/problem+json` documents with a stable `code` and, for a
+bad field, its name in `field`. Writes that create money facts need an
+`Idempotency-Key` header: the same key and body give the same result, once.
+"""
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit (413 problem) before a route reads them."""
+
+    def __init__(self, app: ASGIApp, *, default: int, uploads: int) -> None:
+        self.app = app
+        self.default = default
+        self.uploads = uploads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.uploads if scope["path"].endswith("/evidence") else self.default
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLargeError:
+            await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = errors.problem(
+            413, "payload_too_large", f"request bodies are limited to {limit} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+@dataclass
+class Runtime:
+    """What ``build_services`` made, with what to tell the operator."""
+
+    services: Services
+    generated_token: str | None
+    notes: list[str]
+
+
+def build_services(
+    settings: ApiSettings,
+    *,
+    chain: ChainClient | None = None,
+    anchor_settings: AnchorSettings | None = None,
+    with_chain: bool = True,
+) -> Runtime:
+    """Wire the store, keys, evidence, chain and anchor worker from the settings."""
+    settings, generated = settings.with_generated_token()
+    settings.ensure_data_dir()
+    store = Store.open(settings.database_url)
+    assert settings.admin_token is not None
+    keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
+    evidence = EvidenceStore(
+        store.engine,
+        settings.evidence_dir,
+        max_bytes=settings.max_upload_bytes,
+        media_types=settings.evidence_media_types,
+    )
+    notes: list[str] = []
+    worker = None
+    if with_chain:
+        if chain is None:
+            chain = ChainClient.from_settings()
+        if chain.is_embedded and not chain.is_deployed:
+            deployment = chain.deploy()
+            notes.append(
+                "the embedded chain starts empty: contracts deployed at "
+                f"{deployment.ledger_anchor} and the journal will be anchored again"
+            )
+        anchor_settings = anchor_settings or AnchorSettings()
+        worker = AnchorWorker(store, chain, anchor_settings)
+    services = Services(
+        settings=settings,
+        store=store,
+        keys=keys,
+        evidence=evidence,
+        chain=chain,
+        worker=worker,
+        anchor_settings=anchor_settings,
+    )
+    return Runtime(services=services, generated_token=generated, notes=notes)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API as an ASGI app on the given services."""
+    app = FastAPI(
+        title="善链 shanlian",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "charities", "description": "charities and their projects"},
+            {"name": "donations", "description": "donations, refunds"},
+            {"name": "fund use", "description": "evidence, disbursements, allocations"},
+            {"name": "proofs", "description": "proof bundles"},
+            {"name": "receipts", "description": "receipts for donors"},
+            {"name": "journal", "description": "the journal, checkpoints and the chain"},
+        ],
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(routes.router)
+    app.include_router(rpc.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
+    app.add_middleware(
+        BodyLimit,
+        default=services.settings.max_body_bytes,
+        uploads=services.settings.max_upload_bytes + 64 * 1024,
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "entries": services.store.size()}
+
+    return app

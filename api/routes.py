@@ -1,0 +1,416 @@
+"""The HTTP routes under ``/api/v1``: parse, authorize, call a service, return a model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api import models, receipts
+from api.errors import ApiError, ForbiddenError, NotFoundError, Problem, UnauthorizedError
+from api.keys import PUBLIC, Principal
+from api.services import Services, checkpoint_public
+from ledger.entries import from_hex, to_hex
+
+bearer = HTTPBearer(auto_error=False, description="platform token, charity key or auditor key")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Who is calling: anyone without a token is the public; a bad token is refused."""
+    if credentials is None:
+        return PUBLIC
+    principal = services.keys.authenticate(credentials.credentials)
+    if principal is None:
+        raise UnauthorizedError("the bearer token is not valid (revoked, or never issued)")
+    return principal
+
+
+def authenticated(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """A caller with a valid token (any role)."""
+    if principal.role == "public":
+        raise UnauthorizedError()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+Authenticated = Annotated[Principal, Depends(authenticated)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        description="same key and body: the same result, once; same key, other body: 409",
+    ),
+]
+OptionalIdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=100)
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {"application/problem+json": {}}}
+    for status in (401, 403, 404, 409, 422)
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    428: {"model": Problem, "description": "the Idempotency-Key header is missing"},
+}
+
+router = APIRouter(prefix="/api/v1", responses={503: {"model": Problem}})
+
+
+# -- charities and projects ------------------------------------------------------------------
+
+
+@router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
+def register_charity(
+    body: models.CharityCreate, services: ServicesDep, principal: Authenticated
+) -> models.CharityCreated:
+    """Register a charity (platform); its API key is in the answer, and only there."""
+    return services.register_charity(body, principal)
+
+
+@router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"])
+def get_charity(charity_id: str, services: ServicesDep) -> models.CharityPublic:
+    """A charity, its projects and balances."""
+    return services.charity_view(charity_id)
+
+
+@router.post(
+    "/charities/{charity_id}/projects", status_code=201, responses=ERRORS, tags=["charities"]
+)
+def open_project(
+    charity_id: str,
+    body: models.ProjectCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> models.ProjectPublic:
+    """Open a project (that charity, or the platform)."""
+    return services.open_project(charity_id, body, principal, idempotency_key)
+
+
+@router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"])
+def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
+    """A project and its balances."""
+    return services.project_view(project_id)
+
+
+# -- donations ---------------------------------------------------------------------------------
+
+
+@router.post("/donations", status_code=201, responses=WRITE_ERRORS, tags=["donations"])
+def record_donation(
+    body: models.DonationCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.DonationCreated:
+    """Record a paid donation (platform, for the payment channel); returns the receipt."""
+    return services.record_donation(body, principal, idempotency_key)
+
+
+@router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"])
+def get_donation(donation_id: str, services: ServicesDep) -> models.DonationPublic:
+    """A donation: status, what it funded, refunds, what is unspent. No personal data."""
+    return services.donation_view(donation_id)
+
+
+@router.post(
+    "/donations/{donation_id}/refunds", status_code=201, responses=WRITE_ERRORS, tags=["donations"]
+)
+def refund_donation(
+    donation_id: str,
+    body: models.RefundCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.Recorded:
+    """Refund (part of) a donation (platform); allocated money must be reversed first."""
+    return services.refund(donation_id, body, principal, idempotency_key)
+
+
+@router.get(
+    "/donations/{donation_id}/proof",
+    responses={**ERRORS, 409: {"model": Problem, "description": "not anchored yet"}},
+    tags=["proofs"],
+)
+def get_proof(donation_id: str, services: ServicesDep) -> models.ProofBundle:
+    """The donation's proof bundle (DESIGN §6), for `shanlian verify` or the browser."""
+    return models.ProofBundle.model_validate(services.proof_bundle(donation_id))
+
+
+def _receipt_target(donation_id: str, services: Services, principal: Principal) -> str:
+    if principal.role != "platform":
+        raise ForbiddenError("receipts carry the donor's secret: the platform fetches them")
+    return services.receipt_url(donation_id, services.receipt_secret(donation_id))
+
+
+@router.get(
+    "/donations/{donation_id}/receipt.png",
+    responses={**ERRORS, 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+    tags=["receipts"],
+)
+def receipt_png(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
+    """The receipt QR code as PNG (platform: it holds the receipt secret)."""
+    url = _receipt_target(donation_id, services, principal)
+    return Response(receipts.qr_png(url), media_type="image/png")
+
+
+@router.get(
+    "/donations/{donation_id}/receipt.svg",
+    responses={**ERRORS, 200: {"content": {"image/svg+xml": {}}}},
+    response_class=Response,
+    tags=["receipts"],
+)
+def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
+    """The receipt QR code as SVG (platform)."""
+    url = _receipt_target(donation_id, services, principal)
+    return Response(receipts.qr_svg(url), media_type="image/svg+xml")
+
+
+@router.get(
+    "/donations/{donation_id}/receipt",
+    response_class=HTMLResponse,
+    responses=ERRORS,
+    tags=["receipts"],
+)
+def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticated) -> str:
+    """A printable receipt page with the QR code (platform)."""
+    url = _receipt_target(donation_id, services, principal)
+    view = services.donation_view(donation_id)
+    return receipts.receipt_page(
+        donation_id=donation_id,
+        charity_name=view.charity_name,
+        project_title=view.project_title,
+        amount=view.amount,
+        currency=view.currency,
+        paid_at=view.paid_at,
+        seq=view.seq,
+        url=url,
+        secret_hex=url.rsplit("#s=", 1)[1],
+    )
+
+
+# -- evidence and fund use ----------------------------------------------------------------------
+
+
+@router.post(
+    "/evidence",
+    status_code=201,
+    responses={**ERRORS, 413: {"model": Problem}, 415: {"model": Problem}},
+    tags=["fund use"],
+)
+async def upload_evidence(
+    services: ServicesDep,
+    principal: Authenticated,
+    file: Annotated[
+        UploadFile, File(description="an invoice or photo: PDF, JPEG, PNG, WebP, text")
+    ],
+) -> models.EvidenceUploaded:
+    """Upload an evidence file (a charity); the answer is its SHA-256, used in disbursements."""
+    if principal.role != "charity":
+        raise ForbiddenError("evidence is uploaded by the charity that spent the money")
+    assert principal.charity_id is not None
+
+    async def chunks() -> Any:
+        while chunk := await file.read(64 * 1024):
+            yield chunk
+
+    record = await services.evidence.save(
+        chunks(),
+        media_type=file.content_type or "application/octet-stream",
+        charity_id=principal.charity_id,
+        filename=file.filename,
+    )
+    return models.EvidenceUploaded(
+        sha256=to_hex(record.sha256), media_type=record.media_type, size=record.size
+    )
+
+
+@router.get(
+    "/evidence/{sha256}",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    tags=["fund use"],
+)
+def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrincipal) -> Response:
+    """An evidence file: public ones for anyone; others for auditors, platform, its charity."""
+    try:
+        digest = from_hex(sha256)
+    except ValueError as error:
+        raise ApiError(422, "invalid_field", f"sha256: {error}", field="sha256") from None
+    record = services.evidence.get(digest)
+    if record is None:
+        raise NotFoundError("evidence", sha256)
+    if not record.public:
+        if principal.role == "public":
+            raise UnauthorizedError("this evidence is shown to auditors only")
+        if principal.role == "charity" and principal.charity_id != record.charity_id:
+            raise ForbiddenError("this evidence belongs to another charity")
+    content = services.evidence.path(digest).read_bytes()
+    return Response(
+        content,
+        media_type=record.media_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable" if record.public else "private"
+        },
+    )
+
+
+@router.post("/disbursements", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])
+def record_disbursement(
+    body: models.DisbursementCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.DisbursementPublic:
+    """Record fund use with its evidence; `allocate` funds it ("fifo" or a list)."""
+    return services.record_disbursement(body, principal, idempotency_key)
+
+
+@router.get("/disbursements/{disbursement_id}", responses=ERRORS, tags=["fund use"])
+def get_disbursement(disbursement_id: str, services: ServicesDep) -> models.DisbursementPublic:
+    """A disbursement: payee, purpose, public evidence, the donations that funded it."""
+    return services.disbursement_view(disbursement_id)
+
+
+@router.post(
+    "/disbursements/{disbursement_id}/void",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    tags=["fund use"],
+)
+def void_disbursement(
+    disbursement_id: str,
+    body: models.Reason,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.DisbursementPublic:
+    """Void a disbursement booked in error; its allocations are reversed first."""
+    return services.void_disbursement(disbursement_id, body, principal, idempotency_key)
+
+
+@router.post("/allocations", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])
+def allocate(
+    body: models.AllocationCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.AllocationPublic:
+    """Allocate (part of) a donation to a disbursement of the same charity."""
+    return services.allocate(body, principal, idempotency_key)
+
+
+@router.post(
+    "/allocations/{allocation_id}/reversal",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    tags=["fund use"],
+)
+def reverse_allocation(
+    allocation_id: str,
+    body: models.Reason,
+    services: ServicesDep,
+    principal: Authenticated,
+    idempotency_key: IdempotencyKey,
+) -> models.AllocationPublic:
+    """Reverse an allocation: the money is the donation's again."""
+    return services.reverse_allocation(allocation_id, body, principal, idempotency_key)
+
+
+# -- journal, checkpoints and chain ---------------------------------------------------------------
+
+
+@router.get("/checkpoints", tags=["journal"])
+def list_checkpoints(services: ServicesDep) -> models.CheckpointsPublic:
+    """Every anchored checkpoint, oldest first."""
+    data = [checkpoint_public(c) for c in services.checkpoints.all()]
+    return models.CheckpointsPublic(data=data, count=len(data))
+
+
+@router.get("/checkpoints/latest", responses=ERRORS, tags=["journal"])
+def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
+    """The latest anchored checkpoint."""
+    latest = services.checkpoints.latest()
+    if latest is None:
+        raise NotFoundError("checkpoint", "latest")
+    return checkpoint_public(latest)
+
+
+@router.get("/checkpoints/consistency", responses=ERRORS, tags=["journal"])
+def consistency(
+    services: ServicesDep,
+    first: Annotated[int, Query(ge=0, description="the older tree size")],
+    second: Annotated[int, Query(ge=0, description="the newer tree size")],
+) -> models.ConsistencyPublic:
+    """The RFC 6962 proof that the tree at `second` extends the tree at `first`."""
+    return services.consistency(first, second)
+
+
+@router.get(
+    "/entries",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/jsonl": {}}, "description": "JSON Lines"}},
+    tags=["journal"],
+)
+def journal(
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> StreamingResponse:
+    """The journal, one entry per line, exactly as hashed (RFC 8785), streamed."""
+    return StreamingResponse(
+        services.journal_lines(after, limit), media_type="application/jsonl; charset=utf-8"
+    )
+
+
+@router.get("/chain", tags=["journal"])
+def chain(services: ServicesDep) -> models.ChainPublic:
+    """Where the checkpoints are anchored, and a JSON-RPC endpoint a browser may use."""
+    if services.chain is None:
+        raise ApiError(503, "no_chain", "this server runs without a chain")
+    client = services.chain
+    settings = services.anchor_settings
+    rpc_url = (
+        f"{services.settings.public_url}/api/v1/chain/rpc"
+        if client.is_embedded
+        else services.settings.chain_rpc_public_url
+    )
+    return models.ChainPublic(
+        chain_id=client.chain_id,
+        embedded=client.is_embedded,
+        ledger_anchor=client.ledger_anchor.address.lower(),
+        charity_registry=client.charity_registry.address.lower(),
+        rpc_url=rpc_url,
+        confirmations=client.confirmations,
+        anchor_interval_s=settings.interval_s if settings else 0,
+        anchor_max_pending=settings.max_pending if settings else 0,
+    )
+
+
+@router.post("/anchor", responses=ERRORS, tags=["journal"])
+def anchor(services: ServicesDep, principal: Authenticated) -> models.CheckpointPublic:
+    """Anchor the journal now (platform); returns the latest checkpoint."""
+    services.require_platform(principal)
+    if services.worker is None:
+        raise ApiError(503, "no_chain", "this server runs without a chain")
+    checkpoint = services.worker.anchor_now()
+    if checkpoint is None:
+        raise ApiError(409, "nothing_to_anchor", "the journal is empty")
+    return checkpoint_public(checkpoint)

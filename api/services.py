@@ -1,0 +1,706 @@
+"""The service layer: every write and read of the API, on the store and the chain.
+
+Routes parse and authorize; these functions own the logic (STYLE.md habit 6), and the
+CLI and the demo call the same ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from api import models
+from api.anchoring import AnchorSettings, AnchorWorker
+from api.errors import ApiError, ForbiddenError, NotFoundError
+from api.evidence import EvidenceStore
+from api.keys import KeyStore, Principal
+from api.settings import ApiSettings
+from chain.client import ChainClient
+from ledger.accounting import (
+    AllocationState,
+    CharityState,
+    DisbursementState,
+    DonationState,
+    ProjectState,
+)
+from ledger.entries import (
+    Entry,
+    canonical_bytes,
+    donor_commitment,
+    from_hex,
+    payment_ref_hash,
+    to_hex,
+)
+from ledger.store import projections
+from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
+from ledger.store.journal import Draft, FifoAllocation, Request, Store, new_id
+from ledger.store.tables import DONOR, EVIDENCE_FILE
+
+
+def request_hash(route: str, principal: Principal, body: BaseModel | dict[str, Any]) -> bytes:
+    """What makes two requests "the same" for an idempotency key: route, caller, body."""
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    return hashlib.sha256(
+        canonical_bytes({"route": route, "actor": principal.actor, "body": payload})
+    ).digest()
+
+
+def idempotency_key(route: str, principal: Principal, key: str) -> str:
+    """Keys are per route and caller: one client's key never collides with another's."""
+    return f"{route}|{principal.actor}|{key}"
+
+
+@dataclass
+class Services:
+    """Everything the API, the CLI and the worker share, built once per process."""
+
+    settings: ApiSettings
+    store: Store
+    keys: KeyStore
+    evidence: EvidenceStore
+    chain: ChainClient | None = None
+    worker: AnchorWorker | None = None
+    anchor_settings: AnchorSettings | None = None
+
+    @property
+    def checkpoints(self) -> CheckpointLog:
+        return CheckpointLog(self.store.engine)
+
+    def connect(self) -> Connection:
+        return self.store.engine.connect()
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def _get(self, kind: type[projections.S], key: str, what: str) -> projections.S:
+        with self.connect() as connection:
+            found = projections.get(connection, kind, key)
+        if found is None:
+            raise NotFoundError(what, key)
+        return found
+
+    def charity(self, charity_id: str) -> CharityState:
+        return self._get(CharityState, charity_id, "charity")
+
+    def project(self, project_id: str) -> ProjectState:
+        return self._get(ProjectState, project_id, "project")
+
+    def donation(self, donation_id: str) -> DonationState:
+        return self._get(DonationState, donation_id, "donation")
+
+    def disbursement(self, disbursement_id: str) -> DisbursementState:
+        return self._get(DisbursementState, disbursement_id, "disbursement")
+
+    def allocation(self, allocation_id: str) -> AllocationState:
+        return self._get(AllocationState, allocation_id, "allocation")
+
+    @staticmethod
+    def require_platform(principal: Principal) -> None:
+        if principal.role != "platform":
+            raise ForbiddenError("only the platform may do this")
+
+    @staticmethod
+    def require_charity(principal: Principal, charity_id: str) -> None:
+        if not principal.may_act_for(charity_id):
+            raise ForbiddenError(f"this key may not write for charity {charity_id!r}")
+
+    # -- charities and projects ----------------------------------------------------------
+
+    def register_charity(
+        self, body: models.CharityCreate, principal: Principal
+    ) -> models.CharityCreated:
+        """Register a charity and issue its API key (shown once)."""
+        self.require_platform(principal)
+        charity_id = new_id("ch")
+        issued: list[str] = []
+
+        def issue_key(connection: Connection, _entries: list[Entry]) -> None:
+            issued.append(
+                self.keys.issue("charity", body.name, charity_id=charity_id, connection=connection)
+            )
+
+        result = self.store.append(
+            [
+                Draft(
+                    "charity.registered",
+                    {
+                        "charity_id": charity_id,
+                        "name": body.name,
+                        "registration_no": body.registration_no,
+                        "signer": body.signer,
+                    },
+                )
+            ],
+            alongside=issue_key,
+        )
+        entry = result.entries[0]
+        return models.CharityCreated(
+            id=charity_id, seq=entry.seq, name=str(entry.body["name"]), api_key=issued[0]
+        )
+
+    def open_project(
+        self,
+        charity_id: str,
+        body: models.ProjectCreate,
+        principal: Principal,
+        key: str | None = None,
+    ) -> models.ProjectPublic:
+        """Open a project of ``charity_id``."""
+        self.require_charity(principal, charity_id)
+        self.charity(charity_id)
+        project_id = new_id("pr")
+        route = f"POST /charities/{charity_id}/projects"
+        self.store.append(
+            [
+                Draft(
+                    "project.opened",
+                    {
+                        "project_id": project_id,
+                        "charity_id": charity_id,
+                        "title": body.title,
+                        "goal_amount": body.goal_amount,
+                        "currency": body.currency,
+                    },
+                    actor=principal.actor,
+                )
+            ],
+            **self._idempotency(route, principal, key, body),
+        )
+        return self.project_view(project_id)
+
+    def _idempotency(
+        self, route: str, principal: Principal, key: str | None, body: BaseModel | dict[str, Any]
+    ) -> dict[str, Any]:
+        if key is None:
+            return {}
+        if not 0 < len(key) <= 100:
+            raise ApiError(
+                422,
+                "invalid_field",
+                "Idempotency-Key: 1 to 100 characters",
+                field="Idempotency-Key",
+            )
+        return {
+            "idempotency_key": idempotency_key(route, principal, key),
+            "request_hash": request_hash(route, principal, body),
+        }
+
+    # -- donations -------------------------------------------------------------------------
+
+    def record_donation(
+        self, body: models.DonationCreate, principal: Principal, key: str
+    ) -> models.DonationCreated:
+        """Record a paid donation; keep the donor's personal data out of the journal."""
+        self.require_platform(principal)
+        donation_id = new_id("dn")
+        secret = os.urandom(16)
+        paid_at = body.paid_at.isoformat()
+
+        def keep_donor(connection: Connection, _entries: list[Entry]) -> None:
+            connection.execute(
+                DONOR.insert().values(
+                    donation_id=donation_id,
+                    receipt_secret=secret,
+                    name=body.donor.name,
+                    phone=body.donor.phone,
+                    email=body.donor.email,
+                    anonymous=body.donor.anonymous,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+        result = self.store.append(
+            [
+                Draft(
+                    "donation.received",
+                    {
+                        "donation_id": donation_id,
+                        "charity_id": body.charity_id,
+                        "project_id": body.project_id,
+                        "amount": body.amount,
+                        "currency": body.currency,
+                        "channel": body.channel,
+                        "paid_at": paid_at,
+                        "donor_commitment": to_hex(donor_commitment(secret, donation_id)),
+                        "payment_ref_hash": to_hex(payment_ref_hash(body.payment_ref)),
+                    },
+                )
+            ],
+            alongside=keep_donor,
+            **self._idempotency("POST /donations", principal, key, body),
+        )
+        entry = result.entries[0]
+        donation_id = str(entry.body["donation_id"])
+        if result.replayed:
+            secret = self.receipt_secret(donation_id)
+        return models.DonationCreated(
+            id=donation_id, seq=entry.seq, receipt=self.receipt(donation_id, secret)
+        )
+
+    def receipt_secret(self, donation_id: str) -> bytes:
+        """The receipt secret kept for the operator (to reissue a receipt)."""
+        with self.connect() as connection:
+            secret = connection.execute(
+                select(DONOR.c.receipt_secret).where(DONOR.c.donation_id == donation_id)
+            ).scalar()
+        if secret is None:
+            raise NotFoundError("receipt for donation", donation_id)
+        return bytes(secret)
+
+    def receipt(self, donation_id: str, secret: bytes) -> models.Receipt:
+        base = self.settings.public_url
+        api = f"{base}/api/v1/donations/{donation_id}"
+        return models.Receipt(
+            url=self.receipt_url(donation_id, secret),
+            secret=secret.hex(),
+            qr_png=f"{api}/receipt.png",
+            qr_svg=f"{api}/receipt.svg",
+            page=f"{api}/receipt",
+        )
+
+    def receipt_url(self, donation_id: str, secret: bytes) -> str:
+        """The donation page with the receipt secret in the fragment (never sent to a server)."""
+        return f"{self.settings.public_url}/donations/{donation_id}#s={secret.hex()}"
+
+    def refund(
+        self, donation_id: str, body: models.RefundCreate, principal: Principal, key: str
+    ) -> models.Recorded:
+        self.require_platform(principal)
+        self.donation(donation_id)
+        route = f"POST /donations/{donation_id}/refunds"
+        result = self.store.append(
+            [
+                Draft(
+                    "donation.refunded",
+                    {"donation_id": donation_id, "amount": body.amount, "reason": body.reason},
+                )
+            ],
+            **self._idempotency(route, principal, key, body),
+        )
+        return models.Recorded(id=donation_id, seqs=[e.seq for e in result.entries])
+
+    # -- fund use ------------------------------------------------------------------------------
+
+    def record_disbursement(
+        self, body: models.DisbursementCreate, principal: Principal, key: str
+    ) -> models.DisbursementPublic:
+        """Record fund use with its evidence, allocating donations to it as asked."""
+        self.require_charity(principal, body.charity_id)
+        evidence = []
+        for i, item in enumerate(body.evidence):
+            record = self.evidence.get(from_hex(item.sha256))
+            if record is None:
+                raise ApiError(
+                    422,
+                    "unknown_evidence",
+                    f"evidence[{i}].sha256: no uploaded file has this hash; POST /evidence first",
+                    field=f"evidence[{i}].sha256",
+                )
+            evidence.append(
+                {"sha256": item.sha256, "media_type": record.media_type, "public": item.public}
+            )
+        disbursement_id = new_id("db")
+        requests: list[Request] = [
+            Draft(
+                "disbursement.made",
+                {
+                    "disbursement_id": disbursement_id,
+                    "charity_id": body.charity_id,
+                    "project_id": body.project_id,
+                    "amount": body.amount,
+                    "currency": body.currency,
+                    "payee": body.payee,
+                    "purpose": body.purpose,
+                    "evidence": evidence,
+                },
+                actor=principal.actor,
+            )
+        ]
+        if body.allocate == "fifo":
+            requests.append(FifoAllocation(disbursement_id, actor=principal.actor))
+        elif body.allocate:
+            requests += [
+                Draft(
+                    "allocation.made",
+                    {
+                        "allocation_id": new_id("al"),
+                        "donation_id": item.donation_id,
+                        "disbursement_id": disbursement_id,
+                        "amount": item.amount,
+                    },
+                    actor=principal.actor,
+                )
+                for item in body.allocate
+            ]
+        public = [from_hex(str(e["sha256"])) for e in evidence if e["public"]]
+
+        def publish_evidence(connection: Connection, _entries: list[Entry]) -> None:
+            if public:
+                connection.execute(
+                    EVIDENCE_FILE.update()
+                    .where(EVIDENCE_FILE.c.sha256.in_(public))
+                    .values(public=True)
+                )
+
+        result = self.store.append(
+            requests,
+            alongside=publish_evidence,
+            **self._idempotency("POST /disbursements", principal, key, body),
+        )
+        return self.disbursement_view(str(result.entries[0].body["disbursement_id"]))
+
+    def allocate(
+        self, body: models.AllocationCreate, principal: Principal, key: str
+    ) -> models.AllocationPublic:
+        disbursement = self.disbursement(body.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        result = self.store.append(
+            [
+                Draft(
+                    "allocation.made",
+                    {
+                        "allocation_id": new_id("al"),
+                        "donation_id": body.donation_id,
+                        "disbursement_id": body.disbursement_id,
+                        "amount": body.amount,
+                    },
+                    actor=principal.actor,
+                )
+            ],
+            **self._idempotency("POST /allocations", principal, key, body),
+        )
+        allocation = self.allocation(str(result.entries[0].body["allocation_id"]))
+        return _allocation_public(allocation)
+
+    def reverse_allocation(
+        self, allocation_id: str, body: models.Reason, principal: Principal, key: str
+    ) -> models.AllocationPublic:
+        allocation = self.allocation(allocation_id)
+        disbursement = self.disbursement(allocation.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        self.store.append(
+            [
+                Draft(
+                    "allocation.reversed",
+                    {"allocation_id": allocation_id, "reason": body.reason},
+                    actor=principal.actor,
+                )
+            ],
+            **self._idempotency(
+                f"POST /allocations/{allocation_id}/reversal", principal, key, body
+            ),
+        )
+        return _allocation_public(self.allocation(allocation_id))
+
+    def void_disbursement(
+        self, disbursement_id: str, body: models.Reason, principal: Principal, key: str
+    ) -> models.DisbursementPublic:
+        """Void a disbursement, reversing its live allocations first (ADR 0003)."""
+        disbursement = self.disbursement(disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        with self.connect() as connection:
+            live = projections.find(
+                connection, AllocationState, disbursement_id=disbursement_id, reversed=False
+            )
+        requests: list[Request] = [
+            Draft(
+                "allocation.reversed",
+                {"allocation_id": a.allocation_id, "reason": body.reason},
+                actor=principal.actor,
+            )
+            for a in live
+        ]
+        requests.append(
+            Draft(
+                "disbursement.voided",
+                {"disbursement_id": disbursement_id, "reason": body.reason},
+                actor=principal.actor,
+            )
+        )
+        route = f"POST /disbursements/{disbursement_id}/void"
+        self.store.append(requests, **self._idempotency(route, principal, key, body))
+        return self.disbursement_view(disbursement_id)
+
+    # -- public views ------------------------------------------------------------------------
+
+    def _balances(self, **where: str) -> list[models.Balance]:
+        with self.connect() as connection:
+            rows = projections.balances(connection, **where)
+        return [
+            models.Balance(
+                currency=b.currency,
+                received=b.received,
+                refunded=b.refunded,
+                allocated=b.allocated,
+                disbursed=b.disbursed,
+                held=b.held,
+            )
+            for b in rows
+        ]
+
+    def charity_view(self, charity_id: str) -> models.CharityPublic:
+        charity = self.charity(charity_id)
+        with self.connect() as connection:
+            projects = projections.find(connection, ProjectState, charity_id=charity_id)
+        return models.CharityPublic(
+            id=charity.charity_id,
+            seq=charity.seq,
+            name=charity.name,
+            registration_no=charity.registration_no,
+            signer=charity.signer,
+            projects=[
+                models.ProjectSummary(
+                    id=p.project_id, title=p.title, goal_amount=p.goal_amount, currency=p.currency
+                )
+                for p in projects
+            ],
+            balances=self._balances(charity_id=charity_id),
+        )
+
+    def project_view(self, project_id: str) -> models.ProjectPublic:
+        project = self.project(project_id)
+        charity = self.charity(project.charity_id)
+        return models.ProjectPublic(
+            id=project.project_id,
+            seq=project.seq,
+            charity_id=charity.charity_id,
+            charity_name=charity.name,
+            title=project.title,
+            goal_amount=project.goal_amount,
+            currency=project.currency,
+            balances=self._balances(project_id=project_id),
+        )
+
+    def _evidence_public(self, items: Sequence[Any]) -> list[models.EvidencePublic]:
+        base = f"{self.settings.public_url}/api/v1/evidence"
+        return [
+            models.EvidencePublic(
+                sha256=item["sha256"],
+                media_type=item["media_type"],
+                public=item["public"],
+                url=f"{base}/{item['sha256']}" if item["public"] else None,
+            )
+            for item in items
+        ]
+
+    def _disbursement_summary(
+        self, disbursement: DisbursementState, entry: Entry
+    ) -> models.DisbursementSummary:
+        return models.DisbursementSummary(
+            id=disbursement.disbursement_id,
+            seq=disbursement.seq,
+            at=entry.at,
+            payee=disbursement.payee,
+            purpose=disbursement.purpose,
+            amount=disbursement.amount,
+            currency=disbursement.currency,
+            voided=disbursement.voided,
+            evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
+        )
+
+    def donation_view(self, donation_id: str) -> models.DonationPublic:
+        donation = self.donation(donation_id)
+        charity = self.charity(donation.charity_id)
+        project = self.project(donation.project_id) if donation.project_id else None
+        timeline = self.store.entries_about(donation_id)
+        received = timeline[0]
+        with self.connect() as connection:
+            allocations = projections.find(
+                connection, AllocationState, donation_id=donation_id, reversed=False
+            )
+            disbursements = {
+                a.disbursement_id: projections.get(connection, DisbursementState, a.disbursement_id)
+                for a in allocations
+            }
+        funded = []
+        for allocation in allocations:
+            disbursement = disbursements[allocation.disbursement_id]
+            assert disbursement is not None
+            funded.append(
+                models.Funding(
+                    allocation_id=allocation.allocation_id,
+                    seq=allocation.seq,
+                    amount=allocation.amount,
+                    disbursement=self._disbursement_summary(
+                        disbursement, self.store.entry(disbursement.seq)
+                    ),
+                )
+            )
+        refunds = [
+            models.RefundPublic(
+                seq=e.seq,
+                at=e.at,
+                amount=_int(e.body["amount"]),
+                reason=str(e.body["reason"]),
+            )
+            for e in timeline
+            if e.kind == "donation.refunded"
+        ]
+        return models.DonationPublic(
+            id=donation.donation_id,
+            seq=donation.seq,
+            recorded_at=received.at,
+            charity_id=charity.charity_id,
+            charity_name=charity.name,
+            project_id=project.project_id if project else None,
+            project_title=project.title if project else None,
+            amount=donation.amount,
+            currency=donation.currency,
+            channel=donation.channel,
+            paid_at=donation.paid_at,
+            donor_commitment=str(received.body["donor_commitment"]),
+            refunded=donation.refunded,
+            allocated=donation.allocated,
+            unspent=donation.available,
+            status=self.status(donation.seq),
+            funded=funded,
+            refunds=refunds,
+            timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in timeline],
+        )
+
+    def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
+        disbursement = self.disbursement(disbursement_id)
+        charity = self.charity(disbursement.charity_id)
+        entry = self.store.entry(disbursement.seq)
+        with self.connect() as connection:
+            allocations = projections.find(
+                connection, AllocationState, disbursement_id=disbursement_id
+            )
+        return models.DisbursementPublic(
+            id=disbursement.disbursement_id,
+            seq=disbursement.seq,
+            at=entry.at,
+            charity_id=charity.charity_id,
+            charity_name=charity.name,
+            project_id=disbursement.project_id,
+            payee=disbursement.payee,
+            purpose=disbursement.purpose,
+            amount=disbursement.amount,
+            currency=disbursement.currency,
+            allocated=disbursement.allocated,
+            unfunded=disbursement.unfunded,
+            voided=disbursement.voided,
+            evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
+            allocations=[_allocation_public(a) for a in allocations],
+            timeline=[
+                models.EntryRef(seq=e.seq, kind=e.kind, at=e.at)
+                for e in self.store.entries_about(disbursement_id)
+            ],
+        )
+
+    # -- anchoring and proofs ------------------------------------------------------------------
+
+    def next_anchor_due(self) -> datetime | None:
+        """When the worker will anchor next, at the latest (None without a chain)."""
+        if self.anchor_settings is None:
+            return None
+        latest = self.checkpoints.latest()
+        base = latest.anchored_at if latest else datetime.now(UTC)
+        return max(base + timedelta(seconds=self.anchor_settings.interval_s), datetime.now(UTC))
+
+    def status(self, seq: int) -> models.DonationStatus:
+        checkpoint = self.checkpoints.covering(seq)
+        if checkpoint is None:
+            return models.DonationStatus(
+                state="recorded", checkpoint=None, next_anchor_due=self.next_anchor_due()
+            )
+        return models.DonationStatus(
+            state="confirmed" if checkpoint.confirmed else "anchored",
+            checkpoint=checkpoint_public(checkpoint),
+            next_anchor_due=None,
+        )
+
+    def proof_bundle(self, donation_id: str) -> dict[str, Any]:
+        """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
+
+        Raises:
+            ApiError: 409 ``not_anchored_yet`` until a checkpoint covers the entry.
+        """
+        from audit.bundle import build_bundle
+
+        donation = self.donation(donation_id)
+        checkpoint = self.checkpoints.covering(donation.seq)
+        if checkpoint is None:
+            due = self.next_anchor_due()
+            raise ApiError(
+                409,
+                "not_anchored_yet",
+                "this donation is recorded but not anchored yet; its proof exists once the "
+                "next checkpoint is anchored" + (f", due by {due.isoformat()}" if due else ""),
+                next_anchor_due=due.isoformat() if due else None,
+            )
+        entry = self.store.entry(donation.seq)
+        proof = self.store.inclusion_proof(donation.seq, checkpoint.tree_size)
+        bundle: dict[str, Any] = build_bundle(
+            entry=entry,
+            inclusion_proof=proof,
+            checkpoint_index=checkpoint.checkpoint_index,
+            tree_size=checkpoint.tree_size,
+            root_hash=checkpoint.root_hash,
+            chain_id=checkpoint.chain_id,
+            contract=checkpoint.contract,
+            tx_hash=checkpoint.tx_hash,
+            block_number=checkpoint.block_number,
+        )
+        return bundle
+
+    def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
+        size = self.store.size()
+        if not 0 <= first <= second <= size:
+            raise ApiError(
+                422,
+                "invalid_size",
+                f"need 0 <= first <= second <= {size} (the journal's size)",
+                field="second" if second > size else "first",
+            )
+        return models.ConsistencyPublic(
+            first=first,
+            second=second,
+            first_root=to_hex(self.store.root(first)),
+            second_root=to_hex(self.store.root(second)),
+            proof=[to_hex(h) for h in self.store.consistency_proof(first, second)],
+        )
+
+    def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
+        """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
+        start = 0 if after is None else after + 1
+        for leaf in self.store.leaves(start, start + limit):
+            yield leaf + b"\n"
+
+
+def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
+    return models.CheckpointPublic(
+        index=checkpoint.checkpoint_index,
+        tree_size=checkpoint.tree_size,
+        root_hash=to_hex(checkpoint.root_hash),
+        chain_id=checkpoint.chain_id,
+        contract=checkpoint.contract,
+        tx_hash=to_hex(checkpoint.tx_hash),
+        block_number=checkpoint.block_number,
+        block_hash=to_hex(checkpoint.block_hash),
+        anchored_at=checkpoint.anchored_at,
+        confirmed=checkpoint.confirmed,
+    )
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _allocation_public(allocation: AllocationState) -> models.AllocationPublic:
+    return models.AllocationPublic(
+        id=allocation.allocation_id,
+        seq=allocation.seq,
+        donation_id=allocation.donation_id,
+        disbursement_id=allocation.disbursement_id,
+        amount=allocation.amount,
+        reversed=allocation.reversed,
+    )
