@@ -17,6 +17,7 @@ from api.keys import KeyStore
 from api.services import Services
 from api.settings import ApiSettings
 from chain.client import ChainClient
+from explorer.views import PublicViews
 from ledger.store.journal import Store
 
 log = logging.getLogger("shanlian.api")
@@ -122,9 +123,15 @@ def build_services(
             )
         anchor_settings = anchor_settings or AnchorSettings()
         worker = AnchorWorker(store, chain, anchor_settings)
+    views = PublicViews(
+        store=store,
+        public_url=settings.public_url,
+        anchor_interval_s=anchor_settings.interval_s if anchor_settings else None,
+    )
     services = Services(
         settings=settings,
         store=store,
+        views=views,
         keys=keys,
         evidence=evidence,
         chain=chain,

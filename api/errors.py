@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.anchoring import AnchorBusyError, JournalDivergedError
 from chain.errors import ChainError
+from explorer.views import NotFoundError as ViewNotFoundError
 from ledger.errors import (
     AccountingError,
     EntryError,
@@ -147,6 +148,10 @@ def install(app: FastAPI) -> None:
         if first.get("type") == "missing" and tuple(first.get("loc", ()))[:1] == ("header",):
             return problem(428, "header_required", f"the {field} header is required", field)
         return problem(422, "invalid_field", f"{field}: {message}", field)
+
+    @app.exception_handler(ViewNotFoundError)
+    async def _missing(_: Request, error: ViewNotFoundError) -> JSONResponse:
+        return problem(404, "not_found", str(error))
 
     @app.exception_handler(AccountingError)
     async def _rule(_: Request, error: AccountingError) -> JSONResponse:

@@ -7,6 +7,24 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from explorer.models import (
+    AllocationPublic,
+    Balance,
+    CharityPublic,
+    CheckpointPublic,
+    CheckpointsPublic,
+    DisbursementPublic,
+    DisbursementSummary,
+    DonationPublic,
+    DonationStatus,
+    EntryRef,
+    EvidencePublic,
+    Funding,
+    ProjectPublic,
+    ProjectSummary,
+    RefundPublic,
+)
+
 Amount = Annotated[StrictInt, Field(gt=0, le=10**12, description="minor units (fen for CNY)")]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$", description="0x lowercase hex")]
 
@@ -33,37 +51,11 @@ class CharityCreate(Closed):
     )
 
 
-class Balance(BaseModel):
-    currency: str
-    received: int
-    refunded: int
-    allocated: int
-    disbursed: int
-    held: int = Field(description="received, not refunded, not yet allocated")
-
-
 class CharityCreated(BaseModel):
     id: str
     seq: int
     name: str
     api_key: str = Field(description="shown once: keep it; only its hash is stored")
-
-
-class ProjectSummary(BaseModel):
-    id: str
-    title: str
-    goal_amount: int
-    currency: str
-
-
-class CharityPublic(BaseModel):
-    id: str
-    seq: int
-    name: str
-    registration_no: str
-    signer: str | None
-    projects: list[ProjectSummary]
-    balances: list[Balance]
 
 
 class ProjectCreate(Closed):
@@ -83,20 +75,6 @@ class ProjectCreate(Closed):
             ]
         },
     )
-
-
-class ProjectPublic(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    charity_name: str
-    title: str
-    goal_amount: int
-    currency: str
-    balances: list[Balance]
-
-
-# -- donations -----------------------------------------------------------------------------
 
 
 class DonorIn(Closed):
@@ -154,89 +132,6 @@ class RefundCreate(Closed):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class EntryRef(BaseModel):
-    seq: int
-    kind: str
-    at: str
-
-
-class EvidencePublic(BaseModel):
-    sha256: str
-    media_type: str
-    public: bool
-    url: str | None = Field(description="download link; null for evidence shown to auditors only")
-
-
-class DisbursementSummary(BaseModel):
-    id: str
-    seq: int
-    at: str
-    payee: str
-    purpose: str
-    amount: int
-    currency: str
-    voided: bool
-    evidence: list[EvidencePublic]
-
-
-class Funding(BaseModel):
-    allocation_id: str
-    seq: int
-    amount: int
-    disbursement: DisbursementSummary
-
-
-class RefundPublic(BaseModel):
-    seq: int
-    at: str
-    amount: int
-    reason: str
-
-
-class CheckpointPublic(BaseModel):
-    index: int
-    tree_size: int
-    root_hash: str
-    chain_id: int
-    contract: str
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    anchored_at: datetime
-    confirmed: bool
-
-
-class DonationStatus(BaseModel):
-    state: Literal["recorded", "anchored", "confirmed"]
-    checkpoint: CheckpointPublic | None
-    next_anchor_due: datetime | None
-
-
-class DonationPublic(BaseModel):
-    id: str
-    seq: int
-    recorded_at: str
-    charity_id: str
-    charity_name: str
-    project_id: str | None
-    project_title: str | None
-    amount: int
-    currency: str
-    channel: str
-    paid_at: str
-    donor_commitment: str
-    refunded: int
-    allocated: int
-    unspent: int = Field(description="not refunded and not yet allocated to a disbursement")
-    status: DonationStatus
-    funded: list[Funding]
-    refunds: list[RefundPublic]
-    timeline: list[EntryRef]
-
-
-# -- evidence, disbursements, allocations ------------------------------------------------------
-
-
 class EvidenceUploaded(BaseModel):
     sha256: str
     media_type: str
@@ -288,34 +183,6 @@ class AllocationCreate(Closed):
     amount: Amount
 
 
-class AllocationPublic(BaseModel):
-    id: str
-    seq: int
-    donation_id: str
-    disbursement_id: str
-    amount: int
-    reversed: bool
-
-
-class DisbursementPublic(BaseModel):
-    id: str
-    seq: int
-    at: str
-    charity_id: str
-    charity_name: str
-    project_id: str | None
-    payee: str
-    purpose: str
-    amount: int
-    currency: str
-    allocated: int
-    unfunded: int
-    voided: bool
-    evidence: list[EvidencePublic]
-    allocations: list[AllocationPublic]
-    timeline: list[EntryRef]
-
-
 class Reason(Closed):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -328,11 +195,6 @@ class Recorded(BaseModel):
 
 
 # -- journal and chain ---------------------------------------------------------------------------
-
-
-class CheckpointsPublic(BaseModel):
-    data: list[CheckpointPublic]
-    count: int
 
 
 class ConsistencyPublic(BaseModel):
@@ -365,3 +227,43 @@ class ProofBundle(BaseModel):
     checkpoint: dict[str, object]
     inclusion_proof: list[str]
     anchor: dict[str, object]
+
+
+__all__ = [
+    "AllocationCreate",
+    "AllocationIn",
+    "AllocationPublic",
+    "Amount",
+    "Balance",
+    "ChainPublic",
+    "CharityCreate",
+    "CharityCreated",
+    "CharityPublic",
+    "CheckpointPublic",
+    "CheckpointsPublic",
+    "Closed",
+    "ConsistencyPublic",
+    "DisbursementCreate",
+    "DisbursementPublic",
+    "DisbursementSummary",
+    "DonationCreate",
+    "DonationCreated",
+    "DonationPublic",
+    "DonationStatus",
+    "DonorIn",
+    "EntryRef",
+    "EvidenceIn",
+    "EvidencePublic",
+    "EvidenceUploaded",
+    "Funding",
+    "Hex32",
+    "ProjectCreate",
+    "ProjectPublic",
+    "ProjectSummary",
+    "ProofBundle",
+    "Reason",
+    "Receipt",
+    "Recorded",
+    "RefundCreate",
+    "RefundPublic",
+]

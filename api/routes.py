@@ -11,7 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api import models, receipts
 from api.errors import ApiError, ForbiddenError, NotFoundError, Problem, UnauthorizedError
 from api.keys import PUBLIC, Principal
-from api.services import Services, checkpoint_public
+from api.services import Services
+from explorer.views import checkpoint_public
 from ledger.entries import from_hex, to_hex
 
 bearer = HTTPBearer(auto_error=False, description="platform token, charity key or auditor key")
@@ -86,7 +87,7 @@ def register_charity(
 @router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"])
 def get_charity(charity_id: str, services: ServicesDep) -> models.CharityPublic:
     """A charity, its projects and balances."""
-    return services.charity_view(charity_id)
+    return services.views.charity_view(charity_id)
 
 
 @router.post(
@@ -106,7 +107,7 @@ def open_project(
 @router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"])
 def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
     """A project and its balances."""
-    return services.project_view(project_id)
+    return services.views.project_view(project_id)
 
 
 # -- donations ---------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def record_donation(
 @router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"])
 def get_donation(donation_id: str, services: ServicesDep) -> models.DonationPublic:
     """A donation: status, what it funded, refunds, what is unspent. No personal data."""
-    return services.donation_view(donation_id)
+    return services.views.donation_view(donation_id)
 
 
 @router.post(
@@ -192,7 +193,7 @@ def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticate
 def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticated) -> str:
     """A printable receipt page with the QR code (platform)."""
     url = _receipt_target(donation_id, services, principal)
-    view = services.donation_view(donation_id)
+    view = services.views.donation_view(donation_id)
     return receipts.receipt_page(
         donation_id=donation_id,
         charity_name=view.charity_name,
@@ -286,7 +287,7 @@ def record_disbursement(
 @router.get("/disbursements/{disbursement_id}", responses=ERRORS, tags=["fund use"])
 def get_disbursement(disbursement_id: str, services: ServicesDep) -> models.DisbursementPublic:
     """A disbursement: payee, purpose, public evidence, the donations that funded it."""
-    return services.disbursement_view(disbursement_id)
+    return services.views.disbursement_view(disbursement_id)
 
 
 @router.post(

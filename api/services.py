@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
 from api.settings import ApiSettings
 from chain.client import ChainClient
+from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
     AllocationState,
     CharityState,
@@ -40,7 +41,7 @@ from ledger.entries import (
     to_hex,
 )
 from ledger.store import projections
-from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
+from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import Draft, FifoAllocation, Request, Store, new_id
 from ledger.store.tables import DONOR, EVIDENCE_FILE
 
@@ -66,6 +67,7 @@ class Services:
     store: Store
     keys: KeyStore
     evidence: EvidenceStore
+    views: PublicViews
     chain: ChainClient | None = None
     worker: AnchorWorker | None = None
     anchor_settings: AnchorSettings | None = None
@@ -79,27 +81,20 @@ class Services:
 
     # -- lookups -------------------------------------------------------------------------
 
-    def _get(self, kind: type[projections.S], key: str, what: str) -> projections.S:
-        with self.connect() as connection:
-            found = projections.get(connection, kind, key)
-        if found is None:
-            raise NotFoundError(what, key)
-        return found
-
     def charity(self, charity_id: str) -> CharityState:
-        return self._get(CharityState, charity_id, "charity")
+        return self.views.charity(charity_id)
 
     def project(self, project_id: str) -> ProjectState:
-        return self._get(ProjectState, project_id, "project")
+        return self.views.project(project_id)
 
     def donation(self, donation_id: str) -> DonationState:
-        return self._get(DonationState, donation_id, "donation")
+        return self.views.donation(donation_id)
 
     def disbursement(self, disbursement_id: str) -> DisbursementState:
-        return self._get(DisbursementState, disbursement_id, "disbursement")
+        return self.views.disbursement(disbursement_id)
 
     def allocation(self, allocation_id: str) -> AllocationState:
-        return self._get(AllocationState, allocation_id, "allocation")
+        return self.views.allocation(allocation_id)
 
     @staticmethod
     def require_platform(principal: Principal) -> None:
@@ -173,7 +168,7 @@ class Services:
             ],
             **self._idempotency(route, principal, key, body),
         )
-        return self.project_view(project_id)
+        return self.views.project_view(project_id)
 
     def _idempotency(
         self, route: str, principal: Principal, key: str | None, body: BaseModel | dict[str, Any]
@@ -354,7 +349,7 @@ class Services:
             alongside=publish_evidence,
             **self._idempotency("POST /disbursements", principal, key, body),
         )
-        return self.disbursement_view(str(result.entries[0].body["disbursement_id"]))
+        return self.views.disbursement_view(str(result.entries[0].body["disbursement_id"]))
 
     def allocate(
         self, body: models.AllocationCreate, principal: Principal, key: str
@@ -377,7 +372,7 @@ class Services:
             **self._idempotency("POST /allocations", principal, key, body),
         )
         allocation = self.allocation(str(result.entries[0].body["allocation_id"]))
-        return _allocation_public(allocation)
+        return allocation_public(allocation)
 
     def reverse_allocation(
         self, allocation_id: str, body: models.Reason, principal: Principal, key: str
@@ -397,7 +392,7 @@ class Services:
                 f"POST /allocations/{allocation_id}/reversal", principal, key, body
             ),
         )
-        return _allocation_public(self.allocation(allocation_id))
+        return allocation_public(self.allocation(allocation_id))
 
     def void_disbursement(
         self, disbursement_id: str, body: models.Reason, principal: Principal, key: str
@@ -426,196 +421,11 @@ class Services:
         )
         route = f"POST /disbursements/{disbursement_id}/void"
         self.store.append(requests, **self._idempotency(route, principal, key, body))
-        return self.disbursement_view(disbursement_id)
+        return self.views.disbursement_view(disbursement_id)
 
     # -- public views ------------------------------------------------------------------------
 
-    def _balances(self, **where: str) -> list[models.Balance]:
-        with self.connect() as connection:
-            rows = projections.balances(connection, **where)
-        return [
-            models.Balance(
-                currency=b.currency,
-                received=b.received,
-                refunded=b.refunded,
-                allocated=b.allocated,
-                disbursed=b.disbursed,
-                held=b.held,
-            )
-            for b in rows
-        ]
-
-    def charity_view(self, charity_id: str) -> models.CharityPublic:
-        charity = self.charity(charity_id)
-        with self.connect() as connection:
-            projects = projections.find(connection, ProjectState, charity_id=charity_id)
-        return models.CharityPublic(
-            id=charity.charity_id,
-            seq=charity.seq,
-            name=charity.name,
-            registration_no=charity.registration_no,
-            signer=charity.signer,
-            projects=[
-                models.ProjectSummary(
-                    id=p.project_id, title=p.title, goal_amount=p.goal_amount, currency=p.currency
-                )
-                for p in projects
-            ],
-            balances=self._balances(charity_id=charity_id),
-        )
-
-    def project_view(self, project_id: str) -> models.ProjectPublic:
-        project = self.project(project_id)
-        charity = self.charity(project.charity_id)
-        return models.ProjectPublic(
-            id=project.project_id,
-            seq=project.seq,
-            charity_id=charity.charity_id,
-            charity_name=charity.name,
-            title=project.title,
-            goal_amount=project.goal_amount,
-            currency=project.currency,
-            balances=self._balances(project_id=project_id),
-        )
-
-    def _evidence_public(self, items: Sequence[Any]) -> list[models.EvidencePublic]:
-        base = f"{self.settings.public_url}/api/v1/evidence"
-        return [
-            models.EvidencePublic(
-                sha256=item["sha256"],
-                media_type=item["media_type"],
-                public=item["public"],
-                url=f"{base}/{item['sha256']}" if item["public"] else None,
-            )
-            for item in items
-        ]
-
-    def _disbursement_summary(
-        self, disbursement: DisbursementState, entry: Entry
-    ) -> models.DisbursementSummary:
-        return models.DisbursementSummary(
-            id=disbursement.disbursement_id,
-            seq=disbursement.seq,
-            at=entry.at,
-            payee=disbursement.payee,
-            purpose=disbursement.purpose,
-            amount=disbursement.amount,
-            currency=disbursement.currency,
-            voided=disbursement.voided,
-            evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
-        )
-
-    def donation_view(self, donation_id: str) -> models.DonationPublic:
-        donation = self.donation(donation_id)
-        charity = self.charity(donation.charity_id)
-        project = self.project(donation.project_id) if donation.project_id else None
-        timeline = self.store.entries_about(donation_id)
-        received = timeline[0]
-        with self.connect() as connection:
-            allocations = projections.find(
-                connection, AllocationState, donation_id=donation_id, reversed=False
-            )
-            disbursements = {
-                a.disbursement_id: projections.get(connection, DisbursementState, a.disbursement_id)
-                for a in allocations
-            }
-        funded = []
-        for allocation in allocations:
-            disbursement = disbursements[allocation.disbursement_id]
-            assert disbursement is not None
-            funded.append(
-                models.Funding(
-                    allocation_id=allocation.allocation_id,
-                    seq=allocation.seq,
-                    amount=allocation.amount,
-                    disbursement=self._disbursement_summary(
-                        disbursement, self.store.entry(disbursement.seq)
-                    ),
-                )
-            )
-        refunds = [
-            models.RefundPublic(
-                seq=e.seq,
-                at=e.at,
-                amount=_int(e.body["amount"]),
-                reason=str(e.body["reason"]),
-            )
-            for e in timeline
-            if e.kind == "donation.refunded"
-        ]
-        return models.DonationPublic(
-            id=donation.donation_id,
-            seq=donation.seq,
-            recorded_at=received.at,
-            charity_id=charity.charity_id,
-            charity_name=charity.name,
-            project_id=project.project_id if project else None,
-            project_title=project.title if project else None,
-            amount=donation.amount,
-            currency=donation.currency,
-            channel=donation.channel,
-            paid_at=donation.paid_at,
-            donor_commitment=str(received.body["donor_commitment"]),
-            refunded=donation.refunded,
-            allocated=donation.allocated,
-            unspent=donation.available,
-            status=self.status(donation.seq),
-            funded=funded,
-            refunds=refunds,
-            timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in timeline],
-        )
-
-    def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
-        disbursement = self.disbursement(disbursement_id)
-        charity = self.charity(disbursement.charity_id)
-        entry = self.store.entry(disbursement.seq)
-        with self.connect() as connection:
-            allocations = projections.find(
-                connection, AllocationState, disbursement_id=disbursement_id
-            )
-        return models.DisbursementPublic(
-            id=disbursement.disbursement_id,
-            seq=disbursement.seq,
-            at=entry.at,
-            charity_id=charity.charity_id,
-            charity_name=charity.name,
-            project_id=disbursement.project_id,
-            payee=disbursement.payee,
-            purpose=disbursement.purpose,
-            amount=disbursement.amount,
-            currency=disbursement.currency,
-            allocated=disbursement.allocated,
-            unfunded=disbursement.unfunded,
-            voided=disbursement.voided,
-            evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
-            allocations=[_allocation_public(a) for a in allocations],
-            timeline=[
-                models.EntryRef(seq=e.seq, kind=e.kind, at=e.at)
-                for e in self.store.entries_about(disbursement_id)
-            ],
-        )
-
     # -- anchoring and proofs ------------------------------------------------------------------
-
-    def next_anchor_due(self) -> datetime | None:
-        """When the worker will anchor next, at the latest (None without a chain)."""
-        if self.anchor_settings is None:
-            return None
-        latest = self.checkpoints.latest()
-        base = latest.anchored_at if latest else datetime.now(UTC)
-        return max(base + timedelta(seconds=self.anchor_settings.interval_s), datetime.now(UTC))
-
-    def status(self, seq: int) -> models.DonationStatus:
-        checkpoint = self.checkpoints.covering(seq)
-        if checkpoint is None:
-            return models.DonationStatus(
-                state="recorded", checkpoint=None, next_anchor_due=self.next_anchor_due()
-            )
-        return models.DonationStatus(
-            state="confirmed" if checkpoint.confirmed else "anchored",
-            checkpoint=checkpoint_public(checkpoint),
-            next_anchor_due=None,
-        )
 
     def proof_bundle(self, donation_id: str) -> dict[str, Any]:
         """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
@@ -628,7 +438,7 @@ class Services:
         donation = self.donation(donation_id)
         checkpoint = self.checkpoints.covering(donation.seq)
         if checkpoint is None:
-            due = self.next_anchor_due()
+            due = self.views.next_anchor_due()
             raise ApiError(
                 409,
                 "not_anchored_yet",
@@ -673,34 +483,3 @@ class Services:
         start = 0 if after is None else after + 1
         for leaf in self.store.leaves(start, start + limit):
             yield leaf + b"\n"
-
-
-def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
-    return models.CheckpointPublic(
-        index=checkpoint.checkpoint_index,
-        tree_size=checkpoint.tree_size,
-        root_hash=to_hex(checkpoint.root_hash),
-        chain_id=checkpoint.chain_id,
-        contract=checkpoint.contract,
-        tx_hash=to_hex(checkpoint.tx_hash),
-        block_number=checkpoint.block_number,
-        block_hash=to_hex(checkpoint.block_hash),
-        anchored_at=checkpoint.anchored_at,
-        confirmed=checkpoint.confirmed,
-    )
-
-
-def _int(value: object) -> int:
-    assert isinstance(value, int)
-    return value
-
-
-def _allocation_public(allocation: AllocationState) -> models.AllocationPublic:
-    return models.AllocationPublic(
-        id=allocation.allocation_id,
-        seq=allocation.seq,
-        donation_id=allocation.donation_id,
-        disbursement_id=allocation.disbursement_id,
-        amount=allocation.amount,
-        reversed=allocation.reversed,
-    )
