@@ -108,7 +108,9 @@ class AnchorWorker:
         self.settings = settings or AnchorSettings()
         self.checkpoints = CheckpointLog(store.engine)
         self._clock = clock
-        self._last_anchor = clock()
+        # Nothing anchored by this process yet: the first cycle anchors what is pending
+        # (after a restart, or on a fresh embedded chain), then the interval applies.
+        self._last_anchor = float("-inf")
         self._mutex = threading.Lock()
         self._leading = False
         self._registered: set[str] = set()

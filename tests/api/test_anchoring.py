@@ -76,17 +76,21 @@ def test_anchoring_is_due_by_interval_or_by_pending_entries(
     now = [0.0]
     settings = AnchorSettings(interval_s=60, max_pending=10)
     worker = AnchorWorker(sqlite_journal.store, chain_client, settings, clock=lambda: now[0])
-    assert worker.run_once() is None  # 2 entries waiting, no time passed
+    first = worker.run_once()  # a fresh worker anchors what is pending at once
+    assert first is not None
+    assert first.tree_size == 2
+    sqlite_journal.donate(3)
+    assert worker.run_once() == first  # 3 waiting, no time passed
     now[0] = 61.0
     latest = worker.run_once()
     assert latest is not None
-    assert latest.tree_size == 2
+    assert latest.tree_size == 5
     sqlite_journal.donate(9)
     assert worker.run_once() == latest  # 9 waiting, one minute not yet passed
     sqlite_journal.donate(1)
     grown = worker.run_once()
     assert grown is not None
-    assert grown.tree_size == 12
+    assert grown.tree_size == 15
 
 
 def test_a_worker_killed_between_send_and_record_leaves_no_duplicate_and_no_gap(

@@ -61,3 +61,48 @@ def test_verify_names_the_seq_of_a_row_changed_behind_the_stores_back(
     capsys.readouterr()
     assert main(["--database", journal_url, "journal", "verify"]) == 1
     assert capsys.readouterr().out.startswith(f"FAILED at seq {seq}: leaf_hash")
+
+
+def test_serve_starts_on_the_embedded_defaults_and_says_where_everything_is(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from chain.devnet import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAIN_", "API_", "SHANLIAN_"))}
+    env["API_DATABASE_URL"] = f"sqlite:///{tmp_path}/serve.db"
+    env["API_EVIDENCE_DIR"] = f"{tmp_path}/evidence"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("shanlian serve did not answer within 30 s")
+        chain = httpx.get(f"{base}/api/v1/chain").json()
+        assert chain["embedded"] is True
+        assert chain["rpc_url"] == f"{base}/api/v1/chain/rpc"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"API       {base}/api/v1" in output
+    assert f"{base}/docs" in output
+    assert "platform token (generated" in output
+    assert "embedded chain" in output
