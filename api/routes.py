@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -333,6 +334,41 @@ def reverse_allocation(
 ) -> models.AllocationPublic:
     """Reverse an allocation: the money is the donation's again."""
     return services.reverse_allocation(allocation_id, body, principal, idempotency_key)
+
+
+# -- auditor exports ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/exports/{kind}.csv",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "CSV, header first"}},
+    tags=["journal"],
+)
+def export_csv(
+    kind: Literal["donations", "disbursements", "allocations"],
+    services: ServicesDep,
+    principal: Authenticated,
+    charity_id: Annotated[str | None, Query(description="only this charity")] = None,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="recorded at or after")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="recorded before")] = None,
+) -> StreamingResponse:
+    """Donations, disbursements or allocations as CSV (auditors, platform; a charity: its own)."""
+    if principal.role == "charity":
+        if charity_id != principal.charity_id:
+            raise ForbiddenError("a charity exports its own rows: pass charity_id=<yours>")
+    elif principal.role not in ("auditor", "platform"):
+        raise ForbiddenError("exports are for auditors")
+    for name, moment in (("from", start), ("to", end)):
+        if moment is not None and moment.tzinfo is None:
+            raise ApiError(422, "invalid_field", f"{name}: needs a time zone offset", field=name)
+    return StreamingResponse(
+        services.export_csv(kind, charity_id=charity_id, start=start, end=end),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+    )
 
 
 # -- journal, checkpoints and chain ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, func, or_, select
@@ -23,6 +23,7 @@ from ledger.accounting import (
     ProjectState,
     State,
 )
+from ledger.entries import format_at
 from ledger.store.tables import ALLOCATION, CHARITY, DISBURSEMENT, DONATION, PROJECT
 
 S = TypeVar("S", CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
@@ -385,3 +386,127 @@ def find(connection: Connection, kind: type[S], order_by: str = "seq", **where: 
     for column, value in where.items():
         query = query.where(table.c[column] == value)
     return [kind(**row) for row in connection.execute(query).mappings()]
+
+
+EXPORT_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "donations": (
+        "donation_id",
+        "seq",
+        "recorded_at",
+        "charity_id",
+        "project_id",
+        "amount",
+        "currency",
+        "channel",
+        "paid_at",
+        "refunded",
+        "allocated",
+        "unspent",
+    ),
+    "disbursements": (
+        "disbursement_id",
+        "seq",
+        "recorded_at",
+        "charity_id",
+        "project_id",
+        "amount",
+        "currency",
+        "payee",
+        "purpose",
+        "allocated",
+        "voided",
+    ),
+    "allocations": (
+        "allocation_id",
+        "seq",
+        "recorded_at",
+        "charity_id",
+        "donation_id",
+        "disbursement_id",
+        "amount",
+        "currency",
+        "reversed",
+    ),
+}
+
+
+def export_rows(
+    connection: Connection,
+    kind: str,
+    *,
+    charity_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Iterable[tuple[Any, ...]]:
+    """Rows of an auditor's export (``EXPORT_COLUMNS[kind]``), by ``seq``.
+
+    Args:
+        kind: ``donations``, ``disbursements`` or ``allocations``.
+        charity_id: only this charity's rows.
+        start: only rows recorded at or after this moment.
+        end: only rows recorded before this moment.
+    """
+    from ledger.store.tables import ENTRY
+
+    if kind == "allocations":
+        table = ALLOCATION
+        extra = [
+            DISBURSEMENT.c.charity_id,
+            ALLOCATION.c.donation_id,
+            ALLOCATION.c.disbursement_id,
+            ALLOCATION.c.amount,
+            DISBURSEMENT.c.currency,
+            ALLOCATION.c.reversed,
+        ]
+        query = select(ALLOCATION.c.allocation_id, ALLOCATION.c.seq, ENTRY.c.at, *extra).join(
+            DISBURSEMENT, DISBURSEMENT.c.disbursement_id == ALLOCATION.c.disbursement_id
+        )
+        owner = DISBURSEMENT.c.charity_id
+    elif kind == "donations":
+        table = DONATION
+        query = select(
+            DONATION.c.donation_id,
+            DONATION.c.seq,
+            ENTRY.c.at,
+            DONATION.c.charity_id,
+            DONATION.c.project_id,
+            DONATION.c.amount,
+            DONATION.c.currency,
+            DONATION.c.channel,
+            DONATION.c.paid_at,
+            DONATION.c.refunded,
+            DONATION.c.allocated,
+            (DONATION.c.amount - DONATION.c.refunded - DONATION.c.allocated).label("unspent"),
+        )
+        owner = DONATION.c.charity_id
+    elif kind == "disbursements":
+        table = DISBURSEMENT
+        query = select(
+            DISBURSEMENT.c.disbursement_id,
+            DISBURSEMENT.c.seq,
+            ENTRY.c.at,
+            DISBURSEMENT.c.charity_id,
+            DISBURSEMENT.c.project_id,
+            DISBURSEMENT.c.amount,
+            DISBURSEMENT.c.currency,
+            DISBURSEMENT.c.payee,
+            DISBURSEMENT.c.purpose,
+            DISBURSEMENT.c.allocated,
+            DISBURSEMENT.c.voided,
+        )
+        owner = DISBURSEMENT.c.charity_id
+    else:
+        raise ValueError(f"unknown export {kind!r}; expected one of {', '.join(EXPORT_COLUMNS)}")
+    query = query.join(ENTRY, ENTRY.c.seq == table.c.seq).order_by(table.c.seq)
+    if charity_id is not None:
+        query = query.where(owner == charity_id)
+    if start is not None:
+        query = query.where(ENTRY.c.at >= start)
+    if end is not None:
+        query = query.where(ENTRY.c.at < end)
+    for row in connection.execute(query.execution_options(yield_per=1000)):
+        values = list(row)
+        moment = values[2]
+        if isinstance(moment, datetime):
+            values[2] = format_at(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        yield tuple(values)
