@@ -1,0 +1,152 @@
+"""The embedded chain: eth-tester on py-evm, in this process, under Prague rules.
+
+It serves when no ``CHAIN_RPC_URL`` is set, so that shanlian runs with nothing else
+installed. It starts empty every time (the service redeploys and re-anchors the journal)
+and mines one block per transaction. Its accounts are the devnet's development accounts,
+so the same well-known keys work on both.
+
+eth-tester reports a revert as an exception whose message is the Python ``repr`` of the
+revert bytes; ``EmbeddedProvider`` turns it back into the JSON-RPC error a real node gives
+(code 3, ``data`` = the revert bytes), so web3 and ``chain.client`` see the embedded chain
+exactly as they see anvil.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import threading
+from typing import Any
+
+from eth.vm.forks.prague import PragueVM
+from eth_abi.abi import encode as abi_encode
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import TransactionFailed
+from eth_utils.abi import function_signature_to_4byte_selector
+from web3 import Web3
+from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+from chain.devnet import DEV_ACCOUNTS, DEV_HD_PATH, DEV_MNEMONIC
+
+BLOCK_GAS_LIMIT = 30_000_000
+"""As on anvil. (eth-tester's default, 30,029,122, is mainnet's of 2021.)"""
+
+_ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
+
+
+def revert_data(exc: BaseException) -> bytes | None:
+    """The revert bytes an eth-tester ``TransactionFailed`` stands for, if any.
+
+    eth-tester raises with the raw bytes, with the exception that held them, with their
+    ``repr`` (``"b'\\xdb\\xdf…'"``), or, for ``Error(string)``, with the decoded reason.
+    """
+    arg: Any = exc.args[0] if exc.args else None
+    if isinstance(arg, BaseException):
+        arg = arg.args[0] if arg.args else None
+    if isinstance(arg, bytes):
+        return arg
+    if not isinstance(arg, str):
+        return None
+    if arg.startswith(("b'", 'b"')):
+        try:
+            value = ast.literal_eval(arg)
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, bytes) else None
+    # A reason string eth-tester decoded from Error(string): encode it back.
+    return _ERROR_SELECTOR + abi_encode(["string"], [arg])
+
+
+class EmbeddedProvider(EthereumTesterProvider):
+    """An eth-tester provider that reports reverts as a JSON-RPC node does.
+
+    Requests are served one at a time: eth-tester is not thread-safe, and the anchor
+    worker sends while the API and the explorer read.
+    """
+
+    _request_ids = itertools.count()
+
+    def __init__(self, tester: EthereumTester) -> None:
+        """Serve ``tester``."""
+        super().__init__(tester)
+        self.lock = threading.RLock()
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Serve one request; a revert becomes ``{"error": {"code": 3, "data": …}}``."""
+        with self.lock:
+            return self._serve(method, params)
+
+    def _serve(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        namespace, _, endpoint = method.partition("_")
+        request_id = next(self._request_ids)
+        assert self.api_endpoints is not None
+        try:
+            delegator = self.api_endpoints[namespace][endpoint]
+        except KeyError:
+            return {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32601, "message": f"Unknown RPC Endpoint: {method}"},
+            }
+        try:
+            result = delegator(self.ethereum_tester, params)
+        except NotImplementedError:
+            return {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32601, "message": f"RPC Endpoint not implemented: {method}"},
+            }
+        except TransactionFailed as exc:
+            data = revert_data(exc)
+            if data is None:
+                # Not a revert (an invalid instruction, say): no data to hand back.
+                return {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "error": {"code": -32000, "message": f"execution failed: {exc}"},
+                }
+            return {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()},
+            }
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+class EmbeddedChain:
+    """An in-process chain with the development accounts funded.
+
+    Attributes:
+        tester: the eth-tester instance (snapshots, mining, time travel for tests).
+        provider: the web3 provider that serves it.
+    """
+
+    def __init__(self, accounts: int = DEV_ACCOUNTS) -> None:
+        """Start an empty chain at genesis.
+
+        Args:
+            accounts: how many development accounts to fund (1 to 10).
+        """
+        backend = PyEVMBackend.from_mnemonic(
+            DEV_MNEMONIC,
+            num_accounts=accounts,
+            hd_path=DEV_HD_PATH,
+            genesis_parameters=PyEVMBackend.generate_genesis_params(
+                overrides={"gas_limit": BLOCK_GAS_LIMIT}
+            ),
+            # py-evm runs nothing newer than Prague; the contracts are built for it.
+            vm_configuration=((0, PragueVM),),
+        )
+        self.tester = EthereumTester(backend)
+        self.provider = EmbeddedProvider(self.tester)
+
+    @property
+    def chain_id(self) -> int:
+        """eth-tester's chain id (fixed by eth-tester, not 31337)."""
+        chain_id: int = self.tester.backend.chain.chain_id
+        return chain_id
+
+    def web3(self) -> Web3:
+        """A ``Web3`` connected to this chain."""
+        return Web3(self.provider)

@@ -1,0 +1,364 @@
+"""The chain package's exceptions: one root, and a typed error per contract custom error.
+
+A node hands back a revert as bytes: a 4-byte selector and ABI-encoded arguments.
+``decode_revert`` turns them into the matching ``ContractRevertError`` subclass, so callers
+catch ``LedgerAnchorNotGrowingError`` and read ``.current`` and ``.proposed`` instead of
+parsing hex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+
+
+class ChainError(Exception):
+    """Root of every error the chain package raises."""
+
+
+class ChainConfigError(ChainError):
+    """The chain settings are missing or contradict each other."""
+
+
+class ChainUnavailableError(ChainError):
+    """The node cannot be reached, or stopped answering."""
+
+
+class ChainIdMismatchError(ChainError):
+    """The node serves another chain than the one configured.
+
+    Attributes:
+        expected: the chain id the settings ask for.
+        actual: the chain id the node reports.
+        rpc_url: the node's URL.
+    """
+
+    def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
+        super().__init__(
+            f"the node at {rpc_url} serves chain id {actual}, not {expected}: "
+            f"is CHAIN_RPC_URL the node for chain id {expected}? "
+            f"(If chain {actual} is the one you want, set CHAIN_ID={actual}.)"
+        )
+        self.expected = expected
+        self.actual = actual
+        self.rpc_url = rpc_url
+
+
+class CompilerError(ChainError):
+    """The Solidity compiler failed or reported errors."""
+
+
+class CompilerNotFoundError(CompilerError):
+    """No usable Solidity compiler is installed."""
+
+
+class ArtifactError(ChainError):
+    """A compiled artifact in ``contracts/build`` is missing or unusable."""
+
+
+class DevnetError(ChainError):
+    """The local anvil devnet could not be started or stopped."""
+
+
+class ContractNotDeployedError(ChainError):
+    """No contract of the expected build is deployed at an address.
+
+    Attributes:
+        contract: the contract's name, e.g. ``LedgerAnchor``.
+        address: the address that was checked.
+    """
+
+    def __init__(self, contract: str, address: str, reason: str) -> None:
+        super().__init__(f"{contract} at {address}: {reason}")
+        self.contract = contract
+        self.address = address
+
+
+class TransactionError(ChainError):
+    """A transaction was not mined successfully.
+
+    Attributes:
+        tx_hash: the transaction's hash, when it was sent.
+    """
+
+    def __init__(self, message: str, tx_hash: bytes | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class ReceiptTimeoutError(TransactionError):
+    """A sent transaction did not appear in a block in time; it may still be mined."""
+
+
+class ContractRevertError(ChainError):
+    """A contract call or transaction reverted.
+
+    Attributes:
+        data: the raw revert data (selector and ABI-encoded arguments), possibly empty.
+    """
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class UnknownRevertError(ContractRevertError):
+    """A revert whose data matches no error in the contracts' ABIs (or has no data)."""
+
+    def __init__(self, data: bytes) -> None:
+        what = f"unknown error data 0x{data.hex()}" if data else "no revert data"
+        super().__init__(f"reverted with {what}", data)
+
+
+class RevertReasonError(ContractRevertError):
+    """A revert with a string reason, ``Error(string)``.
+
+    Attributes:
+        reason: the reason string.
+    """
+
+    def __init__(self, reason: str, data: bytes) -> None:
+        super().__init__(f"reverted: {reason}", data)
+        self.reason = reason
+
+
+class PanicError(ContractRevertError):
+    """A Solidity panic, ``Panic(uint256)``: a failed assert, an overflow, … — a bug.
+
+    Attributes:
+        code: the panic code (0x11 is an arithmetic overflow, and so on).
+    """
+
+    def __init__(self, code: int, data: bytes) -> None:
+        super().__init__(f"panicked with code 0x{code:02x}", data)
+        self.code = code
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+class CustomContractError(ContractRevertError):
+    """A revert with one of the contracts' custom errors, arguments decoded.
+
+    Subclasses name the Solidity error in ``solidity_name`` and declare its arguments
+    as attributes, in snake case (``fromSize`` becomes ``from_size``).
+
+    Attributes:
+        name: the Solidity error's name, e.g. ``LedgerAnchorNotGrowing``.
+        arguments: the decoded arguments by their Solidity names, in ABI order.
+    """
+
+    solidity_name: ClassVar[str] = ""
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self, arguments: Mapping[str, Any], data: bytes = b"", *, name: str | None = None
+    ) -> None:
+        self.name = name or self.solidity_name
+        shown = ", ".join(f"{arg}={_show(value)}" for arg, value in arguments.items())
+        message = f"{self.name}({shown})"
+        super().__init__(f"{message}: {self.hint}" if self.hint else message, data)
+        self.arguments = dict(arguments)
+        for name, value in arguments.items():
+            setattr(self, _snake(name), value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+class AccessControlUnauthorizedAccountError(CustomContractError):
+    """The sender lacks the role a function needs (OpenZeppelin AccessControl)."""
+
+    solidity_name = "AccessControlUnauthorizedAccount"
+    hint = "the account lacks the role; an admin must grant it"
+    account: str
+    needed_role: bytes
+
+
+class AccessControlBadConfirmationError(CustomContractError):
+    """``renounceRole`` was called for another account than the sender."""
+
+    solidity_name = "AccessControlBadConfirmation"
+
+
+class SafeCastOverflowedUintDowncastError(CustomContractError):
+    """A value did not fit the narrower integer type it is stored as."""
+
+    solidity_name = "SafeCastOverflowedUintDowncast"
+    bits: int
+    value: int
+
+
+class LedgerAnchorNotGrowingError(CustomContractError):
+    """An anchor's tree size is not larger than the latest checkpoint's."""
+
+    solidity_name = "LedgerAnchorNotGrowing"
+    hint = "a new checkpoint must cover more entries than the latest one"
+    current: int
+    proposed: int
+
+
+class LedgerAnchorProofLengthError(CustomContractError):
+    """A consistency proof has the wrong number of hashes for its two tree sizes."""
+
+    solidity_name = "LedgerAnchorProofLength"
+    hint = "the consistency proof must be computed from the latest anchored tree size"
+    from_size: int
+    to_size: int
+    expected: int
+    got: int
+
+
+class LedgerAnchorInconsistentError(CustomContractError):
+    """A consistency proof does not show that the new tree extends the anchored one."""
+
+    solidity_name = "LedgerAnchorInconsistent"
+    hint = "the log at the new size does not extend the anchored checkpoint"
+    from_size: int
+    to_size: int
+
+
+class LedgerAnchorUnknownCheckpointError(CustomContractError):
+    """No checkpoint has the index asked for."""
+
+    solidity_name = "LedgerAnchorUnknownCheckpoint"
+    index: int
+    count: int
+
+
+class LedgerAnchorNoCheckpointError(CustomContractError):
+    """The latest checkpoint was asked for before any was anchored."""
+
+    solidity_name = "LedgerAnchorNoCheckpoint"
+
+
+class CharityRegistryInvalidIdError(CustomContractError):
+    """A charity id of zero."""
+
+    solidity_name = "CharityRegistryInvalidId"
+    charity_id: bytes
+
+
+class CharityRegistryAlreadyRegisteredError(CustomContractError):
+    """The charity id was registered before; ids are never reused."""
+
+    solidity_name = "CharityRegistryAlreadyRegistered"
+    charity_id: bytes
+
+
+class CharityRegistryUnknownCharityError(CustomContractError):
+    """The charity id was never registered."""
+
+    solidity_name = "CharityRegistryUnknownCharity"
+    charity_id: bytes
+
+
+class CharityRegistryAlreadyRevokedError(CustomContractError):
+    """The charity was revoked before."""
+
+    solidity_name = "CharityRegistryAlreadyRevoked"
+    charity_id: bytes
+    revoked_at: int
+
+
+CUSTOM_ERRORS: dict[str, type[CustomContractError]] = {
+    cls.solidity_name: cls
+    for cls in (
+        AccessControlUnauthorizedAccountError,
+        AccessControlBadConfirmationError,
+        SafeCastOverflowedUintDowncastError,
+        LedgerAnchorNotGrowingError,
+        LedgerAnchorProofLengthError,
+        LedgerAnchorInconsistentError,
+        LedgerAnchorUnknownCheckpointError,
+        LedgerAnchorNoCheckpointError,
+        CharityRegistryInvalidIdError,
+        CharityRegistryAlreadyRegisteredError,
+        CharityRegistryUnknownCharityError,
+        CharityRegistryAlreadyRevokedError,
+    )
+}
+"""Solidity error name → its Python class. An ABI error missing here decodes all the
+same, as a plain ``CustomContractError``."""
+
+_ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
+_PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")
+
+
+def _canonical_type(param: Mapping[str, Any]) -> str:
+    """The ABI type of a parameter as it appears in a signature (tuples expanded)."""
+    kind: str = param["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in param["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+class RevertDecoder:
+    """Decodes revert data with the custom errors of one or more contract ABIs."""
+
+    def __init__(self, abis: Iterable[Sequence[Mapping[str, Any]]]) -> None:
+        """Index the ``error`` entries of ``abis`` by selector.
+
+        Args:
+            abis: contract ABIs, as in ``contracts/build/*.json``.
+        """
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_canonical_type(p) for p in item["inputs"]]
+                names = [p["name"] or f"arg{i}" for i, p in enumerate(item["inputs"])]
+                selector = function_signature_to_4byte_selector(
+                    f"{item['name']}({','.join(types)})"
+                )
+                self._errors[selector] = (item["name"], types, names)
+
+    def decode(self, data: bytes) -> ContractRevertError:
+        """The typed error for revert ``data``.
+
+        Args:
+            data: the revert data: a 4-byte selector and ABI-encoded arguments.
+
+        Returns:
+            A ``CustomContractError`` subclass for a custom error of the ABIs,
+            ``RevertReasonError`` or ``PanicError`` for Solidity's built-in errors, else
+            ``UnknownRevertError``. Never raises.
+        """
+        selector, payload = data[:4], data[4:]
+        try:
+            if selector == _ERROR_SELECTOR:
+                (reason,) = abi_decode(["string"], payload)
+                return RevertReasonError(reason, data)
+            if selector == _PANIC_SELECTOR:
+                (code,) = abi_decode(["uint256"], payload)
+                return PanicError(code, data)
+            known = self._errors.get(selector)
+            if known is None:
+                return UnknownRevertError(data)
+            name, types, names = known
+            values = abi_decode(types, payload, strict=False)
+        except (DecodingError, OverflowError, ValueError):
+            return UnknownRevertError(data)
+        arguments = {
+            arg: to_checksum_address(value) if kind == "address" else value
+            for arg, kind, value in zip(names, types, values, strict=True)
+        }
+        cls = CUSTOM_ERRORS.get(name)
+        if cls is None:
+            return CustomContractError(arguments, data, name=name)
+        return cls(arguments, data)
