@@ -47,9 +47,18 @@ def _progress(total: int, label: str) -> Callable[[int], None]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from chain.settings import get_settings as chain_settings
+
+    # The embedded chain lives only as long as a process: anchor here only on a real
+    # node; `shanlian serve` anchors the journal on its own chain when it starts.
+    runtime = _runtime(args, with_chain=bool(chain_settings().rpc_url))
+    return _load_demo(runtime.services, args)
+
+
+def _load_demo(services: Any, args: argparse.Namespace) -> int:
     from api.demo import load_demo
 
-    store = _open_store(args)
+    store = services.store
     if store.size() and not args.extend:
         print(
             f"The journal at {store.engine.url} already holds {store.size()} entries; "
@@ -57,16 +66,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return 0
     summary = load_demo(
-        store,
+        services,
         donations=args.donations,
         seed=args.seed,
-        progress=_progress(args.donations, "donations"),
+        progress=_progress(args.donations, "demo donations"),
     )
     print(
         f"Loaded {summary.entries} entries: {summary.charities} charities, "
         f"{summary.projects} projects, {summary.donations} donations, "
-        f"{summary.disbursements} disbursements, a refund and a correction."
+        f"{summary.disbursements} disbursements with invoices, {summary.refunds} refund, "
+        f"{summary.voids} voided disbursement"
+        + (f", {summary.checkpoints} checkpoints anchored." if summary.checkpoints else ".")
     )
+    for url in summary.sample_receipts:
+        print(f"  a donor's receipt link: {url}")
     return _summary(store)
 
 
@@ -144,6 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             update={"public_url": f"http://{args.host}:{args.port}"}
         )
     base = services.settings.public_url
+    services.views.public_url = base
+    if args.demo and services.store.size() == 0:
+        args.extend = False
+        _load_demo(services, args)
     for note in runtime.notes:
         print(f"note: {note}")
     chain = services.chain
@@ -254,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="load a realistic demo data set into the journal")
-    demo.add_argument("--donations", type=int, default=600, help="how many donations (600)")
+    demo.add_argument("--donations", type=int, default=2000, help="how many donations (2000)")
     demo.add_argument("--seed", type=int, default=2026, help="seed for repeatable data")
     demo.add_argument("--extend", action="store_true", help="add to a journal that has entries")
     demo.set_defaults(func=cmd_demo)
@@ -266,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--public-url", help="base URL donors reach (default http://HOST:PORT)")
     serve.add_argument("--no-worker", action="store_true", help="do not anchor from this process")
+    serve.add_argument(
+        "--demo", action="store_true", help="load the demo data set first if the journal is empty"
+    )
+    serve.add_argument("--donations", type=int, default=2000, help=argparse.SUPPRESS)
+    serve.add_argument("--seed", type=int, default=2026, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     commands.add_parser("anchor", help="anchor the journal now").set_defaults(func=cmd_anchor)

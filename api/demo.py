@@ -1,292 +1,366 @@
-"""A realistic demo data set: charities, projects, months of donations, fund use.
+"""A realistic demo data set, recorded through the same services as the API.
 
-Deterministic for a given seed (ids, amounts, dates), so two runs tell the same story;
-receipt secrets are random, as they must be.
+Three charities (water cellars, rural schools, disaster relief) with two projects each,
+months of donations from named and anonymous donors, fortnightly disbursements with
+generated invoices (a private PDF and a public redacted image), a refund and a voided
+disbursement, anchored weekly when a chain is at hand. Ids, amounts and dates are
+repeatable for a given seed; receipt secrets are random, as they must be.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import io
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ledger.entries import donor_commitment, format_at, payment_ref_hash, to_hex
+from PIL import Image, ImageDraw
+
+from api import models
+from api.keys import PLATFORM, Principal
+from api.services import Services
+from ledger.accounting import DisbursementState, DonationState
 from ledger.store import projections
-from ledger.store.journal import Draft, FifoAllocation, Store
 
-ProjectSpec = tuple[str, int, str, str]
-"""title, goal in fen, payee, purpose"""
 
-CHARITIES: list[tuple[str, str, list[ProjectSpec]]] = [
-    (
+@dataclass(frozen=True)
+class ProjectSpec:
+    title: str
+    goal_amount: int
+    payee: str
+    payee_en: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class CharitySpec:
+    name: str
+    registration_no: str
+    projects: tuple[ProjectSpec, ...]
+
+
+CHARITIES = (
+    CharitySpec(
         "甘肃水窖公益基金会",
         "53620000MJ0001234X",
-        [
-            (
-                "Rainwater cellars for Dingxi villages",
+        (
+            ProjectSpec(
+                "定西母亲水窖 · Rainwater cellars for Dingxi villages",
                 80_000_000,
                 "定西市安定区水泥建材站",
-                "cement and pipes",
+                "Dingxi Anding Cement Supplies",
+                "水泥和管道 · cement and pipes",
             ),
-            (
-                "Water filters for Huining primary schools",
+            ProjectSpec(
+                "会宁小学净水器 · Water filters for Huining primary schools",
                 12_000_000,
                 "兰州净水设备有限公司",
-                "ceramic water filters",
+                "Lanzhou Water Purification Co.",
+                "陶瓷净水器 · ceramic water filters",
             ),
-        ],
+        ),
     ),
-    (
+    CharitySpec(
         "云南乡村学校助学会",
         "53530000MJ0005678Y",
-        [
-            (
-                "Textbooks for Nujiang village schools",
+        (
+            ProjectSpec(
+                "怒江村小课本 · Textbooks for Nujiang village schools",
                 6_000_000,
                 "昆明新华书店",
-                "textbooks, grades 1-6",
+                "Kunming Xinhua Bookstore",
+                "一至六年级课本 · textbooks, grades 1-6",
             ),
-            ("Winter coats for boarding pupils", 9_000_000, "大理服装厂", "winter coats"),
-        ],
+            ProjectSpec(
+                "寄宿生冬衣 · Winter coats for boarding pupils",
+                9_000_000,
+                "大理服装厂",
+                "Dali Garment Factory",
+                "冬季棉衣 · winter coats",
+            ),
+        ),
     ),
-    (
+    CharitySpec(
         "川西灾害救援中心",
         "53510000MJ0009012Z",
-        [
-            ("Earthquake relief tents, Luding", 30_000_000, "成都帐篷制造有限公司", "relief tents"),
-            (
-                "Emergency food parcels",
+        (
+            ProjectSpec(
+                "泸定地震救灾帐篷 · Earthquake relief tents, Luding",
+                30_000_000,
+                "成都帐篷制造有限公司",
+                "Chengdu Tent Manufacturing",
+                "救灾帐篷 · relief tents",
+            ),
+            ProjectSpec(
+                "应急食品包 · Emergency food parcels",
                 15_000_000,
                 "雅安粮油批发市场",
-                "rice, oil and flour parcels",
+                "Ya'an Grain and Oil Market",
+                "米面油食品包 · rice, oil and flour parcels",
             ),
-        ],
+        ),
     ),
-]
+)
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗"
+GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明")
 CHANNELS = ("card", "alipay", "wechat_pay", "bank_transfer")
+AMOUNTS = (1_000, 2_000, 5_000, 5_000, 10_000, 10_000, 20_000, 50_000, 100_000, 200_000)
 
 
 @dataclass
 class DemoSummary:
-    """What the demo loaded."""
+    """What the demo recorded."""
 
-    entries: int
-    charities: int
-    projects: int
-    donations: int
-    disbursements: int
+    entries: int = 0
+    charities: int = 0
+    projects: int = 0
+    donations: int = 0
+    disbursements: int = 0
+    refunds: int = 0
+    voids: int = 0
+    checkpoints: int = 0
+    sample_receipts: list[str] = field(default_factory=list)
 
 
-def _ids(rng: random.Random, prefix: str) -> str:
-    return (
-        prefix
-        + "_"
-        + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20))
+class _Clock:
+    """Simulated time: the demo records months of history in a few seconds."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def invoice_pdf(number: str, payee: str, amount: int, day: datetime, purpose: str) -> bytes:
+    """A one-page PDF invoice (ASCII text, Helvetica), with a correct cross-reference table."""
+    lines = [
+        f"INVOICE {number}",
+        f"Payee: {payee}",
+        f"Date: {day:%Y-%m-%d}",
+        f"For: {purpose}",
+        f"Amount: CNY {amount // 100}.{amount % 100:02d}",
+    ]
+    text = "BT /F1 14 Tf 36 250 Td 18 TL " + " ".join(
+        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*"
+        for line in lines
     )
-
-
-def _donation(
-    rng: random.Random, charity_id: str, project_id: str | None, paid_at: datetime
-) -> Draft:
-    donation_id = _ids(rng, "dn")
-    amount = rng.choice(
-        [1_000, 2_000, 5_000, 5_000, 10_000, 10_000, 20_000, 50_000, 100_000, 200_000]
+    stream = text.encode("ascii", "replace") + b" ET"
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 420 300]/Contents 4 0 R"
+        b"/Resources<</Font<</F1 5 0 R>>>>>>",
+        b"<</Length %d>>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
     )
-    return Draft(
-        "donation.received",
-        {
-            "donation_id": donation_id,
-            "charity_id": charity_id,
-            "project_id": project_id,
-            "amount": amount,
-            "currency": "CNY",
-            "channel": rng.choice(CHANNELS),
-            "paid_at": format_at(paid_at),
-            "donor_commitment": to_hex(donor_commitment(os.urandom(16), donation_id)),
-            "payment_ref_hash": to_hex(payment_ref_hash(f"PAY-{paid_at:%Y%m%d}-{donation_id}")),
-        },
-    )
+    return bytes(out)
 
 
-def _invoice_hash(rng: random.Random, payee: str, amount: int) -> str:
-    text = f"发票 {payee} ¥{amount / 100:.2f} #{rng.randrange(10**8):08d}"
-    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+def redacted_photo(number: str, amount: int, day: datetime) -> bytes:
+    """A public, redacted image of an invoice: amount and date, the rest blacked out."""
+    image = Image.new("RGB", (360, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 359, 199), outline="black", width=3)
+    draw.text((20, 20), f"INVOICE {number}", fill="black")
+    draw.rectangle((20, 50, 340, 80), fill="black")  # payee's account details, redacted
+    draw.text((20, 100), f"{day:%Y-%m-%d}", fill="black")
+    draw.text((20, 130), f"CNY {amount // 100}.{amount % 100:02d}", fill="black")
+    draw.rectangle((200, 150, 340, 185), fill="black")  # signature and stamp, redacted
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
-def load_demo(
-    store: Store,
-    *,
-    donations: int = 600,
-    seed: int = 2026,
-    start: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> DemoSummary:
-    """Append the demo data set to ``store`` (an empty journal or one to extend).
-
-    Args:
-        store: where to append.
-        donations: how many donations, spread over six months.
-        seed: makes ids, amounts and dates repeatable.
-        start: the first payment date (default: six months ago).
-        progress: called with the number of donations appended so far.
-    """
-    rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
-    start = start or (datetime.now(UTC) - timedelta(days=182)).replace(microsecond=0)
-    size_before = store.size()
-    projects: list[tuple[str, str, str, str, str]] = []
-    for name, registration_no, specs in CHARITIES:
-        charity_id = _ids(rng, "ch")
-        drafts = [
-            Draft(
-                "charity.registered",
-                {
-                    "charity_id": charity_id,
-                    "name": name,
-                    "registration_no": registration_no,
-                    "signer": None,
-                },
-            )
-        ]
-        for title, goal, payee, purpose in specs:
-            project_id = _ids(rng, "pr")
-            drafts.append(
-                Draft(
-                    "project.opened",
-                    {
-                        "project_id": project_id,
-                        "charity_id": charity_id,
-                        "title": title,
-                        "goal_amount": goal,
-                        "currency": "CNY",
-                    },
-                    actor=f"charity:{charity_id}",
-                )
-            )
-            projects.append((charity_id, project_id, payee, purpose, title))
-        store.append(drafts)
-
-    disbursements = 0
-    days = 182
-    per_day = max(1, donations // days)
-    appended = 0
-    for day, batch in enumerate(_daily_batches(rng, donations, days)):
-        moment = start + timedelta(days=day)
-        drafts = []
-        for _ in range(batch):
-            charity_id, project_id, *_rest = rng.choice(projects)
-            earmarked = rng.random() < 0.75
-            paid_at = moment + timedelta(seconds=rng.randrange(86_400))
-            drafts.append(_donation(rng, charity_id, project_id if earmarked else None, paid_at))
-        if drafts:
-            store.append(drafts)
-            appended += len(drafts)
-            if progress:
-                progress(appended)
-        # Every fortnight or so, each project spends part of what it holds.
-        if day % 14 == 13:
-            for charity_id, project_id, payee, purpose, _title in projects:
-                amount = rng.randrange(20, 60) * per_day * 1_000
-                disbursement_id = _ids(rng, "db")
-                store.append(
-                    [
-                        Draft(
-                            "disbursement.made",
-                            {
-                                "disbursement_id": disbursement_id,
-                                "charity_id": charity_id,
-                                "project_id": project_id,
-                                "amount": amount,
-                                "currency": "CNY",
-                                "payee": payee,
-                                "purpose": purpose,
-                                "evidence": [
-                                    {
-                                        "sha256": _invoice_hash(rng, payee, amount),
-                                        "media_type": "application/pdf",
-                                        "public": False,
-                                    },
-                                    {
-                                        "sha256": _invoice_hash(rng, payee + " (redacted)", amount),
-                                        "media_type": "image/jpeg",
-                                        "public": True,
-                                    },
-                                ],
-                            },
-                            actor=f"charity:{charity_id}",
-                        ),
-                        FifoAllocation(disbursement_id, actor=f"charity:{charity_id}"),
-                    ]
-                )
-                disbursements += 1
-    _corrections(store, rng)
-    return DemoSummary(
-        entries=store.size() - size_before,
-        charities=len(CHARITIES),
-        projects=len(projects),
-        donations=appended,
-        disbursements=disbursements,
-    )
-
-
-def _daily_batches(rng: random.Random, total: int, days: int) -> Iterator[int]:
-    weights = [1 + rng.random() + (2 if day % 7 in (5, 6) else 0) for day in range(days)]
+def _daily_counts(rng: random.Random, total: int, days: int) -> Iterator[int]:
+    weights = [1 + rng.random() + (1.5 if day % 7 in (5, 6) else 0) for day in range(days)]
     scale = total / sum(weights)
     counts = [int(w * scale) for w in weights]
     counts[-1] += total - sum(counts)
     yield from counts
 
 
-def _corrections(store: Store, rng: random.Random) -> None:
-    """A refund of an unallocated donation, and a disbursement booked in error, undone."""
-    entries = list(store.entries())
-    with store.engine.connect() as connection:
-        books = projections.read_books(connection)
-    untouched = [d for d in books.donations.values() if d.available == d.amount]
-    if untouched:
-        donation = max(untouched, key=lambda d: d.seq)
-        store.append(
-            [
-                Draft(
-                    "donation.refunded",
-                    {
-                        "donation_id": donation.donation_id,
-                        "amount": donation.amount,
-                        "reason": "duplicate card payment, returned to the donor",
-                    },
+def load_demo(
+    services: Services,
+    *,
+    donations: int = 2000,
+    days: int = 182,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Record the demo data set through ``services`` (anchoring weekly if it has a worker).
+
+    Args:
+        services: the service layer to record through.
+        donations: how many donations, spread over ``days``.
+        days: how far back the history starts.
+        seed: makes names, amounts and dates repeatable.
+        progress: called with the number of donations recorded so far.
+    """
+    rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
+    start = (datetime.now(UTC) - timedelta(days=days)).replace(hour=8, minute=0, second=0)
+    clock = _Clock(start)
+    services.clock = clock
+    summary = DemoSummary()
+    size_before = services.store.size()
+    try:
+        projects: list[tuple[str, Principal, str, ProjectSpec]] = []
+        for charity_spec in CHARITIES:
+            created = services.register_charity(
+                models.CharityCreate(
+                    name=charity_spec.name, registration_no=charity_spec.registration_no
+                ),
+                PLATFORM,
+            )
+            charity = Principal("charity", created.id)
+            summary.charities += 1
+            for project_spec in charity_spec.projects:
+                project = services.open_project(
+                    created.id,
+                    models.ProjectCreate(
+                        title=project_spec.title,
+                        goal_amount=project_spec.goal_amount,
+                        currency="CNY",
+                    ),
+                    charity,
                 )
-            ]
-        )
-    made = [e for e in entries if e.kind == "disbursement.made"]
-    if not made:
-        return
-    wrong = made[-1]
-    charity_actor = f"charity:{wrong.body['charity_id']}"
-    allocations = [
-        e
-        for e in entries
-        if e.kind == "allocation.made"
-        and e.body["disbursement_id"] == wrong.body["disbursement_id"]
-    ]
-    store.append(
-        [
-            *(
-                Draft(
-                    "allocation.reversed",
-                    {"allocation_id": a.body["allocation_id"], "reason": "invoice entered twice"},
-                    actor=charity_actor,
+                projects.append((created.id, charity, project.id, project_spec))
+                summary.projects += 1
+
+        invoice_no = 1000
+        for day, count in enumerate(_daily_counts(rng, donations, days)):
+            morning = start + timedelta(days=day)
+            for i in range(count):
+                charity_id, _charity, project_id, _spec = rng.choice(projects)
+                clock.now = morning + timedelta(seconds=int(36_000 * (i + rng.random()) / count))
+                anonymous = rng.random() < 0.3
+                name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+                created_donation = services.record_donation(
+                    models.DonationCreate(
+                        charity_id=charity_id,
+                        project_id=project_id if rng.random() < 0.75 else None,
+                        amount=rng.choice(AMOUNTS),
+                        currency="CNY",
+                        channel=rng.choice(CHANNELS),
+                        paid_at=clock.now - timedelta(minutes=rng.randint(1, 30)),
+                        payment_ref=f"PAY-{clock.now:%Y%m%d}-{rng.randrange(10**8):08d}",
+                        donor=models.DonorIn(
+                            name=None if anonymous else name,
+                            phone=None
+                            if anonymous
+                            else f"1{rng.randint(30, 89)}{rng.randrange(10**8):08d}",
+                            anonymous=anonymous,
+                        ),
+                    ),
+                    PLATFORM,
+                    key=f"demo-{seed}-{summary.donations}",
                 )
-                for a in allocations
-            ),
-            Draft(
-                "disbursement.voided",
-                {
-                    "disbursement_id": wrong.body["disbursement_id"],
-                    "reason": "invoice entered twice",
-                },
-                actor=charity_actor,
-            ),
-        ]
+                summary.donations += 1
+                if len(summary.sample_receipts) < 3:
+                    summary.sample_receipts.append(created_donation.receipt.url)
+                if progress is not None:
+                    progress(summary.donations)
+            clock.now = morning + timedelta(hours=11)
+            if day % 14 == 13:
+                for spending in projects:
+                    invoice_no += 1
+                    _disburse(services, rng, spending, invoice_no, clock.now)
+                    summary.disbursements += 1
+            if day % 7 == 6 and services.worker is not None:
+                services.worker.anchor_now()
+        clock.now = start + timedelta(days=days, hours=12)
+        summary.refunds, summary.voids = _corrections(services, rng)
+        if services.worker is not None:
+            services.worker.anchor_now()
+            summary.checkpoints = len(services.checkpoints.all())
+    finally:
+        services.clock = None
+    summary.entries = services.store.size() - size_before
+    return summary
+
+
+def _disburse(
+    services: Services,
+    rng: random.Random,
+    project: tuple[str, Principal, str, ProjectSpec],
+    invoice_no: int,
+    day: datetime,
+) -> None:
+    charity_id, charity, project_id, spec = project
+    amount = rng.randrange(30, 120) * 10_000
+    number = f"FP{day:%Y%m}{invoice_no:05d}"
+    private = services.evidence.save_bytes(
+        invoice_pdf(number, spec.payee_en, amount, day, spec.purpose.split(" · ")[-1]),
+        media_type="application/pdf",
+        charity_id=charity_id,
+        filename=f"{number}.pdf",
     )
+    public = services.evidence.save_bytes(
+        redacted_photo(number, amount, day),
+        media_type="image/png",
+        charity_id=charity_id,
+        filename=f"{number}-redacted.png",
+    )
+    services.record_disbursement(
+        models.DisbursementCreate(
+            charity_id=charity_id,
+            project_id=project_id,
+            amount=amount,
+            currency="CNY",
+            payee=spec.payee,
+            purpose=spec.purpose,
+            evidence=[
+                models.EvidenceIn(sha256="0x" + private.sha256.hex(), public=False),
+                models.EvidenceIn(sha256="0x" + public.sha256.hex(), public=True),
+            ],
+            allocate="fifo",
+        ),
+        charity,
+        key=f"demo-{number}",
+    )
+
+
+def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
+    """A refund of an untouched donation, and a disbursement entered twice, voided."""
+    refunds = voids = 0
+    with services.connect() as connection:
+        untouched = [
+            d
+            for d in projections.find(connection, DonationState)
+            if d.allocated == 0 and d.refunded == 0
+        ]
+        disbursements = projections.find(connection, DisbursementState, voided=False)
+    if untouched:
+        donation = rng.choice(untouched)
+        services.refund(
+            donation.donation_id,
+            models.RefundCreate(
+                amount=donation.amount, reason="重复扣款，已退回 · duplicate card payment, returned"
+            ),
+            PLATFORM,
+            key=f"demo-refund-{donation.donation_id}",
+        )
+        refunds += 1
+    if disbursements:
+        wrong = disbursements[-1]
+        services.void_disbursement(
+            wrong.disbursement_id,
+            models.Reason(reason="发票重复录入 · invoice entered twice"),
+            Principal("charity", wrong.charity_id),
+            key=f"demo-void-{wrong.disbursement_id}",
+        )
+        voids += 1
+    return refunds, voids

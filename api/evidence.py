@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
@@ -51,6 +52,18 @@ class EvidenceStore:
     def path(self, sha256: bytes) -> Path:
         digest = sha256.hex()
         return self.root / digest[:2] / digest
+
+    def save_bytes(
+        self, content: bytes, *, media_type: str, charity_id: str, filename: str | None
+    ) -> EvidenceRecord:
+        """Store a file already in memory (the demo's generated invoices)."""
+
+        async def one_chunk() -> AsyncIterator[bytes]:
+            yield content
+
+        return asyncio.run(
+            self.save(one_chunk(), media_type=media_type, charity_id=charity_id, filename=filename)
+        )
 
     async def save(
         self,

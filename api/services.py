@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +44,7 @@ from ledger.entries import (
 )
 from ledger.store import projections
 from ledger.store.checkpoints import CheckpointLog
-from ledger.store.journal import Draft, FifoAllocation, Request, Store, new_id
+from ledger.store.journal import AppendResult, Draft, FifoAllocation, Request, Store, new_id
 from ledger.store.tables import DONOR, EVIDENCE_FILE
 
 
@@ -73,6 +73,13 @@ class Services:
     chain: ChainClient | None = None
     worker: AnchorWorker | None = None
     anchor_settings: AnchorSettings | None = None
+    clock: Callable[[], datetime] | None = None
+    """When entries are recorded (default: now); the demo replays months of history."""
+
+    def _append(self, requests: Sequence[Request], **options: Any) -> AppendResult:
+        return self.store.append(
+            requests, at=self.clock() if self.clock is not None else None, **options
+        )
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -123,7 +130,7 @@ class Services:
                 self.keys.issue("charity", body.name, charity_id=charity_id, connection=connection)
             )
 
-        result = self.store.append(
+        result = self._append(
             [
                 Draft(
                     "charity.registered",
@@ -154,7 +161,7 @@ class Services:
         self.charity(charity_id)
         project_id = new_id("pr")
         route = f"POST /charities/{charity_id}/projects"
-        self.store.append(
+        self._append(
             [
                 Draft(
                     "project.opened",
@@ -213,7 +220,7 @@ class Services:
                 )
             )
 
-        result = self.store.append(
+        result = self._append(
             [
                 Draft(
                     "donation.received",
@@ -272,7 +279,7 @@ class Services:
         self.require_platform(principal)
         self.donation(donation_id)
         route = f"POST /donations/{donation_id}/refunds"
-        result = self.store.append(
+        result = self._append(
             [
                 Draft(
                     "donation.refunded",
@@ -346,7 +353,7 @@ class Services:
                     .values(public=True)
                 )
 
-        result = self.store.append(
+        result = self._append(
             requests,
             alongside=publish_evidence,
             **self._idempotency("POST /disbursements", principal, key, body),
@@ -358,7 +365,7 @@ class Services:
     ) -> models.AllocationPublic:
         disbursement = self.disbursement(body.disbursement_id)
         self.require_charity(principal, disbursement.charity_id)
-        result = self.store.append(
+        result = self._append(
             [
                 Draft(
                     "allocation.made",
@@ -382,7 +389,7 @@ class Services:
         allocation = self.allocation(allocation_id)
         disbursement = self.disbursement(allocation.disbursement_id)
         self.require_charity(principal, disbursement.charity_id)
-        self.store.append(
+        self._append(
             [
                 Draft(
                     "allocation.reversed",
@@ -422,7 +429,7 @@ class Services:
             )
         )
         route = f"POST /disbursements/{disbursement_id}/void"
-        self.store.append(requests, **self._idempotency(route, principal, key, body))
+        self._append(requests, **self._idempotency(route, principal, key, body))
         return self.views.disbursement_view(disbursement_id)
 
     # -- public views ------------------------------------------------------------------------

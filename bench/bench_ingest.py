@@ -22,8 +22,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ledger.store.journal import Draft, Store  # noqa: E402
-from tests import factories as f  # noqa: E402
+from ledger.store.journal import Draft, Store
+from tests import factories as f
 
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -73,7 +73,8 @@ def run_once(url: str, batches: int, size: int) -> tuple[float, float, float]:
         for batch in rows:
             with connection.cursor() as cursor:
                 cursor.executemany(
-                    "INSERT INTO bare_entry (seq, kind, actor, at, leaf) VALUES (%s, %s, %s, %s, %s)",
+                    "INSERT INTO bare_entry (seq, kind, actor, at, leaf) "
+                    "VALUES (%s, %s, %s, %s, %s)",
                     batch,
                 )
             connection.commit()
@@ -82,9 +83,10 @@ def run_once(url: str, batches: int, size: int) -> tuple[float, float, float]:
         connection.commit()
         started = time.perf_counter()
         for batch in rows:
-            with connection.cursor() as cursor, cursor.copy(
-                "COPY bare_entry (seq, kind, actor, at, leaf) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.copy("COPY bare_entry (seq, kind, actor, at, leaf) FROM STDIN") as copy,
+            ):
                 for row in batch:
                     copy.write_row(row)
             connection.commit()
@@ -109,16 +111,24 @@ def main() -> None:
         finally:
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"run {run + 1}: store {results[-1][0]:,.0f}/s, raw insert {results[-1][1]:,.0f}/s, "
-              f"raw COPY {results[-1][2]:,.0f}/s", file=sys.stderr)
+        print(
+            f"run {run + 1}: store {results[-1][0]:,.0f}/s, raw insert {results[-1][1]:,.0f}/s, "
+            f"raw COPY {results[-1][2]:,.0f}/s",
+            file=sys.stderr,
+        )
 
-    store_rate, raw_rate, copy_rate = (statistics.median(column) for column in zip(*results))
-    print(f"ingest, batches of {args.batch_size}, median of {args.runs} runs "
-          f"x {args.batches} batches on PostgreSQL")
+    store_rate, raw_rate, copy_rate = (
+        statistics.median(column) for column in zip(*results, strict=True)
+    )
+    print(
+        f"ingest, batches of {args.batch_size}, median of {args.runs} runs "
+        f"x {args.batches} batches on PostgreSQL"
+    )
     print(f"{'path':<40} {'entries/s':>12} {'ratio':>8}")
     print(f"{'store (validate, rules, Merkle, write)':<40} {store_rate:>12,.0f} {'':>8}")
-    print(f"{'raw psycopg executemany INSERT':<40} {raw_rate:>12,.0f} "
-          f"{store_rate / raw_rate:>8.2f}")
+    print(
+        f"{'raw psycopg executemany INSERT':<40} {raw_rate:>12,.0f} {store_rate / raw_rate:>8.2f}"
+    )
     print(f"{'raw psycopg COPY':<40} {copy_rate:>12,.0f} {store_rate / copy_rate:>8.2f}")
 
 
