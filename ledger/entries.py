@@ -314,9 +314,13 @@ class Entry:
         """RFC 8785 canonical JSON, UTF-8: the Merkle leaf."""
         if not self._leaf:
             # A validated entry lies in the domain where the standard library's encoder
-            # is RFC 8785 (see canonical_bytes), so it skips the domain check.
-            leaf = json.dumps(
-                self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            # is RFC 8785 (see canonical_bytes), so it skips the domain check; the top
+            # level is written in its sorted key order (actor, at, body, kind, seq, sig, v).
+            sig = f',"sig":{_encode(self.sig)}' if self.sig is not None else ""
+            leaf = (
+                f'{{"actor":{_encode(self.actor)},"at":{_encode(self.at)},'
+                f'"body":{_encode(dict(self.body))},"kind":{_encode(self.kind)},'
+                f'"seq":{self.seq}{sig},"v":{self.v}}}'
             ).encode()
             object.__setattr__(self, "_leaf", leaf)
         return self._leaf
@@ -334,6 +338,10 @@ class Entry:
 # IEEE 754 doubles (so ECMAScript prints them as Python does), and both escape exactly
 # '"', '\\' and the C0 controls, with the same short forms and lowercase \u00xx.
 _SAFE_INTEGER = 2**53 - 1
+
+
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+"""The standard library's C encoder, configured once (``json.dumps`` builds one per call)."""
 
 
 def _in_fast_domain(value: object) -> bool:
@@ -356,7 +364,7 @@ def canonical_bytes(obj: Mapping[str, JsonValue]) -> bytes:
     domain goes through the ``rfc8785`` package.
     """
     if isinstance(obj, dict) and _in_fast_domain(obj):
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _encode(obj).encode()
     return rfc8785.dumps(obj)
 
 
