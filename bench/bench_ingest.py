@@ -11,6 +11,7 @@ too, as the floor of what PostgreSQL can take.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -130,6 +131,18 @@ def main() -> None:
         f"{'raw psycopg executemany INSERT':<40} {raw_rate:>12,.0f} {store_rate / raw_rate:>8.2f}"
     )
     print(f"{'raw psycopg COPY':<40} {copy_rate:>12,.0f} {store_rate / copy_rate:>8.2f}")
+    print(
+        "SUMMARY "
+        + json.dumps(
+            {
+                "benchmark": f"ingest, store, batches of {args.batch_size} (PostgreSQL)",
+                "project": f"{store_rate:,.0f} entries/s",
+                "baseline": f"{raw_rate:,.0f} rows/s raw psycopg executemany",
+                "ratio": round(store_rate / raw_rate, 2),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ in memory from a full tree, in the same run (what a scan-free store is compared 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -104,6 +105,20 @@ def main() -> None:
             f"{size:>10,} {fig['proof_p50']:>13.2f} {fig['proof_p99']:>13.2f} "
             f"{fig['root_p50']:>12.2f} {fig['root_p99']:>12.2f} {fig['memory_ms']:>18.1f}"
         )
+    (first, low), (last, high) = rows[0], rows[-1]
+    print(
+        "SUMMARY "
+        + json.dumps(
+            {
+                "benchmark": f"proof from the store, {first:,} → {last:,} entries (PostgreSQL)",
+                "project": f"p50 {low['proof_p50']:.2f} → {high['proof_p50']:.2f} ms, "
+                f"p99 {low['proof_p99']:.2f} → {high['proof_p99']:.2f} ms",
+                "baseline": f"in-memory tree {high['memory_ms']:,.0f} ms at {last:,}",
+                "ratio": round(high["proof_p50"] / low["proof_p50"], 2),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":
