@@ -17,6 +17,7 @@ from api.keys import KeyStore
 from api.services import Services
 from api.settings import ApiSettings
 from chain.client import ChainClient
+from explorer.app import mount_explorer
 from explorer.views import PublicViews
 from ledger.store.journal import Store
 
@@ -176,4 +177,6 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"ok": True, "entries": services.store.size()}
 
+    # The explorer, last, on its own read-only engine: the pages outside /api/v1.
+    mount_explorer(app, services.views.read_only(services.settings.read_only_database_url))
     return app

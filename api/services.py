@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
 from api.settings import ApiSettings
 from chain.client import ChainClient
+from explorer import urls
 from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
     AllocationState,
@@ -42,6 +44,7 @@ from ledger.entries import (
     payment_ref_hash,
     to_hex,
 )
+from ledger.errors import EntryError
 from ledger.store import projections
 from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import AppendResult, Draft, FifoAllocation, Request, Store, new_id
@@ -54,6 +57,18 @@ def request_hash(route: str, principal: Principal, body: BaseModel | dict[str, A
     return hashlib.sha256(
         canonical_bytes({"route": route, "actor": principal.actor, "body": payload})
     ).digest()
+
+
+_ENTRY_FIELD = re.compile(r"^entries\[(\d+)\]\.(?:body\.)?(.*)$")
+
+
+def _disbursement_field(error: EntryError, *, fifo: bool) -> EntryError:
+    """Name the request's field: the entries after the disbursement are its ``allocate``."""
+    match = _ENTRY_FIELD.match(error.field)
+    if match is None or match.group(1) == "0":
+        return error
+    field = "allocate" if fifo else f"allocate[{int(match.group(1)) - 1}].{match.group(2)}"
+    return type(error)(field, error.message)
 
 
 def idempotency_key(route: str, principal: Principal, key: str) -> str:
@@ -250,6 +265,8 @@ class Services:
 
     def receipt_secret(self, donation_id: str) -> bytes:
         """The receipt secret kept for the operator (to reissue a receipt)."""
+        if "\x00" in donation_id:  # no id holds a NUL (PostgreSQL text cannot)
+            raise NotFoundError("receipt for donation", donation_id)
         with self.connect() as connection:
             secret = connection.execute(
                 select(DONOR.c.receipt_secret).where(DONOR.c.donation_id == donation_id)
@@ -271,7 +288,7 @@ class Services:
 
     def receipt_url(self, donation_id: str, secret: bytes) -> str:
         """The donation page with the receipt secret in the fragment (never sent to a server)."""
-        return f"{self.settings.public_url}/donations/{donation_id}#s={secret.hex()}"
+        return urls.receipt(self.settings.public_url, donation_id, secret)
 
     def refund(
         self, donation_id: str, body: models.RefundCreate, principal: Principal, key: str
@@ -300,11 +317,14 @@ class Services:
         evidence = []
         for i, item in enumerate(body.evidence):
             record = self.evidence.get(from_hex(item.sha256))
-            if record is None:
+            # Another charity's file is not this one's evidence (its hash is in the public
+            # journal, and citing it as public would publish it).
+            if record is None or record.charity_id != body.charity_id:
                 raise ApiError(
                     422,
                     "unknown_evidence",
-                    f"evidence[{i}].sha256: no uploaded file has this hash; POST /evidence first",
+                    f"evidence[{i}].sha256: the charity uploaded no file with this hash; "
+                    "POST /evidence first",
                     field=f"evidence[{i}].sha256",
                 )
             evidence.append(
@@ -353,11 +373,14 @@ class Services:
                     .values(public=True)
                 )
 
-        result = self._append(
-            requests,
-            alongside=publish_evidence,
-            **self._idempotency("POST /disbursements", principal, key, body),
-        )
+        try:
+            result = self._append(
+                requests,
+                alongside=publish_evidence,
+                **self._idempotency("POST /disbursements", principal, key, body),
+            )
+        except EntryError as error:
+            raise _disbursement_field(error, fifo=body.allocate == "fifo") from None
         return self.views.disbursement_view(str(result.entries[0].body["disbursement_id"]))
 
     def allocate(

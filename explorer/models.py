@@ -166,3 +166,178 @@ class DisbursementPublic(BaseModel):
 class CheckpointsPublic(BaseModel):
     data: list[CheckpointPublic]
     count: int
+
+
+# -- the explorer's pages: each is its page's context and its .json twin ---------------------
+
+
+class Totals(BaseModel):
+    """What the whole journal holds, across every charity."""
+
+    charities: int
+    projects: int
+    donations: int
+    disbursements: int
+    entries: int
+    balances: list[Balance] = Field(description="per currency, every charity together")
+
+
+class DonationSummary(BaseModel):
+    id: str
+    seq: int
+    charity_id: str
+    charity_name: str
+    project_id: str | None
+    project_title: str | None
+    amount: int
+    currency: str
+    paid_at: str
+    refunded: int
+    allocated: int
+
+
+class DisbursementBrief(BaseModel):
+    id: str
+    seq: int
+    charity_id: str
+    project_id: str | None
+    payee: str
+    purpose: str
+    amount: int
+    currency: str
+    allocated: int
+    voided: bool
+
+
+FlowNodeKind = Literal[
+    "donations", "project", "general_fund", "use", "unspent", "refunded", "others"
+]
+
+
+class FlowNode(BaseModel):
+    """A box of a fund-flow diagram.
+
+    ``kind`` says what it is: ``donations`` (donations earmarked to project ``ref``, or
+    to the general fund when ``ref`` is null), ``project`` / ``general_fund`` (what the
+    money was spent on, by the disbursements' project), ``use`` (a payee and purpose),
+    ``unspent``, ``refunded``, or ``others`` (the smaller boxes of a column, together;
+    ``name`` is how many).
+    """
+
+    id: str
+    column: int = Field(ge=0, le=2)
+    kind: FlowNodeKind
+    ref: str | None = Field(description="the project id of donations and project boxes")
+    name: str | None = Field(description="project title, or payee")
+    detail: str | None = Field(description="purpose of a use")
+    amount: int
+
+
+class FlowLink(BaseModel):
+    source: str
+    target: str
+    amount: int
+
+
+class FundFlow(BaseModel):
+    """Where the money went, in one currency: donations → projects → payees and purposes."""
+
+    currency: str
+    nodes: list[FlowNode]
+    links: list[FlowLink]
+
+
+class HomePage(BaseModel):
+    totals: Totals
+    recent_donations: list[DonationSummary]
+    latest_checkpoint: CheckpointPublic | None
+    next_anchor_due: datetime | None
+
+
+class CharityPage(BaseModel):
+    charity: CharityPublic
+    flows: list[FundFlow]
+    recent_donations: list[DonationSummary]
+    disbursements: list[DisbursementBrief]
+
+
+class ProjectPage(BaseModel):
+    project: ProjectPublic
+    flows: list[FundFlow]
+    recent_donations: list[DonationSummary]
+    disbursements: list[DisbursementBrief]
+
+
+class DonationPage(BaseModel):
+    donation: DonationPublic
+    proof_url: str = Field(description="the proof bundle the page verifies")
+    chain_url: str = Field(description="where the page learns the chain and a JSON-RPC URL")
+
+
+class DisbursementPage(BaseModel):
+    disbursement: DisbursementPublic
+    project_title: str | None
+
+
+class ConsistencyCheck(BaseModel):
+    """Whether a checkpoint's tree extends the previous checkpoint's (RFC 9162 §2.1.4.2)."""
+
+    first_index: int
+    first_size: int
+    second_size: int
+    proof: list[str]
+    verified: bool
+    problem: str | None = Field(description="why it does not verify (null when it does)")
+
+
+class CheckpointRow(BaseModel):
+    checkpoint: CheckpointPublic
+    consistency: ConsistencyCheck | None = Field(
+        description="from the previous checkpoint (null for the first)"
+    )
+
+
+class CheckpointsPage(BaseModel):
+    data: list[CheckpointRow] = Field(description="newest first")
+    count: int = Field(description="checkpoints in all")
+    older: int | None = Field(description="the 'before' of the next (older) page, if any")
+
+
+RefKind = Literal["charity", "project", "donation", "disbursement", "allocation"]
+
+
+class Ref(BaseModel):
+    kind: RefKind
+    id: str
+
+
+class EntryPage(BaseModel):
+    seq: int
+    kind: str
+    at: str
+    actor: str
+    canonical: str = Field(description="the entry's RFC 8785 JSON, exactly as hashed")
+    leaf_hash: str = Field(description="SHA-256(0x00 ‖ canonical), computed from the text shown")
+    stored_leaf_hash: str = Field(description="the leaf hash stored when it was appended")
+    checkpoint: CheckpointPublic | None = Field(description="the latest checkpoint covering it")
+    next_anchor_due: datetime | None
+    refs: list[Ref] = Field(description="what the entry names")
+    previous: int | None
+    next: int | None
+
+
+SearchKind = Literal[
+    "charity", "project", "donation", "disbursement", "allocation", "entry", "checkpoint"
+]
+
+
+class SearchResult(BaseModel):
+    kind: SearchKind
+    id: str
+    label: str
+    url: str
+
+
+class SearchPage(BaseModel):
+    q: str
+    results: list[SearchResult]

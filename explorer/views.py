@@ -7,14 +7,19 @@ opened on a read-only connection serves them.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from explorer import models
+from explorer import models, urls
+from explorer.flows import fund_flows
+from ledger import merkle
 from ledger.accounting import (
     AllocationState,
     CharityState,
@@ -22,10 +27,39 @@ from ledger.accounting import (
     DonationState,
     ProjectState,
 )
-from ledger.entries import Entry, to_hex
+from ledger.entries import Entry, format_at, to_hex
+from ledger.errors import LedgerError
 from ledger.store import projections
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
+from ledger.store.engine import make_engine
 from ledger.store.journal import Store
+from ledger.store.tables import (
+    ALLOCATION,
+    CHARITY,
+    CHECKPOINT,
+    DISBURSEMENT,
+    DONATION,
+    ENTRY,
+    PROJECT,
+)
+
+RECENT_DONATIONS = 10
+"""Donations on the home page."""
+PAGE_DONATIONS = 20
+"""Latest donations on a charity's or a project's page."""
+PAGE_DISBURSEMENTS = 50
+"""Latest disbursements on a charity's or a project's page."""
+CHECKPOINTS_PER_PAGE = 50
+SEARCH_LIMIT = 20
+_ID = re.compile(r"(ch|pr|dn|db|al)_[a-z0-9]{1,40}")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_REF_KEYS: dict[str, models.RefKind] = {
+    "charity_id": "charity",
+    "project_id": "project",
+    "donation_id": "donation",
+    "disbursement_id": "disbursement",
+    "allocation_id": "allocation",
+}
 
 
 class NotFoundError(LookupError):
@@ -59,7 +93,25 @@ class PublicViews:
     def connect(self) -> Connection:
         return self.store.engine.connect()
 
+    def read_only(self, database_url: str | None = None) -> PublicViews:
+        """These views on a read-only engine: the explorer's (DESIGN §2).
+
+        Args:
+            database_url: the explorer's own URL (on PostgreSQL, a SELECT-only role such
+                as the one ``explorer.roles.grant_read_only_role`` creates); None opens the
+                same database read-only (SQLite ``mode=ro``, PostgreSQL
+                ``default_transaction_read_only``).
+        """
+        url = database_url or self.store.engine.url.render_as_string(hide_password=False)
+        return PublicViews(
+            store=Store(make_engine(url, read_only=True)),
+            public_url=self.public_url,
+            anchor_interval_s=self.anchor_interval_s,
+        )
+
     def _get(self, kind: type[projections.S], key: str, what: str) -> projections.S:
+        if "\x00" in key:  # no id holds a NUL (PostgreSQL text cannot even be asked for one)
+            raise NotFoundError(what, key)
         with self.connect() as connection:
             found = projections.get(connection, kind, key)
         if found is None:
@@ -266,6 +318,425 @@ class PublicViews:
             next_anchor_due=None,
         )
 
+    # -- the explorer's pages ------------------------------------------------------------------
+
+    def totals(self) -> models.Totals:
+        """Counts and balances of the whole journal, per currency."""
+        with self.connect() as connection:
+
+            def count(table: Any) -> int:
+                return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+            received = {
+                row.currency: row
+                for row in connection.execute(
+                    select(
+                        DONATION.c.currency,
+                        func.sum(DONATION.c.amount).label("received"),
+                        func.sum(DONATION.c.refunded).label("refunded"),
+                        func.sum(DONATION.c.allocated).label("allocated"),
+                    ).group_by(DONATION.c.currency)
+                )
+            }
+            disbursed = {
+                currency: amount
+                for currency, amount in connection.execute(
+                    select(DISBURSEMENT.c.currency, func.sum(DISBURSEMENT.c.amount))
+                    .where(DISBURSEMENT.c.voided.is_(False))
+                    .group_by(DISBURSEMENT.c.currency)
+                )
+            }
+            counts = {
+                "charities": count(CHARITY),
+                "projects": count(PROJECT),
+                "donations": count(DONATION),
+                "disbursements": count(DISBURSEMENT),
+            }
+        balances = []
+        for currency in sorted(received.keys() | disbursed.keys()):
+            row = received.get(currency)
+            got, refunded, allocated = (
+                (int(row.received), int(row.refunded), int(row.allocated)) if row else (0, 0, 0)
+            )
+            balances.append(
+                models.Balance(
+                    currency=currency,
+                    received=got,
+                    refunded=refunded,
+                    allocated=allocated,
+                    disbursed=int(disbursed.get(currency) or 0),
+                    held=got - refunded - allocated,
+                )
+            )
+        return models.Totals(**counts, entries=self.store.size(), balances=balances)
+
+    def recent_donations(
+        self,
+        limit: int = RECENT_DONATIONS,
+        *,
+        charity_id: str | None = None,
+        project_id: str | None = None,
+    ) -> list[models.DonationSummary]:
+        """The latest donations (of a charity, or of one of its projects), newest first."""
+        query = (
+            select(DONATION, CHARITY.c.name.label("charity_name"), PROJECT.c.title)
+            .join(CHARITY, CHARITY.c.charity_id == DONATION.c.charity_id)
+            .outerjoin(PROJECT, PROJECT.c.project_id == DONATION.c.project_id)
+        )
+        with self.connect() as connection:
+            if charity_id is None:
+                # The journal's primary key finds the latest donations without a sort.
+                leaves = connection.execute(
+                    select(ENTRY.c.leaf)
+                    .where(ENTRY.c.kind == "donation.received")
+                    .order_by(ENTRY.c.seq.desc())
+                    .limit(limit)
+                ).scalars()
+                ids = [json.loads(leaf)["body"]["donation_id"] for leaf in leaves]
+                query = query.where(DONATION.c.donation_id.in_(ids))
+            else:
+                query = query.where(DONATION.c.charity_id == charity_id)
+                if project_id is not None:
+                    query = query.where(DONATION.c.project_id == project_id)
+            rows = connection.execute(query.order_by(DONATION.c.seq.desc()).limit(limit))
+            return [
+                models.DonationSummary(
+                    id=row.donation_id,
+                    seq=row.seq,
+                    charity_id=row.charity_id,
+                    charity_name=row.charity_name,
+                    project_id=row.project_id,
+                    project_title=row.title,
+                    amount=row.amount,
+                    currency=row.currency,
+                    paid_at=row.paid_at,
+                    refunded=row.refunded,
+                    allocated=row.allocated,
+                )
+                for row in rows
+            ]
+
+    def disbursements(
+        self, *, charity_id: str, project_id: str | None = None, limit: int = PAGE_DISBURSEMENTS
+    ) -> list[models.DisbursementBrief]:
+        """The latest disbursements of a charity (or of one of its projects), newest first."""
+        query = select(DISBURSEMENT).where(DISBURSEMENT.c.charity_id == charity_id)
+        if project_id is not None:
+            query = query.where(DISBURSEMENT.c.project_id == project_id)
+        with self.connect() as connection:
+            rows = connection.execute(query.order_by(DISBURSEMENT.c.seq.desc()).limit(limit))
+            return [
+                models.DisbursementBrief(
+                    id=row.disbursement_id,
+                    seq=row.seq,
+                    charity_id=row.charity_id,
+                    project_id=row.project_id,
+                    payee=row.payee,
+                    purpose=row.purpose,
+                    amount=row.amount,
+                    currency=row.currency,
+                    allocated=row.allocated,
+                    voided=row.voided,
+                )
+                for row in rows
+            ]
+
+    def fund_flows(
+        self, *, charity_id: str, project_id: str | None = None
+    ) -> list[models.FundFlow]:
+        """Where the money of a charity (or project) went, one graph per currency."""
+        with self.connect() as connection:
+            return fund_flows(connection, charity_id=charity_id, project_id=project_id)
+
+    def home_page(self) -> models.HomePage:
+        """Totals, the latest donations and the latest checkpoint."""
+        latest = self.checkpoints.latest()
+        return models.HomePage(
+            totals=self.totals(),
+            recent_donations=self.recent_donations(),
+            latest_checkpoint=checkpoint_public(latest) if latest else None,
+            next_anchor_due=self.next_anchor_due(),
+        )
+
+    def charity_page(self, charity_id: str) -> models.CharityPage:
+        """A charity, its projects and balances, where its money went, its latest activity.
+
+        Raises:
+            NotFoundError: no such charity.
+        """
+        return models.CharityPage(
+            charity=self.charity_view(charity_id),
+            flows=self.fund_flows(charity_id=charity_id),
+            recent_donations=self.recent_donations(PAGE_DONATIONS, charity_id=charity_id),
+            disbursements=self.disbursements(charity_id=charity_id),
+        )
+
+    def project_page(self, project_id: str) -> models.ProjectPage:
+        """A project, its balances, where its money went, its latest activity.
+
+        Raises:
+            NotFoundError: no such project.
+        """
+        project = self.project_view(project_id)
+        return models.ProjectPage(
+            project=project,
+            flows=self.fund_flows(charity_id=project.charity_id, project_id=project_id),
+            recent_donations=self.recent_donations(
+                PAGE_DONATIONS, charity_id=project.charity_id, project_id=project_id
+            ),
+            disbursements=self.disbursements(charity_id=project.charity_id, project_id=project_id),
+        )
+
+    def donation_page(self, donation_id: str) -> models.DonationPage:
+        """A donation (the receipt's QR target), with where to fetch its proof.
+
+        Raises:
+            NotFoundError: no such donation.
+        """
+        return models.DonationPage(
+            donation=self.donation_view(donation_id),
+            proof_url=urls.api_proof(donation_id),
+            chain_url=urls.api_chain(),
+        )
+
+    def disbursement_page(self, disbursement_id: str) -> models.DisbursementPage:
+        """A disbursement: payee, purpose, evidence, the donations that funded it.
+
+        Raises:
+            NotFoundError: no such disbursement.
+        """
+        view = self.disbursement_view(disbursement_id)
+        title = self.project(view.project_id).title if view.project_id else None
+        return models.DisbursementPage(disbursement=view, project_title=title)
+
+    def checkpoints_page(
+        self, before: int | None = None, limit: int = CHECKPOINTS_PER_PAGE
+    ) -> models.CheckpointsPage:
+        """Anchored checkpoints, newest first, each with its consistency with the one before.
+
+        Each checkpoint's tree must extend the previous checkpoint's: the RFC 6962
+        consistency proof between the two anchored roots is computed from the store and
+        verified here (RFC 9162 §2.1.4.2).
+
+        Args:
+            before: only checkpoints with a smaller index (the next page's cursor).
+            limit: checkpoints per page.
+        """
+        query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index.desc()).limit(limit + 1)
+        if before is not None:
+            query = query.where(CHECKPOINT.c.checkpoint_index < before)
+        with self.connect() as connection:
+            rows = [_checkpoint_from_row(row) for row in connection.execute(query)]
+            count = int(
+                connection.execute(select(func.count()).select_from(CHECKPOINT)).scalar_one()
+            )
+        shown = rows[:limit]
+        data = []
+        for i, checkpoint in enumerate(shown):
+            previous = rows[i + 1] if i + 1 < len(rows) else None
+            if previous is None and checkpoint.checkpoint_index > 0:
+                previous = self.checkpoints.get(checkpoint.checkpoint_index - 1)
+            data.append(
+                models.CheckpointRow(
+                    checkpoint=checkpoint_public(checkpoint),
+                    consistency=self.consistency_check(previous, checkpoint) if previous else None,
+                )
+            )
+        older = shown[-1].checkpoint_index if len(rows) > limit else None
+        return models.CheckpointsPage(data=data, count=count, older=older)
+
+    def consistency_check(
+        self, first: AnchoredCheckpoint, second: AnchoredCheckpoint
+    ) -> models.ConsistencyCheck:
+        """Verify with a proof from the store that ``second``'s tree extends ``first``'s."""
+        proof: list[bytes] = []
+        problem = None
+        try:
+            proof = self.store.consistency_proof(first.tree_size, second.tree_size)
+            merkle.verify_consistency(
+                first.tree_size, second.tree_size, first.root_hash, second.root_hash, proof
+            )
+        except LedgerError as error:
+            problem = str(error)
+        return models.ConsistencyCheck(
+            first_index=first.checkpoint_index,
+            first_size=first.tree_size,
+            second_size=second.tree_size,
+            proof=[to_hex(h) for h in proof],
+            verified=problem is None,
+            problem=problem,
+        )
+
+    def entry_page(self, seq: int) -> models.EntryPage:
+        """Entry ``seq`` exactly as stored and hashed, and the checkpoint that covers it.
+
+        The text is shown as stored, even if it no longer parses: this is where an
+        auditor looks when something is wrong.
+
+        Raises:
+            NotFoundError: no such entry.
+        """
+        with self.connect() as connection:
+            row = connection.execute(select(ENTRY).where(ENTRY.c.seq == seq)).first()
+        if row is None:
+            raise NotFoundError("entry", str(seq))
+        canonical: str = row.leaf
+        refs: list[models.Ref] = []
+        try:
+            body = json.loads(canonical).get("body", {})
+        except (ValueError, AttributeError):
+            body = {}
+        if isinstance(body, dict):
+            refs = [
+                models.Ref(kind=kind, id=body[key])
+                for key, kind in _REF_KEYS.items()
+                if isinstance(body.get(key), str)
+            ]
+        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+        checkpoint = self.checkpoints.covering(seq)
+        size = self.store.size()
+        return models.EntryPage(
+            seq=seq,
+            kind=row.kind,
+            at=format_at(at),
+            actor=row.actor,
+            canonical=canonical,
+            leaf_hash=to_hex(merkle.leaf_hash(canonical.encode("utf-8"))),
+            stored_leaf_hash=to_hex(bytes(row.leaf_hash)),
+            checkpoint=checkpoint_public(checkpoint) if checkpoint else None,
+            next_anchor_due=None if checkpoint else self.next_anchor_due(),
+            refs=refs,
+            previous=seq - 1 if seq > 0 else None,
+            next=seq + 1 if seq + 1 < size else None,
+        )
+
+    def search_page(self, q: str) -> models.SearchPage:
+        """What a search box query names, exactly, or by name.
+
+        Ids (``dn_…``, ``ch_…``, ``pr_…``, ``db_…``, ``al_…``) find that thing; a number,
+        that entry; ``0x`` and 64 hex digits, the checkpoint anchored by that transaction
+        or with that root; anything else, charities and projects whose name holds it.
+        """
+        q = q.strip()[:200]
+        results: list[models.SearchResult] = []
+        if q:
+            results = self._search(q)
+        return models.SearchPage(q=q, results=results)
+
+    def _search(self, q: str) -> list[models.SearchResult]:
+        found: list[models.SearchResult] = []
+        if q.isascii() and q.isdigit():
+            seq = int(q)
+            if seq < self.store.size():
+                found.append(
+                    models.SearchResult(
+                        kind="entry", id=str(seq), label=f"#{seq}", url=urls.entry(seq)
+                    )
+                )
+            return found
+        if _HASH.fullmatch(q):
+            digest = bytes.fromhex(q[2:])
+            query = select(CHECKPOINT.c.checkpoint_index).where(
+                (CHECKPOINT.c.tx_hash == digest) | (CHECKPOINT.c.root_hash == digest)
+            )
+            with self.connect() as connection:
+                for index in connection.execute(query).scalars():
+                    found.append(
+                        models.SearchResult(
+                            kind="checkpoint",
+                            id=str(index),
+                            label=f"#{index}",
+                            url=urls.checkpoint(index),
+                        )
+                    )
+            return found
+        if _ID.fullmatch(q):
+            return self._search_id(q)
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.connect() as connection:
+            for charity_id, name in connection.execute(
+                select(CHARITY.c.charity_id, CHARITY.c.name)
+                .where(CHARITY.c.name.ilike(pattern, escape="\\"))
+                .order_by(CHARITY.c.seq)
+                .limit(SEARCH_LIMIT)
+            ):
+                found.append(
+                    models.SearchResult(
+                        kind="charity", id=charity_id, label=name, url=urls.charity(charity_id)
+                    )
+                )
+            for project_id, title in connection.execute(
+                select(PROJECT.c.project_id, PROJECT.c.title)
+                .where(PROJECT.c.title.ilike(pattern, escape="\\"))
+                .order_by(PROJECT.c.seq)
+                .limit(SEARCH_LIMIT)
+            ):
+                found.append(
+                    models.SearchResult(
+                        kind="project", id=project_id, label=title, url=urls.project(project_id)
+                    )
+                )
+        return found
+
+    def _search_id(self, q: str) -> list[models.SearchResult]:
+        kind = q[:2]
+        with self.connect() as connection:
+            if kind == "ch":
+                charity = projections.get(connection, CharityState, q)
+                return (
+                    [
+                        models.SearchResult(
+                            kind="charity", id=q, label=charity.name, url=urls.charity(q)
+                        )
+                    ]
+                    if charity
+                    else []
+                )
+            if kind == "pr":
+                project = projections.get(connection, ProjectState, q)
+                return (
+                    [
+                        models.SearchResult(
+                            kind="project", id=q, label=project.title, url=urls.project(q)
+                        )
+                    ]
+                    if project
+                    else []
+                )
+            if kind == "dn":
+                donation = projections.get(connection, DonationState, q)
+                return (
+                    [models.SearchResult(kind="donation", id=q, label=q, url=urls.donation(q))]
+                    if donation
+                    else []
+                )
+            if kind == "db":
+                disbursement = projections.get(connection, DisbursementState, q)
+                return (
+                    [
+                        models.SearchResult(
+                            kind="disbursement",
+                            id=q,
+                            label=disbursement.payee,
+                            url=urls.disbursement(q),
+                        )
+                    ]
+                    if disbursement
+                    else []
+                )
+            allocation = connection.execute(
+                select(ALLOCATION.c.disbursement_id).where(ALLOCATION.c.allocation_id == q)
+            ).scalar()
+        return (
+            [
+                models.SearchResult(
+                    kind="allocation", id=q, label=q, url=urls.disbursement(allocation)
+                )
+            ]
+            if allocation
+            else []
+        )
+
 
 def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
     return models.CheckpointPublic(
@@ -280,6 +751,15 @@ def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic
         anchored_at=checkpoint.anchored_at,
         confirmed=checkpoint.confirmed,
     )
+
+
+def _checkpoint_from_row(row: Any) -> AnchoredCheckpoint:
+    values = dict(row._mapping)
+    for key in ("root_hash", "tx_hash", "block_hash"):
+        values[key] = bytes(values[key])
+    if values["anchored_at"].tzinfo is None:  # SQLite keeps no offset; the store writes UTC
+        values["anchored_at"] = values["anchored_at"].replace(tzinfo=UTC)
+    return AnchoredCheckpoint(**values)
 
 
 def _int(value: object) -> int:

@@ -1,0 +1,381 @@
+"""The explorer's web app: read-only pages, each with a ``.json`` twin, and static files.
+
+Every page is rendered from one context, its page model from ``explorer.views``, dumped
+to JSON: the ``.json`` twin answers with exactly that object, and the template sees only
+it (plus the page's language and formatting helpers). GET routes only; the views it is
+given should sit on a read-only engine (``PublicViews.read_only``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.types import Scope
+
+from explorer import diagram, formatting, i18n, urls, verifier
+from explorer.models import FlowNode, FundFlow
+from explorer.views import NotFoundError, PublicViews
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+MAX_SEQ = 2**62
+LANGUAGE_COOKIE_AGE_S = 365 * 24 * 3600
+Before = Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="older than this index")]
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        # The verifier may ask a JSON-RPC endpoint the visitor names.
+        "connect-src 'self' https: http:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+ENTRY_KINDS = {
+    "charity.registered": "Charity registered",
+    "project.opened": "Project opened",
+    "donation.received": "Donation received",
+    "donation.refunded": "Donation refunded",
+    "disbursement.made": "Money disbursed",
+    "disbursement.voided": "Disbursement voided",
+    "allocation.made": "Donation allocated",
+    "allocation.reversed": "Allocation reversed",
+}
+"""Entry kinds as the pages name them (messages of the catalog)."""
+REF_KINDS = {
+    "charity": "Charity",
+    "project": "Project",
+    "donation": "Donation",
+    "disbursement": "Disbursement",
+    "allocation": "Allocation",
+    "entry": "Entry",
+    "checkpoint": "Checkpoint",
+}
+"""What an entry names, or a search found, as the pages name it."""
+
+
+def split_twin(raw: str) -> tuple[str, bool]:
+    """``dn_x.json`` → (``dn_x``, True); ``dn_x`` → (``dn_x``, False)."""
+    if raw.endswith(urls.JSON_SUFFIX):
+        return raw[: -len(urls.JSON_SUFFIX)], True
+    return raw, False
+
+
+def _asset_versions() -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in STATIC.iterdir()
+        if path.is_file()
+    }
+
+
+class Explorer:
+    """Renders the pages of one set of public views."""
+
+    def __init__(self, views: PublicViews) -> None:
+        self.views = views
+        self.environment = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            auto_reload=False,  # templates ship with the code: no stat() per page
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.versions = _asset_versions()
+        self.selector = verifier.checkpoint_at_selector()
+        self.environment.globals.update(
+            urls=urls,
+            money=formatting.money,
+            when=formatting.when,
+            iso=formatting.iso,
+            short_hash=formatting.short_hash,
+            asset=self.asset,
+            languages=i18n.LANGUAGES,
+            language_names=i18n.LANGUAGE_NAMES,
+            entry_kinds=ENTRY_KINDS,
+            ref_kinds=REF_KINDS,
+            selector=self.selector,
+        )
+
+    def asset(self, name: str) -> str:
+        """A static file's URL, with its content hash so that browsers may cache it forever."""
+        return f"{urls.static(name)}?v={self.versions.get(name, '0')}"
+
+    def language(self, request: Request) -> str:
+        """The request's language: ``?lang=``, the cookie, Accept-Language, zh-CN."""
+        return i18n.negotiate(
+            query=request.query_params.get("lang"),
+            cookie=request.cookies.get(i18n.COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        )
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        page: BaseModel | None,
+        *,
+        as_json: bool,
+        json_url: str | None,
+        status_code: int = 200,
+        extra: dict[str, Any] | None = None,
+    ) -> Response:
+        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON."""
+        data = page.model_dump(mode="json") if page is not None else None
+        if as_json:
+            return JSONResponse(data, status_code=status_code, headers={"Vary": "Origin"})
+        language = self.language(request)
+        translate = i18n.Translator(language)
+        html = self.environment.get_template(template).render(
+            page=data,
+            _=translate,
+            lang=language,
+            json_url=json_url,
+            here=_path_without_language(request),
+            flow_figure=self._flow_figure(translate),
+            flow_label=lambda node: diagram.node_label(FlowNode.model_validate(node), translate),
+            **(extra or {}),
+        )
+        response = HTMLResponse(html, status_code=status_code)
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        chosen = i18n.supported(request.query_params.get("lang"))
+        if chosen:
+            response.set_cookie(
+                i18n.COOKIE, chosen, max_age=LANGUAGE_COOKIE_AGE_S, samesite="lax", httponly=True
+            )
+        return response
+
+    @staticmethod
+    def _flow_figure(translate: i18n.Translator) -> Callable[[dict[str, Any], str, str], Markup]:
+        def figure(flow: dict[str, Any], ident: str, title: str) -> Markup:
+            model = FundFlow.model_validate(flow)
+            return diagram.sankey_svg(
+                model, ident=ident, title=title, translate=translate, money=formatting.money
+            )
+
+        return figure
+
+    def not_found(self, request: Request, detail: str, *, as_json: bool) -> Response:
+        """A 404: an HTML page, or a problem document for a twin or an ``/api/`` path."""
+        if as_json or request.url.path.startswith(urls.API + "/"):
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "code": "not_found",
+                    "detail": detail,
+                },
+                status_code=404,
+                media_type="application/problem+json",
+            )
+        return self.render(
+            request,
+            "404.html",
+            None,
+            as_json=False,
+            json_url=None,
+            status_code=404,
+            extra={"detail": detail},
+        )
+
+
+def _path_without_language(request: Request) -> str:
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    path = request.url.path
+    if query:
+        from urllib.parse import urlencode
+
+        path += "?" + urlencode(query)
+    return path
+
+
+class ExplorerMount(Mount):
+    """The explorer at the site's root, leaving ``/api/…`` to the API entirely.
+
+    A plain ``Mount("/")`` matches every path, so a request the API knows by path but not
+    by method (``DELETE /api/v1/donations/…``) would reach the explorer and get its 404
+    instead of the API's 405; and an unknown ``/api/…`` path would get an explorer page.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == urls.API or path.startswith(urls.API + "/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def mount_explorer(app: FastAPI, views: PublicViews) -> None:
+    """Mount the explorer on ``views`` at the root of ``app``, after the routes it has."""
+    app.router.routes.append(ExplorerMount("/", app=create_explorer(views), name="explorer"))
+
+
+def create_explorer(views: PublicViews) -> FastAPI:
+    """The explorer as an ASGI app on ``views`` (give it read-only ones).
+
+    Mount it at the site's root, after the API's routes: its pages are ``/``,
+    ``/charities/{id}``, ``/projects/{id}``, ``/donations/{id}``, ``/disbursements/{id}``,
+    ``/checkpoints``, ``/entries/{seq}`` and ``/search``, each also as ``.json``.
+    """
+    explorer = Explorer(views)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.explorer = explorer
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # GET (and HEAD) only: nothing here writes, by construction.
+    page = functools.partial(app.api_route, methods=["GET", "HEAD"], include_in_schema=False)
+
+    @app.exception_handler(NotFoundError)
+    async def _missing(request: Request, error: NotFoundError) -> Response:
+        as_json = request.url.path.endswith(urls.JSON_SUFFIX)
+        return explorer.not_found(request, str(error), as_json=as_json)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404:
+            as_json = request.url.path.endswith(urls.JSON_SUFFIX)
+            return explorer.not_found(request, "no such page", as_json=as_json)
+        return JSONResponse(
+            {"title": str(error.detail), "status": error.status_code},
+            status_code=error.status_code,
+            headers=dict(error.headers or {}),
+            media_type="application/problem+json",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        as_json = request.url.path.endswith(urls.JSON_SUFFIX)
+        return explorer.not_found(request, "no such page", as_json=as_json)
+
+    @page("/")
+    def home(request: Request) -> Response:
+        return explorer.render(
+            request, "home.html", views.home_page(), as_json=False, json_url=urls.home(json=True)
+        )
+
+    @page("/.json")
+    def home_json(request: Request) -> Response:
+        return explorer.render(request, "home.html", views.home_page(), as_json=True, json_url=None)
+
+    @page("/charities/{charity_id}")
+    def charity(request: Request, charity_id: str) -> Response:
+        key, as_json = split_twin(charity_id)
+        page = views.charity_page(key)
+        return explorer.render(
+            request,
+            "charity.html",
+            page,
+            as_json=as_json,
+            json_url=urls.charity(key, json=True),
+        )
+
+    @page("/projects/{project_id}")
+    def project(request: Request, project_id: str) -> Response:
+        key, as_json = split_twin(project_id)
+        page = views.project_page(key)
+        return explorer.render(
+            request,
+            "project.html",
+            page,
+            as_json=as_json,
+            json_url=urls.project(key, json=True),
+        )
+
+    @page("/donations/{donation_id}")
+    def donation(request: Request, donation_id: str) -> Response:
+        key, as_json = split_twin(donation_id)
+        page = views.donation_page(key)
+        language = explorer.language(request)
+        translate = i18n.Translator(language)
+        messages = {key: translate(text) for key, text in verifier.MESSAGES.items()}
+        return explorer.render(
+            request,
+            "donation.html",
+            page,
+            as_json=as_json,
+            json_url=urls.donation(key, json=True),
+            extra={"verify_messages": messages},
+        )
+
+    @page("/disbursements/{disbursement_id}")
+    def disbursement(request: Request, disbursement_id: str) -> Response:
+        key, as_json = split_twin(disbursement_id)
+        page = views.disbursement_page(key)
+        return explorer.render(
+            request,
+            "disbursement.html",
+            page,
+            as_json=as_json,
+            json_url=urls.disbursement(key, json=True),
+        )
+
+    @page("/checkpoints")
+    def checkpoints(request: Request, before: Before = None) -> Response:
+        return explorer.render(
+            request,
+            "checkpoints.html",
+            views.checkpoints_page(before),
+            as_json=False,
+            json_url=urls.checkpoints(json=True, before=before),
+        )
+
+    @page("/checkpoints.json")
+    def checkpoints_json(request: Request, before: Before = None) -> Response:
+        return explorer.render(
+            request, "checkpoints.html", views.checkpoints_page(before), as_json=True, json_url=None
+        )
+
+    @page("/entries/{seq}")
+    def entry(request: Request, seq: str) -> Response:
+        key, as_json = split_twin(seq)
+        if not (key.isascii() and key.isdigit()) or int(key) > MAX_SEQ:
+            raise NotFoundError("entry", key)
+        page = views.entry_page(int(key))
+        return explorer.render(
+            request,
+            "entry.html",
+            page,
+            as_json=as_json,
+            json_url=urls.entry(page.seq, json=True),
+        )
+
+    @page("/search")
+    def search(request: Request, q: str = "") -> Response:
+        return explorer.render(
+            request,
+            "search.html",
+            views.search_page(q),
+            as_json=False,
+            json_url=urls.search(q, json=True),
+        )
+
+    @page("/search.json")
+    def search_json(request: Request, q: str = "") -> Response:
+        return explorer.render(
+            request, "search.html", views.search_page(q), as_json=True, json_url=None
+        )
+
+    return app

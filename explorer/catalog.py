@@ -1,0 +1,268 @@
+# ruff: noqa: E501 - a message reads best on one line beside its English
+"""The explorer's messages in zh-CN, keyed by their English text.
+
+English is written in the templates and code (``_("Donations")``); a message missing
+here shows in English, and ``tests/explorer/test_i18n.py`` fails on it.
+"""
+
+from __future__ import annotations
+
+ZH_CN: dict[str, str] = {
+    # -- the frame ---------------------------------------------------------------------------
+    "Explorer": "浏览器",
+    "Shanlian": "善链",
+    "Shanlian explorer": "公益资金浏览器",
+    "Skip to content": "跳到正文",
+    "Language": "语言",
+    "Search": "搜索",
+    "Donation id, transaction hash, entry number, name": "捐款编号、交易哈希、条目序号或名称",
+    "Sections": "栏目",
+    "Home": "首页",
+    "Checkpoints": "检查点",
+    "Read-only explorer of an append-only journal whose checkpoints are anchored on chain. "
+    "Nothing here can be changed, and everything can be checked.": (
+        "只读浏览器：数据来自只增不改的账本，其检查点锚定在区块链上。这里的一切都无法被篡改，也都可以自行核验。"
+    ),
+    "This page as JSON": "本页 JSON 数据",
+    "The journal (JSON Lines)": "完整账本（JSON Lines）",
+    "API": "API",
+    "Not found": "未找到",
+    "There is nothing here. Check the address, or search for it.": "这里没有内容。请检查网址，或试试搜索。",
+    # -- home ------------------------------------------------------------------------------
+    "Where charity money goes": "善款去向，一目了然",
+    "Every donation, every use of money and its evidence is an entry of one append-only "
+    "journal. Its checkpoints are anchored on a blockchain, so nobody, the platform "
+    "included, can rewrite what it says. Scan the QR code of your receipt to see your "
+    "donation and check it yourself.": (
+        "每一笔捐款、每一笔支出及其凭证，都是同一本只增不改账本中的一条记录。"
+        "账本的检查点锚定在区块链上，任何人（包括平台自己）都无法改写。"
+        "扫描收据上的二维码，即可查看您的捐款并亲自核验。"
+    ),
+    "In all": "总览",
+    "charities": "家慈善组织",
+    "projects": "个项目",
+    "donations": "笔捐款",
+    "disbursements": "笔支出",
+    "journal entries": "条账本记录",
+    "Money, all charities": "全部慈善组织的资金",
+    "Latest donations": "最新捐款",
+    "Latest checkpoint": "最新检查点",
+    "All checkpoints, and the proofs between them": "全部检查点及其一致性证明",
+    "Nothing is anchored yet.": "尚无上链的检查点。",
+    "The next anchor is due by": "下一次上链不晚于",
+    # -- balances --------------------------------------------------------------------------
+    "Currency": "币种",
+    "Received": "收到",
+    "Spent": "已使用",
+    "Refunded": "已退款",
+    "Not yet spent": "尚未使用",
+    "Spent: donations allocated to disbursements with their evidence. Disbursed in all "
+    "(from any source):": "已使用：已分配到附有凭证的支出的捐款。支出总额（含其他资金来源）：",
+    "No donations yet.": "暂无捐款。",
+    "Money": "资金",
+    "Money of this charity": "本组织的资金",
+    "Money of this project": "本项目的资金",
+    # -- lists -----------------------------------------------------------------------------
+    "General fund": "非定向（一般用途）",
+    "paid": "付款于",
+    "voided": "已作废",
+    "No disbursements yet.": "暂无支出。",
+    "Latest disbursements": "最新支出",
+    "Projects": "项目",
+    "Goal": "目标",
+    "No projects yet.": "暂无项目。",
+    # -- charity and project -----------------------------------------------------------------
+    "Charity id": "组织编号",
+    "Registration number": "登记证号",
+    "Signing key": "签名密钥",
+    "Registered in entry": "登记记录",
+    "Project id": "项目编号",
+    "Opened in entry": "立项记录",
+    # -- fund flows ------------------------------------------------------------------------
+    "Where the money went": "资金流向",
+    "Fund flow, %(currency)s": "资金流向（%(currency)s）",
+    "The same flows as a table": "以表格查看同样的流向",
+    "From": "来源",
+    "To": "去向",
+    "Amount": "金额",
+    "No money has been received or spent yet.": "尚未收到或使用任何资金。",
+    "General fund donations": "非定向捐款",
+    "Donations to %(title)s": "捐给「%(title)s」",
+    "General fund spending": "一般用途支出",
+    "%(count)s others": "其他 %(count)s 项",
+    "Money flows from the donations on the left, through where it is now, to the payees "
+    "on the right. The table below lists the same amounts.": (
+        "资金从左侧的捐款出发，经过其当前所在（项目支出、尚未使用、已退款），流向右侧的收款方。"
+        "下方表格列出相同的金额。"
+    ),
+    # -- checkpoints -----------------------------------------------------------------------
+    "Checkpoint": "检查点",
+    "Entries covered": "覆盖的记录数",
+    "Merkle root": "默克尔根",
+    "Chain": "链",
+    "Contract": "合约",
+    "Transaction": "交易",
+    "Block": "区块",
+    "Anchored at": "上链时间",
+    "Status": "状态",
+    "confirmed": "已确认",
+    "waiting for confirmations": "等待确认",
+    "A checkpoint is the journal's size and Merkle root, anchored in a smart contract. The "
+    "contract accepts a new one only with a proof that the journal grew without changing "
+    "what it held; this page checks those proofs again.": (
+        "检查点是账本的记录数与默克尔根，锚定在智能合约中。合约只接受附带证明的新检查点——"
+        "证明账本只是增长、未改动已有内容；本页再次核验这些证明。"
+    ),
+    "%(count)s checkpoints in all.": "共 %(count)s 个检查点。",
+    "entries": "条记录",
+    "block": "区块",
+    "Extends checkpoint #%(index)s (%(first)s → %(second)s entries): the consistency proof "
+    "verifies.": "延续检查点 #%(index)s（%(first)s → %(second)s 条记录）：一致性证明验证通过。",
+    "Does not extend checkpoint #%(index)s:": "未能延续检查点 #%(index)s：",
+    "proof": "证明",
+    "The first checkpoint: every later one must extend it.": "第一个检查点：之后的每一个都必须延续它。",
+    "Older checkpoints": "更早的检查点",
+    # -- donation --------------------------------------------------------------------------
+    "Donation": "捐款",
+    "Given to": "捐给",
+    "Earmarked for": "指定用途",
+    "Paid": "付款",
+    "Donation id": "捐款编号",
+    "Donor commitment": "捐赠人承诺值",
+    "Recorded in the journal": "已记入账本",
+    "entry": "记录",
+    "Anchored in block %(block)s": "已在区块 %(block)s 上链",
+    "checkpoint": "检查点",
+    "chain": "链",
+    "transaction": "交易",
+    "Confirmed": "已确认",
+    "Waiting for confirmations": "等待区块确认",
+    "Not anchored yet": "尚未上链",
+    "due by": "预计不晚于",
+    "What this donation paid for": "这笔捐款用在了哪里",
+    "of": "用于",
+    "disbursed": "支出",
+    "Nothing yet: the charity has not spent this donation so far.": "暂无：慈善组织尚未使用这笔捐款。",
+    "Refunds": "退款",
+    "Journal entries about this donation": "与这笔捐款有关的账本记录",
+    "Download the evidence": "下载凭证",
+    "shown to auditors only": "仅向审计方公开",
+    "No evidence attached.": "未附凭证。",
+    # -- the verifier ------------------------------------------------------------------------
+    "Check it yourself": "亲自核验",
+    "Your browser fetches the proof, hashes the entry, checks that it is in the anchored "
+    "Merkle tree, and reads the checkpoint from the smart contract. It trusts nothing this "
+    "server says about the result.": (
+        "您的浏览器会下载证明、计算记录的哈希、检查它是否在已上链的默克尔树中，"
+        "并从智能合约读取检查点。核验结果不依赖本服务器的任何说法。"
+    ),
+    "JSON-RPC endpoint (optional: by default the one this site names)": (
+        "JSON-RPC 节点地址（可选：默认使用本站提供的节点）"
+    ),
+    "Verify": "核验",
+    "Download the proof bundle": "下载证明文件",
+    "(check it offline: shanlian verify FILE --rpc URL)": "（离线核验：shanlian verify 文件 --rpc 节点地址）",
+    "The check runs in your browser and needs JavaScript; you can still download the proof "
+    "bundle.": "核验在您的浏览器中运行，需要启用 JavaScript；您仍可下载证明文件。",
+    "Checking…": "正在核验…",
+    "Fetch the proof bundle": "获取证明文件",
+    "Proof bundle received: entry #{seq}, checkpoint #{index}": "已获取证明文件：记录 #{seq}，检查点 #{index}",
+    "This donation is recorded but not anchored yet: {detail}": "这笔捐款已记账，但尚未上链：{detail}",
+    "Could not fetch the proof bundle: {detail}": "无法获取证明文件：{detail}",
+    "The entry is this donation": "记录正是这笔捐款",
+    "The bundle's entry is not this donation's": "证明文件中的记录不是这笔捐款",
+    "Hash the entry: SHA-256(0x00 ‖ canonical JSON)": "计算记录哈希：SHA-256(0x00 ‖ 规范化 JSON)",
+    "The entry hashes to {hash}, as the bundle says": "记录哈希为 {hash}，与证明文件一致",
+    "The entry hashes to {hash}, but the bundle says {expected}": (
+        "记录哈希为 {hash}，但证明文件写的是 {expected}"
+    ),
+    "Check the inclusion proof against the checkpoint": "用检查点核对包含证明",
+    "Entry #{seq} is in the tree of {size} entries with root {root}": (
+        "记录 #{seq} 在含 {size} 条记录、根为 {root} 的默克尔树中"
+    ),
+    "The proof does not lead to the checkpoint's root: {detail}": "证明无法推导出检查点的根：{detail}",
+    "Ask the chain which chain it is": "确认区块链身份",
+    "The JSON-RPC endpoint serves chain {chain_id}": "JSON-RPC 节点属于链 {chain_id}",
+    "The endpoint serves chain {actual}, the bundle was anchored on {expected}": (
+        "节点属于链 {actual}，但证明文件锚定在链 {expected}"
+    ),
+    "Read the checkpoint from the contract": "从合约读取检查点",
+    "Contract {contract} holds checkpoint #{index}: {size} entries, root {root}": (
+        "合约 {contract} 中的检查点 #{index}：{size} 条记录，根 {root}"
+    ),
+    "The contract holds another checkpoint #{index}: {detail}": "合约中的检查点 #{index} 与证明不符：{detail}",
+    "Check your receipt code": "核对您的收据密码",
+    "This is your donation: your receipt code matches it.": "这是您的捐款：收据密码与之相符。",
+    "The receipt code in this link does not match this donation.": "此链接中的收据密码与这笔捐款不符。",
+    "The JSON-RPC endpoint did not answer: {detail}": "JSON-RPC 节点无应答：{detail}",
+    "Verified: this donation is in the journal, and the journal is anchored on chain.": (
+        "核验通过：这笔捐款在账本中，且账本已锚定在区块链上。"
+    ),
+    "Verification failed: the proof does not hold for this donation.": "核验失败：证明对这笔捐款不成立。",
+    "You opened this page from your receipt: press Verify to check it.": (
+        "您是通过收据打开本页的：点击“核验”即可亲自确认。"
+    ),
+    "This page is not on HTTPS, so it hashes with its own SHA-256 code.": (
+        "本页未使用 HTTPS，因此使用内置的 SHA-256 代码计算哈希。"
+    ),
+    # -- disbursement ------------------------------------------------------------------------
+    "Disbursement": "支出",
+    "This disbursement was voided: its allocations were reversed and the money is the "
+    "donations' again.": "这笔支出已作废：其分配已撤回，资金回到原捐款。",
+    "Paid to": "收款方",
+    "Purpose": "用途",
+    "By": "支出方",
+    "For project": "所属项目",
+    "Recorded": "记账时间",
+    "Funded by donations": "由捐款支付",
+    "Not funded by donations": "非捐款支付部分",
+    "Disbursement id": "支出编号",
+    "Evidence": "凭证",
+    "The journal holds the SHA-256 of each original file: a downloaded file that hashes to "
+    "the same value is the one recorded.": (
+        "账本记录了每份原始文件的 SHA-256：下载的文件若哈希相同，就是当时记录的那一份。"
+    ),
+    "Donations that paid for it": "支付这笔支出的捐款",
+    "reversed": "已撤回",
+    "No donation has been allocated to it.": "尚无捐款分配到这笔支出。",
+    "Journal entries about this disbursement": "与这笔支出有关的账本记录",
+    # -- entry -----------------------------------------------------------------------------
+    "Entry": "记录",
+    "Appended": "记入时间",
+    "Accountable": "责任方",
+    "Exactly as hashed": "参与哈希的原文",
+    "The entry's RFC 8785 canonical JSON, UTF-8. Its leaf hash is SHA-256 of a 0x00 byte "
+    "followed by these bytes.": (
+        "该记录的 RFC 8785 规范化 JSON（UTF-8）。其叶哈希为 SHA-256(0x00 字节 ‖ 这些字节)。"
+    ),
+    "Leaf hash": "叶哈希",
+    "Stored leaf hash": "存储的叶哈希",
+    "This entry no longer matches the leaf hash stored when it was appended: it was changed "
+    "behind the journal's back.": "该记录与写入时存储的叶哈希不再相符：它被绕过账本改动过。",
+    "Anchored by": "上链情况",
+    "Not anchored yet.": "尚未上链。",
+    "Neighbouring entries": "相邻记录",
+    # -- entry kinds and what entries name ----------------------------------------------------
+    "Charity registered": "慈善组织登记",
+    "Project opened": "项目立项",
+    "Donation received": "收到捐款",
+    "Donation refunded": "捐款退款",
+    "Money disbursed": "资金支出",
+    "Disbursement voided": "支出作废",
+    "Donation allocated": "捐款分配",
+    "Allocation reversed": "分配撤回",
+    "Charity": "慈善组织",
+    "Project": "项目",
+    "Allocation": "分配",
+    # -- search ----------------------------------------------------------------------------
+    "Results for “%(q)s”": "“%(q)s”的搜索结果",
+    "Nothing found. Search by donation id (dn_…), charity, project or disbursement id, "
+    "transaction hash (0x…), entry number, or a charity's or project's name.": (
+        "没有找到。可按捐款编号（dn_…）、组织/项目/支出编号、交易哈希（0x…）、记录序号，"
+        "或组织、项目名称搜索。"
+    ),
+    "Search by donation id (dn_…), charity, project or disbursement id, transaction hash "
+    "(0x…), entry number, or a charity's or project's name.": (
+        "可按捐款编号（dn_…）、组织/项目/支出编号、交易哈希（0x…）、记录序号，或组织、项目名称搜索。"
+    ),
+}

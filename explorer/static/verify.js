@@ -1,0 +1,456 @@
+/* The donation page's verifier: checks a proof bundle (DESIGN §6) in the visitor's browser.
+ *
+ * 1. fetch the bundle; 2. the entry is this donation; 3. canonicalize the entry (RFC 8785:
+ * for our entries, JSON.stringify with keys sorted by UTF-16 code units) and hash it,
+ * SHA-256(0x00 ‖ bytes); 4. check the inclusion proof (RFC 9162 §2.1.3.2) against the
+ * checkpoint; 5–6. ask the chain, with one eth_call of checkpointAt(index), that the
+ * checkpoint is the one anchored; 7. with the receipt secret of the URL fragment
+ * (#s=<32 hex>, never sent anywhere), check the donor commitment.
+ *
+ * Nothing is taken on trust from the server but the bundle itself, which is checked.
+ */
+(function (root, factory) {
+  "use strict";
+  var sha =
+    typeof module === "object" && module.exports ? require("./sha256.js") : root.ShanlianSha256;
+  var api = factory(root, sha);
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+  } else {
+    root.ShanlianVerify = api;
+    if (typeof document !== "undefined") {
+      if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", api.attach);
+      } else {
+        api.attach();
+      }
+    }
+  }
+})(typeof globalThis !== "undefined" ? globalThis : this, function (root, sha) {
+  "use strict";
+
+  var LEAF_PREFIX = 0x00; // RFC 6962 §2.1: leaf hashes are SHA-256(0x00 ‖ leaf)
+  var NODE_PREFIX = 0x01; // and interior nodes SHA-256(0x01 ‖ left ‖ right)
+  var forceFallback = false;
+
+  // -- bytes and hashes --------------------------------------------------------------------
+
+  function utf8(text) {
+    return new TextEncoder().encode(text);
+  }
+
+  function concat() {
+    var total = 0, i;
+    for (i = 0; i < arguments.length; i++) total += arguments[i].length;
+    var out = new Uint8Array(total), at = 0;
+    for (i = 0; i < arguments.length; i++) {
+      out.set(arguments[i], at);
+      at += arguments[i].length;
+    }
+    return out;
+  }
+
+  function toHex(bytes) {
+    var out = "0x";
+    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  function fromHex(text, size) {
+    var hex = String(text).replace(/^0x/, "");
+    if (!/^([0-9a-fA-F]{2})*$/.test(hex) || (size !== undefined && hex.length !== 2 * size)) {
+      throw new Error("not " + (size ? size + " bytes of " : "") + "hex: " + text);
+    }
+    var out = new Uint8Array(hex.length / 2);
+    for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
+    return out;
+  }
+
+  function subtle() {
+    return !forceFallback && root.crypto && root.crypto.subtle ? root.crypto.subtle : null;
+  }
+
+  function sha256(bytes) {
+    var webcrypto = subtle();
+    if (webcrypto) {
+      return webcrypto.digest("SHA-256", bytes).then(function (digest) {
+        return new Uint8Array(digest);
+      });
+    }
+    return Promise.resolve(sha.sha256(bytes));
+  }
+
+  function equalBytes(a, b) {
+    if (a.length !== b.length) return false;
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  // -- RFC 8785 for our entries ------------------------------------------------------------
+
+  /* Canonical JSON of a value holding only strings, safe integers, booleans, null, arrays
+   * and objects: keys sorted by UTF-16 code units (JavaScript's default sort), no spaces.
+   * JSON.stringify escapes strings exactly as RFC 8785 does. */
+  function canonicalize(value) {
+    if (value === null || typeof value === "boolean" || typeof value === "string") {
+      return JSON.stringify(value);
+    }
+    if (typeof value === "number") {
+      if (!Number.isSafeInteger(value)) throw new Error("not an exact integer: " + value);
+      return JSON.stringify(value);
+    }
+    if (Array.isArray(value)) {
+      return "[" + value.map(canonicalize).join(",") + "]";
+    }
+    if (typeof value === "object") {
+      return (
+        "{" +
+        Object.keys(value)
+          .sort()
+          .map(function (key) {
+            return JSON.stringify(key) + ":" + canonicalize(value[key]);
+          })
+          .join(",") +
+        "}"
+      );
+    }
+    throw new Error("not JSON: " + typeof value);
+  }
+
+  function leafHash(entry) {
+    return sha256(concat([LEAF_PREFIX], utf8(canonicalize(entry))));
+  }
+
+  function nodeHash(left, right) {
+    return sha256(concat([NODE_PREFIX], left, right));
+  }
+
+  // -- RFC 9162 §2.1.3.2 -------------------------------------------------------------------
+
+  /* The root that an inclusion proof leads to from leaf `index` of a tree of `size`.
+   * Sizes stay below 2^53, so halving is Math.floor(x / 2), never 32-bit shifts. */
+  function rootFromInclusionProof(index, size, leaf, proof) {
+    if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && 0 <= index && index < size)) {
+      return Promise.reject(new Error("leaf " + index + " is not in a tree of " + size));
+    }
+    var fn = index, sn = size - 1, i = 0;
+    function half() {
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    function step(r) {
+      if (i === proof.length) {
+        if (sn !== 0) throw new Error("the proof is too short");
+        return r;
+      }
+      if (sn === 0) throw new Error("the proof is too long");
+      var p = proof[i++];
+      var next;
+      if (fn % 2 === 1 || fn === sn) {
+        next = nodeHash(p, r);
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) half();
+        }
+      } else {
+        next = nodeHash(r, p);
+      }
+      half();
+      return next.then(step);
+    }
+    return Promise.resolve(leaf).then(step);
+  }
+
+  // -- the chain ---------------------------------------------------------------------------
+
+  function checkpointAtCall(selector, index) {
+    var word = index.toString(16);
+    return selector + "0".repeat(64 - word.length) + word;
+  }
+
+  /* (uint64 treeSize, bytes32 rootHash, uint64 anchoredAt), ABI-encoded. */
+  function decodeCheckpoint(result) {
+    var hex = String(result).replace(/^0x/, "");
+    if (hex.length < 192) throw new Error("unexpected eth_call result: " + result);
+    function uint(word) {
+      var value = BigInt("0x" + word);
+      if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("number too large: " + value);
+      return Number(value);
+    }
+    return {
+      treeSize: uint(hex.slice(0, 64)),
+      rootHash: "0x" + hex.slice(64, 128).toLowerCase(),
+      anchoredAt: uint(hex.slice(128, 192)),
+    };
+  }
+
+  var rpcId = 0;
+  function rpc(url, method, params) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method: method, params: params }),
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (answer) {
+        if (answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
+        return answer.result;
+      });
+  }
+
+  function commitment(secretHex, donationId) {
+    return sha256(concat(fromHex(secretHex, 16), utf8(donationId)));
+  }
+
+  function receiptSecret(hash) {
+    var params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+    var secret = (params.get("s") || "").toLowerCase();
+    return /^[0-9a-f]{32}$/.test(secret) ? secret : null;
+  }
+
+  // -- the whole check ---------------------------------------------------------------------
+
+  function format(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
+  /* Run every step; `report(step, state, text)` is told of each ("running", "pass", "fail",
+   * "pending"). Resolves to "pass", "fail" or "pending" (not anchored yet). */
+  function verifyDonation(options, report) {
+    var m = options.messages;
+    var state = { failed: false };
+    var bundle, cp, leaf;
+
+    function fail(step, key, values) {
+      state.failed = true;
+      report(step, "fail", format(m[key], values));
+    }
+    function pass(step, key, values) {
+      report(step, "pass", format(m[key], values));
+    }
+
+    report("bundle", "running", m.step_bundle);
+    return fetch(options.proofUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return { status: response.status, body: body };
+        });
+      })
+      .then(function (answer) {
+        if (answer.status === 409) {
+          report("bundle", "pending", format(m.step_bundle_missing, { detail: answer.body.detail }));
+          return "pending";
+        }
+        if (answer.status !== 200) {
+          fail("bundle", "step_bundle_error", { detail: answer.body.detail || answer.status });
+          return "fail";
+        }
+        bundle = answer.body;
+        if (options.onBundle) options.onBundle(bundle);
+        cp = bundle.checkpoint;
+        pass("bundle", "step_bundle_ok", { seq: bundle.entry.seq, index: cp.index });
+        return checkEntry().then(checkLeaf).then(checkInclusion).then(checkChain).then(checkReceipt)
+          .then(function () {
+            return state.failed ? "fail" : "pass";
+          });
+      })
+      .catch(function (error) {
+        fail("bundle", "step_bundle_error", { detail: error.message });
+        return "fail";
+      });
+
+    function checkEntry() {
+      report("entry", "running", m.step_entry);
+      var entry = bundle.entry;
+      var ok =
+        entry && entry.kind === "donation.received" && entry.body &&
+        entry.body.donation_id === options.donationId;
+      if (ok) pass("entry", "step_entry");
+      else fail("entry", "step_entry_bad");
+      return Promise.resolve();
+    }
+
+    function checkLeaf() {
+      report("leaf", "running", m.step_leaf);
+      return leafHash(bundle.entry).then(function (digest) {
+        leaf = digest;
+        var hash = toHex(digest);
+        if (hash === String(bundle.leaf_hash).toLowerCase()) pass("leaf", "step_leaf_ok", { hash: hash });
+        else fail("leaf", "step_leaf_bad", { hash: hash, expected: bundle.leaf_hash });
+      });
+    }
+
+    function checkInclusion() {
+      report("inclusion", "running", m.step_inclusion);
+      var proof;
+      try {
+        proof = bundle.inclusion_proof.map(function (h) {
+          return fromHex(h, 32);
+        });
+      } catch (error) {
+        fail("inclusion", "step_inclusion_bad", { detail: error.message });
+        return Promise.resolve();
+      }
+      // The leaf hashed here, never the bundle's own leaf_hash; the seq from the hashed entry.
+      return rootFromInclusionProof(bundle.entry.seq, cp.tree_size, leaf, proof)
+        .then(function (root) {
+          if (toHex(root) === String(cp.root_hash).toLowerCase()) {
+            pass("inclusion", "step_inclusion_ok", { seq: bundle.entry.seq, size: cp.tree_size, root: cp.root_hash });
+          } else {
+            fail("inclusion", "step_inclusion_bad", { detail: toHex(root) + " ≠ " + cp.root_hash });
+          }
+        })
+        .catch(function (error) {
+          fail("inclusion", "step_inclusion_bad", { detail: error.message });
+        });
+    }
+
+    function endpoint() {
+      if (options.rpcUrl) return Promise.resolve({ rpcUrl: options.rpcUrl, contract: null });
+      return fetch(options.chainUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(options.chainUrl + ": HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (chain) {
+          return { rpcUrl: new URL(chain.rpc_url, root.location ? root.location.href : undefined).href, contract: chain.ledger_anchor };
+        });
+    }
+
+    function checkChain() {
+      report("chain", "running", m.step_chain);
+      var anchor = bundle.anchor || {};
+      return endpoint()
+        .then(function (where) {
+          return rpc(where.rpcUrl, "eth_chainId", []).then(function (chainId) {
+            var actual = parseInt(chainId, 16);
+            if (actual !== anchor.chain_id) {
+              fail("chain", "step_chain_bad", { actual: actual, expected: anchor.chain_id });
+              return;
+            }
+            pass("chain", "step_chain_ok", { chain_id: actual });
+            return checkAnchor(where);
+          });
+        })
+        .catch(function (error) {
+          fail("chain", "rpc_error", { detail: error.message });
+        });
+    }
+
+    function checkAnchor(where) {
+      report("anchor", "running", m.step_anchor);
+      var contract = String(bundle.anchor.contract).toLowerCase();
+      if (where.contract && where.contract.toLowerCase() !== contract) {
+        fail("anchor", "step_anchor_bad", { index: cp.index, detail: contract + " ≠ " + where.contract });
+        return Promise.resolve();
+      }
+      var call = { to: contract, data: checkpointAtCall(options.selector, cp.index) };
+      return rpc(where.rpcUrl, "eth_call", [call, "latest"])
+        .then(function (result) {
+          var onChain = decodeCheckpoint(result);
+          if (onChain.treeSize === cp.tree_size && onChain.rootHash === String(cp.root_hash).toLowerCase()) {
+            pass("anchor", "step_anchor_ok", { contract: contract, index: cp.index, size: onChain.treeSize, root: onChain.rootHash });
+          } else {
+            fail("anchor", "step_anchor_bad", {
+              index: cp.index,
+              detail: onChain.treeSize + " / " + onChain.rootHash,
+            });
+          }
+        })
+        .catch(function (error) {
+          fail("anchor", "step_anchor_bad", { index: cp.index, detail: error.message });
+        });
+    }
+
+    function checkReceipt() {
+      if (!options.secret) return Promise.resolve();
+      report("receipt", "running", m.step_receipt);
+      var body = bundle.entry.body || {};
+      return commitment(options.secret, String(body.donation_id)).then(function (digest) {
+        if (toHex(digest) === String(body.donor_commitment).toLowerCase()) pass("receipt", "step_receipt_ok");
+        else fail("receipt", "step_receipt_bad");
+      });
+    }
+  }
+
+  // -- the page ----------------------------------------------------------------------------
+
+  function attach() {
+    var section = document.getElementById("verify");
+    if (!section) return;
+    var messages = JSON.parse(document.getElementById("verify-messages").textContent);
+    var button = document.getElementById("verify-button");
+    var list = document.getElementById("verify-steps");
+    var result = document.getElementById("verify-result");
+    var rpcInput = document.getElementById("rpc-url");
+    var notice = document.getElementById("receipt-notice");
+    var secret = receiptSecret(root.location.hash);
+    if (secret) {
+      notice.textContent = messages.receipt_notice;
+      notice.hidden = false;
+    }
+    var items = {};
+
+    function report(step, state, text) {
+      var item = items[step];
+      if (!item) {
+        item = items[step] = document.createElement("li");
+        item.setAttribute("data-step", step);
+        list.appendChild(item);
+      }
+      item.setAttribute("data-state", state);
+      item.textContent = text;
+    }
+
+    button.addEventListener("click", function () {
+      list.textContent = "";
+      items = {};
+      result.textContent = messages.running;
+      result.removeAttribute("data-state");
+      button.disabled = true;
+      if (!subtle()) report("crypto", "pending", messages.crypto_fallback);
+      verifyDonation(
+        {
+          donationId: section.getAttribute("data-donation-id"),
+          proofUrl: section.getAttribute("data-proof-url"),
+          chainUrl: section.getAttribute("data-chain-url"),
+          selector: section.getAttribute("data-selector"),
+          rpcUrl: rpcInput.value.trim() || null,
+          secret: secret,
+          messages: messages,
+        },
+        report
+      ).then(function (outcome) {
+        result.setAttribute("data-state", outcome);
+        result.textContent = outcome === "pass" ? messages.all_ok : outcome === "fail" ? messages.failed : "";
+        button.disabled = false;
+      });
+    });
+    button.disabled = false;
+  }
+
+  return {
+    attach: attach,
+    canonicalize: canonicalize,
+    checkpointAtCall: checkpointAtCall,
+    commitment: commitment,
+    decodeCheckpoint: decodeCheckpoint,
+    fromHex: fromHex,
+    leafHash: leafHash,
+    receiptSecret: receiptSecret,
+    rootFromInclusionProof: rootFromInclusionProof,
+    setForceFallback: function (value) {
+      forceFallback = Boolean(value);
+    },
+    sha256: sha256,
+    toHex: toHex,
+    utf8: utf8,
+    verifyDonation: verifyDonation,
+  };
+});

@@ -1,0 +1,80 @@
+"""What the donation page's in-browser verifier gets from the server, besides the bundle.
+
+The browser has no keccak: the 4-byte selector of ``checkpointAt(uint256)`` is computed
+here from the committed ABI (``contracts/build/LedgerAnchor.json``) and put in the page.
+The script decodes the answer as ``(uint64 treeSize, bytes32 rootHash, uint64
+anchoredAt)``; ``checkpoint_at_selector`` refuses an ABI whose outputs differ.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import cast
+
+from eth_typing import ABIFunction
+from eth_utils.abi import function_abi_to_4byte_selector
+
+from chain.artifacts import LEDGER_ANCHOR, load_artifact
+
+CHECKPOINT_AT = "checkpointAt(uint256)"
+CHECKPOINT_AT_OUTPUTS = ("uint64", "bytes32", "uint64")
+
+MESSAGES: dict[str, str] = {
+    "verify": "Verify",
+    "running": "Checking…",
+    "step_bundle": "Fetch the proof bundle",
+    "step_bundle_ok": "Proof bundle received: entry #{seq}, checkpoint #{index}",
+    "step_bundle_missing": "This donation is recorded but not anchored yet: {detail}",
+    "step_bundle_error": "Could not fetch the proof bundle: {detail}",
+    "step_entry": "The entry is this donation",
+    "step_entry_bad": "The bundle's entry is not this donation's",
+    "step_leaf": "Hash the entry: SHA-256(0x00 ‖ canonical JSON)",
+    "step_leaf_ok": "The entry hashes to {hash}, as the bundle says",
+    "step_leaf_bad": "The entry hashes to {hash}, but the bundle says {expected}",
+    "step_inclusion": "Check the inclusion proof against the checkpoint",
+    "step_inclusion_ok": "Entry #{seq} is in the tree of {size} entries with root {root}",
+    "step_inclusion_bad": "The proof does not lead to the checkpoint's root: {detail}",
+    "step_chain": "Ask the chain which chain it is",
+    "step_chain_ok": "The JSON-RPC endpoint serves chain {chain_id}",
+    "step_chain_bad": "The endpoint serves chain {actual}, the bundle was anchored on {expected}",
+    "step_anchor": "Read the checkpoint from the contract",
+    "step_anchor_ok": "Contract {contract} holds checkpoint #{index}: {size} entries, root {root}",
+    "step_anchor_bad": "The contract holds another checkpoint #{index}: {detail}",
+    "step_receipt": "Check your receipt code",
+    "step_receipt_ok": "This is your donation: your receipt code matches it.",
+    "step_receipt_bad": "The receipt code in this link does not match this donation.",
+    "rpc_error": "The JSON-RPC endpoint did not answer: {detail}",
+    "all_ok": "Verified: this donation is in the journal, and the journal is anchored on chain.",
+    "failed": "Verification failed: the proof does not hold for this donation.",
+    "receipt_notice": "You opened this page from your receipt: press Verify to check it.",
+    "crypto_fallback": "This page is not on HTTPS, so it hashes with its own SHA-256 code.",
+}
+"""The script's messages (``{name}`` is filled in by the script), translated per page."""
+
+
+@functools.cache
+def checkpoint_at_selector() -> str:
+    """The selector of ``LedgerAnchor.checkpointAt(uint256)`` as ``0x`` hex, from the ABI.
+
+    Raises:
+        ValueError: the ABI has no such function, its outputs are not the ones the
+            page decodes, or it disagrees with the artifact's method identifiers.
+    """
+    artifact = load_artifact(LEDGER_ANCHOR)
+    for item in artifact.abi:
+        if item.get("type") != "function" or item.get("name") != "checkpointAt":
+            continue
+        inputs = tuple(i["type"] for i in item.get("inputs", []))
+        if inputs != ("uint256",):
+            continue
+        outputs = tuple(o["type"] for o in item.get("outputs", []))
+        if outputs != CHECKPOINT_AT_OUTPUTS:
+            raise ValueError(
+                f"{CHECKPOINT_AT} returns {outputs}; the page decodes {CHECKPOINT_AT_OUTPUTS}"
+            )
+        selector = "0x" + function_abi_to_4byte_selector(cast(ABIFunction, item)).hex()
+        listed = artifact.method_identifiers.get(CHECKPOINT_AT)
+        if listed is not None and "0x" + listed.removeprefix("0x") != selector:
+            raise ValueError(f"the ABI gives {selector}, the artifact lists 0x{listed}")
+        return selector
+    raise ValueError(f"the LedgerAnchor ABI has no {CHECKPOINT_AT}")
