@@ -12,6 +12,7 @@ from typing import Any
 
 from api.anchoring import AnchorError
 from api.settings import get_settings
+from audit import cli as audit_cli
 from chain.devnet import DEFAULT_STATE_FILE
 from chain.errors import ChainError
 from ledger.entries import to_hex
@@ -259,6 +260,17 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "run_all.py"
+    if not script.exists():
+        print("the benchmarks live in the source checkout (bench/run_all.py)", file=sys.stderr)
+        return 2
+    extra = (["--quick"] if args.quick else []) + (["--write"] if args.write else [])
+    return subprocess.call([sys.executable, str(script), *extra])  # noqa: S603
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shanlian",
@@ -322,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy", help="deploy the contracts to CHAIN_RPC_URL's chain"
     ).set_defaults(func=cmd_deploy)
 
+    bench = commands.add_parser(
+        "bench", help="run every benchmark against its baseline and print one table"
+    )
+    bench.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
+    bench.add_argument("--write", action="store_true", help="update docs/performance.md")
+    bench.set_defaults(func=cmd_bench)
+
     journal = commands.add_parser("journal", help="inspect and check the journal")
     journal_commands = journal.add_subparsers(
         dest="journal_command", required=True, metavar="ACTION"
@@ -335,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     journal_commands.add_parser(
         "rebuild-projections", help="rebuild the balance tables from the journal"
     ).set_defaults(func=cmd_journal_rebuild)
+    audit_cli.add_commands(commands)  # audit, verify
     return parser
 
 

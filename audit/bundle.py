@@ -1,0 +1,522 @@
+"""Proof bundles (DESIGN.md §6): build one, and verify one step by step.
+
+A bundle carries an entry, its leaf hash, the audit path to an anchored checkpoint and
+where that checkpoint was anchored::
+
+    {"format": "shanlian-proof/v1",
+     "entry": {...}, "leaf_hash": "0x…",
+     "checkpoint": {"index": 7, "tree_size": 1000, "root_hash": "0x…"},
+     "inclusion_proof": ["0x…"],
+     "anchor": {"chain_id": 31337, "contract": "0x…", "tx_hash": "0x…", "block_number": 12}}
+
+``build_bundle`` is pure, so the API serves exactly what ``verify_bundle_offline`` and
+``verify_bundle_on_chain`` check. Verification returns the steps that passed, each with
+an explanation, and raises a typed ``audit.errors.BundleError`` at the first step that
+fails. Nothing in a bundle is trusted: the tree size and root come from the contract,
+and which contract to trust is the verifier's to say (``contract=``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound, Web3Exception
+
+from audit.errors import (
+    AnchorTransactionError,
+    BundleChainError,
+    BundleEntryError,
+    BundleFormatError,
+    CheckpointMismatchError,
+    ContractCallError,
+    ContractMismatchError,
+    InclusionProofError,
+    LeafHashMismatchError,
+)
+from audit.onchain import check_code
+from chain.artifacts import LEDGER_ANCHOR
+from chain.client import ChainClient
+from chain.errors import ChainError, LedgerAnchorUnknownCheckpointError
+from ledger.entries import Entry, canonical_bytes, parse_entry, to_hex
+from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
+from ledger.merkle import leaf_hash as merkle_leaf_hash
+from ledger.merkle import root_from_inclusion_proof
+
+FORMAT = "shanlian-proof/v1"
+_KEYS = ("format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor")
+_CHECKPOINT_KEYS = ("index", "tree_size", "root_hash")
+_ANCHOR_KEYS = ("chain_id", "contract", "tx_hash", "block_number")
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A verification step that passed.
+
+    Attributes:
+        name: the step (``format``, ``entry``, ``leaf_hash``, ``inclusion``, ``chain``,
+            ``contract``, ``checkpoint``, ``anchor_tx``, ``contract_call``).
+        detail: what was checked, with the values, for a person to follow.
+    """
+
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """A parsed ``shanlian-proof/v1`` bundle: bytes inside, as the JSON said.
+
+    Attributes:
+        entry: the entry as JSON, exactly as given.
+        leaf_hash: the leaf hash the bundle claims.
+        checkpoint_index: the checkpoint's index in the contract.
+        tree_size: the checkpoint's tree size, as the bundle claims.
+        root_hash: the checkpoint's root, as the bundle claims.
+        inclusion_proof: the audit path, leaf side first.
+        chain_id: the chain the checkpoint was anchored on.
+        contract: the LedgerAnchor's address, lowercase.
+        tx_hash: the anchoring transaction.
+        block_number: the block that holds it.
+    """
+
+    entry: Mapping[str, Any]
+    leaf_hash: bytes
+    checkpoint_index: int
+    tree_size: int
+    root_hash: bytes
+    inclusion_proof: tuple[bytes, ...]
+    chain_id: int
+    contract: str
+    tx_hash: bytes
+    block_number: int
+
+    @property
+    def seq(self) -> int:
+        """The entry's ``seq`` (its leaf index); ``verify_bundle_offline`` checked it."""
+        seq = self.entry.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise BundleEntryError("seq", "must be an integer")
+        return seq
+
+
+def build_bundle(
+    *,
+    entry: Entry,
+    inclusion_proof: Sequence[bytes],
+    checkpoint_index: int,
+    tree_size: int,
+    root_hash: bytes,
+    chain_id: int,
+    contract: str,
+    tx_hash: bytes,
+    block_number: int,
+) -> dict[str, Any]:
+    """The proof bundle of ``entry`` against an anchored checkpoint, as JSON.
+
+    Pure: the caller supplies the proof (from the store) and the checkpoint and anchor
+    (as reconciled with the chain).
+
+    Args:
+        entry: the entry, as stored.
+        inclusion_proof: its audit path in the tree of ``tree_size`` entries.
+        checkpoint_index: the checkpoint's index in the LedgerAnchor.
+        tree_size: the checkpoint's tree size; requires ``entry.seq < tree_size``.
+        root_hash: the checkpoint's root.
+        chain_id: the chain the checkpoint is anchored on.
+        contract: the LedgerAnchor's address (any case; written lowercase).
+        tx_hash: the anchoring transaction.
+        block_number: the block that holds it.
+
+    Returns:
+        ``{"format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor"}``
+        with every hash as ``0x`` lowercase hex.
+
+    Raises:
+        ValueError: the entry does not fit in the tree, or an address or hash is
+            malformed.
+    """
+    if not 0 <= entry.seq < tree_size:
+        raise ValueError(f"entry {entry.seq} is not in a tree of {tree_size} entries")
+    if not _ADDRESS.fullmatch(contract):
+        raise ValueError(f"contract {contract!r} is not an address")
+    for name, value in (("root_hash", root_hash), ("tx_hash", tx_hash)):
+        if len(value) != 32:
+            raise ValueError(f"{name} has {len(value)} bytes, expected 32")
+    return {
+        "format": FORMAT,
+        "entry": entry.to_json(),
+        "leaf_hash": to_hex(entry.leaf_hash),
+        "checkpoint": {
+            "index": checkpoint_index,
+            "tree_size": tree_size,
+            "root_hash": to_hex(root_hash),
+        },
+        "inclusion_proof": [to_hex(h) for h in inclusion_proof],
+        "anchor": {
+            "chain_id": chain_id,
+            "contract": contract.lower(),
+            "tx_hash": to_hex(tx_hash),
+            "block_number": block_number,
+        },
+    }
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def _object(value: Any, where: str, keys: Sequence[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BundleFormatError(where, "must be a JSON object")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise BundleFormatError(f"{where}.{missing[0]}" if where else missing[0], "is missing")
+    extra = sorted(set(value) - set(keys))
+    if extra:
+        name = f"{where}.{extra[0]}" if where else str(extra[0])
+        raise BundleFormatError(name, f"is not a field of {FORMAT}")
+    return value
+
+
+def _hash(value: Any, where: str) -> bytes:
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        raise BundleFormatError(where, "must be a 32-byte hash as 0x and 64 lowercase hex digits")
+    return bytes.fromhex(value[2:])
+
+
+def _integer(value: Any, where: str, minimum: int, maximum: int = 2**64 - 1) -> int:
+    """An integer field; the contract keeps sizes and indexes in 64 bits."""
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise BundleFormatError(where, f"must be an integer from {minimum} to {maximum}")
+    return value
+
+
+def parse_bundle(document: Any) -> ProofBundle:
+    """Check that ``document`` (decoded JSON) has the shape of a ``shanlian-proof/v1`` bundle.
+
+    Raises:
+        BundleFormatError: naming the first offending field.
+    """
+    top = _object(document, "", _KEYS)
+    if top["format"] != FORMAT:
+        raise BundleFormatError("format", f"is {top['format']!r}, expected {FORMAT!r}")
+    if not isinstance(top["entry"], Mapping):
+        raise BundleFormatError("entry", "must be a JSON object")
+    checkpoint = _object(top["checkpoint"], "checkpoint", _CHECKPOINT_KEYS)
+    anchor = _object(top["anchor"], "anchor", _ANCHOR_KEYS)
+    proof = top["inclusion_proof"]
+    if not isinstance(proof, list):
+        raise BundleFormatError("inclusion_proof", "must be a list of hashes")
+    contract = anchor["contract"]
+    if not isinstance(contract, str) or not _ADDRESS.fullmatch(contract):
+        raise BundleFormatError("anchor.contract", "must be an address: 0x and 40 hex digits")
+    return ProofBundle(
+        entry=top["entry"],
+        leaf_hash=_hash(top["leaf_hash"], "leaf_hash"),
+        checkpoint_index=_integer(checkpoint["index"], "checkpoint.index", 0),
+        tree_size=_integer(checkpoint["tree_size"], "checkpoint.tree_size", 1),
+        root_hash=_hash(checkpoint["root_hash"], "checkpoint.root_hash"),
+        inclusion_proof=tuple(_hash(h, f"inclusion_proof[{i}]") for i, h in enumerate(proof)),
+        chain_id=_integer(anchor["chain_id"], "anchor.chain_id", 1),
+        contract=contract.lower(),
+        tx_hash=_hash(anchor["tx_hash"], "anchor.tx_hash"),
+        block_number=_integer(anchor["block_number"], "anchor.block_number", 0),
+    )
+
+
+def _parsed(bundle: Mapping[str, Any] | ProofBundle) -> ProofBundle:
+    return bundle if isinstance(bundle, ProofBundle) else parse_bundle(bundle)
+
+
+# -- verification without the chain -----------------------------------------------------
+
+
+def verify_bundle_offline(bundle: Mapping[str, Any] | ProofBundle) -> list[Step]:
+    """Verify what a bundle shows by itself: the entry, its hash, its path to the root.
+
+    The root and tree size are the bundle's claim here; ``verify_bundle_on_chain``
+    checks that the contract anchored exactly that checkpoint.
+
+    Args:
+        bundle: the decoded JSON document, or a parsed bundle.
+
+    Returns:
+        The steps ``format``, ``entry``, ``leaf_hash``, ``inclusion``, each explained.
+
+    Raises:
+        BundleFormatError: not a ``shanlian-proof/v1`` document.
+        BundleEntryError: the entry is not a valid v1 entry in normalized form.
+        LeafHashMismatchError: the entry does not hash to ``leaf_hash``.
+        InclusionProofError: the proof does not lead to the checkpoint's root.
+    """
+    parsed = _parsed(bundle)
+    steps = [
+        Step(
+            "format",
+            f"a {FORMAT} bundle: checkpoint {parsed.checkpoint_index} of LedgerAnchor "
+            f"{parsed.contract} on chain {parsed.chain_id}",
+        )
+    ]
+    try:
+        entry = parse_entry(parsed.entry)
+    except EntryError as error:
+        raise BundleEntryError(error.field, error.message) from None
+    try:
+        leaf = canonical_bytes(dict(parsed.entry))
+    except (TypeError, ValueError) as error:  # rfc8785 refuses what JSON cannot hold
+        raise BundleEntryError("entry", f"has no canonical form: {error}") from None
+    if leaf != entry.leaf_bytes:
+        raise BundleEntryError(
+            "entry",
+            "is valid but not in the normalized form the journal holds (NFC text, "
+            "lowercase hex, UTC timestamps with milliseconds)",
+        )
+    steps.append(
+        Step(
+            "entry",
+            f"a valid v1 {entry.kind} entry, seq {entry.seq}, at {entry.at}; its RFC 8785 "
+            f"canonical form is {len(leaf)} bytes",
+        )
+    )
+    calculated = merkle_leaf_hash(leaf)
+    if calculated != parsed.leaf_hash:
+        raise LeafHashMismatchError(expected=parsed.leaf_hash, calculated=calculated)
+    steps.append(
+        Step("leaf_hash", f"SHA-256(0x00 ‖ entry) = {to_hex(calculated)}, the bundle's leaf_hash")
+    )
+    proof = parsed.inclusion_proof
+    try:
+        root = root_from_inclusion_proof(entry.seq, parsed.tree_size, calculated, proof)
+    except ProofShapeError as error:
+        raise InclusionProofError(
+            entry.seq,
+            parsed.tree_size,
+            parsed.root_hash,
+            f"the proof has {error.got} hashes, a leaf at {entry.seq} of {parsed.tree_size} "
+            f"needs {error.expected}",
+            None,
+        ) from None
+    except MerkleError as error:
+        raise InclusionProofError(
+            entry.seq, parsed.tree_size, parsed.root_hash, str(error), None
+        ) from None
+    if root != parsed.root_hash:
+        mismatch = RootMismatchError(expected=parsed.root_hash, calculated=root)
+        raise InclusionProofError(
+            entry.seq, parsed.tree_size, parsed.root_hash, str(mismatch), root
+        )
+    steps.append(
+        Step(
+            "inclusion",
+            f"the {len(proof)}-hash audit path leads from leaf {entry.seq} to root "
+            f"{to_hex(root)} of the tree of {parsed.tree_size} entries (RFC 9162 §2.1.3.2)",
+        )
+    )
+    return steps
+
+
+# -- verification against the chain ------------------------------------------------------
+
+
+def verify_bundle_on_chain(
+    bundle: Mapping[str, Any] | ProofBundle,
+    client: ChainClient,
+    *,
+    contract: str | None = None,
+    call_contract: bool = True,
+) -> list[Step]:
+    """Verify with the chain that the bundle's checkpoint is the one anchored.
+
+    Run ``verify_bundle_offline`` first: this trusts the bundle's entry and proof.
+
+    Args:
+        bundle: the decoded JSON document, or a parsed bundle.
+        client: a reader on the chain to check (see ``audit.onchain.connect_reader``).
+        contract: the LedgerAnchor address the verifier trusts (the deployment's
+            published one); None accepts the bundle's, with only its code checked.
+        call_contract: also ask the contract's own ``verifyInclusion`` by ``eth_call``.
+
+    Returns:
+        The steps ``chain``, ``contract``, ``checkpoint``, ``anchor_tx`` and, when
+        asked, ``contract_call``, each explained.
+
+    Raises:
+        BundleChainError: the node serves another chain.
+        ContractMismatchError: another contract than the pinned one, or no LedgerAnchor
+            of the published build at the bundle's address.
+        CheckpointMismatchError: the contract holds another checkpoint at that index.
+        AnchorTransactionError: the anchoring transaction is not as the bundle says.
+        ContractCallError: the contract's ``verifyInclusion`` says no.
+        ChainError: the node failed.
+    """
+    parsed = _parsed(bundle)
+    steps: list[Step] = []
+    if client.chain_id != parsed.chain_id:
+        raise BundleChainError(expected=parsed.chain_id, actual=client.chain_id)
+    steps.append(Step("chain", f"the node serves chain {client.chain_id}, as the bundle says"))
+
+    if contract is not None and contract.lower() != parsed.contract:
+        raise ContractMismatchError(
+            expected=contract.lower(),
+            actual=parsed.contract,
+            detail=f"the bundle names LedgerAnchor {parsed.contract}, not the trusted "
+            f"{contract.lower()}",
+        )
+    code = check_code(client, LEDGER_ANCHOR, parsed.contract, "latest")
+    if code.checked and (not code.present or not code.published_build):
+        raise ContractMismatchError(
+            expected=parsed.contract,
+            actual=parsed.contract,
+            detail=f"there is no LedgerAnchor of the published build at {parsed.contract} "
+            f"on chain {client.chain_id}" + ("" if code.present else " (no contract at all)"),
+        )
+    held = (
+        "holds the published LedgerAnchor build"
+        if code.checked
+        else "was not compared with the published build (the node offers no eth_getCode)"
+    )
+    steps.append(
+        Step(
+            "contract",
+            f"{code.address} {held}"
+            + (", the contract you trust" if contract else " (pass --contract to pin it)"),
+        )
+    )
+
+    # A reader of its own on the bundle's contract: the caller's client stays as it was.
+    reader = ChainClient(
+        client.w3,
+        client.account,
+        chain_id=client.chain_id,
+        rpc_url=client.rpc_url,
+        embedded=client.embedded_chain,
+    )
+    reader.attach(ledger_anchor=code.address, check_code=False)
+    index = parsed.checkpoint_index
+    try:
+        checkpoint = reader.checkpoint_at(index)
+    except LedgerAnchorUnknownCheckpointError as error:
+        raise CheckpointMismatchError(
+            index,
+            "index",
+            index,
+            None,
+            f"the contract holds {error.arguments.get('count')} checkpoints, none at index {index}",
+        ) from None
+    if checkpoint.tree_size != parsed.tree_size:
+        raise CheckpointMismatchError(
+            index,
+            "tree_size",
+            parsed.tree_size,
+            checkpoint.tree_size,
+            f"checkpoint {index} on chain has tree size {checkpoint.tree_size}, the bundle "
+            f"says {parsed.tree_size}",
+        )
+    if checkpoint.root_hash != parsed.root_hash:
+        raise CheckpointMismatchError(
+            index,
+            "root_hash",
+            parsed.root_hash,
+            checkpoint.root_hash,
+            f"checkpoint {index} on chain has root {to_hex(checkpoint.root_hash)}, the bundle "
+            f"says {to_hex(parsed.root_hash)}",
+        )
+    steps.append(
+        Step(
+            "checkpoint",
+            f"checkpointAt({index}) = tree size {parsed.tree_size}, root "
+            f"{to_hex(parsed.root_hash)}, anchored at Unix time {checkpoint.anchored_at}",
+        )
+    )
+
+    steps.append(_check_anchor_tx(parsed, reader))
+
+    if call_contract:
+        seq = parsed.seq
+        if not reader.verify_inclusion(index, seq, parsed.leaf_hash, parsed.inclusion_proof):
+            raise ContractCallError(
+                f"verifyInclusion({index}, {seq}, leaf, proof) returned false on chain"
+            )
+        steps.append(
+            Step(
+                "contract_call",
+                f"the contract's own verifyInclusion({index}, {seq}, leaf, proof) returned "
+                "true (one eth_call)",
+            )
+        )
+    return steps
+
+
+def _check_anchor_tx(parsed: ProofBundle, client: ChainClient) -> Step:
+    tx_hash = parsed.tx_hash
+    eth = client.w3.eth
+    try:
+        receipt = eth.get_transaction_receipt(HexBytes(tx_hash))
+    except TransactionNotFound:
+        raise AnchorTransactionError(tx_hash, "no such transaction on this chain") from None
+    except (OSError, Web3Exception) as exc:
+        raise ChainError(f"reading the receipt of {to_hex(tx_hash)}: {exc}") from exc
+    if receipt is None:
+        raise AnchorTransactionError(tx_hash, "no such transaction on this chain")
+    block_number = int(receipt["blockNumber"])
+    if block_number != parsed.block_number:
+        raise AnchorTransactionError(
+            tx_hash, f"is in block {block_number}, the bundle says {parsed.block_number}"
+        )
+    if int(receipt["status"]) != 1:
+        raise AnchorTransactionError(tx_hash, "failed (status 0): it anchored nothing")
+    block = eth.get_block(block_number)
+    if bytes(block["hash"]) != bytes(receipt["blockHash"]):
+        raise AnchorTransactionError(
+            tx_hash, f"block {block_number} of the canonical chain no longer holds it (a reorg)"
+        )
+    event = client.ledger_anchor.events.CheckpointAnchored()
+    anchored: list[tuple[int, int, bytes]] = []
+    for log in receipt["logs"]:
+        if str(log["address"]).lower() != parsed.contract:
+            continue
+        try:
+            args = event.process_log(log)["args"]
+        except (Web3Exception, ValueError, LookupError):
+            continue  # another event of the contract
+        anchored.append((int(args["index"]), int(args["treeSize"]), bytes(args["rootHash"])))
+    wanted = (parsed.checkpoint_index, parsed.tree_size, parsed.root_hash)
+    if wanted not in anchored:
+        found = ", ".join(f"checkpoint {i} at size {s}" for i, s, _ in anchored) or "nothing"
+        raise AnchorTransactionError(
+            tx_hash,
+            f"emitted no CheckpointAnchored({parsed.checkpoint_index}, {parsed.tree_size}, "
+            f"{to_hex(parsed.root_hash)}) from {to_checksum_address(parsed.contract)}; "
+            f"it anchored {found}",
+        )
+    return Step(
+        "anchor_tx",
+        f"transaction {to_hex(tx_hash)} in block {block_number} of the canonical chain "
+        f"emitted CheckpointAnchored({parsed.checkpoint_index}, {parsed.tree_size}, "
+        f"{to_hex(parsed.root_hash)})",
+    )
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any] | ProofBundle,
+    client: ChainClient,
+    *,
+    contract: str | None = None,
+    call_contract: bool = True,
+) -> list[Step]:
+    """Verify a bundle completely: ``verify_bundle_offline``, then ``verify_bundle_on_chain``.
+
+    Raises:
+        BundleError: the first step that fails, as its typed subclass.
+        ChainError: the node failed.
+    """
+    parsed = _parsed(bundle)
+    return verify_bundle_offline(parsed) + verify_bundle_on_chain(
+        parsed, client, contract=contract, call_contract=call_contract
+    )

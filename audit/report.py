@@ -1,0 +1,462 @@
+"""What an audit found: checks, problems, checkpoints and balances; as text and as JSON.
+
+A ``Problem`` is pinned either to one ``seq`` (the evidence names the entry) or to an
+anchored range ``first..last`` (only the checkpoints on chain bound it). The report's
+``failure`` is the problem an auditor should look at first: the earliest one, and
+within an anchored range, an exact ``seq`` inside it when there is one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ledger.entries import to_hex
+
+Status = Literal["pass", "fail", "skip"]
+REPORT_FORMAT = "shanlian-audit/v1"
+MAX_PROBLEMS_KEPT = 100
+"""Problems kept per check (all are counted): one bad insert shifts every later seq."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding that fails a check.
+
+    Attributes:
+        check: the check's name (``entries``, ``sequence``, ``checkpoints``, …).
+        detail: what is wrong, with the values that show it.
+        seq: the entry the evidence pins, if it pins one.
+        first: the first entry of the anchored range that holds it, if only a range.
+        last: the last entry of that range (inclusive).
+    """
+
+    check: str
+    detail: str
+    seq: int | None = None
+    first: int | None = None
+    last: int | None = None
+
+    @property
+    def key(self) -> int:
+        """Where the problem starts, for ordering (the journal's end for neither)."""
+        if self.seq is not None:
+            return self.seq
+        if self.first is not None:
+            return self.first
+        return 2**63
+
+    @property
+    def where(self) -> str:
+        """``seq 7``, ``entries 1000..1999`` or ``the chain``."""
+        if self.seq is not None:
+            return f"seq {self.seq}"
+        if self.first is not None:
+            return f"entries {self.first}..{self.last}"
+        return "the chain"
+
+    def contains(self, seq: int) -> bool:
+        """Whether ``seq`` lies in this problem's range (or is its seq)."""
+        if self.first is not None and self.last is not None:
+            return self.first <= seq <= self.last
+        return self.seq == seq
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "check": self.check,
+            "seq": self.seq,
+            "first": self.first,
+            "last": self.last,
+            "where": self.where,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Check:
+    """One check of the audit and its outcome.
+
+    Attributes:
+        name: short stable name, e.g. ``checkpoints``.
+        title: what it verifies, in a sentence.
+        status: ``pass``, ``fail`` or ``skip`` (not applicable, or not asked for).
+        summary: one line on what was checked or why it was skipped.
+        problems: the first ``MAX_PROBLEMS_KEPT`` problems, by ``seq``.
+        problem_count: all problems found.
+    """
+
+    name: str
+    title: str
+    status: Status = "pass"
+    summary: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+
+    def add(self, problem: Problem) -> None:
+        """Record a problem; the check fails."""
+        self.status = "fail"
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "status": self.status,
+            "summary": self.summary,
+            "problem_count": self.problem_count,
+            "problems": [p.to_json() for p in sorted(self.problems, key=lambda p: p.key)],
+        }
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Money in one currency, minor units (fen for CNY).
+
+    Attributes:
+        currency: ISO 4217 code.
+        received: all donations.
+        refunded: refunded to donors.
+        allocated: allocated to disbursements (less reversals).
+        disbursed: disbursements not voided.
+    """
+
+    currency: str
+    received: int = 0
+    refunded: int = 0
+    allocated: int = 0
+    disbursed: int = 0
+
+    @property
+    def held(self) -> int:
+        """Received, not refunded and not yet allocated to any disbursement."""
+        return self.received - self.refunded - self.allocated
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON, ``held`` included."""
+        return {
+            "currency": self.currency,
+            "received": self.received,
+            "refunded": self.refunded,
+            "allocated": self.allocated,
+            "disbursed": self.disbursed,
+            "held": self.held,
+        }
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    """A charity as the on-chain registry holds it.
+
+    Attributes:
+        registered: the registry knows the charity.
+        metadata_matches: its metadata hash is the leaf hash of the charity's
+            ``charity.registered`` entry (None when not registered).
+        signer_matches: the registry's signer is the entry's (None when not registered).
+        revoked_at: Unix time of the revocation on chain, or None.
+    """
+
+    registered: bool
+    metadata_matches: bool | None = None
+    signer_matches: bool | None = None
+    revoked_at: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "registered": self.registered,
+            "metadata_matches": self.metadata_matches,
+            "signer_matches": self.signer_matches,
+            "revoked_at": self.revoked_at,
+        }
+
+
+@dataclass(frozen=True)
+class CharitySummary:
+    """One charity of the journal: where it was registered and its money.
+
+    Attributes:
+        charity_id: its id.
+        name: its name as registered.
+        seq: its ``charity.registered`` entry.
+        projects: projects opened.
+        donations: donations received.
+        disbursements: disbursements made (voided ones included).
+        balances: per currency.
+        registry: the on-chain record, when the registry was checked.
+    """
+
+    charity_id: str
+    name: str
+    seq: int
+    projects: int
+    donations: int
+    disbursements: int
+    balances: tuple[Balance, ...]
+    registry: RegistryRecord | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "charity_id": self.charity_id,
+            "name": self.name,
+            "seq": self.seq,
+            "projects": self.projects,
+            "donations": self.donations,
+            "disbursements": self.disbursements,
+            "balances": [b.to_json() for b in self.balances],
+            "registry": None if self.registry is None else self.registry.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    """An anchored checkpoint and what the export recomputes at its size.
+
+    Attributes:
+        index: its index in the contract.
+        tree_size: entries it covers.
+        root_hash: the root on chain.
+        anchored_at: Unix time of its block.
+        recomputed_root: the export's root at ``tree_size``; None when the export is
+            shorter.
+    """
+
+    index: int
+    tree_size: int
+    root_hash: bytes
+    anchored_at: int
+    recomputed_root: bytes | None
+
+    @property
+    def outcome(self) -> str:
+        """``match``, ``mismatch`` or ``beyond_export``."""
+        if self.recomputed_root is None:
+            return "beyond_export"
+        return "match" if self.recomputed_root == self.root_hash else "mismatch"
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "index": self.index,
+            "tree_size": self.tree_size,
+            "root_hash": to_hex(self.root_hash),
+            "anchored_at": self.anchored_at,
+            "recomputed_root": None
+            if self.recomputed_root is None
+            else to_hex(self.recomputed_root),
+            "outcome": self.outcome,
+        }
+
+
+@dataclass
+class AuditReport:
+    """Everything one audit found.
+
+    Attributes:
+        journal: the export audited (file or URL).
+        entries: lines in the export.
+        root_hash: the export's Merkle root at ``entries``.
+        chain_id: the chain read.
+        rpc: the node, without path or key.
+        contract: the LedgerAnchor read.
+        registry: the CharityRegistry read, if any.
+        block: the block every chain read was pinned to.
+        checkpoints: every checkpoint on chain, with the recomputed root.
+        checks: every check, in the order run.
+        charities: per charity, in order of registration.
+        totals: all charities together, per currency.
+        kinds: entries per kind.
+        notes: things an auditor should know that are not failures.
+        elapsed_s: wall time of the audit.
+    """
+
+    journal: str
+    entries: int
+    root_hash: bytes
+    chain_id: int
+    rpc: str
+    contract: str
+    registry: str | None
+    block: int
+    checkpoints: list[CheckpointResult]
+    checks: list[Check]
+    charities: list[CharitySummary]
+    totals: list[Balance]
+    kinds: dict[str, int]
+    notes: list[str]
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        """No check failed."""
+        return all(check.status != "fail" for check in self.checks)
+
+    @property
+    def failure(self) -> Problem | None:
+        """The problem to report first (None when the audit passed).
+
+        The earliest problem by where it starts; if that is an anchored range and an
+        exact ``seq`` lies inside it, that seq, since the evidence pins it.
+        """
+        problems = [p for check in self.checks for p in check.problems]
+        if not problems:
+            return None
+        first = min(problems, key=lambda p: (p.key, p.seq is None))
+        if first.seq is None and first.first is not None:
+            inside = [p for p in problems if p.seq is not None and first.contains(p.seq)]
+            if inside:
+                return min(inside, key=lambda p: p.key)
+        return first
+
+    @property
+    def anchored_size(self) -> int:
+        """Entries covered by the latest checkpoint (0 before the first)."""
+        return max((c.tree_size for c in self.checkpoints), default=0)
+
+    def check(self, name: str) -> Check:
+        """The check called ``name``.
+
+        Raises:
+            KeyError: no such check.
+        """
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON (``shanlian-audit/v1``)."""
+        failure = self.failure
+        return {
+            "format": REPORT_FORMAT,
+            "ok": self.ok,
+            "failure": None if failure is None else failure.to_json(),
+            "journal": {
+                "source": self.journal,
+                "entries": self.entries,
+                "root_hash": to_hex(self.root_hash),
+                "anchored_entries": min(self.anchored_size, self.entries),
+                "kinds": dict(sorted(self.kinds.items())),
+            },
+            "chain": {
+                "chain_id": self.chain_id,
+                "rpc": self.rpc,
+                "ledger_anchor": self.contract,
+                "charity_registry": self.registry,
+                "block": self.block,
+            },
+            "checkpoints": [c.to_json() for c in self.checkpoints],
+            "checks": [c.to_json() for c in self.checks],
+            "totals": [b.to_json() for b in self.totals],
+            "charities": [c.to_json() for c in self.charities],
+            "notes": list(self.notes),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def to_text(self) -> str:
+        """The report for a terminal."""
+        return "\n".join(_text_lines(self)) + "\n"
+
+
+def money(amount: int) -> str:
+    """An amount in minor units with thousands separators: ``1,234,567``."""
+    return f"{amount:,}"
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(rows: Iterable[tuple[str, ...]], indent: str = "  ") -> list[str]:
+    rows = list(rows)
+    if not rows:
+        return []
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def pad(cell: str, width: int, left: bool) -> str:
+        space = " " * (width - _width(cell))
+        return cell + space if left else space + cell
+
+    return [
+        indent
+        + "  ".join(
+            pad(cell, width, i < 2) for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _text_lines(report: AuditReport) -> list[str]:
+    lines = [
+        f"shanlian audit of {report.journal}",
+        f"  chain {report.chain_id} via {report.rpc}, read at block {report.block}",
+        f"  LedgerAnchor {report.contract}"
+        + (f", CharityRegistry {report.registry}" if report.registry else ""),
+        f"  {report.entries:,} entries, Merkle root {to_hex(report.root_hash)}",
+        f"  {len(report.checkpoints)} checkpoints on chain"
+        + (f", the latest at tree size {report.anchored_size:,}" if report.checkpoints else ""),
+        "",
+        "checks",
+    ]
+    for check in report.checks:
+        mark = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[check.status]
+        lines.append(f"  {mark}  {check.name:<15} {check.title}")
+        if check.summary:
+            lines.append(f"        {'':<15} {check.summary}")
+        for problem in sorted(check.problems, key=lambda p: p.key)[:5]:
+            shown = problem.detail
+            if not shown.startswith(problem.where):
+                shown = f"{problem.where}: {shown}"
+            lines.append(f"        {'':<15} {shown}")
+        if check.problem_count > 5:
+            lines.append(f"        {'':<15} … {check.problem_count - 5:,} more")
+    if report.totals:
+        lines += ["", "totals (minor units, e.g. fen for CNY)"]
+        lines += _table(
+            [("", "currency", "received", "refunded", "allocated", "disbursed", "held")]
+            + [
+                (
+                    "all charities",
+                    b.currency,
+                    money(b.received),
+                    money(b.refunded),
+                    money(b.allocated),
+                    money(b.disbursed),
+                    money(b.held),
+                )
+                for b in report.totals
+            ]
+            + [
+                (
+                    f"{c.name} ({c.charity_id})",
+                    b.currency,
+                    money(b.received),
+                    money(b.refunded),
+                    money(b.allocated),
+                    money(b.disbursed),
+                    money(b.held),
+                )
+                for c in report.charities
+                for b in c.balances
+            ]
+        )
+    if report.notes:
+        lines += ["", "notes"]
+        lines += [f"  - {note}" for note in report.notes]
+    lines.append("")
+    failure = report.failure
+    if failure is None:
+        lines.append(
+            f"PASSED: {report.entries:,} entries verified against {len(report.checkpoints)} "
+            f"anchored checkpoints in {report.elapsed_s:.1f} s"
+        )
+    else:
+        lines.append(f"FAILED at {failure.where}: {failure.check}: {failure.detail}")
+    return lines

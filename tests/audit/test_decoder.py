@@ -1,0 +1,198 @@
+"""The export decoder: the ledger's own path, and a fast path that agrees with it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.decoder import (
+    SCHEMA_FINGERPRINT,
+    decode_fast,
+    decode_line,
+    decoder,
+    schema_fingerprint,
+)
+from audit.errors import LineError
+from ledger.currencies import ISO_4217
+from ledger.entries import MAX_AMOUNT, MAX_SEQ, Entry, format_at, make_entry, to_hex
+
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def ids(prefix: str) -> st.SearchStrategy[str]:
+    return st.text(ALNUM, min_size=1, max_size=40).map(lambda s: f"{prefix}_{s}")
+
+
+hashes = st.binary(min_size=32, max_size=32).map(to_hex)
+moments = st.datetimes(timezones=st.just(UTC)).map(format_at)
+actors = st.one_of(st.just("platform"), ids("ch").map(lambda c: f"charity:{c}"))
+
+donations = st.fixed_dictionaries(
+    {
+        "donation_id": ids("dn"),
+        "charity_id": ids("ch"),
+        "project_id": st.one_of(st.none(), ids("pr")),
+        "amount": st.integers(1, MAX_AMOUNT),
+        "currency": st.sampled_from(sorted(ISO_4217)),
+        "channel": st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True),
+        "paid_at": moments,
+        "donor_commitment": hashes,
+        "payment_ref_hash": hashes,
+    }
+)
+allocations = st.fixed_dictionaries(
+    {
+        "allocation_id": ids("al"),
+        "donation_id": ids("dn"),
+        "disbursement_id": ids("db"),
+        "amount": st.integers(1, MAX_AMOUNT),
+    }
+)
+
+
+@st.composite
+def fast_entries(draw: st.DrawFn) -> Entry:
+    kind, body = draw(
+        st.one_of(
+            donations.map(lambda b: ("donation.received", b)),
+            allocations.map(lambda b: ("allocation.made", b)),
+        )
+    )
+    return make_entry(
+        kind, body, seq=draw(st.integers(0, MAX_SEQ)), at=draw(moments), actor=draw(actors)
+    )
+
+
+def test_the_fast_path_was_written_against_the_current_ledger_schemas() -> None:
+    assert schema_fingerprint() == SCHEMA_FINGERPRINT, (
+        "ledger.entries changed the donation or allocation schema (or a constant): review "
+        "audit/decoder.py's expressions against it, then set SCHEMA_FINGERPRINT to "
+        f"{schema_fingerprint()!r}"
+    )
+
+
+@given(fast_entries())
+def test_the_fast_path_decodes_every_valid_donation_and_allocation_as_the_ledger_does(
+    entry: Entry,
+) -> None:
+    line = entry.leaf_bytes
+    fast = decode_fast(line)
+    assert fast is not None
+    assert fast == decode_line(line) == entry
+    assert fast.leaf_bytes == line
+
+
+INTERESTING = [
+    b"0", b"1", b"9", b"a", b"A", b"z", b"_", b"-", b".", b":", b",", b'"', b"\\", b"{",
+    b"}", b"[", b" ", b"\n", b"\x00", b"\xc3\xa9", b"null", b"00", b"1e3", b"x", b"Z",
+    b"\\u0041", b'"sig":"0x', b"1000000000001", b"9007199254740992",
+]  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fast_entries(),
+    st.data(),
+)
+def test_the_fast_path_never_accepts_a_line_the_ledger_refuses(
+    entry: Entry, data: st.DataObject
+) -> None:
+    line = entry.leaf_bytes
+    start = data.draw(st.integers(0, len(line)))
+    end = data.draw(st.integers(start, min(len(line), start + 6)))
+    insert = b"".join(data.draw(st.lists(st.sampled_from(INTERESTING), max_size=3)))
+    mutated = line[:start] + insert + line[end:]
+    fast = decode_fast(mutated)
+    if fast is None:
+        return
+    assert decode_line(mutated) == fast  # never LineError: the ledger agrees
+
+
+def donation_line(**changes: object) -> bytes:
+    body = {
+        "donation_id": "dn_1",
+        "charity_id": "ch_1",
+        "project_id": None,
+        "amount": 100,
+        "currency": "CNY",
+        "channel": "card",
+        "paid_at": "2026-11-26T10:00:00.000Z",
+        "donor_commitment": "0x" + "ab" * 32,
+        "payment_ref_hash": "0x" + "cd" * 32,
+    }
+    entry = make_entry(
+        "donation.received", body, seq=5, at="2026-11-26T10:00:01.000Z", actor="platform"
+    )
+    obj: dict[str, Any] = entry.to_json()
+    for key, value in changes.items():
+        if key in obj:
+            obj[key] = value
+        else:
+            obj["body"][key] = value
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "check"),
+    [
+        ({"amount": MAX_AMOUNT + 1}, "entry"),
+        ({"amount": 0}, "entry"),
+        ({"currency": "XYZ"}, "entry"),
+        ({"paid_at": "2026-02-30T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "2026-11-26T10:00:00Z"}, "canonical"),
+        ({"donor_commitment": "0x" + "AB" * 32}, "entry"),
+        ({"seq": MAX_SEQ + 1}, "entry"),
+        ({"actor": "charity:ch_1\n"}, "entry"),
+        ({"channel": "Card"}, "entry"),
+    ],
+)
+def test_a_bad_line_gets_the_ledgers_own_error(changes: dict[str, object], check: str) -> None:
+    line = donation_line(**changes)
+    assert decode_fast(line) is None
+    with pytest.raises(LineError) as caught:
+        decoder()(line)
+    assert caught.value.check == check
+
+
+def test_lines_outside_the_fast_path_still_decode_the_ledgers_way() -> None:
+    signed = json.loads(donation_line())
+    signed["sig"] = "0x" + "11" * 65
+    line = json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
+    assert decode_fast(line) is None
+    assert decoder()(line).sig == signed["sig"]
+    charity = make_entry(
+        "charity.registered",
+        {"charity_id": "ch_1", "name": "乡村学校基金会", "registration_no": "1", "signer": None},
+        seq=0,
+        at="2026-11-26T10:00:00.000Z",
+        actor="platform",
+    )
+    assert decoder()(charity.leaf_bytes) == charity
+
+
+@pytest.mark.parametrize(
+    ("line", "check"),
+    [
+        (b"", "json"),
+        (b"not json", "json"),
+        (b"\xff\xfe", "json"),
+        (b"[1]", "entry"),
+        (b'{"v":1}', "entry"),
+        (donation_line()[:-1], "json"),
+        (donation_line().replace(b',"at"', b', "at"'), "canonical"),
+        (donation_line().replace(b'"v":1}', b'"v":1,"v":1}'), "canonical"),
+    ],
+)
+def test_the_ledgers_path_says_what_is_wrong_with_a_line(line: bytes, check: str) -> None:
+    with pytest.raises(LineError) as caught:
+        decode_line(line)
+    assert caught.value.check == check
+
+
+def test_the_slow_decoder_can_be_asked_for() -> None:
+    assert decoder(fast=False) is decode_line

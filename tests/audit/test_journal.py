@@ -1,0 +1,259 @@
+"""The journal pass of the audit, on exports built in memory against made-up checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit import journal as journal_module
+from audit.journal import verify_journal
+from audit.report import AuditReport, Check, Problem
+from chain.client import Checkpoint
+from ledger.entries import make_entry, to_hex
+from ledger.merkle import MemoryTree, leaf_hash
+
+AT = "2026-11-26T10:00:00.000Z"
+
+
+def journal(donations: int = 40) -> list[bytes]:
+    """A valid export: a charity, a project, donations, a disbursement funded by two."""
+    drafts: list[tuple[str, dict[str, object], str]] = [
+        (
+            "charity.registered",
+            {"charity_id": "ch_a", "name": "学校", "registration_no": "1", "signer": None},
+            "platform",
+        ),
+        (
+            "project.opened",
+            {
+                "project_id": "pr_a",
+                "charity_id": "ch_a",
+                "title": "Books",
+                "goal_amount": 10**9,
+                "currency": "CNY",
+            },
+            "charity:ch_a",
+        ),
+    ]
+    for i in range(donations):
+        drafts.append(
+            (
+                "donation.received",
+                {
+                    "donation_id": f"dn_{i}",
+                    "charity_id": "ch_a",
+                    "project_id": "pr_a",
+                    "amount": 1000 + i,
+                    "currency": "CNY",
+                    "channel": "card",
+                    "paid_at": AT,
+                    "donor_commitment": to_hex(hashlib.sha256(b"c%d" % i).digest()),
+                    "payment_ref_hash": to_hex(hashlib.sha256(b"r%d" % i).digest()),
+                },
+                "platform",
+            )
+        )
+    drafts += [
+        (
+            "disbursement.made",
+            {
+                "disbursement_id": "db_a",
+                "charity_id": "ch_a",
+                "project_id": "pr_a",
+                "amount": 2001,
+                "currency": "CNY",
+                "payee": "书店",
+                "purpose": "books",
+                "evidence": [],
+            },
+            "charity:ch_a",
+        ),
+        (
+            "allocation.made",
+            {
+                "allocation_id": "al_a",
+                "donation_id": "dn_0",
+                "disbursement_id": "db_a",
+                "amount": 1000,
+            },
+            "charity:ch_a",
+        ),
+        (
+            "allocation.made",
+            {
+                "allocation_id": "al_b",
+                "donation_id": "dn_1",
+                "disbursement_id": "db_a",
+                "amount": 1001,
+            },
+            "charity:ch_a",
+        ),
+    ]
+    return [
+        make_entry(kind, body, seq=seq, at=AT, actor=actor).leaf_bytes
+        for seq, (kind, body, actor) in enumerate(drafts)
+    ]
+
+
+def anchored(lines: list[bytes], sizes: list[int]) -> list[Checkpoint]:
+    tree = MemoryTree.from_leaf_hashes(leaf_hash(line) for line in lines)
+    return [Checkpoint(i, size, tree.root(size), 1_790_000_000 + i) for i, size in enumerate(sizes)]
+
+
+def statuses(checks: list[Check]) -> dict[str, str]:
+    return {check.name: check.status for check in checks}
+
+
+def first_problem(checks: list[Check]) -> Problem:
+    return min((p for c in checks for p in c.problems), key=lambda p: p.key)
+
+
+LINES = journal()
+SIZES = [5, 16, 30, 45]
+CHECKPOINTS = anchored(LINES, SIZES)
+
+
+def test_an_honest_export_passes_and_every_pair_of_checkpoints_is_shown_consistent() -> None:
+    findings = verify_journal(iter(LINES), CHECKPOINTS)
+    assert set(statuses(findings.checks).values()) == {"pass"}
+    assert findings.size == len(LINES) == 45
+    assert findings.root_hash == MemoryTree.from_leaf_hashes(map(leaf_hash, LINES)).root()
+    assert findings.checks[5].summary.startswith("3 of 3 consecutive pairs verified")
+    assert [c.outcome for c in findings.checkpoints] == ["match"] * 4
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 45), min_size=1, max_size=6, unique=True).map(sorted))
+def test_the_recomputed_root_at_every_checkpoint_size_is_memory_trees(sizes: list[int]) -> None:
+    findings = verify_journal(iter(LINES), anchored(LINES, sizes))
+    assert all(c.recomputed_root == c.root_hash for c in findings.checkpoints)
+    assert statuses(findings.checks)["consistency"] in ("pass", "skip")
+
+
+def test_a_root_the_export_does_not_reproduce_is_bounded_by_the_checkpoints_around_it() -> None:
+    lines = list(LINES)
+    lines[20] = lines[20].replace(b'"amount":1018', b'"amount":1019')
+    findings = verify_journal(iter(lines), CHECKPOINTS)
+    problem = first_problem(findings.checks)
+    assert (problem.check, problem.first, problem.last) == ("checkpoints", 16, 29)
+    assert "between checkpoint 1 at size 16 and checkpoint 2 at size 30" in problem.detail
+    assert [c.outcome for c in findings.checkpoints] == ["match", "match", "mismatch", "mismatch"]
+
+
+def test_a_change_before_the_first_checkpoint_is_bounded_from_entry_zero() -> None:
+    lines = list(LINES)
+    lines[0] = lines[0].replace("学校".encode(), "学院".encode())
+    problem = first_problem(verify_journal(iter(lines), CHECKPOINTS).checks)
+    assert (problem.first, problem.last) == (0, 4)
+    assert "up to checkpoint 0 at size 5" in problem.detail
+
+
+def test_a_checkpoint_beyond_the_export_names_where_the_export_ends() -> None:
+    findings = verify_journal(iter(LINES[:40]), CHECKPOINTS)
+    problem = first_problem(findings.checks)
+    assert (problem.check, problem.seq) == ("checkpoints", 40)
+    assert "entries 40..44 (5) are missing" in problem.detail
+
+
+def test_an_empty_export_against_no_checkpoint_has_nothing_to_fail() -> None:
+    findings = verify_journal(iter([]), [])
+    assert "fail" not in statuses(findings.checks).values()
+    assert findings.checks[0].summary == "the export is empty"
+    assert statuses(findings.checks)["checkpoints"] == "skip"
+
+
+def test_a_chain_whose_checkpoints_do_not_grow_fails_consistency() -> None:
+    shrinking = [*CHECKPOINTS[:2], Checkpoint(2, 10, CHECKPOINTS[0].root_hash, 0)]
+    findings = verify_journal(iter(LINES), shrinking)
+    consistency = next(c for c in findings.checks if c.name == "consistency")
+    assert consistency.status == "fail"
+    assert "not more than checkpoint 1's" in consistency.problems[0].detail
+
+
+def test_an_allocation_beyond_its_donation_is_named_by_its_seq() -> None:
+    lines = list(LINES)
+    last = json.loads(lines[-1])
+    last["body"]["amount"] = 5000
+    lines[-1] = make_entry(
+        last["kind"], last["body"], seq=last["seq"], at=last["at"], actor=last["actor"]
+    ).leaf_bytes
+    problem = first_problem(verify_journal(iter(lines), []).checks)
+    assert (problem.check, problem.seq) == ("accounting", 44)
+    assert problem.detail.startswith("allocation.made: body.amount: allocation of 5000 exceeds")
+
+
+def test_a_blank_or_broken_line_is_named_and_the_rest_still_checked() -> None:
+    lines = [*LINES[:3], b"", *LINES[4:10], b"{", *LINES[11:]]
+    findings = verify_journal(iter(lines), [])
+    entries = findings.checks[0]
+    assert [(p.seq, p.detail[:8]) for p in entries.problems] == [(3, "not JSON"), (10, "not JSON")]
+    assert findings.size == len(LINES)
+
+
+def test_an_earlier_export_names_the_exact_seq_and_is_itself_checked_against_the_chain() -> None:
+    lines = list(LINES)
+    lines[20] = lines[20].replace(b'"amount":1018', b'"amount":1019')
+    findings = verify_journal(iter(lines), CHECKPOINTS, earlier=iter(LINES))
+    earlier = findings.checks[-1]
+    assert earlier.name == "earlier_export"
+    assert [p.seq for p in earlier.problems] == [20]
+    assert "matches the chain up to 45 entries" in earlier.summary
+
+    forged_earlier = list(LINES)
+    forged_earlier[3] = lines[20]
+    findings = verify_journal(iter(LINES), CHECKPOINTS, earlier=iter(forged_earlier))
+    details = [p.detail for p in findings.checks[-1].problems]
+    assert any("the earlier export itself does not match checkpoint 0" in d for d in details)
+
+
+def test_an_earlier_export_that_was_longer_names_the_first_removed_seq() -> None:
+    findings = verify_journal(iter(LINES[:30]), CHECKPOINTS[:3], earlier=iter(LINES))
+    (problem,) = findings.checks[-1].problems
+    assert problem.seq == 30
+    assert "entries 30..44 were removed" in problem.detail
+
+
+def report_with(*problems: Problem) -> AuditReport:
+    check = Check("x", "x")
+    for problem in problems:
+        check.add(problem)
+    return AuditReport(
+        journal="j",
+        entries=100,
+        root_hash=b"\x00" * 32,
+        chain_id=1,
+        rpc="r",
+        contract="c",
+        registry=None,
+        block=1,
+        checkpoints=[],
+        checks=[check],
+        charities=[],
+        totals=[],
+        kinds={},
+        notes=[],
+        elapsed_s=0.0,
+    )
+
+
+def test_the_failure_is_the_earliest_problem_and_an_exact_seq_inside_its_range_wins() -> None:
+    ranged = Problem("checkpoints", "range", first=10, last=19)
+    exact_inside = Problem("sequence", "inside", seq=14)
+    exact_after = Problem("accounting", "after", seq=30)
+    assert report_with(ranged, exact_after).failure == ranged
+    assert report_with(ranged, exact_inside, exact_after).failure == exact_inside
+    assert report_with(Problem("a", "b", seq=3), ranged).failure == Problem("a", "b", seq=3)
+    assert report_with().failure is None
+
+
+def test_progress_is_reported_every_so_many_lines_and_at_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(journal_module, "PROGRESS_EVERY", 10)
+    seen: list[int] = []
+    verify_journal(iter(LINES), CHECKPOINTS, progress=seen.append)
+    assert seen == [10, 20, 30, 40, 45]
