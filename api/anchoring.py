@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
+import sqlalchemy.exc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,7 +36,7 @@ from chain.errors import (
 from ledger.accounting import CharityState
 from ledger.entries import to_hex
 from ledger.store import projections
-from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog, leader_lock
+from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog, LeaderLock, leader_lock
 from ledger.store.journal import Store
 
 log = logging.getLogger("shanlian.anchor")
@@ -327,22 +328,39 @@ class AnchorWorker:
             return latest
 
     def run(self, stop: threading.Event) -> None:
-        """Anchor until ``stop`` is set: lead if no other process does, else stand by."""
+        """Anchor until ``stop`` is set: lead if no other process does, else stand by.
+
+        While the database is away (a restart, a cut connection) the worker backs off and
+        then competes for the lock again: the session that held it is gone, and the lock
+        with it, so another process may lead by then.
+        """
         backoff = self.settings.poll_s
         while not stop.is_set():
-            with leader_lock(self.store.engine) as acquired:
-                if not acquired:
-                    log.debug("another process leads the anchoring; standing by")
-                    stop.wait(self.settings.poll_s)
-                    continue
-                self._leading = True
-                try:
-                    backoff = self._lead(stop, backoff)
-                finally:
-                    self._leading = False
+            try:
+                with leader_lock(self.store.engine) as lock:
+                    if not lock:
+                        log.debug("another process leads the anchoring; standing by")
+                        stop.wait(self.settings.poll_s)
+                        continue
+                    self._leading = True
+                    try:
+                        backoff = self._lead(stop, backoff, lock)
+                    finally:
+                        self._leading = False
+            except sqlalchemy.exc.DBAPIError as error:
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                log.warning(
+                    "the database does not answer (%s); retrying in %.1f s",
+                    error.__class__.__name__,
+                    backoff,
+                )
+                stop.wait(backoff)
 
-    def _lead(self, stop: threading.Event, backoff: float) -> float:
+    def _lead(self, stop: threading.Event, backoff: float, lock: LeaderLock) -> float:
         while not stop.is_set():
+            if not lock.held():
+                log.warning("the anchoring leader lock was lost with its database session")
+                return backoff
             try:
                 self.run_once()
                 backoff = self.settings.poll_s

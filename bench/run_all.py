@@ -71,9 +71,7 @@ def run(bench: Bench, quick: bool) -> tuple[dict[str, object] | None, str]:
         return None, shown
     print(f"== {shown}", file=sys.stderr, flush=True)
     started = time.monotonic()
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     sys.stderr.write(result.stdout)
     if result.returncode != 0:
         sys.stderr.write(result.stderr[-4000:])

@@ -897,6 +897,16 @@ class ChainClient:
         tx_hash = self._send(function, "granting a role")
         return self._outcome(self.wait_for_receipt(tx_hash))
 
+    def revoke_role(self, contract: Contract, role: bytes, account: str) -> TxOutcome:
+        """Revoke ``role`` on ``contract`` from ``account``; the signer must be its admin.
+
+        Raises:
+            AccessControlUnauthorizedAccountError: the signer is not the role's admin.
+        """
+        function = contract.functions.revokeRole(role, to_checksum_address(account))
+        tx_hash = self._send(function, "revoking a role")
+        return self._outcome(self.wait_for_receipt(tx_hash))
+
     # -- CharityRegistry ----------------------------------------------------------------
 
     def register_charity(

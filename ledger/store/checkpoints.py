@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import sqlalchemy.exc
 from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.store.tables import CHECKPOINT
 
@@ -129,13 +130,42 @@ class CheckpointLog:
         return int(result.rowcount or 0)
 
 
+class LeaderLock:
+    """The outcome of ``leader_lock``: true while this process leads the anchoring.
+
+    On PostgreSQL the lock lives exactly as long as the session that took it: a restart
+    of the server, or a cut connection, releases it without telling anyone. ``held()``
+    asks that session whether it is still alive; once it was not, the lock stays lost
+    (the connection may reconnect, but not with the lock).
+    """
+
+    def __init__(self, acquired: bool, connection: Connection | None = None) -> None:
+        self.acquired = acquired
+        self._connection = connection
+
+    def __bool__(self) -> bool:
+        return self.acquired
+
+    def held(self) -> bool:
+        """Whether this process still holds the lock (one round trip on PostgreSQL)."""
+        if not self.acquired or self._connection is None:
+            return self.acquired
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+        except sqlalchemy.exc.DBAPIError:
+            self.acquired = False
+        return self.acquired
+
+
 @contextmanager
-def leader_lock(engine: Engine) -> Iterator[bool]:
+def leader_lock(engine: Engine) -> Iterator[LeaderLock]:
     """Try to become the one anchoring process; yields whether this process is it.
 
     PostgreSQL: a session-level advisory lock held on a dedicated connection for as
-    long as the block runs (released if the process dies). SQLite: an exclusive
-    ``flock`` on a file beside the database.
+    long as the block runs (released if the process dies, or the session ends: check
+    ``LeaderLock.held()`` before acting as the leader). SQLite: an exclusive ``flock``
+    on a file beside the database.
     """
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
@@ -145,19 +175,23 @@ def leader_lock(engine: Engine) -> Iterator[bool]:
                 ).scalar()
             )
             connection.commit()
+            lock = LeaderLock(acquired, connection)
             try:
-                yield acquired
+                yield lock
             finally:
-                if acquired:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
-                    )
-                    connection.commit()
+                if lock.acquired:
+                    try:
+                        connection.execute(
+                            text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
+                        )
+                        connection.commit()
+                    except sqlalchemy.exc.DBAPIError:
+                        pass  # the session is gone, and its lock with it
         return
     database = engine.url.database or ""
     path = f"{database}.anchor.lock" if database and database != ":memory:" else None
     if path is None:
-        yield True
+        yield LeaderLock(True)
         return
     handle: IO[str] = open(path, "a")  # noqa: SIM115 - held for the whole block
     try:
@@ -166,6 +200,6 @@ def leader_lock(engine: Engine) -> Iterator[bool]:
             acquired = True
         except BlockingIOError:
             acquired = False
-        yield acquired
+        yield LeaderLock(acquired)
     finally:
         handle.close()
