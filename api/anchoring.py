@@ -370,7 +370,9 @@ class AnchorWorker:
             except ChainUnavailableError as error:
                 backoff = min(backoff * 2, self.settings.backoff_max_s)
                 log.warning("%s; retrying in %.1f s", error, backoff)
-            except ChainError:
+            except (ChainError, AnchorError):
+                # A transient state of the chain (a log not served yet, a reorg under
+                # way): the next cycle reconciles from scratch.
                 backoff = min(backoff * 2, self.settings.backoff_max_s)
                 log.exception("anchoring failed; retrying in %.1f s", backoff)
             stop.wait(backoff)

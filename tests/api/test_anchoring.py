@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from api.anchoring import (
     AnchorBusyError,
+    AnchorError,
     AnchorSettings,
     AnchorWorker,
     JournalDivergedError,
@@ -276,3 +277,34 @@ def test_worker_registers_the_journals_charities_on_chain(
     assert on_chain.active
     assert worker.sync_registry() == 0
     assert AnchorWorker(sqlite_journal.store, chain_client, NOW).sync_registry() == 0
+
+
+def test_a_transient_anchor_error_does_not_stop_the_worker(
+    sqlite_journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ChainClient.embedded()
+    client.deploy()
+    worker = AnchorWorker(sqlite_journal.store, client, NOW)
+    real_run_once = worker.run_once
+    failures = []
+
+    def flaky_run_once() -> object:
+        if not failures:
+            failures.append(1)
+            raise AnchorError("checkpoint 0 is on chain but no CheckpointAnchored log was found")
+        return real_run_once()
+
+    monkeypatch.setattr(worker, "run_once", flaky_run_once)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        for _ in range(200):
+            if worker.checkpoints.latest() is not None:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert failures == [1]
+    assert worker.checkpoints.latest() is not None
