@@ -44,7 +44,8 @@ JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 _AT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
-_ACTOR = re.compile(r"platform|charity:ch_[A-Za-z0-9]{1,40}")
+ACTOR = re.compile(r"platform|charity:ch_[A-Za-z0-9]{1,40}")
+"""Who may be accountable for an entry (``fullmatch``)."""
 _SIG = re.compile(r"0x[0-9a-f]{130}")
 
 
@@ -316,10 +317,12 @@ class Entry:
             # A validated entry lies in the domain where the standard library's encoder
             # is RFC 8785 (see canonical_bytes), so it skips the domain check; the top
             # level is written in its sorted key order (actor, at, body, kind, seq, sig, v).
-            sig = f',"sig":{_encode(self.sig)}' if self.sig is not None else ""
+            # actor, at, kind and sig are validated to plain ASCII that JSON never
+            # escapes (letters, digits, ':', '_', '.', '-'), so they are quoted as they are.
+            sig = f',"sig":"{self.sig}"' if self.sig is not None else ""
             leaf = (
-                f'{{"actor":{_encode(self.actor)},"at":{_encode(self.at)},'
-                f'"body":{_encode(dict(self.body))},"kind":{_encode(self.kind)},'
+                f'{{"actor":"{self.actor}","at":"{self.at}",'
+                f'"body":{_encode(dict(self.body))},"kind":"{self.kind}",'
                 f'"seq":{self.seq}{sig},"v":{self.v}}}'
             ).encode()
             object.__setattr__(self, "_leaf", leaf)
@@ -385,7 +388,7 @@ def make_entry(
     """
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
         raise EntryError("seq", f"must be an integer from 0 to {MAX_SEQ}")
-    if not isinstance(actor, str) or not _ACTOR.fullmatch(actor):
+    if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
         raise EntryError("actor", "must be 'platform' or 'charity:<charity_id>'")
     if isinstance(at, datetime):
         try:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.accounting import Books, DonationState, plan_fifo
 from ledger.entries import (
+    ACTOR,
     Entry,
     JsonValue,
     canonical_bytes,
@@ -58,7 +59,6 @@ APPEND_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_ACTOR_PREFIX = "charity:"
 FIFO_PAGE = 500
 REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
@@ -238,9 +238,7 @@ class Store:
 
     def _check(self, request: Request, index: int) -> Request:
         actor = request.actor
-        if actor != "platform" and not (
-            actor.startswith(_ACTOR_PREFIX) and actor[len(_ACTOR_PREFIX) :].startswith("ch_")
-        ):
+        if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
             raise EntryError(f"entries[{index}].actor", "must be platform or charity:<id>")
         if isinstance(request, FifoAllocation):
             return request
@@ -350,11 +348,14 @@ class Store:
             if node[0][0] and not node[0][0] & 1
         ]
         moments = {at: parse_at(at) for at in {entry.at for entry in entries}}
+        # An entry that creates an id is found by its projection row's seq: only the
+        # entries that refer to an existing id need a row here.
         refs = [
             (value, entry.seq)
             for entry in entries
             for key in REF_KEYS
-            if isinstance(value := entry.body.get(key), str)
+            if key != projections.CREATES.get(entry.kind)
+            and isinstance(value := entry.body.get(key), str)
         ]
         if self.is_postgres:
             # COPY text, written directly: the rows are few columns of known types.
@@ -512,13 +513,16 @@ class Store:
     def entries_about(self, ref_id: str) -> list[Entry]:
         """Every entry whose body names ``ref_id`` (a donation, disbursement or allocation)."""
         with self.engine.connect() as connection:
-            seqs = connection.execute(
-                select(ENTRY_REF.c.seq)
-                .where(ENTRY_REF.c.ref_id == ref_id)
-                .order_by(ENTRY_REF.c.seq)
-            ).scalars()
+            seqs = set(
+                connection.execute(
+                    select(ENTRY_REF.c.seq).where(ENTRY_REF.c.ref_id == ref_id)
+                ).scalars()
+            )
+            created = projections.created_seq(connection, ref_id)
+            if created is not None:
+                seqs.add(created)
             rows = connection.execute(
-                select(ENTRY.c.leaf).where(ENTRY.c.seq.in_(list(seqs))).order_by(ENTRY.c.seq)
+                select(ENTRY.c.leaf).where(ENTRY.c.seq.in_(sorted(seqs))).order_by(ENTRY.c.seq)
             )
             return [parse_entry(json.loads(row.leaf)) for row in rows]
 

@@ -510,3 +510,22 @@ def export_rows(
         if isinstance(moment, datetime):
             values[2] = format_at(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
         yield tuple(values)
+
+
+_PREFIXES: Mapping[str, type[State]] = {
+    "ch": CharityState,
+    "pr": ProjectState,
+    "dn": DonationState,
+    "db": DisbursementState,
+    "al": AllocationState,
+}
+
+
+def created_seq(connection: Connection, ref_id: str) -> int | None:
+    """The ``seq`` of the entry that created ``ref_id`` (by its prefix), if it exists."""
+    kind = _PREFIXES.get(ref_id.partition("_")[0])
+    if kind is None:
+        return None
+    table = TABLES[kind]
+    value = connection.execute(select(table.c.seq).where(table.c[KEYS[kind]] == ref_id)).scalar()
+    return None if value is None else int(value)
