@@ -50,8 +50,9 @@ def make_batches(charity_id: str, project_id: str, batches: int, size: int) -> l
     ]
 
 
-def run_once(url: str, batches: int, size: int) -> tuple[float, float, float]:
-    """One run on a fresh journal: (store, raw executemany, raw COPY) in entries/s."""
+def run_once(url: str, batches: int, size: int) -> tuple[float, float, float, float]:
+    """One run on a fresh journal, in entries/s: the store, then raw executemany and raw
+    COPY of its journal rows, then raw executemany of every row it wrote."""
     store = Store.open(url)
     charity = f.charity()
     project = f.project(charity.body["charity_id"])
@@ -92,7 +93,50 @@ def run_once(url: str, batches: int, size: int) -> tuple[float, float, float]:
                     copy.write_row(row)
             connection.commit()
         copy_rate = batches * size / (time.perf_counter() - started)
-    return store_rate, raw_rate, copy_rate
+        all_rate = _raw_all_rows(connection, [(e[0].seq, e[-1].seq) for e in appended])
+    return store_rate, raw_rate, copy_rate, all_rate
+
+
+# Every row an append writes, per batch: the entries, the Merkle nodes they complete, the
+# timeline rows, and the projection rows (donations, here).
+WRITTEN = {
+    "entry": "seq BETWEEN %(first)s AND %(last)s",
+    "merkle_node": "((idx + 1) << level) - 1 BETWEEN %(first)s AND %(last)s",
+    "entry_ref": "seq BETWEEN %(first)s AND %(last)s",
+    "donation": "seq BETWEEN %(first)s AND %(last)s",
+}
+
+
+def _raw_all_rows(connection: psycopg.Connection, ranges: list[tuple[int, int]]) -> float:
+    """Entries/s when every row the store wrote is inserted raw (executemany, same tables
+    with their keys and indexes, no triggers), one transaction per batch."""
+    batches = []
+    for first, last in ranges:
+        batch = {}
+        for table, where in WRITTEN.items():
+            cursor = connection.execute(
+                f"SELECT * FROM {table} WHERE {where}",
+                {"first": first, "last": last},
+            )
+            columns = [c.name for c in cursor.description or []]
+            batch[table] = (columns, cursor.fetchall())
+        batches.append(batch)
+    for table in WRITTEN:
+        connection.execute(f"CREATE TABLE every_{table} (LIKE {table} INCLUDING ALL)")
+    connection.commit()
+    started = time.perf_counter()
+    for batch in batches:
+        with connection.cursor() as cursor:
+            for table, (columns, rows) in batch.items():
+                if rows:
+                    cursor.executemany(
+                        f"INSERT INTO every_{table} ({', '.join(columns)}) "
+                        f"VALUES ({', '.join(['%s'] * len(columns))})",
+                        rows,
+                    )
+        connection.commit()
+    entries = sum(last - first + 1 for first, last in ranges)
+    return entries / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -112,33 +156,32 @@ def main() -> None:
         finally:
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(
-            f"run {run + 1}: store {results[-1][0]:,.0f}/s, raw insert {results[-1][1]:,.0f}/s, "
-            f"raw COPY {results[-1][2]:,.0f}/s",
-            file=sys.stderr,
-        )
+        print(f"run {run + 1}: " + ", ".join(f"{r:,.0f}/s" for r in results[-1]), file=sys.stderr)
 
-    store_rate, raw_rate, copy_rate = (
+    store_rate, raw_rate, copy_rate, all_rate = (
         statistics.median(column) for column in zip(*results, strict=True)
     )
     print(
         f"ingest, batches of {args.batch_size}, median of {args.runs} runs "
         f"x {args.batches} batches on PostgreSQL"
     )
-    print(f"{'path':<40} {'entries/s':>12} {'ratio':>8}")
-    print(f"{'store (validate, rules, Merkle, write)':<40} {store_rate:>12,.0f} {'':>8}")
-    print(
-        f"{'raw psycopg executemany INSERT':<40} {raw_rate:>12,.0f} {store_rate / raw_rate:>8.2f}"
-    )
-    print(f"{'raw psycopg COPY':<40} {copy_rate:>12,.0f} {store_rate / copy_rate:>8.2f}")
+    print(f"{'path':<58} {'entries/s':>10} {'store/this':>10}")
+    print(f"{'store (validate, rules, Merkle, projections, write)':<58} {store_rate:>10,.0f}")
+    for label, rate in (
+        ("raw psycopg executemany INSERT of the journal rows", raw_rate),
+        ("raw psycopg COPY of the journal rows", copy_rate),
+        ("raw psycopg executemany INSERT of every row the store wrote", all_rate),
+    ):
+        print(f"{label:<58} {rate:>10,.0f} {store_rate / rate:>10.2f}")
     print(
         "SUMMARY "
         + json.dumps(
             {
                 "benchmark": f"ingest, store, batches of {args.batch_size} (PostgreSQL)",
                 "project": f"{store_rate:,.0f} entries/s",
-                "baseline": f"{raw_rate:,.0f} rows/s raw psycopg executemany",
-                "ratio": round(store_rate / raw_rate, 2),
+                "baseline": f"{raw_rate:,.0f} entries/s raw executemany of the journal rows; "
+                f"{all_rate:,.0f} of every row written",
+                "ratio": f"{store_rate / raw_rate:.2f}; {store_rate / all_rate:.2f}",
             },
             ensure_ascii=False,
         )
