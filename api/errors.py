@@ -52,6 +52,15 @@ class Problem(BaseModel):
     }
 
 
+def problem_response(description: str) -> dict[str, Any]:
+    """An error answer as the OpenAPI documents it: a problem+json document."""
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 class ApiError(Exception):
     """An error the API answers with a problem document."""
 
@@ -95,7 +104,7 @@ TITLES = {
     503: "Service unavailable",
 }
 
-_ENTRY_FIELD = re.compile(r"^entries\[\d+\]\.(?:body\.)?")
+_ENTRY_FIELD = re.compile(r"^(?:entries\[\d+\]\.)?(?:body\.)?")
 
 
 def request_field(field: str) -> str:
@@ -126,7 +135,12 @@ def problem(
 
 
 def _validation_field(loc: tuple[Any, ...]) -> str:
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    # Union members add their tag to the location (``allocate.literal['fifo']``): not a field.
+    parts = [
+        p
+        for p in loc
+        if p not in ("body", "query", "path", "header") and not (isinstance(p, str) and "[" in p)
+    ]
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -138,11 +152,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-        return problem(error.status, error.code, error.detail, error.field, **error.extra)
+        # RFC 9110 §15.5.2: a 401 names the scheme that would be accepted.
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem(error.status, error.code, error.detail, error.field, headers, **error.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
+        if first.get("type") == "json_invalid":
+            reason = first.get("ctx", {}).get("error", "invalid JSON")
+            return problem(422, "invalid_json", f"the body is not JSON: {reason}", "body")
         field = _validation_field(tuple(first.get("loc", ())))
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         if first.get("type") == "missing" and tuple(first.get("loc", ()))[:1] == ("header",):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from explorer.models import (
     AllocationPublic,
@@ -77,10 +78,19 @@ class ProjectCreate(Closed):
     )
 
 
+def _no_control_characters(value: str | None) -> str | None:
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("contains a control character")
+    return value
+
+
+NoControl = AfterValidator(_no_control_characters)
+
+
 class DonorIn(Closed):
-    name: Annotated[str | None, Field(max_length=200)] = None
-    phone: Annotated[str | None, Field(max_length=40)] = None
-    email: Annotated[str | None, Field(max_length=254)] = None
+    name: Annotated[str | None, Field(max_length=200), NoControl] = None
+    phone: Annotated[str | None, Field(max_length=40), NoControl] = None
+    email: Annotated[str | None, Field(max_length=254), NoControl] = None
     anonymous: StrictBool = False
 
 
@@ -130,6 +140,13 @@ class DonationCreated(BaseModel):
 class RefundCreate(Closed):
     amount: Amount
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"amount": 10000, "reason": "the donor asked, 捐赠人申请退款"}]
+        },
+    )
 
 
 class EvidenceUploaded(BaseModel):
@@ -182,9 +199,27 @@ class AllocationCreate(Closed):
     disbursement_id: str
     amount: Amount
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "donation_id": "dn_4k8m2p6r0t3v5x7z9b1d",
+                    "disbursement_id": "db_9c7e5g3j1l8n6q4s2u0w",
+                    "amount": 4000,
+                }
+            ]
+        },
+    )
+
 
 class Reason(Closed):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "booked twice, 重复记账"}]},
+    )
 
 
 class Recorded(BaseModel):

@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import models, receipts
-from api.errors import ApiError, ForbiddenError, NotFoundError, Problem, UnauthorizedError
+from api.errors import (
+    TITLES,
+    ApiError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    problem_response,
+)
 from api.keys import PUBLIC, Principal
 from api.services import Services
 from explorer.views import checkpoint_public
@@ -63,15 +70,20 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {"application/problem+json": {}}}
-    for status in (401, 403, 404, 409, 422)
+    status: problem_response(TITLES[status]) for status in (401, 403, 404, 409, 422)
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
-    428: {"model": Problem, "description": "the Idempotency-Key header is missing"},
+    428: problem_response("the Idempotency-Key header is missing"),
+}
+# Any route may answer these: the body limit is checked before routing, and a route that
+# needs the chain says when there is none (or it cannot be reached).
+ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: problem_response("the request body is over the limit"),
+    503: problem_response("no chain, or it cannot be reached"),
 }
 
-router = APIRouter(prefix="/api/v1", responses={503: {"model": Problem}})
+router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
 
 
 # -- charities and projects ------------------------------------------------------------------
@@ -147,7 +159,7 @@ def refund_donation(
 
 @router.get(
     "/donations/{donation_id}/proof",
-    responses={**ERRORS, 409: {"model": Problem, "description": "not anchored yet"}},
+    responses={**ERRORS, 409: problem_response("not anchored yet (`not_anchored_yet`)")},
     tags=["proofs"],
 )
 def get_proof(donation_id: str, services: ServicesDep) -> models.ProofBundle:
@@ -214,7 +226,11 @@ def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticat
 @router.post(
     "/evidence",
     status_code=201,
-    responses={**ERRORS, 413: {"model": Problem}, 415: {"model": Problem}},
+    responses={
+        **ERRORS,
+        413: problem_response("the file is over the limit"),
+        415: problem_response("a media type not accepted, or not the file's content"),
+    },
     tags=["fund use"],
 )
 async def upload_evidence(
@@ -349,7 +365,9 @@ def export_csv(
     kind: Literal["donations", "disbursements", "allocations"],
     services: ServicesDep,
     principal: Authenticated,
-    charity_id: Annotated[str | None, Query(description="only this charity")] = None,
+    charity_id: Annotated[
+        str | None, Query(description="only this charity", pattern=r"^ch_[A-Za-z0-9]{1,40}$")
+    ] = None,
     start: Annotated[
         datetime | None, Query(alias="from", description="recorded at or after")
     ] = None,
@@ -403,7 +421,10 @@ def consistency(
 @router.get(
     "/entries",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/jsonl": {}}, "description": "JSON Lines"}},
+    responses={
+        **ERRORS,
+        200: {"content": {"application/jsonl": {}}, "description": "JSON Lines"},
+    },
     tags=["journal"],
 )
 def journal(

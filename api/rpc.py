@@ -15,8 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.providers.eth_tester.middleware import request_formatters, result_formatters
+from web3.types import RPCEndpoint
 
-from api.errors import ApiError
+from api.errors import ApiError, problem_response
 from api.services import Services
 
 READ_METHODS = frozenset(
@@ -38,14 +40,35 @@ def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
-def _jsonable(value: Any) -> Any:
+# eth-tester answers in Python (ints, snake_case keys) and wants its parameters so: web3's
+# own formatters for it translate, and numbers become JSON-RPC's hex quantities.
+_BLOOM_BYTES = 256
+
+
+def _jsonable(value: Any, key: str = "") -> Any:
     if isinstance(value, (bytes, bytearray, HexBytes)):
         return "0x" + bytes(value).hex()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if key == "logsBloom":
+            return "0x" + value.to_bytes(_BLOOM_BYTES, "big").hex()
+        return hex(value)
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _jsonable(v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _node_params(w3: Web3, method: str, params: list[Any]) -> Any:
+    """The parameters as eth-tester takes them: a call needs a sender (a browser sends
+    none, web3 fills in the first account) and a block (nodes default to the latest)."""
+    if method == "eth_call" and params and isinstance(params[0], dict):
+        call = params[0] if params[0].get("from") else {**params[0], "from": w3.eth.accounts[0]}
+        params = [call, *(params[1:] or ["latest"])]
+    formatter = request_formatters.get(RPCEndpoint(method))
+    return formatter(params) if formatter else params
 
 
 def handle(w3: Web3, call: Any) -> dict[str, Any]:
@@ -61,17 +84,28 @@ def handle(w3: Web3, call: Any) -> dict[str, Any]:
     params = call.get("params", [])
     if not isinstance(params, list):
         return _error(request_id, -32602, "params must be an array")
-    with _chain_lock:
-        response = w3.provider.make_request(method, params)
+    try:
+        with _chain_lock:
+            response = w3.provider.make_request(method, _node_params(w3, method, params))
+    except Exception as error:  # eth-tester validates the parameters by raising
+        return _error(request_id, -32602, f"invalid params: {error}")
     answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     if "error" in response:
-        answer["error"] = _jsonable(response["error"])
+        answer["error"] = response["error"]
     else:
-        answer["result"] = _jsonable(response.get("result"))
+        result = response.get("result")
+        formatter = (result_formatters or {}).get(RPCEndpoint(method))
+        answer["result"] = _jsonable(formatter(result) if formatter else result)
     return answer
 
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(
+    prefix="/api/v1",
+    responses={
+        404: problem_response("a real node serves: use the rpc_url of /chain"),
+        413: problem_response("the request body is over the limit"),
+    },
+)
 
 
 @router.post(

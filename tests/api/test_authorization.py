@@ -1,0 +1,540 @@
+"""The authorization matrix (DESIGN §7, §8): every route × every kind of caller.
+
+``TABLE`` holds one entry per API route (method and path, as the app declares it): how
+to call it, and what each caller gets. A route of the app without an entry fails
+``test_every_route_of_the_app_has_an_entry_in_the_authorization_table``, so a new route
+cannot ship without its row. Routes outside ``/api/`` (the explorer's pages, if mounted)
+must be read-only and public: they are checked by a generic rule instead of a row.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.routing import Mount
+
+from api.app import create_app
+from chain.client import ChainClient
+from chain.embedded import EmbeddedChain
+from tests.api.conftest import (
+    MINIMAL_PDF,
+    Api,
+    bearer,
+    build_api,
+    close_api,
+    disbursement_body,
+    donation_body,
+    new_key,
+)
+
+ROLES = ("platform", "owner", "other_charity", "auditor", "no_token", "invalid_token")
+"""The platform token, the owning charity's key, another charity's key, an auditor's key,
+no Authorization header at all, and a bearer token nobody issued."""
+
+
+@dataclass
+class World:
+    """Two charities with a project each, keys for every role, and data to point at."""
+
+    api: Api
+    charity_id: str
+    project_id: str
+    other_charity_id: str
+    auth: dict[str, dict[str, str]]
+    anchored_donation_id: str
+    public_evidence: str
+    private_evidence: str
+
+    def fresh_donation(self, amount: int = 10_000) -> str:
+        return str(self.api.donate(self.charity_id, self.project_id, amount)["id"])
+
+    def fresh_disbursement(self, amount: int = 6_000, **body: Any) -> str:
+        answer = self.api.disburse(self.charity_id, self.project_id, self.auth["owner"], amount)
+        return str(answer["id"])
+
+    def fresh_allocation(self) -> str:
+        donation_id = self.fresh_donation()
+        answer = self.api.disburse(
+            self.charity_id,
+            self.project_id,
+            self.auth["owner"],
+            1_000,
+            allocate=[{"donation_id": donation_id, "amount": 1_000}],
+        )
+        return str(answer["allocations"][0]["id"])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("authorization")
+    chain = ChainClient.embedded(chain=EmbeddedChain())
+    chain.deploy()
+    api = build_api(f"sqlite:///{folder}/journal.db", chain, folder / "evidence")
+    charity_id, owner = api.register_charity("乡村学校基金会")
+    other_charity_id, other = api.register_charity("另一家基金会")
+    project_id = api.open_project(charity_id, owner)
+    donation_id = api.donate(charity_id, project_id)["id"]
+    public_evidence = api.upload(owner, MINIMAL_PDF + b"% public\n")
+    private_evidence = api.upload(owner, MINIMAL_PDF + b"% private\n")
+    api.disburse(
+        charity_id,
+        project_id,
+        owner,
+        evidence=[
+            {"sha256": public_evidence, "public": True},
+            {"sha256": private_evidence, "public": False},
+        ],
+    )
+    api.anchor()
+    auditor = bearer(api.services.keys.issue("auditor", "an outside auditor"))
+    yield World(
+        api=api,
+        charity_id=charity_id,
+        project_id=project_id,
+        other_charity_id=other_charity_id,
+        auth={
+            "platform": api.platform,
+            "owner": owner,
+            "other_charity": other,
+            "auditor": auditor,
+            "no_token": {},
+            "invalid_token": bearer("sk_" + uuid.uuid4().hex),
+        },
+        anchored_donation_id=donation_id,
+        public_evidence=public_evidence,
+        private_evidence=private_evidence,
+    )
+    close_api(api)
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+Call = tuple[str, dict[str, Any]]
+"""A URL and the keyword arguments of the request (json, files, params, headers)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way to call a route, and the status each role gets."""
+
+    call: Callable[[World], Call]
+    expect: dict[str, int]
+    label: str = ""
+
+
+def everyone(status: int = 200, *, invalid_token: int | None = None) -> dict[str, int]:
+    """A public route: the same answer for everyone (a route that reads no token ignores a
+    bad one)."""
+    expect = dict.fromkeys(ROLES, status)
+    expect["invalid_token"] = invalid_token or status
+    return expect
+
+
+def platform_only(status: int) -> dict[str, int]:
+    return {
+        "platform": status,
+        "owner": 403,
+        "other_charity": 403,
+        "auditor": 403,
+        "no_token": 401,
+        "invalid_token": 401,
+    }
+
+
+def that_charity(status: int) -> dict[str, int]:
+    """The owning charity, or the platform for it; never another charity."""
+    return {
+        "platform": status,
+        "owner": status,
+        "other_charity": 403,
+        "auditor": 403,
+        "no_token": 401,
+        "invalid_token": 401,
+    }
+
+
+def project_body() -> dict[str, Any]:
+    return {"title": "Winter coats", "goal_amount": 300_000, "currency": "CNY"}
+
+
+V1 = "/api/v1"
+TABLE: dict[tuple[str, str], list[Case]] = {
+    ("POST", f"{V1}/charities"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities",
+                {"json": {"name": "新基金会", "registration_no": "53100000500021676Q"}},
+            ),
+            platform_only(201),
+        )
+    ],
+    ("GET", f"{V1}/charities/{{charity_id}}"): [
+        Case(lambda w: (f"{V1}/charities/{w.charity_id}", {}), everyone())
+    ],
+    ("POST", f"{V1}/charities/{{charity_id}}/projects"): [
+        Case(
+            lambda w: (f"{V1}/charities/{w.charity_id}/projects", {"json": project_body()}),
+            that_charity(201),
+        )
+    ],
+    ("GET", f"{V1}/projects/{{project_id}}"): [
+        Case(lambda w: (f"{V1}/projects/{w.project_id}", {}), everyone())
+    ],
+    ("POST", f"{V1}/donations"): [
+        Case(
+            lambda w: (
+                f"{V1}/donations",
+                {"json": donation_body(w.charity_id, w.project_id), "headers": new_key()},
+            ),
+            platform_only(201),
+        )
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}"): [
+        Case(lambda w: (f"{V1}/donations/{w.anchored_donation_id}", {}), everyone())
+    ],
+    ("POST", f"{V1}/donations/{{donation_id}}/refunds"): [
+        Case(
+            lambda w: (
+                f"{V1}/donations/{w.fresh_donation()}/refunds",
+                {"json": {"amount": 1_000, "reason": "donor asked"}, "headers": new_key()},
+            ),
+            platform_only(201),
+        )
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}/proof"): [
+        Case(lambda w: (f"{V1}/donations/{w.anchored_donation_id}/proof", {}), everyone())
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.png"): [
+        Case(
+            lambda w: (f"{V1}/donations/{w.anchored_donation_id}/receipt.png", {}),
+            platform_only(200),
+        )
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.svg"): [
+        Case(
+            lambda w: (f"{V1}/donations/{w.anchored_donation_id}/receipt.svg", {}),
+            platform_only(200),
+        )
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt"): [
+        Case(
+            lambda w: (f"{V1}/donations/{w.anchored_donation_id}/receipt", {}),
+            platform_only(200),
+        )
+    ],
+    ("POST", f"{V1}/evidence"): [
+        Case(
+            # Each charity uploads its own evidence; the platform and auditors upload none.
+            lambda w: (
+                f"{V1}/evidence",
+                {
+                    "files": {
+                        "file": ("invoice.pdf", MINIMAL_PDF + uuid.uuid4().bytes, "application/pdf")
+                    }
+                },
+            ),
+            {
+                "platform": 403,
+                "owner": 201,
+                "other_charity": 201,
+                "auditor": 403,
+                "no_token": 401,
+                "invalid_token": 401,
+            },
+        )
+    ],
+    ("GET", f"{V1}/evidence/{{sha256}}"): [
+        Case(
+            lambda w: (f"{V1}/evidence/{w.public_evidence}", {}),
+            everyone(invalid_token=401),
+            "public evidence",
+        ),
+        Case(
+            lambda w: (f"{V1}/evidence/{w.private_evidence}", {}),
+            {
+                "platform": 200,
+                "owner": 200,
+                "other_charity": 403,
+                "auditor": 200,
+                "no_token": 401,
+                "invalid_token": 401,
+            },
+            "private evidence",
+        ),
+    ],
+    ("POST", f"{V1}/disbursements"): [
+        Case(
+            lambda w: (
+                f"{V1}/disbursements",
+                {"json": disbursement_body(w.charity_id, w.project_id), "headers": new_key()},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("GET", f"{V1}/disbursements/{{disbursement_id}}"): [
+        Case(lambda w: (f"{V1}/disbursements/{w.fresh_disbursement()}", {}), everyone())
+    ],
+    ("POST", f"{V1}/disbursements/{{disbursement_id}}/void"): [
+        Case(
+            lambda w: (
+                f"{V1}/disbursements/{w.fresh_disbursement()}/void",
+                {"json": {"reason": "invoice cancelled"}, "headers": new_key()},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("POST", f"{V1}/allocations"): [
+        Case(
+            lambda w: (
+                f"{V1}/allocations",
+                {
+                    "json": {
+                        "donation_id": w.fresh_donation(),
+                        "disbursement_id": w.fresh_disbursement(),
+                        "amount": 500,
+                    },
+                    "headers": new_key(),
+                },
+            ),
+            that_charity(201),
+        )
+    ],
+    ("POST", f"{V1}/allocations/{{allocation_id}}/reversal"): [
+        Case(
+            lambda w: (
+                f"{V1}/allocations/{w.fresh_allocation()}/reversal",
+                {"json": {"reason": "booked twice"}, "headers": new_key()},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("GET", f"{V1}/exports/{{kind}}.csv"): [
+        Case(
+            lambda w: (f"{V1}/exports/donations.csv", {"params": {"charity_id": w.charity_id}}),
+            {
+                "platform": 200,
+                "owner": 200,
+                "other_charity": 403,
+                "auditor": 200,
+                "no_token": 401,
+                "invalid_token": 401,
+            },
+            "one charity's rows",
+        ),
+        Case(
+            lambda w: (f"{V1}/exports/allocations.csv", {}),
+            {
+                "platform": 200,
+                "owner": 403,
+                "other_charity": 403,
+                "auditor": 200,
+                "no_token": 401,
+                "invalid_token": 401,
+            },
+            "every charity's rows",
+        ),
+    ],
+    ("GET", f"{V1}/checkpoints"): [Case(lambda w: (f"{V1}/checkpoints", {}), everyone())],
+    ("GET", f"{V1}/checkpoints/latest"): [
+        Case(lambda w: (f"{V1}/checkpoints/latest", {}), everyone())
+    ],
+    ("GET", f"{V1}/checkpoints/consistency"): [
+        Case(
+            lambda w: (f"{V1}/checkpoints/consistency", {"params": {"first": 1, "second": 3}}),
+            everyone(),
+        )
+    ],
+    ("GET", f"{V1}/entries"): [Case(lambda w: (f"{V1}/entries", {}), everyone())],
+    ("GET", f"{V1}/chain"): [Case(lambda w: (f"{V1}/chain", {}), everyone())],
+    ("POST", f"{V1}/chain/rpc"): [
+        Case(
+            lambda w: (
+                f"{V1}/chain/rpc",
+                {"json": {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}},
+            ),
+            everyone(),
+        )
+    ],
+    ("POST", f"{V1}/anchor"): [Case(lambda w: (f"{V1}/anchor", {}), platform_only(200))],
+    # The app's own documents and health check.
+    ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
+    ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
+    ("GET", "/docs/oauth2-redirect"): [Case(lambda w: ("/docs/oauth2-redirect", {}), everyone())],
+    ("GET", "/redoc"): [Case(lambda w: ("/redoc", {}), everyone())],
+    ("GET", "/healthz"): [Case(lambda w: ("/healthz", {}), everyone())],
+}
+
+
+# -- the routes of the app ----------------------------------------------------------------------
+
+
+def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path) of every route, through included routers and mounts; HEAD left out."""
+    for route in routes:
+        if hasattr(route, "effective_route_contexts"):  # FastAPI's included router
+            for context in route.effective_route_contexts():
+                for method in context.methods or ():
+                    if method != "HEAD":
+                        yield method, prefix + context.path
+        elif isinstance(route, Mount):
+            inner = getattr(route, "routes", None) or []
+            if inner:
+                yield from app_routes(inner, prefix + route.path)
+            else:  # static files and other apps without routes: read-only by assumption
+                yield "GET", prefix + route.path + "/*"
+        else:
+            for method in getattr(route, "methods", None) or ():
+                if method != "HEAD":
+                    yield method, prefix + route.path
+
+
+def api_routes(world: World) -> set[tuple[str, str]]:
+    app = world.api.client.app
+    return {r for r in app_routes(app.routes) if r[1].startswith("/api/") or r in TABLE}
+
+
+def test_every_route_of_the_app_has_an_entry_in_the_authorization_table(world: World) -> None:
+    routes = api_routes(world)
+    missing = sorted(routes - TABLE.keys())
+    stale = sorted(TABLE.keys() - set(app_routes(world.api.client.app.routes)))
+    assert not missing, f"routes without a row in TABLE: {missing}"
+    assert not stale, f"rows in TABLE for routes the app no longer has: {stale}"
+
+
+def test_the_route_enumeration_sees_a_route_added_to_the_app(world: World) -> None:
+    app = create_app(world.api.services)
+
+    @app.post("/api/v1/something-new")
+    def something_new() -> dict[str, str]:
+        return {}
+
+    assert ("POST", "/api/v1/something-new") in set(app_routes(app.routes))
+    assert ("POST", "/api/v1/donations") in set(app_routes(app.routes))
+
+
+def test_routes_outside_the_api_are_read_only(world: World) -> None:
+    others = {r for r in app_routes(world.api.client.app.routes) if r not in TABLE}
+    others = {r for r in others if not r[1].startswith("/api/")}
+    assert {method for method, _ in others} <= {"GET"}, sorted(others)
+
+
+CASES = [
+    pytest.param(
+        key, case, role, id=f"{key[0]} {key[1]}{f' ({case.label})' if case.label else ''} as {role}"
+    )
+    for key, cases in TABLE.items()
+    for case in cases
+    for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("route", "case", "role"), CASES)
+def test_each_role_gets_what_design_section_7_says_from_each_route(
+    world: World, route: tuple[str, str], case: Case, role: str
+) -> None:
+    method = route[0]
+    url, kwargs = case.call(world)
+    kwargs = dict(kwargs)
+    kwargs["headers"] = kwargs.get("headers", {}) | world.auth[role]
+    before = world.api.stored()
+    response = world.api.client.request(method, url, **kwargs)
+    expected = case.expect[role]
+    assert response.status_code == expected, response.text[:500]
+    if expected in (401, 403):
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == expected
+        assert problem["code"] == {401: "unauthorized", 403: "forbidden"}[expected]
+        assert world.api.stored() == before, "a refused request stored something"
+    if expected == 401:
+        assert response.headers.get("www-authenticate", "").startswith("Bearer")
+
+
+# -- outside the table: bodies that name another charity ------------------------------------------
+
+
+def test_a_charity_key_cannot_write_a_disbursement_for_another_charity(world: World) -> None:
+    before = world.api.stored()
+    response = world.api.client.post(
+        f"{V1}/disbursements",
+        json=disbursement_body(world.other_charity_id, None),
+        headers=world.auth["owner"] | new_key(),
+    )
+    assert response.status_code == 403
+    assert world.api.stored() == before
+
+
+def test_a_charity_key_cannot_open_a_project_for_another_charity(world: World) -> None:
+    before = world.api.stored()
+    response = world.api.client.post(
+        f"{V1}/charities/{world.other_charity_id}/projects",
+        json=project_body(),
+        headers=world.auth["owner"],
+    )
+    assert response.status_code == 403
+    assert world.api.stored() == before
+
+
+def test_a_charity_cannot_cite_another_charitys_private_evidence(world: World) -> None:
+    """The hash of private evidence is public (it is in the journal): citing it from another
+    charity's disbursement must not attach it, let alone publish it."""
+    before = world.api.stored()
+    response = world.api.client.post(
+        f"{V1}/disbursements",
+        json=disbursement_body(world.other_charity_id, None)
+        | {"evidence": [{"sha256": world.private_evidence, "public": True}]},
+        headers=world.auth["other_charity"] | new_key(),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "evidence[0].sha256"
+    assert world.api.stored() == before
+    assert world.api.client.get(f"{V1}/evidence/{world.private_evidence}").status_code == 401
+
+
+def test_a_revoked_charity_key_is_refused(world: World, tmp_path: Path) -> None:
+    key = world.api.services.keys.issue("charity", "a key to revoke", charity_id=world.charity_id)
+    url = f"{V1}/charities/{world.charity_id}/projects"
+    ok = world.api.client.post(url, json=project_body(), headers=bearer(key))
+    assert ok.status_code == 201
+    assert world.api.services.keys.revoke(key)
+    refused = world.api.client.post(url, json=project_body(), headers=bearer(key))
+    assert refused.status_code == 401
+
+
+def explorer_urls(world: World) -> list[str]:
+    values = {
+        "charity_id": world.charity_id,
+        "project_id": world.project_id,
+        "donation_id": world.anchored_donation_id,
+        "disbursement_id": world.fresh_disbursement(),
+        "seq": "0",
+    }
+    pages = sorted(
+        path
+        for method, path in app_routes(world.api.client.app.routes)
+        if method == "GET" and not path.startswith("/api/") and ("GET", path) not in TABLE
+    )
+    urls = []
+    for page in pages:
+        if page.endswith("/*"):
+            continue
+        for name in re.findall(r"{(\w+)(?::\w+)?}", page):
+            assert name in values, f"{page}: add {name!r} to the values of explorer_urls"
+            page = re.sub(rf"{{{name}(?::\w+)?}}", values[name], page)
+        urls.append(page)
+    return urls
+
+
+def test_the_explorers_pages_answer_everyone_alike(world: World) -> None:
+    urls = explorer_urls(world)
+    for url in urls:
+        statuses = {
+            role: world.api.client.get(url, headers=world.auth[role]).status_code for role in ROLES
+        }
+        assert set(statuses.values()) == {200}, f"{url}: {statuses}"
