@@ -118,7 +118,7 @@ class EvidenceStore:
         finally:
             if os.path.exists(handle.name):
                 os.unlink(handle.name)
-        existing = self.get(sha256)
+        existing = self.get(sha256, charity_id)
         if existing is not None:
             return existing
         record = EvidenceRecord(
@@ -151,13 +151,19 @@ class EvidenceStore:
                 field="file",
             )
 
-    def get(self, sha256: bytes) -> EvidenceRecord | None:
+    def records(self, sha256: bytes) -> list[EvidenceRecord]:
+        """Every charity's record of this file (the same bytes may be uploaded by several)."""
         with self.engine.connect() as connection:
-            row = connection.execute(
+            rows = connection.execute(
                 select(EVIDENCE_FILE).where(EVIDENCE_FILE.c.sha256 == sha256)
-            ).first()
-        if row is None:
-            return None
-        values = dict(row._mapping)
-        values["sha256"] = bytes(values["sha256"])
-        return EvidenceRecord(**values)
+            ).all()
+        out = []
+        for row in rows:
+            values = dict(row._mapping)
+            values["sha256"] = bytes(values["sha256"])
+            out.append(EvidenceRecord(**values))
+        return out
+
+    def get(self, sha256: bytes, charity_id: str) -> EvidenceRecord | None:
+        """This charity's record of the file, if it uploaded it."""
+        return next((r for r in self.records(sha256) if r.charity_id == charity_id), None)

@@ -272,21 +272,22 @@ def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrin
         digest = from_hex(sha256)
     except ValueError as error:
         raise ApiError(422, "invalid_field", f"sha256: {error}", field="sha256") from None
-    record = services.evidence.get(digest)
-    if record is None:
+    records = services.evidence.records(digest)
+    if not records:
         raise NotFoundError("evidence", sha256)
-    if not record.public:
+    public = any(r.public for r in records)
+    if not public:
         if principal.role == "public":
             raise UnauthorizedError("this evidence is shown to auditors only")
-        if principal.role == "charity" and principal.charity_id != record.charity_id:
+        if principal.role == "charity" and principal.charity_id not in {
+            r.charity_id for r in records
+        }:
             raise ForbiddenError("this evidence belongs to another charity")
     content = services.evidence.path(digest).read_bytes()
     return Response(
         content,
-        media_type=record.media_type,
-        headers={
-            "Cache-Control": "public, max-age=31536000, immutable" if record.public else "private"
-        },
+        media_type=records[0].media_type,
+        headers={"Cache-Control": "public, max-age=31536000, immutable" if public else "private"},
     )
 
 

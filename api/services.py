@@ -316,10 +316,10 @@ class Services:
         self.require_charity(principal, body.charity_id)
         evidence = []
         for i, item in enumerate(body.evidence):
-            record = self.evidence.get(from_hex(item.sha256))
+            record = self.evidence.get(from_hex(item.sha256), body.charity_id)
             # Another charity's file is not this one's evidence (its hash is in the public
             # journal, and citing it as public would publish it).
-            if record is None or record.charity_id != body.charity_id:
+            if record is None:
                 raise ApiError(
                     422,
                     "unknown_evidence",
@@ -369,7 +369,10 @@ class Services:
             if public:
                 connection.execute(
                     EVIDENCE_FILE.update()
-                    .where(EVIDENCE_FILE.c.sha256.in_(public))
+                    .where(
+                        EVIDENCE_FILE.c.sha256.in_(public),
+                        EVIDENCE_FILE.c.charity_id == body.charity_id,
+                    )
                     .values(public=True)
                 )
 

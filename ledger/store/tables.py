@@ -221,11 +221,12 @@ class ApiKey(Table, table=True):
 
 
 class EvidenceFile(Table, table=True):
-    """An uploaded evidence file, by the SHA-256 of its bytes (the journal holds the hash)."""
+    """An uploaded evidence file, by the SHA-256 of its bytes (the journal holds the hash)
+    and the charity that uploaded it: two charities may hold the same bytes."""
 
     __tablename__ = "evidence_file"
     sha256: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
-    charity_id: str = Field(max_length=43, index=True)
+    charity_id: str = Field(primary_key=True, max_length=43)
     media_type: str = Field(max_length=127)
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     filename: str | None = Field(default=None, max_length=255)

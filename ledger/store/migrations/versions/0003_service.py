@@ -48,15 +48,11 @@ def upgrade() -> None:
         sa.Column("filename", sa.String(length=255), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
         sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_evidence_file")),
-    )
-    op.create_index(
-        op.f("ix_evidence_file_charity_id"), "evidence_file", ["charity_id"], unique=False
+        sa.PrimaryKeyConstraint("sha256", "charity_id", name=op.f("pk_evidence_file")),
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_evidence_file_charity_id"), table_name="evidence_file")
     op.drop_table("evidence_file")
     op.drop_table("donor")
     op.drop_index(op.f("ix_api_key_charity_id"), table_name="api_key")
