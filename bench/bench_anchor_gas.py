@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import statistics
 import sys
 import time
@@ -181,6 +182,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(docs/adr/0005-checkpoint-storage-layout.md)."
     )
     print(f"measured in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    last = rows[-1]
+    print(
+        "SUMMARY "
+        + json.dumps(
+            {
+                "benchmark": f"anchor gas, trees of 1 to {last.size:,} entries ({chain})",
+                "project": f"{worst.max_gas:,} gas worst anchor (odd index at most "
+                f"{odd_worst:,}); {last.mean_gas / last.new_entries:,.2f} gas per donation "
+                f"at {last.size:,}",
+                "baseline": f"{naive_per_donation:,.0f} gas per donation, one transaction each",
+                "ratio": f"{naive_per_donation / (last.mean_gas / last.new_entries):,.0f}x less",
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

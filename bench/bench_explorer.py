@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -228,6 +229,19 @@ def main() -> int:
     print(
         f"{'page / static':<28} {donation_row[1] / static_row[1]:>9.2f} "
         f"{donation_row[2] / static_row[2]:>9.2f} {donation_row[3] / static_row[3]:>9.2f}"
+    )
+    print(
+        "SUMMARY "
+        + json.dumps(
+            {
+                "benchmark": f"explorer donation page, {args.clients} clients ({driver})",
+                "project": f"{donation_row[1]:,.0f} req/s, p99 {donation_row[3]:.0f} ms",
+                "baseline": f"static file {static_row[1]:,.0f} req/s, "
+                f"p99 {static_row[3]:.0f} ms, same server",
+                "ratio": round(donation_row[1] / static_row[1], 2),
+            },
+            ensure_ascii=False,
+        )
     )
     return 1 if donation_row[4] or static_row[4] else 0
 

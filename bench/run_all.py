@@ -39,9 +39,9 @@ BENCHES = (
     Bench("bench_ingest.py", ("--runs", "5"), ("--runs", "3", "--batches", "3")),
     Bench("bench_http.py", (), ("--quick",)),
     Bench("bench_proof.py", (), ("--sizes", "10000,100000", "--samples", "300")),
-    Bench("bench_anchor_gas.py", (), ("--max-entries", "100000")),
+    Bench("bench_anchor_gas.py", (), ("--max-size", "100000")),
     Bench("bench_audit.py", (), ("--entries", "100000")),
-    Bench("bench_explorer.py", (), ("--quick",)),
+    Bench("bench_explorer.py", (), ("--rounds", "1", "--seconds", "5")),
 )
 
 
