@@ -34,7 +34,6 @@ from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 from ledger.store.tables import (
-    ALLOCATION,
     CHARITY,
     CHECKPOINT,
     DISBURSEMENT,
@@ -679,63 +678,35 @@ class PublicViews:
         return found
 
     def _search_id(self, q: str) -> list[models.SearchResult]:
-        kind = q[:2]
+        """The thing an id names, by its prefix (an allocation leads to its disbursement)."""
         with self.connect() as connection:
-            if kind == "ch":
-                charity = projections.get(connection, CharityState, q)
-                return (
-                    [
-                        models.SearchResult(
-                            kind="charity", id=q, label=charity.name, url=urls.charity(q)
-                        )
-                    ]
-                    if charity
-                    else []
-                )
-            if kind == "pr":
-                project = projections.get(connection, ProjectState, q)
-                return (
-                    [
-                        models.SearchResult(
-                            kind="project", id=q, label=project.title, url=urls.project(q)
-                        )
-                    ]
-                    if project
-                    else []
-                )
-            if kind == "dn":
-                donation = projections.get(connection, DonationState, q)
-                return (
-                    [models.SearchResult(kind="donation", id=q, label=q, url=urls.donation(q))]
-                    if donation
-                    else []
-                )
-            if kind == "db":
-                disbursement = projections.get(connection, DisbursementState, q)
-                return (
-                    [
-                        models.SearchResult(
-                            kind="disbursement",
-                            id=q,
-                            label=disbursement.payee,
-                            url=urls.disbursement(q),
-                        )
-                    ]
-                    if disbursement
-                    else []
-                )
-            allocation = connection.execute(
-                select(ALLOCATION.c.disbursement_id).where(ALLOCATION.c.allocation_id == q)
-            ).scalar()
-        return (
-            [
-                models.SearchResult(
-                    kind="allocation", id=q, label=q, url=urls.disbursement(allocation)
-                )
+            found = projections.get(connection, _SEARCHABLE[q[:2]], q)
+        if found is None:
+            return []
+        if isinstance(found, CharityState):
+            return [
+                models.SearchResult(kind="charity", id=q, label=found.name, url=urls.charity(q))
             ]
-            if allocation
-            else []
-        )
+        if isinstance(found, ProjectState):
+            return [
+                models.SearchResult(kind="project", id=q, label=found.title, url=urls.project(q))
+            ]
+        if isinstance(found, DonationState):
+            return [models.SearchResult(kind="donation", id=q, label=q, url=urls.donation(q))]
+        if isinstance(found, DisbursementState):
+            url = urls.disbursement(q)
+            return [models.SearchResult(kind="disbursement", id=q, label=found.payee, url=url)]
+        url = urls.disbursement(found.disbursement_id)
+        return [models.SearchResult(kind="allocation", id=q, label=q, url=url)]
+
+
+_SEARCHABLE: dict[str, Any] = {
+    "ch": CharityState,
+    "pr": ProjectState,
+    "dn": DonationState,
+    "db": DisbursementState,
+    "al": AllocationState,
+}
 
 
 def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
