@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from api.keys import KeyStore
 from api.services import Services
 from api.settings import ApiSettings
 from chain.client import ChainClient
+from chain.errors import ChainUnavailableError
 from explorer.app import mount_explorer
 from explorer.views import PublicViews
 from ledger.store.journal import Store
@@ -90,6 +92,8 @@ class Runtime:
     services: Services
     generated_token: str | None
     notes: list[str]
+    chain_pending: bool = False
+    """The node did not answer at start: ``connect_chain_later`` takes over."""
 
 
 def build_services(
@@ -113,9 +117,19 @@ def build_services(
     )
     notes: list[str] = []
     worker = None
-    if with_chain:
-        if chain is None:
+    chain_pending = False
+    if with_chain and chain is None:
+        try:
             chain = ChainClient.from_settings()
+        except ChainUnavailableError as error:
+            # Donations must not wait for the node: serve now, anchor once it answers.
+            chain_pending = True
+            anchor_settings = anchor_settings or AnchorSettings()
+            notes.append(
+                f"the chain node does not answer ({error}); donations are taken meanwhile "
+                "and anchoring starts when it does"
+            )
+    if with_chain and chain is not None:
         if chain.is_embedded and not chain.is_deployed:
             deployment = chain.deploy()
             notes.append(
@@ -139,7 +153,44 @@ def build_services(
         worker=worker,
         anchor_settings=anchor_settings,
     )
-    return Runtime(services=services, generated_token=generated, notes=notes)
+    return Runtime(
+        services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
+    )
+
+
+def connect_chain_later(services: Services, stop: threading.Event) -> None:
+    """Connect to the node once it answers, then anchor until ``stop`` (for ``serve``).
+
+    Retries ``ChainClient.from_settings()`` with a growing pause (up to
+    ``ANCHOR_BACKOFF_MAX_S``); once connected the services gain their chain and worker,
+    and this thread becomes the anchor worker.
+    """
+    settings = services.anchor_settings or AnchorSettings()
+    pause = settings.poll_s
+    while not stop.is_set():
+        try:
+            chain = ChainClient.from_settings()
+        except ChainUnavailableError as error:
+            log.warning(
+                "the chain node still does not answer (%s); retrying in %.1f s", error, pause
+            )
+            stop.wait(pause)
+            pause = min(pause * 2, settings.backoff_max_s)
+            continue
+        if not chain.is_deployed:
+            log.warning(
+                "connected to chain %s, but no contract addresses are configured "
+                "(CHAIN_LEDGER_ANCHOR_ADDRESS, CHAIN_CHARITY_REGISTRY_ADDRESS); retrying",
+                chain.chain_id,
+            )
+            stop.wait(pause)
+            pause = min(pause * 2, settings.backoff_max_s)
+            continue
+        log.info("connected to chain %s; anchoring starts", chain.chain_id)
+        worker = AnchorWorker(services.store, chain, settings)
+        services.chain, services.worker = chain, worker
+        worker.run(stop)
+        return
 
 
 def create_app(services: Services) -> FastAPI:

@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from api.app import create_app
+    from api.app import connect_chain_later, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     runtime = _runtime(args)
@@ -183,6 +183,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if services.worker is not None and not args.no_worker:
         worker_thread = threading.Thread(
             target=services.worker.run, args=(stop,), name="anchor-worker", daemon=True
+        )
+        worker_thread.start()
+    elif runtime.chain_pending and not args.no_worker:
+        worker_thread = threading.Thread(
+            target=connect_chain_later, args=(services, stop), name="anchor-worker", daemon=True
         )
         worker_thread.start()
     try:
