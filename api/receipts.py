@@ -9,6 +9,8 @@ import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
+from explorer.formatting import money
+
 
 def qr_png(url: str) -> bytes:
     """A QR code of ``url`` as PNG."""
@@ -66,7 +68,7 @@ h1 {{ font-size: 1.4rem; }} dt {{ font-weight: 600; margin-top: .6rem; }} dd {{ 
 <dt>捐赠编号 · Donation</dt><dd>{e(donation_id)} (journal entry #{seq})</dd>
 <dt>受赠机构 · Charity</dt><dd>{e(charity_name)}</dd>
 <dt>项目 · Project</dt><dd>{project}</dd>
-<dt>金额 · Amount</dt><dd>{amount // 100}.{amount % 100:02d} {e(currency)}</dd>
+<dt>金额 · Amount</dt><dd>{e(money(amount, currency))}</dd>
 <dt>付款时间 · Paid at</dt><dd>{e(paid_at)}</dd>
 </dl>
 <p>扫描二维码，查看善款去向并亲自核验。<br>
