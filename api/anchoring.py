@@ -196,7 +196,7 @@ class AnchorWorker:
     def _record(
         self, event: CheckpointEvent, tree_size: int, root_hash: bytes, *, confirmed: bool
     ) -> AnchoredCheckpoint:
-        block = self.client.w3.eth.get_block(event.block_number)
+        timestamp = self.client.block_timestamp(event.block_number)
         checkpoint = AnchoredCheckpoint(
             checkpoint_index=event.index,
             tree_size=tree_size,
@@ -206,7 +206,7 @@ class AnchorWorker:
             tx_hash=event.tx_hash,
             block_number=event.block_number,
             block_hash=event.block_hash,
-            anchored_at=datetime.fromtimestamp(int(block["timestamp"]), UTC),
+            anchored_at=datetime.fromtimestamp(timestamp, UTC),
             confirmed=confirmed,
         )
         self.checkpoints.record(checkpoint)
@@ -222,20 +222,13 @@ class AnchorWorker:
         waited = self._clock() - self._last_anchor
         return pending >= self.settings.max_pending or waited >= self.settings.interval_s
 
-    def _pending_transactions(self) -> int:
-        eth = self.client.w3.eth
-        address = self.client.account.address
-        return int(eth.get_transaction_count(address, "pending")) - int(
-            eth.get_transaction_count(address, "latest")
-        )
-
     def _anchor(self) -> AnchoredCheckpoint | None:
         state = self.reconcile()
         latest = state.latest
         size = self.store.size()
         if size == 0 or (latest is not None and size <= latest.tree_size):
             return latest
-        if self._pending_transactions() > 0:
+        if self.client.pending_transactions() > 0:
             # An anchor sent before a crash is still in the mempool: let it land first,
             # or ours would be checked against a checkpoint that is about to change.
             log.info("an earlier transaction of the anchorer is pending; waiting for it")
@@ -375,5 +368,12 @@ class AnchorWorker:
                 # way): the next cycle reconciles from scratch.
                 backoff = min(backoff * 2, self.settings.backoff_max_s)
                 log.exception("anchoring failed; retrying in %.1f s", backoff)
+            except sqlalchemy.exc.DBAPIError:
+                raise  # `run` backs off and competes for the leader lock again
+            except Exception:
+                # Nothing unforeseen may end the worker while the service goes on taking
+                # donations: every cycle starts by reconciling with the contract.
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                log.exception("unexpected error while anchoring; retrying in %.1f s", backoff)
             stop.wait(backoff)
         return backoff

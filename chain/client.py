@@ -558,6 +558,19 @@ class ChainClient:
         with self._calling(f"calling {function.fn_name}"):
             return function.call({"from": self.account.address}, block_identifier=block)
 
+    def block_timestamp(self, number: int) -> int:
+        """The timestamp (Unix seconds) of block ``number``."""
+        with self._calling(f"reading block {number}"):
+            return int(self.w3.eth.get_block(number)["timestamp"])
+
+    def pending_transactions(self) -> int:
+        """How many transactions of the signing account the node holds unmined."""
+        with self._calling("reading the account's nonces"):
+            address = self.account.address
+            pending = self.w3.eth.get_transaction_count(address, "pending")
+            mined = self.w3.eth.get_transaction_count(address, "latest")
+        return int(pending) - int(mined)
+
     def block_number(self) -> int:
         """The number of the latest block."""
         with self._calling("reading the block number"):

@@ -279,8 +279,16 @@ def test_worker_registers_the_journals_charities_on_chain(
     assert AnchorWorker(sqlite_journal.store, chain_client, NOW).sync_registry() == 0
 
 
-def test_a_transient_anchor_error_does_not_stop_the_worker(
-    sqlite_journal: Journal, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "error",
+    [
+        AnchorError("checkpoint 0 is on chain but no CheckpointAnchored log was found"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+    ids=["anchor error", "raw connection reset"],
+)
+def test_a_transient_error_does_not_stop_the_worker(
+    sqlite_journal: Journal, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     client = ChainClient.embedded()
     client.deploy()
@@ -291,7 +299,7 @@ def test_a_transient_anchor_error_does_not_stop_the_worker(
     def flaky_run_once() -> object:
         if not failures:
             failures.append(1)
-            raise AnchorError("checkpoint 0 is on chain but no CheckpointAnchored log was found")
+            raise error
         return real_run_once()
 
     monkeypatch.setattr(worker, "run_once", flaky_run_once)
