@@ -1,13 +1,20 @@
 """The journal half of the audit: one streaming pass over an export, no chain calls.
 
 Given the export's lines and the checkpoints read from the chain, ``verify_journal``
-recomputes every leaf hash and the RFC 6962 tree as it goes (a compact range: the
-complete subtrees covering the prefix, O(log n) hashes), takes the root whenever the
+recomputes every leaf hash and the RFC 6962 tree as it goes (``audit.tree``: a block of
+leaves at a time, then a compact range of O(log n) hashes), takes the root whenever the
 prefix reaches a checkpoint's size, keeps the few subtree hashes the consistency
 proofs between checkpoints need, decodes every line as an entry, checks the sequence
 and the timestamps, and replays the accounting rules through ``ledger.accounting.Books``.
-Nothing but the current line is held; the books are what grows (about 300 bytes per
-donation).
+Lines are taken a chunk (``CHUNK_LINES``) at a time and not held after it; the books are
+what grows (about 300 bytes per donation).
+
+With two processes (ADR 0014), a forked helper hashes each chunk into the tree and
+checks which lines have the strict shape of a donation or an allocation
+(``audit.decoder.shapes``), while this process reads those lines' fields, checks the
+sequence and timestamps and replays the books; when the helper falls behind, this
+process checks the shapes of the next chunk itself. Every problem is still found by
+this process, in order, so the findings do not depend on the number of processes.
 
 What each check can pin (DESIGN.md §8): a line that is not a canonical entry, a broken
 sequence and an accounting violation name their ``seq``; a tree that recomputes cleanly
@@ -19,26 +26,42 @@ own names the exact ``seq`` that changed.
 from __future__ import annotations
 
 import gc
-import hashlib
 import itertools
+import mmap
+import multiprocessing
+import os
+import sys
+import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import cast
 
-from audit.decoder import FAST_PATH_AVAILABLE, decoder
-from audit.errors import LineError
+from audit.decoder import (
+    ALLOCATION,
+    ALLOCATION_FIELDS,
+    DONATION,
+    DONATION_FIELDS,
+    FAST_PATH_AVAILABLE,
+    OTHER,
+    decode_line,
+    shapes,
+)
+from audit.errors import AuditError, LineError
+from audit.export import Blocks
 from audit.report import Balance, Check, CheckpointResult, Problem
+from audit.tree import BLOCK, Tree, leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
-from ledger.entries import to_hex
+from ledger.entries import Entry, to_hex
 from ledger.errors import AccountingError, MerkleError
 from ledger.merkle import (
     EMPTY_ROOT,
-    LEAF_PREFIX,
-    NODE_PREFIX,
     NodeId,
     consistency_plan,
-    fold,
+    leaf_hash,
     plan_nodes,
     resolve,
     verify_consistency,
@@ -82,6 +105,7 @@ class JournalFindings:
         charities: every ``charity.registered`` entry, in order.
         kinds: entries per kind.
         notes: what an auditor should know that is not a failure.
+        workers: processes the pass used (``verify_journal``'s ``workers``).
     """
 
     size: int
@@ -92,45 +116,16 @@ class JournalFindings:
     charities: list[CharityEntry]
     kinds: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    workers: int = 1
 
 
-class _Frontier:
-    """The compact range of a growing tree: enough for its root at any point."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.stack: list[bytes] = []
-
-    def append_line(self, line: bytes) -> None:
-        """Add the leaf of ``line``."""
-        sha256 = hashlib.sha256
-        h = sha256(LEAF_PREFIX + line).digest()
-        stack = self.stack
-        k = self.size
-        while k & 1:
-            h = sha256(NODE_PREFIX + stack.pop() + h).digest()
-            k >>= 1
-        stack.append(h)
-        self.size += 1
-
-    def root(self) -> bytes:
-        """The root of the leaves so far."""
-        return fold(self.stack) if self.stack else EMPTY_ROOT
-
-
-def _wanted_nodes(checkpoints: Sequence[Checkpoint]) -> dict[int, list[int]]:
-    """For each leaf index, the levels of the nodes to keep when that leaf completes them.
-
-    Node ``(level, idx)`` is complete once leaf ``((idx + 1) << level) - 1`` is in.
-    """
+def _wanted_nodes(checkpoints: Sequence[Checkpoint]) -> set[NodeId]:
+    """The nodes the consistency proofs between consecutive checkpoints are made of."""
     nodes: set[NodeId] = set()
     for before, after in itertools.pairwise(checkpoints):
         if 0 < before.tree_size < after.tree_size:
             nodes |= plan_nodes(consistency_plan(before.tree_size, after.tree_size))
-    triggers: dict[int, list[int]] = {}
-    for level, idx in nodes:
-        triggers.setdefault(((idx + 1) << level) - 1, []).append(level)
-    return triggers
+    return nodes
 
 
 def _checks() -> dict[str, Check]:
@@ -145,23 +140,37 @@ def _checks() -> dict[str, Check]:
     return {check.name: check for check in checks}
 
 
+def default_workers() -> int:
+    """Processes an audit uses unless told: two where two CPUs are free to it, else one."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 and _FORK is not None else 1
+
+
 def verify_journal(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes] | Blocks,
     checkpoints: Sequence[Checkpoint],
     *,
     earlier: Iterable[bytes] | None = None,
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> JournalFindings:
     """Verify an export against the anchored checkpoints, in one pass.
 
     Args:
-        lines: the export's lines without their newlines, in order (streamed).
+        lines: the export's lines without their newlines, in order (streamed), or
+            its blocks of whole lines (``Export.blocks()``, cheaper).
         checkpoints: every checkpoint on chain, by index.
         earlier: the auditor's own earlier export (streamed), to name the exact ``seq``
             of a change.
         fast: allow the fast decoding path (``audit.decoder``).
         progress: called with the lines done so far, every ``PROGRESS_EVERY`` lines.
+        workers: processes to use: 1, or 2 to hash the tree (and check the lines'
+            shapes, as far as it keeps up) in a second one; more are not used.
+            Default: ``default_workers()``. The findings are the same either way.
 
     Returns:
         The findings; nothing raises for a bad journal, every problem is a finding.
@@ -172,210 +181,474 @@ def verify_journal(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _verify(lines, checkpoints, earlier=earlier, fast=fast, progress=progress)
+        return _Pass(checkpoints, earlier=earlier, fast=fast, progress=progress).run(
+            lines, default_workers() if workers is None else workers
+        )
     finally:
         if collecting:
             gc.enable()
 
 
-def _verify(
-    lines: Iterable[bytes],
-    checkpoints: Sequence[Checkpoint],
-    *,
-    earlier: Iterable[bytes] | None,
-    fast: bool,
-    progress: Callable[[int], None] | None,
-) -> JournalFindings:
-    checks = _checks()
-    entries_check, sequence_check = checks["entries"], checks["sequence"]
-    timestamps_check, accounting_check = checks["timestamps"], checks["accounting"]
-    decode = decoder(fast=fast)
-    books = Books()
-    apply = books.apply
-    charities: list[CharityEntry] = []
-    kinds: dict[str, int] = {}
-    fromisoformat = datetime.fromisoformat
-    sha256 = hashlib.sha256
+CHUNK_LINES = BLOCK
+"""Lines taken at a time: a block of the tree (about 1 MiB of a journal export)."""
+_SLOTS = 4
+"""Chunks in flight to the helper process (each in its own slot of shared memory)."""
+_SLOT_BYTES = 4 << 20
+"""A chunk larger than this (lines of 2 KiB and more) goes through the pipe instead."""
+_FORK = (
+    multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods()
+    else None
+)
 
-    ordered = sorted(checkpoints, key=lambda c: c.index)
-    sizes = sorted({c.tree_size for c in ordered if c.tree_size > 0})
-    size_set = set(sizes)
-    roots: dict[int, bytes] = {}
-    size_iter = iter(sizes)
-    next_size = next(size_iter, -1)
-    triggers = _wanted_nodes(ordered)
-    trigger_iter = iter(sorted(triggers))
-    next_trigger = next(trigger_iter, -1)
-    kept: dict[NodeId, bytes] = {}
-    stack: list[bytes] = []
-    push, pop = stack.append, stack.pop
 
-    old_lines: Iterator[bytes] | None = None if earlier is None else iter(earlier)
-    old_tree = _Frontier()
-    old_roots: dict[int, bytes] = {}
-    earlier_check = Check(
-        "earlier_export", "every entry of the auditor's earlier export is unchanged"
-    )
+class HelperError(AuditError):
+    """The helper process of a two-process audit failed (the traceback is in the message)."""
 
-    i = -1
-    prev_seq = -1
-    prev_at = ""
-    for i, line in enumerate(lines):
-        if i and not i % PROGRESS_EVERY:
-            # The store reads these to write what a batch changed; an audit never does.
-            books.created.clear()
-            books.changed.clear()
-            if progress is not None:
-                progress(i)
 
-        # The tree: leaf hash, then the complete subtrees it closes.
-        leaf = sha256(LEAF_PREFIX + line).digest()
-        h = leaf
-        if i == next_trigger:
-            levels = triggers[i]
-            if 0 in levels:
-                kept[(0, i)] = h
-            k, level = i, 0
-            while k & 1:
-                h = sha256(NODE_PREFIX + pop() + h).digest()
-                k >>= 1
-                level += 1
-                if level in levels:
-                    kept[(level, i >> level)] = h
-            next_trigger = next(trigger_iter, -1)
-        else:
-            k = i
-            while k & 1:
-                h = sha256(NODE_PREFIX + pop() + h).digest()
-                k >>= 1
-        push(h)
-        if i + 1 == next_size:
-            roots[next_size] = fold(stack)
-            next_size = next(size_iter, -1)
+def _helper(
+    tree: Tree,
+    requests: Connection,
+    replies: Connection,
+    unused: Connection,
+    ring: mmap.mmap,
+) -> None:
+    """The second process: hash every block into the tree; check the shapes when asked.
 
-        if old_lines is not None:
-            old = next(old_lines, None)
-            if old is None:
-                old_lines = None
+    Requests, in order: ``(slot, length, validate)`` for a block in the shared ring,
+    ``(block, validate)`` for one sent whole, None at the end. One reply a block, in
+    order: its ``shapes`` or None; then the tree's ``(size, root, roots, kept)``.
+    """
+    unused.close()  # the main process's end: when it is gone, recv() ends
+    try:
+        while (request := requests.recv()) is not None:
+            if len(request) == 3:
+                slot, length, validate = request
+                block = ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + length]
             else:
-                old_tree.append_line(old)
-                if old_tree.size in size_set:
-                    old_roots[old_tree.size] = old_tree.root()
-                if old != line:
-                    earlier_check.add(Problem("earlier_export", _difference(old, line), seq=i))
+                block, validate = request
+            lines = block.split(b"\n")
+            tree.add(leaf_hashes(lines))
+            replies.send(shapes(lines) if validate else None)
+        tree.finish()
+        replies.send((tree.size, tree.root(), tree.roots, tree.kept))
+    except EOFError:  # the main process went away
+        return
+    except BaseException:
+        replies.send(("error", traceback.format_exc()))
+        raise
 
+
+class _HelperProcess:
+    """The main process's side of ``_helper``: blocks out through shared memory, replies back."""
+
+    def __init__(self, tree: Tree) -> None:
+        assert _FORK is not None
+        self._ring = mmap.mmap(-1, _SLOTS * _SLOT_BYTES)
+        self._free = list(range(_SLOTS))
+        requests_in, requests_out = _FORK.Pipe(duplex=False)
+        replies_in, replies_out = _FORK.Pipe(duplex=False)
+        # Forked, the helper starts with a copy of the tree as it is now.
+        self._process = _FORK.Process(
+            target=_helper,
+            args=(tree, requests_in, replies_out, requests_out, self._ring),
+            name="shanlian-audit-tree",
+            daemon=True,
+        )
+        self._process.start()
+        requests_in.close()
+        replies_out.close()
+        self._requests, self._replies = requests_out, replies_in
+        self._slots: deque[int | None] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        """Blocks sent and not replied to yet."""
+        return len(self._slots)
+
+    def send(self, block: bytes, validate: bool) -> None:
+        """Hand a block over. Requires fewer than ``_SLOTS`` in flight."""
+        if len(block) <= _SLOT_BYTES:
+            slot = self._free.pop()
+            self._ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + len(block)] = block
+            self._requests.send((slot, len(block), validate))
+            self._slots.append(slot)
+        else:  # lines of kilobytes: through the pipe
+            self._requests.send((block, validate))
+            self._slots.append(None)
+
+    def ready(self) -> bool:
+        """Whether the reply for the oldest block in flight is there already."""
+        return self._replies.poll()
+
+    def receive(self) -> bytes | None:
+        """The reply for the oldest block in flight: its shapes, or None."""
+        reply = self._receive()
+        slot = self._slots.popleft()
+        if slot is not None:
+            self._free.append(slot)
+        return cast("bytes | None", reply)
+
+    def finish(self) -> tuple[int, bytes, dict[int, bytes], dict[NodeId, bytes]]:
+        """End the helper; the tree's size, root, roots at the wanted sizes and kept nodes."""
+        while self._slots:
+            self.receive()
+        self._requests.send(None)
+        result = self._receive()
+        self.close()
+        return cast("tuple[int, bytes, dict[int, bytes], dict[NodeId, bytes]]", result)
+
+    def close(self) -> None:
+        """Stop the helper (at once, if it is still running) and free what it used."""
+        self._requests.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._replies.close()
+        self._ring.close()
+
+    def _receive(self) -> object:
         try:
-            entry = decode(line)
-        except LineError as error:
-            entries_check.add(Problem("entries", error.detail, seq=i))
-            prev_seq = i
-            continue
+            reply = self._replies.recv()
+        except EOFError:
+            raise HelperError(
+                f"the audit's helper process ended (exit code {self._process.exitcode}); "
+                "run with --workers 1"
+            ) from None
+        if isinstance(reply, tuple) and reply[:1] == ("error",):
+            raise HelperError(f"the audit's helper process failed:\n{reply[1]}")
+        return reply
 
-        seq = entry.seq
-        if seq != i and seq != prev_seq + 1:
-            # Only where the sequence breaks: after one missing entry, every later line
-            # is off by one, and that is the same finding.
-            if seq == prev_seq:
-                detail = (
-                    f"seq {seq} appears twice, on lines {i - 1} and {i}: an entry was "
-                    "inserted or duplicated"
-                )
-                sequence_check.add(Problem("sequence", detail, seq=i - 1))
-            elif seq > prev_seq:
-                missing = (
-                    f"entry {prev_seq + 1} is missing"
-                    if seq == prev_seq + 2
-                    else f"entries {prev_seq + 1}..{seq - 1} are missing"
-                )
-                detail = f"line {i} holds seq {seq}: {missing}"
-                sequence_check.add(Problem("sequence", detail, seq=i))
+
+def _blocks_of(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``size`` lines at a time, joined by newlines.
+
+    Raises:
+        ValueError: a line holds a newline (lines are what is between newlines).
+    """
+    source = iter(lines)
+    for chunk in iter(lambda: list(itertools.islice(source, size)), []):
+        block = b"\n".join(chunk)
+        if block.count(b"\n") != len(chunk) - 1:
+            raise ValueError("a line of the export holds a newline")
+        yield block
+
+
+class _Pass:
+    """One pass over an export: the main process's state between blocks."""
+
+    def __init__(
+        self,
+        checkpoints: Sequence[Checkpoint],
+        *,
+        earlier: Iterable[bytes] | None,
+        fast: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.checks = _checks()
+        self.fast = fast
+        self.progress = progress
+        self.books = Books()
+        self.charities: list[CharityEntry] = []
+        self.kinds: dict[str, int] = {}
+        self.ordered = sorted(checkpoints, key=lambda c: c.index)
+        self.sizes = sorted({c.tree_size for c in self.ordered if c.tree_size > 0})
+        self.tree = Tree(self.sizes, _wanted_nodes(self.ordered))
+        self.size = 0
+        self.prev_seq = -1
+        self.prev_at = ""
+        self.earlier = earlier
+        self.old_lines: Iterator[bytes] | None = None if earlier is None else iter(earlier)
+        self.old_tree = Tree(self.sizes)
+        self.earlier_check = Check(
+            "earlier_export", "every entry of the auditor's earlier export is unchanged"
+        )
+
+    def run(self, source: Iterable[bytes] | Blocks, workers: int) -> JournalFindings:
+        """Go through the export; with ``workers`` >= 2, from the second block on with a helper."""
+        blocks = (
+            iter(source)
+            if isinstance(source, Blocks)
+            else _blocks_of(source, min(CHUNK_LINES, PROGRESS_EVERY))
+        )
+        helper: _HelperProcess | None = None
+        used = 1
+        try:
+            for block in blocks:
+                if helper is None and workers >= 2 and self.size and _FORK is not None:
+                    helper = _HelperProcess(self.tree)
+                    used = 2
+                    self._pipeline(itertools.chain([block], blocks), helper)
+                    break
+                lines = block.split(b"\n")
+                self.tree.add(leaf_hashes(lines))
+                self._replay(block, self._shapes(lines), lines)
+            if helper is not None:
+                size, root, roots, kept = helper.finish()
+                helper = None
+                assert size == self.size, "the helper hashed as many lines as were replayed"
             else:
-                detail = f"line {i} holds seq {seq}, after seq {prev_seq}: out of order"
-                sequence_check.add(Problem("sequence", detail, seq=i))
-        prev_seq = seq
+                self.tree.finish()
+                root, roots, kept = self.tree.root(), self.tree.roots, self.tree.kept
+        finally:
+            if helper is not None:
+                helper.close()
+        return self._findings(root, roots, kept, used)
 
-        at = entry.at
-        if at != prev_at:
-            if at < prev_at:
-                timestamps_check.add(
-                    Problem(
-                        "timestamps",
-                        f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
-                        "one of the two was changed",
-                        first=i - 1,
-                        last=i,
+    def _pipeline(self, blocks: Iterator[bytes], helper: _HelperProcess) -> None:
+        """Replay blocks while the helper hashes the next ones.
+
+        The helper also checks a block's shapes unless it fell behind: when the reply
+        for the block to replay is not there yet, this process checks the next block's
+        shapes itself. Which process checks them changes nothing in the findings.
+        """
+        in_flight: deque[tuple[bytes, bool]] = deque()
+        helper_behind = False
+        for block in blocks:
+            if helper.in_flight == _SLOTS:
+                helper_behind = self._replay_oldest(in_flight, helper)
+            validate = self.fast and not helper_behind
+            helper.send(block, validate)
+            in_flight.append((block, validate))
+            if helper.in_flight >= 2:
+                helper_behind = self._replay_oldest(in_flight, helper)
+        while in_flight:
+            self._replay_oldest(in_flight, helper)
+
+    def _replay_oldest(self, in_flight: deque[tuple[bytes, bool]], helper: _HelperProcess) -> bool:
+        """Replay the oldest block in flight; whether the helper was behind with it."""
+        block, validated = in_flight.popleft()
+        behind = not helper.ready()
+        shaped = helper.receive()
+        if validated and shaped is not None:
+            self._replay(block, shaped)
+        else:
+            lines = block.split(b"\n")
+            self._replay(block, self._shapes(lines), lines)
+        return behind
+
+    def _shapes(self, lines: list[bytes]) -> bytes:
+        return shapes(lines) if self.fast else bytes(len(lines))
+
+    def _replay(self, block: bytes, shaped: bytes, lines: list[bytes] | None = None) -> None:
+        """Decode, check and replay the lines of a block, of the given ``shapes``."""
+        checks = self.checks
+        entries_check, sequence_check = checks["entries"], checks["sequence"]
+        timestamps_check, accounting_check = checks["timestamps"], checks["accounting"]
+        books = self.books
+        apply, receive, allocate = books.apply, books.receive_donation, books.make_allocation
+        match_donation, match_allocation = DONATION_FIELDS.match, ALLOCATION_FIELDS.match
+        fromisoformat = datetime.fromisoformat
+        intern = sys.intern
+        kinds = self.kinds
+        donations = allocations = 0
+        prev_seq, prev_at = self.prev_seq, self.prev_at
+        if self.old_lines is not None:
+            self._compare_earlier(block, len(shaped), lines)
+        # A line of a shape is ASCII: its fields are read in the block decoded as Latin-1
+        # (one character a byte), from the line's offset on.
+        text = block.decode("latin-1")
+        pos = 0
+        i = self.size
+        for shape in shaped:
+            if shape == DONATION:
+                m = match_donation(text, pos)
+                assert m is not None  # the strict shape is a case of the lenient one
+                (
+                    actor,
+                    at,
+                    amount,
+                    channel,
+                    charity,
+                    currency,
+                    donation,
+                    paid_at,
+                    project,
+                    number,
+                ) = m.group(1, 2, 3, 4, 5, 6, 7, 9, 11, 12)
+                pos = m.end() + 1
+                seq = int(number)
+                kind = "donation.received"
+            elif shape == ALLOCATION:
+                m = match_allocation(text, pos)
+                assert m is not None
+                actor, at, allocation, amount, disbursement, donation, number = m.groups()
+                pos = m.end() + 1
+                seq = int(number)
+                kind = "allocation.made"
+            else:
+                end = text.find("\n", pos)
+                if end < 0:
+                    end = len(text)
+                line = block[pos:end]
+                pos = end + 1
+                try:
+                    entry = decode_line(line)
+                except LineError as error:
+                    entries_check.add(Problem("entries", error.detail, seq=i))
+                    prev_seq = i
+                    i += 1
+                    continue
+                seq, at, kind = entry.seq, entry.at, entry.kind
+
+            if seq != i and seq != prev_seq + 1:
+                # Only where the sequence breaks: after one missing entry, every later line
+                # is off by one, and that is the same finding.
+                sequence_check.add(_sequence_problem(i, seq, prev_seq))
+            prev_seq = seq
+
+            if at != prev_at:
+                if at < prev_at:
+                    timestamps_check.add(
+                        Problem(
+                            "timestamps",
+                            f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
+                            "one of the two was changed",
+                            first=i - 1,
+                            last=i,
+                        )
                     )
-                )
+                if shape == OTHER:  # a line of a shape is dated at a real instant
+                    try:
+                        fromisoformat(at)
+                    except ValueError:
+                        timestamps_check.add(
+                            Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
+                        )
+                prev_at = at
+
             try:
-                fromisoformat(at)
-            except ValueError:
-                timestamps_check.add(
-                    Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
-                )
-            prev_at = at
-
-        kind = entry.kind
-        kinds[kind] = kinds.get(kind, 0) + 1
-        try:
-            apply(entry)
-        except AccountingError as error:
-            accounting_check.add(
-                Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
-            )
-        else:
-            if kind == "charity.registered":
-                body = entry.body
-                charities.append(
-                    CharityEntry(
-                        charity_id=str(body["charity_id"]),
-                        name=str(body["name"]),
-                        seq=i,
-                        leaf_hash=leaf,
-                        signer=None if body["signer"] is None else str(body["signer"]),
+                if shape == DONATION:
+                    donations += 1
+                    receive(
+                        seq,
+                        actor,
+                        donation,
+                        charity,
+                        None if project is None else intern(project),
+                        int(amount),
+                        intern(currency),
+                        intern(channel),
+                        paid_at,
                     )
+                elif shape == ALLOCATION:
+                    allocations += 1
+                    allocate(seq, actor, allocation, donation, disbursement, int(amount))
+                else:
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    apply(entry)
+            except AccountingError as error:
+                accounting_check.add(
+                    Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
+                )
+            else:
+                if kind == "charity.registered":
+                    self._registered(entry, line, i)
+            i += 1
+
+        self.prev_seq, self.prev_at = prev_seq, prev_at
+        for kind, count in (("donation.received", donations), ("allocation.made", allocations)):
+            if count:
+                kinds[kind] = kinds.get(kind, 0) + count
+        # The store reads these to write what a batch changed; an audit never does.
+        books.created.clear()
+        books.changed.clear()
+        before, self.size = self.size, i
+        if self.progress is not None and self.size // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            self.progress(self.size)
+
+    def _registered(self, entry: Entry, line: bytes, seq: int) -> None:
+        body = entry.body
+        self.charities.append(
+            CharityEntry(
+                charity_id=str(body["charity_id"]),
+                name=str(body["name"]),
+                seq=seq,
+                leaf_hash=leaf_hash(line),
+                signer=None if body["signer"] is None else str(body["signer"]),
+            )
+        )
+
+    def _compare_earlier(self, block: bytes, count: int, lines: list[bytes] | None) -> None:
+        assert self.old_lines is not None
+        old_chunk = list(itertools.islice(self.old_lines, count))
+        self.old_tree.add(leaf_hashes(old_chunk))
+        if len(old_chunk) < count:
+            self.old_lines = None
+        elif b"\n".join(old_chunk) == block:
+            return
+        if lines is None:
+            lines = block.split(b"\n")
+        for offset, (old, line) in enumerate(zip(old_chunk, lines, strict=False)):
+            if old != line:
+                self.earlier_check.add(
+                    Problem("earlier_export", _difference(old, line), seq=self.size + offset)
                 )
 
-    size = i + 1
-    if progress is not None:
-        progress(size)
-    books.created.clear()
-    books.changed.clear()
-    root = fold(stack) if stack else EMPTY_ROOT
+    def _findings(
+        self, root: bytes, roots: dict[int, bytes], kept: dict[NodeId, bytes], workers: int
+    ) -> JournalFindings:
+        size = self.size
+        checks = self.checks
+        if self.progress is not None and (not size or size % PROGRESS_EVERY):
+            self.progress(size)
+        results = [
+            CheckpointResult(
+                index=c.index,
+                tree_size=c.tree_size,
+                root_hash=c.root_hash,
+                anchored_at=c.anchored_at,
+                recomputed_root=roots.get(c.tree_size) if c.tree_size <= size else None,
+            )
+            for c in self.ordered
+        ]
+        notes: list[str] = []
+        _judge_checkpoints(results, size, checks["checkpoints"], notes)
+        _judge_consistency(results, kept, checks["consistency"])
+        _summarize(checks, size, results)
+        if not FAST_PATH_AVAILABLE and self.fast:
+            notes.append(
+                "ledger.entries changed since audit/decoder.py was written: every line took "
+                "the ledger's own (slower) path"
+            )
+        earlier_check = self.earlier_check
+        if self.old_lines is not None:
+            _finish_earlier(self.old_lines, self.old_tree, size, earlier_check)
+        self.old_tree.finish()
+        if self.earlier is not None:
+            _judge_earlier(earlier_check, self.old_tree.size, self.old_tree.roots, results, size)
+        check_list = list(checks.values()) + ([earlier_check] if self.earlier is not None else [])
+        return JournalFindings(
+            size=size,
+            root_hash=root if size else EMPTY_ROOT,
+            checkpoints=results,
+            checks=check_list,
+            books=self.books,
+            charities=self.charities,
+            kinds=self.kinds,
+            notes=notes,
+            workers=workers,
+        )
 
-    results = [
-        CheckpointResult(
-            index=c.index,
-            tree_size=c.tree_size,
-            root_hash=c.root_hash,
-            anchored_at=c.anchored_at,
-            recomputed_root=roots.get(c.tree_size) if c.tree_size <= size else None,
+
+def _sequence_problem(i: int, seq: int, prev_seq: int) -> Problem:
+    """Line ``i`` holds ``seq`` after ``prev_seq``: what went wrong."""
+    if seq == prev_seq:
+        detail = (
+            f"seq {seq} appears twice, on lines {i - 1} and {i}: an entry was "
+            "inserted or duplicated"
         )
-        for c in ordered
-    ]
-    notes: list[str] = []
-    _judge_checkpoints(results, size, checks["checkpoints"], notes)
-    _judge_consistency(results, kept, checks["consistency"])
-    _summarize(checks, size, results)
-    if not FAST_PATH_AVAILABLE and fast:
-        notes.append(
-            "ledger.entries changed since audit/decoder.py was written: every line took the "
-            "ledger's own (slower) path"
+        return Problem("sequence", detail, seq=i - 1)
+    if seq > prev_seq:
+        missing = (
+            f"entry {prev_seq + 1} is missing"
+            if seq == prev_seq + 2
+            else f"entries {prev_seq + 1}..{seq - 1} are missing"
         )
-    if old_lines is not None:
-        _finish_earlier(old_lines, old_tree, old_roots, sizes, size, earlier_check)
-    if earlier is not None:
-        _judge_earlier(earlier_check, old_tree.size, old_roots, results, size)
-    check_list = list(checks.values()) + ([earlier_check] if earlier is not None else [])
-    return JournalFindings(
-        size=size,
-        root_hash=root,
-        checkpoints=results,
-        checks=check_list,
-        books=books,
-        charities=charities,
-        kinds=kinds,
-        notes=notes,
-    )
+        return Problem("sequence", f"line {i} holds seq {seq}: {missing}", seq=i)
+    detail = f"line {i} holds seq {seq}, after seq {prev_seq}: out of order"
+    return Problem("sequence", detail, seq=i)
 
 
 def _difference(old: bytes, new: bytes) -> str:
@@ -495,22 +768,12 @@ def _judge_consistency(
             check.summary = "fewer than two checkpoints: nothing to compare"
 
 
-def _finish_earlier(
-    old_lines: Iterator[bytes],
-    old_tree: _Frontier,
-    old_roots: dict[int, bytes],
-    sizes: list[int],
-    size: int,
-    check: Check,
-) -> None:
+def _finish_earlier(old_lines: Iterator[bytes], old_tree: Tree, size: int, check: Check) -> None:
     """The earlier export is longer than the current one: hash the rest of it."""
-    wanted = set(sizes)
     extra = 0
-    for old in old_lines:
-        old_tree.append_line(old)
-        extra += 1
-        if old_tree.size in wanted:
-            old_roots[old_tree.size] = old_tree.root()
+    for chunk in iter(lambda: list(itertools.islice(old_lines, CHUNK_LINES)), []):
+        old_tree.add(leaf_hashes(chunk))
+        extra += len(chunk)
     if extra:
         check.add(
             Problem(

@@ -239,7 +239,7 @@ def run_baseline(path: Path) -> Timing:
 def run_audit(path: Path, checkpoints: list[Checkpoint], fast: bool = True) -> Timing:
     """The audit's whole journal pass over the export."""
     wall, cpu = time.perf_counter(), time.process_time()
-    findings = verify_journal(Export(str(path)).lines(), checkpoints, fast=fast)
+    findings = verify_journal(Export(str(path)).blocks(), checkpoints, fast=fast)
     timing = (findings.size, time.perf_counter() - wall, time.process_time() - cpu)
     failed = [c for c in findings.checks if c.status == "fail"]
     if failed:
