@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from audit.export import Blocks
 from audit.journal import CharityEntry, JournalFindings, balances, verify_journal
 from audit.onchain import (
     attach_charity_registry,
@@ -27,7 +28,7 @@ from ledger.entries import to_hex
 
 
 def run_audit(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes] | Blocks,
     client: ChainClient,
     *,
     contract: str,
@@ -37,11 +38,13 @@ def run_audit(
     journal_name: str = "the export",
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> AuditReport:
     """Audit a journal export against the contracts on chain.
 
     Args:
-        lines: the export's lines, without newlines (streamed; read after the chain).
+        lines: the export's lines, without newlines (streamed; read after the chain), or
+            its blocks of lines (``Export.blocks()``).
         client: a reader on the chain (``audit.onchain.connect_reader``, or any client).
         contract: the LedgerAnchor's address.
         registry: the CharityRegistry's address, to check the charities against it.
@@ -51,6 +54,8 @@ def run_audit(
         journal_name: how the report names the export.
         fast: allow the fast decoding path (``audit.decoder``).
         progress: called with the lines done so far, now and then.
+        workers: processes for the journal pass (``verify_journal``; default: as many
+            as help on this machine).
 
     Returns:
         The report; a bad journal is a failing report, never an exception.
@@ -83,7 +88,9 @@ def run_audit(
             )
         )
     checkpoints = read_checkpoints(client, pinned)
-    findings = verify_journal(lines, checkpoints, earlier=earlier, fast=fast, progress=progress)
+    findings = verify_journal(
+        lines, checkpoints, earlier=earlier, fast=fast, progress=progress, workers=workers
+    )
 
     checks = [contract_check, *findings.checks]
     notes = list(findings.notes)

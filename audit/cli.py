@@ -22,6 +22,7 @@ from audit.bundle import Step, parse_bundle, verify_bundle_offline, verify_bundl
 from audit.errors import AuditError, BundleError
 from audit.export import Export, is_url
 from audit.html import render_html
+from audit.journal import default_workers
 from audit.onchain import connect_reader, redact_url
 from chain.errors import ChainError
 
@@ -76,7 +77,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         progress = Progress(export)
         try:
             report = run_audit(
-                export.lines(),
+                export.blocks(),
                 client,
                 contract=args.contract,
                 registry=args.registry,
@@ -85,6 +86,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 journal_name=args.journal,
                 fast=not args.no_fast_path,
                 progress=progress,
+                workers=args.workers,
             )
         finally:
             progress.done()
@@ -192,6 +194,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _workers(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return number
+
+
 def add_commands(commands: Any) -> None:
     """Add ``audit`` and ``verify`` to a parser's sub-commands.
 
@@ -242,6 +251,13 @@ def add_commands(commands: Any) -> None:
         "--no-fast-path",
         action="store_true",
         help="decode every line with the ledger's own models (slower; same verdict)",
+    )
+    audit.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes for the journal pass: 1, or 2 to hash the tree in a second one "
+        f"(default here: {default_workers()}; same verdict either way)",
     )
     audit.set_defaults(func=cmd_audit)
 

@@ -115,12 +115,13 @@ def decode_line(line: bytes) -> Entry:
 #
 # In two steps, which an audit may run in different processes (audit/journal.py):
 #
-# 1. ``shapes``: whether each line is, byte for byte, the canonical form of a valid
-#    donation or allocation dated at a real instant: one strict expression a kind
-#    (every field's pattern, the dates' ranges), then what an expression cannot say
-#    (``seq`` at most ``MAX_SEQ``, an ISO 4217 currency, the 29th to 31st of a month);
-# 2. reading the fields of a line of that shape with a lenient expression: the same
-#    keys in the same order, ``[^"]*`` for each string.
+# 1. ``shapes``: whether each line is, byte for byte, the canonical form of a donation or
+#    an allocation whose every field matches its pattern (one strict expression a kind,
+#    with the ranges of amounts and of the parts of a date);
+# 2. reading the fields of a line of that shape with a lenient expression (the same
+#    keys in the same order, ``[^"]*`` for each string), then the values an expression
+#    cannot check (``fast_values``): ``seq`` at most ``MAX_SEQ``, an ISO 4217 currency,
+#    a ``paid_at`` on the 29th to 31st that its month has.
 #
 # On a line of the strict shape the lenient expression matches the same line with the
 # same groups: a strict string field holds no '"', so ``[^"]*`` stops at its closing
@@ -135,7 +136,7 @@ ALLOCATION = 2
 _ID = r"[A-Za-z0-9]{1,40}"
 _HASH = r"0x[0-9a-f]{64}"
 # YYYY-MM-DDTHH:MM:SS.mmmZ with the ranges of each part (year 0000 does not exist); the
-# 29th to 31st are checked against their month in Python.
+# 29th to 31st are checked against their month in Python (``real_instant``).
 _AT = (
     r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
@@ -219,55 +220,51 @@ DONATION_FIELDS = re.compile(_donation_pattern(strict=False))
 donor_commitment, paid_at, payment_ref_hash, project_id (or None), seq."""
 ALLOCATION_FIELDS = re.compile(_allocation_pattern(strict=False))
 """Groups: actor, at, allocation_id, amount, disbursement_id, donation_id, seq."""
-_CURRENCIES = frozenset(code.encode() for code in ISO_4217)
-_MAX_SEQ_DIGITS = len(str(MAX_SEQ))
 
 
-def _real(moment: bytes) -> bool:
+def real_instant(moment: str) -> bool:
     """Whether a timestamp of the strict shape is a real instant (it is, up to the 28th)."""
-    if moment[8:10] <= b"28":
+    if moment[8:10] <= "28":
         return True
     try:
         # For a string of this shape, the ledger's normalization (fromisoformat, then
         # UTC with milliseconds and Z) gives the string back exactly when it parses.
-        _fromisoformat(moment.decode())
+        _fromisoformat(moment)
     except ValueError:
         return False
     return True
 
 
+def fast_values(seq: int, currency: str | None = None, paid_at: str | None = None) -> bool:
+    """Whether a line of a shape, with these values, is a valid entry (donations: all three).
+
+    ``audit.journal`` makes the same checks inline, cheapest first.
+    """
+    if seq > MAX_SEQ:
+        return False
+    if currency is None or paid_at is None:
+        return True
+    return currency in ISO_4217 and real_instant(paid_at)
+
+
 def shapes(lines: Sequence[bytes]) -> bytes:
     """For each line, ``DONATION`` or ``ALLOCATION`` when it is of that shape, else ``OTHER``.
 
-    A line of a shape is byte for byte the canonical form of a valid entry of that
-    kind (``parse_entry`` accepts it, unchanged) whose ``at`` is a real instant; its
-    fields are read with ``DONATION_FIELDS`` or ``ALLOCATION_FIELDS``. All ``OTHER``
-    when the fast path is unavailable.
+    A line of a shape is byte for byte the canonical form of an entry of that kind
+    whose fields all match their patterns; read its fields with ``DONATION_FIELDS``
+    or ``ALLOCATION_FIELDS``, and it is a valid entry when ``fast_values`` says so.
+    All ``OTHER`` when the fast path is unavailable.
     """
     if not FAST_PATH_AVAILABLE:
         return bytes(len(lines))
     donation = _DONATION_SHAPE.fullmatch
     allocation = _ALLOCATION_SHAPE.fullmatch
-    currencies = _CURRENCIES
-    found = bytearray(len(lines))
-    for n, line in enumerate(lines):
-        m = donation(line)
-        if m is not None:
-            at, currency, paid_at, seq = m.group(2, 6, 9, 12)
-            if (
-                currency in currencies
-                and (len(seq) < _MAX_SEQ_DIGITS or int(seq) <= MAX_SEQ)
-                and _real(at)
-                and _real(paid_at)
-            ):
-                found[n] = DONATION
-            continue
-        m = allocation(line)
-        if m is not None:
-            at, seq = m.group(2, 7)
-            if (len(seq) < _MAX_SEQ_DIGITS or int(seq) <= MAX_SEQ) and _real(at):
-                found[n] = ALLOCATION
-    return bytes(found)
+    return bytes(
+        [
+            DONATION if donation(line) else ALLOCATION if allocation(line) else OTHER
+            for line in lines
+        ]
+    )
 
 
 _fromisoformat = datetime.fromisoformat
@@ -330,10 +327,13 @@ def decode_fast(line: bytes) -> Entry | None:
         assert m is not None  # the strict shape is a case of the lenient one
         (actor, at, amount, channel, charity, currency, donation, commitment, paid_at, ref,
          project, seq) = m.groups()  # fmt: skip
+        number = int(seq)
+        if not fast_values(number, currency, paid_at):
+            return None
         # The books keep these for every donation: one shared copy of each repeated
         # value instead of a million (a fifth of the audit's memory at 1M entries).
         return _entry(
-            int(seq),
+            number,
             "donation.received",
             at,
             _intern(actor),
@@ -352,8 +352,11 @@ def decode_fast(line: bytes) -> Entry | None:
     m = ALLOCATION_FIELDS.match(text)
     assert m is not None
     actor, at, allocation, amount, disbursement, donation, seq = m.groups()
+    number = int(seq)
+    if not fast_values(number):
+        return None
     return _entry(
-        int(seq),
+        number,
         "allocation.made",
         at,
         _intern(actor),

@@ -47,6 +47,7 @@ from audit.decoder import (
     FAST_PATH_AVAILABLE,
     OTHER,
     decode_line,
+    real_instant,
     shapes,
 )
 from audit.errors import AuditError, LineError
@@ -55,7 +56,8 @@ from audit.report import Balance, Check, CheckpointResult, Problem
 from audit.tree import BLOCK, Tree, leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
-from ledger.entries import Entry, to_hex
+from ledger.currencies import ISO_4217
+from ledger.entries import MAX_SEQ, Entry, to_hex
 from ledger.errors import AccountingError, MerkleError
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -441,6 +443,7 @@ class _Pass:
         match_donation, match_allocation = DONATION_FIELDS.match, ALLOCATION_FIELDS.match
         fromisoformat = datetime.fromisoformat
         intern = sys.intern
+        currencies = ISO_4217
         kinds = self.kinds
         donations = allocations = 0
         prev_seq, prev_at = self.prev_seq, self.prev_at
@@ -452,6 +455,7 @@ class _Pass:
         pos = 0
         i = self.size
         for shape in shaped:
+            start = pos
             if shape == DONATION:
                 m = match_donation(text, pos)
                 assert m is not None  # the strict shape is a case of the lenient one
@@ -470,6 +474,13 @@ class _Pass:
                 pos = m.end() + 1
                 seq = int(number)
                 kind = "donation.received"
+                # fast_values, inline
+                if (
+                    seq > MAX_SEQ
+                    or currency not in currencies
+                    or (paid_at[8:10] > "28" and not real_instant(paid_at))
+                ):
+                    shape = OTHER
             elif shape == ALLOCATION:
                 m = match_allocation(text, pos)
                 assert m is not None
@@ -477,11 +488,13 @@ class _Pass:
                 pos = m.end() + 1
                 seq = int(number)
                 kind = "allocation.made"
-            else:
-                end = text.find("\n", pos)
+                if seq > MAX_SEQ:
+                    shape = OTHER
+            if shape == OTHER:
+                end = text.find("\n", start)
                 if end < 0:
                     end = len(text)
-                line = block[pos:end]
+                line = block[start:end]
                 pos = end + 1
                 try:
                     entry = decode_line(line)
@@ -509,7 +522,7 @@ class _Pass:
                             last=i,
                         )
                     )
-                if shape == OTHER:  # a line of a shape is dated at a real instant
+                if shape == OTHER or at[8:10] > "28":  # a shape's 'at' is, up to the 28th
                     try:
                         fromisoformat(at)
                     except ValueError:

@@ -234,15 +234,24 @@ class Books:
         Raises:
             AccountingError: naming the field that breaks a rule; nothing is changed.
         """
+        # The checks of _donation_received, each tried the cheap way first: the slow way
+        # raises the same error.
         if actor != "platform":
             self._require_actor(actor, charity_id=None)
-        if donation_id in self.donations:
-            self._require_new(self.donations, "donation_id", donation_id)
+        donations = self.donations
+        if donation_id in donations:
+            self._require_new(donations, "donation_id", donation_id)
         charity = self.charities.get(charity_id)
         if charity is None:
             charity = self._charity(charity_id)
         if project_id is not None:
-            self._check_project_currency(project_id, charity.charity_id, currency)
+            project = self.projects.get(project_id)
+            if (
+                project is None
+                or project.charity_id != charity.charity_id
+                or project.currency != currency
+            ):
+                self._check_project_currency(project_id, charity.charity_id, currency)
         donation = DonationState(
             donation_id,
             charity.charity_id,
@@ -253,7 +262,7 @@ class Books:
             paid_at,
             seq,
         )
-        self.donations[donation_id] = donation
+        donations[donation_id] = donation
         self.created.append(donation)
 
     def _donation_refunded(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:

@@ -11,11 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.decoder import (
+    ALLOCATION,
+    DONATION,
+    OTHER,
     SCHEMA_FINGERPRINT,
     decode_fast,
     decode_line,
     decoder,
     schema_fingerprint,
+    shapes,
 )
 from audit.errors import LineError
 from ledger.currencies import ISO_4217
@@ -144,6 +148,12 @@ def donation_line(**changes: object) -> bytes:
         ({"amount": 0}, "entry"),
         ({"currency": "XYZ"}, "entry"),
         ({"paid_at": "2026-02-30T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "2026-04-31T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "2025-02-29T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "2026-13-01T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "0000-01-01T10:00:00.000Z"}, "entry"),
+        ({"paid_at": "2026-11-26T24:00:00.000Z"}, "entry"),
+        ({"paid_at": "2026-11-26T10:60:00.000Z"}, "entry"),
         ({"paid_at": "2026-11-26T10:00:00Z"}, "canonical"),
         ({"donor_commitment": "0x" + "AB" * 32}, "entry"),
         ({"seq": MAX_SEQ + 1}, "entry"),
@@ -196,3 +206,46 @@ def test_the_ledgers_path_says_what_is_wrong_with_a_line(line: bytes, check: str
 
 def test_the_slow_decoder_can_be_asked_for() -> None:
     assert decoder(fast=False) is decode_line
+
+
+digits = st.text("0123456789", min_size=1, max_size=1)
+timestamps_of_the_shape = st.builds(
+    "{}-{}-{}T{}:{}:{}.{}Z".format,
+    st.one_of(st.just("0000"), st.just("2024"), st.text("0123456789", min_size=4, max_size=4)),
+    st.one_of(
+        st.sampled_from(["00", "01", "02", "04", "09", "10", "12", "13", "19"]),
+        digits.map(lambda d: "1" + d),
+    ),
+    st.one_of(
+        st.sampled_from(["00", "01", "28", "29", "30", "31", "32", "39"]),
+        digits.map(lambda d: "2" + d),
+    ),
+    st.sampled_from(["00", "09", "19", "20", "23", "24", "29"]),
+    st.sampled_from(["00", "59", "60", "99"]),
+    st.sampled_from(["00", "59", "60", "61"]),
+    st.text("0123456789", min_size=3, max_size=3),
+)
+
+
+@settings(max_examples=600)
+@given(timestamps_of_the_shape, timestamps_of_the_shape)
+def test_the_fast_path_takes_a_date_exactly_when_the_ledger_does(paid_at: str, at: str) -> None:
+    line = donation_line(paid_at=paid_at, at=at)
+    fast = decode_fast(line)
+    try:
+        ledger = decode_line(line)
+    except LineError:
+        assert fast is None
+        return
+    assert fast is None or fast == ledger
+
+
+@given(st.lists(st.one_of(fast_entries().map(lambda e: e.leaf_bytes), st.binary(max_size=40))))
+def test_the_shapes_of_lines_are_those_the_fast_path_reads(lines: list[bytes]) -> None:
+    found = shapes(lines)
+    assert len(found) == len(lines)
+    for line, shape in zip(lines, found, strict=True):
+        entry = decode_fast(line)
+        assert shape in (OTHER, DONATION, ALLOCATION)
+        if entry is not None:
+            assert shape == (DONATION if entry.kind == "donation.received" else ALLOCATION)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit import journal as journal_module
-from audit.journal import verify_journal
+from audit.export import Blocks
+from audit.journal import JournalFindings, balances, verify_journal
 from audit.report import AuditReport, Check, Problem
 from chain.client import Checkpoint
 from ledger.entries import make_entry, to_hex
@@ -257,3 +258,108 @@ def test_progress_is_reported_every_so_many_lines_and_at_the_end(
     seen: list[int] = []
     verify_journal(iter(LINES), CHECKPOINTS, progress=seen.append)
     assert seen == [10, 20, 30, 40, 45]
+
+
+def reencoded(line: bytes, **changes: object) -> bytes:
+    """The line with top-level or body fields changed, in canonical form (valid or not)."""
+    obj = json.loads(line)
+    for key, value in changes.items():
+        if key in obj:
+            obj[key] = value
+        else:
+            obj["body"][key] = value
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def tampered() -> dict[str, list[bytes]]:
+    def changed(index: int, line: bytes) -> list[bytes]:
+        lines = list(LINES)
+        lines[index] = line
+        return lines
+
+    return {
+        "honest": list(LINES),
+        "broken line": [*LINES[:3], b"", *LINES[4:10], b"{", *LINES[11:]],
+        "entry missing": LINES[:10] + LINES[11:],
+        "entry twice": LINES[:10] + LINES[9:],
+        "amount changed": changed(20, LINES[20].replace(b'"amount":1018', b'"amount":1019')),
+        "unknown currency": changed(12, reencoded(LINES[12], currency="XYZ")),
+        "paid on 30 February": changed(
+            13, reencoded(LINES[13], paid_at="2026-02-30T10:00:00.000Z")
+        ),
+        "dated 31 November": changed(14, reencoded(LINES[14], at="2026-11-31T10:00:00.000Z")),
+        "dated earlier": changed(15, reencoded(LINES[15], at="2026-11-25T10:00:00.000Z")),
+        "seq beyond 2^53": changed(16, reencoded(LINES[16], seq=2**53)),
+        "allocation beyond its donation": changed(44, reencoded(LINES[44], amount=5000)),
+        "donation to an unknown charity": changed(17, reencoded(LINES[17], charity_id="ch_x")),
+        "not canonical": changed(18, LINES[18].replace(b',"at"', b', "at"')),
+    }
+
+
+def outcome(findings: JournalFindings) -> object:
+    """Everything the report is made of, to compare two passes."""
+    return (
+        findings.size,
+        findings.root_hash,
+        [(c.name, c.status, c.summary, c.problem_count, c.problems) for c in findings.checks],
+        findings.checkpoints,
+        findings.kinds,
+        balances(findings.books),
+        findings.charities,
+        findings.notes,
+    )
+
+
+@pytest.mark.parametrize("name", list(tampered()))
+@pytest.mark.parametrize("helper", ["keeps up", "falls behind"])
+def test_two_processes_find_what_one_finds_and_name_the_same_first_seq(
+    name: str, helper: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = tampered()[name]
+    monkeypatch.setattr(journal_module, "CHUNK_LINES", 4)  # many blocks: the helper starts
+    if helper == "falls behind":  # this process then checks the shapes of every block
+        monkeypatch.setattr(journal_module._HelperProcess, "ready", lambda self: False)
+    one = verify_journal(iter(lines), CHECKPOINTS, workers=1)
+    two = verify_journal(iter(lines), CHECKPOINTS, workers=2)
+    assert (one.workers, two.workers) == (1, 2)
+    assert outcome(two) == outcome(one)
+    problems = [p for c in one.checks for p in c.problems]
+    if name == "honest":
+        assert not problems
+    else:
+        assert first_problem(two.checks) == first_problem(one.checks)
+
+
+def test_the_tampered_lines_are_each_found_where_they_are() -> None:
+    expected = {
+        "broken line": ("entries", "seq 3"),
+        "entry missing": ("sequence", "seq 10"),
+        "entry twice": ("sequence", "seq 9"),
+        "amount changed": ("checkpoints", "entries 16..29"),
+        "unknown currency": ("entries", "seq 12"),
+        "paid on 30 February": ("entries", "seq 13"),
+        "dated 31 November": ("timestamps", "seq 14"),
+        "dated earlier": ("timestamps", "entries 14..15"),
+        "seq beyond 2^53": ("entries", "seq 16"),
+        "allocation beyond its donation": ("accounting", "seq 44"),
+        "donation to an unknown charity": ("accounting", "seq 17"),
+        "not canonical": ("entries", "seq 18"),
+    }
+    lines = tampered()
+    for name, (check_name, where) in expected.items():
+        checks = verify_journal(iter(lines[name]), CHECKPOINTS).checks
+        check = next(c for c in checks if c.name == check_name)
+        assert (name, check.problems[0].where) == (name, where)
+
+
+def test_blocks_of_lines_are_read_as_their_lines() -> None:
+    lines = tampered()["broken line"]
+    blocks = Blocks([b"\n".join(lines[:7]), b"\n".join(lines[7:8]), b"\n".join(lines[8:])])
+    assert outcome(verify_journal(blocks, CHECKPOINTS)) == outcome(
+        verify_journal(iter(lines), CHECKPOINTS)
+    )
+
+
+def test_a_line_with_a_newline_in_it_is_refused() -> None:
+    with pytest.raises(ValueError, match="holds a newline"):
+        verify_journal(iter([LINES[0] + b"\n" + LINES[1]]), [])
