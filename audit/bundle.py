@@ -41,7 +41,7 @@ from audit.errors import (
 from audit.onchain import check_code
 from chain.artifacts import LEDGER_ANCHOR
 from chain.client import ChainClient
-from chain.errors import ChainError, LedgerAnchorUnknownCheckpointError
+from chain.errors import ChainError, LedgerAnchorUnknownRootError
 from ledger.entries import Entry, canonical_bytes, parse_entry, to_hex
 from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
 from ledger.merkle import leaf_hash as merkle_leaf_hash
@@ -350,7 +350,8 @@ def verify_bundle_on_chain(
         BundleChainError: the node serves another chain.
         ContractMismatchError: another contract than the pinned one, or no LedgerAnchor
             of the published build at the bundle's address.
-        CheckpointMismatchError: the contract holds another checkpoint at that index.
+        CheckpointMismatchError: the contract holds no checkpoint with the bundle's root, or
+            holds it at another index or tree size.
         AnchorTransactionError: the anchoring transaction is not as the bundle says.
         ContractCallError: the contract's ``verifyInclusion`` says no.
         ChainError: the node failed.
@@ -399,16 +400,26 @@ def verify_bundle_on_chain(
     )
     reader.attach(ledger_anchor=code.address, check_code=False)
     index = parsed.checkpoint_index
+    root = to_hex(parsed.root_hash)
     try:
-        checkpoint = reader.checkpoint_at(index)
-    except LedgerAnchorUnknownCheckpointError as error:
+        checkpoint = reader.checkpoint_of(parsed.root_hash)
+    except LedgerAnchorUnknownRootError:
+        raise CheckpointMismatchError(
+            index,
+            "root_hash",
+            parsed.root_hash,
+            None,
+            f"no checkpoint on chain has root {root}: the bundle's checkpoint was never "
+            "anchored by this contract",
+        ) from None
+    if checkpoint.index != index:
         raise CheckpointMismatchError(
             index,
             "index",
             index,
-            None,
-            f"the contract holds {error.arguments.get('count')} checkpoints, none at index {index}",
-        ) from None
+            checkpoint.index,
+            f"root {root} is checkpoint {checkpoint.index} on chain, the bundle says {index}",
+        )
     if checkpoint.tree_size != parsed.tree_size:
         raise CheckpointMismatchError(
             index,
@@ -418,20 +429,11 @@ def verify_bundle_on_chain(
             f"checkpoint {index} on chain has tree size {checkpoint.tree_size}, the bundle "
             f"says {parsed.tree_size}",
         )
-    if checkpoint.root_hash != parsed.root_hash:
-        raise CheckpointMismatchError(
-            index,
-            "root_hash",
-            parsed.root_hash,
-            checkpoint.root_hash,
-            f"checkpoint {index} on chain has root {to_hex(checkpoint.root_hash)}, the bundle "
-            f"says {to_hex(parsed.root_hash)}",
-        )
     steps.append(
         Step(
             "checkpoint",
-            f"checkpointAt({index}) = tree size {parsed.tree_size}, root "
-            f"{to_hex(parsed.root_hash)}, anchored at Unix time {checkpoint.anchored_at}",
+            f"checkpointOf({root}) = checkpoint {index}, tree size {parsed.tree_size}, "
+            f"anchored at Unix time {checkpoint.anchored_at}",
         )
     )
 
@@ -439,14 +441,15 @@ def verify_bundle_on_chain(
 
     if call_contract:
         seq = parsed.seq
-        if not reader.verify_inclusion(index, seq, parsed.leaf_hash, parsed.inclusion_proof):
+        size = parsed.tree_size
+        if not reader.verify_inclusion(size, seq, parsed.leaf_hash, parsed.inclusion_proof):
             raise ContractCallError(
-                f"verifyInclusion({index}, {seq}, leaf, proof) returned false on chain"
+                f"verifyInclusion({size}, {seq}, leaf, proof) returned false on chain"
             )
         steps.append(
             Step(
                 "contract_call",
-                f"the contract's own verifyInclusion({index}, {seq}, leaf, proof) returned "
+                f"the contract's own verifyInclusion({size}, {seq}, leaf, proof) returned "
                 "true (one eth_call)",
             )
         )

@@ -167,13 +167,14 @@ def attach_charity_registry(client: ChainClient, address: str, block: int) -> Co
 
 
 def read_checkpoints(client: ChainClient, block: int) -> list[Checkpoint]:
-    """Every checkpoint the attached LedgerAnchor holds at ``block``, by index.
+    """Every checkpoint the attached LedgerAnchor holds at ``block``, by index: its
+    ``CheckpointAnchored`` logs, each confirmed by ``checkpointOf`` from the contract's storage.
 
     Raises:
-        ChainError: the node fails or the contract reverts.
+        ChainError: the node fails, the contract reverts, or a log is missing or disagrees
+            with the contract (``CheckpointLogError``).
     """
-    count = client.checkpoint_count(block)
-    return [client.checkpoint_at(index, block) for index in range(count)]
+    return client.checkpoints(block)
 
 
 def read_charity(client: ChainClient, charity_id: str, block: int) -> Charity | None:

@@ -42,12 +42,15 @@ from chain.errors import (
     ChainError,
     ChainIdMismatchError,
     ChainUnavailableError,
+    CheckpointLogError,
     ContractNotDeployedError,
     ContractRevertError,
     LedgerAnchorNoCheckpointError,
+    LedgerAnchorUnknownRootError,
     ReceiptTimeoutError,
     RevertDecoder,
     TransactionError,
+    UnknownCheckpointError,
     UnknownRevertError,
 )
 from chain.settings import DEVNET_CHAIN_ID, ChainSettings, get_settings
@@ -65,7 +68,7 @@ DEFAULT_ADMIN_ROLE = bytes(32)
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """An anchored checkpoint, as ``checkpointAt`` returns it.
+    """An anchored checkpoint, as ``latestCheckpoint`` and ``checkpointOf`` give it.
 
     Attributes:
         index: its position among the checkpoints, from 0.
@@ -810,17 +813,89 @@ class ChainClient:
         with self._calling("reading the checkpoint count"):
             return int(self.ledger_anchor.functions.checkpointCount().call(block_identifier=block))
 
+    def checkpoint_of(self, root_hash: bytes, block: BlockIdentifier = "latest") -> Checkpoint:
+        """The anchored checkpoint whose root is ``root_hash``: one ``eth_call`` of
+        ``checkpointOf``, answered from the contract's storage.
+
+        Raises:
+            LedgerAnchorUnknownRootError: no checkpoint has that root.
+            ValueError: ``root_hash`` is not 32 bytes.
+        """
+        _check_hash("root hash", root_hash)
+        with self._calling(f"reading the checkpoint of root 0x{bytes(root_hash).hex()}"):
+            index, tree_size, anchored_at = self.ledger_anchor.functions.checkpointOf(
+                bytes(root_hash)
+            ).call(block_identifier=block)
+        return Checkpoint(int(index), int(tree_size), bytes(root_hash), int(anchored_at))
+
     def checkpoint_at(self, index: int, block: BlockIdentifier = "latest") -> Checkpoint:
         """The checkpoint number ``index``.
 
+        The contract keeps checkpoints under their root hash (docs/adr/0005), so this reads
+        the ``CheckpointAnchored`` log of that index, then checks it against the contract's
+        storage with ``checkpointOf``.
+
         Raises:
-            LedgerAnchorUnknownCheckpointError: no such checkpoint (yet).
+            UnknownCheckpointError: no such checkpoint (yet).
+            CheckpointLogError: the log is missing or disagrees with the contract.
         """
-        with self._calling(f"reading checkpoint {index}"):
-            tree_size, root_hash, anchored_at = self.ledger_anchor.functions.checkpointAt(
-                index
-            ).call(block_identifier=block)
-        return Checkpoint(index, int(tree_size), bytes(root_hash), int(anchored_at))
+        count = self.checkpoint_count(block)
+        if not 0 <= index < count:
+            raise UnknownCheckpointError(index, count)
+        events = self.checkpoint_events(to_block=block, index=index)
+        if not events:
+            raise CheckpointLogError(
+                f"checkpoint {index} is anchored but no CheckpointAnchored log of it was found "
+                f"from block {self._ledger_anchor_block}: does the node keep logs?"
+            )
+        return self._confirmed(events[-1], block)
+
+    def checkpoints(self, block: BlockIdentifier = "latest") -> list[Checkpoint]:
+        """Every anchored checkpoint, by index: the ``CheckpointAnchored`` logs, each checked
+        against the contract's storage (``checkpointOf``).
+
+        Raises:
+            CheckpointLogError: a log is missing, repeated, or disagrees with the contract.
+        """
+        count = self.checkpoint_count(block)
+        if count == 0:
+            return []
+        events: dict[int, CheckpointEvent] = {}
+        for event in self.checkpoint_events(to_block=block):
+            if event.index in events:
+                raise CheckpointLogError(
+                    f"two CheckpointAnchored logs for checkpoint {event.index}"
+                )
+            events[event.index] = event
+        missing = [index for index in range(count) if index not in events]
+        if missing:
+            raise CheckpointLogError(
+                f"{count} checkpoints are anchored but the CheckpointAnchored logs of "
+                f"{len(missing)} were not found from block {self._ledger_anchor_block} "
+                f"(first: {missing[0]}): does the node keep logs?"
+            )
+        if len(events) != count:
+            raise CheckpointLogError(
+                f"{len(events)} CheckpointAnchored logs for {count} anchored checkpoints"
+            )
+        return [self._confirmed(events[index], block) for index in range(count)]
+
+    def _confirmed(self, event: CheckpointEvent, block: BlockIdentifier) -> Checkpoint:
+        """The checkpoint of a log, once ``checkpointOf`` confirms its index and size."""
+        try:
+            checkpoint = self.checkpoint_of(event.root_hash, block)
+        except LedgerAnchorUnknownRootError:
+            raise CheckpointLogError(
+                f"the CheckpointAnchored log of checkpoint {event.index} names root "
+                f"0x{event.root_hash.hex()}, which the contract does not hold"
+            ) from None
+        if (checkpoint.index, checkpoint.tree_size) != (event.index, event.tree_size):
+            raise CheckpointLogError(
+                f"the CheckpointAnchored log says checkpoint {event.index} has tree size "
+                f"{event.tree_size}; the contract says root 0x{event.root_hash.hex()} is "
+                f"checkpoint {checkpoint.index} of tree size {checkpoint.tree_size}"
+            )
+        return checkpoint
 
     def latest_checkpoint(self, block: BlockIdentifier = "latest") -> Checkpoint | None:
         """The most recent checkpoint, or None before the first."""
@@ -835,7 +910,7 @@ class ChainClient:
 
     def verify_inclusion(
         self,
-        checkpoint_index: int,
+        tree_size: int,
         leaf_index: int,
         leaf_hash: bytes,
         proof: Sequence[bytes],
@@ -844,29 +919,33 @@ class ChainClient:
         """Ask the contract (one ``eth_call``) whether a leaf is in an anchored checkpoint.
 
         Args:
-            checkpoint_index: the checkpoint whose tree size and root to check against.
+            tree_size: the anchored checkpoint's tree size: the root the proof leads to must
+                be the root of an anchored checkpoint of this size.
             leaf_index: the leaf's index (the entry's ``seq``).
             leaf_hash: SHA-256(0x00 ‖ leaf bytes).
-            proof: the RFC 6962 inclusion proof at the checkpoint's tree size.
+            proof: the RFC 6962 inclusion proof at ``tree_size``.
 
         Raises:
-            LedgerAnchorUnknownCheckpointError: no such checkpoint.
             ValueError: a hash out of shape.
         """
         _check_hash("leaf hash", leaf_hash)
         for i, h in enumerate(proof):
             _check_hash(f"inclusion proof hash {i}", h)
-        if not 0 <= leaf_index <= UINT64_MAX:
+        if not (0 <= leaf_index <= UINT64_MAX and 0 <= tree_size <= UINT64_MAX):
             return False
-        with self._calling(f"verifying leaf {leaf_index} in checkpoint {checkpoint_index}"):
+        with self._calling(f"verifying leaf {leaf_index} in the anchored tree of {tree_size}"):
             return bool(
                 self.ledger_anchor.functions.verifyInclusion(
-                    checkpoint_index, leaf_index, bytes(leaf_hash), [bytes(h) for h in proof]
+                    tree_size, leaf_index, bytes(leaf_hash), [bytes(h) for h in proof]
                 ).call(block_identifier=block)
             )
 
     def checkpoint_events(
-        self, from_block: BlockIdentifier | None = None, to_block: BlockIdentifier = "latest"
+        self,
+        from_block: BlockIdentifier | None = None,
+        to_block: BlockIdentifier = "latest",
+        *,
+        index: int | None = None,
     ) -> list[CheckpointEvent]:
         """The ``CheckpointAnchored`` logs in a block range, oldest first.
 
@@ -874,11 +953,13 @@ class ChainClient:
             from_block: the first block to search; by default the LedgerAnchor's deployment
                 block when this client deployed or was told it, else 0.
             to_block: the last block to search.
+            index: only the log of this checkpoint index (its indexed topic).
         """
         start = self._ledger_anchor_block if from_block is None else from_block
+        filters = {} if index is None else {"argument_filters": {"index": index}}
         with self._calling("reading CheckpointAnchored logs"):
             logs = self.ledger_anchor.events.CheckpointAnchored().get_logs(
-                from_block=start, to_block=to_block
+                from_block=start, to_block=to_block, **filters
             )
         return [
             CheckpointEvent(

@@ -113,6 +113,7 @@ def compiler_settings() -> dict[str, Any]:
         "evmVersion": EVM_VERSION,
         "metadata": {"bytecodeHash": "ipfs"},
         "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+        "viaIR": True,
         "remappings": [f"{prefix}={target}" for prefix, target in REMAPPINGS],
     }
 

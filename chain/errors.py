@@ -80,6 +80,29 @@ class ContractNotDeployedError(ChainError):
         self.address = address
 
 
+class UnknownCheckpointError(ChainError):
+    """No checkpoint has the index asked for (yet).
+
+    Attributes:
+        index: the index asked for.
+        count: how many checkpoints are anchored.
+    """
+
+    def __init__(self, index: int, count: int) -> None:
+        super().__init__(f"no checkpoint {index}: {count} are anchored")
+        self.index = index
+        self.count = count
+
+
+class CheckpointLogError(ChainError):
+    """The ``CheckpointAnchored`` logs do not match what the LedgerAnchor holds.
+
+    A node that prunes or drops logs, or a search that starts after the deployment block,
+    gives this; so would a node that lies about logs, since every log is checked against
+    the contract's storage.
+    """
+
+
 class TransactionError(ChainError):
     """A transaction was not mined successfully.
 
@@ -231,12 +254,17 @@ class LedgerAnchorInconsistentError(CustomContractError):
     to_size: int
 
 
-class LedgerAnchorUnknownCheckpointError(CustomContractError):
-    """No checkpoint has the index asked for."""
+class LedgerAnchorUnknownRootError(CustomContractError):
+    """No anchored checkpoint has the root hash asked for."""
 
-    solidity_name = "LedgerAnchorUnknownCheckpoint"
-    index: int
-    count: int
+    solidity_name = "LedgerAnchorUnknownRoot"
+    root_hash: bytes
+
+
+class LedgerAnchorZeroRootError(CustomContractError):
+    """The first checkpoint's root hash is zero, which no RFC 6962 tree has."""
+
+    solidity_name = "LedgerAnchorZeroRoot"
 
 
 class LedgerAnchorNoCheckpointError(CustomContractError):
@@ -283,7 +311,8 @@ CUSTOM_ERRORS: dict[str, type[CustomContractError]] = {
         LedgerAnchorNotGrowingError,
         LedgerAnchorProofLengthError,
         LedgerAnchorInconsistentError,
-        LedgerAnchorUnknownCheckpointError,
+        LedgerAnchorUnknownRootError,
+        LedgerAnchorZeroRootError,
         LedgerAnchorNoCheckpointError,
         CharityRegistryInvalidIdError,
         CharityRegistryAlreadyRegisteredError,

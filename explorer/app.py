@@ -102,7 +102,7 @@ class Explorer:
             lstrip_blocks=True,
         )
         self.versions = _asset_versions()
-        self.selector = verifier.checkpoint_at_selector()
+        self.selector = verifier.checkpoint_of_selector()
         self.environment.globals.update(
             urls=urls,
             money=formatting.money,

@@ -190,7 +190,7 @@ ZH_CN: dict[str, str] = {
     "Contract {contract} holds checkpoint #{index}: {size} entries, root {root}": (
         "合约 {contract} 中的检查点 #{index}：{size} 条记录，根 {root}"
     ),
-    "The contract holds another checkpoint #{index}: {detail}": "合约中的检查点 #{index} 与证明不符：{detail}",
+    "The contract has no checkpoint #{index} as in the bundle: {detail}": "合约中没有与证明相符的检查点 #{index}：{detail}",
     "Check your receipt code": "核对您的收据密码",
     "This is your donation: your receipt code matches it.": "这是您的捐款：收据密码与之相符。",
     "The receipt code in this link does not match this donation.": "此链接中的收据密码与这笔捐款不符。",

@@ -1,9 +1,9 @@
 """What the donation page's in-browser verifier gets from the server, besides the bundle.
 
-The browser has no keccak: the 4-byte selector of ``checkpointAt(uint256)`` is computed
+The browser has no keccak: the 4-byte selector of ``checkpointOf(bytes32)`` is computed
 here from the committed ABI (``contracts/build/LedgerAnchor.json``) and put in the page.
-The script decodes the answer as ``(uint64 treeSize, bytes32 rootHash, uint64
-anchoredAt)``; ``checkpoint_at_selector`` refuses an ABI whose outputs differ.
+The script decodes the answer as ``(uint256 index, uint64 treeSize, uint64 anchoredAt)``;
+``checkpoint_of_selector`` refuses an ABI whose outputs differ.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from eth_utils.abi import function_abi_to_4byte_selector
 
 from chain.artifacts import LEDGER_ANCHOR, load_artifact
 
-CHECKPOINT_AT = "checkpointAt(uint256)"
-CHECKPOINT_AT_OUTPUTS = ("uint64", "bytes32", "uint64")
+CHECKPOINT_OF = "checkpointOf(bytes32)"
+CHECKPOINT_OF_OUTPUTS = ("uint256", "uint64", "uint64")
 
 MESSAGES: dict[str, str] = {
     "verify": "Verify",
@@ -39,7 +39,7 @@ MESSAGES: dict[str, str] = {
     "step_chain_bad": "The endpoint serves chain {actual}, the bundle was anchored on {expected}",
     "step_anchor": "Read the checkpoint from the contract",
     "step_anchor_ok": "Contract {contract} holds checkpoint #{index}: {size} entries, root {root}",
-    "step_anchor_bad": "The contract holds another checkpoint #{index}: {detail}",
+    "step_anchor_bad": "The contract has no checkpoint #{index} as in the bundle: {detail}",
     "step_receipt": "Check your receipt code",
     "step_receipt_ok": "This is your donation: your receipt code matches it.",
     "step_receipt_bad": "The receipt code in this link does not match this donation.",
@@ -53,8 +53,8 @@ MESSAGES: dict[str, str] = {
 
 
 @functools.cache
-def checkpoint_at_selector() -> str:
-    """The selector of ``LedgerAnchor.checkpointAt(uint256)`` as ``0x`` hex, from the ABI.
+def checkpoint_of_selector() -> str:
+    """The selector of ``LedgerAnchor.checkpointOf(bytes32)`` as ``0x`` hex, from the ABI.
 
     Raises:
         ValueError: the ABI has no such function, its outputs are not the ones the
@@ -62,19 +62,19 @@ def checkpoint_at_selector() -> str:
     """
     artifact = load_artifact(LEDGER_ANCHOR)
     for item in artifact.abi:
-        if item.get("type") != "function" or item.get("name") != "checkpointAt":
+        if item.get("type") != "function" or item.get("name") != "checkpointOf":
             continue
         inputs = tuple(i["type"] for i in item.get("inputs", []))
-        if inputs != ("uint256",):
+        if inputs != ("bytes32",):
             continue
         outputs = tuple(o["type"] for o in item.get("outputs", []))
-        if outputs != CHECKPOINT_AT_OUTPUTS:
+        if outputs != CHECKPOINT_OF_OUTPUTS:
             raise ValueError(
-                f"{CHECKPOINT_AT} returns {outputs}; the page decodes {CHECKPOINT_AT_OUTPUTS}"
+                f"{CHECKPOINT_OF} returns {outputs}; the page decodes {CHECKPOINT_OF_OUTPUTS}"
             )
         selector = "0x" + function_abi_to_4byte_selector(cast(ABIFunction, item)).hex()
-        listed = artifact.method_identifiers.get(CHECKPOINT_AT)
+        listed = artifact.method_identifiers.get(CHECKPOINT_OF)
         if listed is not None and "0x" + listed.removeprefix("0x") != selector:
             raise ValueError(f"the ABI gives {selector}, the artifact lists 0x{listed}")
         return selector
-    raise ValueError(f"the LedgerAnchor ABI has no {CHECKPOINT_AT}")
+    raise ValueError(f"the LedgerAnchor ABI has no {CHECKPOINT_OF}")

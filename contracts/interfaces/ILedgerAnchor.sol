@@ -19,8 +19,11 @@ interface ILedgerAnchor {
     /// @dev The consistency proof does not show that the tree at `toSize` extends the anchored tree at `fromSize`.
     error LedgerAnchorInconsistent(uint64 fromSize, uint64 toSize);
 
-    /// @dev No checkpoint has index `index`; `count` checkpoints exist.
-    error LedgerAnchorUnknownCheckpoint(uint256 index, uint256 count);
+    /// @dev No checkpoint has the root hash `rootHash`.
+    error LedgerAnchorUnknownRoot(bytes32 rootHash);
+
+    /// @dev The first checkpoint's root hash is zero, which no RFC 6962 tree has.
+    error LedgerAnchorZeroRoot();
 
     /// @dev The latest checkpoint was asked for before any was anchored.
     error LedgerAnchorNoCheckpoint();
@@ -42,6 +45,8 @@ interface ILedgerAnchor {
      *
      * - the caller must have `ANCHORER_ROLE`.
      * - `treeSize` must be larger than the latest checkpoint's tree size (and than 0).
+     * - the first checkpoint's `rootHash` must not be zero. (A later one cannot be an
+     *   anchored root again: the consistency proof would take a SHA-256 collision.)
      * - `consistencyProof` must be empty for the first checkpoint, and must prove consistency
      *   from the latest checkpoint to (`treeSize`, `rootHash`) for every later one.
      *
@@ -53,16 +58,20 @@ interface ILedgerAnchor {
     function checkpointCount() external view returns (uint256);
 
     /**
-     * @notice The checkpoint number `index`, and the block timestamp at which it was anchored.
+     * @notice The checkpoint whose root hash is `rootHash`: its index, its tree size, and the
+     * timestamp of the block that anchored it.
+     * @dev Checkpoints are kept under their root hash, so that every anchor writes one new
+     * storage slot (docs/adr/0005-checkpoint-storage-layout.md). To go from an index to its
+     * checkpoint, read the {CheckpointAnchored} log with that index, then this.
      *
      * Requirements:
      *
-     * - `index` must be less than {checkpointCount}.
+     * - a checkpoint with root `rootHash` must have been anchored.
      */
-    function checkpointAt(uint256 index)
+    function checkpointOf(bytes32 rootHash)
         external
         view
-        returns (uint64 treeSize, bytes32 rootHash, uint64 anchoredAt);
+        returns (uint256 index, uint64 treeSize, uint64 anchoredAt);
 
     /**
      * @notice The most recent checkpoint and its index.
@@ -77,18 +86,14 @@ interface ILedgerAnchor {
         returns (uint256 index, uint64 treeSize, bytes32 rootHash, uint64 anchoredAt);
 
     /**
-     * @notice Whether `leafHash` is the leaf at `leafIndex` of the tree anchored as checkpoint
-     * `checkpointIndex`, by the RFC 9162 §2.1.3.2 inclusion proof `proof`.
-     * @dev Returns false for a leaf index outside the tree or a proof of the wrong length.
-     *
-     * Requirements:
-     *
-     * - `checkpointIndex` must be less than {checkpointCount}.
+     * @notice Whether `leafHash` is the leaf at `leafIndex` of an anchored checkpoint of
+     * `treeSize` entries, by the RFC 9162 §2.1.3.2 inclusion proof `proof`.
+     * @dev The root the proof leads to must be an anchored checkpoint's, and that
+     * checkpoint's tree size `treeSize`. Returns false for a leaf index outside the tree, a
+     * proof of the wrong length, or a root never anchored.
      */
-    function verifyInclusion(
-        uint256 checkpointIndex,
-        uint64 leafIndex,
-        bytes32 leafHash,
-        bytes32[] calldata proof
-    ) external view returns (bool);
+    function verifyInclusion(uint64 treeSize, uint64 leafIndex, bytes32 leafHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
 }

@@ -3,8 +3,8 @@
  * 1. fetch the bundle; 2. the entry is this donation; 3. canonicalize the entry (RFC 8785:
  * for our entries, JSON.stringify with keys sorted by UTF-16 code units) and hash it,
  * SHA-256(0x00 ‖ bytes); 4. check the inclusion proof (RFC 9162 §2.1.3.2) against the
- * checkpoint; 5–6. ask the chain, with one eth_call of checkpointAt(index), that the
- * checkpoint is the one anchored; 7. with the receipt secret of the URL fragment
+ * checkpoint; 5–6. ask the chain, with one eth_call of checkpointOf(root), that the
+ * checkpoint is the one anchored (the contract keeps checkpoints under their root); 7. with the receipt secret of the URL fragment
  * (#s=<32 hex>, never sent anywhere), check the donor commitment.
  *
  * Nothing is taken on trust from the server but the bundle itself, which is checked.
@@ -162,12 +162,13 @@
 
   // -- the chain ---------------------------------------------------------------------------
 
-  function checkpointAtCall(selector, index) {
-    var word = index.toString(16);
-    return selector + "0".repeat(64 - word.length) + word;
+  function checkpointOfCall(selector, rootHash) {
+    var word = String(rootHash).replace(/^0x/, "").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(word)) throw new Error("not a root hash: " + rootHash);
+    return selector + word;
   }
 
-  /* (uint64 treeSize, bytes32 rootHash, uint64 anchoredAt), ABI-encoded. */
+  /* (uint256 index, uint64 treeSize, uint64 anchoredAt), ABI-encoded. */
   function decodeCheckpoint(result) {
     var hex = String(result).replace(/^0x/, "");
     if (hex.length < 192) throw new Error("unexpected eth_call result: " + result);
@@ -177,8 +178,8 @@
       return Number(value);
     }
     return {
-      treeSize: uint(hex.slice(0, 64)),
-      rootHash: "0x" + hex.slice(64, 128).toLowerCase(),
+      index: uint(hex.slice(0, 64)),
+      treeSize: uint(hex.slice(64, 128)),
       anchoredAt: uint(hex.slice(128, 192)),
     };
   }
@@ -350,16 +351,24 @@
         fail("anchor", "step_anchor_bad", { index: cp.index, detail: contract + " ≠ " + where.contract });
         return Promise.resolve();
       }
-      var call = { to: contract, data: checkpointAtCall(options.selector, cp.index) };
+      var root = String(cp.root_hash).toLowerCase();
+      var call;
+      try {
+        call = { to: contract, data: checkpointOfCall(options.selector, root) };
+      } catch (error) {
+        fail("anchor", "step_anchor_bad", { index: cp.index, detail: error.message });
+        return Promise.resolve();
+      }
+      // The contract reverts (LedgerAnchorUnknownRoot) for a root it never anchored.
       return rpc(where.rpcUrl, "eth_call", [call, "latest"])
         .then(function (result) {
           var onChain = decodeCheckpoint(result);
-          if (onChain.treeSize === cp.tree_size && onChain.rootHash === String(cp.root_hash).toLowerCase()) {
-            pass("anchor", "step_anchor_ok", { contract: contract, index: cp.index, size: onChain.treeSize, root: onChain.rootHash });
+          if (onChain.index === cp.index && onChain.treeSize === cp.tree_size) {
+            pass("anchor", "step_anchor_ok", { contract: contract, index: cp.index, size: onChain.treeSize, root: root });
           } else {
             fail("anchor", "step_anchor_bad", {
               index: cp.index,
-              detail: onChain.treeSize + " / " + onChain.rootHash,
+              detail: "#" + onChain.index + " / " + onChain.treeSize,
             });
           }
         })
@@ -438,7 +447,7 @@
   return {
     attach: attach,
     canonicalize: canonicalize,
-    checkpointAtCall: checkpointAtCall,
+    checkpointOfCall: checkpointOfCall,
     commitment: commitment,
     decodeCheckpoint: decodeCheckpoint,
     fromHex: fromHex,

@@ -35,12 +35,15 @@ def test_worker_anchors_the_journal_and_every_entry_verifies_on_chain(
     assert (checkpoint.checkpoint_index, checkpoint.tree_size) == (0, size)
     assert checkpoint.root_hash == journal.store.root(size)
     assert chain_client.checkpoint_at(0).root_hash == checkpoint.root_hash
+    assert chain_client.checkpoint_of(checkpoint.root_hash).tree_size == size
     for seq in range(size):
         leaf = journal.store.leaf_hash(seq)
         proof = journal.store.inclusion_proof(seq, size)
-        assert chain_client.verify_inclusion(0, seq, leaf, proof)
+        assert chain_client.verify_inclusion(size, seq, leaf, proof)
     tampered = merkle.leaf_hash(b"not an entry")
-    assert not chain_client.verify_inclusion(0, 3, tampered, journal.store.inclusion_proof(3, size))
+    assert not chain_client.verify_inclusion(
+        size, 3, tampered, journal.store.inclusion_proof(3, size)
+    )
 
 
 def test_worker_anchors_growth_with_a_consistency_proof(

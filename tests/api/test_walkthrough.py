@@ -121,9 +121,10 @@ def check_bundle(w: Walk, bundle: dict[str, Any], donation: dict[str, Any]) -> N
     root = from_hex(checkpoint["root_hash"])
     merkle.verify_inclusion(entry["seq"], checkpoint["tree_size"], leaf_hash, proof, root)
     # …and the checkpoint is the one the contract holds, which says so in one eth_call.
-    on_chain = w.chain.checkpoint_at(checkpoint["index"])
-    assert (on_chain.tree_size, on_chain.root_hash) == (checkpoint["tree_size"], root)
-    assert w.chain.verify_inclusion(checkpoint["index"], entry["seq"], leaf_hash, proof) is True
+    on_chain = w.chain.checkpoint_of(root)
+    assert (on_chain.index, on_chain.tree_size) == (checkpoint["index"], checkpoint["tree_size"])
+    assert w.chain.checkpoint_at(checkpoint["index"]) == on_chain
+    assert w.chain.verify_inclusion(checkpoint["tree_size"], entry["seq"], leaf_hash, proof)
     anchor = bundle["anchor"]
     assert anchor["chain_id"] == w.chain.chain_id
     assert anchor["contract"].lower() == w.chain.ledger_anchor.address.lower()
@@ -156,7 +157,7 @@ def test_a_tampered_bundle_does_not_verify_on_chain(stack: Api) -> None:
     leaf_hash = merkle.leaf_hash(canonical_bytes(bundle["entry"]))
     proof = [from_hex(h) for h in bundle["inclusion_proof"]]
     checkpoint = bundle["checkpoint"]
-    assert not w.chain.verify_inclusion(checkpoint["index"], donation["seq"], leaf_hash, proof)
+    assert not w.chain.verify_inclusion(checkpoint["tree_size"], donation["seq"], leaf_hash, proof)
     with pytest.raises(merkle.RootMismatchError):
         merkle.verify_inclusion(
             donation["seq"],
@@ -334,7 +335,7 @@ def test_the_browsers_json_rpc_verifies_a_donation_with_one_eth_call(stack: Api)
     donation = w.donations[1]
     bundle = stack.client.get(f"/api/v1/donations/{donation['id']}/proof").json()
     call = w.chain.ledger_anchor.functions.verifyInclusion(
-        bundle["checkpoint"]["index"],
+        bundle["checkpoint"]["tree_size"],
         bundle["entry"]["seq"],
         from_hex(bundle["leaf_hash"]),
         [from_hex(h) for h in bundle["inclusion_proof"]],

@@ -175,7 +175,7 @@ def write_export(path: Path, lines: list[bytes]) -> Path:
 
 
 def chain_checkpoints(client: ChainClient) -> list[Checkpoint]:
-    return [client.checkpoint_at(i) for i in range(client.checkpoint_count())]
+    return client.checkpoints()
 
 
 def audit(

@@ -53,7 +53,7 @@ def test_the_chain_survives_a_restart_through_its_state_file(state_dir: Path) ->
         assert client.confirmations_of(last.tx_hash) >= 1
         assert client.is_charity_active("ch_kept")
         proof = tree.inclusion_proof(7, 12)
-        assert client.verify_inclusion(1, 7, tree.levels[0][7], proof)
+        assert client.verify_inclusion(12, 7, tree.levels[0][7], proof)
         # It goes on from where it was.
         bigger = MemoryTree.from_leaf_hashes(entry_leaf(i) for i in range(20))
         outcome = client.anchor(20, bigger.root(20), bigger.consistency_proof(12, 20))

@@ -12,12 +12,15 @@ from chain.client import ANCHORER_ROLE, ChainClient
 from chain.devnet import dev_private_key
 from chain.errors import (
     AccessControlUnauthorizedAccountError,
+    CheckpointLogError,
     CustomContractError,
     LedgerAnchorInconsistentError,
     LedgerAnchorNoCheckpointError,
     LedgerAnchorNotGrowingError,
     LedgerAnchorProofLengthError,
-    LedgerAnchorUnknownCheckpointError,
+    LedgerAnchorUnknownRootError,
+    LedgerAnchorZeroRootError,
+    UnknownCheckpointError,
 )
 from ledger.errors import LedgerError
 from ledger.merkle import MemoryTree, consistency_plan, leaf_hash, verify_inclusion
@@ -67,6 +70,14 @@ def test_first_checkpoint_needs_entries(client: ChainClient, big_tree: MemoryTre
         client.send_anchor(0, big_tree.root(0), [])
 
 
+def test_first_checkpoint_needs_a_root(client: ChainClient) -> None:
+    with pytest.raises(LedgerAnchorZeroRootError) as error:
+        client.anchor(3, bytes(32), [])
+    assert error.value.name == "LedgerAnchorZeroRoot"
+    assert client.checkpoint_count() == 0
+    assert client.latest_checkpoint() is None
+
+
 def test_first_checkpoint_refuses_a_proof(client: ChainClient, big_tree: MemoryTree) -> None:
     with pytest.raises(LedgerAnchorProofLengthError) as error:
         client.anchor(4, big_tree.root(4), [big_tree.root(2)])
@@ -77,7 +88,7 @@ def test_first_checkpoint_refuses_a_proof(client: ChainClient, big_tree: MemoryT
 def test_growing_checkpoints_are_anchored_and_read_back(
     client: ChainClient, big_tree: MemoryTree
 ) -> None:
-    # Powers of two and not, odd and even indexes: the archived metadata pairs included.
+    # Powers of two and not, odd and even indexes.
     sizes = [1, 2, 3, 4, 7, 8, 9, 16, 17, 31, 32, 100, 101, 200]
     outcomes = []
     previous = 0
@@ -100,9 +111,12 @@ def test_growing_checkpoints_are_anchored_and_read_back(
             big_tree.root(size),
         )
         assert checkpoint.anchored_at == client.w3.eth.get_block(outcome.block_number)["timestamp"]
+        assert client.checkpoint_of(big_tree.root(size)) == checkpoint
+    assert client.checkpoints() == [client.checkpoint_at(i) for i in range(len(sizes))]
     latest = client.latest_checkpoint()
     assert latest is not None
     assert (latest.index, latest.tree_size) == (len(sizes) - 1, 200)
+    assert latest == client.checkpoints()[-1]
 
 
 @pytest.mark.parametrize("proposed", [8, 7, 1])
@@ -242,6 +256,8 @@ def test_no_account_can_replace_a_checkpoint(
     assert writers == {"anchor", "grantRole", "revokeRole", "renounceRole"}
     assert client.checkpoint_at(0) == original
     assert client.checkpoint_count() == 1
+    with pytest.raises(LedgerAnchorUnknownRootError):
+        client.checkpoint_of(other_root)
 
 
 def test_a_reverted_anchor_is_mined_but_emits_and_changes_nothing(
@@ -268,16 +284,23 @@ def test_unknown_checkpoints_are_refused(client: ChainClient, big_tree: MemoryTr
     with pytest.raises(LedgerAnchorNoCheckpointError):
         client.call(client.ledger_anchor.functions.latestCheckpoint())
     assert client.latest_checkpoint() is None
-    with pytest.raises(LedgerAnchorUnknownCheckpointError) as error:
+    assert client.checkpoints() == []
+    with pytest.raises(UnknownCheckpointError) as error:
         client.checkpoint_at(0)
     assert (error.value.index, error.value.count) == (0, 0)
     client.anchor(2, big_tree.root(2), [])
-    with pytest.raises(LedgerAnchorUnknownCheckpointError) as error:
+    with pytest.raises(UnknownCheckpointError) as error:
         client.checkpoint_at(1)
     assert (error.value.index, error.value.count) == (1, 1)
-    with pytest.raises(LedgerAnchorUnknownCheckpointError) as error:
-        client.verify_inclusion(5, 0, big_tree.levels[0][0], big_tree.inclusion_proof(0, 2))
-    assert (error.value.index, error.value.count) == (5, 1)
+    for root in (big_tree.root(3), big_tree.root(1), bytes(32)):
+        with pytest.raises(LedgerAnchorUnknownRootError) as unknown:
+            client.checkpoint_of(root)
+        assert unknown.value.root_hash == root
+    # A right proof against a tree size never anchored proves nothing on chain.
+    leaf = big_tree.levels[0][0]
+    assert merkle_says(0, 3, leaf, big_tree.inclusion_proof(0, 3), big_tree.root(3))
+    assert not client.verify_inclusion(3, 0, leaf, big_tree.inclusion_proof(0, 3))
+    assert client.verify_inclusion(2, 0, leaf, big_tree.inclusion_proof(0, 2))
 
 
 INCLUSION_SIZES = [1, 2, 3, 5, 8, 13, 32, 33]
@@ -317,11 +340,11 @@ def test_verify_inclusion_is_true_for_every_leaf_of_anchored_trees(
     client: ChainClient, big_tree: MemoryTree
 ) -> None:
     anchor_sizes(client, big_tree, INCLUSION_SIZES)
-    for checkpoint_index, size in enumerate(INCLUSION_SIZES):
+    for size in INCLUSION_SIZES:
         for index in range(size):
             leaf = big_tree.levels[0][index]
             proof = big_tree.inclusion_proof(index, size)
-            assert client.verify_inclusion(checkpoint_index, index, leaf, proof), (size, index)
+            assert client.verify_inclusion(size, index, leaf, proof), (size, index)
 
 
 def test_verify_inclusion_is_false_for_tampered_leaves_and_proofs(
@@ -335,7 +358,7 @@ def test_verify_inclusion_is_false_for_tampered_leaves_and_proofs(
             leaf = big_tree.levels[0][index]
             proof = big_tree.inclusion_proof(index, size)
             for label, m_index, m_leaf, m_proof in _inclusion_mutations(index, size, leaf, proof):
-                verdict = client.verify_inclusion(checkpoint_index, m_index, m_leaf, m_proof)
+                verdict = client.verify_inclusion(size, m_index, m_leaf, m_proof)
                 assert verdict == merkle_says(m_index, size, m_leaf, m_proof, root), (
                     size,
                     index,
@@ -346,6 +369,23 @@ def test_verify_inclusion_is_false_for_tampered_leaves_and_proofs(
             # A proof is only good for the checkpoint it was made for.
             if checkpoint_index > 0:
                 other = INCLUSION_SIZES[checkpoint_index - 1]
-                verdict = client.verify_inclusion(checkpoint_index - 1, index, leaf, proof)
+                verdict = client.verify_inclusion(other, index, leaf, proof)
                 assert verdict == merkle_says(index, other, leaf, proof, big_tree.root(other))
     assert checked > 100
+
+
+def test_checkpoints_by_index_need_their_logs(client: ChainClient, big_tree: MemoryTree) -> None:
+    client.anchor(2, big_tree.root(2), [])
+    second = client.anchor(5, big_tree.root(5), big_tree.consistency_proof(2, 5))
+    blind = client.with_account(dev_private_key(0))
+    # A search for logs that starts after the first anchor does not find its log.
+    blind.attach(
+        ledger_anchor=client.ledger_anchor.address, ledger_anchor_block=second.block_number
+    )
+    with pytest.raises(CheckpointLogError, match="checkpoint 0 is anchored but no"):
+        blind.checkpoint_at(0)
+    with pytest.raises(CheckpointLogError, match=r"logs of 1 were not found .*\(first: 0\)"):
+        blind.checkpoints()
+    assert (
+        blind.checkpoint_at(1) == client.checkpoint_at(1) == blind.checkpoint_of(big_tree.root(5))
+    )

@@ -123,7 +123,7 @@ def test_donation_page_carries_the_verifier_with_the_abi_selector(
     from web3 import Web3
 
     html = client.get(urls.donation(world.earmarked)).text
-    selector = "0x" + Web3.keccak(text="checkpointAt(uint256)")[:4].hex()
+    selector = "0x" + Web3.keccak(text="checkpointOf(bytes32)")[:4].hex()
     assert f'data-selector="{selector}"' in html
     assert f'data-proof-url="{urls.api_proof(world.earmarked)}"' in html
     assert 'id="verify-button"' in html

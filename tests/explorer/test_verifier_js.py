@@ -2,7 +2,7 @@
 
 Node runs the very files the pages serve (``explorer/static/*.js``), so canonical JSON,
 SHA-256 (WebCrypto and the pure-JS fallback), RFC 9162 inclusion checks, the donor
-commitment and the ``checkpointAt`` call agree with ``ledger`` and web3 byte for byte.
+commitment and the ``checkpointOf`` call agree with ``ledger`` and web3 byte for byte.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from eth_abi import encode
 from web3 import Web3
 
 from explorer.app import STATIC
-from explorer.verifier import checkpoint_at_selector
+from explorer.verifier import checkpoint_of_selector
 from ledger import merkle
 from ledger.entries import donor_commitment, make_entry, to_hex
 from tests import factories as f
@@ -52,7 +52,9 @@ const hex = v.toHex, bytes = (h) => v.fromHex(h);
   }
   v.setForceFallback(false);
   out.commitment = hex(await v.commitment(cases.secret, cases.donation_id));
-  out.call = v.checkpointAtCall(cases.selector, cases.index);
+  out.call = v.checkpointOfCall(cases.selector, cases.root);
+  try { v.checkpointOfCall(cases.selector, "0x1234"); out.short_root = "accepted"; }
+  catch (e) { out.short_root = "refused"; }
   out.decoded = v.decodeCheckpoint(cases.encoded);
   out.secret = [v.receiptSecret("#s=" + cases.secret), v.receiptSecret("#s=xyz"),
                 v.receiptSecret("#a=1&s=" + cases.secret.toUpperCase()), v.receiptSecret("")];
@@ -145,10 +147,9 @@ def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
     messages = [os.urandom(n).hex() for n in (0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 1000)]
     proofs, roots = _proof_cases()
     secret = os.urandom(16)
-    selector = checkpoint_at_selector()
-    encoded = (
-        "0x" + encode(["uint64", "bytes32", "uint64"], [1234, b"\xab" * 32, 1_790_000_000]).hex()
-    )
+    selector = checkpoint_of_selector()
+    root = os.urandom(32)
+    encoded = "0x" + encode(["uint256", "uint64", "uint64"], [7, 1234, 1_790_000_000]).hex()
     answer = run_node(
         {
             "entries": entries,
@@ -157,7 +158,7 @@ def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
             "secret": secret.hex(),
             "donation_id": "dn_abc",
             "selector": selector,
-            "index": 7,
+            "root": "0x" + root.hex().upper(),
             "encoded": encoded,
         },
         tmp_path,
@@ -179,26 +180,23 @@ def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
         abi=[
             {
                 "type": "function",
-                "name": "checkpointAt",
+                "name": "checkpointOf",
                 "stateMutability": "view",
-                "inputs": [{"name": "index", "type": "uint256"}],
+                "inputs": [{"name": "rootHash", "type": "bytes32"}],
                 "outputs": [
+                    {"name": "index", "type": "uint256"},
                     {"name": "treeSize", "type": "uint64"},
-                    {"name": "rootHash", "type": "bytes32"},
                     {"name": "anchoredAt", "type": "uint64"},
                 ],
             }
         ]
     )
-    assert answer["call"] == contract.encode_abi("checkpointAt", [7])
-    assert answer["decoded"] == {
-        "treeSize": 1234,
-        "rootHash": "0x" + "ab" * 32,
-        "anchoredAt": 1_790_000_000,
-    }
+    assert answer["call"] == contract.encode_abi("checkpointOf", [root])
+    assert answer["short_root"] == "refused"
+    assert answer["decoded"] == {"index": 7, "treeSize": 1234, "anchoredAt": 1_790_000_000}
     assert answer["secret"] == [secret.hex(), None, secret.hex(), None]
     assert answer["float"] == "refused"
 
 
 def test_selector_comes_from_the_committed_abi() -> None:
-    assert checkpoint_at_selector() == "0x" + Web3.keccak(text="checkpointAt(uint256)")[:4].hex()
+    assert checkpoint_of_selector() == "0x" + Web3.keccak(text="checkpointOf(bytes32)")[:4].hex()
