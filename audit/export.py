@@ -75,13 +75,12 @@ def split_blocks(chunks: Iterable[bytes], counter: list[int] | None = None) -> I
             counter[0] += len(chunk)
         if not chunk:
             continue
-        data = rest + chunk
-        cut = data.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            rest = data
+            rest += chunk
             continue
-        yield data[:cut]
-        rest = data[cut + 1 :]
+        yield b"".join((rest, memoryview(chunk)[:cut]))  # one copy of the chunk, not two
+        rest = chunk[cut + 1 :]
     if rest:
         yield rest
 

@@ -18,8 +18,8 @@ from audit.decoder import (
     decode_fast,
     decode_line,
     decoder,
+    read_block,
     schema_fingerprint,
-    shapes,
 )
 from audit.errors import LineError
 from ledger.currencies import ISO_4217
@@ -241,11 +241,21 @@ def test_the_fast_path_takes_a_date_exactly_when_the_ledger_does(paid_at: str, a
 
 
 @given(st.lists(st.one_of(fast_entries().map(lambda e: e.leaf_bytes), st.binary(max_size=40))))
-def test_the_shapes_of_lines_are_those_the_fast_path_reads(lines: list[bytes]) -> None:
-    found = shapes(lines)
-    assert len(found) == len(lines)
-    for line, shape in zip(lines, found, strict=True):
-        entry = decode_fast(line)
-        assert shape in (OTHER, DONATION, ALLOCATION)
+def test_a_block_of_lines_is_read_as_each_line_alone(lines: list[bytes]) -> None:
+    def read(block: list[bytes]) -> tuple[bytes, list[tuple[str, ...]], list[tuple[str, ...]]]:
+        text = "".join(line.decode("latin-1") + "\n" for line in block)
+        starts = [0]
+        for line in block:
+            starts.append(starts[-1] + len(line) + 1)
+        return read_block(text, starts)
+
+    kinds, donations, allocations = read(lines)
+    alone = [read([line]) for line in lines]
+    assert kinds == b"".join(one[0] for one in alone)
+    assert donations == [row for one in alone for row in one[1]]
+    assert allocations == [row for one in alone for row in one[2]]
+    for line, (kinds_alone, _, _) in zip(lines, alone, strict=True):
+        entry, kind = decode_fast(line), kinds_alone[0]
+        assert kind in (OTHER, DONATION, ALLOCATION)
         if entry is not None:
-            assert shape == (DONATION if entry.kind == "donation.received" else ALLOCATION)
+            assert kind == (DONATION if entry.kind == "donation.received" else ALLOCATION)

@@ -47,7 +47,7 @@ def journal(donations: int = 40) -> list[bytes]:
                 {
                     "donation_id": f"dn_{i}",
                     "charity_id": "ch_a",
-                    "project_id": "pr_a",
+                    "project_id": None if i % 3 == 2 else "pr_a",  # some to the general fund
                     "amount": 1000 + i,
                     "currency": "CNY",
                     "channel": "card",
