@@ -9,12 +9,16 @@ and the timestamps, and replays the accounting rules through ``ledger.accounting
 Lines are taken a chunk (``CHUNK_LINES``) at a time and not held after it; the books are
 what grows (about 300 bytes per donation).
 
-With two processes (ADR 0014), a forked helper hashes each chunk into the tree and
-checks which lines have the strict shape of a donation or an allocation
-(``audit.decoder.shapes``), while this process reads those lines' fields, checks the
-sequence and timestamps and replays the books; when the helper falls behind, this
-process checks the shapes of the next chunk itself. Every problem is still found by
-this process, in order, so the findings do not depend on the number of processes.
+Each line is read by ``audit.decoder.read_block`` (one strict expression for the common
+kinds, ``decode_line`` for the rest); a run of donations that all check out is replayed
+at once (``Books.receive_donations``), any other line one at a time (``_Pass._line``),
+which is also where a run that does not check out goes, so every problem is found the
+one-at-a-time way.
+
+With two processes (ADR 0014), a forked helper hashes every block into the tree and,
+while it keeps up, reads its lines too, handing the donations' fields over as columns;
+this process replays the books. Every problem is still found by this process, in
+order, so the findings do not depend on the number of processes.
 
 What each check can pin (DESIGN.md §8): a line that is not a canonical entry, a broken
 sequence and an accounting violation name their ``seq``; a tree that recomputes cleanly
@@ -222,15 +226,15 @@ _DONATION_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 11)
 _FIELD, _COLUMN = "\x1e", "\x1f"
 """Between the values of a column, between columns: control characters, in no field."""
 
-Columns = list[list[str]]
+Columns = list[Sequence[str]]
 """Donation fields by column (``_DONATION_COLUMNS``), one value a donation line."""
 
 
 def _columns(rows: list[tuple[str, ...]]) -> Columns:
     if not rows:
-        return [[] for _ in _DONATION_COLUMNS]
+        return [() for _ in _DONATION_COLUMNS]
     everything = list(zip(*rows, strict=True))
-    return [list(everything[n]) for n in _DONATION_COLUMNS]
+    return [everything[n] for n in _DONATION_COLUMNS]
 
 
 def _read(block: bytes, starts: array[int]) -> tuple[bytes, Columns, list[tuple[str, ...]]]:
@@ -346,9 +350,11 @@ class _HelperProcess:
         starts.frombytes(starts_bytes)
         if kinds is None or joined is None or allocations is None:
             return starts, None
-        columns = [column.split(_FIELD) for column in joined.decode("latin-1").split(_COLUMN)]
+        columns: Columns = [
+            column.split(_FIELD) for column in joined.decode("latin-1").split(_COLUMN)
+        ]
         if DONATION not in kinds:  # "".split() is one empty value, not none
-            columns = [[] for _ in _DONATION_COLUMNS]
+            columns = [() for _ in _DONATION_COLUMNS]
         return starts, (kinds, columns, allocations)
 
     def finish(self) -> tuple[int, bytes, dict[int, bytes], dict[NodeId, bytes]]:

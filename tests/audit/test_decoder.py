@@ -259,3 +259,28 @@ def test_a_block_of_lines_is_read_as_each_line_alone(lines: list[bytes]) -> None
         assert kind in (OTHER, DONATION, ALLOCATION)
         if entry is not None:
             assert kind == (DONATION if entry.kind == "donation.received" else ALLOCATION)
+
+
+@pytest.mark.parametrize(
+    "bad_hash",
+    ["0x" + "AB" * 32, "0x" + "g" * 64, "0x" + "é" * 64, "0x" + "\\n" * 32, "0x" + "1 " * 32],
+)
+def test_a_donation_whose_hash_is_not_lowercase_hex_is_left_to_the_ledger_among_good_ones(
+    bad_hash: str,
+) -> None:
+    good = donation_line()
+    bad = json.dumps(
+        {**json.loads(good), "body": {**json.loads(good)["body"], "donor_commitment": bad_hash}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    lines = [good, bad, good]
+    text = "".join(line.decode("latin-1") + "\n" for line in lines)
+    starts = [0, len(good) + 1, len(good) + len(bad) + 2, len(text)]
+    found = read_block(text, starts)
+    assert found.kinds == bytes([DONATION, OTHER, DONATION])
+    assert len(found.donations) == 2
+    assert decode_fast(bad) is None
+    with pytest.raises(LineError):
+        decode_line(bad)
