@@ -9,16 +9,12 @@ and the timestamps, and replays the accounting rules through ``ledger.accounting
 Lines are taken a chunk (``CHUNK_LINES``) at a time and not held after it; the books are
 what grows (about 300 bytes per donation).
 
-Each line is read by ``audit.decoder.read_block`` (one strict expression for the common
-kinds, ``decode_line`` for the rest); a run of donations that all check out is replayed
-at once (``Books.receive_donations``), any other line one at a time (``_Pass._line``),
-which is also where a run that does not check out goes, so every problem is found the
-one-at-a-time way.
-
-With two processes (ADR 0014), a forked helper hashes every block into the tree and,
-while it keeps up, reads its lines too, handing the donations' fields over as columns;
-this process replays the books. Every problem is still found by this process, in
-order, so the findings do not depend on the number of processes.
+With two processes (ADR 0014), a forked helper hashes each chunk into the tree and
+checks which lines have the strict shape of a donation or an allocation
+(``audit.decoder.shapes``), while this process reads those lines' fields, checks the
+sequence and timestamps and replays the books; when the helper falls behind, this
+process checks the shapes of the next chunk itself. Every problem is still found by
+this process, in order, so the findings do not depend on the number of processes.
 
 What each check can pin (DESIGN.md §8): a line that is not a canonical entry, a broken
 sequence and an accounting violation name their ``seq``; a tree that recomputes cleanly
@@ -34,29 +30,25 @@ import itertools
 import mmap
 import multiprocessing
 import os
-import re
 import sys
 import traceback
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import accumulate
 from multiprocessing.connection import Connection
-from operator import itemgetter, le
 from typing import cast
 
 from audit.decoder import (
     ALLOCATION,
+    ALLOCATION_FIELDS,
     DONATION,
+    DONATION_FIELDS,
     FAST_PATH_AVAILABLE,
     OTHER,
-    BlockRead,
     decode_line,
-    fast_values,
-    read_block,
     real_instant,
+    shapes,
 )
 from audit.errors import AuditError, LineError
 from audit.export import Blocks
@@ -65,7 +57,7 @@ from audit.tree import BLOCK, Tree, leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
 from ledger.currencies import ISO_4217
-from ledger.entries import Entry, to_hex
+from ledger.entries import MAX_SEQ, Entry, to_hex
 from ledger.errors import AccountingError, MerkleError
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -216,33 +208,6 @@ class HelperError(AuditError):
     """The helper process of a two-process audit failed (the traceback is in the message)."""
 
 
-def _starts(lines: list[bytes]) -> array[int]:
-    """Where each line starts in the block they were split from, and where one more would."""
-    return array("q", accumulate(map((1).__add__, map(len, lines)), initial=0))
-
-
-_DONATION_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 11)
-"""The fields of a donation row the books keep (not the two hashes), as columns."""
-_FIELD, _COLUMN = "\x1e", "\x1f"
-"""Between the values of a column, between columns: control characters, in no field."""
-
-Columns = list[Sequence[str]]
-"""Donation fields by column (``_DONATION_COLUMNS``), one value a donation line."""
-
-
-def _columns(rows: list[tuple[str, ...]]) -> Columns:
-    if not rows:
-        return [() for _ in _DONATION_COLUMNS]
-    everything = list(zip(*rows, strict=True))
-    return [everything[n] for n in _DONATION_COLUMNS]
-
-
-def _read(block: bytes, starts: array[int]) -> tuple[bytes, Columns, list[tuple[str, ...]]]:
-    """``read_block`` on a block: its kinds, its donations as columns, its allocations."""
-    found: BlockRead = read_block(block.decode("latin-1") + "\n", starts)
-    return found.kinds, _columns(found.donations), found.allocations
-
-
 def _helper(
     tree: Tree,
     requests: Connection,
@@ -250,37 +215,23 @@ def _helper(
     unused: Connection,
     ring: mmap.mmap,
 ) -> None:
-    """The second process: hash every block into the tree; read its lines when asked.
+    """The second process: hash every block into the tree; check the shapes when asked.
 
-    Requests, in order: ``(slot, length, read)`` for a block in the shared ring,
-    ``(block, read)`` for one sent whole, None at the end. One reply a block, in
-    order: ``(where its lines start, kinds, donation columns, allocation rows)``, the
-    last three None when not asked to read it; for a block in the ring, the columns
-    (joined by control characters) are written over it there, and the reply holds
-    their length. Then the tree's ``(size, root, roots, kept)``.
+    Requests, in order: ``(slot, length, validate)`` for a block in the shared ring,
+    ``(block, validate)`` for one sent whole, None at the end. One reply a block, in
+    order: its ``shapes`` or None; then the tree's ``(size, root, roots, kept)``.
     """
     unused.close()  # the main process's end: when it is gone, recv() ends
     try:
         while (request := requests.recv()) is not None:
-            slot: int | None = None
             if len(request) == 3:
-                slot, length, read = request
+                slot, length, validate = request
                 block = ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + length]
             else:
-                block, read = request
+                block, validate = request
             lines = block.split(b"\n")
             tree.add(leaf_hashes(lines))
-            starts = _starts(lines)
-            if not read:
-                replies.send((starts.tobytes(), None, None, None))
-                continue
-            kinds, columns, allocations = _read(block, starts)
-            joined = _COLUMN.join(_FIELD.join(column) for column in columns).encode("latin-1")
-            if slot is not None:  # never longer than the lines the fields are from
-                ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + len(joined)] = joined
-            replies.send(
-                (starts.tobytes(), kinds, len(joined) if slot is not None else joined, allocations)
-            )
+            replies.send(shapes(lines) if validate else None)
         tree.finish()
         replies.send((tree.size, tree.root(), tree.roots, tree.kept))
     except EOFError:  # the main process went away
@@ -317,45 +268,28 @@ class _HelperProcess:
         """Blocks sent and not replied to yet."""
         return len(self._slots)
 
-    def send(self, block: bytes, read: bool) -> None:
+    def send(self, block: bytes, validate: bool) -> None:
         """Hand a block over. Requires fewer than ``_SLOTS`` in flight."""
         if len(block) <= _SLOT_BYTES:
             slot = self._free.pop()
             self._ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + len(block)] = block
-            self._requests.send((slot, len(block), read))
+            self._requests.send((slot, len(block), validate))
             self._slots.append(slot)
         else:  # lines of kilobytes: through the pipe
-            self._requests.send((block, read))
+            self._requests.send((block, validate))
             self._slots.append(None)
 
     def ready(self) -> bool:
         """Whether the reply for the oldest block in flight is there already."""
         return self._replies.poll()
 
-    def receive(
-        self,
-    ) -> tuple[array[int], tuple[bytes, Columns, list[tuple[str, ...]]] | None]:
-        """The reply for the oldest block in flight: where its lines start, what was read."""
-        starts_bytes, kinds, joined, allocations = cast(
-            "tuple[bytes, bytes | None, bytes | int | None, list[tuple[str, ...]] | None]",
-            self._receive(),
-        )
+    def receive(self) -> bytes | None:
+        """The reply for the oldest block in flight: its shapes, or None."""
+        reply = self._receive()
         slot = self._slots.popleft()
-        if isinstance(joined, int):
-            assert slot is not None
-            joined = self._ring[slot * _SLOT_BYTES : slot * _SLOT_BYTES + joined]
         if slot is not None:
             self._free.append(slot)
-        starts = array("q")
-        starts.frombytes(starts_bytes)
-        if kinds is None or joined is None or allocations is None:
-            return starts, None
-        columns: Columns = [
-            column.split(_FIELD) for column in joined.decode("latin-1").split(_COLUMN)
-        ]
-        if DONATION not in kinds:  # "".split() is one empty value, not none
-            columns = [() for _ in _DONATION_COLUMNS]
-        return starts, (kinds, columns, allocations)
+        return cast("bytes | None", reply)
 
     def finish(self) -> tuple[int, bytes, dict[int, bytes], dict[NodeId, bytes]]:
         """End the helper; the tree's size, root, roots at the wanted sizes and kept nodes."""
@@ -403,18 +337,8 @@ def _blocks_of(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield block
 
 
-_RUNS = re.compile(b"\x01+|\x02+|\x00+")
-"""Runs of lines of one shape in ``shapes``."""
-_DAY = itemgetter(slice(8, 10))
-"""The day of a timestamp of the strict shape (above 28: maybe not a real day)."""
-
-
 class _Pass:
-    """One pass over an export: the main process's state between blocks and lines.
-
-    Lines are replayed one at a time (``_line``: every check in order, the reference),
-    except runs of donations that check out at once (``_donations``).
-    """
+    """One pass over an export: the main process's state between blocks."""
 
     def __init__(
         self,
@@ -461,8 +385,7 @@ class _Pass:
                     break
                 lines = block.split(b"\n")
                 self.tree.add(leaf_hashes(lines))
-                starts = _starts(lines)
-                self._replay(block, starts, self._read(block, starts))
+                self._replay(block, self._shapes(lines), lines)
             if helper is not None:
                 size, root, roots, kept = helper.finish()
                 helper = None
@@ -478,194 +401,175 @@ class _Pass:
     def _pipeline(self, blocks: Iterator[bytes], helper: _HelperProcess) -> None:
         """Replay blocks while the helper hashes the next ones.
 
-        The helper also reads a block's lines (``read_block``) unless it fell behind:
-        when the reply for the block to replay was not there twice in a row, this
-        process reads the next block's lines itself. Which process reads them changes
-        nothing in the findings.
+        The helper also checks a block's shapes unless it fell behind: when the reply
+        for the block to replay is not there yet, this process checks the next block's
+        shapes itself. Which process checks them changes nothing in the findings.
         """
-        in_flight: deque[bytes] = deque()
-        behind = 0  # times in a row the helper was not done with the block to replay
+        in_flight: deque[tuple[bytes, bool]] = deque()
+        helper_behind = False
         for block in blocks:
             if helper.in_flight == _SLOTS:
-                behind = behind + 1 if self._replay_oldest(in_flight, helper) else 0
-            helper.send(block, self.fast and behind < 2)
-            in_flight.append(block)
+                helper_behind = self._replay_oldest(in_flight, helper)
+            validate = self.fast and not helper_behind
+            helper.send(block, validate)
+            in_flight.append((block, validate))
+            if helper.in_flight >= 2:
+                helper_behind = self._replay_oldest(in_flight, helper)
         while in_flight:
             self._replay_oldest(in_flight, helper)
 
-    def _replay_oldest(self, in_flight: deque[bytes], helper: _HelperProcess) -> bool:
+    def _replay_oldest(self, in_flight: deque[tuple[bytes, bool]], helper: _HelperProcess) -> bool:
         """Replay the oldest block in flight; whether the helper was behind with it."""
-        block = in_flight.popleft()
+        block, validated = in_flight.popleft()
         behind = not helper.ready()
-        starts, found = helper.receive()
-        self._replay(block, starts, found if found is not None else self._read(block, starts))
+        shaped = helper.receive()
+        if validated and shaped is not None:
+            self._replay(block, shaped)
+        else:
+            lines = block.split(b"\n")
+            self._replay(block, self._shapes(lines), lines)
         return behind
 
-    def _read(
-        self, block: bytes, starts: array[int]
-    ) -> tuple[bytes, Columns, list[tuple[str, ...]]]:
-        if self.fast:
-            return _read(block, starts)
-        return bytes(len(starts) - 1), _columns([]), []
+    def _shapes(self, lines: list[bytes]) -> bytes:
+        return shapes(lines) if self.fast else bytes(len(lines))
 
-    def _replay(
-        self,
-        block: bytes,
-        starts: array[int],
-        found: tuple[bytes, Columns, list[tuple[str, ...]]],
-    ) -> None:
-        """Check and replay the lines of a block, as ``read_block`` found them."""
-        kinds, columns, allocations = found
+    def _replay(self, block: bytes, shaped: bytes, lines: list[bytes] | None = None) -> None:
+        """Decode, check and replay the lines of a block, of the given ``shapes``."""
+        checks = self.checks
+        entries_check, sequence_check = checks["entries"], checks["sequence"]
+        timestamps_check, accounting_check = checks["timestamps"], checks["accounting"]
+        books = self.books
+        apply, receive, allocate = books.apply, books.receive_donation, books.make_allocation
+        match_donation, match_allocation = DONATION_FIELDS.match, ALLOCATION_FIELDS.match
+        fromisoformat = datetime.fromisoformat
+        intern = sys.intern
+        currencies = ISO_4217
+        kinds = self.kinds
+        donations = allocations = 0
+        prev_seq, prev_at = self.prev_seq, self.prev_at
         if self.old_lines is not None:
-            self._compare_earlier(block, len(kinds))
-        before = self.size
-        donation = allocation = 0
-        for run in _RUNS.finditer(kinds):
-            first, end = run.span()
-            shape = kinds[first]
+            self._compare_earlier(block, len(shaped), lines)
+        # A line of a shape is ASCII: its fields are read in the block decoded as Latin-1
+        # (one character a byte), from the line's offset on.
+        text = block.decode("latin-1")
+        pos = 0
+        i = self.size
+        for shape in shaped:
+            start = pos
             if shape == DONATION:
-                count = end - first
-                run_columns = [column[donation : donation + count] for column in columns]
-                if not self._donations(run_columns):
-                    for j, row in enumerate(zip(*run_columns, strict=True), first):
-                        self._line(DONATION, row, block[starts[j] : starts[j + 1] - 1])
-                donation += count
+                m = match_donation(text, pos)
+                assert m is not None  # the strict shape is a case of the lenient one
+                (
+                    actor,
+                    at,
+                    amount,
+                    channel,
+                    charity,
+                    currency,
+                    donation,
+                    paid_at,
+                    project,
+                    number,
+                ) = m.group(1, 2, 3, 4, 5, 6, 7, 9, 11, 12)
+                pos = m.end() + 1
+                seq = int(number)
+                kind = "donation.received"
+                # fast_values, inline
+                if (
+                    seq > MAX_SEQ
+                    or currency not in currencies
+                    or (paid_at[8:10] > "28" and not real_instant(paid_at))
+                ):
+                    shape = OTHER
             elif shape == ALLOCATION:
-                for j in range(first, end):
-                    row = allocations[allocation]
-                    allocation += 1
-                    self._line(ALLOCATION, row, block[starts[j] : starts[j + 1] - 1])
+                m = match_allocation(text, pos)
+                assert m is not None
+                actor, at, allocation, amount, disbursement, donation, number = m.groups()
+                pos = m.end() + 1
+                seq = int(number)
+                kind = "allocation.made"
+                if seq > MAX_SEQ:
+                    shape = OTHER
+            if shape == OTHER:
+                end = text.find("\n", start)
+                if end < 0:
+                    end = len(text)
+                line = block[start:end]
+                pos = end + 1
+                try:
+                    entry = decode_line(line)
+                except LineError as error:
+                    entries_check.add(Problem("entries", error.detail, seq=i))
+                    prev_seq = i
+                    i += 1
+                    continue
+                seq, at, kind = entry.seq, entry.at, entry.kind
+
+            if seq != i and seq != prev_seq + 1:
+                # Only where the sequence breaks: after one missing entry, every later line
+                # is off by one, and that is the same finding.
+                sequence_check.add(_sequence_problem(i, seq, prev_seq))
+            prev_seq = seq
+
+            if at != prev_at:
+                if at < prev_at:
+                    timestamps_check.add(
+                        Problem(
+                            "timestamps",
+                            f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
+                            "one of the two was changed",
+                            first=i - 1,
+                            last=i,
+                        )
+                    )
+                if shape == OTHER or at[8:10] > "28":  # a shape's 'at' is, up to the 28th
+                    try:
+                        fromisoformat(at)
+                    except ValueError:
+                        timestamps_check.add(
+                            Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
+                        )
+                prev_at = at
+
+            try:
+                if shape == DONATION:
+                    donations += 1
+                    receive(
+                        seq,
+                        actor,
+                        donation,
+                        charity,
+                        None if project is None else intern(project),
+                        int(amount),
+                        intern(currency),
+                        intern(channel),
+                        paid_at,
+                    )
+                elif shape == ALLOCATION:
+                    allocations += 1
+                    allocate(seq, actor, allocation, donation, disbursement, int(amount))
+                else:
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    apply(entry)
+            except AccountingError as error:
+                accounting_check.add(
+                    Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
+                )
             else:
-                for j in range(first, end):
-                    self._line(OTHER, None, block[starts[j] : starts[j + 1] - 1])
+                if kind == "charity.registered":
+                    self._registered(entry, line, i)
+            i += 1
+
+        self.prev_seq, self.prev_at = prev_seq, prev_at
+        for kind, count in (("donation.received", donations), ("allocation.made", allocations)):
+            if count:
+                kinds[kind] = kinds.get(kind, 0) + count
         # The store reads these to write what a batch changed; an audit never does.
-        self.books.created.clear()
-        self.books.changed.clear()
+        books.created.clear()
+        books.changed.clear()
+        before, self.size = self.size, i
         if self.progress is not None and self.size // PROGRESS_EVERY > before // PROGRESS_EVERY:
             self.progress(self.size)
-
-    def _donations(self, columns: Columns) -> bool:
-        """Replay a run of donation lines at once, when they all check out; else do nothing.
-
-        Returns:
-            Whether they were replayed: False sends them to ``_line`` one by one, which
-            finds what is wrong (or that nothing is: this only takes the common case).
-        """
-        (actors, ats, amounts, channels, charities, currencies, donation_ids, paid_ats, projects,
-         numbers) = columns  # fmt: skip
-        i, count = self.size, len(donation_ids)
-        if not count:
-            return True
-        seqs = list(map(int, numbers))
-        if seqs != list(range(i, i + count)):  # so none is above MAX_SEQ either
-            return False
-        if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
-            return False
-        if not ISO_4217.issuperset(currencies):
-            return False
-        for column in (ats, paid_ats):  # fast_values, and the 'at' of the timestamps check
-            if max(map(_DAY, column)) > "28" and not all(map(real_instant, set(column))):
-                return False
-        shared: dict[str, str | None] = {"": None}  # an empty project_id is null
-        for column in (projects, currencies, channels):
-            for value in set(column):
-                shared.setdefault(value, sys.intern(value))
-        if not self.books.receive_donations(
-            seqs,
-            actors,
-            donation_ids,
-            charities,
-            list(map(shared.__getitem__, projects)),
-            list(map(int, amounts)),
-            cast("list[str]", list(map(shared.__getitem__, currencies))),
-            cast("list[str]", list(map(shared.__getitem__, channels))),
-            paid_ats,
-        ):
-            return False
-        self.size += count
-        self.prev_seq, self.prev_at = seqs[-1], ats[-1]
-        self.kinds["donation.received"] = self.kinds.get("donation.received", 0) + count
-        return True
-
-    def _line(self, shape: int, row: tuple[str, ...] | None, line: bytes) -> None:
-        """Decode, check and replay one line (``row``: its fields, for a line of a shape)."""
-        i = self.size
-        self.size += 1
-        entry: Entry | None = None
-        if row is not None and shape == DONATION:
-            actor, at, amount, channel, charity, currency, donation, paid_at, project, seq_ = row
-            seq = int(seq_)
-            if not fast_values(seq, currency, paid_at):
-                shape = OTHER  # not a valid entry: decode_line says why
-            kind = "donation.received"
-        elif row is not None and shape == ALLOCATION:
-            actor, at, allocation, amount, disbursement, donation, seq_ = row
-            seq = int(seq_)
-            if not fast_values(seq):
-                shape = OTHER
-            kind = "allocation.made"
-        if shape == OTHER:
-            try:
-                entry = decode_line(line)
-            except LineError as error:
-                self.checks["entries"].add(Problem("entries", error.detail, seq=i))
-                self.prev_seq = i
-                return
-            seq, at, kind = entry.seq, entry.at, entry.kind
-
-        prev_seq, prev_at = self.prev_seq, self.prev_at
-        if seq != i and seq != prev_seq + 1:
-            # Only where the sequence breaks: after one missing entry, every later line
-            # is off by one, and that is the same finding.
-            self.checks["sequence"].add(_sequence_problem(i, seq, prev_seq))
-        self.prev_seq = seq
-        if at != prev_at:
-            if at < prev_at:
-                self.checks["timestamps"].add(
-                    Problem(
-                        "timestamps",
-                        f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
-                        "one of the two was changed",
-                        first=i - 1,
-                        last=i,
-                    )
-                )
-            try:
-                datetime.fromisoformat(at)
-            except ValueError:
-                self.checks["timestamps"].add(
-                    Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
-                )
-            self.prev_at = at
-
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
-        books = self.books
-        try:
-            if shape == DONATION:
-                books.receive_donation(
-                    seq,
-                    actor,
-                    donation,
-                    charity,
-                    sys.intern(project) if project else None,
-                    int(amount),
-                    sys.intern(currency),
-                    sys.intern(channel),
-                    paid_at,
-                )
-            elif shape == ALLOCATION:
-                books.make_allocation(seq, actor, allocation, donation, disbursement, int(amount))
-            else:
-                assert entry is not None
-                books.apply(entry)
-        except AccountingError as error:
-            self.checks["accounting"].add(
-                Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
-            )
-        else:
-            if kind == "charity.registered":
-                assert entry is not None
-                self._registered(entry, line, i)
 
     def _registered(self, entry: Entry, line: bytes, seq: int) -> None:
         body = entry.body
@@ -679,7 +583,7 @@ class _Pass:
             )
         )
 
-    def _compare_earlier(self, block: bytes, count: int) -> None:
+    def _compare_earlier(self, block: bytes, count: int, lines: list[bytes] | None) -> None:
         assert self.old_lines is not None
         old_chunk = list(itertools.islice(self.old_lines, count))
         self.old_tree.add(leaf_hashes(old_chunk))
@@ -687,7 +591,9 @@ class _Pass:
             self.old_lines = None
         elif b"\n".join(old_chunk) == block:
             return
-        for offset, (old, line) in enumerate(zip(old_chunk, block.split(b"\n"), strict=False)):
+        if lines is None:
+            lines = block.split(b"\n")
+        for offset, (old, line) in enumerate(zip(old_chunk, lines, strict=False)):
             if old != line:
                 self.earlier_check.add(
                     Problem("earlier_export", _difference(old, line), seq=self.size + offset)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.errors import ExportError
-from audit.export import Export, split_lines
+from audit.export import Blocks, Export, split_blocks, split_lines
 
 JOURNAL = [b'{"seq":%d,"x":"%s"}' % (i, b"y" * (i % 7)) for i in range(25)]
 
@@ -31,6 +31,28 @@ def test_split_lines_gives_the_lines_back_however_the_stream_is_cut(
     counter = [0]
     assert list(split_lines(chunks, counter)) == lines
     assert counter[0] == len(stream)
+
+
+@given(st.binary(max_size=200), st.data())
+def test_blocks_hold_the_lines_split_lines_gives_however_the_stream_is_cut(
+    stream: bytes, data: st.DataObject
+) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    blocks = list(split_blocks(iter(chunks)))
+    assert [line for block in blocks for line in block.split(b"\n")] == list(
+        split_lines(iter(chunks))
+    )
+
+
+def test_a_file_export_is_read_in_blocks_of_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in JOURNAL))
+    export = Export(str(path))
+    blocks = export.blocks()
+    assert isinstance(blocks, Blocks)
+    assert [line for block in blocks for line in block.split(b"\n")] == JOURNAL
+    assert export.bytes_read == path.stat().st_size
 
 
 def test_a_last_line_without_a_newline_still_counts() -> None:
