@@ -34,6 +34,7 @@ def run_audit(
     contract: str,
     registry: str | None = None,
     block: int | None = None,
+    from_block: int = 0,
     earlier: Iterable[bytes] | None = None,
     journal_name: str = "the export",
     fast: bool = True,
@@ -50,6 +51,8 @@ def run_audit(
         registry: the CharityRegistry's address, to check the charities against it.
         block: the block to read the chain at (default: the latest); an older export
             is audited against the chain as it was when it was taken.
+        from_block: where the LedgerAnchor's ``CheckpointAnchored`` logs are searched
+            from: its deployment block, for a node that limits ``eth_getLogs`` ranges.
         earlier: the auditor's own earlier verified export, to name exact changes.
         journal_name: how the report names the export.
         fast: allow the fast decoding path (``audit.decoder``).
@@ -70,7 +73,7 @@ def run_audit(
     contract_check = Check(
         "contract", "the LedgerAnchor at --contract is the published build (contracts/build)"
     )
-    code = attach_ledger_anchor(client, contract, pinned)
+    code = attach_ledger_anchor(client, contract, pinned, from_block)
     if not code.checked:
         contract_check.status = "skip"
         contract_check.summary = (

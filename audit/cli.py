@@ -82,6 +82,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 contract=args.contract,
                 registry=args.registry,
                 block=args.block,
+                from_block=args.from_block,
                 earlier=None if earlier is None else earlier.lines(),
                 journal_name=args.journal,
                 fast=not args.no_fast_path,
@@ -239,6 +240,14 @@ def add_commands(commands: Any) -> None:
         type=_positive,
         metavar="N",
         help="read the chain as of this block (default: the latest); for an older export",
+    )
+    audit.add_argument(
+        "--from-block",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="the block the LedgerAnchor was deployed in (shanlian deploy prints it): its "
+        "checkpoint logs are searched from there (default: 0)",
     )
     audit.add_argument("--report-json", metavar="FILE", help="also write the report as JSON")
     audit.add_argument("--report-html", metavar="FILE", help="also write the report as HTML")

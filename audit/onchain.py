@@ -134,8 +134,13 @@ def check_code(
     )
 
 
-def attach_ledger_anchor(client: ChainClient, address: str, block: int) -> ContractCode:
+def attach_ledger_anchor(
+    client: ChainClient, address: str, block: int, from_block: int = 0
+) -> ContractCode:
     """Use the LedgerAnchor at ``address``, whatever its code; return what the code is.
+
+    Its ``CheckpointAnchored`` logs are searched from ``from_block`` (its deployment block,
+    when known) to ``block``.
 
     Raises:
         ChainReadError: no contract at all at ``address``.
@@ -146,7 +151,7 @@ def attach_ledger_anchor(client: ChainClient, address: str, block: int) -> Contr
             f"there is no contract at {code.address} on chain {client.chain_id} "
             f"(at block {block}): is --contract the deployment's LedgerAnchor address?"
         )
-    client.attach(ledger_anchor=code.address, check_code=False)
+    client.attach(ledger_anchor=code.address, check_code=False, ledger_anchor_block=from_block)
     return code
 
 

@@ -165,6 +165,14 @@ def test_the_audit_command_cannot_run_without_its_inputs(
     wrong_chain = ["--chain-id", "1", "--contract", anchored.contract]
     assert main(["audit", "--journal", str(good), "--rpc", rpc, *wrong_chain]) == 2
     assert "serves chain id 31337, not 1" in capsys.readouterr().err
+    # Checkpoint logs searched from after the first anchor: the audit cannot list them all.
+    events = anchored.client.checkpoint_events()
+    assert len(events) >= 2
+    late = ["--contract", anchored.contract, "--from-block", str(events[-1].block_number)]
+    assert main(["audit", "--journal", str(good), "--rpc", rpc, *late]) == 2
+    assert "CheckpointAnchored logs of" in capsys.readouterr().err
+    early = ["--contract", anchored.contract, "--from-block", str(events[0].block_number)]
+    assert main(["audit", "--journal", str(good), "--rpc", rpc, *early]) == 0
 
 
 def test_shanlian_wires_the_audit_and_verify_commands() -> None:
