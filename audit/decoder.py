@@ -173,9 +173,12 @@ def _entry_pattern(kind: str, body: list[str], *, strict: bool) -> str:
     )
 
 
-def _donation_pattern(*, strict: bool) -> str:
+def _donation_pattern(*, strict: bool, hashes: bool = True) -> str:
     def field(pattern: str) -> str:
         return pattern if strict else _ANY
+
+    def hash_field(name: str) -> str:
+        return _string(name, field(_HASH)) if hashes else f'"{name}":"{_ANY}"'
 
     return _entry_pattern(
         "donation.received",
@@ -185,9 +188,9 @@ def _donation_pattern(*, strict: bool) -> str:
             _string("charity_id", field(f"ch_{_ID}")),
             _string("currency", field("[A-Z]{3}")),
             _string("donation_id", field(f"dn_{_ID}")),
-            _string("donor_commitment", field(_HASH)),
+            hash_field("donor_commitment"),
             _string("paid_at", field(_AT)),
-            _string("payment_ref_hash", field(_HASH)),
+            hash_field("payment_ref_hash"),
             f'"project_id":(?:"({field(f"pr_{_ID}")})"|null)',
         ],
         strict=strict,
@@ -218,6 +221,9 @@ _ALLOCATION_SHAPE = re.compile(_allocation_pattern(strict=True).encode())
 DONATION_FIELDS = re.compile(_donation_pattern(strict=False))
 """Groups: actor, at, amount, channel, charity_id, currency, donation_id,
 donor_commitment, paid_at, payment_ref_hash, project_id (or None), seq."""
+DONATION_BOOKED = re.compile(_donation_pattern(strict=False, hashes=False))
+"""``DONATION_FIELDS`` without the two hashes, which the books do not keep: actor, at,
+amount, channel, charity_id, currency, donation_id, paid_at, project_id, seq."""
 ALLOCATION_FIELDS = re.compile(_allocation_pattern(strict=False))
 """Groups: actor, at, allocation_id, amount, disbursement_id, donation_id, seq."""
 

@@ -43,7 +43,7 @@ from audit.decoder import (
     ALLOCATION,
     ALLOCATION_FIELDS,
     DONATION,
-    DONATION_FIELDS,
+    DONATION_BOOKED,
     FAST_PATH_AVAILABLE,
     OTHER,
     decode_line,
@@ -402,19 +402,18 @@ class _Pass:
         """Replay blocks while the helper hashes the next ones.
 
         The helper also checks a block's shapes unless it fell behind: when the reply
-        for the block to replay is not there yet, this process checks the next block's
-        shapes itself. Which process checks them changes nothing in the findings.
+        for the block to replay was not there yet twice in a row (with up to ``_SLOTS``
+        blocks in flight), this process checks the next block's shapes itself. Which
+        process checks them changes nothing in the findings.
         """
         in_flight: deque[tuple[bytes, bool]] = deque()
-        helper_behind = False
+        behind = 0  # times in a row the helper was not done with the block to replay
         for block in blocks:
             if helper.in_flight == _SLOTS:
-                helper_behind = self._replay_oldest(in_flight, helper)
-            validate = self.fast and not helper_behind
+                behind = behind + 1 if self._replay_oldest(in_flight, helper) else 0
+            validate = self.fast and behind < 2
             helper.send(block, validate)
             in_flight.append((block, validate))
-            if helper.in_flight >= 2:
-                helper_behind = self._replay_oldest(in_flight, helper)
         while in_flight:
             self._replay_oldest(in_flight, helper)
 
@@ -440,7 +439,7 @@ class _Pass:
         timestamps_check, accounting_check = checks["timestamps"], checks["accounting"]
         books = self.books
         apply, receive, allocate = books.apply, books.receive_donation, books.make_allocation
-        match_donation, match_allocation = DONATION_FIELDS.match, ALLOCATION_FIELDS.match
+        match_donation, match_allocation = DONATION_BOOKED.match, ALLOCATION_FIELDS.match
         fromisoformat = datetime.fromisoformat
         intern = sys.intern
         currencies = ISO_4217
@@ -470,7 +469,7 @@ class _Pass:
                     paid_at,
                     project,
                     number,
-                ) = m.group(1, 2, 3, 4, 5, 6, 7, 9, 11, 12)
+                ) = m.groups()
                 pos = m.end() + 1
                 seq = int(number)
                 kind = "donation.received"

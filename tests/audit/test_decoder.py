@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from audit.decoder import (
     ALLOCATION,
     DONATION,
+    DONATION_BOOKED,
+    DONATION_FIELDS,
     OTHER,
     SCHEMA_FINGERPRINT,
     decode_fast,
@@ -249,3 +251,19 @@ def test_the_shapes_of_lines_are_those_the_fast_path_reads(lines: list[bytes]) -
         assert shape in (OTHER, DONATION, ALLOCATION)
         if entry is not None:
             assert shape == (DONATION if entry.kind == "donation.received" else ALLOCATION)
+
+
+@given(fast_entries())
+def test_the_books_read_the_fields_of_a_donation_as_the_fast_path_does(entry: Entry) -> None:
+    text = entry.leaf_bytes.decode("latin-1")
+    fields = DONATION_FIELDS.match(text)
+    booked = DONATION_BOOKED.match(text)
+    if entry.kind != "donation.received":
+        assert fields is None
+        assert booked is None
+        return
+    assert fields is not None
+    assert booked is not None
+    everything = fields.groups()
+    assert booked.groups() == everything[:7] + everything[8:9] + everything[10:]
+    assert booked.end() == fields.end() == len(text)
