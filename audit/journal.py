@@ -30,6 +30,7 @@ import itertools
 import mmap
 import multiprocessing
 import os
+import re
 import sys
 import traceback
 from collections import deque
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
+from operator import itemgetter, le
 from typing import cast
 
 from audit.decoder import (
@@ -47,6 +49,7 @@ from audit.decoder import (
     FAST_PATH_AVAILABLE,
     OTHER,
     decode_line,
+    fast_values,
     real_instant,
     shapes,
 )
@@ -57,7 +60,7 @@ from audit.tree import BLOCK, Tree, leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
 from ledger.currencies import ISO_4217
-from ledger.entries import MAX_SEQ, Entry, to_hex
+from ledger.entries import Entry, to_hex
 from ledger.errors import AccountingError, MerkleError
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -337,6 +340,12 @@ def _blocks_of(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield block
 
 
+_RUNS = re.compile(b"\x01+|\x02+|\x00+")
+"""Runs of lines of one shape in ``shapes``."""
+_DAY = itemgetter(slice(8, 10))
+"""The day of a timestamp of the strict shape (above 28: maybe not a real day)."""
+
+
 class _Pass:
     """One pass over an export: the main process's state between blocks."""
 
@@ -434,141 +443,170 @@ class _Pass:
 
     def _replay(self, block: bytes, shaped: bytes, lines: list[bytes] | None = None) -> None:
         """Decode, check and replay the lines of a block, of the given ``shapes``."""
-        checks = self.checks
-        entries_check, sequence_check = checks["entries"], checks["sequence"]
-        timestamps_check, accounting_check = checks["timestamps"], checks["accounting"]
-        books = self.books
-        apply, receive, allocate = books.apply, books.receive_donation, books.make_allocation
-        match_donation, match_allocation = DONATION_BOOKED.match, ALLOCATION_FIELDS.match
-        fromisoformat = datetime.fromisoformat
-        intern = sys.intern
-        currencies = ISO_4217
-        kinds = self.kinds
-        donations = allocations = 0
-        prev_seq, prev_at = self.prev_seq, self.prev_at
         if self.old_lines is not None:
             self._compare_earlier(block, len(shaped), lines)
         # A line of a shape is ASCII: its fields are read in the block decoded as Latin-1
-        # (one character a byte), from the line's offset on.
+        # (one character a byte), from where the line starts.
         text = block.decode("latin-1")
+        # The strict shape is a case of the lenient expression: these never return None.
+        donation = cast("Callable[[str, int], re.Match[str]]", DONATION_BOOKED.match)
+        allocation = cast("Callable[[str, int], re.Match[str]]", ALLOCATION_FIELDS.match)
+        before = self.size
         pos = 0
-        i = self.size
-        for shape in shaped:
-            start = pos
+        for run in _RUNS.finditer(shaped):
+            first, end = run.span()
+            shape = shaped[first]
             if shape == DONATION:
-                m = match_donation(text, pos)
-                assert m is not None  # the strict shape is a case of the lenient one
-                (
-                    actor,
-                    at,
-                    amount,
-                    channel,
-                    charity,
-                    currency,
-                    donation,
-                    paid_at,
-                    project,
-                    number,
-                ) = m.groups()
-                pos = m.end() + 1
-                seq = int(number)
-                kind = "donation.received"
-                # fast_values, inline
-                if (
-                    seq > MAX_SEQ
-                    or currency not in currencies
-                    or (paid_at[8:10] > "28" and not real_instant(paid_at))
-                ):
-                    shape = OTHER
+                rows: list[tuple[str, ...]] = []
+                starts: list[int] = []
+                for _ in range(end - first):
+                    m = donation(text, pos)
+                    rows.append(m.groups(""))
+                    starts.append(pos)
+                    pos = m.end() + 1
+                if not self._donations(list(zip(*rows, strict=True))):
+                    for row, start in zip(rows, starts, strict=True):
+                        self._line(
+                            DONATION, row, block[start : text.find("\n", start) % (len(text) + 1)]
+                        )
             elif shape == ALLOCATION:
-                m = match_allocation(text, pos)
-                assert m is not None
-                actor, at, allocation, amount, disbursement, donation, number = m.groups()
-                pos = m.end() + 1
-                seq = int(number)
-                kind = "allocation.made"
-                if seq > MAX_SEQ:
-                    shape = OTHER
-            if shape == OTHER:
-                end = text.find("\n", start)
-                if end < 0:
-                    end = len(text)
-                line = block[start:end]
-                pos = end + 1
-                try:
-                    entry = decode_line(line)
-                except LineError as error:
-                    entries_check.add(Problem("entries", error.detail, seq=i))
-                    prev_seq = i
-                    i += 1
-                    continue
-                seq, at, kind = entry.seq, entry.at, entry.kind
-
-            if seq != i and seq != prev_seq + 1:
-                # Only where the sequence breaks: after one missing entry, every later line
-                # is off by one, and that is the same finding.
-                sequence_check.add(_sequence_problem(i, seq, prev_seq))
-            prev_seq = seq
-
-            if at != prev_at:
-                if at < prev_at:
-                    timestamps_check.add(
-                        Problem(
-                            "timestamps",
-                            f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
-                            "one of the two was changed",
-                            first=i - 1,
-                            last=i,
-                        )
-                    )
-                if shape == OTHER or at[8:10] > "28":  # a shape's 'at' is, up to the 28th
-                    try:
-                        fromisoformat(at)
-                    except ValueError:
-                        timestamps_check.add(
-                            Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
-                        )
-                prev_at = at
-
-            try:
-                if shape == DONATION:
-                    donations += 1
-                    receive(
-                        seq,
-                        actor,
-                        donation,
-                        charity,
-                        None if project is None else intern(project),
-                        int(amount),
-                        intern(currency),
-                        intern(channel),
-                        paid_at,
-                    )
-                elif shape == ALLOCATION:
-                    allocations += 1
-                    allocate(seq, actor, allocation, donation, disbursement, int(amount))
-                else:
-                    kinds[kind] = kinds.get(kind, 0) + 1
-                    apply(entry)
-            except AccountingError as error:
-                accounting_check.add(
-                    Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
-                )
+                for _ in range(end - first):
+                    m = allocation(text, pos)
+                    self._line(ALLOCATION, m.groups(), block[pos : m.end()])
+                    pos = m.end() + 1
             else:
-                if kind == "charity.registered":
-                    self._registered(entry, line, i)
-            i += 1
-
-        self.prev_seq, self.prev_at = prev_seq, prev_at
-        for kind, count in (("donation.received", donations), ("allocation.made", allocations)):
-            if count:
-                kinds[kind] = kinds.get(kind, 0) + count
+                for _ in range(end - first):
+                    line = _line_at(block, text, pos)
+                    self._line(OTHER, None, line)
+                    pos += len(line) + 1
         # The store reads these to write what a batch changed; an audit never does.
-        books.created.clear()
-        books.changed.clear()
-        before, self.size = self.size, i
+        self.books.created.clear()
+        self.books.changed.clear()
         if self.progress is not None and self.size // PROGRESS_EVERY > before // PROGRESS_EVERY:
             self.progress(self.size)
+
+    def _donations(self, columns: list[tuple[str, ...]]) -> bool:
+        """Replay a run of donation lines at once, when they all check out; else do nothing.
+
+        Returns:
+            Whether they were replayed: False sends them to ``_line`` one by one, which
+            finds what is wrong (or that nothing is: this only takes the common case).
+        """
+        (actors, ats, amounts, channels, charities, currencies, donation_ids, paid_ats, projects,
+         numbers) = columns  # fmt: skip
+        i, count = self.size, len(donation_ids)
+        if not count:
+            return True
+        seqs = list(map(int, numbers))
+        if seqs != list(range(i, i + count)):  # so none is above MAX_SEQ either
+            return False
+        if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
+            return False
+        if not ISO_4217.issuperset(currencies):
+            return False
+        for column in (ats, paid_ats):  # fast_values, and the 'at' of the timestamps check
+            if max(map(_DAY, column)) > "28" and not all(map(real_instant, set(column))):
+                return False
+        shared: dict[str, str | None] = {"": None}  # an empty project_id is null
+        for column in (projects, currencies, channels):
+            for value in set(column):
+                shared.setdefault(value, sys.intern(value))
+        if not self.books.receive_donations(
+            seqs,
+            actors,
+            donation_ids,
+            charities,
+            list(map(shared.__getitem__, projects)),
+            list(map(int, amounts)),
+            cast("list[str]", list(map(shared.__getitem__, currencies))),
+            cast("list[str]", list(map(shared.__getitem__, channels))),
+            paid_ats,
+        ):
+            return False
+        self.size += count
+        self.prev_seq, self.prev_at = seqs[-1], ats[-1]
+        self.kinds["donation.received"] = self.kinds.get("donation.received", 0) + count
+        return True
+
+    def _line(self, shape: int, row: tuple[str, ...] | None, line: bytes) -> None:
+        """Decode, check and replay one line (``row``: its fields, for a line of a shape)."""
+        i = self.size
+        self.size += 1
+        entry: Entry | None = None
+        if row is not None and shape == DONATION:
+            actor, at, amount, channel, charity, currency, donation, paid_at, project, seq_ = row
+            seq = int(seq_)
+            if not fast_values(seq, currency, paid_at):
+                shape = OTHER  # not a valid entry: decode_line says why
+            kind = "donation.received"
+        elif row is not None and shape == ALLOCATION:
+            actor, at, allocation, amount, disbursement, donation, seq_ = row
+            seq = int(seq_)
+            if not fast_values(seq):
+                shape = OTHER
+            kind = "allocation.made"
+        if shape == OTHER:
+            try:
+                entry = decode_line(line)
+            except LineError as error:
+                self.checks["entries"].add(Problem("entries", error.detail, seq=i))
+                self.prev_seq = i
+                return
+            seq, at, kind = entry.seq, entry.at, entry.kind
+
+        prev_seq, prev_at = self.prev_seq, self.prev_at
+        if seq != i and seq != prev_seq + 1:
+            # Only where the sequence breaks: after one missing entry, every later line
+            # is off by one, and that is the same finding.
+            self.checks["sequence"].add(_sequence_problem(i, seq, prev_seq))
+        self.prev_seq = seq
+        if at != prev_at:
+            if at < prev_at:
+                self.checks["timestamps"].add(
+                    Problem(
+                        "timestamps",
+                        f"seq {i} is dated {at}, before seq {i - 1} at {prev_at}: "
+                        "one of the two was changed",
+                        first=i - 1,
+                        last=i,
+                    )
+                )
+            try:
+                datetime.fromisoformat(at)
+            except ValueError:
+                self.checks["timestamps"].add(
+                    Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
+                )
+            self.prev_at = at
+
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        books = self.books
+        try:
+            if shape == DONATION:
+                books.receive_donation(
+                    seq,
+                    actor,
+                    donation,
+                    charity,
+                    sys.intern(project) if project else None,
+                    int(amount),
+                    sys.intern(currency),
+                    sys.intern(channel),
+                    paid_at,
+                )
+            elif shape == ALLOCATION:
+                books.make_allocation(seq, actor, allocation, donation, disbursement, int(amount))
+            else:
+                assert entry is not None
+                books.apply(entry)
+        except AccountingError as error:
+            self.checks["accounting"].add(
+                Problem("accounting", f"{kind}: {error.field}: {error.message}", seq=i)
+            )
+        else:
+            if kind == "charity.registered":
+                assert entry is not None
+                self._registered(entry, line, i)
 
     def _registered(self, entry: Entry, line: bytes, seq: int) -> None:
         body = entry.body
@@ -642,6 +680,12 @@ class _Pass:
             notes=notes,
             workers=workers,
         )
+
+
+def _line_at(block: bytes, text: str, start: int) -> bytes:
+    """The line of ``block`` (decoded: ``text``) that starts at ``start``."""
+    stop = text.find("\n", start)
+    return block[start : stop if stop >= 0 else len(text)]
 
 
 def _sequence_problem(i: int, seq: int, prev_seq: int) -> Problem:

@@ -265,6 +265,82 @@ class Books:
         donations[donation_id] = donation
         self.created.append(donation)
 
+    def receive_donations(
+        self,
+        seqs: Sequence[int],
+        actors: Sequence[str],
+        donation_ids: Sequence[str],
+        charity_ids: Sequence[str],
+        project_ids: Sequence[str | None],
+        amounts: Sequence[int],
+        currencies: Sequence[str],
+        channels: Sequence[str],
+        paid_ats: Sequence[str],
+    ) -> bool:
+        """Apply consecutive ``donation.received`` entries at once, if every one keeps the rules.
+
+        The entries are given as columns, in order. They change the books as
+        ``receive_donation`` one after another would, when none of them breaks a rule;
+        otherwise nothing is changed and the result is False: apply them one at a time
+        then, to learn which one breaks which rule. For an audit's replay, where whole
+        runs of donations are checked with a few set operations instead of one by one.
+
+        The result is the same as one by one because a donation changes nothing that a
+        later donation's rules read, except the donation ids taken (checked here as a
+        set of them).
+
+        Returns:
+            Whether they were applied.
+
+        Raises:
+            ValueError: the columns are not all of one length.
+        """
+        columns = (seqs, actors, charity_ids, project_ids, amounts, currencies, channels, paid_ats)
+        if any(len(column) != len(donation_ids) for column in columns):
+            raise ValueError("the columns are not all of one length")
+        if set(actors) - {"platform"}:
+            return False
+        donations = self.donations
+        if len(set(donation_ids)) != len(donation_ids) or not donations.keys().isdisjoint(
+            donation_ids
+        ):
+            return False
+        owners: dict[str, str] = {}  # each charity id as the charity keeps it
+        for charity_id in set(charity_ids):
+            charity = self.charities.get(charity_id)
+            if charity is None:
+                return False
+            owners[charity_id] = charity.charity_id
+        projects = self.projects
+        for project_id, charity_id, currency in set(
+            zip(project_ids, charity_ids, currencies, strict=True)
+        ):
+            if project_id is None:
+                continue
+            project = projects.get(project_id)
+            if (
+                project is None
+                or project.charity_id != owners[charity_id]
+                or project.currency != currency
+            ):
+                return False
+        states = list(
+            map(
+                DonationState,
+                donation_ids,
+                map(owners.__getitem__, charity_ids),
+                project_ids,
+                amounts,
+                currencies,
+                channels,
+                paid_ats,
+                seqs,
+            )
+        )
+        donations.update(zip(donation_ids, states, strict=True))
+        self.created.extend(states)
+        return True
+
     def _donation_refunded(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
         self._require_actor(actor, charity_id=None)
         donation = self._donation(body["donation_id"])

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -995,3 +995,80 @@ class BooksMachine(RuleBasedStateMachine):
 
 BooksMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)
 test_random_operations_keep_the_invariants = BooksMachine.TestCase
+
+
+# -- many donations at once (the audit's replay) ----------------------------------------
+
+donation_drafts = st.lists(
+    st.tuples(
+        st.sampled_from(["dn_1", "dn_2", "dn_3", "dn_4", "dn_old"]),
+        st.sampled_from(["ch_a", "ch_b", "ch_x"]),
+        st.sampled_from(["pr_a", "pr_usd", "pr_b", "pr_x", None]),
+        st.sampled_from(["CNY", "USD"]),
+        st.sampled_from([PLATFORM, PLATFORM, PLATFORM, CH_A]),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=300)
+@given(donation_drafts)
+def test_donations_at_once_are_applied_exactly_when_one_by_one_all_would_be(
+    drafts: list[tuple[str, str, str | None, str, str]],
+) -> None:
+    def fresh() -> Journal:
+        journal = Journal()
+        for charity_id in ("ch_a", "ch_b"):
+            journal.charity(charity_id)
+        journal.project("pr_a")
+        journal.project("pr_usd", currency="USD")
+        journal.project("pr_b", charity_id="ch_b")
+        journal.donation("dn_old", project_id=None)
+        return journal
+
+    one_by_one, at_once = fresh(), fresh()
+    entries = [
+        one_by_one.entry(
+            "donation.received",
+            donation(
+                donation_id,
+                100 + n,
+                project_id=project_id,
+                charity_id=charity_id,
+                currency=currency,
+            ),
+            actor,
+        )
+        for n, (donation_id, charity_id, project_id, currency, actor) in enumerate(drafts)
+    ]
+    try:
+        for entry in entries:
+            one_by_one.books.apply(entry)
+        all_kept = True
+    except AccountingError:
+        all_kept = False
+    before = copy.deepcopy(at_once.books)
+    applied = at_once.books.receive_donations(
+        *(
+            [column(entry) for entry in entries]
+            for column in (
+                lambda e: e.seq,
+                lambda e: e.actor,
+                lambda e: e.body["donation_id"],
+                lambda e: e.body["charity_id"],
+                lambda e: e.body["project_id"],
+                lambda e: e.body["amount"],
+                lambda e: e.body["currency"],
+                lambda e: e.body["channel"],
+                lambda e: e.body["paid_at"],
+            )
+        )
+    )
+    event(f"applied: {applied}")
+    assert applied == all_kept
+    assert at_once.books == (one_by_one.books if applied else before)
+
+
+def test_donations_at_once_need_columns_of_one_length() -> None:
+    with pytest.raises(ValueError, match="one length"):
+        Books().receive_donations([0], [], [], [], [], [], [], [], [])
