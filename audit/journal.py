@@ -6,8 +6,10 @@ leaves at a time, then a compact range of O(log n) hashes), takes the root whene
 prefix reaches a checkpoint's size, keeps the few subtree hashes the consistency
 proofs between checkpoints need, decodes every line as an entry, checks the sequence
 and the timestamps, and replays the accounting rules through ``ledger.accounting.Books``.
-Lines are taken a chunk (``CHUNK_LINES``) at a time and not held after it; the books are
-what grows (about 300 bytes per donation).
+Lines are taken a block at a time and not held after it; the books are what grows
+(about 300 bytes per donation). A run of donation lines that checks out as a whole is
+replayed at once (``Books.receive_donations``); any other line, and any run that does
+not, is replayed one at a time (``_Pass._line``), which is where problems are named.
 
 With two processes (ADR 0014), a forked helper hashes each chunk into the tree and
 checks which lines have the strict shape of a donation or an allocation
