@@ -19,8 +19,10 @@ Both sides read the same file from the page cache:
   as many processes as ``shanlian audit`` uses by default here (``--workers``), and
   again with one process, beside it.
 
-The chain reads of a real audit (a handful of ``eth_call``) are not part of it. Medians
-of ``--runs`` runs; the ratio is what holds on a noisy machine. 'per CPU s' counts the
+The chain reads of a real audit (a handful of ``eth_call``) are not part of it. Every
+run of the audit is bracketed by two runs of the baseline and compared with their mean,
+since this machine's speed drifts from one minute to the next; the ratio reported is the
+median of those per-run ratios over ``--runs`` runs. 'per CPU s' counts the
 CPU time of every process of the pass (the helper's too), so it shows the work done,
 which the number of processes does not lower.
 """
@@ -275,10 +277,27 @@ def main() -> None:
     run_baseline(path)  # warm the page cache
     workers = default_workers()
     runs: dict[str, list[Timing]] = {"baseline": [], "audit": [], "single": []}
+    # Each run of the audit is bracketed by runs of the baseline, and compared with their
+    # mean: this machine's speed drifts from one minute to the next, so a ratio only holds
+    # between timings taken close together.
+    ratios: dict[str, list[float]] = {"audit": [], "single": []}
+
+    def bracketed(key: str, timing: Timing) -> None:
+        before, after = runs["baseline"][-2:]
+        runs[key].append(timing)
+        ratios[key].append(
+            (timing[0] / timing[1]) / statistics.mean(t[0] / t[1] for t in (before, after))
+        )
+
+    runs["baseline"].append(run_baseline(path))
     for _ in range(args.runs):
+        audit = run_audit(path, checkpoints, workers=workers)
         runs["baseline"].append(run_baseline(path))
-        runs["audit"].append(run_audit(path, checkpoints, workers=workers))
-        runs["single"].append(run_audit(path, checkpoints, workers=1))
+        bracketed("audit", audit)
+        if workers > 1:
+            single = run_audit(path, checkpoints, workers=1)
+            runs["baseline"].append(run_baseline(path))
+            bracketed("single", single)
     processes = runs["audit"][0][3]
     names = {
         "baseline": "raw hashlib SHA-256 of each line (baseline)",
@@ -286,7 +305,7 @@ def main() -> None:
         "single": "shanlian audit, journal pass (--workers 1)",
     }
     if processes == 1:
-        del runs["single"], names["single"]
+        del runs["single"], names["single"], ratios["single"]
         names["audit"] = "shanlian audit, journal pass (1 process)"
     if args.slow_path:
         runs["slow"] = [run_audit(path, checkpoints, fast=False, workers=1)]
@@ -302,13 +321,18 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'':<52} {'entries/s':>11} {'ratio':>7} {'per CPU s':>11} {'ratio':>7}")
+    base_wall, base_cpu = rate(runs["baseline"], 1), rate(runs["baseline"], 2)
     for key, timings in runs.items():
         wall, cpu = rate(timings, 1), rate(timings, 2)
-        base_wall, base_cpu = rate(runs["baseline"], 1), rate(runs["baseline"], 2)
-        print(
-            f"{names[key]:<52} {wall:>11,.0f} {wall / base_wall:>7.3f} "
-            f"{cpu:>11,.0f} {cpu / base_cpu:>7.3f}"
+        ratio = statistics.median(ratios[key]) if key in ratios else wall / base_wall
+        print(f"{names[key]:<52} {wall:>11,.0f} {ratio:>7.3f} {cpu:>11,.0f} {cpu / base_cpu:>7.3f}")
+    print(
+        "ratio: median over the runs of the audit's rate over the mean rate of the two "
+        "baseline runs around it; "
+        + ", ".join(
+            f"{key} runs {' '.join(f'{r:.3f}' for r in values)}" for key, values in ratios.items()
         )
+    )
     print(
         f"peak memory {peak_mb:,.0f} MB (the replayed books); 'per CPU s' counts the CPU time "
         "of every process of the pass, which other load on the machine does not inflate"
@@ -318,13 +342,13 @@ def main() -> None:
         "benchmark": f"audit of a {args.entries:,}-entry export (journal pass)",
         "project": f"{audit_rate:,.0f} entries/s",
         "baseline": f"{base_rate:,.0f} lines/s raw hashlib SHA-256",
-        "ratio": round(audit_rate / base_rate, 3),
+        "ratio": round(statistics.median(ratios["audit"]), 3),
         "processes": processes,
     }
     if "single" in runs:
         single_rate = rate(runs["single"], 1)
         summary["single_process"] = f"{single_rate:,.0f} entries/s"
-        summary["single_process_ratio"] = round(single_rate / base_rate, 3)
+        summary["single_process_ratio"] = round(statistics.median(ratios["single"]), 3)
     print("SUMMARY " + json.dumps(summary, ensure_ascii=False))
 
 

@@ -14,7 +14,7 @@ from ledger.entries import Entry
 from ledger.errors import AccountingError
 
 
-@dataclass
+@dataclass(slots=True)
 class CharityState:
     charity_id: str
     name: str
@@ -23,7 +23,7 @@ class CharityState:
     seq: int
 
 
-@dataclass
+@dataclass(slots=True)
 class ProjectState:
     project_id: str
     charity_id: str
@@ -33,7 +33,7 @@ class ProjectState:
     seq: int
 
 
-@dataclass
+@dataclass(slots=True)
 class DonationState:
     donation_id: str
     charity_id: str
@@ -52,7 +52,7 @@ class DonationState:
         return self.amount - self.refunded - self.allocated
 
 
-@dataclass
+@dataclass(slots=True)
 class DisbursementState:
     disbursement_id: str
     charity_id: str
@@ -71,7 +71,7 @@ class DisbursementState:
         return 0 if self.voided else self.amount - self.allocated
 
 
-@dataclass
+@dataclass(slots=True)
 class AllocationState:
     allocation_id: str
     donation_id: str

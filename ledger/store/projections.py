@@ -7,8 +7,9 @@ between memory and the projection tables, and answers balance queries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, func, or_, select
@@ -35,6 +36,12 @@ TABLES: Mapping[type[State], Table] = {
     DisbursementState: DISBURSEMENT,
     AllocationState: ALLOCATION,
 }
+_FIELD_NAMES: Mapping[type[State], tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(kind))
+    for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
+}
+"""The states are slotted dataclasses (no ``__dict__``): their fields, in order."""
+_FIELD_GETTERS = {kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()}
 KEYS: Mapping[type[State], str] = {
     CharityState: "charity_id",
     ProjectState: "project_id",
@@ -46,7 +53,8 @@ KEYS: Mapping[type[State], str] = {
 
 def row_of(state: State) -> dict[str, Any]:
     """A state's fields as a row (a shallow copy: states hold only scalars)."""
-    return dict(vars(state))
+    names = _FIELD_NAMES[type(state)]
+    return dict(zip(names, _FIELD_GETTERS[type(state)](state), strict=True))
 
 
 def _shelf(books: Books, kind: type[State]) -> dict[str, Any]:
