@@ -181,13 +181,7 @@ class AnchorWorker:
                         self._record(event, row.tree_size, row.root_hash, confirmed=True)
                         recorded += 1
                     continue
-                checkpoint = client.checkpoint_of(event.root_hash)
-                if (checkpoint.index, checkpoint.tree_size) != (index, event.tree_size):
-                    raise AnchorError(
-                        f"the CheckpointAnchored log of checkpoint {index} (tree size "
-                        f"{event.tree_size}) disagrees with the contract: its root is "
-                        f"checkpoint {checkpoint.index} of tree size {checkpoint.tree_size}"
-                    )
+                checkpoint = client.confirm_event(event)
                 self._check_against_journal(checkpoint)
                 depth = client.confirmations_of(event.tx_hash)
                 self._record(

@@ -848,7 +848,7 @@ class ChainClient:
                 f"checkpoint {index} is anchored but no CheckpointAnchored log of it was found "
                 f"from block {self._ledger_anchor_block}: does the node keep logs?"
             )
-        return self._confirmed(events[-1], block)
+        return self.confirm_event(events[-1], block)
 
     def checkpoints(self, block: BlockIdentifier = "latest") -> list[Checkpoint]:
         """Every anchored checkpoint, by index: the ``CheckpointAnchored`` logs, each checked
@@ -878,10 +878,18 @@ class ChainClient:
             raise CheckpointLogError(
                 f"{len(events)} CheckpointAnchored logs for {count} anchored checkpoints"
             )
-        return [self._confirmed(events[index], block) for index in range(count)]
+        return [self.confirm_event(events[index], block) for index in range(count)]
 
-    def _confirmed(self, event: CheckpointEvent, block: BlockIdentifier) -> Checkpoint:
-        """The checkpoint of a log, once ``checkpointOf`` confirms its index and size."""
+    def confirm_event(
+        self, event: CheckpointEvent, block: BlockIdentifier = "latest"
+    ) -> Checkpoint:
+        """The checkpoint of a ``CheckpointAnchored`` log, once ``checkpointOf`` (the
+        contract's storage) confirms its index and tree size.
+
+        Raises:
+            CheckpointLogError: the contract holds no such root, or holds it as another
+                checkpoint.
+        """
         try:
             checkpoint = self.checkpoint_of(event.root_hash, block)
         except LedgerAnchorUnknownRootError:

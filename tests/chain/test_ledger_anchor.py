@@ -4,6 +4,7 @@ reading checkpoints, and inclusion checked by ``eth_call`` against ``ledger.merk
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -389,3 +390,18 @@ def test_checkpoints_by_index_need_their_logs(client: ChainClient, big_tree: Mem
     assert (
         blind.checkpoint_at(1) == client.checkpoint_at(1) == blind.checkpoint_of(big_tree.root(5))
     )
+
+
+def test_a_log_the_contract_does_not_confirm_is_refused(
+    client: ChainClient, big_tree: MemoryTree
+) -> None:
+    client.anchor(4, big_tree.root(4), [])
+    [event] = client.checkpoint_events()
+    assert client.confirm_event(event) == client.checkpoint_at(0)
+    for forged, message in (
+        (replace(event, root_hash=big_tree.root(3)), "which the contract does not hold"),
+        (replace(event, tree_size=5), "the contract says root"),
+        (replace(event, index=1), "the contract says root"),
+    ):
+        with pytest.raises(CheckpointLogError, match=message):
+            client.confirm_event(forged)
