@@ -133,7 +133,8 @@ DONATION = 1
 ALLOCATION = 2
 """What ``shapes`` says of a line: take ``decode_line``, or read it as that kind."""
 
-_ID = r"[A-Za-z0-9]{1,40}"
+_ID_MAX = 40
+_ID = rf"[A-Za-z0-9]{{1,{_ID_MAX}}}"
 _HASH = r"0x[0-9a-f]{64}"
 # YYYY-MM-DDTHH:MM:SS.mmmZ with the ranges of each part (year 0000 does not exist); the
 # 29th to 31st are checked against their month in Python (``real_instant``).
@@ -143,7 +144,8 @@ _AT = (
 )
 assert str(MAX_AMOUNT) == "1" + "0" * (len(str(MAX_AMOUNT)) - 1), "a power of ten"
 _AMOUNT = rf"[1-9][0-9]{{0,{len(str(MAX_AMOUNT)) - 2}}}|{MAX_AMOUNT}"  # 1 to MAX_AMOUNT
-_SEQ = r"0|[1-9][0-9]{0,15}"  # bounded above by MAX_SEQ in Python
+_SEQ_DIGITS = 16
+_SEQ = rf"0|[1-9][0-9]{{0,{_SEQ_DIGITS - 1}}}"  # bounded above by MAX_SEQ in Python
 _ANY = r'[^"]*'
 
 
@@ -271,6 +273,55 @@ def shapes(lines: Sequence[bytes]) -> bytes:
             for line in lines
         ]
     )
+
+
+# -- the same two steps in C -----------------------------------------------------------------
+#
+# ``audit._scan`` (audit/_scan.c, ADR 0015) finds the shapes of a whole block and reads
+# the fields of its donation and allocation lines in one call, with the answers of the
+# expressions above (tests/audit/test_scan.py holds it to them). It is built on install
+# when a C compiler is there; without it, or when it was written against other ledger
+# constants, the expressions do the work.
+
+try:
+    from audit import _scan
+except ImportError:  # built without a C compiler
+    _scan = None  # type: ignore[assignment]
+
+Scanned = tuple[bytes, bytes, tuple[list[Any], ...], tuple[list[Any], ...]]
+"""What ``scan`` gives for a block: shapes, line starts, donation and allocation columns."""
+
+
+def _scanner_available() -> bool:
+    return (
+        _scan is not None
+        and FAST_PATH_AVAILABLE
+        and _scan.ENTRY_VERSION == ENTRY_VERSION
+        and 10 ** (_scan.AMOUNT_DIGITS - 1) == MAX_AMOUNT
+        and _scan.SEQ_DIGITS == _SEQ_DIGITS
+        and _scan.ID_MAX == _ID_MAX
+    )
+
+
+SCANNER_AVAILABLE = _scanner_available()
+"""Whether ``scan`` can read blocks: ``audit._scan`` is built and agrees with the ledger."""
+
+
+def scan(block: bytes) -> Scanned:
+    """The shapes of a block's lines and the fields of those of a shape, in one call.
+
+    The lines are what lies between the block's newlines. Requires ``SCANNER_AVAILABLE``.
+
+    Returns:
+        ``(shapes, starts, donations, allocations)``: ``shapes`` as ``shapes`` gives
+        them; ``starts``, native uint32, the offset of each line and then
+        ``len(block) + 1``; ``donations``, one column a group of ``DONATION_BOOKED``
+        (``amount`` and ``seq`` as ints, a null ``project_id`` as ""), an item a
+        donation line in order; ``allocations`` likewise with ``ALLOCATION_FIELDS``.
+    """
+    if _scan is None:
+        raise RuntimeError("audit._scan is not built")
+    return _scan.scan(block)
 
 
 _fromisoformat = datetime.fromisoformat

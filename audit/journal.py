@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from operator import itemgetter, le
-from typing import cast
+from typing import Any, cast
 
 from audit.decoder import (
     ALLOCATION,
@@ -50,9 +50,11 @@ from audit.decoder import (
     DONATION_BOOKED,
     FAST_PATH_AVAILABLE,
     OTHER,
+    SCANNER_AVAILABLE,
     decode_line,
     fast_values,
     real_instant,
+    scan,
     shapes,
 )
 from audit.errors import AuditError, LineError
@@ -164,6 +166,7 @@ def verify_journal(
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    scanner: bool = True,
 ) -> JournalFindings:
     """Verify an export against the anchored checkpoints, in one pass.
 
@@ -178,6 +181,8 @@ def verify_journal(
         workers: processes to use: 1, or 2 to hash the tree (and check the lines'
             shapes, as far as it keeps up) in a second one; more are not used.
             Default: ``default_workers()``. The findings are the same either way.
+        scanner: read blocks with ``audit.decoder.scan`` (in C) where it is built; the
+            findings are the same without it (the expressions read the lines then).
 
     Returns:
         The findings; nothing raises for a bad journal, every problem is a finding.
@@ -188,9 +193,8 @@ def verify_journal(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _Pass(checkpoints, earlier=earlier, fast=fast, progress=progress).run(
-            lines, default_workers() if workers is None else workers
-        )
+        audit = _Pass(checkpoints, earlier=earlier, fast=fast, progress=progress, scanner=scanner)
+        return audit.run(lines, default_workers() if workers is None else workers)
     finally:
         if collecting:
             gc.enable()
@@ -358,9 +362,12 @@ class _Pass:
         earlier: Iterable[bytes] | None,
         fast: bool,
         progress: Callable[[int], None] | None,
+        scanner: bool = True,
     ) -> None:
         self.checks = _checks()
         self.fast = fast
+        self.scanner = fast and scanner and SCANNER_AVAILABLE
+        self.scanner_missing = fast and scanner and not SCANNER_AVAILABLE
         self.progress = progress
         self.books = Books()
         self.charities: list[CharityEntry] = []
@@ -396,7 +403,7 @@ class _Pass:
                     break
                 lines = block.split(b"\n")
                 self.tree.add(leaf_hashes(lines))
-                self._replay(block, self._shapes(lines), lines)
+                self._read(block, lines=lines)
             if helper is not None:
                 size, root, roots, kept = helper.finish()
                 helper = None
@@ -412,17 +419,18 @@ class _Pass:
     def _pipeline(self, blocks: Iterator[bytes], helper: _HelperProcess) -> None:
         """Replay blocks while the helper hashes the next ones.
 
-        The helper also checks a block's shapes unless it fell behind: when the reply
-        for the block to replay was not there yet twice in a row (with up to ``_SLOTS``
-        blocks in flight), this process checks the next block's shapes itself. Which
-        process checks them changes nothing in the findings.
+        Without the scanner, the helper also checks a block's shapes unless it fell
+        behind: when the reply for the block to replay was not there yet twice in a row
+        (with up to ``_SLOTS`` blocks in flight), this process checks the next block's
+        shapes itself. Which process checks them changes nothing in the findings. With
+        the scanner, this process reads every block with it and the helper only hashes.
         """
         in_flight: deque[tuple[bytes, bool]] = deque()
         behind = 0  # times in a row the helper was not done with the block to replay
         for block in blocks:
             if helper.in_flight == _SLOTS:
                 behind = behind + 1 if self._replay_oldest(in_flight, helper) else 0
-            validate = self.fast and behind < 2
+            validate = self.fast and not self.scanner and behind < 2
             helper.send(block, validate)
             in_flight.append((block, validate))
         while in_flight:
@@ -433,15 +441,49 @@ class _Pass:
         block, validated = in_flight.popleft()
         behind = not helper.ready()
         shaped = helper.receive()
-        if validated and shaped is not None:
-            self._replay(block, shaped)
-        else:
-            lines = block.split(b"\n")
-            self._replay(block, self._shapes(lines), lines)
+        self._read(block, shaped=shaped if validated else None)
         return behind
 
-    def _shapes(self, lines: list[bytes]) -> bytes:
-        return shapes(lines) if self.fast else bytes(len(lines))
+    def _read(
+        self, block: bytes, *, lines: list[bytes] | None = None, shaped: bytes | None = None
+    ) -> None:
+        """Decode, check and replay a block (``lines``: split already; ``shaped``: its shapes)."""
+        if self.scanner:
+            self._replay_scanned(block, lines)
+            return
+        if shaped is None:
+            if lines is None:
+                lines = block.split(b"\n")
+            shaped = shapes(lines) if self.fast else bytes(len(lines))
+        self._replay(block, shaped, lines)
+
+    def _replay_scanned(self, block: bytes, lines: list[bytes] | None) -> None:
+        """``_replay`` with the scanner: shapes and fields of the whole block in one call."""
+        shaped, starts, donations, allocations = scan(block)
+        if self.old_lines is not None:
+            self._compare_earlier(block, len(shaped), lines)
+        offsets = memoryview(starts).cast("I")
+        before = self.size
+        d = a = 0  # donation and allocation lines so far
+        for run in _RUNS.finditer(shaped):
+            first, end = run.span()
+            count = end - first
+            shape = shaped[first]
+            if shape == DONATION:
+                columns = [column[d : d + count] for column in donations]
+                d += count
+                if self._donations(columns):
+                    continue
+                rows: Iterable[tuple[object, ...]] = zip(*columns, strict=True)
+            elif shape == ALLOCATION:
+                rows = zip(*[column[a : a + count] for column in allocations], strict=True)
+                a += count
+            else:
+                rows = itertools.repeat((), count)
+            for i, row in enumerate(rows, first):
+                line = block[offsets[i] : offsets[i + 1] - 1]
+                self._line(shape, cast("tuple[str, ...]", row) if row else None, line)
+        self._end_block(before)
 
     def _replay(self, block: bytes, shaped: bytes, lines: list[bytes] | None = None) -> None:
         """Decode, check and replay the lines of a block, of the given ``shapes``."""
@@ -466,7 +508,10 @@ class _Pass:
                     rows.append(m.groups(""))
                     starts.append(pos)
                     pos = m.end() + 1
-                if not self._donations(list(zip(*rows, strict=True))):
+                columns: list[Sequence[object]] = list(zip(*rows, strict=True))
+                for number in (2, 9):  # amount and seq, as the scanner gives them
+                    columns[number] = list(map(int, columns[number]))
+                if not self._donations(columns):
                     for row, start in zip(rows, starts, strict=True):
                         self._line(
                             DONATION, row, block[start : text.find("\n", start) % (len(text) + 1)]
@@ -481,14 +526,19 @@ class _Pass:
                     line = _line_at(block, text, pos)
                     self._line(OTHER, None, line)
                     pos += len(line) + 1
+        self._end_block(before)
+
+    def _end_block(self, before: int) -> None:
         # The store reads these to write what a batch changed; an audit never does.
         self.books.created.clear()
         self.books.changed.clear()
         if self.progress is not None and self.size // PROGRESS_EVERY > before // PROGRESS_EVERY:
             self.progress(self.size)
 
-    def _donations(self, columns: list[tuple[str, ...]]) -> bool:
+    def _donations(self, columns: Sequence[Sequence[Any]]) -> bool:
         """Replay a run of donation lines at once, when they all check out; else do nothing.
+
+        ``columns``: the groups of ``DONATION_BOOKED``, amount and seq as ints.
 
         Returns:
             Whether they were replayed: False sends them to ``_line`` one by one, which
@@ -499,7 +549,7 @@ class _Pass:
         i, count = self.size, len(donation_ids)
         if not count:
             return True
-        seqs = list(map(int, numbers))
+        seqs = numbers
         if seqs != list(range(i, i + count)):  # so none is above MAX_SEQ either
             return False
         if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
@@ -519,7 +569,7 @@ class _Pass:
             donation_ids,
             charities,
             list(map(shared.__getitem__, projects)),
-            list(map(int, amounts)),
+            amounts,
             cast("list[str]", list(map(shared.__getitem__, currencies))),
             cast("list[str]", list(map(shared.__getitem__, channels))),
             paid_ats,
@@ -659,6 +709,12 @@ class _Pass:
         _judge_checkpoints(results, size, checks["checkpoints"], notes)
         _judge_consistency(results, kept, checks["consistency"])
         _summarize(checks, size, results)
+        if self.scanner_missing and FAST_PATH_AVAILABLE:
+            notes.append(
+                "audit._scan (the scanner in C) is not built here: the lines were read with "
+                "audit.decoder's expressions, two to three times slower; reinstall shanlian "
+                "with a C compiler at hand for the faster pass"
+            )
         if not FAST_PATH_AVAILABLE and self.fast:
             notes.append(
                 "ledger.entries changed since audit/decoder.py was written: every line took "
