@@ -508,9 +508,9 @@ class _Pass:
                     rows.append(m.groups(""))
                     starts.append(pos)
                     pos = m.end() + 1
-                columns: list[Sequence[object]] = list(zip(*rows, strict=True))
+                columns: list[Sequence[str | int]] = list(zip(*rows, strict=True))
                 for number in (2, 9):  # amount and seq, as the scanner gives them
-                    columns[number] = list(map(int, columns[number]))
+                    columns[number] = [int(value) for value in columns[number]]
                 if not self._donations(columns):
                     for row, start in zip(rows, starts, strict=True):
                         self._line(

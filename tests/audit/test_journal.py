@@ -330,6 +330,34 @@ def test_two_processes_find_what_one_finds_and_name_the_same_first_seq(
         assert first_problem(two.checks) == first_problem(one.checks)
 
 
+@pytest.mark.parametrize("name", list(tampered()))
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_scanner_finds_what_the_expressions_find_and_names_the_same_first_seq(
+    name: str, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = tampered()[name]
+    monkeypatch.setattr(journal_module, "CHUNK_LINES", 8)  # runs of lines across blocks
+    scanned = verify_journal(iter(lines), CHECKPOINTS, workers=workers)
+    expressions = verify_journal(iter(lines), CHECKPOINTS, workers=workers, scanner=False)
+    assert outcome(scanned) == outcome(expressions)
+    if name != "honest":
+        assert first_problem(scanned.checks) == first_problem(expressions.checks)
+
+
+def test_an_audit_without_the_scanner_says_so_and_finds_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = tampered()["amount changed"]
+    with_it = verify_journal(iter(lines), CHECKPOINTS, workers=1)
+    monkeypatch.setattr(journal_module, "SCANNER_AVAILABLE", False)
+    without = verify_journal(iter(lines), CHECKPOINTS, workers=1)
+    assert not with_it.notes
+    assert len(without.notes) == 1
+    assert "audit._scan (the scanner in C) is not built here" in without.notes[0]
+    without.notes.clear()
+    assert outcome(without) == outcome(with_it)
+
+
 def test_the_tampered_lines_are_each_found_where_they_are() -> None:
     expected = {
         "broken line": ("entries", "seq 3"),
