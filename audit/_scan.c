@@ -38,7 +38,8 @@ typedef struct {
     Py_ssize_t length;
 } Span;
 
-static int
+/* Inlined, so that each literal's length is a constant and memcmp is a few compares. */
+static inline __attribute__((always_inline)) int
 literal(Cursor *c, const char *text, Py_ssize_t length)
 {
     if (c->end - c->p < length || memcmp(c->p, text, (size_t)length) != 0) {
@@ -50,16 +51,32 @@ literal(Cursor *c, const char *text, Py_ssize_t length)
 
 #define LITERAL(c, text) literal((c), (text), (Py_ssize_t)(sizeof(text) - 1))
 
+/* Character classes, a bit each, looked up by byte (every byte >= 0x80 is in none). */
+enum { DIGIT = 1, ALNUM = 2, CHANNEL = 4 };
+static unsigned char classes[256];
+
+static void
+init_classes(void)
+{
+    for (int ch = 0; ch < 256; ch++) {
+        int digit = ch >= '0' && ch <= '9';
+        int lower = ch >= 'a' && ch <= 'z';
+        int upper = ch >= 'A' && ch <= 'Z';
+        classes[ch] = (unsigned char)((digit ? DIGIT : 0) | (digit || lower || upper ? ALNUM : 0)
+                                      | (digit || lower || ch == '_' ? CHANNEL : 0));
+    }
+}
+
 static inline int
 is_digit(unsigned char ch)
 {
-    return ch >= '0' && ch <= '9';
+    return classes[ch] & DIGIT;
 }
 
 static inline int
 is_alnum(unsigned char ch)
 {
-    return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    return classes[ch] & ALNUM;
 }
 
 /* [A-Za-z0-9]{1,40} */
@@ -203,8 +220,7 @@ channel(Cursor *c, Span *out)
         return 0;
     }
     c->p++;
-    while (c->p < c->end && c->p - out->start < 32
-           && ((*c->p >= 'a' && *c->p <= 'z') || is_digit(*c->p) || *c->p == '_')) {
+    while (c->p < c->end && c->p - out->start < 32 && (classes[*c->p] & CHANNEL)) {
         c->p++;
     }
     out->length = c->p - out->start;
@@ -236,11 +252,21 @@ hash(Cursor *c)
     if (!LITERAL(c, "0x") || c->end - c->p < 64) {
         return 0;
     }
-    for (int i = 0; i < 64; i++) {
-        unsigned char ch = c->p[i];
-        if (!is_digit(ch) && !(ch >= 'a' && ch <= 'f')) {
-            return 0;
-        }
+    /* Eight characters at a time: in a word of ASCII bytes, adding 0x80 - k to each byte
+     * sets its top bit exactly when the byte is >= k, and no sum carries into the next
+     * byte. A byte is a lowercase hex digit when it is in '0'..'9' or in 'a'..'f'. */
+    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+    uint64_t bad = 0;
+    for (int i = 0; i < 64; i += 8) {
+        uint64_t x;
+        memcpy(&x, c->p + i, 8);
+        uint64_t from_0 = x + ones * (0x80 - '0'), after_9 = x + ones * (0x80 - '9' - 1);
+        uint64_t from_a = x + ones * (0x80 - 'a'), after_f = x + ones * (0x80 - 'f' - 1);
+        uint64_t hex = (from_0 & ~after_9) | (from_a & ~after_f);
+        bad |= (x & tops) | (~hex & tops);
+    }
+    if (bad) {
+        return 0;
     }
     c->p += 64;
     return 1;
@@ -534,6 +560,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
+    init_classes();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;

@@ -262,3 +262,18 @@ def test_without_the_scanner_the_expressions_read_the_lines(
     monkeypatch.setattr(decoder, "_scan", None)
     with pytest.raises(RuntimeError, match="not built"):
         scan(donation_line())
+
+
+def test_every_byte_at_every_place_of_a_hash_is_judged_as_the_expressions_judge_it() -> None:
+    # The scanner checks a hash eight characters at a time: each byte in each lane.
+    good = donation_line()
+    commitment = good.index(b'"donor_commitment":"0x') + len(b'"donor_commitment":"0x')
+    lines = [
+        good[: commitment + place] + bytes([byte]) + good[commitment + place + 1 :]
+        for place in range(64)
+        for byte in range(256)
+        if byte != ord("\n")
+    ]
+    found, _, _ = expected(lines)
+    assert found.count(DONATION) == 64 * 16  # the sixteen lowercase hex digits, everywhere
+    assert scanned(lines) == expected(lines)
