@@ -6,7 +6,7 @@
  *
  *   shape(line)  == audit.decoder.shapes([line])[0]          (the strict expressions)
  *   fields(line) == DONATION_BOOKED / ALLOCATION_FIELDS groups, with amount and seq as
- *                   ints and a null project_id as ""
+ *                   ints and a null project_id as None
  *
  * tests/audit/test_scan.py holds it to that on generated and mutated lines. Every field
  * pattern is followed by a character its own pattern excludes, so reading each field
@@ -313,7 +313,7 @@ donation(Cursor *c, Fields *f)
         return 0;
     }
     if (LITERAL(c, "null")) {
-        f->project.start = c->p;
+        f->project.start = NULL; /* None */
         f->project.length = 0;
     }
     else if (!LITERAL(c, "\"") || !prefixed_id(c, "pr_", &f->project) || !LITERAL(c, "\"")) {
@@ -364,7 +364,8 @@ text(Span s)
     return value;
 }
 
-/* Recently seen strings of a column, so a value repeated down a column is one object. */
+/* Recently seen strings of a column, so a value repeated down a column is one object,
+ * interned: one copy of it in the books, however many blocks it appears in. */
 #define CACHE_SLOTS 64
 typedef struct {
     PyObject *values[CACHE_SLOTS];
@@ -387,6 +388,7 @@ cached_text(Cache *cache, Span s)
     }
     PyObject *value = text(s);
     if (value != NULL) {
+        PyUnicode_InternInPlace(&value);
         Py_XDECREF(seen);
         Py_INCREF(value);
         *slot = value;
@@ -433,7 +435,9 @@ push_donation(PyObject **columns, const Fields *f, Caches *caches)
            && push(columns[D_CURRENCY], cached_text(&caches->currency, f->currency))
            && push(columns[D_DONATION], text(f->donation))
            && push(columns[D_PAID_AT], text(f->paid_at))
-           && push(columns[D_PROJECT], cached_text(&caches->project, f->project))
+           && push(columns[D_PROJECT], f->project.start == NULL
+                                           ? Py_NewRef(Py_None)
+                                           : cached_text(&caches->project, f->project))
            && push(columns[D_SEQ], PyLong_FromLongLong(f->seq));
 }
 
@@ -473,8 +477,8 @@ PyDoc_STRVAR(scan_doc,
 "line: DONATION (1), ALLOCATION (2) or OTHER (0), as audit.decoder.shapes says.\n"
 "``starts`` holds, as native uint32, the offset of each line and then len(block) + 1.\n"
 "``donations`` is a tuple of columns, one item a donation line in order: actor, at,\n"
-"amount (int), channel, charity_id, currency, donation_id, paid_at, project_id ('' for\n"
-"null), seq (int); ``allocations`` likewise: actor, at, allocation_id, amount (int),\n"
+"amount (int), channel, charity_id, currency, donation_id, paid_at, project_id (None\n"
+"for null), seq (int), the values repeated down a column interned; ``allocations`` likewise: actor, at, allocation_id, amount (int),\n"
 "disbursement_id, donation_id, seq (int).");
 
 static PyObject *

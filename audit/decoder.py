@@ -316,8 +316,9 @@ def scan(block: bytes) -> Scanned:
         ``(shapes, starts, donations, allocations)``: ``shapes`` as ``shapes`` gives
         them; ``starts``, native uint32, the offset of each line and then
         ``len(block) + 1``; ``donations``, one column a group of ``DONATION_BOOKED``
-        (``amount`` and ``seq`` as ints, a null ``project_id`` as ""), an item a
-        donation line in order; ``allocations`` likewise with ``ALLOCATION_FIELDS``.
+        (``amount`` and ``seq`` as ints, a null ``project_id`` as None, the values
+        repeated down a column interned), an item a donation line in order;
+        ``allocations`` likewise with ``ALLOCATION_FIELDS``.
     """
     if _scan is None:
         raise RuntimeError("audit._scan is not built")

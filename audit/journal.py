@@ -508,10 +508,7 @@ class _Pass:
                     rows.append(m.groups(""))
                     starts.append(pos)
                     pos = m.end() + 1
-                columns: list[Sequence[str | int]] = list(zip(*rows, strict=True))
-                for number in (2, 9):  # amount and seq, as the scanner gives them
-                    columns[number] = [int(value) for value in columns[number]]
-                if not self._donations(columns):
+                if not self._donations(_as_scanned(rows)):
                     for row, start in zip(rows, starts, strict=True):
                         self._line(
                             DONATION, row, block[start : text.find("\n", start) % (len(text) + 1)]
@@ -538,7 +535,10 @@ class _Pass:
     def _donations(self, columns: Sequence[Sequence[Any]]) -> bool:
         """Replay a run of donation lines at once, when they all check out; else do nothing.
 
-        ``columns``: the groups of ``DONATION_BOOKED``, amount and seq as ints.
+        ``columns``: as ``audit.decoder.scan`` gives them: the groups of
+        ``DONATION_BOOKED``, amount and seq as ints, a null project_id as None, and the
+        values repeated down a column (actor, channel, charity_id, currency, project_id)
+        interned.
 
         Returns:
             Whether they were replayed: False sends them to ``_line`` one by one, which
@@ -559,20 +559,8 @@ class _Pass:
         for column in (ats, paid_ats):  # fast_values, and the 'at' of the timestamps check
             if max(map(_DAY, column)) > "28" and not all(map(real_instant, set(column))):
                 return False
-        shared: dict[str, str | None] = {"": None}  # an empty project_id is null
-        for column in (projects, currencies, channels):
-            for value in set(column):
-                shared.setdefault(value, sys.intern(value))
         if not self.books.receive_donations(
-            seqs,
-            actors,
-            donation_ids,
-            charities,
-            list(map(shared.__getitem__, projects)),
-            amounts,
-            cast("list[str]", list(map(shared.__getitem__, currencies))),
-            cast("list[str]", list(map(shared.__getitem__, channels))),
-            paid_ats,
+            seqs, actors, donation_ids, charities, projects, amounts, currencies, channels, paid_ats
         ):
             return False
         self.size += count
@@ -738,6 +726,21 @@ class _Pass:
             notes=notes,
             workers=workers,
         )
+
+
+def _as_scanned(rows: list[tuple[str, ...]]) -> list[list[Any]]:
+    """Groups of ``DONATION_BOOKED``, a tuple a line, as columns the way ``scan`` gives them."""
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+    # One shared copy of each repeated value, as the books keep it; "" (no group) is null.
+    shared: dict[str, str | None] = {"": None}
+    for number in (0, 3, 4, 5, 8):  # actor, channel, charity_id, currency, project_id
+        column = columns[number]
+        for value in set(column):
+            shared.setdefault(value, sys.intern(value))
+        columns[number] = list(map(shared.__getitem__, column))
+    for number in (2, 9):  # amount, seq
+        columns[number] = list(map(int, columns[number]))
+    return columns
 
 
 def _line_at(block: bytes, text: str, start: int) -> bytes:

@@ -286,8 +286,8 @@ class Books:
         runs of donations are checked with a few set operations instead of one by one.
 
         The result is the same as one by one because a donation changes nothing that a
-        later donation's rules read, except the donation ids taken (checked here as a
-        set of them).
+        later donation's rules read, except the donation ids taken (checked here by
+        their count once added, since each one was new to the books).
 
         Returns:
             Whether they were applied.
@@ -301,9 +301,7 @@ class Books:
         if set(actors) - {"platform"}:
             return False
         donations = self.donations
-        if len(set(donation_ids)) != len(donation_ids) or not donations.keys().isdisjoint(
-            donation_ids
-        ):
+        if not donations.keys().isdisjoint(donation_ids):
             return False
         owners: dict[str, str] = {}  # each charity id as the charity keeps it
         for charity_id in set(charity_ids):
@@ -337,7 +335,12 @@ class Books:
                 seqs,
             )
         )
+        count = len(donations)
         donations.update(zip(donation_ids, states, strict=True))
+        if len(donations) != count + len(donation_ids):  # an id twice among these
+            for donation_id in donation_ids:  # all new (disjoint above): take them back
+                donations.pop(donation_id, None)
+            return False
         self.created.extend(states)
         return True
 

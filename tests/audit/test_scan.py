@@ -1,7 +1,7 @@
 """audit._scan, the scanner in C, gives the answers of audit.decoder's expressions.
 
 Its shapes are those of ``shapes`` and its columns the groups of ``DONATION_BOOKED`` and
-``ALLOCATION_FIELDS`` (amount and seq as ints, a null project as ""), line for line, on
+``ALLOCATION_FIELDS`` (amount and seq as ints, a null project as None), line for line, on
 valid entries, on mutated ones and on lines that are not entries at all.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import gc
+import sys
 import tracemalloc
 from typing import Any
 
@@ -48,7 +49,7 @@ def expected(lines: list[bytes]) -> tuple[bytes, list[tuple[Any, ...]], list[tup
         if shape == DONATION:
             m = DONATION_BOOKED.fullmatch(line.decode("latin-1"))
             assert m is not None
-            row: list[Any] = list(m.groups(""))
+            row: list[Any] = list(m.groups())
             row[2], row[9] = int(row[2]), int(row[9])
             donations.append(tuple(row))
         elif shape == ALLOCATION:
@@ -228,9 +229,10 @@ def test_a_block_ending_in_a_newline_ends_with_an_empty_line() -> None:
 def test_values_repeated_down_a_column_are_one_object() -> None:
     _, _, donations, _ = scan(b"\n".join([donation_line(), donation_line(seq=6)]))
     actors, currencies, charity_ids = donations[0], donations[5], donations[4]
-    assert actors[0] is actors[1]
-    assert currencies[0] is currencies[1]
+    assert actors[0] is actors[1] is sys.intern("platform")
+    assert currencies[0] is currencies[1] is sys.intern("CNY")
     assert charity_ids[0] is charity_ids[1]
+    assert donations[8] == [None, None]
     assert donations[9] == [5, 6]
 
 
