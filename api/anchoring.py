@@ -114,7 +114,11 @@ class AnchorWorker:
         self._last_anchor = float("-inf")
         self._mutex = threading.Lock()
         self._leading = False
+        # Charities known to be registered on chain, as of the block below: the cache is
+        # dropped when that block is gone or changed (a node restored from an older
+        # state, a reorg), since the chain may have forgotten a registration with it.
         self._registered: set[str] = set()
+        self._registered_as_of: tuple[int, bytes | None] | None = None
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -294,8 +298,20 @@ class AnchorWorker:
 
         The metadata hash is the leaf hash of the charity's ``charity.registered`` entry,
         so anyone can tie the on-chain record to the journal. Returns how many were
-        registered now.
+        registered now. A charity found registered is not asked about again, unless the
+        chain lost the block it was last seen at: then every one is checked again.
         """
+        client = self.client
+        if self._registered_as_of is not None:
+            number, block_hash = self._registered_as_of
+            if client.block_hash(number) != block_hash:
+                log.warning(
+                    "block %d of the chain is gone or changed since the charities were last "
+                    "checked (a node restored from an older state, or a reorg): checking "
+                    "every registration again",
+                    number,
+                )
+                self._registered.clear()
         with self.store.engine.connect() as connection:
             charities = projections.find(connection, CharityState)
         registered = 0
@@ -310,6 +326,8 @@ class AnchorWorker:
                 log.info("registered charity %s on chain", charity.charity_id)
                 registered += 1
             self._registered.add(charity.charity_id)
+        head = client.block_number()
+        self._registered_as_of = (head, client.block_hash(head))
         return registered
 
     def run_once(self) -> AnchoredCheckpoint | None:

@@ -506,11 +506,11 @@ scan(PyObject *module, PyObject *arg)
          p++) {
         lines++;
     }
-    shapes = PyBytes_FromStringAndSize(NULL, lines);
-    starts = PyBytes_FromStringAndSize(NULL, (lines + 1) * (Py_ssize_t)sizeof(uint32_t));
-    donations = new_columns(dcolumns, D_COLUMNS);
-    allocations = new_columns(acolumns, A_COLUMNS);
-    if (shapes == NULL || starts == NULL || donations == NULL || allocations == NULL) {
+    if ((shapes = PyBytes_FromStringAndSize(NULL, lines)) == NULL
+        || (starts = PyBytes_FromStringAndSize(NULL, (lines + 1) * (Py_ssize_t)sizeof(uint32_t)))
+               == NULL
+        || (donations = new_columns(dcolumns, D_COLUMNS)) == NULL
+        || (allocations = new_columns(acolumns, A_COLUMNS)) == NULL) {
         goto done;
     }
     char *shape = PyBytes_AS_STRING(shapes);

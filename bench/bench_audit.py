@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from audit.decoder import SCANNER_AVAILABLE
 from audit.export import Export
 from audit.journal import default_workers, verify_journal
 from chain.client import Checkpoint
@@ -250,11 +251,17 @@ def run_baseline(path: Path) -> Timing:
 
 
 def run_audit(
-    path: Path, checkpoints: list[Checkpoint], fast: bool = True, workers: int | None = None
+    path: Path,
+    checkpoints: list[Checkpoint],
+    fast: bool = True,
+    workers: int | None = None,
+    scanner: bool = True,
 ) -> Timing:
     """The audit's whole journal pass over the export, read as ``shanlian audit`` reads it."""
     wall, cpu = time.perf_counter(), _cpu()
-    findings = verify_journal(Export(str(path)).blocks(), checkpoints, fast=fast, workers=workers)
+    findings = verify_journal(
+        Export(str(path)).blocks(), checkpoints, fast=fast, workers=workers, scanner=scanner
+    )
     timing = (findings.size, time.perf_counter() - wall, _cpu() - cpu, findings.workers)
     failed = [c for c in findings.checks if c.status == "fail"]
     if failed:
@@ -270,6 +277,11 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument(
         "--slow-path", action="store_true", help="also time one run with --no-fast-path"
+    )
+    parser.add_argument(
+        "--expressions",
+        action="store_true",
+        help="also time one run without the scanner in C (audit.decoder's expressions)",
     )
     args = parser.parse_args()
     path, checkpoints = export_file(args.entries, args.seed, args.folder)
@@ -307,6 +319,9 @@ def main() -> None:
     if processes == 1:
         del runs["single"], names["single"], ratios["single"]
         names["audit"] = "shanlian audit, journal pass (1 process)"
+    if args.expressions:
+        runs["expressions"] = [run_audit(path, checkpoints, workers=workers, scanner=False)]
+        names["expressions"] = f"shanlian audit, without the scanner ({processes} processes)"
     if args.slow_path:
         runs["slow"] = [run_audit(path, checkpoints, fast=False, workers=1)]
         names["slow"] = "shanlian audit, ledger path only (--no-fast-path, 1 process)"
@@ -318,7 +333,8 @@ def main() -> None:
     print(
         f"audit benchmark: {args.entries:,} entries ({size_mb:,.0f} MB), {len(checkpoints)} "
         f"checkpoints, median of {args.runs} runs, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, lines read by "
+        + ("audit._scan (C)" if SCANNER_AVAILABLE else "audit.decoder's expressions (no scanner)")
     )
     print(f"{'':<52} {'entries/s':>11} {'ratio':>7} {'per CPU s':>11} {'ratio':>7}")
     base_wall, base_cpu = rate(runs["baseline"], 1), rate(runs["baseline"], 2)
@@ -344,6 +360,7 @@ def main() -> None:
         "baseline": f"{base_rate:,.0f} lines/s raw hashlib SHA-256",
         "ratio": round(statistics.median(ratios["audit"]), 3),
         "processes": processes,
+        "scanner": SCANNER_AVAILABLE,
     }
     if "single" in runs:
         single_rate = rate(runs["single"], 1)

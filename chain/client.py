@@ -26,6 +26,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import (
+    BlockNotFound,
     ContractLogicError,
     TimeExhausted,
     TransactionNotFound,
@@ -565,6 +566,14 @@ class ChainClient:
         """The timestamp (Unix seconds) of block ``number``."""
         with self._calling(f"reading block {number}"):
             return int(self.w3.eth.get_block(number)["timestamp"])
+
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of block ``number``, or None when the chain has no such block (yet)."""
+        with self._calling(f"reading block {number}"):
+            try:
+                return bytes(self.w3.eth.get_block(number)["hash"])
+            except BlockNotFound:
+                return None
 
     def pending_transactions(self) -> int:
         """How many transactions of the signing account the node holds unmined."""

@@ -16,6 +16,7 @@ from api.anchoring import (
 )
 from chain.client import ChainClient
 from chain.devnet import free_port, start_devnet
+from chain.errors import CharityRegistryUnknownCharityError
 from ledger import merkle
 from ledger.store.checkpoints import leader_lock
 from ledger.store.journal import Store
@@ -280,6 +281,24 @@ def test_worker_registers_the_journals_charities_on_chain(
     assert on_chain.active
     assert worker.sync_registry() == 0
     assert AnchorWorker(sqlite_journal.store, chain_client, NOW).sync_registry() == 0
+
+
+@pytest.mark.parametrize("blocks_since", [0, 4])
+def test_a_registration_the_chain_forgot_is_made_again(
+    sqlite_journal: Journal, chain_client: ChainClient, blocks_since: int
+) -> None:
+    # A node restored from a state older than the registration (with, or without, new
+    # blocks since): the worker saw the charity registered and must not trust that.
+    worker = AnchorWorker(sqlite_journal.store, chain_client, NOW)
+    before = snapshot(chain_client)
+    assert worker.sync_registry() == 1
+    revert(chain_client, before)
+    mine(chain_client, blocks_since)
+    with pytest.raises(CharityRegistryUnknownCharityError):
+        chain_client.charity(sqlite_journal.charity_id)
+    assert worker.sync_registry() == 1
+    assert chain_client.charity(sqlite_journal.charity_id).active
+    assert worker.sync_registry() == 0
 
 
 @pytest.mark.parametrize(
