@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any
 
 from ledger.entries import Entry
@@ -286,8 +287,8 @@ class Books:
         runs of donations are checked with a few set operations instead of one by one.
 
         The result is the same as one by one because a donation changes nothing that a
-        later donation's rules read, except the donation ids taken (checked here by
-        their count once added, since each one was new to the books).
+        later donation's rules read, except the donation ids taken (checked here as
+        each is added, and the added ones taken back when one was taken).
 
         Returns:
             Whether they were applied.
@@ -301,8 +302,6 @@ class Books:
         if set(actors) - {"platform"}:
             return False
         donations = self.donations
-        if not donations.keys().isdisjoint(donation_ids):
-            return False
         owners: dict[str, str] = {}  # each charity id as the charity keeps it
         for charity_id in set(charity_ids):
             charity = self.charities.get(charity_id)
@@ -335,11 +334,12 @@ class Books:
                 seqs,
             )
         )
-        count = len(donations)
-        donations.update(zip(donation_ids, states, strict=True))
-        if len(donations) != count + len(donation_ids):  # an id twice among these
-            for donation_id in donation_ids:  # all new (disjoint above): take them back
-                donations.pop(donation_id, None)
+        # Each one added unless its id is taken: one lookup in the (large) dict a donation.
+        kept = list(map(donations.setdefault, donation_ids, states))
+        if not all(map(is_, kept, states)):  # an id taken before, or twice among these
+            for donation_id, state, seen in zip(donation_ids, states, kept, strict=True):
+                if seen is state:  # added here: take it back
+                    del donations[donation_id]
             return False
         self.created.extend(states)
         return True
