@@ -1,14 +1,29 @@
-"""Schema migrations of the store (Alembic), run from code or from the CLI."""
+"""Schema migrations of the store (Alembic), run from code or from the CLI.
+
+Every process that opens the store migrates it first, so several starting at once (API
+processes and workers on a new database, or after an upgrade) would run the same
+migration side by side, and all but one would fail on the objects the first created.
+On PostgreSQL a migration therefore holds a transaction-level advisory lock: the others
+wait for it, then find the schema at the revision asked for and do nothing. (SQLite
+serializes writers to its file itself.)
+"""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"shanlian.store.migrate").digest()[:8], "big", signed=True
+)
+"""pg_advisory_xact_lock key of migrations: the first 8 bytes of SHA-256 of its name."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -21,17 +36,25 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def _one_at_a_time(connection: Connection) -> None:
+    """Wait for any other process's migration to end (PostgreSQL; until this one commits)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database up to ``revision``."""
+    """Migrate the database up to ``revision`` (waiting for one already under way)."""
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    """Migrate the database down to ``revision``."""
+    """Migrate the database down to ``revision`` (waiting for one already under way)."""
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from typing import Any
+
 import pytest
 from sqlalchemy import inspect
 
@@ -52,3 +55,45 @@ def test_the_migrated_schema_matches_the_models(empty_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert differences == []
+
+
+def _migrate_when_told(url: str, go: Any) -> None:
+    """In a process of its own: wait for the signal, then migrate ``url``."""
+    engine = make_engine(url)
+    go.wait()
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_migrate_a_fresh_database_once(
+    empty_pg_database: str,
+) -> None:
+    # API processes and workers started at once on a new database each run the
+    # migrations at start: one migrates, the others wait for it and find nothing to do.
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    processes = [
+        context.Process(target=_migrate_when_told, args=(empty_pg_database, go), daemon=True)
+        for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    go.set()
+    for process in processes:
+        process.join(60)
+    alive = [p.pid for p in processes if p.is_alive()]
+    for process in processes:
+        process.kill()
+    assert not alive, f"processes {alive} were still migrating after a minute"
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    store = Store.open(empty_pg_database, upgrade=False)
+    try:
+        assert store.size() == 0
+        with store.engine.connect() as connection:
+            versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert len(versions.all()) == 1
+    finally:
+        store.engine.dispose()
