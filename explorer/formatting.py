@@ -6,7 +6,7 @@ major and minor parts with integer arithmetic, never through a float.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 MINOR_UNIT_DIGITS: dict[str, int] = {
     **dict.fromkeys(
@@ -70,14 +70,25 @@ def _parse(value: str | datetime) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def when(value: str | datetime | None) -> str:
-    """A timestamp as ``2026-11-26 22:41 UTC`` (the text of a ``<time>``)."""
+BEIJING = timezone(timedelta(hours=8))
+"""China Standard Time, UTC+8 all year (China has kept no daylight saving since 1991)."""
+_ZONES = {"zh-CN": (BEIJING, "北京时间")}
+"""The time zone of each page language but English, and how its pages name it."""
+
+
+def when(value: str | datetime | None, language: str = "en") -> str:
+    """A timestamp as the page's reader keeps time (the text of a ``<time>``).
+
+    ``2026-11-26 22:41 UTC`` on English pages; ``2026-11-27 06:41 北京时间`` (UTC+8) on
+    Chinese ones, where donors and charities read Beijing time.
+    """
     if value is None:
         return ""
     moment = _parse(value)
     if moment is None:
         return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    zone, name = _ZONES.get(language, (UTC, "UTC"))
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") + " " + name
 
 
 def iso(value: str | datetime | None) -> str:

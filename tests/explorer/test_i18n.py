@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from jinja2 import Environment
 
 from explorer import app as explorer_app
-from explorer import diagram, verifier
+from explorer import diagram, formatting, verifier
 from explorer.catalog import ZH_CN
 from explorer.i18n import Translator, negotiate, parse_accept_language
 from explorer.models import FlowNode
@@ -146,3 +146,31 @@ def test_translator_fills_values_without_trusting_them_as_markup() -> None:
     assert _("Anchored in block %(block)s", block="<b>") == "已在区块 <b> 上链"  # escaped later
     assert Translator("en")("Verify") == "Verify"
     assert _("a message nobody translated") == "a message nobody translated"
+
+
+@pytest.mark.parametrize(
+    ("moment", "language", "shown"),
+    [
+        ("2026-11-26T22:41:07.123Z", "en", "2026-11-26 22:41 UTC"),
+        ("2026-11-26T22:41:07.123Z", "zh-CN", "2026-11-27 06:41 北京时间"),
+        ("2026-12-31T16:00:00.000Z", "zh-CN", "2027-01-01 00:00 北京时间"),
+        ("2026-07-01T03:30:00+02:00", "zh-CN", "2026-07-01 09:30 北京时间"),
+        ("not a time", "zh-CN", "not a time"),
+    ],
+)
+def test_times_are_shown_as_the_pages_readers_keep_time(
+    moment: str, language: str, shown: str
+) -> None:
+    assert formatting.when(moment, language) == shown
+
+
+def test_pages_show_beijing_time_in_chinese_and_utc_in_english(
+    sqlite_client: TestClient, sqlite_world: World
+) -> None:
+    # Checkpoint 0 of the world was anchored at 08:00 UTC on 27 November 2026.
+    chinese = sqlite_client.get("/checkpoints", headers={"Accept-Language": "zh-CN"})
+    assert '<time datetime="2026-11-27T08:00:00Z">2026-11-27 16:00 北京时间</time>' in chinese.text
+    assert " UTC</time>" not in chinese.text
+    english = sqlite_client.get("/checkpoints", headers={"Accept-Language": "en"})
+    assert '<time datetime="2026-11-27T08:00:00Z">2026-11-27 08:00 UTC</time>' in english.text
+    assert "北京时间" not in english.text
