@@ -11,10 +11,14 @@ Lines are taken a block at a time and not held after it; the books are what grow
 replayed at once (``Books.receive_donations``); any other line, and any run that does
 not, is replayed one at a time (``_Pass._line``), which is where problems are named.
 
-With two processes (ADR 0014), a forked helper hashes each chunk into the tree and
-checks which lines have the strict shape of a donation or an allocation
-(``audit.decoder.shapes``), while this process reads those lines' fields, checks the
-sequence and timestamps and replays the books; when the helper falls behind, this
+Where ``audit._scan`` is built (ADR 0015), one call in C gives a block's shapes and the
+fields of its donation and allocation lines (``audit.decoder.scan``); without it the
+lines are read with ``audit.decoder``'s expressions, with the same findings.
+
+With two processes (ADR 0014), a forked helper hashes each chunk into the tree while
+this process reads the lines, checks the sequence and timestamps and replays the books.
+Without the scanner, the helper also checks which lines have the strict shape of a
+donation or an allocation (``audit.decoder.shapes``), and when it falls behind, this
 process checks the shapes of the next chunk itself. Every problem is still found by
 this process, in order, so the findings do not depend on the number of processes.
 
