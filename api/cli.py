@@ -10,14 +10,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
+from sqlalchemy import inspect, make_url
+
 from api.anchoring import AnchorError
 from api.settings import get_settings
 from audit import cli as audit_cli
 from chain.devnet import DEFAULT_STATE_FILE
 from chain.errors import ChainError
 from ledger.entries import to_hex
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StoreError
 from ledger.store import projections
+from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 
 Command = Callable[[argparse.Namespace], int]
@@ -118,6 +122,42 @@ def cmd_journal_verify(args: argparse.Namespace) -> int:
     if len(report.problems) > 20:
         print(f"  … and {len(report.problems) - 20} more problems")
     return 1
+
+
+def _open_read_only(args: argparse.Namespace) -> Store:
+    """The journal, opened read-only: never migrated, and never created where there is none."""
+    url = args.database or get_settings().database_url
+    engine = make_engine(url, read_only=True)
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        present = inspect(engine).has_table("entry")
+    except sqlalchemy.exc.OperationalError as error:
+        raise StoreError(f"cannot open the journal at {where}: {error.orig}") from None
+    if not present:
+        raise StoreError(f"{where} holds no shanlian journal (it has no entry table)")
+    return Store(engine)
+
+
+def cmd_journal_export(args: argparse.Namespace) -> int:
+    store = _open_read_only(args)
+    output: Path | None = args.output
+    size = 0
+    if output is None:
+        out = sys.stdout.buffer
+        for leaf in store.leaves():
+            out.write(leaf + b"\n")
+            size += 1
+        out.flush()
+    else:
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as out:
+            for leaf in store.leaves():
+                out.write(leaf + b"\n")
+                size += 1
+        partial.replace(output)  # whole or not at all: an audit never reads half an export
+    root = to_hex(store.root(size))
+    print(f"exported {size} entries, Merkle root {root}", file=sys.stderr)
+    return 0
 
 
 def cmd_journal_show(args: argparse.Namespace) -> int:
@@ -359,6 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     journal_commands.add_parser(
         "rebuild-projections", help="rebuild the balance tables from the journal"
     ).set_defaults(func=cmd_journal_rebuild)
+    export = journal_commands.add_parser(
+        "export",
+        help="write the journal as JSON Lines, each entry as hashed: what `shanlian audit "
+        "--journal FILE` reads (the same bytes as GET /api/v1/entries); reads only",
+    )
+    export.add_argument(
+        "--output", type=Path, help="write to this file (whole or not at all); default stdout"
+    )
+    export.set_defaults(func=cmd_journal_export)
     audit_cli.add_commands(commands)  # audit, verify
     return parser
 

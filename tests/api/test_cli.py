@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
 from api.cli import main
+from audit.export import Export
+from audit.journal import verify_journal
+from ledger.entries import to_hex
+from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 
 
@@ -106,3 +112,45 @@ def test_serve_starts_on_the_embedded_defaults_and_says_where_everything_is(
     assert f"{base}/docs" in output
     assert "platform token (generated" in output
     assert "embedded chain" in output
+
+
+def test_journal_export_writes_every_entry_as_hashed_for_the_audit(
+    journal_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store.open(journal_url)
+    output = tmp_path / "journal.jsonl"
+    capsys.readouterr()
+    assert main(["--database", journal_url, "journal", "export", "--output", str(output)]) == 0
+    root = to_hex(store.root(store.size()))
+    assert capsys.readouterr().err == f"exported {store.size()} entries, Merkle root {root}\n"
+    assert output.read_bytes() == b"".join(leaf + b"\n" for leaf in store.leaves())
+    assert not list(tmp_path.glob("*.partial"))
+    # What the audit reads from it: the same journal, to the same root, every check passing.
+    findings = verify_journal(Export(str(output)).blocks(), [], workers=1)
+    assert (findings.size, findings.root_hash) == (store.size(), store.root(store.size()))
+    assert all(check.status in ("pass", "skip") for check in findings.checks)
+
+
+def test_journal_export_to_stdout_is_the_same_bytes(
+    journal_url: str, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    store = Store.open(journal_url)
+    assert main(["--database", journal_url, "journal", "export"]) == 0
+    assert capfdbinary.readouterr().out == b"".join(leaf + b"\n" for leaf in store.leaves())
+
+
+@pytest.mark.postgres
+def test_journal_export_neither_creates_nor_migrates_a_database(
+    tmp_path: Path, empty_pg_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nothing.db"
+    assert main(["--database", f"sqlite:///{missing}", "journal", "export"]) == 2
+    assert "cannot open the journal at" in capsys.readouterr().err
+    assert not missing.exists()
+    assert main(["--database", empty_pg_database, "journal", "export"]) == 2
+    assert "holds no shanlian journal" in capsys.readouterr().err
+    engine = make_engine(empty_pg_database)
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
