@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
+from eth_account import Account
+from pydantic import SecretStr
 from sqlalchemy import inspect, make_url
+from web3 import Web3
 
 from api.anchoring import AnchorError
 from api.settings import get_settings
 from audit import cli as audit_cli
+from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
 from chain.devnet import DEFAULT_STATE_FILE
 from chain.errors import ChainError
+from chain.settings import ChainSettings
 from ledger.entries import to_hex
 from ledger.errors import LedgerError, StoreError
 from ledger.store import projections
@@ -271,6 +276,68 @@ def cmd_receipt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _role_account(account: str) -> str | None:
+    """``account`` as an address: itself (0x…), or the address of the key the variable holds."""
+    if account.startswith("0x"):
+        try:
+            return str(Web3.to_checksum_address(account))
+        except ValueError:
+            return None
+    key = os.environ.get(account)
+    if not key:
+        return None
+    return str(Account.from_key(key).address)
+
+
+def _role_client(*variables: str) -> ChainClient | str:
+    """The chain, signing with the first of ``variables`` that is set; or what is missing."""
+    key = next((os.environ[v] for v in variables if os.environ.get(v)), None)
+    if key is None:
+        return f"set {variables[0]}"
+    settings = ChainSettings().model_copy(update={"anchorer_private_key": SecretStr(key)})
+    if not (
+        settings.rpc_url and settings.ledger_anchor_address and settings.charity_registry_address
+    ):
+        return "set CHAIN_RPC_URL, CHAIN_LEDGER_ANCHOR_ADDRESS and CHAIN_CHARITY_REGISTRY_ADDRESS"
+    return ChainClient.from_settings(settings)
+
+
+def cmd_keys_anchorer(args: argparse.Namespace) -> int:
+    account = _role_account(args.account)
+    if account is None:
+        print(
+            f"error: {args.account} is neither an address (0x…) nor a set variable holding a "
+            "private key",
+            file=sys.stderr,
+        )
+        return 2
+    action = args.action
+    # Showing reads only: any of the keys will do. Granting and revoking take the admin's.
+    variables = (
+        ("CHAIN_ANCHORER_PRIVATE_KEY", "CHAIN_ADMIN_PRIVATE_KEY")
+        if action == "show"
+        else ("CHAIN_ADMIN_PRIVATE_KEY",)
+    )
+    chain = _role_client(*variables)
+    if isinstance(chain, str):
+        print(f"error: {chain}", file=sys.stderr)
+        return 2
+    roles = [
+        ("ANCHORER_ROLE", chain.ledger_anchor, ANCHORER_ROLE),
+        ("REGISTRAR_ROLE", chain.charity_registry, REGISTRAR_ROLE),
+    ]
+    for name, contract, role in roles:
+        if action == "grant" and not chain.has_role(contract, role, account):
+            outcome = chain.grant_role(contract, role, account)
+            print(f"granted {name} to {account} (block {outcome.block_number})")
+        elif action == "revoke" and chain.has_role(contract, role, account):
+            outcome = chain.revoke_role(contract, role, account)
+            print(f"revoked {name} from {account} (block {outcome.block_number})")
+        held = chain.has_role(contract, role, account)
+        print(f"{account} {'holds' if held else 'does not hold'} {name} on {contract.address}")
+    return 0
+
+
 def cmd_keys_auditor(args: argparse.Namespace) -> int:
     services = _runtime(args, with_chain=False).services
     key = services.keys.issue("auditor", args.label)
@@ -360,6 +427,19 @@ def build_parser() -> argparse.ArgumentParser:
     auditor = keys_commands.add_parser("auditor", help="issue an auditor key")
     auditor.add_argument("label", help="who the key is for")
     auditor.set_defaults(func=cmd_keys_auditor)
+    anchorer = keys_commands.add_parser(
+        "anchorer",
+        help="show, grant or revoke the roles of the key that anchors and registers charities "
+        "(ANCHORER_ROLE and REGISTRAR_ROLE): rotating the worker's key",
+        description="ACCOUNT is an address (0x…) or the name of an environment variable "
+        "holding the account's private key (keys never go on the command line). Granting "
+        "and revoking sign with CHAIN_ADMIN_PRIVATE_KEY; the chain and contracts come from "
+        "CHAIN_RPC_URL, CHAIN_ID, CHAIN_LEDGER_ANCHOR_ADDRESS and "
+        "CHAIN_CHARITY_REGISTRY_ADDRESS.",
+    )
+    anchorer.add_argument("action", choices=["show", "grant", "revoke"])
+    anchorer.add_argument("account", metavar="ACCOUNT", help="0x address, or a key's variable")
+    anchorer.set_defaults(func=cmd_keys_anchorer)
 
     contracts = commands.add_parser("contracts", help="the Solidity contracts")
     contracts_commands = contracts.add_subparsers(

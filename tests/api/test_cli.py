@@ -154,3 +154,19 @@ def test_journal_export_neither_creates_nor_migrates_a_database(
         assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def test_keys_anchorer_names_what_is_missing_and_takes_no_key_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("CHAIN_ADMIN_PRIVATE_KEY", "CHAIN_ANCHORER_PRIVATE_KEY", "NO_SUCH_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["keys", "anchorer", "grant", "NO_SUCH_KEY"]) == 2
+    assert "NO_SUCH_KEY is neither an address (0x…) nor a set variable" in capsys.readouterr().err
+    assert main(["keys", "anchorer", "grant", "0x" + "ab" * 19]) == 2  # 19 bytes: no address
+    assert "is neither an address" in capsys.readouterr().err
+    account = "0x" + "ab" * 20
+    assert main(["keys", "anchorer", "grant", account]) == 2
+    assert capsys.readouterr().err == "error: set CHAIN_ADMIN_PRIVATE_KEY\n"
+    with pytest.raises(SystemExit):  # an action it does not know
+        main(["keys", "anchorer", "delete", account])
