@@ -312,12 +312,14 @@ class AnchorWorker:
                     number,
                 )
                 self._registered.clear()
+                self._registered_as_of = None
         with self.store.engine.connect() as connection:
             charities = projections.find(connection, CharityState)
-        registered = 0
+        registered = checked = 0
         for charity in charities:
             if charity.charity_id in self._registered:
                 continue
+            checked += 1
             try:
                 self.client.charity(charity.charity_id)
             except CharityRegistryUnknownCharityError:
@@ -326,8 +328,9 @@ class AnchorWorker:
                 log.info("registered charity %s on chain", charity.charity_id)
                 registered += 1
             self._registered.add(charity.charity_id)
-        head = client.block_number()
-        self._registered_as_of = (head, client.block_hash(head))
+        if checked:  # the cache grew: it holds as of the chain's head now
+            head = client.block_number()
+            self._registered_as_of = (head, client.block_hash(head))
         return registered
 
     def run_once(self) -> AnchoredCheckpoint | None:

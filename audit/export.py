@@ -35,17 +35,8 @@ def split_lines(chunks: Iterable[bytes], counter: list[int] | None = None) -> It
         chunks: the stream, in pieces of any size.
         counter: if given, ``counter[0]`` is increased by the bytes read.
     """
-    rest = b""
-    for chunk in chunks:
-        if counter is not None:
-            counter[0] += len(chunk)
-        if not chunk:
-            continue
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        yield from parts
-    if rest:
-        yield rest
+    for block in split_blocks(chunks, counter):
+        yield from block.split(b"\n")
 
 
 class Blocks:
@@ -63,7 +54,7 @@ class Blocks:
 
 
 def split_blocks(chunks: Iterable[bytes], counter: list[int] | None = None) -> Iterator[bytes]:
-    """Blocks of whole lines of a byte stream (the lines ``split_lines`` gives, joined).
+    """Blocks of whole lines of a byte stream: lines (as ``split_lines`` gives them) joined.
 
     Args:
         chunks: the stream, in pieces of any size.
