@@ -17,6 +17,14 @@ from sqlalchemy import inspect, make_url
 from web3 import Web3
 
 from api.anchoring import AnchorError
+from api.keys import (
+    MAX_LABEL_LENGTH,
+    IssuedKey,
+    KeyRecord,
+    KeyStore,
+    KeyStoreError,
+    UnknownCharityError,
+)
 from api.settings import get_settings
 from audit import cli as audit_cli
 from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
@@ -338,11 +346,94 @@ def cmd_keys_anchorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_store(args: argparse.Namespace) -> KeyStore:
+    keys: KeyStore = _runtime(args, with_chain=False).services.keys
+    return keys
+
+
+def _show_new_key(issued: IssuedKey, whom: str) -> None:
+    """The new key alone on stdout (``KEY=$(shanlian keys …)``), the rest on stderr."""
+    print(
+        f"new key {issued.key_id} for {whom} (shown once; only its hash is stored):",
+        file=sys.stderr,
+    )
+    print(issued.key, flush=True)
+    _show_revoked(issued.revoked)
+
+
+def _show_revoked(revoked: Sequence[str]) -> None:
+    if revoked:
+        print(
+            f"revoked {len(revoked)} key{'s' if len(revoked) > 1 else ''}, refused from now on: "
+            + ", ".join(revoked),
+            file=sys.stderr,
+        )
+
+
+def _show_records(records: Sequence[KeyRecord]) -> None:
+    for record in records:
+        revoked = record.revoked_at
+        state = "live" if revoked is None else f"revoked {revoked:%Y-%m-%d %H:%M}"
+        owner = f"{record.charity_id}  " if record.charity_id else ""
+        print(
+            f"{record.key_id}  {state:<24}  issued {record.created_at:%Y-%m-%d %H:%M}  "
+            f"{owner}{record.label}"
+        )
+
+
+def cmd_keys_charity(args: argparse.Namespace) -> int:
+    keys = _key_store(args)
+    charity_id: str = args.charity_id
+    try:
+        if args.action == "rotate":
+            _show_new_key(keys.rotate_charity(charity_id), f"charity {charity_id}")
+        elif args.action == "revoke":
+            revoked = keys.revoke_charity(charity_id)
+            if not revoked:
+                print(f"charity {charity_id} has no live key: nothing to revoke", file=sys.stderr)
+            _show_revoked(revoked)
+            print(
+                f"charity {charity_id} can no longer write until `shanlian keys charity rotate "
+                f"{charity_id}` issues it a new key",
+                file=sys.stderr,
+            )
+        else:
+            records = keys.records("charity", charity_id=charity_id)
+            if not records:
+                raise UnknownCharityError(charity_id)
+            _show_records(records)
+    except KeyStoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_keys_auditor(args: argparse.Namespace) -> int:
-    services = _runtime(args, with_chain=False).services
-    key = services.keys.issue("auditor", args.label)
-    print(f"auditor key for {args.label!r} (shown once; only its hash is stored):")
-    print(key)
+    if args.action != "list" and not args.target:
+        what = "LABEL (who the key is for)" if args.action == "issue" else "KEY (key id or label)"
+        print(f"error: `shanlian keys auditor {args.action}` needs {what}", file=sys.stderr)
+        return 2
+    keys = _key_store(args)
+    try:
+        if args.action == "issue":
+            label = args.target.strip()
+            if not label or len(label) > MAX_LABEL_LENGTH:
+                print(
+                    f"error: LABEL must be 1 to {MAX_LABEL_LENGTH} characters: who the key is for",
+                    file=sys.stderr,
+                )
+                return 2
+            _show_new_key(keys.issue_auditor(label), f"auditor {label!r}")
+        elif args.action == "rotate":
+            issued = keys.rotate_auditor(args.target)
+            _show_new_key(issued, f"auditor {issued.label!r}")
+        elif args.action == "revoke":
+            _show_revoked(keys.revoke_auditor(args.target))
+        else:
+            _show_records(keys.records("auditor"))
+    except KeyStoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -422,10 +513,41 @@ def build_parser() -> argparse.ArgumentParser:
     receipt.add_argument("--svg", type=Path, help="also write the QR code as SVG here")
     receipt.set_defaults(func=cmd_receipt)
 
-    keys = commands.add_parser("keys", help="API keys")
+    keys = commands.add_parser(
+        "keys",
+        help="API keys of charities and auditors, and the anchoring key's roles",
+        description="A new key is printed once, alone on stdout; only its hash is stored, and "
+        "it is named by its key id (key_…) from then on. A revoked key is refused from the "
+        "next request on. The platform token (SHANLIAN_ADMIN_TOKEN) is not among these keys: "
+        "it comes from the settings, and is replaced by restarting every process with a new "
+        "one.",
+    )
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    auditor = keys_commands.add_parser("auditor", help="issue an auditor key")
-    auditor.add_argument("label", help="who the key is for")
+    platform_note = (
+        " The platform token (SHANLIAN_ADMIN_TOKEN) cannot be revoked here: it comes from the "
+        "settings; restart every process with a new one to replace it."
+    )
+    charity = keys_commands.add_parser(
+        "charity",
+        help="list, rotate or revoke a charity's API keys",
+        description="rotate: issue the charity a new key and revoke all its older keys in "
+        "one transaction (print the new key once). revoke: revoke all its keys; it cannot "
+        "write until a rotation. list: its key ids, when issued and revoked." + platform_note,
+    )
+    charity.add_argument("action", choices=["list", "rotate", "revoke"])
+    charity.add_argument("charity_id", metavar="CHARITY_ID")
+    charity.set_defaults(func=cmd_keys_charity)
+    auditor = keys_commands.add_parser(
+        "auditor",
+        help="issue, list, rotate or revoke auditor keys",
+        description="issue LABEL: a new key for LABEL (who it is for). list: every auditor "
+        "key's id, label, when issued and revoked. rotate KEY: a new key with the same label, "
+        "the old one(s) revoked in the same transaction. revoke KEY: refuse it from now on. "
+        "KEY is a key id (key_…, printed at issue and by list) or a label, which names every "
+        "live key that bears it." + platform_note,
+    )
+    auditor.add_argument("action", choices=["issue", "list", "rotate", "revoke"])
+    auditor.add_argument("target", nargs="?", metavar="LABEL_OR_KEY")
     auditor.set_defaults(func=cmd_keys_auditor)
     anchorer = keys_commands.add_parser(
         "anchorer",

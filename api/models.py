@@ -59,6 +59,13 @@ class CharityCreated(BaseModel):
     api_key: str = Field(description="shown once: keep it; only its hash is stored")
 
 
+class CharityKeyIssued(BaseModel):
+    charity_id: str
+    key_id: str = Field(description="names the key from now on (`shanlian keys charity list`)")
+    api_key: str = Field(description="shown once: keep it; only its hash is stored")
+    revoked: list[str] = Field(description="key ids of the older keys, refused from now on")
+
+
 class ProjectCreate(Closed):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     goal_amount: Amount

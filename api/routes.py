@@ -18,7 +18,7 @@ from api.errors import (
     UnauthorizedError,
     problem_response,
 )
-from api.keys import PUBLIC, Principal
+from api.keys import PUBLIC, Principal, UnknownCharityError
 from api.services import Services
 from explorer.views import checkpoint_public
 from ledger.entries import from_hex, to_hex
@@ -91,9 +91,10 @@ router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: Authenticated
+    body: models.CharityCreate, services: ServicesDep, principal: Authenticated, response: Response
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
+    response.headers["Cache-Control"] = "no-store"  # the key: no cache may keep it
     return services.register_charity(body, principal)
 
 
@@ -115,6 +116,30 @@ def open_project(
 ) -> models.ProjectPublic:
     """Open a project (that charity, or the platform)."""
     return services.open_project(charity_id, body, principal, idempotency_key)
+
+
+@router.post(
+    "/charities/{charity_id}/keys",
+    status_code=201,
+    responses={**ERRORS, 201: {"headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
+    tags=["charities"],
+)
+def rotate_charity_key(
+    charity_id: str, services: ServicesDep, principal: Authenticated, response: Response
+) -> models.CharityKeyIssued:
+    """Rotate a charity's key (itself, or the platform): a new key once; older ones refused."""
+    services.require_charity(principal, charity_id)
+    try:
+        issued = services.keys.rotate_charity(charity_id)
+    except UnknownCharityError:
+        raise NotFoundError("charity", charity_id) from None
+    response.headers["Cache-Control"] = "no-store"
+    return models.CharityKeyIssued(
+        charity_id=charity_id,
+        key_id=issued.key_id,
+        api_key=issued.key,
+        revoked=list(issued.revoked),
+    )
 
 
 @router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"])
