@@ -96,6 +96,8 @@ def run_audit(
     )
 
     checks = [contract_check, *findings.checks]
+    if findings.size and not findings.checkpoints:
+        _nothing_anchored(checks, findings.size, code.address)
     notes = list(findings.notes)
     records: dict[str, RegistryRecord] = {}
     registry_address: str | None = None
@@ -134,6 +136,25 @@ def run_audit(
         notes=notes,
         elapsed_s=time.monotonic() - started,
     )
+
+
+def _nothing_anchored(checks: list[Check], size: int, address: str) -> None:
+    """Fail the audit of entries that no checkpoint vouches for: none was checked on chain.
+
+    An export verifies against itself whatever it holds; only an anchored checkpoint ties
+    it to what the operator committed to. An empty export with no checkpoint may pass.
+    """
+    check = next(c for c in checks if c.name == "checkpoints")
+    check.add(
+        Problem(
+            "checkpoints",
+            f"the LedgerAnchor at {address} holds no checkpoint at this block, so none of the "
+            f"{size:,} entries was checked against the chain: is --contract the deployment's "
+            "LedgerAnchor (and --block not before its first anchor), and has the journal ever "
+            "been anchored?",
+        )
+    )
+    check.summary = f"no checkpoint on chain: {size:,} entries vouched for by nothing"
 
 
 def _summary(

@@ -452,7 +452,11 @@ def _text_lines(report: AuditReport) -> list[str]:
         lines += [f"  - {note}" for note in report.notes]
     lines.append("")
     failure = report.failure
-    if failure is None:
+    if failure is None and not report.entries:
+        lines.append(
+            "PASSED: the export is empty and the chain holds no checkpoint of it: nothing to verify"
+        )
+    elif failure is None:
         lines.append(
             f"PASSED: {report.entries:,} entries verified against {len(report.checkpoints)} "
             f"anchored checkpoints in {report.elapsed_s:.1f} s"
