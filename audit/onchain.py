@@ -9,7 +9,6 @@ the operator keeps anchoring.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_utils.address import is_address, to_checksum_address
@@ -25,15 +24,9 @@ from chain.errors import (
     ChainUnavailableError,
     CharityRegistryUnknownCharityError,
 )
+from chain.settings import redact_url
 
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]`` of a URL: node URLs often carry an API key in the path."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.hostname:
-        return "(a JSON-RPC endpoint)"
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    return f"{parts.scheme}://{host}"
+__all__ = ["redact_url"]  # audit.cli and audit.auditor import it from here
 
 
 def connect_reader(

@@ -54,7 +54,7 @@ from chain.errors import (
     UnknownCheckpointError,
     UnknownRevertError,
 )
-from chain.settings import DEVNET_CHAIN_ID, ChainSettings, get_settings
+from chain.settings import DEVNET_CHAIN_ID, ChainSettings, get_settings, redact_url
 
 HASH_SIZE = 32
 UINT64_MAX = 2**64 - 1
@@ -312,7 +312,7 @@ class ChainClient:
             actual = w3.eth.chain_id
         except (OSError, Web3Exception) as exc:  # requests' errors are OSErrors
             raise ChainUnavailableError(
-                f"cannot reach the node at {rpc_url} ({exc.__class__.__name__}): is it "
+                f"cannot reach the node at {redact_url(rpc_url)} ({exc.__class__.__name__}): is it "
                 f"running, and is CHAIN_RPC_URL right? ('shanlian devnet' starts a local one)"
             ) from exc
         if actual != chain_id:
@@ -448,7 +448,8 @@ class ChainClient:
             raise self.decoder.decode(_revert_bytes(exc.data)) from exc
         except OSError as exc:  # requests' connection errors and timeouts are OSErrors
             raise ChainUnavailableError(
-                f"{what}: the node at {self.rpc_url} does not answer ({exc.__class__.__name__})"
+                f"{what}: the node at {redact_url(self.rpc_url or '')} does not answer "
+                f"({exc.__class__.__name__})"
             ) from exc
         except Web3RPCError as exc:
             raise ChainError(f"{what}: the node refused: {exc}") from exc

@@ -17,6 +17,8 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
+from chain.settings import redact_url
+
 
 class ChainError(Exception):
     """Root of every error the chain package raises."""
@@ -41,7 +43,7 @@ class ChainIdMismatchError(ChainError):
 
     def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
         super().__init__(
-            f"the node at {rpc_url} serves chain id {actual}, not {expected}: "
+            f"the node at {redact_url(rpc_url)} serves chain id {actual}, not {expected}: "
             f"is CHAIN_RPC_URL the node for chain id {expected}? "
             f"(If chain {actual} is the one you want, set CHAIN_ID={actual}.)"
         )

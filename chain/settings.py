@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,7 +41,7 @@ class ChainSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="CHAIN_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="CHAIN_", env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
     rpc_url: str | None = None
@@ -59,6 +60,16 @@ class ChainSettings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, for messages and logs: node URLs often carry an
+    API key in their path, query or user part."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "(a JSON-RPC endpoint)"
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    return f"{parts.scheme}://{host}"
 
 
 @functools.cache
