@@ -19,6 +19,7 @@ from api.services import Services
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.errors import ChainUnavailableError
+from chain.settings import get_settings as chain_settings
 from explorer.app import mount_explorer
 from explorer.views import PublicViews
 from ledger.store.journal import Store
@@ -103,7 +104,12 @@ def build_services(
     anchor_settings: AnchorSettings | None = None,
     with_chain: bool = True,
 ) -> Runtime:
-    """Wire the store, keys, evidence, chain and anchor worker from the settings."""
+    """Wire the store, keys, evidence, chain and anchor worker from the settings.
+
+    Raises:
+        ProductionSettingsError: production settings that only development may run with.
+    """
+    settings.check_production(chain_settings() if with_chain and chain is None else None)
     settings, generated = settings.with_generated_token()
     settings.ensure_data_dir()
     store = Store.open(settings.database_url)

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy.exc
 from eth_account import Account
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import inspect, make_url
 from web3 import Web3
 
@@ -25,12 +25,12 @@ from api.keys import (
     KeyStoreError,
     UnknownCharityError,
 )
-from api.settings import get_settings
+from api.settings import ProductionSettingsError, describe_settings_error, get_settings
 from audit import cli as audit_cli
 from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
 from chain.devnet import DEFAULT_STATE_FILE
 from chain.errors import ChainError
-from chain.settings import ChainSettings
+from chain.settings import ChainSettings, redact_url
 from ledger.entries import to_hex
 from ledger.errors import LedgerError, StoreError
 from ledger.store import projections
@@ -222,7 +222,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  API       {base}/api/v1   (OpenAPI docs: {base}/docs)")
     print(f"  explorer  {base}/")
     if chain is not None:
-        where = "the embedded chain (in process)" if chain.is_embedded else chain.rpc_url
+        where = (
+            "the embedded chain (in process)"
+            if chain.is_embedded
+            else redact_url(chain.rpc_url or "")
+        )
         print(
             f"  chain     {where}, chain id {chain.chain_id}, "
             f"LedgerAnchor {chain.ledger_anchor.address}"
@@ -252,7 +256,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+EMBEDDED_ANCHOR_REFUSAL = (
+    "refusing to anchor: CHAIN_RPC_URL is not set, so the chain would be the embedded one, "
+    "which lives only inside this command and is gone when it exits: nobody could verify "
+    "the checkpoint against it. Set CHAIN_RPC_URL and the contract addresses (`shanlian "
+    "devnet` runs a local chain that keeps its state), or anchor from `shanlian serve`, "
+    "whose embedded chain lives as long as the server; --embedded-ok anchors anyway "
+    "(demos, tests)"
+)
+
+
 def cmd_anchor(args: argparse.Namespace) -> int:
+    from chain.settings import get_settings as chain_settings
+
+    embedded = not chain_settings().rpc_url
+    if embedded and not args.embedded_ok and get_settings().environment != "production":
+        print(f"error: {EMBEDDED_ANCHOR_REFUSAL}", file=sys.stderr)
+        return 2
     runtime = _runtime(args)
     worker = runtime.services.worker
     checkpoint = worker.anchor_now()
@@ -264,6 +284,12 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         f"{to_hex(checkpoint.root_hash)}, tx {to_hex(checkpoint.tx_hash)} in block "
         f"{checkpoint.block_number}{'' if checkpoint.confirmed else ' (not yet confirmed)'}"
     )
+    if embedded:
+        print(
+            "note: anchored on the embedded chain, which is gone now that this command "
+            "exits: this checkpoint cannot be verified against any chain",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -505,7 +531,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=2026, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
-    commands.add_parser("anchor", help="anchor the journal now").set_defaults(func=cmd_anchor)
+    anchor = commands.add_parser(
+        "anchor",
+        help="anchor the journal now, on CHAIN_RPC_URL's chain",
+        description="Anchor the journal's current root on the chain. Without CHAIN_RPC_URL "
+        "the chain would be the embedded one, which dies with this command: refused (exit 2) "
+        "unless --embedded-ok is given.",
+    )
+    anchor.add_argument(
+        "--embedded-ok",
+        action="store_true",
+        help="anchor on the embedded chain anyway, though it is gone when the command exits "
+        "(demos and tests only; refused in production)",
+    )
+    anchor.set_defaults(func=cmd_anchor)
 
     receipt = commands.add_parser("receipt", help="reissue a donation's receipt (operator)")
     receipt.add_argument("donation_id")
@@ -620,8 +659,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.func
     try:
         return command(args)
-    except (LedgerError, ChainError, AnchorError) as error:
+    except (LedgerError, ChainError, AnchorError, ProductionSettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # the settings: named by variable, never by value
+        print(f"error: {describe_settings_error(error)}", file=sys.stderr)
         return 2
 
 

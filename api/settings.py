@@ -5,13 +5,27 @@ from __future__ import annotations
 import functools
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.settings import ChainSettings
 
 DEFAULT_DATA_DIR = Path("var")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_DISTINCT_CHARACTERS = 8
+"""A random token of 32 characters has about 24 different ones (hex: about 14); fewer
+than 8 is a repeated word (``adminadmin…``) or one character, not a secret."""
+MAKE_ONE_WITH = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 EVIDENCE_MEDIA_TYPES = (
     "application/pdf",
     "image/jpeg",
@@ -21,18 +35,23 @@ EVIDENCE_MEDIA_TYPES = (
 )
 
 
+class ProductionSettingsError(ValueError):
+    """Production settings that only development may run with."""
+
+
 class ApiSettings(BaseSettings):
     """Where the journal lives, who the platform is, and the limits of requests.
 
     Attributes:
         environment: ``development`` (the embedded default) or ``production``, which
-            refuses a generated or placeholder platform token.
+            needs a platform token set, PostgreSQL and a real chain (``check_production``).
         database_url: SQLAlchemy URL of the journal (``API_DATABASE_URL``); unset, a
             SQLite file under ``var/``. Production runs ``postgresql://…``.
         read_only_database_url: the explorer's connection (a SELECT-only role on
             PostgreSQL); unset, the same database opened read-only.
-        admin_token: the platform's bearer token (``SHANLIAN_ADMIN_TOKEN``); unset in
-            development, one is generated and printed once by ``shanlian serve``.
+        admin_token: the platform's bearer token (``SHANLIAN_ADMIN_TOKEN``): in every
+            environment, 32 characters or more and no placeholder (``token_weakness``);
+            unset in development, one is generated and printed once by ``shanlian serve``.
         public_url: the base URL donors reach (receipt links and QR codes point here).
         chain_rpc_public_url: a JSON-RPC URL browsers and auditors may use, named by
             ``/chain`` when a real node serves (must allow CORS); with the embedded
@@ -43,11 +62,13 @@ class ApiSettings(BaseSettings):
         evidence_media_types: media types accepted as evidence.
     """
 
+    # An error never repeats the value it refused: it may be the platform token, or a
+    # database URL with its password (pydantic would print it as ``input_value=…``).
     model_config = SettingsConfigDict(
-        env_prefix="API_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="API_", env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    environment: str = "development"
+    environment: Literal["development", "production"] = "development"
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'shanlian.db'}"
     read_only_database_url: str | None = None
     admin_token: SecretStr | None = Field(
@@ -73,17 +94,69 @@ class ApiSettings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _production_needs_a_real_token(self) -> ApiSettings:
-        if self.environment == "production":
-            token = self.admin_token.get_secret_value() if self.admin_token else ""
-            if len(token) < 32 or token.lower() in PLACEHOLDER_TOKENS:
+    @field_validator("admin_token")
+    @classmethod
+    def _a_real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            weakness = token_weakness(value.get_secret_value())
+            if weakness is not None:
                 raise ValueError(
-                    "in production SHANLIAN_ADMIN_TOKEN must be set to a random secret of at "
-                    "least 32 characters (e.g. `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(32))'`)"
+                    f"refused: {weakness}. The platform token must be a random secret of at "
+                    f"least {MIN_TOKEN_LENGTH} characters; make one with `{MAKE_ONE_WITH}` (or, "
+                    "in development only, unset it to have one generated for each run)"
                 )
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_token(self) -> ApiSettings:
+        if self.environment == "production" and self.admin_token is None:
+            raise ValueError(
+                "in production SHANLIAN_ADMIN_TOKEN must be set (every process must share "
+                f"it): a random secret of at least {MIN_TOKEN_LENGTH} characters; make one "
+                f"with `{MAKE_ONE_WITH}`"
+            )
         return self
+
+    def check_production(self, chain: ChainSettings | None) -> None:
+        """In production, refuse what only development may run on.
+
+        Args:
+            chain: the chain settings, when this process anchors or serves the chain
+                (None: it needs no chain, e.g. to issue a key).
+
+        Raises:
+            ProductionSettingsError: the journal is the SQLite file, or there is no real
+                chain (no ``CHAIN_RPC_URL``, or no deployed contract addresses). A node
+                that is down is no reason: it is connected to when it answers.
+        """
+        if self.environment != "production":
+            return
+        problems = []
+        if not self.database_url.startswith(("postgresql", "postgres:")):
+            problems.append(
+                "API_DATABASE_URL must name PostgreSQL (postgresql://…): the SQLite file is "
+                "for development, one process on one machine"
+            )
+        if chain is not None:
+            missing = [
+                name
+                for name, value in (
+                    ("CHAIN_RPC_URL", chain.rpc_url),
+                    ("CHAIN_LEDGER_ANCHOR_ADDRESS", chain.ledger_anchor_address),
+                    ("CHAIN_CHARITY_REGISTRY_ADDRESS", chain.charity_registry_address),
+                )
+                if not value
+            ]
+            if missing:
+                problems.append(
+                    f"set {', '.join(missing)}: without them the embedded chain would serve, "
+                    "which is empty at every start, so nothing anchored on it could be "
+                    "verified after a restart (`shanlian deploy` prints the addresses)"
+                )
+        if problems:
+            raise ProductionSettingsError(
+                "API_ENVIRONMENT=production refuses to run: " + "; ".join(problems)
+            )
 
     def ensure_data_dir(self) -> None:
         """Create the folders of the embedded defaults, so they just work."""
@@ -99,6 +172,44 @@ class ApiSettings(BaseSettings):
             return self, None
         token = secrets.token_urlsafe(32)
         return self.model_copy(update={"admin_token": SecretStr(token)}), token
+
+
+def token_weakness(token: str) -> str | None:
+    """Why ``token`` is no secret (a phrase that never quotes it), or None if it may serve."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"it is shorter than {MIN_TOKEN_LENGTH} characters"
+    lowered = token.lower()
+    if lowered in PLACEHOLDER_TOKENS or any(
+        word in lowered for word in ("changeme", "change-me", "change_me")
+    ):
+        return "it is a placeholder"
+    if len(set(token)) < MIN_TOKEN_DISTINCT_CHARACTERS:
+        return f"it repeats fewer than {MIN_TOKEN_DISTINCT_CHARACTERS} different characters"
+    if any(character.isspace() or not character.isprintable() for character in token):
+        return "it holds whitespace or control characters, which no bearer header can carry"
+    return None
+
+
+_VARIABLES = {"admin_token": "SHANLIAN_ADMIN_TOKEN", "chain_id": "CHAIN_ID"}
+_PREFIXES = {"ApiSettings": "API_", "ChainSettings": "CHAIN_"}
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """What is wrong with the settings, one problem a line, naming the variable.
+
+    Never the value: it may be a token, a key or a URL with a password.
+    """
+    prefix = _PREFIXES.get(error.title, "")
+    problems = []
+    for problem in error.errors(include_url=False, include_context=False, include_input=False):
+        names = [str(part) for part in problem["loc"]]
+        variable = "".join(
+            _VARIABLES.get(name, name if name.isupper() else prefix + name.upper())
+            for name in names[:1]
+        ) + "".join(f".{name}" for name in names[1:])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}" if variable else message)
+    return "; ".join(problems)
 
 
 @functools.cache

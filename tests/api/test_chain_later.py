@@ -14,7 +14,7 @@ from chain import settings as chain_settings
 from chain.client import ChainClient
 from chain.devnet import free_port, start_devnet
 
-TOKEN = "n" * 40
+TOKEN = "chain-later-test-platform-token-0123456789"
 
 
 @pytest.mark.anvil

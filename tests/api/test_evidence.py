@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import build_services, create_app
 from api.settings import ApiSettings
 
-TOKEN = "e" * 40
+TOKEN = "evidence-test-platform-token-0123456789"
 INVOICE = b"%PDF-1.4 invoice 42"
 
 

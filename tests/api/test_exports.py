@@ -17,7 +17,7 @@ from ledger.store import projections
 from ledger.store.journal import FifoAllocation
 from tests import factories as f
 
-TOKEN = "p" * 40
+TOKEN = "exports-test-platform-token-0123456789"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from explorer.app import ExplorerMount
 def service(tmp_path: Path) -> Iterator[TestClient]:
     settings = ApiSettings(
         database_url=f"sqlite:///{tmp_path}/journal.db",
-        admin_token="x" * 40,
+        admin_token="explorer-test-platform-token-0123456789",
         evidence_dir=tmp_path / "evidence",
     )
     services = build_services(settings, with_chain=False).services

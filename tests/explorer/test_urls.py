@@ -12,7 +12,7 @@ from explorer import urls
 def test_receipt_url_of_the_service_is_the_explorers_donation_page(tmp_path: Path) -> None:
     settings = ApiSettings(
         database_url=f"sqlite:///{tmp_path}/journal.db",
-        admin_token="x" * 40,
+        admin_token="explorer-test-platform-token-0123456789",
         evidence_dir=tmp_path / "evidence",
         public_url="https://shanlian.example.org/",
     )
