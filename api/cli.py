@@ -665,6 +665,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:  # the settings: named by variable, never by value
         print(f"error: {describe_settings_error(error)}", file=sys.stderr)
         return 2
+    except sqlalchemy.exc.OperationalError as error:  # the driver's words: no password
+        print(f"error: the database cannot be reached: {error.orig}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
