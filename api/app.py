@@ -31,8 +31,9 @@ DESCRIPTION = """
 RFC 6962 Merkle log whose checkpoints are anchored on an EVM chain.
 
 Authentication: `Authorization: Bearer <token>` — the platform token
-(`SHANLIAN_ADMIN_TOKEN`), a charity's API key (from `POST /charities`), or an auditor's
-key (`shanlian keys auditor`). Public views need none.
+(`SHANLIAN_ADMIN_TOKEN`), a charity's API key (from `POST /charities`; rotated with
+`POST /charities/{id}/keys`), or an auditor's key (`shanlian keys auditor issue`). Public
+views need none.
 
 Errors are RFC 9457 `application/problem+json` documents with a stable `code` and, for a
 bad field, its name in `field`. Writes that create money facts need an
