@@ -126,6 +126,8 @@ class Case:
     call: Callable[[World], Call]
     expect: dict[str, int]
     label: str = ""
+    after: Callable[[World, Any], None] | None = None
+    """Called with the answer: keeps the world usable (e.g. a rotated key replaced)."""
 
 
 def everyone(status: int = 200, *, invalid_token: int | None = None) -> dict[str, int]:
@@ -181,6 +183,17 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         Case(
             lambda w: (f"{V1}/charities/{w.charity_id}/projects", {"json": project_body()}),
             that_charity(201),
+        )
+    ],
+    ("POST", f"{V1}/charities/{{charity_id}}/keys"): [
+        Case(
+            lambda w: (f"{V1}/charities/{w.charity_id}/keys", {}),
+            that_charity(201),
+            after=lambda w, response: (
+                w.auth.update(owner=bearer(response.json()["api_key"]))
+                if response.status_code == 201
+                else None
+            ),
         )
     ],
     ("GET", f"{V1}/projects/{{project_id}}"): [
@@ -444,6 +457,8 @@ def test_each_role_gets_what_design_section_7_says_from_each_route(
     kwargs["headers"] = kwargs.get("headers", {}) | world.auth[role]
     before = world.api.stored()
     response = world.api.client.request(method, url, **kwargs)
+    if case.after is not None:
+        case.after(world, response)
     expected = case.expect[role]
     assert response.status_code == expected, response.text[:500]
     if expected in (401, 403):
