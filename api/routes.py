@@ -18,7 +18,7 @@ from api.errors import (
     UnauthorizedError,
     problem_response,
 )
-from api.keys import PUBLIC, Principal, UnknownCharityError
+from api.keys import PUBLIC, Principal
 from api.services import Services
 from explorer.views import checkpoint_public
 from ledger.entries import from_hex, to_hex
@@ -91,10 +91,9 @@ router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: Authenticated, response: Response
+    body: models.CharityCreate, services: ServicesDep, principal: Authenticated
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
-    response.headers["Cache-Control"] = "no-store"  # the key: no cache may keep it
     return services.register_charity(body, principal)
 
 
@@ -129,11 +128,9 @@ def rotate_charity_key(
 ) -> models.CharityKeyIssued:
     """Rotate a charity's key (itself, or the platform): a new key once; older ones refused."""
     services.require_charity(principal, charity_id)
-    try:
-        issued = services.keys.rotate_charity(charity_id)
-    except UnknownCharityError:
-        raise NotFoundError("charity", charity_id) from None
-    response.headers["Cache-Control"] = "no-store"
+    services.charity(charity_id)  # 404 for a charity that does not exist
+    issued = services.keys.rotate_charity(charity_id)
+    response.headers["Cache-Control"] = "no-store"  # the key: no cache may keep it
     return models.CharityKeyIssued(
         charity_id=charity_id,
         key_id=issued.key_id,

@@ -133,19 +133,6 @@ def test_the_platform_rotates_any_charitys_key_and_an_unknown_charity_is_404(
     assert can_write(api, charity_id, api.platform) == 201
 
 
-def test_registering_a_charity_answers_its_key_uncached(
-    make_api: ApiFactory, sqlite_url: str
-) -> None:
-    api = make_api(sqlite_url)
-    response = api.client.post(
-        "/api/v1/charities",
-        json={"name": "丙基金会", "registration_no": "53530000MJ0005678Y"},
-        headers=api.platform,
-    )
-    assert response.status_code == 201
-    assert response.headers["cache-control"] == "no-store"
-
-
 def test_racing_rotations_leave_exactly_one_live_key(
     two: Two,
 ) -> None:
