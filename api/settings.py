@@ -89,11 +89,6 @@ class ApiSettings(BaseSettings):
             raise ValueError("API_DATABASE_URL is empty; unset it for the embedded SQLite file")
         return value.strip()
 
-    @field_validator("public_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @field_validator("admin_token")
     @classmethod
     def _a_real_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -107,15 +102,35 @@ class ApiSettings(BaseSettings):
                 )
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
     @model_validator(mode="after")
-    def _production_needs_a_token(self) -> ApiSettings:
+    def _production_needs_a_real_token(self) -> ApiSettings:
         if self.environment == "production" and self.admin_token is None:
-            raise ValueError(
+            raise ValueError(  # its strength is checked in every environment
                 "in production SHANLIAN_ADMIN_TOKEN must be set (every process must share "
                 f"it): a random secret of at least {MIN_TOKEN_LENGTH} characters; make one "
                 f"with `{MAKE_ONE_WITH}`"
             )
         return self
+
+    def ensure_data_dir(self) -> None:
+        """Create the folders of the embedded defaults, so they just work."""
+        if self.database_url.startswith("sqlite:///"):
+            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+
+    def with_generated_token(self) -> tuple[ApiSettings, str | None]:
+        """These settings with a platform token: the configured one, or a new one."""
+        if self.admin_token is not None:
+            return self, None
+        token = secrets.token_urlsafe(32)
+        return self.model_copy(update={"admin_token": SecretStr(token)}), token
 
     def check_production(self, chain: ChainSettings | None) -> None:
         """In production, refuse what only development may run on.
@@ -157,21 +172,6 @@ class ApiSettings(BaseSettings):
             raise ProductionSettingsError(
                 "API_ENVIRONMENT=production refuses to run: " + "; ".join(problems)
             )
-
-    def ensure_data_dir(self) -> None:
-        """Create the folders of the embedded defaults, so they just work."""
-        if self.database_url.startswith("sqlite:///"):
-            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
-            )
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-
-    def with_generated_token(self) -> tuple[ApiSettings, str | None]:
-        """These settings with a platform token: the configured one, or a new one."""
-        if self.admin_token is not None:
-            return self, None
-        token = secrets.token_urlsafe(32)
-        return self.model_copy(update={"admin_token": SecretStr(token)}), token
 
 
 def token_weakness(token: str) -> str | None:
