@@ -256,22 +256,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-EMBEDDED_ANCHOR_REFUSAL = (
-    "refusing to anchor: CHAIN_RPC_URL is not set, so the chain would be the embedded one, "
-    "which lives only inside this command and is gone when it exits: nobody could verify "
-    "the checkpoint against it. Set CHAIN_RPC_URL and the contract addresses (`shanlian "
-    "devnet` runs a local chain that keeps its state), or anchor from `shanlian serve`, "
-    "whose embedded chain lives as long as the server; --embedded-ok anchors anyway "
-    "(demos, tests)"
-)
-
-
 def cmd_anchor(args: argparse.Namespace) -> int:
     from chain.settings import get_settings as chain_settings
 
     embedded = not chain_settings().rpc_url
     if embedded and not args.embedded_ok and get_settings().environment != "production":
-        print(f"error: {EMBEDDED_ANCHOR_REFUSAL}", file=sys.stderr)
+        print(
+            "error: refusing to anchor: CHAIN_RPC_URL is not set, so the chain would be the "
+            "embedded one, which lives only inside this command and is gone when it exits: "
+            "nobody could verify the checkpoint against it. Set CHAIN_RPC_URL and the "
+            "contract addresses (`shanlian devnet` runs a local chain that keeps its state), "
+            "or anchor from `shanlian serve`, whose embedded chain lives as long as the "
+            "server; --embedded-ok anchors anyway (demos, tests)",
+            file=sys.stderr,
+        )
         return 2
     runtime = _runtime(args)
     worker = runtime.services.worker

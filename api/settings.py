@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -16,8 +16,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from chain.settings import ChainSettings
 
 DEFAULT_DATA_DIR = Path("var")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
@@ -33,6 +31,10 @@ EVIDENCE_MEDIA_TYPES = (
     "image/webp",
     "text/plain",
 )
+
+
+if TYPE_CHECKING:  # only named in check_production's signature
+    from chain.settings import ChainSettings
 
 
 class ProductionSettingsError(ValueError):
