@@ -34,6 +34,9 @@ from tests.api.conftest import PLATFORM_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_TOKEN = "Kq3-vT9_wLx2Rz7pNs4YbH8cJf6mDg5A"
+OTHER_PRODUCTION_SECRETS = {"API_PAYMENT_REF_KEY": "5e" * 32}
+"""What else production may require to be set (settings a build does not have are
+ignored): so that each test here meets the one refusal it is about."""
 
 
 def _random(length: int) -> str:
@@ -66,6 +69,8 @@ def _fresh_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings read from this test's environment, in a folder of its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SHANLIAN_ADMIN_TOKEN", raising=False)
+    for name, value in OTHER_PRODUCTION_SECRETS.items():
+        monkeypatch.setenv(name, value)
     api_settings.cache_clear()
     chain_settings.get_settings.cache_clear()
     yield
