@@ -132,7 +132,11 @@ def record_donation(
     principal: Authenticated,
     idempotency_key: IdempotencyKey,
 ) -> models.DonationCreated:
-    """Record a paid donation (platform, for the payment channel); returns the receipt."""
+    """Record a paid donation (platform, for the payment channel); returns the receipt.
+
+    `paid_at` must lie from the charity's registration to `API_PAID_AT_LEEWAY_MINUTES`
+    (5) after the server's clock: otherwise 422 `outside_window`, with the bounds.
+    """
     return services.record_donation(body, principal, idempotency_key)
 
 
