@@ -39,6 +39,16 @@ Amount = Annotated[StrictInt, Field(gt=0, le=10**12, description="minor units (f
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$", description="0x lowercase hex")]
 
 
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    return "a JSON array" if isinstance(value, list) else "a JSON object"
+
+
 def _rfc3339(value: object) -> datetime:
     """Only an RFC 3339 string with an offset (or an aware datetime, from Python callers).
 
@@ -51,8 +61,7 @@ def _rfc3339(value: object) -> datetime:
         moment = parse_rfc3339(value)
     else:
         raise ValueError(
-            f"must be an RFC 3339 string such as 2026-11-26T10:00:00Z, not a JSON "
-            f"{'number' if isinstance(value, (int, float)) else type(value).__name__}"
+            f"must be an RFC 3339 string such as 2026-11-26T10:00:00Z, not {_json_type(value)}"
         )
     if moment.tzinfo is None:
         raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")

@@ -176,6 +176,10 @@ def test_a_paid_at_that_is_not_rfc_3339_with_an_offset_is_refused_and_nothing_is
     [
         (1764151200, "not a JSON number"),
         (1764151200.5, "not a JSON number"),
+        (True, "not a JSON boolean"),
+        (None, "not null"),
+        ([], "not a JSON array"),
+        ({}, "not a JSON object"),
         ("2026-07-01T11:00:00", "needs a time zone offset"),
         ("2016-12-31T23:59:60Z", "leap second"),
         ("2026-07-01T11:00:00+24:00", "offset beyond ±23:59"),
