@@ -212,7 +212,9 @@ def load_demo(
     """
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
     start = (datetime.now(UTC) - timedelta(days=days)).replace(hour=8, minute=0, second=0)
-    clock = _Clock(start)
+    # The charities register an hour before the first donation, which may have been paid
+    # up to 30 minutes before it is recorded (paid_at is never before registration).
+    clock = _Clock(start - timedelta(hours=1))
     services.clock = clock
     summary = DemoSummary()
     size_before = services.store.size()

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from explorer.models import (
     AllocationPublic,
@@ -25,9 +33,51 @@ from explorer.models import (
     ProjectSummary,
     RefundPublic,
 )
+from ledger.entries import parse_rfc3339
 
 Amount = Annotated[StrictInt, Field(gt=0, le=10**12, description="minor units (fen for CNY)")]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$", description="0x lowercase hex")]
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    return "a JSON array" if isinstance(value, list) else "a JSON object"
+
+
+def _rfc3339(value: object) -> datetime:
+    """Only an RFC 3339 string with an offset (or an aware datetime, from Python callers).
+
+    Pydantic's own ``datetime`` would also take Unix seconds as a number or a string of
+    digits, a date alone (naive), a space for ``T`` and years it cannot move to UTC.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        moment = parse_rfc3339(value)
+    else:
+        raise ValueError(
+            f"must be an RFC 3339 string such as 2026-11-26T10:00:00Z, not {_json_type(value)}"
+        )
+    if moment.tzinfo is None:
+        raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 0001 to 9999 once in UTC") from None
+    return moment
+
+
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    Field(description="RFC 3339 with an offset, e.g. 2026-11-26T18:00:00+08:00"),
+]
+"""A moment a caller sends: RFC 3339 with an offset, nothing else (see ``_rfc3339``)."""
 
 
 class Closed(BaseModel):
@@ -107,7 +157,7 @@ class DonationCreate(Closed):
     amount: Amount
     currency: Annotated[str, Field(min_length=3, max_length=3)]
     channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-    paid_at: datetime
+    paid_at: Rfc3339
     payment_ref: Annotated[str, Field(min_length=1, max_length=200)]
     donor: DonorIn = Field(default_factory=DonorIn)
 
@@ -308,4 +358,5 @@ __all__ = [
     "Recorded",
     "RefundCreate",
     "RefundPublic",
+    "Rfc3339",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
@@ -155,7 +154,11 @@ def record_donation(
     principal: Authenticated,
     idempotency_key: IdempotencyKey,
 ) -> models.DonationCreated:
-    """Record a paid donation (platform, for the payment channel); returns the receipt."""
+    """Record a paid donation (platform, for the payment channel); returns the receipt.
+
+    `paid_at` must lie from the charity's registration to `API_PAID_AT_LEEWAY_MINUTES`
+    (5) after the server's clock: otherwise 422 `outside_window`, with the bounds.
+    """
     return services.record_donation(body, principal, idempotency_key)
 
 
@@ -392,9 +395,9 @@ def export_csv(
         str | None, Query(description="only this charity", pattern=r"^ch_[A-Za-z0-9]{1,40}$")
     ] = None,
     start: Annotated[
-        datetime | None, Query(alias="from", description="recorded at or after")
+        models.Rfc3339 | None, Query(alias="from", description="recorded at or after")
     ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="recorded before")] = None,
+    end: Annotated[models.Rfc3339 | None, Query(alias="to", description="recorded before")] = None,
 ) -> StreamingResponse:
     """Donations, disbursements or allocations as CSV (auditors, platform; a charity: its own)."""
     if principal.role == "charity":

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +28,7 @@ from api.keys import KeyStore, Principal
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from explorer import urls
+from explorer.views import NotFoundError as ViewNotFoundError
 from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
     AllocationState,
@@ -40,7 +41,9 @@ from ledger.entries import (
     Entry,
     canonical_bytes,
     donor_commitment,
+    format_at,
     from_hex,
+    parse_at,
     payment_ref_hash,
     to_hex,
 )
@@ -218,6 +221,7 @@ class Services:
     ) -> models.DonationCreated:
         """Record a paid donation; keep the donor's personal data out of the journal."""
         self.require_platform(principal)
+        self._check_paid_at(body.charity_id, body.paid_at)
         donation_id = new_id("dn")
         secret = os.urandom(16)
         paid_at = body.paid_at.isoformat()
@@ -262,6 +266,34 @@ class Services:
         return models.DonationCreated(
             id=donation_id, seq=entry.seq, receipt=self.receipt(donation_id, secret)
         )
+
+    def _check_paid_at(self, charity_id: str, paid_at: datetime) -> None:
+        """A donation is paid after its charity registered and not in the future.
+
+        The window runs from the ``at`` of the charity's ``charity.registered`` entry to
+        ``paid_at_leeway_minutes`` after the server's clock (``clock``, the demo's, or
+        now). Outside it a time is a mistake or an attack, and the journal would keep it
+        forever (issue 12: year 9999 broke the donation's page).
+        """
+        try:
+            charity = self.charity(charity_id)
+        except ViewNotFoundError:
+            return  # the ledger refuses the donation, naming charity_id
+        registered = parse_at(self.store.entry(charity.seq).at)
+        now = self.clock() if self.clock is not None else datetime.now(UTC)
+        latest = now + timedelta(minutes=self.settings.paid_at_leeway_minutes)
+        if not registered <= paid_at <= latest:
+            earliest_text, latest_text = format_at(registered), format_at(latest)
+            raise ApiError(
+                422,
+                "outside_window",
+                f"paid_at: must be from {earliest_text} (when charity {charity_id} "
+                f"registered) to {latest_text} (the server's clock plus "
+                f"{self.settings.paid_at_leeway_minutes} minutes)",
+                field="paid_at",
+                earliest=earliest_text,
+                latest=latest_text,
+            )
 
     def receipt_secret(self, donation_id: str) -> bytes:
         """The receipt secret kept for the operator (to reissue a receipt)."""

@@ -62,6 +62,9 @@ class ApiSettings(BaseSettings):
         max_body_bytes: largest JSON request body.
         max_upload_bytes: largest evidence file.
         evidence_media_types: media types accepted as evidence.
+        paid_at_leeway_minutes: how far ahead of the server's clock a donation's
+            ``paid_at`` may be (``API_PAID_AT_LEEWAY_MINUTES``, default 5): the payment
+            channel's clock may run a little fast, but a journal entry is forever.
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -83,6 +86,7 @@ class ApiSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
     max_upload_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
     evidence_media_types: tuple[str, ...] = EVIDENCE_MEDIA_TYPES
+    paid_at_leeway_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 5
 
     @field_validator("database_url")
     @classmethod

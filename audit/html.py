@@ -85,7 +85,16 @@ def _check_row(check: Check) -> list[str]:
 
 
 def _when(unix: int) -> str:
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A block's Unix time in UTC; a time no date can hold (the chain said so) as it is."""
+    try:
+        moment = datetime.fromtimestamp(unix, UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return f"{unix} (Unix time)"
+    # Not strftime: %Y writes years before 1000 with fewer than four digits on glibc.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} UTC"
+    )
 
 
 def render_html(report: AuditReport) -> str:

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def donation(charity_id: str, project_id: str, n: int) -> dict[str, Any]:
         "amount": 1_000 + n % 9_000,
         "currency": "CNY",
         "channel": "card",
-        "paid_at": "2026-11-26T10:00:00Z",
+        "paid_at": datetime.now(UTC).isoformat(),  # after the charity registered
         "payment_ref": f"PAY-{uuid.uuid4().hex}",
         "donor": {"name": "王小明", "phone": "+86-138-0000-0000", "email": "wang@example.cn"},
     }

@@ -82,14 +82,46 @@ def _max_length(limit: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+_RFC3339 = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<time>[0-9]{2}:[0-9]{2}:(?P<second>[0-9]{2}))"
+    r"(?:\.(?P<fraction>[0-9]{1,9}))?"
+    r"(?P<offset>[Zz]|[+-](?P<hours>[0-9]{2}):(?P<minutes>[0-9]{2}))"
+)
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 ``date-time`` (§5.6): full date, full time, an offset required.
+
+    Narrower than ``datetime.fromisoformat``, which also takes ISO 8601's basic and week
+    forms, a date alone, a space for ``T`` and offsets with seconds. Fractions beyond
+    microseconds are cut, as the journal keeps milliseconds anyway.
+
+    Raises:
+        ValueError: naming what is wrong, in words a caller can act on.
+    """
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        if _RFC3339.fullmatch(value + "Z"):
+            raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")
+        raise ValueError(
+            "is not an RFC 3339 date-time with an offset, e.g. 2026-11-26T10:00:00Z or "
+            "2026-11-26T18:00:00+08:00"
+        )
+    if match["second"] == "60":
+        raise ValueError("is a leap second (:60), which cannot be stored: use :59")
+    if match["hours"] is not None and (int(match["hours"]) > 23 or int(match["minutes"]) > 59):
+        raise ValueError("has an offset beyond ±23:59")
+    fraction = f".{match['fraction'][:6]:0<6}" if match["fraction"] else ""
+    offset = "+00:00" if match["offset"] in "Zz" else match["offset"]
+    try:
+        return datetime.fromisoformat(f"{match['date']}T{match['time']}{fraction}{offset}")
+    except ValueError:
+        raise ValueError("is not a date and time that exists (year, month, day, hour)") from None
+
+
 def _timestamp(value: str) -> str:
     """Accept RFC 3339 with an offset; store it as UTC with milliseconds and ``Z``."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("is not an RFC 3339 timestamp") from None
-    if parsed.tzinfo is None:
-        raise ValueError("needs a time zone offset, e.g. 2026-11-26T10:00:00Z")
+    parsed = parse_rfc3339(value)
     try:
         return format_at(parsed)
     except OverflowError:

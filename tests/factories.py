@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger.entries import donor_commitment, payment_ref_hash, to_hex
 from ledger.store.journal import Draft, new_id
+
+
+def paid_now() -> str:
+    """Now as RFC 3339 with microseconds: a ``paid_at`` the API takes (after registration)."""
+    return datetime.now(UTC).isoformat()
 
 
 def charity(charity_id: str | None = None, **body: Any) -> Draft:

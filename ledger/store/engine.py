@@ -24,14 +24,17 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     SQLite runs in WAL mode with foreign keys on; every transaction starts with
     ``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing
     halfway. ``read_only`` opens SQLite read-only and makes PostgreSQL sessions
-    read-only by default (the explorer's engine).
+    read-only by default (the explorer's engine). PostgreSQL sessions keep UTC.
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, read_only=read_only, **kwargs)
-    connect_args: dict[str, Any] = {}
+    # Sessions keep UTC, whatever the server's TimeZone: in Asia/Shanghai a stored
+    # 9999-12-31T23:59Z would be read as year 10000, which no datetime holds.
+    options = "-c TimeZone=UTC"
     if read_only:
-        connect_args["options"] = "-c default_transaction_read_only=on"
+        options += " -c default_transaction_read_only=on"
+    connect_args: dict[str, Any] = {"options": options}
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, connect_args=connect_args, **kwargs)
 

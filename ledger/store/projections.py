@@ -514,10 +514,11 @@ def export_rows(
     query = query.join(ENTRY, ENTRY.c.seq == table.c.seq).order_by(table.c.seq)
     if charity_id is not None:
         query = query.where(owner == charity_id)
+    # In UTC: SQLite keeps the stored UTC time without its offset, and compares as text.
     if start is not None:
-        query = query.where(ENTRY.c.at >= start)
+        query = query.where(ENTRY.c.at >= start.astimezone(UTC))
     if end is not None:
-        query = query.where(ENTRY.c.at < end)
+        query = query.where(ENTRY.c.at < end.astimezone(UTC))
     for row in connection.execute(query.execution_options(yield_per=1000)):
         values = list(row)
         moment = values[2]

@@ -246,7 +246,7 @@ def donation_body(charity_id: str, project_id: str | None, amount: int = 10_000)
         "amount": amount,
         "currency": "CNY",
         "channel": "card",
-        "paid_at": "2026-11-26T10:00:00Z",
+        "paid_at": f.paid_now(),
         "payment_ref": f"PAY-2026-{uuid.uuid4().hex[:12]}",
         "donor": {"name": "王小明", "phone": "+86-138-0000-0000", "anonymous": False},
     }

@@ -13,6 +13,7 @@ from api.settings import ApiSettings
 from chain import settings as chain_settings
 from chain.client import ChainClient
 from chain.devnet import free_port, start_devnet
+from tests.factories import paid_now
 
 TOKEN = "chain-later-test-platform-token-0123456789"
 
@@ -49,7 +50,7 @@ def test_serving_starts_without_the_node_and_anchors_once_it_answers(
             "amount": 500,
             "currency": "CNY",
             "channel": "card",
-            "paid_at": "2026-11-26T10:00:00Z",
+            "paid_at": paid_now(),
             "payment_ref": "PAY-down",
         },
         headers=platform | {"Idempotency-Key": "down-1"},

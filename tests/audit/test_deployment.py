@@ -25,6 +25,7 @@ from audit.cli import main
 from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
+from tests.factories import paid_now
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN = "audit-deployment-test-platform-token-0123456789"
@@ -87,7 +88,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     "amount": 1_000 + n,
                     "currency": "CNY",
                     "channel": "wechat",
-                    "paid_at": "2026-11-26T10:00:00+08:00",
+                    "paid_at": paid_now(),
                     "payment_ref": f"PAY-{n}",
                     "donor": {"name": "王小明"},
                 },

@@ -27,6 +27,7 @@ from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
+from tests.factories import paid_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -61,7 +62,7 @@ class Site:
                 "amount": amount,
                 "currency": "CNY",
                 "channel": "wechat",
-                "paid_at": "2026-11-26T10:00:00+08:00",
+                "paid_at": paid_now(),
                 "payment_ref": f"PAY-{key}",
                 "donor": {"name": "王小明"},
             },

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from tests.factories import paid_now
+
 RETRY_BUDGET_S = 90.0
 """How long a donor keeps retrying one donation (longer than any fault lasts)."""
 
@@ -116,7 +118,7 @@ class Donors:
             "amount": rng.randint(1, 10**6),
             "currency": "CNY",
             "channel": rng.choice(["card", "wechat", "alipay", "bank"]),
-            "paid_at": "2026-11-26T10:00:00Z",
+            "paid_at": paid_now(),
             "payment_ref": payment_ref,
             "donor": {"name": "王小明", "phone": "+86-138-0000-0000", "anonymous": False},
         }
