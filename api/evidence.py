@@ -214,8 +214,9 @@ def _check_image(media_type: str, path: Path, max_pixels: int) -> None:
     except ContentError:
         raise
     except Exception as error:  # whatever the decoder says, the file is not this type
+        reason = str(error).replace(f"'{path}'", "").replace(str(path), "").strip()
         raise ContentError(
-            f"the file's content is not a whole {media_type} image ({error})"
+            f"the file's content is not a whole {media_type} image ({reason})"
         ) from None
     if expected == "PNG":
         with path.open("rb") as handle:
