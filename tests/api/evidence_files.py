@@ -6,10 +6,15 @@ import io
 import struct
 import wave
 import zlib
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
 
 from PIL import Image
+from sqlalchemy import select, update
 
-from tests.api.conftest import MINIMAL_PDF
+from ledger.store.tables import EVIDENCE_FILE
+from tests.api.conftest import MINIMAL_PDF, Api
 
 
 def image(fmt: str, size: tuple[int, int] = (64, 48), color: str = "teal") -> bytes:
@@ -91,3 +96,36 @@ DISGUISED = [
     ("text cut in a UTF-8 sequence", "text/plain", "发票".encode()[:-1]),
     ("a PNG as text", "text/plain", image("PNG")),
 ]
+
+
+def files_on_disk(api: Api) -> list[Path]:
+    """Every file under the evidence folder, temporary ones included."""
+    root = api.services.evidence.root
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def rows(api: Api) -> list[dict[str, Any]]:
+    with api.store.engine.connect() as connection:
+        return [dict(r) for r in connection.execute(select(EVIDENCE_FILE)).mappings()]
+
+
+def text_file(n: int, size: int = 3000) -> bytes:
+    """A distinct text/plain file of ``size`` bytes."""
+    head = f"invoice {n}\n".encode()
+    return head + b"x" * (size - len(head))
+
+
+def age(api: Api, seconds: int) -> None:
+    """Make every evidence row ``seconds`` older (the upload window's clock)."""
+    with api.store.engine.begin() as connection:
+        for row in connection.execute(select(EVIDENCE_FILE)).mappings():
+            at = row["uploaded_at"]
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            connection.execute(
+                update(EVIDENCE_FILE)
+                .where(
+                    EVIDENCE_FILE.c.sha256 == row["sha256"],
+                    EVIDENCE_FILE.c.charity_id == row["charity_id"],
+                )
+                .values(uploaded_at=at - timedelta(seconds=seconds))
+            )

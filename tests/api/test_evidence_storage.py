@@ -5,33 +5,29 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
 
 from api.evidence import EvidenceStore
-from ledger.store.tables import EVIDENCE_FILE
 from tests.api.conftest import MINIMAL_PDF, Api, ApiFactory
-from tests.api.evidence_files import DISGUISED, HTML, VALID, image, noisy_jpeg
+from tests.api.evidence_files import (
+    DISGUISED,
+    HTML,
+    VALID,
+    age,
+    files_on_disk,
+    image,
+    noisy_jpeg,
+    rows,
+    text_file,
+)
 
 SMALL = {"max_upload_bytes": 4096}
 """Small limits, to reach them with small files (the quota and rate may not be below this)."""
-
-
-def files_on_disk(api: Api) -> list[Path]:
-    """Every file under the evidence folder, temporary ones included."""
-    root = api.services.evidence.root
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def rows(api: Api) -> list[dict[str, Any]]:
-    with api.store.engine.connect() as connection:
-        return [dict(r) for r in connection.execute(select(EVIDENCE_FILE)).mappings()]
 
 
 def upload(
@@ -44,12 +40,6 @@ def upload(
     return api.client.post(
         "/api/v1/evidence", files={"file": (filename, content, media_type)}, headers=key
     )
-
-
-def text_file(n: int, size: int = 3000) -> bytes:
-    """A distinct text/plain file of ``size`` bytes."""
-    head = f"invoice {n}\n".encode()
-    return head + b"x" * (size - len(head))
 
 
 def assert_refused(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -230,22 +220,6 @@ def test_a_charity_over_its_quota_is_refused_and_others_are_not(
     assert upload(api, key, text_file(4, 2000), "text/plain").status_code == 201
     assert_refused(upload(api, key, b"x", "text/plain"), 413, "evidence_quota_exceeded")
     assert len(files_on_disk(api)) == 4
-
-
-def age(api: Api, seconds: int) -> None:
-    """Make every evidence row ``seconds`` older (the upload window's clock)."""
-    with api.store.engine.begin() as connection:
-        for row in connection.execute(select(EVIDENCE_FILE)).mappings():
-            at = row["uploaded_at"]
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            connection.execute(
-                update(EVIDENCE_FILE)
-                .where(
-                    EVIDENCE_FILE.c.sha256 == row["sha256"],
-                    EVIDENCE_FILE.c.charity_id == row["charity_id"],
-                )
-                .values(uploaded_at=at - timedelta(seconds=seconds))
-            )
 
 
 def test_a_charity_over_its_upload_rate_in_files_gets_429_with_retry_after(
