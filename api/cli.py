@@ -264,17 +264,19 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
 def cmd_receipt(args: argparse.Namespace) -> int:
     from api import receipts
+    from ledger.store.files import write_private_file
 
     services = _runtime(args, with_chain=False).services
     secret = services.receipt_secret(args.donation_id)
     url = services.receipt_url(args.donation_id, secret)
     print(url)
     print(f"receipt secret: {secret.hex()}")
+    # The QR code holds the receipt's secret: readable by its owner only.
     if args.png:
-        args.png.write_bytes(receipts.qr_png(url))
+        write_private_file(args.png, receipts.qr_png(url))
         print(f"QR code written to {args.png}")
     if args.svg:
-        args.svg.write_bytes(receipts.qr_svg(url))
+        write_private_file(args.svg, receipts.qr_svg(url))
         print(f"QR code written to {args.svg}")
     return 0
 

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.errors import ApiError
 from ledger.entries import from_hex
-from ledger.store.files import private_dir
+from ledger.store.files import PRIVATE_FILE_MODE, private_dir
 from ledger.store.tables import ENTRY, EVIDENCE_FILE
 
 if TYPE_CHECKING:
@@ -331,11 +331,12 @@ class EvidenceStore:
         # Refuse early, before the file is written, when the charity has no room at all.
         with self.engine.connect() as connection:
             self._check_room(connection, charity_id, 1)
-        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.root)  # mode 0600
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.root)
         try:
             digest = hashlib.sha256()
             size = 0
             with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)  # mkstemp's 0600 is umasked
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > self.max_bytes:

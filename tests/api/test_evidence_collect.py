@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,3 +148,24 @@ def test_shanlian_evidence_collect_removes_what_serve_would(
     assert "older than 3600 s" in out
     with api.store.engine.connect() as connection:
         assert connection.execute(select(EVIDENCE_FILE)).first() is None
+
+
+def test_the_collector_thread_collects_until_stopped(make_api: ApiFactory, sqlite_url: str) -> None:
+    """What ``shanlian serve`` runs beside the API (every API_EVIDENCE_COLLECT_INTERVAL_S)."""
+    api = make_api(sqlite_url)
+    _, key = api.register_charity()
+    api.upload(key)
+    age(api, GRACE + 60)
+    stop = threading.Event()
+    thread = threading.Thread(target=api.services.evidence.run_collector, args=(stop,))
+    thread.start()
+    try:
+        for _ in range(3000):  # a wait for the first round, not a timed assertion
+            if not rows(api):
+                break
+            time.sleep(0.01)
+        assert rows(api) == []
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()

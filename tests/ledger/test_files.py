@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.store.engine import make_engine
-from ledger.store.files import create_private_file, private_dir
+from ledger.store.files import create_private_file, private_dir, write_private_file
 
 
 def mode(path: Path) -> int:
@@ -70,3 +70,15 @@ def test_a_read_only_engine_creates_nothing(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/absent.db", read_only=True)
     engine.dispose()
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_private_file_is_written_whole_with_mode_0600_over_an_open_one(
+    tmp_path: Path, umask: int
+) -> None:
+    path = tmp_path / "qr.png"
+    path.write_bytes(b"old")
+    path.chmod(0o666)
+    write_private_file(path, b"new secret")
+    assert path.read_bytes() == b"new secret"
+    assert mode(path) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["qr.png"]  # no temporary file left
