@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -454,3 +455,31 @@ def test_the_demo_files_pass_the_checks(make_api: ApiFactory, sqlite_url: str) -
         filename="2026-1.png",
     )
     assert len(rows(api)) == 2
+
+
+def test_concurrent_uploads_from_two_processes_never_exceed_the_quota(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Two API instances on one PostgreSQL database and one evidence folder, ten uploads at
+    once: the quota check and the insert are one step (a lock per charity)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.api.conftest import build_api, close_api
+
+    limits = {"max_upload_bytes": 4096, "evidence_quota_bytes": 12_288}
+    apis = [build_api(pg_database, None, tmp_path / "evidence", **limits) for _ in range(2)]
+    try:
+        _, key = apis[0].register_charity()
+
+        def send(n: int) -> int:
+            response = upload(apis[n % 2], key, text_file(n), "text/plain")
+            return int(response.status_code)
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = sorted(pool.map(send, range(10)))
+        assert statuses == [201] * 4 + [413] * 6
+        assert sum(row["size"] for row in rows(apis[0])) == 12_000
+        assert len(files_on_disk(apis[0])) == 4
+    finally:
+        for api in apis:
+            close_api(api)
