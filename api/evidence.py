@@ -563,8 +563,14 @@ class EvidenceStore:
             if removed and not left:
                 with contextlib.suppress(FileNotFoundError):
                     os.utime(self.path(sha256))
+        with self.engine.connect() as connection:
+            held = {
+                bytes(raw) for raw in connection.execute(select(EVIDENCE_FILE.c.sha256)).scalars()
+            }
         for path in self._stored_files():
             sha256 = bytes.fromhex(path.name)
+            if sha256 in held:  # re-checked below only for files that had no row
+                continue
             try:
                 info = path.stat()
             except FileNotFoundError:
