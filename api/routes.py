@@ -273,8 +273,7 @@ async def upload_evidence(
     tags=["fund use"],
 )
 def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrincipal) -> Response:
-    """An evidence file (an attachment): public ones for anyone; others for auditors, platform,
-    its charity."""
+    """An evidence file: public ones for anyone; others for auditors, platform, its charity."""
     try:
         digest = from_hex(sha256)
     except ValueError as error:
