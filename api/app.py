@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -53,32 +54,50 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.uploads if scope["path"].endswith("/evidence") else self.default
+        upload = scope["path"].endswith("/evidence")
+        limit = self.uploads if upload else self.default
+        setting = "API_MAX_UPLOAD_BYTES" if upload else "API_MAX_BODY_BYTES"
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send, limit)
+            await self._refuse(scope, receive, send, limit, setting)
             return
         seen = 0
+        cut_off = started = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, cut_off
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    cut_off = True
                     raise _TooLargeError
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLargeError:
-            await self._refuse(scope, receive, send, limit)
+        async def answering(message: Message) -> None:
+            nonlocal started
+            # A body without Content-Length (chunked) is cut off while the framework parses
+            # it, and FastAPI answers any error of its form parser with a 400: whatever the
+            # app made of a body cut off, the answer is ours, the 413.
+            if cut_off and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_TooLargeError):
+            await self.app(scope, limited, answering)
+        if cut_off and not started:
+            await self._refuse(scope, receive, send, limit, setting)
 
     @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, setting: str) -> None:
         response = errors.problem(
-            413, "payload_too_large", f"request bodies are limited to {limit} bytes"
+            413,
+            "payload_too_large",
+            f"request bodies are limited to {limit} bytes ({setting})",
+            limit=setting,
+            limit_value=limit,
         )
         await response(scope, receive, send)
 
@@ -116,12 +135,7 @@ def build_services(
     store = Store.open(settings.database_url)
     assert settings.admin_token is not None
     keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
-    evidence = EvidenceStore(
-        store.engine,
-        settings.evidence_dir,
-        max_bytes=settings.max_upload_bytes,
-        media_types=settings.evidence_media_types,
-    )
+    evidence = EvidenceStore.from_settings(store.engine, settings)
     notes: list[str] = []
     worker = None
     chain_pending = False

@@ -247,6 +247,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             target=connect_chain_later, args=(services, stop), name="anchor-worker", daemon=True
         )
         worker_thread.start()
+    threading.Thread(
+        target=services.evidence.run_collector, args=(stop,), name="evidence", daemon=True
+    ).start()
     try:
         uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
     finally:
@@ -293,17 +296,19 @@ def cmd_anchor(args: argparse.Namespace) -> int:
 
 def cmd_receipt(args: argparse.Namespace) -> int:
     from api import receipts
+    from ledger.store.files import write_private_file
 
     services = _runtime(args, with_chain=False).services
     secret = services.receipt_secret(args.donation_id)
     url = services.receipt_url(args.donation_id, secret)
     print(url)
     print(f"receipt secret: {secret.hex()}")
+    # The QR code holds the receipt's secret: readable by its owner only.
     if args.png:
-        args.png.write_bytes(receipts.qr_png(url))
+        write_private_file(args.png, receipts.qr_png(url))
         print(f"QR code written to {args.png}")
     if args.svg:
-        args.svg.write_bytes(receipts.qr_svg(url))
+        write_private_file(args.svg, receipts.qr_svg(url))
         print(f"QR code written to {args.svg}")
     return 0
 
@@ -487,6 +492,20 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evidence_collect(args: argparse.Namespace) -> int:
+    from api.evidence import EvidenceStore
+
+    evidence = EvidenceStore.from_settings(_open_store(args).engine, get_settings())
+    done = evidence.collect()
+    print(
+        f"removed {done.rows_removed} evidence rows and {done.files_removed} files "
+        f"({done.bytes_freed} bytes) no disbursement cites, older than "
+        f"{evidence.limits.orphan_grace_s} s; {done.temp_removed} partial uploads"
+        + (f"; restored {done.rows_restored} rows of cited files" if done.rows_restored else "")
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -617,6 +636,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "deploy", help="deploy the contracts to CHAIN_RPC_URL's chain"
     ).set_defaults(func=cmd_deploy)
+
+    evidence = commands.add_parser("evidence", help="evidence files")
+    evidence_commands = evidence.add_subparsers(
+        dest="evidence_command", required=True, metavar="ACTION"
+    )
+    evidence_commands.add_parser(
+        "collect",
+        help="remove evidence files no disbursement cites, older than "
+        "API_EVIDENCE_ORPHAN_GRACE_S (serve does it every API_EVIDENCE_COLLECT_INTERVAL_S)",
+    ).set_defaults(func=cmd_evidence_collect)
 
     bench = commands.add_parser(
         "bench", help="run every benchmark against its baseline and print one table"

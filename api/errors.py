@@ -101,7 +101,9 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     428: "Precondition required",
+    429: "Too many requests",
     503: "Service unavailable",
+    507: "Insufficient storage",
 }
 
 _ENTRY_FIELD = re.compile(r"^(?:entries\[\d+\]\.)?(?:body\.)?")
@@ -154,6 +156,7 @@ def install(app: FastAPI) -> None:
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
         # RFC 9110 §15.5.2: a 401 names the scheme that would be accepted.
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = getattr(error, "headers", None) or headers  # e.g. Retry-After
         return problem(error.status, error.code, error.detail, error.field, headers, **error.extra)
 
     @app.exception_handler(RequestValidationError)

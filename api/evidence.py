@@ -1,30 +1,71 @@
-"""Evidence files (invoices, photos), stored by the SHA-256 of their bytes."""
+"""Evidence files (invoices, photos), stored by the SHA-256 of their bytes.
+
+An upload is streamed to a temporary file in the evidence folder while it is hashed; its
+content is checked against its declared type; its row is committed (the charity's quota
+and upload rate are checked in the same transaction); only then is the file renamed into
+place. A refused or failed upload leaves neither a row nor a file.
+
+Files no disbursement cites are removed a grace period after their upload (``collect``),
+with their rows; a file that some ``disbursement.made`` entry cites is never removed,
+whatever the rows say.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import hashlib
+import json
+import logging
+import math
 import os
+import re
+import shutil
 import tempfile
+import threading
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import Connection, Engine
 
 from api.errors import ApiError
-from ledger.store.tables import EVIDENCE_FILE
+from ledger.entries import from_hex
+from ledger.store.files import PRIVATE_FILE_MODE, private_dir
+from ledger.store.tables import ENTRY, EVIDENCE_FILE
 
-# What the first bytes of each accepted type must be: the declared type is checked
-# against the content, so a script cannot pass as a PDF.
-MAGIC = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/webp": (b"RIFF",),
+if TYPE_CHECKING:
+    from api.settings import ApiSettings
+
+log = logging.getLogger("shanlian.evidence")
+
+TEMP_PREFIX = ".upload-"
+"""Uploads in progress: ``<root>/.upload-XXXX``, renamed to ``<root>/<2 hex>/<64 hex>``."""
+
+SUFFIXES = {
+    "application/pdf": "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "text/plain": "txt",
 }
+"""The file name extension a download gets, from its checked type."""
+
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+"""The last 12 bytes of every PNG: the IEND chunk, empty, with its CRC."""
+PDF_HEADER = re.compile(rb"%PDF-[12]\.[0-9]")
+PDF_TAIL_BYTES = 1024
+"""Where ``%%EOF`` must be: within the last 1024 bytes (as PDF readers look for it)."""
+TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+"""Control characters a text/plain file may not hold (tab, LF, FF and CR are allowed)."""
+FILENAME_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""What a file name may not hold: controls (NUL…), bidi overrides, lone surrogates."""
 
 
 @dataclass(frozen=True)
@@ -38,16 +79,211 @@ class EvidenceRecord:
     uploaded_at: datetime
 
 
+@dataclass(frozen=True)
+class EvidenceLimits:
+    """What one charity may store and upload; see ``ApiSettings`` for each."""
+
+    quota_bytes: int = 1024**3
+    rate_bytes: int = 256 * 1024**2
+    rate_files: int = 200
+    rate_window_s: int = 3600
+    orphan_grace_s: int = 24 * 3600
+    collect_interval_s: int = 3600
+    min_free_bytes: int = 0
+    max_pixels: int = 50_000_000
+
+
+@dataclass
+class Collected:
+    """What one ``collect`` removed (and restored)."""
+
+    rows_removed: int = 0
+    files_removed: int = 0
+    bytes_freed: int = 0
+    temp_removed: int = 0
+    rows_restored: int = 0
+
+
+class RateLimitedError(ApiError):
+    """429: the charity uploaded too much in the window; ``Retry-After`` says when to retry."""
+
+    def __init__(self, detail: str, *, limit: str, value: int, retry_after_s: int) -> None:
+        super().__init__(
+            429,
+            "evidence_rate_limited",
+            detail,
+            field="file",
+            limit=limit,
+            limit_value=value,
+            retry_after_s=retry_after_s,
+        )
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class ContentError(ValueError):
+    """The bytes are not a file of the declared type."""
+
+
+def clean_filename(filename: str | None) -> str | None:
+    """The client's file name as kept: its last path component, NFC, at most 255 characters.
+
+    Raises:
+        ApiError: 422 for a name with a control character (NUL…), a bidi override or a
+            lone surrogate: never a real file's name, and PostgreSQL cannot store NUL.
+    """
+    if not filename:
+        return None
+    bad = FILENAME_CONTROLS.search(filename)
+    if bad is not None:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"file: the file name holds the character U+{ord(bad.group()):04X}; rename the file",
+            field="file",
+        )
+    name = unicodedata.normalize("NFC", re.split(r"[/\\]", filename)[-1]).strip()
+    return name[:255] if name not in ("", ".", "..") else None
+
+
+def check_content(media_type: str, path: Path, *, max_pixels: int) -> None:
+    """Check that the file at ``path`` really is ``media_type``, by reading all of it.
+
+    PDF: the header ``%PDF-1.x`` first and ``%%EOF`` in the last 1024 bytes. Images:
+    Pillow opens them as that format only, and decodes them whole (a JPEG at 1/8 scale,
+    which still reads every byte of its scan); a PNG must end with its IEND chunk. Text:
+    UTF-8 with no control character but tab, line feed, form feed and carriage return.
+
+    Raises:
+        ContentError: what is wrong, to show the uploader.
+    """
+    if media_type == "application/pdf":
+        _check_pdf(path)
+    elif media_type == "text/plain":
+        _check_text(path)
+    elif media_type in PIL_FORMATS:
+        _check_image(media_type, path, max_pixels)
+    else:  # pragma: no cover - the accepted types are the keys above
+        raise ContentError(f"no check for {media_type}")
+
+
+def _check_pdf(path: Path) -> None:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(16)
+        handle.seek(max(0, size - PDF_TAIL_BYTES))
+        tail = handle.read()
+    if not PDF_HEADER.match(head):
+        raise ContentError("a PDF starts with %PDF-1.x (or 2.x)")
+    if b"%%EOF" not in tail:
+        raise ContentError("the PDF has no %%EOF at its end: it is cut short or not a PDF")
+
+
+def _check_text(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    with path.open("rb") as handle:
+        try:
+            while block := handle.read(256 * 1024):
+                found = TEXT_CONTROLS.search(decoder.decode(block))
+                if found is not None:
+                    raise ContentError(
+                        f"a text/plain file may not hold the control character "
+                        f"U+{ord(found.group()):04X}"
+                    )
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ContentError("a text/plain file must be UTF-8") from None
+
+
+def _check_image(media_type: str, path: Path, max_pixels: int) -> None:
+    from PIL import Image
+
+    expected = PIL_FORMATS[media_type]
+    try:
+        with Image.open(path, formats=[expected]) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ContentError(
+                    f"the image is {width}x{height} pixels; evidence images are limited to "
+                    f"{max_pixels} pixels (API_EVIDENCE_MAX_PIXELS)"
+                )
+            image.verify()  # PNG: every chunk and its CRC
+        with Image.open(path, formats=[expected]) as image:
+            if expected == "JPEG":
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
+    except ContentError:
+        raise
+    except Exception as error:  # whatever the decoder says, the file is not this type
+        reason = str(error).replace(f"'{path}'", "").replace(str(path), "").strip()
+        raise ContentError(
+            f"the file's content is not a whole {media_type} image ({reason})"
+        ) from None
+    if expected == "PNG":
+        with path.open("rb") as handle:
+            handle.seek(-len(PNG_END), os.SEEK_END)
+            if handle.read() != PNG_END:
+                raise ContentError("the PNG goes on after its IEND chunk (or is cut short)")
+
+
+def _lock(connection: Connection, name: bytes) -> None:
+    """Serialize the transactions about one charity's quota or one file (PostgreSQL).
+
+    SQLite needs nothing: every write transaction starts with ``BEGIN IMMEDIATE``.
+    """
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(b"shanlian.evidence." + name).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _record(row: Any) -> EvidenceRecord:
+    values = dict(row._mapping)
+    values["sha256"] = bytes(values["sha256"])
+    values["uploaded_at"] = _utc(values["uploaded_at"])
+    return EvidenceRecord(**values)
+
+
 class EvidenceStore:
     """Files on disk under ``root/<2 hex>/<64 hex>``, their metadata in ``evidence_file``."""
 
     def __init__(
-        self, engine: Engine, root: Path, *, max_bytes: int, media_types: tuple[str, ...]
+        self,
+        engine: Engine,
+        root: Path,
+        *,
+        max_bytes: int,
+        media_types: tuple[str, ...],
+        limits: EvidenceLimits | None = None,
     ) -> None:
         self.engine = engine
         self.root = root
         self.max_bytes = max_bytes
         self.media_types = media_types
+        self.limits = limits or EvidenceLimits()
+
+    @classmethod
+    def from_settings(cls, engine: Engine, settings: ApiSettings) -> EvidenceStore:
+        """The store the service's settings describe (``API_EVIDENCE_*``)."""
+        return cls(
+            engine,
+            settings.evidence_dir,
+            max_bytes=settings.max_upload_bytes,
+            media_types=settings.evidence_media_types,
+            limits=EvidenceLimits(
+                quota_bytes=settings.evidence_quota_bytes,
+                rate_bytes=settings.evidence_rate_bytes,
+                rate_files=settings.evidence_rate_files,
+                rate_window_s=settings.evidence_rate_window_s,
+                orphan_grace_s=settings.evidence_orphan_grace_s,
+                collect_interval_s=settings.evidence_collect_interval_s,
+                min_free_bytes=settings.evidence_min_free_bytes,
+                max_pixels=settings.evidence_max_pixels,
+            ),
+        )
 
     def path(self, sha256: bytes) -> Path:
         digest = sha256.hex()
@@ -77,7 +313,9 @@ class EvidenceStore:
 
         Raises:
             ApiError: 415 for a media type not accepted or not matching the content,
-                413 for a file over the size limit, 422 for an empty file.
+                413 for a file over the size limit or the charity's quota, 422 for an
+                empty file or a bad file name, 429 (``RateLimitedError``) over the
+                charity's upload rate, 507 when the disk is nearly full.
         """
         media_type = media_type.split(";")[0].strip().lower()
         if media_type not in self.media_types:
@@ -88,68 +326,163 @@ class EvidenceStore:
                 + ", ".join(self.media_types),
                 field="file",
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        head = b""
-        handle = tempfile.NamedTemporaryFile(dir=self.root, delete=False)  # noqa: SIM115
+        name = clean_filename(filename)
+        private_dir(self.root)
+        # Refuse early, before the file is written, when the charity has no room at all.
+        with self.engine.connect() as connection:
+            self._check_room(connection, charity_id, 1)
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.root)
         try:
-            with handle:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)  # mkstemp's 0600 is umasked
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise ApiError(
                             413,
                             "payload_too_large",
-                            f"evidence files are limited to {self.max_bytes} bytes",
+                            f"evidence files are limited to {self.max_bytes} bytes "
+                            "(API_MAX_UPLOAD_BYTES)",
                             field="file",
+                            limit="API_MAX_UPLOAD_BYTES",
+                            limit_value=self.max_bytes,
                         )
-                    if len(head) < 16:
-                        head += chunk[: 16 - len(head)]
                     digest.update(chunk)
                     handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
             if size == 0:
                 raise ApiError(422, "invalid_field", "file: the file is empty", field="file")
-            self._check_content(media_type, head, Path(handle.name))
-            sha256 = digest.digest()
-            target = self.path(sha256)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(handle.name, target)
-        finally:
-            if os.path.exists(handle.name):
-                os.unlink(handle.name)
-        existing = self.get(sha256, charity_id)
-        if existing is not None:
-            return existing
-        record = EvidenceRecord(
-            sha256=sha256,
-            charity_id=charity_id,
-            media_type=media_type,
-            size=size,
-            filename=(filename or None) and filename[:255],
-            public=False,
-            uploaded_at=datetime.now(UTC),
-        )
-        with self.engine.begin() as connection:
-            connection.execute(EVIDENCE_FILE.insert().values(**vars(record)))
-        return record
-
-    def _check_content(self, media_type: str, head: bytes, path: Path) -> None:
-        if media_type == "text/plain":
             try:
-                path.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
+                await asyncio.to_thread(
+                    check_content, media_type, Path(temp), max_pixels=self.limits.max_pixels
+                )
+            except ContentError as error:
                 raise ApiError(
-                    415, "unsupported_media_type", "a text/plain file must be UTF-8", field="file"
+                    415,
+                    "unsupported_media_type",
+                    f"the file's content is not {media_type}: {error}",
+                    field="file",
                 ) from None
-            return
-        if not any(head.startswith(magic) for magic in MAGIC[media_type]):
-            raise ApiError(
-                415,
-                "unsupported_media_type",
-                f"the file's content is not {media_type}",
-                field="file",
+            sha256 = digest.digest()
+            record, created = self._commit(sha256, charity_id, media_type, size, name)
+            target = self.path(sha256)
+            try:
+                private_dir(target.parent)
+                if not target.exists():  # the same bytes may be stored already
+                    os.replace(temp, target)
+            except OSError:
+                if created:  # the row must not outlive its file
+                    with self.engine.begin() as connection:
+                        connection.execute(
+                            delete(EVIDENCE_FILE).where(
+                                EVIDENCE_FILE.c.sha256 == sha256,
+                                EVIDENCE_FILE.c.charity_id == charity_id,
+                            )
+                        )
+                raise
+            return record
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+    def _commit(
+        self, sha256: bytes, charity_id: str, media_type: str, size: int, filename: str | None
+    ) -> tuple[EvidenceRecord, bool]:
+        """This charity's row of the file: the one it has, or a new one within its limits."""
+        with self.engine.begin() as connection:
+            _lock(connection, b"charity:" + charity_id.encode())
+            _lock(connection, b"file:" + sha256)
+            existing = connection.execute(
+                select(EVIDENCE_FILE).where(
+                    EVIDENCE_FILE.c.sha256 == sha256, EVIDENCE_FILE.c.charity_id == charity_id
+                )
+            ).first()
+            if existing is not None:
+                return _record(existing), False
+            self._check_room(connection, charity_id, size)
+            record = EvidenceRecord(
+                sha256=sha256,
+                charity_id=charity_id,
+                media_type=media_type,
+                size=size,
+                filename=filename,
+                public=False,
+                uploaded_at=datetime.now(UTC),
             )
+            connection.execute(EVIDENCE_FILE.insert().values(**vars(record)))
+        return record, True
+
+    def _check_room(self, connection: Connection, charity_id: str, size: int) -> None:
+        """Refuse a file of ``size`` bytes over the disk's reserve, the quota or the rate."""
+        limits = self.limits
+        free = shutil.disk_usage(self.root).free
+        if free - size < limits.min_free_bytes:
+            log.warning("evidence refused: %d bytes free under %s", free, self.root)
+            raise ApiError(
+                507,
+                "insufficient_storage",
+                "the server keeps at least "
+                f"{limits.min_free_bytes} bytes free (API_EVIDENCE_MIN_FREE_BYTES) and has no "
+                "room for this file now; try again later",
+                field="file",
+                limit="API_EVIDENCE_MIN_FREE_BYTES",
+                limit_value=limits.min_free_bytes,
+            )
+        mine = EVIDENCE_FILE.c.charity_id == charity_id
+        used = connection.execute(
+            select(func.coalesce(func.sum(EVIDENCE_FILE.c.size), 0)).where(mine)
+        ).scalar_one()
+        if used + size > limits.quota_bytes:
+            raise ApiError(
+                413,
+                "evidence_quota_exceeded",
+                f"a charity keeps at most {limits.quota_bytes} bytes of evidence "
+                f"(API_EVIDENCE_QUOTA_BYTES); it holds {used} and this file is {size}. Files "
+                f"no disbursement cites are removed {limits.orphan_grace_s} s after upload",
+                field="file",
+                limit="API_EVIDENCE_QUOTA_BYTES",
+                limit_value=limits.quota_bytes,
+            )
+        now = datetime.now(UTC)
+        window = timedelta(seconds=limits.rate_window_s)
+        recent = [
+            (_utc(at), stored)
+            for at, stored in connection.execute(
+                select(EVIDENCE_FILE.c.uploaded_at, EVIDENCE_FILE.c.size)
+                .where(mine, EVIDENCE_FILE.c.uploaded_at > now - window)
+                .order_by(EVIDENCE_FILE.c.uploaded_at)
+            )
+        ]
+        files_over = len(recent) + 1 - limits.rate_files
+        bytes_over = sum(stored for _, stored in recent) + size - limits.rate_bytes
+        if files_over <= 0 and bytes_over <= 0:
+            return
+        # The moment enough of the window's uploads have aged out of it.
+        freed_bytes = 0
+        retry_at = now + window
+        for freed_files, (at, stored) in enumerate(recent, start=1):
+            freed_bytes += stored
+            if freed_files >= files_over and freed_bytes >= bytes_over:
+                retry_at = at + window
+                break
+        retry_after_s = max(1, math.ceil((retry_at - now).total_seconds()))
+        limit, value = (
+            ("API_EVIDENCE_RATE_FILES", limits.rate_files)
+            if files_over > 0
+            else ("API_EVIDENCE_RATE_BYTES", limits.rate_bytes)
+        )
+        unit = "files" if files_over > 0 else "bytes"
+        raise RateLimitedError(
+            f"a charity uploads at most {value} {unit} of evidence in "
+            f"{limits.rate_window_s} s ({limit}, API_EVIDENCE_RATE_WINDOW_S); "
+            f"retry in {retry_after_s} s",
+            limit=limit,
+            value=value,
+            retry_after_s=retry_after_s,
+        )
 
     def records(self, sha256: bytes) -> list[EvidenceRecord]:
         """Every charity's record of this file (the same bytes may be uploaded by several)."""
@@ -157,13 +490,175 @@ class EvidenceStore:
             rows = connection.execute(
                 select(EVIDENCE_FILE).where(EVIDENCE_FILE.c.sha256 == sha256)
             ).all()
-        out = []
-        for row in rows:
-            values = dict(row._mapping)
-            values["sha256"] = bytes(values["sha256"])
-            out.append(EvidenceRecord(**values))
-        return out
+        return [_record(row) for row in rows]
 
     def get(self, sha256: bytes, charity_id: str) -> EvidenceRecord | None:
         """This charity's record of the file, if it uploaded it."""
         return next((r for r in self.records(sha256) if r.charity_id == charity_id), None)
+
+    def read(self, sha256: bytes) -> bytes | None:
+        """The file's bytes, or None if it is missing on disk (logged: the operator's to fix)."""
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            log.error("evidence %s has a row but no file under %s", sha256.hex(), self.root)
+            return None
+
+    # -- collecting files no disbursement cites ---------------------------------------------
+
+    def citations(self) -> dict[tuple[str, bytes], tuple[str, bool]]:
+        """What the journal's disbursements cite: (charity, sha256) -> (media type, public)."""
+        cited: dict[tuple[str, bytes], tuple[str, bool]] = {}
+        query = select(ENTRY.c.leaf).where(ENTRY.c.kind == "disbursement.made")
+        with self.engine.connect() as connection:
+            for leaf in connection.execute(query.execution_options(yield_per=1000)).scalars():
+                body = json.loads(leaf)["body"]
+                for item in body.get("evidence", ()):
+                    key = (str(body["charity_id"]), from_hex(str(item["sha256"])))
+                    public = bool(item["public"]) or cited.get(key, ("", False))[1]
+                    cited[key] = (str(item["media_type"]), public)
+        return cited
+
+    def collect(self, now: datetime | None = None) -> Collected:
+        """Remove the files and rows no disbursement cites, older than the grace period.
+
+        1. A charity's row older than the grace period that none of its disbursements
+           cites (and not public) is deleted; if it was the file's last row, the file's
+           time is set to now, so the file itself waits one more grace period: a
+           disbursement checked against the row just before will have cited it by then.
+        2. A file with no row and older than the grace period is removed, unless a
+           disbursement cites it: then its rows are written again from the citations.
+        3. Uploads in progress (``.upload-*``) older than the grace period are leftovers of
+           a crash: removed.
+
+        Each removal re-checks under the file's lock, so uploads may go on meanwhile.
+        """
+        now = now or datetime.now(UTC)
+        cutoff = now - timedelta(seconds=self.limits.orphan_grace_s)
+        cited = self.citations()
+        cited_files = {sha256 for _, sha256 in cited}
+        done = Collected()
+        with self.engine.connect() as connection:
+            candidates = connection.execute(
+                select(EVIDENCE_FILE.c.sha256, EVIDENCE_FILE.c.charity_id).where(
+                    EVIDENCE_FILE.c.uploaded_at < cutoff, EVIDENCE_FILE.c.public.is_(False)
+                )
+            ).all()
+        for raw, charity_id in candidates:
+            sha256 = bytes(raw)
+            if (charity_id, sha256) in cited:
+                continue
+            with self.engine.begin() as connection:
+                _lock(connection, b"file:" + sha256)
+                removed = connection.execute(
+                    delete(EVIDENCE_FILE).where(
+                        EVIDENCE_FILE.c.sha256 == sha256,
+                        EVIDENCE_FILE.c.charity_id == charity_id,
+                        EVIDENCE_FILE.c.uploaded_at < cutoff,
+                        EVIDENCE_FILE.c.public.is_(False),
+                    )
+                ).rowcount
+                left = self._row_count(connection, sha256)
+            done.rows_removed += removed
+            if removed and not left:
+                with contextlib.suppress(FileNotFoundError):
+                    os.utime(self.path(sha256))
+        with self.engine.connect() as connection:
+            held = {
+                bytes(raw) for raw in connection.execute(select(EVIDENCE_FILE.c.sha256)).scalars()
+            }
+        for path in self._stored_files():
+            sha256 = bytes.fromhex(path.name)
+            if sha256 in held:  # re-checked below only for files that had no row
+                continue
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            if datetime.fromtimestamp(info.st_mtime, UTC) >= cutoff:
+                continue
+            with self.engine.begin() as connection:
+                _lock(connection, b"file:" + sha256)
+                if self._row_count(connection, sha256):
+                    continue
+                if sha256 in cited_files:
+                    done.rows_restored += self._restore(connection, sha256, info.st_size, cited)
+                    continue
+                path.unlink(missing_ok=True)
+            done.files_removed += 1
+            done.bytes_freed += info.st_size
+        if self.root.is_dir():
+            for path in self.root.glob(TEMP_PREFIX + "*"):
+                with contextlib.suppress(FileNotFoundError):
+                    if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+                        path.unlink()
+                        done.temp_removed += 1
+        return done
+
+    @staticmethod
+    def _row_count(connection: Connection, sha256: bytes) -> int:
+        return int(
+            connection.execute(
+                select(func.count()).where(EVIDENCE_FILE.c.sha256 == sha256)
+            ).scalar_one()
+        )
+
+    @staticmethod
+    def _restore(
+        connection: Connection,
+        sha256: bytes,
+        size: int,
+        cited: dict[tuple[str, bytes], tuple[str, bool]],
+    ) -> int:
+        """Write again the rows of a cited file whose rows are gone (its citations say how)."""
+        rows = [
+            {
+                "sha256": sha256,
+                "charity_id": charity_id,
+                "media_type": media_type,
+                "size": size,
+                "filename": None,
+                "public": public,
+                "uploaded_at": datetime.now(UTC),
+            }
+            for (charity_id, cited_sha), (media_type, public) in cited.items()
+            if cited_sha == sha256
+        ]
+        connection.execute(EVIDENCE_FILE.insert(), rows)
+        log.warning("evidence %s is cited but had no row: %d restored", sha256.hex(), len(rows))
+        return len(rows)
+
+    def _stored_files(self) -> list[Path]:
+        """The files under ``root/<2 hex>/<64 hex>`` (nothing else there is ours to touch)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                name = path.name
+                if len(name) == 64 and name.startswith(folder.name) and _is_hex(name):
+                    found.append(path)
+        return found
+
+    def run_collector(self, stop: threading.Event) -> None:
+        """Collect now and every ``collect_interval_s`` until ``stop`` (a thread of ``serve``)."""
+        while not stop.is_set():
+            try:
+                done = self.collect()
+                if done.rows_removed or done.files_removed or done.temp_removed:
+                    log.info(
+                        "evidence collected: %d rows, %d files (%d bytes), %d partial uploads",
+                        done.rows_removed,
+                        done.files_removed,
+                        done.bytes_freed,
+                        done.temp_removed,
+                    )
+            except Exception:  # the service goes on; the next round retries
+                log.exception("collecting evidence failed; retrying later")
+            stop.wait(self.limits.collect_interval_s)
+
+
+def _is_hex(name: str) -> bool:
+    return all(ch in "0123456789abcdef" for ch in name)

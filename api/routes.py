@@ -17,6 +17,7 @@ from api.errors import (
     UnauthorizedError,
     problem_response,
 )
+from api.evidence import SUFFIXES as EVIDENCE_SUFFIXES
 from api.keys import PUBLIC, Principal
 from api.services import Services
 from explorer.views import checkpoint_public
@@ -253,8 +254,10 @@ def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticat
     status_code=201,
     responses={
         **ERRORS,
-        413: problem_response("the file is over the limit"),
+        413: problem_response("the file is over the size limit or the charity's quota"),
         415: problem_response("a media type not accepted, or not the file's content"),
+        429: problem_response("the charity uploaded too much lately (see Retry-After)"),
+        507: problem_response("the server's disk is nearly full"),
     },
     tags=["fund use"],
 )
@@ -288,7 +291,10 @@ async def upload_evidence(
 @router.get(
     "/evidence/{sha256}",
     response_class=Response,
-    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        **ERRORS,
+        200: {"content": {t: {} for t in EVIDENCE_SUFFIXES}, "description": "as an attachment"},
+    },
     tags=["fund use"],
 )
 def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrincipal) -> Response:
@@ -308,11 +314,29 @@ def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrin
             r.charity_id for r in records
         }:
             raise ForbiddenError("this evidence belongs to another charity")
-    content = services.evidence.path(digest).read_bytes()
+    content = services.evidence.read(digest)
+    if content is None:
+        raise ApiError(
+            404,
+            "evidence_file_missing",
+            f"evidence {sha256} is recorded but its file is missing on this server; the "
+            "charity may upload the same file again to restore it",
+        )
+    # The type the content was checked against (the caller's own record first); never
+    # rendered by the browser: an attachment, not sniffed, sandboxed if opened anyway.
+    record = next((r for r in records if r.charity_id == principal.charity_id), records[0])
+    media_type = record.media_type
     return Response(
         content,
-        media_type=records[0].media_type,
-        headers={"Cache-Control": "public, max-age=31536000, immutable" if public else "private"},
+        media_type=media_type + ("; charset=utf-8" if media_type == "text/plain" else ""),
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable" if public else "private",
+            "Content-Disposition": (
+                f'attachment; filename="{digest.hex()}.{EVIDENCE_SUFFIXES.get(media_type, "bin")}"'
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )
 
 

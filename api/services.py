@@ -553,15 +553,21 @@ class Services:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> Iterator[bytes]:
-        """An auditor's export as CSV lines, streamed (amounts in minor units)."""
+        """An auditor's export as CSV lines, streamed (amounts in minor units).
+
+        Text cells a spreadsheet could run as a formula are prefixed with ``'``
+        (``api.spreadsheet``): a charity's payee or purpose is never a formula.
+        """
+        from api.spreadsheet import safe_row
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(projections.EXPORT_COLUMNS[kind])
+        writer.writerow(safe_row(projections.EXPORT_COLUMNS[kind]))
         with self.connect() as connection:
             for row in projections.export_rows(
                 connection, kind, charity_id=charity_id, start=start, end=end
             ):
-                writer.writerow(row)
+                writer.writerow(safe_row(row))
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue().encode("utf-8")
                     buffer.seek(0)

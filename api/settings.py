@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.store.files import private_dir
+
 DEFAULT_DATA_DIR = Path("var")
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "password"}
 MIN_TOKEN_LENGTH = 32
@@ -65,6 +67,15 @@ class ApiSettings(BaseSettings):
         paid_at_leeway_minutes: how far ahead of the server's clock a donation's
             ``paid_at`` may be (``API_PAID_AT_LEEWAY_MINUTES``, default 5): the payment
             channel's clock may run a little fast, but a journal entry is forever.
+        evidence_quota_bytes: what one charity may keep in evidence files, in all.
+        evidence_rate_bytes, evidence_rate_files: what one charity may upload in any
+            ``evidence_rate_window_s`` seconds (bytes stored, new files).
+        evidence_orphan_grace_s: how long a file no disbursement cites is kept after its
+            upload before ``shanlian evidence collect`` (and ``serve``, every
+            ``evidence_collect_interval_s``) removes it.
+        evidence_min_free_bytes: uploads are refused (507) when the evidence folder's
+            disk would have less free space than this.
+        evidence_max_pixels: largest image (width x height) decoded to check it.
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -87,6 +98,14 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
     evidence_media_types: tuple[str, ...] = EVIDENCE_MEDIA_TYPES
     paid_at_leeway_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 5
+    evidence_quota_bytes: Annotated[int, Field(gt=0)] = 1024**3
+    evidence_rate_bytes: Annotated[int, Field(gt=0)] = 256 * 1024**2
+    evidence_rate_files: Annotated[int, Field(gt=0)] = 200
+    evidence_rate_window_s: Annotated[int, Field(gt=0)] = 3600
+    evidence_orphan_grace_s: Annotated[int, Field(gt=0)] = 24 * 3600
+    evidence_collect_interval_s: Annotated[int, Field(gt=0)] = 3600
+    evidence_min_free_bytes: Annotated[int, Field(ge=0)] = 1024**3
+    evidence_max_pixels: Annotated[int, Field(gt=0)] = 50_000_000
 
     @field_validator("database_url")
     @classmethod
@@ -123,13 +142,27 @@ class ApiSettings(BaseSettings):
             )
         return self
 
-    def ensure_data_dir(self) -> None:
-        """Create the folders of the embedded defaults, so they just work."""
-        if self.database_url.startswith("sqlite:///"):
-            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
+    @model_validator(mode="after")
+    def _evidence_limits_fit(self) -> ApiSettings:
+        for name in ("evidence_quota_bytes", "evidence_rate_bytes"):
+            if getattr(self, name) < self.max_upload_bytes:
+                raise ValueError(
+                    f"API_{name.upper()} ({getattr(self, name)}) is below API_MAX_UPLOAD_BYTES "
+                    f"({self.max_upload_bytes}): a file at the limit could never be uploaded"
+                )
+        if self.evidence_orphan_grace_s < self.evidence_rate_window_s:
+            # The rate counts the rows of the window: collecting them sooner would reset it.
+            raise ValueError(
+                f"API_EVIDENCE_ORPHAN_GRACE_S ({self.evidence_orphan_grace_s}) must be at least "
+                f"API_EVIDENCE_RATE_WINDOW_S ({self.evidence_rate_window_s})"
             )
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def ensure_data_dir(self) -> None:
+        """Create the folders of the embedded defaults, so they just work: private (0700)."""
+        if self.database_url.startswith("sqlite:///"):
+            private_dir(Path(self.database_url.removeprefix("sqlite:///")).parent)
+        private_dir(self.evidence_dir)
 
     def with_generated_token(self) -> tuple[ApiSettings, str | None]:
         """These settings with a platform token: the configured one, or a new one."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
+
+from ledger.store.files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -39,8 +42,21 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     return create_engine(url, connect_args=connect_args, **kwargs)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file a SQLite URL names, or None (in memory, or a ``file:`` URI)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def _sqlite_engine(url: str, *, read_only: bool, **kwargs: Any) -> Engine:
     connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 60}
+    database_file = _sqlite_file(url)
+    if not read_only and database_file is not None and database_file.parent.is_dir():
+        # Donors' personal data and receipt secrets: readable by the owner only. SQLite
+        # gives its -wal and -shm files the mode of the database file.
+        create_private_file(database_file)
     if read_only:
         path = url.split(":///", 1)[1]
         url = f"sqlite:///file:{path}?mode=ro&uri=true"

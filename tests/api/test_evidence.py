@@ -11,7 +11,7 @@ from api.app import build_services, create_app
 from api.settings import ApiSettings
 
 TOKEN = "evidence-test-platform-token-0123456789"
-INVOICE = b"%PDF-1.4 invoice 42"
+INVOICE = b"%PDF-1.4\n% invoice 42\n%%EOF\n"
 
 
 @pytest.fixture
