@@ -579,6 +579,11 @@ class Gate:
         with self._lock:
             self._admitted -= 1
 
+    @property
+    def full(self) -> bool:
+        """As many requests are admitted as may be."""
+        return self.admitted >= self.max_pending
+
     def admit(self) -> bool:
         with self._lock:
             if self._admitted >= self.max_pending:
@@ -641,6 +646,17 @@ def _refusal(
     return JSONResponse(_error(request_id, code, message), status_code=status, headers=headers)
 
 
+def _busy(gate: Gate, payload: Any) -> JSONResponse:
+    return _refusal(
+        503,
+        payload,
+        LIMIT_EXCEEDED,
+        f"busy: at most {gate.max_pending} requests read the chain at once "
+        "(API_RPC_MAX_PENDING); retry in a second",
+        1.0,
+    )
+
+
 @router.post(
     "/chain/rpc",
     tags=["journal"],
@@ -675,6 +691,8 @@ async def rpc(request: Request) -> JSONResponse:
     settings = services.settings
     gate = _gate(request, settings)
     limits = gate.limits
+    if gate.full:  # refused before the body is even read: a flood costs next to nothing
+        return _busy(gate, None)
     try:
         payload = json.loads(await request.body())
     except (ValueError, RecursionError):
@@ -719,14 +737,7 @@ async def rpc(request: Request) -> JSONResponse:
             answers.append(_error(call.request_id, error.code, error.message))
     if work:
         if not gate.admit():
-            return _refusal(
-                503,
-                payload,
-                LIMIT_EXCEEDED,
-                f"busy: at most {gate.max_pending} requests read the chain at once "
-                "(API_RPC_MAX_PENDING); retry in a second",
-                1.0,
-            )
+            return _busy(gate, payload)
         deadline = time.monotonic() + limits.time_limit_s
         done = await gate.run(
             functools.partial(execute, chain.w3, limits, work, deadline), deadline
