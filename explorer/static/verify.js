@@ -194,11 +194,16 @@
       referrerPolicy: "no-referrer",
     })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        return response.json().then(
+          function (answer) { return { status: response.status, ok: response.ok, answer: answer }; },
+          function () { return { status: response.status, ok: response.ok, answer: null }; }
+        );
       })
-      .then(function (answer) {
-        if (answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
+      .then(function (got) {
+        var answer = got.answer;
+        // A refusal (429 over the rate, 503 busy) is a JSON-RPC error too: it says why.
+        if (answer && answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
+        if (!got.ok || !answer) throw new Error("HTTP " + got.status);
         return answer.result;
       });
   }
