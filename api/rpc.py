@@ -75,13 +75,6 @@ OFFERED_TEXT = (
     + ", ".join(OFFERED)
     + " (eth_call and eth_getLogs only of the LedgerAnchor and the CharityRegistry)"
 )
-GAS_CAP_REASON = (
-    "The heaviest view call is verifyInclusion with a 64-hash proof (the longest a uint64 "
-    "tree has), 98,797 gas measured, 71,902 with a 40-hash one; its loop ends after at "
-    "most 64 steps whatever the proof's length (a 1,000-hash proof, 64 KB of body, "
-    "takes 575,890 for its calldata). 1,000,000 gas is ten times the heaviest real call "
-    "and bounds any call to about 0.25 s of py-evm (a 1M-gas loop, measured)."
-)
 BLOCK_TAGS = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
 LOGS_CHUNK_BLOCKS = 100
 """eth_getLogs reads so many blocks per turn of the chain's lock (~0.2 s): the anchor
@@ -544,13 +537,11 @@ def client_of(request: Request) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         return host
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return (
-        str(address.ipv4_mapped or address)
-        if isinstance(address, ipaddress.IPv6Address)
-        else str(address)
-    )
+    return str(address)
 
 
 class Gate:
@@ -640,10 +631,14 @@ def _refusal(
                 if not isinstance(candidate, str) or len(candidate) <= MAX_ID_CHARS
                 else None
             )
-    headers = (
-        {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
+    if retry_after is None:
+        return JSONResponse(_error(request_id, code, message), status_code=status)
+    seconds = max(1, math.ceil(retry_after))
+    return JSONResponse(
+        _error(request_id, code, message, {"retry_after_s": seconds}),
+        status_code=status,
+        headers={"Retry-After": str(seconds)},
     )
-    return JSONResponse(_error(request_id, code, message), status_code=status, headers=headers)
 
 
 def _busy(gate: Gate, payload: Any) -> JSONResponse:
@@ -668,10 +663,7 @@ def _busy(gate: Gate, payload: Any) -> JSONResponse:
     },
 )
 async def rpc(request: Request) -> JSONResponse:
-    """Read-only JSON-RPC onto the embedded chain (POST a JSON-RPC 2.0 request or batch).
-
-    Offered: what verification reads (see the module's docs); limits: ``API_RPC_*``.
-    """
+    """Read-only JSON-RPC onto the embedded chain: what verification reads (limits: API_RPC_*)."""
     services: Services = request.app.state.services
     chain = services.chain
     if chain is None or not chain.is_embedded:
