@@ -101,6 +101,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     428: "Precondition required",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 

@@ -18,9 +18,10 @@ preflight), a batch limit, a per-client token bucket, a bound on the chain reads
 or waiting at once, and a time limit. Chain work runs on a small thread pool, never on the
 event loop, so no request of any kind holds up the others.
 
-Refusals of a whole request carry a JSON-RPC error body with an HTTP status: 415 (media
-type), 429 with ``Retry-After`` (rate), 503 with ``Retry-After`` (busy). Errors of one
-call are JSON-RPC errors in a 200 answer, as a node gives them.
+A refusal of the whole HTTP request is a problem document, as the API's others: 415
+``unsupported_media_type``, 429 ``rate_limited`` and 503 ``rpc_busy`` (both with
+``Retry-After``). Everything else, a malformed request or batch included, is a JSON-RPC
+error in a 200 answer, as a node gives it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from web3 import Web3
 from web3.providers.eth_tester.middleware import request_formatters, result_formatters
 from web3.types import RPCEndpoint
 
-from api.errors import ApiError, problem_response
+from api.errors import ApiError, problem, problem_response
 from api.services import Services
 from api.settings import ApiSettings
 from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR, load_artifact
@@ -619,33 +620,20 @@ router = APIRouter(
 )
 
 
-def _refusal(
-    status: int, payload: Any, code: int, message: str, retry_after: float | None
-) -> JSONResponse:
-    request_id = None
-    if isinstance(payload, dict):
-        candidate = payload.get("id")
-        if isinstance(candidate, int | str) and not isinstance(candidate, bool):
-            request_id = (
-                candidate
-                if not isinstance(candidate, str) or len(candidate) <= MAX_ID_CHARS
-                else None
-            )
+def _refusal(status: int, code: str, detail: str, retry_after: float | None) -> JSONResponse:
+    """A refusal of the whole HTTP request: a problem document, as the API's others."""
     if retry_after is None:
-        return JSONResponse(_error(request_id, code, message), status_code=status)
+        return problem(status, code, detail)
     seconds = max(1, math.ceil(retry_after))
-    return JSONResponse(
-        _error(request_id, code, message, {"retry_after_s": seconds}),
-        status_code=status,
-        headers={"Retry-After": str(seconds)},
+    return problem(
+        status, code, detail, headers={"Retry-After": str(seconds)}, retry_after_s=seconds
     )
 
 
-def _busy(gate: Gate, payload: Any) -> JSONResponse:
+def _busy(gate: Gate) -> JSONResponse:
     return _refusal(
         503,
-        payload,
-        LIMIT_EXCEEDED,
+        "rpc_busy",
         f"busy: at most {gate.max_pending} requests read the chain at once "
         "(API_RPC_MAX_PENDING); retry in a second",
         1.0,
@@ -657,9 +645,9 @@ def _busy(gate: Gate, payload: Any) -> JSONResponse:
     tags=["journal"],
     responses={
         200: {"description": "a JSON-RPC 2.0 response (or a batch of them)"},
-        415: {"description": "the body is not application/json (a JSON-RPC error)"},
-        429: {"description": "this client is over its rate (JSON-RPC error, Retry-After)"},
-        503: {"description": "too many chain reads at once (JSON-RPC error, Retry-After)"},
+        415: problem_response("the body is not application/json"),
+        429: problem_response("this client is over its rate (see Retry-After)"),
+        503: problem_response("too many requests read the chain at once (see Retry-After)"),
     },
 )
 async def rpc(request: Request) -> JSONResponse:
@@ -674,8 +662,7 @@ async def rpc(request: Request) -> JSONResponse:
     if media_type != "application/json":
         return _refusal(
             415,
-            None,
-            INVALID_REQUEST,
+            "unsupported_media_type",
             "send Content-Type: application/json (other media types are refused, so that "
             "no page can post here without the browser's CORS preflight)",
             None,
@@ -684,7 +671,7 @@ async def rpc(request: Request) -> JSONResponse:
     gate = _gate(request, settings)
     limits = gate.limits
     if gate.full:  # refused before the body is even read: a flood costs next to nothing
-        return _busy(gate, None)
+        return _busy(gate)
     try:
         payload = json.loads(await request.body())
     except (ValueError, RecursionError):
@@ -695,8 +682,7 @@ async def rpc(request: Request) -> JSONResponse:
     if not served:
         return _refusal(
             429,
-            payload,
-            LIMIT_EXCEEDED,
+            "rate_limited",
             f"rate limit: each client may make {settings.rpc_rate_per_s:g} calls a second "
             f"and {settings.rpc_burst} at once (API_RPC_RATE_PER_S, API_RPC_BURST; a batch "
             f"costs one per request in it); retry in {math.ceil(wait)} s",
@@ -729,7 +715,7 @@ async def rpc(request: Request) -> JSONResponse:
             answers.append(_error(call.request_id, error.code, error.message))
     if work:
         if not gate.admit():
-            return _busy(gate, payload)
+            return _busy(gate)
         deadline = time.monotonic() + limits.time_limit_s
         done = await gate.run(
             functools.partial(execute, chain.w3, limits, work, deadline), deadline

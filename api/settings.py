@@ -55,7 +55,7 @@ class ApiSettings(BaseSettings):
             costs one per request in it).
         rpc_burst: calls a client may make at once before the rate applies (40).
         rpc_rate_max_wait_s: a client over its rate is held up to this long, then
-            refused with 429 and ``Retry-After`` (1 s).
+            refused with 429 ``rate_limited`` and ``Retry-After`` (1 s).
         rpc_max_clients: clients whose rate is remembered; the least recently seen are
             forgotten beyond (10,000).
     """

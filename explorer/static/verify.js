@@ -201,9 +201,9 @@
       })
       .then(function (got) {
         var answer = got.answer;
-        // A refusal (429 over the rate, 503 busy) is a JSON-RPC error too: it says why.
         if (answer && answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
-        if (!got.ok || !answer) throw new Error("HTTP " + got.status);
+        // A refusal (429 over the rate, 503 busy) is a problem document: it says why.
+        if (!got.ok || !answer) throw new Error(answer && answer.detail ? answer.detail : "HTTP " + got.status);
         return answer.result;
       });
   }

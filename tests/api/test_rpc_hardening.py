@@ -627,7 +627,9 @@ def test_only_application_json_is_taken_so_no_page_skips_the_cors_preflight(
     else:
         response = client.post(URL, content=content, headers=headers)
     assert response.status_code == 415
-    assert "application/json" in response.json()["error"]["message"]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "unsupported_media_type"
+    assert "application/json" in response.json()["detail"]
     ok = client.post(
         URL,
         content=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}',
@@ -712,13 +714,14 @@ def test_a_client_over_its_rate_is_refused_with_retry_after_and_others_are_not(f
     refused = same_host.post(URL, json=body, headers={"X-Forwarded-For": "192.0.2.99"})
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
-    error = refused.json()["error"]
-    assert error["code"] == -32005
+    problem = refused.json()
+    assert problem["code"] == "rate_limited"
+    assert problem["status"] == 429
     assert (
-        "0.01 calls a second and 12 at once (API_RPC_RATE_PER_S, API_RPC_BURST" in error["message"]
+        "0.01 calls a second and 12 at once (API_RPC_RATE_PER_S, API_RPC_BURST"
+        in (problem["detail"])
     )
-    assert refused.json()["id"] == 1
-    assert error["data"]["retry_after_s"] == int(refused.headers["Retry-After"])
+    assert problem["retry_after_s"] == int(refused.headers["Retry-After"])
     assert one.post(URL, json=[body] * 2).status_code == 429
     assert other.post(URL, json=[body] * 10).status_code == 200  # another client: its own
     # Junk costs as much as a call: no free flood.
@@ -790,11 +793,11 @@ def test_while_the_chain_is_held_requests_time_out_or_are_refused_as_busy_and_pa
         busy = site.post(request("eth_chainId", [], 9))
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == "1"
+        assert busy.json()["code"] == "rpc_busy"
         assert (
             "at most 2 requests read the chain at once (API_RPC_MAX_PENDING)"
-            in busy.json()["error"]["message"]
+            in busy.json()["detail"]
         )
-        assert busy.json()["id"] is None  # refused before its body was read
         # Nothing else waits for the chain.
         assert site.api.client.get("/healthz").status_code == 200
         assert site.api.client.get(f"/donations/{site.donation_id}").status_code == 200
