@@ -459,6 +459,7 @@
     leafHash: leafHash,
     receiptSecret: receiptSecret,
     rootFromInclusionProof: rootFromInclusionProof,
+    rpc: rpc,
     setForceFallback: function (value) {
       forceFallback = Boolean(value);
     },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from eth_abi.abi import encode as abi_encode
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -37,6 +39,7 @@ from tests.api.conftest import Api, ApiFactory, build_api, close_api
 pytestmark = pytest.mark.timeout(180)
 
 URL = "/api/v1/chain/rpc"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GENEROUS = {"rpc_rate_per_s": 10_000.0, "rpc_burst": 10_000}
 """Rates no test trips unless it means to."""
 
@@ -846,10 +849,77 @@ def test_concurrent_callers_all_get_their_own_answers_while_pages_are_fetched(si
     assert failures == []
 
 
+# -- the browser's verifier -------------------------------------------------------------
+
+NODE = shutil.which("node")
+RPC_HARNESS = """
+const v = require(process.argv[2]);
+const [url, anchor, data] = process.argv.slice(3);
+(async () => {
+  const out = [];
+  const calls = [["eth_chainId", []], ["eth_call", [{to: anchor, data: data}, "latest"]],
+                 ["eth_sendRawTransaction", ["0x02"]], ["eth_chainId", []], ["eth_chainId", []]];
+  for (const [method, params] of calls) {
+    try { out.push({result: await v.rpc(url, method, params)}); }
+    catch (error) { out.push({error: error.message}); }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
+def test_the_browsers_verifier_reads_and_says_why_it_is_refused(fresh: Any, tmp_path: Path) -> None:
+    """verify.js's own ``rpc``, under Node, against a real server: it reads the chain id and
+    the checkpoint count, and a refusal shows the endpoint's reason, not an HTTP status."""
+    assert NODE is not None
+    site = fresh(rpc_rate_per_s=0.01, rpc_burst=10, rpc_rate_max_wait_s=0)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(site.api.client.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="rpc-verifier-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        # Four calls are left to this client (127.0.0.1): the harness makes five.
+        spent = httpx.post(f"http://127.0.0.1:{port}{URL}", json=[request("eth_chainId")] * 6)
+        assert spent.status_code == 200
+        harness = tmp_path / "rpc.js"
+        harness.write_text(RPC_HARNESS)
+        result = subprocess.run(
+            [
+                NODE,
+                str(harness),
+                str(REPO_ROOT / "explorer" / "static" / "verify.js"),
+                f"http://127.0.0.1:{port}{URL}",
+                site.anchor,
+                CHECKPOINT_COUNT,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out[0] == {"result": hex(site.chain.chain_id)}
+    assert int(out[1]["result"], 16) == 1
+    assert "is not offered" in out[2]["error"]
+    assert out[3] == {"result": hex(site.chain.chain_id)}
+    assert "rate limit" in out[4]["error"]
+    assert "API_RPC_RATE_PER_S" in out[4]["error"]
+
+
 # -- the timed test the issue asks for ---------------------------------------------------
 
 PROBE_LIMIT_S = 0.2
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER = """
 import json, sys
 from pathlib import Path
