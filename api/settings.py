@@ -81,7 +81,7 @@ class ApiSettings(BaseSettings):
     # The heaviest view call is verifyInclusion with a 64-hash proof (the longest a tree of
     # uint64 size has): 98,797 gas measured (71,902 with a 40-hash one). Its loop ends
     # after at most 64 steps whatever the proof's length; a 900-hash proof, as much as a
-    # 64 KB body holds, costs ~520,000 for its calldata. 1,000,000 is ten times the
+    # 64 KB body holds, costs ~500,000 for its calldata. 1,000,000 is ten times the
     # heaviest real call, and bounds any call to ~0.25 s of py-evm (a 1M-gas loop).
     rpc_gas_cap: Annotated[int, Field(ge=50_000, le=30_000_000)] = 1_000_000
     rpc_logs_max_blocks: Annotated[int, Field(ge=1)] = 1_000

@@ -947,7 +947,7 @@ uvicorn.run(api.client.app, host="127.0.0.1", port=port, log_level="warning")
 def worst_batch(anchor: str, registry: str, head: int) -> list[dict[str, Any]]:
     """The heaviest batch allowed: nine eth_getLogs over the widest range (1,000 blocks)
     and a verifyInclusion with as long a proof as the 64 KB body holds (900 hashes,
-    ~520,000 gas), asking for 10^12 gas."""
+    ~500,000 gas), asking for 10^12 gas."""
     selector = next(
         s for s, sig in view_selectors(LEDGER_ANCHOR).items() if sig.startswith("verifyInclusion")
     )
