@@ -76,6 +76,23 @@ class ApiSettings(BaseSettings):
         evidence_min_free_bytes: uploads are refused (507) when the evidence folder's
             disk would have less free space than this.
         evidence_max_pixels: largest image (width x height) decoded to check it.
+        rpc_max_batch: most requests in one JSON-RPC batch to ``/chain/rpc`` (10).
+        rpc_gas_cap: gas of every ``eth_call`` through ``/chain/rpc``; a higher ``gas``
+            is lowered to it, none is raised (1,000,000; why, beside the field).
+        rpc_logs_max_blocks: widest block range of one ``eth_getLogs`` (1,000 blocks).
+        rpc_time_limit_s: a ``/chain/rpc`` request answers within this, with a
+            time-limit error for what is not done by then (5 s).
+        rpc_threads: threads that run chain reads for ``/chain/rpc`` (2; the embedded
+            chain serves one request at a time anyway).
+        rpc_max_pending: ``/chain/rpc`` requests with chain work running or waiting at
+            once; more are refused as busy (8).
+        rpc_rate_per_s: JSON-RPC calls per second one client is given (10; a batch
+            costs one per request in it).
+        rpc_burst: calls a client may make at once before the rate applies (40).
+        rpc_rate_max_wait_s: a client over its rate is held up to this long, then
+            refused with 429 ``rate_limited`` and ``Retry-After`` (1 s).
+        rpc_max_clients: clients whose rate is remembered; the least recently seen are
+            forgotten beyond (10,000).
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -106,6 +123,21 @@ class ApiSettings(BaseSettings):
     evidence_collect_interval_s: Annotated[int, Field(gt=0)] = 3600
     evidence_min_free_bytes: Annotated[int, Field(ge=0)] = 1024**3
     evidence_max_pixels: Annotated[int, Field(gt=0)] = 50_000_000
+    rpc_max_batch: Annotated[int, Field(ge=1, le=100)] = 10
+    # The heaviest view call is verifyInclusion with a 64-hash proof (the longest a tree of
+    # uint64 size has): 98,797 gas measured (71,902 with a 40-hash one). Its loop ends
+    # after at most 64 steps whatever the proof's length; a 900-hash proof, as much as a
+    # 64 KB body holds, costs ~500,000 for its calldata. 1,000,000 is ten times the
+    # heaviest real call, and bounds any call to ~0.25 s of py-evm (a 1M-gas loop).
+    rpc_gas_cap: Annotated[int, Field(ge=50_000, le=30_000_000)] = 1_000_000
+    rpc_logs_max_blocks: Annotated[int, Field(ge=1)] = 1_000
+    rpc_time_limit_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    rpc_threads: Annotated[int, Field(ge=1, le=16)] = 2
+    rpc_max_pending: Annotated[int, Field(ge=1)] = 8
+    rpc_rate_per_s: Annotated[float, Field(gt=0)] = 10.0
+    rpc_burst: Annotated[int, Field(ge=1)] = 40
+    rpc_rate_max_wait_s: Annotated[float, Field(ge=0, le=10)] = 1.0
+    rpc_max_clients: Annotated[int, Field(ge=1)] = 10_000
 
     @field_validator("database_url")
     @classmethod
@@ -131,6 +163,15 @@ class ApiSettings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _a_batch_fits_the_burst(self) -> ApiSettings:
+        if self.rpc_burst < self.rpc_max_batch:
+            raise ValueError(
+                f"API_RPC_BURST ({self.rpc_burst}) must be at least API_RPC_MAX_BATCH "
+                f"({self.rpc_max_batch}): a full batch could never be served"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_real_token(self) -> ApiSettings:

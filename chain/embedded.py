@@ -18,10 +18,15 @@ import itertools
 import threading
 from typing import Any
 
+from eth.exceptions import TransactionNotFound as EvmTransactionNotFound
 from eth.vm.forks.prague import PragueVM
 from eth_abi.abi import encode as abi_encode
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_tester.exceptions import TransactionFailed
+from eth_tester.backends.pyevm.serializers import (
+    serialize_transaction,
+    serialize_transaction_receipt,
+)
+from eth_tester.exceptions import TransactionFailed, TransactionNotFound
 from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
@@ -114,6 +119,51 @@ class EmbeddedProvider(EthereumTesterProvider):
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
+class IndexedBackend(PyEVMBackend):  # type: ignore[misc]
+    """py-evm's backend, finding a transaction by py-evm's own hash index.
+
+    eth-tester looks a transaction up by walking every block back from the head, so one
+    ``eth_getTransactionReceipt`` of an old (or unknown) hash cost the whole chain, and
+    ``eth_getLogs``, which looks up every receipt of its range, the square of it: 30 s
+    for 500 blocks. py-evm indexes the hashes of canonical transactions; the head block
+    (eth-tester's pending block) is the only one to search.
+    """
+
+    def _find_transaction(self, transaction_hash: bytes) -> tuple[Any, Any, int]:
+        head = self.chain.get_block()
+        for index, transaction in enumerate(head.transactions):
+            if transaction.hash == transaction_hash:
+                return head, transaction, index
+        try:
+            number, index = self.chain.chaindb.get_transaction_index(transaction_hash)
+        except EvmTransactionNotFound:
+            number, index = -1, -1
+        if number >= 0:
+            block = self.chain.get_canonical_block_by_number(number)
+            if index < len(block.transactions):
+                transaction = block.transactions[index]
+                if transaction.hash == transaction_hash:
+                    return block, transaction, index
+        raise TransactionNotFound(
+            f"No transaction found for transaction hash: 0x{transaction_hash.hex()}"
+        )
+
+    def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
+        """As eth-tester's, found by the index."""
+        block, transaction, index = self._find_transaction(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        return serialize_transaction(block, transaction, index, is_pending)
+
+    def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
+        """As eth-tester's, found by the index."""
+        block, transaction, index = self._find_transaction(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        receipts = block.get_receipts(self.chain.chaindb)
+        return serialize_transaction_receipt(
+            block, receipts, transaction, index, is_pending, self.chain.get_vm()
+        )
+
+
 class EmbeddedChain:
     """An in-process chain with the development accounts funded.
 
@@ -128,11 +178,11 @@ class EmbeddedChain:
         Args:
             accounts: how many development accounts to fund (1 to 10).
         """
-        backend = PyEVMBackend.from_mnemonic(
+        backend = IndexedBackend.from_mnemonic(
             DEV_MNEMONIC,
             num_accounts=accounts,
             hd_path=DEV_HD_PATH,
-            genesis_parameters=PyEVMBackend.generate_genesis_params(
+            genesis_parameters=IndexedBackend.generate_genesis_params(
                 overrides={"gas_limit": BLOCK_GAS_LIMIT}
             ),
             # py-evm runs nothing newer than Prague; the contracts are built for it.

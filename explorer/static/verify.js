@@ -194,11 +194,16 @@
       referrerPolicy: "no-referrer",
     })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        return response.json().then(
+          function (answer) { return { status: response.status, ok: response.ok, answer: answer }; },
+          function () { return { status: response.status, ok: response.ok, answer: null }; }
+        );
       })
-      .then(function (answer) {
-        if (answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
+      .then(function (got) {
+        var answer = got.answer;
+        if (answer && answer.error) throw new Error(answer.error.message || JSON.stringify(answer.error));
+        // A refusal (429 over the rate, 503 busy) is a problem document: it says why.
+        if (!got.ok || !answer) throw new Error(answer && answer.detail ? answer.detail : "HTTP " + got.status);
         return answer.result;
       });
   }
@@ -454,6 +459,7 @@
     leafHash: leafHash,
     receiptSecret: receiptSecret,
     rootFromInclusionProof: rootFromInclusionProof,
+    rpc: rpc,
     setForceFallback: function (value) {
       forceFallback = Boolean(value);
     },
