@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
@@ -22,6 +23,9 @@ from api.keys import PLATFORM, Principal
 from api.services import Services
 from ledger.accounting import DisbursementState, DonationState
 from ledger.store import projections
+
+if TYPE_CHECKING:
+    from chain.embedded import EmbeddedChain
 
 
 @dataclass(frozen=True)
@@ -211,11 +215,16 @@ def load_demo(
         progress: called with the number of donations recorded so far.
     """
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
-    start = (datetime.now(UTC) - timedelta(days=days)).replace(hour=8, minute=0, second=0)
+    # The history ends yesterday evening: the journal refuses entries dated ahead of the
+    # clock, and one such entry would drag every later one into the future with it.
+    start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(
+        hour=8, minute=0, second=0, microsecond=0
+    )
     clock = _Clock(start)
     services.clock = clock
     summary = DemoSummary()
     size_before = services.store.size()
+    embedded = _date_blocks_by(services, clock, start)
     try:
         projects: list[tuple[str, Principal, str, ProjectSpec]] = []
         for charity_spec in CHARITIES:
@@ -288,8 +297,28 @@ def load_demo(
             summary.checkpoints = len(services.checkpoints.all())
     finally:
         services.clock = None
+        if embedded is not None:
+            embedded.clock = None
     summary.entries = services.store.size() - size_before
     return summary
+
+
+def _date_blocks_by(services: Services, clock: _Clock, start: datetime) -> EmbeddedChain | None:
+    """On the embedded chain, date the demo's blocks by its clock, so that a checkpoint
+    reads as anchored in the week it covers (not on the day the demo was loaded).
+
+    A fresh embedded chain (nothing anchored yet) starts over from a genesis before the
+    demo's history, with the contracts deployed again; blocks cannot go back in time.
+    """
+    chain = services.chain
+    embedded = chain.embedded_chain if chain is not None else None
+    if chain is None or embedded is None:
+        return None
+    if services.worker is not None and not services.worker.checkpoints.all():
+        embedded.restart(genesis_at=start - timedelta(days=1))
+        chain.deploy()
+    embedded.clock = clock
+    return embedded
 
 
 def _disburse(
