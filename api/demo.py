@@ -248,6 +248,8 @@ def load_demo(
                 )
                 projects.append((created.id, charity, project.id, project_spec))
                 summary.projects += 1
+        if services.worker is not None:
+            services.worker.sync_registry()
 
         invoice_no = 1000
         for day, count in enumerate(_daily_counts(rng, donations, days)):
@@ -307,17 +309,18 @@ def _date_blocks_by(services: Services, clock: _Clock, start: datetime) -> Embed
     """On the embedded chain, date the demo's blocks by its clock, so that a checkpoint
     reads as anchored in the week it covers (not on the day the demo was loaded).
 
-    A fresh embedded chain (nothing anchored yet) starts over from a genesis before the
-    demo's history, with the contracts deployed again; blocks cannot go back in time.
+    Only for an empty journal: the embedded chain starts over from a genesis before the
+    demo's history, with the contracts deployed again (blocks cannot go back in time).
     """
     chain = services.chain
     embedded = chain.embedded_chain if chain is not None else None
     if chain is None or embedded is None:
         return None
-    if services.worker is not None and not services.worker.checkpoints.all():
-        embedded.restart(genesis_at=start - timedelta(days=1))
-        chain.deploy()
+    if services.worker is None or services.store.size() or services.worker.checkpoints.all():
+        return None  # a journal already under way: its blocks keep the wall clock's dates
     embedded.clock = clock
+    embedded.restart(genesis_at=start - timedelta(days=1))
+    chain.deploy()
     return embedded
 
 
