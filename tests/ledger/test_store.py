@@ -355,4 +355,4 @@ def test_the_clock_check_allows_skew_and_the_past_but_no_naive_time() -> None:
     with pytest.raises(EntryError, match="ahead of the clock"):
         check_not_ahead(now + CLOCK_TOLERANCE + timedelta(milliseconds=1), now)
     with pytest.raises(EntryError, match="timezone-aware"):
-        check_not_ahead(datetime(2026, 12, 5, 12, 0), now)  # noqa: DTZ001 - the naive case
+        check_not_ahead(datetime(2026, 12, 5, 12, 0), now)  # naive
