@@ -217,8 +217,9 @@ def load_demo(
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
     # The history ends yesterday evening: the journal refuses entries dated ahead of the
     # clock, and one such entry would drag every later one into the future with it.
+    # Days start at 08:00 in Beijing (00:00 UTC): donations come in until 18:00 there.
     start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(
-        hour=8, minute=0, second=0, microsecond=0
+        hour=0, minute=0, second=0, microsecond=0
     )
     clock = _Clock(start)
     services.clock = clock
@@ -369,18 +370,18 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
     """A refund of an untouched donation, and a disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
-        untouched = [
-            d
-            for d in projections.find(connection, DonationState)
-            if d.allocated == 0 and d.refunded == 0
-        ]
+        donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState, voided=False)
-    if untouched:
-        donation = rng.choice(untouched)
+    untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
+    # A small demo may have spent every donation: then the unspent rest of one is refunded.
+    partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
+    if untouched or partly:
+        donation = rng.choice(untouched or partly)
         services.refund(
             donation.donation_id,
             models.RefundCreate(
-                amount=donation.amount, reason="重复扣款，已退回 · duplicate card payment, returned"
+                amount=donation.amount - donation.allocated - donation.refunded,
+                reason="重复扣款，已退回 · duplicate card payment, returned",
             ),
             PLATFORM,
             key=f"demo-refund-{donation.donation_id}",
