@@ -41,7 +41,7 @@ from ledger.store import projections
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
 LANGUAGES = ("zh-CN", "en")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-TOKEN = "gallery-platform-token-0123456789abcdef0123"
+TOKEN = "gallery-platform-token-0123456789abcdef0123"  # noqa: S105 - a throwaway demo
 
 
 @dataclass(frozen=True)
@@ -205,15 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
-    with tempfile.TemporaryDirectory(prefix="shanlian-gallery-") as folder:
-        with demo_site(Path(folder), args.donations) as (base, services, receipt):
-            shots = pages(services, receipt)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                try:
-                    overflowing = photograph(browser, base, shots, out)
-                finally:
-                    browser.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="shanlian-gallery-") as folder,
+        demo_site(Path(folder), args.donations) as (base, services, receipt),
+        sync_playwright() as playwright,
+    ):
+        shots = pages(services, receipt)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            overflowing = photograph(browser, base, shots, out)
+        finally:
+            browser.close()
     index = write_index(out, shots)
     count = len(shots) * len(VIEWPORTS) * len(LANGUAGES)
     print(f"{count} screenshots in {out}")

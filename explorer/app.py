@@ -251,8 +251,9 @@ def create_explorer(views: PublicViews) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
-    ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``, ``/donations/{id}``, ``/disbursements/{id}``,
-    ``/checkpoints``, ``/entries/{seq}`` and ``/search``, each also as ``.json``.
+    ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
+    ``/donations/{id}``, ``/disbursements/{id}``, ``/checkpoints``, ``/entries/{seq}`` and
+    ``/search``, each also as ``.json``.
     """
     explorer = Explorer(views)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
