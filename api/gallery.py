@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from api.anchoring import AnchorSettings
 from api.app import build_services, create_app
@@ -98,7 +99,7 @@ def demo_site(folder: Path, donations: int) -> Iterator[tuple[str, Services, str
     base = f"http://127.0.0.1:{port}"
     settings = ApiSettings(
         database_url=f"sqlite:///{folder}/journal.db",
-        admin_token=TOKEN,
+        admin_token=SecretStr(TOKEN),
         evidence_dir=folder / "evidence",
         public_url=base,
     )

@@ -88,7 +88,9 @@ class EmbeddedProvider(EthereumTesterProvider):
 
     def _stamp_next_block(self, moment: datetime) -> None:
         """Date the block being built ``moment`` (or one second after its parent, if later)."""
-        chain = self.ethereum_tester.backend.chain
+        tester = self.ethereum_tester
+        assert tester is not None, "the provider serves a tester"
+        chain = tester.backend.chain
         parent = chain.get_canonical_head()
         wanted = max(parent.timestamp + 1, int(moment.timestamp()))
         if chain.header.timestamp != wanted:
