@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
@@ -22,6 +23,9 @@ from api.keys import PLATFORM, Principal
 from api.services import Services
 from ledger.accounting import DisbursementState, DonationState
 from ledger.store import projections
+
+if TYPE_CHECKING:
+    from chain.embedded import EmbeddedChain
 
 
 @dataclass(frozen=True)
@@ -211,13 +215,19 @@ def load_demo(
         progress: called with the number of donations recorded so far.
     """
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets
-    start = (datetime.now(UTC) - timedelta(days=days)).replace(hour=8, minute=0, second=0)
+    # The history ends yesterday evening: the journal refuses entries dated ahead of the
+    # clock, and one such entry would drag every later one into the future with it.
+    # Days start at 08:00 in Beijing (00:00 UTC): donations come in until 18:00 there.
+    start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     # The charities register an hour before the first donation, which may have been paid
     # up to 30 minutes before it is recorded (paid_at is never before registration).
     clock = _Clock(start - timedelta(hours=1))
     services.clock = clock
     summary = DemoSummary()
     size_before = services.store.size()
+    embedded = _date_blocks_by(services, clock, start)
     try:
         projects: list[tuple[str, Principal, str, ProjectSpec]] = []
         for charity_spec in CHARITIES:
@@ -241,6 +251,8 @@ def load_demo(
                 )
                 projects.append((created.id, charity, project.id, project_spec))
                 summary.projects += 1
+        if services.worker is not None:
+            services.worker.sync_registry()
 
         invoice_no = 1000
         for day, count in enumerate(_daily_counts(rng, donations, days)):
@@ -290,8 +302,29 @@ def load_demo(
             summary.checkpoints = len(services.checkpoints.all())
     finally:
         services.clock = None
+        if embedded is not None:
+            embedded.clock = None
     summary.entries = services.store.size() - size_before
     return summary
+
+
+def _date_blocks_by(services: Services, clock: _Clock, start: datetime) -> EmbeddedChain | None:
+    """On the embedded chain, date the demo's blocks by its clock, so that a checkpoint
+    reads as anchored in the week it covers (not on the day the demo was loaded).
+
+    Only for an empty journal: the embedded chain starts over from a genesis before the
+    demo's history, with the contracts deployed again (blocks cannot go back in time).
+    """
+    chain = services.chain
+    embedded = chain.embedded_chain if chain is not None else None
+    if chain is None or embedded is None:
+        return None
+    if services.worker is None or services.store.size() or services.worker.checkpoints.all():
+        return None  # a journal already under way: its blocks keep the wall clock's dates
+    embedded.clock = clock
+    embedded.restart(genesis_at=start - timedelta(days=1))
+    chain.deploy()
+    return embedded
 
 
 def _disburse(
@@ -339,18 +372,18 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
     """A refund of an untouched donation, and a disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
-        untouched = [
-            d
-            for d in projections.find(connection, DonationState)
-            if d.allocated == 0 and d.refunded == 0
-        ]
+        donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState, voided=False)
-    if untouched:
-        donation = rng.choice(untouched)
+    untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
+    # A small demo may have spent every donation: then the unspent rest of one is refunded.
+    partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
+    if untouched or partly:
+        donation = rng.choice(untouched or partly)
         services.refund(
             donation.donation_id,
             models.RefundCreate(
-                amount=donation.amount, reason="重复扣款，已退回 · duplicate card payment, returned"
+                amount=donation.amount - donation.allocated - donation.refunded,
+                reason="重复扣款，已退回 · duplicate card payment, returned",
             ),
             PLATFORM,
             key=f"demo-refund-{donation.donation_id}",

@@ -42,7 +42,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from operator import itemgetter, le
 from typing import Any, cast
@@ -68,7 +68,7 @@ from audit.tree import BLOCK, Tree, leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
 from ledger.currencies import ISO_4217
-from ledger.entries import Entry, to_hex
+from ledger.entries import Entry, format_at, to_hex
 from ledger.errors import AccountingError, MerkleError
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -82,6 +82,57 @@ from ledger.merkle import (
 
 PROGRESS_EVERY = 1 << 16
 """Lines between progress reports (and between trims of the books' change log)."""
+ANCHOR_TIME_TOLERANCE = timedelta(minutes=5)
+"""How much later than the block that first anchored it an entry may be dated: the
+journal accepts times up to 2 minutes ahead of its host's clock (``CLOCK_TOLERANCE``),
+and the chain's clock is another host's."""
+
+
+@dataclass(frozen=True)
+class AnchorLimit:
+    """The latest time entries up to a checkpoint may carry.
+
+    Attributes:
+        size: the checkpoint's tree size: the limit holds for the entries before it that
+            no smaller checkpoint covers.
+        index: the checkpoint's index.
+        anchored_at: its block's timestamp, RFC 3339.
+        latest: the latest ``at`` allowed (``anchored_at`` plus the tolerance), as in the
+            journal (``YYYY-MM-DDTHH:MM:SS.mmmZ``, which compares as text).
+    """
+
+    size: int
+    index: int
+    anchored_at: str
+    latest: str
+
+
+def anchor_limits(checkpoints: Sequence[Checkpoint]) -> list[AnchorLimit]:
+    """For each distinct tree size, the time by which its entries were on chain.
+
+    An entry is first anchored by the smallest checkpoint that covers it; of several
+    checkpoints that do, the one anchored earliest bounds it.
+    """
+    limits: list[AnchorLimit] = []
+    earliest: Checkpoint | None = None
+    for checkpoint in sorted(checkpoints, key=lambda c: (-c.tree_size, c.anchored_at)):
+        if checkpoint.tree_size <= 0:
+            continue
+        if earliest is None or checkpoint.anchored_at < earliest.anchored_at:
+            earliest = checkpoint
+        if limits and limits[-1].size == checkpoint.tree_size:
+            continue
+        moment = datetime.fromtimestamp(earliest.anchored_at, UTC)
+        limits.append(
+            AnchorLimit(
+                size=checkpoint.tree_size,
+                index=earliest.index,
+                anchored_at=format_at(moment),
+                latest=format_at(moment + ANCHOR_TIME_TOLERANCE),
+            )
+        )
+    limits.reverse()
+    return limits
 
 
 @dataclass(frozen=True)
@@ -145,7 +196,11 @@ def _checks() -> dict[str, Check]:
     checks = [
         Check("entries", "every line is a valid v1 entry in RFC 8785 canonical form"),
         Check("sequence", "seq equals the line number: gapless and in order from 0"),
-        Check("timestamps", "every 'at' is a real UTC instant, never earlier than the one before"),
+        Check(
+            "timestamps",
+            "every 'at' is a real UTC instant, never earlier than the one before, "
+            "never later than the block that anchored it",
+        ),
         Check("accounting", "every accounting rule of DESIGN §3.2 holds, replayed in order"),
         Check("checkpoints", "every anchored root equals the export's root at its tree size"),
         Check("consistency", "each checkpoint extends the one before (RFC 9162 consistency)"),
@@ -382,6 +437,9 @@ class _Pass:
         self.size = 0
         self.prev_seq = -1
         self.prev_at = ""
+        self.limits = anchor_limits(self.ordered)
+        self.limit = 0  # the limit of the entries from self.size on
+        self.late_flagged = -1  # the last limit a late entry was reported under
         self.earlier = earlier
         self.old_lines: Iterator[bytes] | None = None if earlier is None else iter(earlier)
         self.old_tree = Tree(self.sizes)
@@ -558,6 +616,8 @@ class _Pass:
             return False
         if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
             return False
+        if not self._on_time(i, ats):
+            return False
         if not ISO_4217.issuperset(currencies):
             return False
         for column in (ats, paid_ats):  # fast_values, and the 'at' of the timestamps check
@@ -622,6 +682,8 @@ class _Pass:
                     Problem("timestamps", f"'at' {at} is not a real instant", seq=i)
                 )
             self.prev_at = at
+        if self._limit_of(i) < len(self.limits):
+            self._check_late(i, at)
 
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         books = self.books
@@ -651,6 +713,48 @@ class _Pass:
             if kind == "charity.registered":
                 assert entry is not None
                 self._registered(entry, line, i)
+
+    def _limit_of(self, i: int) -> int:
+        """The index in ``limits`` of the limit on entry ``i`` (``len(limits)``: none)."""
+        limits, k = self.limits, self.limit
+        while k < len(limits) and limits[k].size <= i:
+            k += 1
+        self.limit = k
+        return k
+
+    def _on_time(self, first: int, ats: Sequence[str]) -> bool:
+        """Whether entries ``first``… dated ``ats`` (in order) are within their limits."""
+        limits = self.limits
+        k, end = self._limit_of(first), first + len(ats)
+        while k < len(limits):
+            last = min(end, limits[k].size) - 1
+            if ats[last - first] > limits[k].latest:
+                return False
+            if limits[k].size >= end:
+                break
+            k += 1
+        return True
+
+    def _check_late(self, i: int, at: str) -> None:
+        """Flag entry ``i`` if it is dated after the block that first anchored it.
+
+        Dates never go back, so the late entries under one checkpoint run from the first
+        one to the checkpoint's last: one problem names that range.
+        """
+        limit = self.limits[self.limit]
+        if at <= limit.latest or self.late_flagged == self.limit:
+            return
+        self.late_flagged = self.limit
+        self.checks["timestamps"].add(
+            Problem(
+                "timestamps",
+                f"seq {i} is dated {at}, after checkpoint {limit.index} that covers it was "
+                f"anchored ({limit.anchored_at}, its block's time): the journal's clock ran "
+                "ahead, or the checkpoint's block is dated wrong",
+                first=i,
+                last=limit.size - 1,
+            )
+        )
 
     def _registered(self, entry: Entry, line: bytes, seq: int) -> None:
         body = entry.body

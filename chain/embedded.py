@@ -16,6 +16,8 @@ from __future__ import annotations
 import ast
 import itertools
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from eth.exceptions import TransactionNotFound as EvmTransactionNotFound
@@ -63,6 +65,10 @@ def revert_data(exc: BaseException) -> bytes | None:
     return _ERROR_SELECTOR + abi_encode(["string"], [arg])
 
 
+_MINING = frozenset({"eth_sendTransaction", "eth_sendRawTransaction", "evm_mine"})
+"""Requests that mine a block (eth-tester mines one per transaction)."""
+
+
 class EmbeddedProvider(EthereumTesterProvider):
     """An eth-tester provider that reports reverts as a JSON-RPC node does.
 
@@ -76,11 +82,24 @@ class EmbeddedProvider(EthereumTesterProvider):
         """Serve ``tester``."""
         super().__init__(tester)
         self.lock = threading.RLock()
+        self.clock: Callable[[], datetime] | None = None
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         """Serve one request; a revert becomes ``{"error": {"code": 3, "data": …}}``."""
         with self.lock:
+            if self.clock is not None and method in _MINING:
+                self._stamp_next_block(self.clock())
             return self._serve(method, params)
+
+    def _stamp_next_block(self, moment: datetime) -> None:
+        """Date the block being built ``moment`` (or one second after its parent, if later)."""
+        tester = self.ethereum_tester
+        assert tester is not None, "the provider serves a tester"
+        chain = tester.backend.chain
+        parent = chain.get_canonical_head()
+        wanted = max(parent.timestamp + 1, int(moment.timestamp()))
+        if chain.header.timestamp != wanted:
+            chain.header = chain.header.copy(timestamp=wanted)
 
     def _serve(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         namespace, _, endpoint = method.partition("_")
@@ -167,29 +186,58 @@ class IndexedBackend(PyEVMBackend):  # type: ignore[misc]
 class EmbeddedChain:
     """An in-process chain with the development accounts funded.
 
+    Blocks are dated by the wall clock, unless ``clock`` is set: then each new block is
+    dated by it (a simulation, such as the demo's months of history, anchors with its own
+    dates), and never earlier than one second after its parent.
+
     Attributes:
         tester: the eth-tester instance (snapshots, mining, time travel for tests).
         provider: the web3 provider that serves it.
     """
 
-    def __init__(self, accounts: int = DEV_ACCOUNTS) -> None:
+    def __init__(self, accounts: int = DEV_ACCOUNTS, *, genesis_at: datetime | None = None) -> None:
         """Start an empty chain at genesis.
 
         Args:
             accounts: how many development accounts to fund (1 to 10).
+            genesis_at: the genesis block's time (default: now).
         """
+        self.accounts = accounts
+        self.tester = self._new_tester(genesis_at)
+        self.provider = EmbeddedProvider(self.tester)
+
+    def _new_tester(self, genesis_at: datetime | None) -> EthereumTester:
+        overrides: dict[str, int] = {"gas_limit": BLOCK_GAS_LIMIT}
+        if genesis_at is not None:
+            overrides["timestamp"] = int(genesis_at.timestamp())
         backend = IndexedBackend.from_mnemonic(
             DEV_MNEMONIC,
-            num_accounts=accounts,
+            num_accounts=self.accounts,
             hd_path=DEV_HD_PATH,
-            genesis_parameters=IndexedBackend.generate_genesis_params(
-                overrides={"gas_limit": BLOCK_GAS_LIMIT}
-            ),
+            genesis_parameters=IndexedBackend.generate_genesis_params(overrides=overrides),
             # py-evm runs nothing newer than Prague; the contracts are built for it.
             vm_configuration=((0, PragueVM),),
         )
-        self.tester = EthereumTester(backend)
-        self.provider = EmbeddedProvider(self.tester)
+        return EthereumTester(backend)
+
+    @property
+    def clock(self) -> Callable[[], datetime] | None:
+        """What dates new blocks (None: the wall clock)."""
+        return self.provider.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime] | None) -> None:
+        self.provider.clock = clock
+
+    def restart(self, genesis_at: datetime) -> None:
+        """Start over from an empty chain whose genesis is dated ``genesis_at``.
+
+        Everything on the old chain is gone (contracts must be deployed again); every
+        ``Web3`` of this chain sees the new one.
+        """
+        with self.provider.lock:
+            self.tester = self._new_tester(genesis_at)
+            self.provider.ethereum_tester = self.tester
 
     @property
     def chain_id(self) -> int:

@@ -35,6 +35,7 @@ STATIC = HERE / "static"
 MAX_SEQ = 2**62
 LANGUAGE_COOKIE_AGE_S = 365 * 24 * 3600
 Before = Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="older than this index")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -71,6 +72,17 @@ REF_KINDS = {
     "checkpoint": "Checkpoint",
 }
 """What an entry names, or a search found, as the pages name it."""
+CHANNELS = {
+    "alipay": "Alipay",
+    "wechat_pay": "WeChat Pay",
+    "wechat": "WeChat Pay",
+    "card": "Bank card",
+    "bank_transfer": "Bank transfer",
+    "cash": "Cash",
+    "unionpay": "UnionPay",
+}
+"""Payment channels as the pages name them; another code reads "Other channel" (the
+code itself stays in the page's technical details)."""
 
 
 def split_twin(raw: str) -> tuple[str, bool]:
@@ -113,6 +125,7 @@ class Explorer:
             languages=i18n.LANGUAGES,
             language_names=i18n.LANGUAGE_NAMES,
             entry_kinds=ENTRY_KINDS,
+            channels=CHANNELS,
             ref_kinds=REF_KINDS,
             selector=self.selector,
         )
@@ -238,8 +251,9 @@ def create_explorer(views: PublicViews) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
-    ``/charities/{id}``, ``/projects/{id}``, ``/donations/{id}``, ``/disbursements/{id}``,
-    ``/checkpoints``, ``/entries/{seq}`` and ``/search``, each also as ``.json``.
+    ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
+    ``/donations/{id}``, ``/disbursements/{id}``, ``/checkpoints``, ``/entries/{seq}`` and
+    ``/search``, each also as ``.json``.
     """
     explorer = Explorer(views)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -279,6 +293,38 @@ def create_explorer(views: PublicViews) -> FastAPI:
     @page("/.json")
     def home_json(request: Request) -> Response:
         return explorer.render(request, "home.html", views.home_page(), as_json=True, json_url=None)
+
+    @page("/charities")
+    def charities(request: Request, page: PageNumber = 1) -> Response:
+        return explorer.render(
+            request,
+            "charities.html",
+            views.charities_page(page),
+            as_json=False,
+            json_url=urls.charities(json=True, page=page),
+        )
+
+    @page("/charities.json")
+    def charities_json(request: Request, page: PageNumber = 1) -> Response:
+        return explorer.render(
+            request, "charities.html", views.charities_page(page), as_json=True, json_url=None
+        )
+
+    @page("/projects")
+    def projects(request: Request, page: PageNumber = 1) -> Response:
+        return explorer.render(
+            request,
+            "projects.html",
+            views.projects_page(page),
+            as_json=False,
+            json_url=urls.projects(json=True, page=page),
+        )
+
+    @page("/projects.json")
+    def projects_json(request: Request, page: PageNumber = 1) -> Response:
+        return explorer.render(
+            request, "projects.html", views.projects_page(page), as_json=True, json_url=None
+        )
 
     @page("/charities/{charity_id}")
     def charity(request: Request, charity_id: str) -> Response:

@@ -265,4 +265,60 @@ ZH_CN: dict[str, str] = {
     "(0x…), entry number, or a charity's or project's name.": (
         "可按捐款编号（dn_…）、组织/项目/支出编号、交易哈希（0x…）、记录序号，或组织、项目名称搜索。"
     ),
+    # -- donors' plain words (issue 14) -------------------------------------------------------
+    "Charities": "慈善组织",
+    "Pages": "分页",
+    "Previous page": "上一页",
+    "Next page": "下一页",
+    "Page %(page)s of %(pages)s": "第 %(page)s 页，共 %(pages)s 页",
+    "%(count)s charities in all, in the order they registered.": "共 %(count)s 家慈善组织，按登记先后排列。",
+    "%(count)s projects in all, in the order they opened.": "共 %(count)s 个项目，按立项先后排列。",
+    "%(projects)s projects · %(donations)s donations": "%(projects)s 个项目 · %(donations)s 笔捐款",
+    "%(donations)s donations": "%(donations)s 笔捐款",
+    "No charities yet.": "还没有慈善组织。",
+    "Alipay": "支付宝",
+    "WeChat Pay": "微信支付",
+    "Bank card": "银行卡",
+    "Bank transfer": "银行转账",
+    "Cash": "现金",
+    "UnionPay": "银联",
+    "Other channel": "其他渠道",
+    "This donation was refunded in full: the money went back to the donor.": "这笔捐款已全额退款：钱已退回给捐赠人。",
+    "Part of this donation was refunded: that money went back to the donor.": "这笔捐款已部分退款：退款已退回给捐赠人。",
+    "Left with the charity": "留在慈善组织的金额",
+    "Technical details": "技术细节",
+    "Receipt fingerprint": "收据指纹",
+    "SHA-256 of your receipt code and this donation's id: it shows the receipt is yours "
+    "without naming you.": "由您的收据密码和捐款编号计算出的 SHA-256：不必公开您的身份，也能证明收据属于您。",
+    "Payment channel code": "支付渠道代码",
+    "Refund entry": "退款记录",
+    "Allocation entry": "分配记录",
+    "Anchored on the blockchain": "已锚定在区块链上",
+    "Block details": "区块详情",
+    "Your browser checks two things itself, trusting nothing this server says: that this "
+    "donation is in the journal anchored on the blockchain, and, if you came from your "
+    "receipt, that it is yours.": (
+        "您的浏览器会自行核验两件事，不依赖本服务器的任何说法：这笔捐款在已锚定到区块链的账本中；"
+        "如果您是从收据打开的，这笔捐款是您的。"
+    ),
+    "How it is checked: the proof, step by step": "核验过程：逐步查看证明",
+    "This is your donation: the code in your receipt link matches it.": "这是您的捐款：收据链接中的密码与它相符。",
+    "Your receipt link seems damaged: its code does not match this donation, so this page "
+    "cannot tell that it is yours. The donation itself is proven, as said above.": (
+        "您的收据链接似乎已损坏：其中的密码与这笔捐款不符，因此本页无法确认这是您的捐款。"
+        "捐款本身已得到证明（见上）。"
+    ),
+    "Opened without a receipt code: this proves the donation is recorded, not whose it is. "
+    "Open the link or QR code of your receipt to see that it is yours.": (
+        "本页没有收据密码：以上只证明这笔捐款已记账，不能说明它属于谁。"
+        "请用收据上的链接或二维码打开，即可确认是您的捐款。"
+    ),
+    "The diagram is wider than your screen: swipe sideways to see all of it.": "图比屏幕宽：左右滑动可查看全部。",
+    "Swipe sideways to see every column.": "左右滑动可查看所有列。",
+    "Invoice or receipt (PDF)": "发票或收据（PDF）",
+    "Photo of the invoice": "发票照片",
+    "Document": "文件",
+    "File fingerprint": "文件指纹",
+    "Refunded on": "退款时间",
+    "Reason": "原因",
 }

@@ -106,7 +106,9 @@ class CheckpointPublic(BaseModel):
 
 class DonationStatus(BaseModel):
     state: Literal["recorded", "anchored", "confirmed"]
-    checkpoint: CheckpointPublic | None
+    checkpoint: CheckpointPublic | None = Field(
+        description="the first checkpoint that anchored it (null before one does)"
+    )
     next_anchor_due: datetime | None
 
 
@@ -207,6 +209,7 @@ class DisbursementBrief(BaseModel):
     currency: str
     allocated: int
     voided: bool
+    at: str = Field(description="when it was recorded (its entry's time)")
 
 
 FlowNodeKind = Literal[
@@ -295,6 +298,42 @@ class CheckpointRow(BaseModel):
     consistency: ConsistencyCheck | None = Field(
         description="from the previous checkpoint (null for the first)"
     )
+
+
+class CharityListed(BaseModel):
+    id: str
+    seq: int
+    name: str
+    registration_no: str
+    projects: int
+    donations: int
+    balances: list[Balance]
+
+
+class ProjectListed(BaseModel):
+    id: str
+    seq: int
+    charity_id: str
+    charity_name: str
+    title: str
+    goal_amount: int
+    currency: str
+    donations: int
+    received: int = Field(description="donated to it, not refunded (minor units)")
+
+
+class CharitiesPage(BaseModel):
+    data: list[CharityListed] = Field(description="in the order they registered")
+    count: int = Field(description="charities in all")
+    page: int = Field(description="this page's number, from 1")
+    pages: int = Field(description="how many pages there are")
+
+
+class ProjectsPage(BaseModel):
+    data: list[ProjectListed] = Field(description="in the order they opened")
+    count: int = Field(description="projects in all")
+    page: int = Field(description="this page's number, from 1")
+    pages: int = Field(description="how many pages there are")
 
 
 class CheckpointsPage(BaseModel):

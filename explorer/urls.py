@@ -27,6 +27,20 @@ def home(*, json: bool = False) -> str:
     return "/.json" if json else "/"
 
 
+def _paged(path: str, page: int | None) -> str:
+    return f"{path}?{urlencode({'page': page})}" if page is not None and page > 1 else path
+
+
+def charities(*, json: bool = False, page: int | None = None) -> str:
+    """Every charity, a page at a time."""
+    return _paged(_twin("/charities", json), page)
+
+
+def projects(*, json: bool = False, page: int | None = None) -> str:
+    """Every project, a page at a time."""
+    return _paged(_twin("/projects", json), page)
+
+
 def charity(charity_id: str, *, json: bool = False) -> str:
     """A charity's page."""
     return _twin(f"/charities/{_segment(charity_id)}", json)

@@ -46,6 +46,15 @@ MESSAGES: dict[str, str] = {
     "rpc_error": "The JSON-RPC endpoint did not answer: {detail}",
     "all_ok": "Verified: this donation is in the journal, and the journal is anchored on chain.",
     "failed": "Verification failed: the proof does not hold for this donation.",
+    "receipt_mine": "This is your donation: the code in your receipt link matches it.",
+    "receipt_damaged": (
+        "Your receipt link seems damaged: its code does not match this donation, so this "
+        "page cannot tell that it is yours. The donation itself is proven, as said above."
+    ),
+    "receipt_none": (
+        "Opened without a receipt code: this proves the donation is recorded, not whose it "
+        "is. Open the link or QR code of your receipt to see that it is yours."
+    ),
     "receipt_notice": "You opened this page from your receipt: press Verify to check it.",
     "crypto_fallback": "This page is not on HTTPS, so it hashes with its own SHA-256 code.",
 }

@@ -49,9 +49,11 @@ PAGE_DONATIONS = 20
 PAGE_DISBURSEMENTS = 50
 """Latest disbursements on a charity's or a project's page."""
 CHECKPOINTS_PER_PAGE = 50
+INDEX_PAGE = 50
+"""Charities or projects on a page of their index."""
 SEARCH_LIMIT = 20
 _ID = re.compile(r"(ch|pr|dn|db|al)_[a-z0-9]{1,40}")
-_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_HASH = re.compile(r"0[xX][0-9a-fA-F]{64}")
 _REF_KEYS: dict[str, models.RefKind] = {
     "charity_id": "charity",
     "project_id": "project",
@@ -306,7 +308,20 @@ class PublicViews:
         return max(base + timedelta(seconds=self.anchor_interval_s), datetime.now(UTC))
 
     def status(self, seq: int) -> models.DonationStatus:
-        checkpoint = self.checkpoints.covering(seq)
+        """Where entry ``seq`` stands: recorded, or anchored by its first checkpoint.
+
+        The first checkpoint that covers an entry says when it was put on chain (every
+        later one covers it too, and would date a donation of June by today's block).
+        """
+        query = (
+            select(CHECKPOINT)
+            .where(CHECKPOINT.c.tree_size > seq)
+            .order_by(CHECKPOINT.c.checkpoint_index)
+            .limit(1)
+        )
+        with self.connect() as connection:
+            row = connection.execute(query).first()
+        checkpoint = None if row is None else _checkpoint_from_row(row)
         if checkpoint is None:
             return models.DonationStatus(
                 state="recorded", checkpoint=None, next_anchor_due=self.next_anchor_due()
@@ -419,13 +434,18 @@ class PublicViews:
         self, *, charity_id: str, project_id: str | None = None, limit: int = PAGE_DISBURSEMENTS
     ) -> list[models.DisbursementBrief]:
         """The latest disbursements of a charity (or of one of its projects), newest first."""
-        query = select(DISBURSEMENT).where(DISBURSEMENT.c.charity_id == charity_id)
+        query = (
+            select(DISBURSEMENT, ENTRY.c.at)
+            .join(ENTRY, ENTRY.c.seq == DISBURSEMENT.c.seq)
+            .where(DISBURSEMENT.c.charity_id == charity_id)
+        )
         if project_id is not None:
             query = query.where(DISBURSEMENT.c.project_id == project_id)
         with self.connect() as connection:
             rows = connection.execute(query.order_by(DISBURSEMENT.c.seq.desc()).limit(limit))
             return [
                 models.DisbursementBrief(
+                    at=format_at(row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)),
                     id=row.disbursement_id,
                     seq=row.seq,
                     charity_id=row.charity_id,
@@ -446,6 +466,88 @@ class PublicViews:
         """Where the money of a charity (or project) went, one graph per currency."""
         with self.connect() as connection:
             return fund_flows(connection, charity_id=charity_id, project_id=project_id)
+
+    def charities_page(self, page: int = 1, limit: int = INDEX_PAGE) -> models.CharitiesPage:
+        """Every charity, in the order they registered, ``limit`` a page.
+
+        Raises:
+            NotFoundError: no such page (past the last; page 1 always exists).
+        """
+        with self.connect() as connection:
+            count = int(connection.execute(select(func.count()).select_from(CHARITY)).scalar_one())
+            pages = _pages(count, limit, page)
+            rows = connection.execute(
+                select(CHARITY).order_by(CHARITY.c.seq).offset((page - 1) * limit).limit(limit)
+            ).all()
+            ids = [row.charity_id for row in rows]
+            projects = _counts(connection, PROJECT.c.charity_id, ids)
+            donations = _counts(connection, DONATION.c.charity_id, ids)
+        return models.CharitiesPage(
+            data=[
+                models.CharityListed(
+                    id=row.charity_id,
+                    seq=row.seq,
+                    name=row.name,
+                    registration_no=row.registration_no,
+                    projects=projects.get(row.charity_id, 0),
+                    donations=donations.get(row.charity_id, 0),
+                    balances=self._balances(charity_id=row.charity_id),
+                )
+                for row in rows
+            ],
+            count=count,
+            page=page,
+            pages=pages,
+        )
+
+    def projects_page(self, page: int = 1, limit: int = INDEX_PAGE) -> models.ProjectsPage:
+        """Every project, in the order they opened, ``limit`` a page.
+
+        Raises:
+            NotFoundError: no such page (past the last; page 1 always exists).
+        """
+        with self.connect() as connection:
+            count = int(connection.execute(select(func.count()).select_from(PROJECT)).scalar_one())
+            pages = _pages(count, limit, page)
+            rows = connection.execute(
+                select(PROJECT, CHARITY.c.name.label("charity_name"))
+                .join(CHARITY, CHARITY.c.charity_id == PROJECT.c.charity_id)
+                .order_by(PROJECT.c.seq)
+                .offset((page - 1) * limit)
+                .limit(limit)
+            ).all()
+            ids = [row.project_id for row in rows]
+            given = {
+                project_id: (int(n), int(received or 0))
+                for project_id, n, received in connection.execute(
+                    select(
+                        DONATION.c.project_id,
+                        func.count(),
+                        func.sum(DONATION.c.amount - DONATION.c.refunded),
+                    )
+                    .where(DONATION.c.project_id.in_(ids))
+                    .group_by(DONATION.c.project_id)
+                )
+            }
+        return models.ProjectsPage(
+            data=[
+                models.ProjectListed(
+                    id=row.project_id,
+                    seq=row.seq,
+                    charity_id=row.charity_id,
+                    charity_name=row.charity_name,
+                    title=row.title,
+                    goal_amount=row.goal_amount,
+                    currency=row.currency,
+                    donations=given.get(row.project_id, (0, 0))[0],
+                    received=given.get(row.project_id, (0, 0))[1],
+                )
+                for row in rows
+            ],
+            count=count,
+            page=page,
+            pages=pages,
+        )
 
     def home_page(self) -> models.HomePage:
         """Totals, the latest donations and the latest checkpoint."""
@@ -614,7 +716,8 @@ class PublicViews:
 
         Ids (``dn_…``, ``ch_…``, ``pr_…``, ``db_…``, ``al_…``) find that thing; a number,
         that entry; ``0x`` and 64 hex digits, the checkpoint anchored by that transaction
-        or with that root; anything else, charities and projects whose name holds it.
+        or with that root; anything else, charities, projects and disbursements whose
+        name, title or payee holds it. Ids and hashes match in any letter case.
         """
         q = q.strip()[:200]
         results: list[models.SearchResult] = []
@@ -633,6 +736,8 @@ class PublicViews:
                     )
                 )
             return found
+        if _ID.fullmatch(q.lower()):
+            return self._search_id(q.lower())
         if _HASH.fullmatch(q):
             digest = bytes.fromhex(q[2:])
             query = select(CHECKPOINT.c.checkpoint_index).where(
@@ -649,8 +754,6 @@ class PublicViews:
                         )
                     )
             return found
-        if _ID.fullmatch(q):
-            return self._search_id(q)
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self.connect() as connection:
             for charity_id, name in connection.execute(
@@ -673,6 +776,20 @@ class PublicViews:
                 found.append(
                     models.SearchResult(
                         kind="project", id=project_id, label=title, url=urls.project(project_id)
+                    )
+                )
+            for disbursement_id, payee, purpose in connection.execute(
+                select(DISBURSEMENT.c.disbursement_id, DISBURSEMENT.c.payee, DISBURSEMENT.c.purpose)
+                .where(DISBURSEMENT.c.payee.ilike(pattern, escape="\\"))
+                .order_by(DISBURSEMENT.c.seq.desc())
+                .limit(SEARCH_LIMIT)
+            ):
+                found.append(
+                    models.SearchResult(
+                        kind="disbursement",
+                        id=disbursement_id,
+                        label=f"{payee} · {purpose}",
+                        url=urls.disbursement(disbursement_id),
                     )
                 )
         return found
@@ -707,6 +824,20 @@ _SEARCHABLE: dict[str, Any] = {
     "db": DisbursementState,
     "al": AllocationState,
 }
+
+
+def _pages(count: int, limit: int, page: int) -> int:
+    """How many pages ``count`` rows make (at least one); refuses a page past the last."""
+    pages = max(1, -(-count // limit))
+    if not 1 <= page <= pages:
+        raise NotFoundError("page", str(page))
+    return pages
+
+
+def _counts(connection: Connection, column: Any, ids: Sequence[str]) -> dict[str, int]:
+    """Rows per value of ``column``, for the values ``ids``."""
+    query = select(column, func.count()).where(column.in_(ids)).group_by(column)
+    return {key: int(n) for key, n in connection.execute(query)}
 
 
 def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:

@@ -218,6 +218,14 @@
     return /^[0-9a-f]{32}$/.test(secret) ? secret : null;
   }
 
+  /* What the link says about the receipt: "none" (no code), "valid" (a code of the right
+   * shape, to be checked) or "damaged" (a code cut short or mangled). */
+  function receiptState(hash) {
+    var params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+    if (!params.get("s")) return "none";
+    return receiptSecret(hash) ? "valid" : "damaged";
+  }
+
   // -- the whole check ---------------------------------------------------------------------
 
   function format(template, values) {
@@ -227,7 +235,9 @@
   }
 
   /* Run every step; `report(step, state, text)` is told of each ("running", "pass", "fail",
-   * "pending"). Resolves to "pass", "fail" or "pending" (not anchored yet). */
+   * "pending"). Resolves to "pass", "fail" or "pending" (not anchored yet): the verdict on
+   * the proof. The receipt step (with `options.secret`) says whose donation it is, not
+   * whether it is genuine: its outcome is reported, and does not change the verdict. */
   function verifyDonation(options, report) {
     var m = options.messages;
     var state = { failed: false };
@@ -388,7 +398,7 @@
       var body = bundle.entry.body || {};
       return commitment(options.secret, String(body.donation_id)).then(function (digest) {
         if (toHex(digest) === String(body.donor_commitment).toLowerCase()) pass("receipt", "step_receipt_ok");
-        else fail("receipt", "step_receipt_bad");
+        else report("receipt", "fail", m.step_receipt_bad);
       });
     }
   }
@@ -404,12 +414,28 @@
     var result = document.getElementById("verify-result");
     var rpcInput = document.getElementById("rpc-url");
     var notice = document.getElementById("receipt-notice");
+    var receiptResult = document.getElementById("receipt-result");
     var secret = receiptSecret(root.location.hash);
-    if (secret) {
+    var linked = receiptState(root.location.hash);
+    if (linked !== "none") {
       notice.textContent = messages.receipt_notice;
       notice.hidden = false;
     }
     var items = {};
+
+    /* The second verdict, once the proof holds: is this donation the reader's? */
+    function showReceipt(outcome) {
+      var step = items.receipt && items.receipt.getAttribute("data-state");
+      var verdict = null;
+      if (outcome !== "pass") verdict = null;
+      else if (linked === "damaged" || step === "fail") verdict = "damaged";
+      else if (step === "pass") verdict = "mine";
+      else if (linked === "none") verdict = "none";
+      receiptResult.hidden = verdict === null;
+      receiptResult.textContent = verdict ? messages["receipt_" + verdict] : "";
+      if (verdict) receiptResult.setAttribute("data-state", verdict);
+      else receiptResult.removeAttribute("data-state");
+    }
 
     function report(step, state, text) {
       var item = items[step];
@@ -427,6 +453,7 @@
       items = {};
       result.textContent = messages.running;
       result.removeAttribute("data-state");
+      showReceipt(null);
       button.disabled = true;
       if (!subtle()) report("crypto", "pending", messages.crypto_fallback);
       verifyDonation(
@@ -443,6 +470,7 @@
       ).then(function (outcome) {
         result.setAttribute("data-state", outcome);
         result.textContent = outcome === "pass" ? messages.all_ok : outcome === "fail" ? messages.failed : "";
+        showReceipt(outcome);
         button.disabled = false;
       });
     });
@@ -458,6 +486,7 @@
     fromHex: fromHex,
     leafHash: leafHash,
     receiptSecret: receiptSecret,
+    receiptState: receiptState,
     rootFromInclusionProof: rootFromInclusionProof,
     rpc: rpc,
     setForceFallback: function (value) {

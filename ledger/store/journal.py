@@ -14,7 +14,7 @@ import secrets
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy.exc
@@ -63,6 +63,33 @@ FIFO_PAGE = 500
 REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
 their own rows; their timelines would be every donation)."""
+CLOCK_TOLERANCE = timedelta(minutes=2)
+"""How far ahead of this host's clock an explicit append time may be (clock skew between
+hosts). Journal time never goes back, so one entry stamped ahead would drag every later
+entry into the future with it."""
+
+
+def check_not_ahead(at: datetime | None, now: datetime | None = None) -> None:
+    """Refuse an append time ahead of the clock.
+
+    Args:
+        at: the requested append time (None: now, always fine).
+        now: the real clock (default: ``datetime.now(UTC)``).
+
+    Raises:
+        EntryError: ``at`` is more than ``CLOCK_TOLERANCE`` after ``now``, or naive.
+    """
+    if at is None:
+        return
+    if at.tzinfo is None:
+        raise EntryError("at", "must be timezone-aware")
+    now = now or datetime.now(UTC)
+    if at > now + CLOCK_TOLERANCE:
+        raise EntryError(
+            "at",
+            f"{format_at(at)} is ahead of the clock ({format_at(now)}); "
+            "an entry cannot be recorded in the future",
+        )
 
 
 def new_id(prefix: str) -> str:
@@ -169,7 +196,8 @@ class Store:
                 the first result and appends nothing.
             request_hash: what "the same request" means for the key (default: a hash
                 of ``requests``).
-            at: the append time (default: now); never earlier than the last entry's.
+            at: the append time (default: now); never earlier than the last entry's,
+                never later than now (``CLOCK_TOLERANCE``).
             alongside: called inside the append's transaction with the new entries, to
                 write rows that must exist exactly when the entries do (the donor table);
                 not called when an idempotency key replays an earlier result.
@@ -184,6 +212,7 @@ class Store:
         """
         if not requests:
             raise EntryError("entries", "nothing to append")
+        check_not_ahead(at)
         checked = [self._check(r, i) for i, r in enumerate(requests)]
         if idempotency_key is not None:
             if not 0 < len(idempotency_key) <= 200:

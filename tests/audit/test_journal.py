@@ -18,6 +18,7 @@ from ledger.entries import make_entry, to_hex
 from ledger.merkle import MemoryTree, leaf_hash
 
 AT = "2026-11-26T10:00:00.000Z"
+ANCHORED_AT = 1_795_687_200  # 2026-11-26T10:00:00Z, the block time of checkpoint 0
 
 
 def journal(donations: int = 40) -> list[bytes]:
@@ -102,7 +103,7 @@ def journal(donations: int = 40) -> list[bytes]:
 
 def anchored(lines: list[bytes], sizes: list[int]) -> list[Checkpoint]:
     tree = MemoryTree.from_leaf_hashes(leaf_hash(line) for line in lines)
-    return [Checkpoint(i, size, tree.root(size), 1_790_000_000 + i) for i, size in enumerate(sizes)]
+    return [Checkpoint(i, size, tree.root(size), ANCHORED_AT + i) for i, size in enumerate(sizes)]
 
 
 def statuses(checks: list[Check]) -> dict[str, str]:
@@ -293,6 +294,9 @@ def tampered() -> dict[str, list[bytes]]:
         "allocation beyond its donation": changed(44, reencoded(LINES[44], amount=5000)),
         "donation to an unknown charity": changed(17, reencoded(LINES[17], charity_id="ch_x")),
         "not canonical": changed(18, LINES[18].replace(b',"at"', b', "at"')),
+        "dated after its anchoring": changed(
+            25, reencoded(LINES[25], at="2026-11-26T10:05:03.000Z")
+        ),
     }
 
 
@@ -372,6 +376,7 @@ def test_the_tampered_lines_are_each_found_where_they_are() -> None:
         "allocation beyond its donation": ("accounting", "seq 44"),
         "donation to an unknown charity": ("accounting", "seq 17"),
         "not canonical": ("entries", "seq 18"),
+        "dated after its anchoring": ("timestamps", "entries 25..29"),
     }
     lines = tampered()
     for name, (check_name, where) in expected.items():
@@ -391,3 +396,78 @@ def test_blocks_of_lines_are_read_as_their_lines() -> None:
 def test_a_line_with_a_newline_in_it_is_refused() -> None:
     with pytest.raises(ValueError, match="holds a newline"):
         verify_journal(iter([LINES[0] + b"\n" + LINES[1]]), [])
+
+
+def dated(lines: list[bytes], dates: dict[int, str]) -> list[bytes]:
+    """``lines`` with the entries from each key of ``dates`` on dated its value."""
+    out, date = [], AT
+    for seq, line in enumerate(lines):
+        date = dates.get(seq, date)
+        out.append(reencoded(line, at=date))
+    return out
+
+
+@pytest.mark.parametrize("scanner", [True, False])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_entries_dated_after_the_block_that_anchored_them_are_named_under_each_checkpoint(
+    scanner: bool, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "CHUNK_LINES", 8)  # runs of lines across limits
+    # A clock three hours ahead from seq 12 on; each checkpoint was anchored on time.
+    lines = dated(LINES, {12: "2026-11-26T13:00:00.000Z"})
+    checkpoints = anchored(lines, SIZES)
+    findings = verify_journal(iter(lines), checkpoints, workers=workers, scanner=scanner)
+    check = next(c for c in findings.checks if c.name == "timestamps")
+    assert check.status == "fail"
+    assert [(p.first, p.last) for p in check.problems] == [(12, 15), (16, 29), (30, 44)]
+    assert check.problems[0].detail == (
+        "seq 12 is dated 2026-11-26T13:00:00.000Z, after checkpoint 1 that covers it was "
+        "anchored (2026-11-26T10:00:01.000Z, its block's time): the journal's clock ran "
+        "ahead, or the checkpoint's block is dated wrong"
+    )
+    assert check.summary == "3 problems, the first at entries 12..15"
+    others = {c.name: c.status for c in findings.checks if c.name != "timestamps"}
+    assert set(others.values()) == {"pass"}
+
+
+@pytest.mark.parametrize(
+    ("date", "late"),
+    [
+        ("2026-11-26T10:05:00.000Z", False),  # within the tolerance of checkpoint 0's time
+        ("2026-11-26T10:05:00.001Z", True),
+        ("2026-11-26T10:05:01.000Z", True),
+    ],
+)
+def test_the_anchoring_time_allows_five_minutes_of_clock_skew(date: str, late: bool) -> None:
+    lines = dated(LINES, {4: date, 5: "2026-11-26T11:00:00.000Z"})
+    checkpoints = anchored(lines, SIZES)
+    checkpoints[1:] = [
+        Checkpoint(c.index, c.tree_size, c.root_hash, ANCHORED_AT + 7200) for c in checkpoints[1:]
+    ]
+    check = next(
+        c for c in verify_journal(iter(lines), checkpoints).checks if c.name == "timestamps"
+    )
+    assert [p.where for p in check.problems] == (["entries 4..4"] if late else [])
+
+
+def test_an_entry_is_bounded_by_the_earliest_anchoring_of_any_checkpoint_that_covers_it() -> None:
+    lines = dated(LINES, {20: "2026-11-26T12:00:00.000Z"})
+    checkpoints = anchored(lines, SIZES)
+    # Checkpoint 2 (size 30) is anchored later than checkpoint 3 (size 45): a chain
+    # cannot do that, but if it says so, entry 20 was on chain by checkpoint 3's time.
+    checkpoints[2] = Checkpoint(2, 30, checkpoints[2].root_hash, ANCHORED_AT + 10 * 3600)
+    checkpoints[3] = Checkpoint(3, 45, checkpoints[3].root_hash, ANCHORED_AT + 3600)
+    check = next(
+        c for c in verify_journal(iter(lines), checkpoints).checks if c.name == "timestamps"
+    )
+    assert [p.where for p in check.problems] == ["entries 20..29", "entries 30..44"]
+    assert "after checkpoint 3 " in check.problems[0].detail
+
+
+def test_entries_beyond_the_last_checkpoint_have_no_anchoring_time_to_keep() -> None:
+    lines = dated(LINES, {40: "2027-06-01T00:00:00.000Z"})
+    checkpoints = anchored(lines, [5, 16, 30])
+    check = next(
+        c for c in verify_journal(iter(lines), checkpoints).checks if c.name == "timestamps"
+    )
+    assert check.status == "pass"

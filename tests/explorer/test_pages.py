@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from explorer import urls
-from explorer.formatting import money
+from explorer.formatting import iso, money
 from tests.explorer.conftest import World, code_texts, data_values, json_leaves, visible_text
 
 Pages = Callable[[World], str]
@@ -26,6 +26,8 @@ PAGES: dict[str, Pages] = {
     "checkpoints": lambda w: urls.checkpoints(),
     "entry": lambda w: urls.entry(3),
     "search": lambda w: urls.search(w.earmarked),
+    "charities": lambda w: urls.charities(),
+    "projects": lambda w: urls.projects(),
 }
 
 
@@ -74,10 +76,13 @@ def test_donation_page_shows_amount_status_what_it_funded_and_what_is_unspent(
         assert fact in text
     assert donation["donor_commitment"] in text
     checkpoint = donation["status"]["checkpoint"]
-    assert donation["status"]["state"] == "anchored"  # the latest checkpoint, unconfirmed
+    # The first checkpoint that covers it (confirmed), not the latest one (unconfirmed).
+    assert donation["status"]["state"] == "confirmed"
+    assert checkpoint["index"] == 0
     english = _english(client, world.earmarked)
-    assert f"Anchored in block {checkpoint['block_number']}" in english
-    assert "Waiting for confirmations" in english
+    assert "Anchored on the blockchain" in english
+    assert f"Anchored in block {checkpoint['block_number']}" in english  # in the block details
+    assert "Confirmed" in english
     assert checkpoint["tx_hash"] in text
     [funding] = donation["funded"]
     assert funding["amount"] == 6_000
@@ -327,3 +332,103 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
     }
     for asset in assets:
         assert client.get(asset).status_code == 200
+
+
+def test_the_home_page_counts_link_to_the_indexes_of_charities_and_projects(
+    client: TestClient, world: World
+) -> None:
+    home = client.get(urls.home()).text
+    assert f'<a href="{urls.charities()}"><data value="1">' in home
+    assert f'<a href="{urls.projects()}"><data value="2">' in home
+    charities = client.get(urls.charities(json=True)).json()
+    assert (charities["count"], charities["page"], charities["pages"]) == (1, 1, 1)
+    [charity] = charities["data"]
+    assert (charity["id"], charity["projects"], charity["donations"]) == (world.charity_id, 2, 4)
+    assert f'href="{urls.charity(world.charity_id)}"' in client.get(urls.charities()).text
+    projects = client.get(urls.projects(json=True)).json()
+    assert [p["id"] for p in projects["data"]] == [world.project_id, world.other_project_id]
+    # Received: donated to it and not refunded (the other project's 8,800 less 800).
+    assert [p["received"] for p in projects["data"]] == [10_000 + 2_500, 8_000]
+    page = client.get(urls.projects()).text
+    for p in projects["data"]:
+        assert f'href="{urls.project(p["id"])}"' in page
+
+
+@pytest.mark.parametrize("path", ["/charities", "/projects"])
+@pytest.mark.parametrize("page", ["2", "0", "-1", "x", "1000001"])
+def test_an_index_page_past_the_last_or_not_a_number_is_not_found(
+    client: TestClient, world: World, path: str, page: str
+) -> None:
+    for twin in (path, path + ".json"):
+        assert client.get(twin, params={"page": page}).status_code == 404
+
+
+def test_the_indexes_page_through_every_row_once(world: World) -> None:
+    from explorer.views import NotFoundError, PublicViews
+
+    views = PublicViews(world.store, "http://testserver")
+    first, second = views.projects_page(1, limit=1), views.projects_page(2, limit=1)
+    assert (first.pages, second.pages, first.count) == (2, 2, 2)
+    assert [p.id for p in first.data + second.data] == [world.project_id, world.other_project_id]
+    with pytest.raises(NotFoundError):
+        views.projects_page(3, limit=1)
+    assert urls.projects(page=2) == "/projects?page=2"
+    assert urls.charities(json=True, page=1) == "/charities.json"
+
+
+def test_disbursement_cards_show_the_date_they_were_recorded(
+    client: TestClient, world: World
+) -> None:
+    twin = client.get(urls.charity(world.charity_id, json=True)).json()
+    page = client.get(urls.charity(world.charity_id)).text
+    for card in twin["disbursements"]:
+        entry = client.get(urls.entry(card["seq"], json=True)).json()
+        assert card["at"] == entry["at"]
+        assert f'<time datetime="{iso(card["at"])}"' in page
+
+
+def test_search_finds_disbursements_by_payee_and_ids_in_any_letter_case(
+    client: TestClient, world: World
+) -> None:
+    results = client.get(urls.search("服装", json=True)).json()["results"]
+    assert [(r["kind"], r["id"]) for r in results] == [
+        ("disbursement", world.general_disbursement_id)
+    ]
+    for q in (world.earmarked.upper(), world.earmarked.title(), f"  {world.charity_id.upper()} "):
+        results = client.get(urls.search(q, json=True)).json()["results"]
+        assert [r["id"] for r in results] == [q.strip().lower()]
+
+
+def test_the_donation_page_speaks_plainly_and_folds_the_technical_values(
+    client: TestClient, world: World
+) -> None:
+    twin = client.get(urls.donation(world.earmarked, json=True)).json()["donation"]
+    assert twin["channel"] == "card"
+    html = client.get(urls.donation(world.earmarked)).text
+    shown, _, folded = html.partition('<details class="technical"')
+    assert "银行卡" in visible_text(shown)
+    assert "收据指纹" in visible_text(folded)
+    assert "捐赠人承诺值" not in html
+    assert twin["donor_commitment"] not in shown
+    assert twin["donor_commitment"] in folded
+    assert ">card<" in folded
+    assert ">card<" not in shown
+    # Where the money went comes before the proof, whose steps are folded.
+    assert html.index('id="funded-heading"') < html.index('id="verify"')
+    assert html.index('<details class="proof-details"') < html.index('id="verify-steps"')
+    english = visible_text(client.get(urls.donation(world.earmarked) + "?lang=en").text)
+    assert "Bank card" in english
+    assert "Receipt fingerprint" in english
+
+
+def test_a_refunded_donation_says_how_much_when_and_what_is_left(
+    client: TestClient, world: World
+) -> None:
+    twin = client.get(urls.donation(world.refunded, json=True)).json()["donation"]
+    [refund] = twin["refunds"]
+    text = visible_text(client.get(urls.donation(world.refunded)).text)
+    assert "这笔捐款已部分退款" in text
+    assert f"已退款 {money(800, 'CNY')}" in " ".join(text.split())
+    assert "退款时间" in text
+    assert f"留在慈善组织的金额 {money(8_000, 'CNY')}" in " ".join(text.split())
+    assert refund["reason"] in text

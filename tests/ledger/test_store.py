@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError, ProofSizeError
 from ledger.store import journal as journal_module
 from ledger.store import projections
-from ledger.store.journal import Draft, FifoAllocation, Store
+from ledger.store.journal import CLOCK_TOLERANCE, Draft, FifoAllocation, Store, check_not_ahead
 from tests import factories as f
 
 
@@ -324,3 +325,34 @@ def test_entries_read_back_as_entries(store: Store, books: dict[str, str]) -> No
     assert all(isinstance(e, Entry) for e in store.entries())
     with pytest.raises(KeyError):
         store.entry(99)
+
+
+@pytest.mark.parametrize(
+    "ahead",
+    [
+        timedelta(minutes=2, milliseconds=1),
+        timedelta(hours=3),
+        timedelta(days=365 * 7000),
+    ],
+)
+def test_an_entry_dated_ahead_of_the_clock_is_refused_naming_at_and_nothing_is_stored(
+    store: Store, books: dict[str, str], ahead: timedelta
+) -> None:
+    before = snapshot(store)
+    future = min(datetime.now(UTC) + ahead, datetime(9999, 1, 1, tzinfo=UTC))
+    with pytest.raises(EntryError) as caught:
+        store.append([f.donation(**books)], at=future)
+    assert caught.value.field == "at"
+    assert "ahead of the clock" in caught.value.message
+    assert snapshot(store) == before
+
+
+def test_the_clock_check_allows_skew_and_the_past_but_no_naive_time() -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    check_not_ahead(None, now)
+    check_not_ahead(now - timedelta(days=200), now)
+    check_not_ahead(now + CLOCK_TOLERANCE, now)
+    with pytest.raises(EntryError, match="ahead of the clock"):
+        check_not_ahead(now + CLOCK_TOLERANCE + timedelta(milliseconds=1), now)
+    with pytest.raises(EntryError, match="timezone-aware"):
+        check_not_ahead(datetime(2026, 12, 5, 12, 0), now)  # naive
