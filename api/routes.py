@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 
 from api import models, receipts
 from api.errors import (
@@ -18,7 +25,7 @@ from api.errors import (
     UnauthorizedError,
     problem_response,
 )
-from api.keys import PUBLIC, Principal
+from api.keys import PUBLIC, Principal, Role
 from api.services import Services
 from explorer.views import checkpoint_public
 from ledger.entries import from_hex, to_hex
@@ -34,17 +41,25 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def _authenticate(services: Services, token: str | None) -> Principal:
+    if token is None:
+        return PUBLIC
+    principal = services.keys.authenticate(token)
+    if principal is None:
+        raise UnauthorizedError("the bearer token is not valid (revoked, or never issued)")
+    return principal
+
+
 def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """Who is calling: anyone without a token is the public; a bad token is refused."""
-    if credentials is None:
-        return PUBLIC
-    principal = services.keys.authenticate(credentials.credentials)
-    if principal is None:
-        raise UnauthorizedError("the bearer token is not valid (revoked, or never issued)")
-    return principal
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # GuardedRoute authenticated the caller before the body
+        return known
+    return _authenticate(services, credentials.credentials if credentials else None)
 
 
 def authenticated(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
@@ -56,6 +71,208 @@ def authenticated(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+# -- roles before the body ---------------------------------------------------------------------
+
+OwnerOf = Callable[[Services, Mapping[str, str]], str]
+"""The charity that owns what a route's path names (its id from the path parameters)."""
+
+
+class RoleGuard:
+    """A dependency that admits only some roles, checked before the request body is read.
+
+    ``GuardedRoute`` runs ``check`` before FastAPI reads, parses or validates the body, so
+    a caller without the role gets 401/403 whatever it sends, and learns nothing of the
+    body's schema. With ``owner``, a charity key must also be the charity that owns what
+    the path names (the platform may act for any charity).
+    """
+
+    def __init__(self, *roles: Role, detail: str, owner: OwnerOf | None = None) -> None:
+        self.roles = roles
+        self.detail = detail
+        self.owner = owner
+
+    def check(self, principal: Principal, services: Services, path: Mapping[str, str]) -> None:
+        if principal.role == "public":
+            raise UnauthorizedError()
+        if principal.role not in self.roles:
+            raise ForbiddenError(self.detail)
+        if self.owner is not None and principal.role == "charity":
+            owner = self.owner(services, path)
+            if principal.charity_id != owner:
+                raise ForbiddenError(f"this key may not write for charity {owner!r}")
+
+    def __call__(self, request: Request, services: ServicesDep) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None or not getattr(request.state, "guarded", False):
+            # Not under GuardedRoute (a route added elsewhere): check now, still refusing.
+            token = _bearer_token(request)
+            principal = _authenticate(services, token)
+            self.check(principal, services, request.path_params)
+        return principal
+
+
+def _bearer_token(request: Request) -> str | None:
+    # As HTTPBearer(auto_error=False) reads it: another scheme, or none, is the public.
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _guards(dependant: Dependant) -> Iterator[RoleGuard]:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleGuard):
+            yield dependency.call
+        yield from _guards(dependency)
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
+def strict_json(body: bytes) -> Any:
+    """Parse a JSON request body, refusing a key given twice in one object (at any depth).
+
+    With duplicates, parsers disagree on which value counts (Python's keeps the last, others
+    the first): ``{"amount": 100, "amount": 999999}`` must not mean what one of them says.
+
+    Raises:
+        json.JSONDecodeError: not JSON (FastAPI's own answer, ``invalid_json``, follows).
+        ApiError: 422 ``duplicate_key``, or ``invalid_json`` for numbers of thousands of
+            digits and nesting deeper than the parser's recursion limit.
+    """
+    try:
+        return json.loads(body, object_pairs_hook=_refuse_duplicate_keys)
+    except DuplicateKeyError as error:
+        raise ApiError(
+            422,
+            "duplicate_key",
+            f"{error.key}: the key appears twice in one JSON object; send each key once",
+            field=error.key,
+        ) from None
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise ApiError(
+            422, "invalid_json", f"the body is not JSON this service reads: {error}", field="body"
+        ) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media.startswith("application/") and (
+        media == "application/json" or media.endswith("+json")
+    )
+
+
+class GuardedRoute(APIRoute):
+    """A route that authorizes before it reads the body, and reads JSON strictly.
+
+    FastAPI reads and validates the body before it solves any dependency; this runs the
+    route's ``RoleGuard`` dependencies first (a wrong role gets 401/403, never 422), then
+    parses a JSON body with ``strict_json`` and leaves the result where FastAPI reads it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards = list(_guards(self.dependant))
+
+        async def guarded(request: Request) -> Response:
+            if guards:
+                await run_in_threadpool(_authorize, request, guards)
+            if request.method in ("POST", "PUT", "PATCH") and _is_json(
+                request.headers.get("content-type")
+            ):
+                body = await request.body()
+                if body:
+                    # Not JSON: FastAPI parses it again and answers invalid_json.
+                    with contextlib.suppress(json.JSONDecodeError):
+                        request._json = strict_json(body)
+            return await handler(request)
+
+        return guarded
+
+
+def _authorize(request: Request, guards: list[RoleGuard]) -> None:
+    services = get_services(request)
+    principal = _authenticate(services, _bearer_token(request))
+    for guard in guards:
+        guard.check(principal, services, request.path_params)
+    request.state.principal = principal
+    request.state.guarded = True
+
+
+def _disbursement_owner(services: Services, path: Mapping[str, str]) -> str:
+    return services.disbursement(path["disbursement_id"]).charity_id
+
+
+def _allocation_owner(services: Services, path: Mapping[str, str]) -> str:
+    allocation = services.allocation(path["allocation_id"])
+    return services.disbursement(allocation.disbursement_id).charity_id
+
+
+PlatformOnly = Annotated[
+    Principal,
+    Depends(RoleGuard("platform", detail="only the platform may do this")),
+]
+CharityOrPlatform = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity", "platform", detail="only a charity, or the platform for it, may do this"
+        )
+    ),
+]
+CharityInPath = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only that charity, or the platform for it, may do this",
+            owner=lambda services, path: path["charity_id"],
+        )
+    ),
+]
+DisbursementOwner = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only the charity that made the disbursement, or the platform, may do this",
+            owner=_disbursement_owner,
+        )
+    ),
+]
+AllocationOwner = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only the charity that made the disbursement, or the platform, may do this",
+            owner=_allocation_owner,
+        )
+    ),
+]
+CharityOnly = Annotated[
+    Principal,
+    Depends(
+        RoleGuard("charity", detail="evidence is uploaded by the charity that spent the money")
+    ),
+]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -83,7 +300,7 @@ ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
     503: problem_response("no chain, or it cannot be reached"),
 }
 
-router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
+router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS, route_class=GuardedRoute)
 
 
 # -- charities and projects ------------------------------------------------------------------
@@ -91,7 +308,7 @@ router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: Authenticated
+    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
     return services.register_charity(body, principal)
@@ -110,7 +327,7 @@ def open_project(
     charity_id: str,
     body: models.ProjectCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityInPath,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.ProjectPublic:
     """Open a project (that charity, or the platform)."""
@@ -130,7 +347,7 @@ def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
 def record_donation(
     body: models.DonationCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
 ) -> models.DonationCreated:
     """Record a paid donation (platform, for the payment channel); returns the receipt."""
@@ -150,7 +367,7 @@ def refund_donation(
     donation_id: str,
     body: models.RefundCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
 ) -> models.Recorded:
     """Refund (part of) a donation (platform); allocated money must be reversed first."""
@@ -235,7 +452,7 @@ def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticat
 )
 async def upload_evidence(
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOnly,
     file: Annotated[
         UploadFile, File(description="an invoice or photo: PDF, JPEG, PNG, WebP, text")
     ],
@@ -295,7 +512,7 @@ def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrin
 def record_disbursement(
     body: models.DisbursementCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOrPlatform,
     idempotency_key: IdempotencyKey,
 ) -> models.DisbursementPublic:
     """Record fund use with its evidence; `allocate` funds it ("fifo" or a list)."""
@@ -318,7 +535,7 @@ def void_disbursement(
     disbursement_id: str,
     body: models.Reason,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: DisbursementOwner,
     idempotency_key: IdempotencyKey,
 ) -> models.DisbursementPublic:
     """Void a disbursement booked in error; its allocations are reversed first."""
@@ -329,7 +546,7 @@ def void_disbursement(
 def allocate(
     body: models.AllocationCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOrPlatform,
     idempotency_key: IdempotencyKey,
 ) -> models.AllocationPublic:
     """Allocate (part of) a donation to a disbursement of the same charity."""
@@ -346,7 +563,7 @@ def reverse_allocation(
     allocation_id: str,
     body: models.Reason,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: AllocationOwner,
     idempotency_key: IdempotencyKey,
 ) -> models.AllocationPublic:
     """Reverse an allocation: the money is the donation's again."""
@@ -464,7 +681,7 @@ def chain(services: ServicesDep) -> models.ChainPublic:
 
 
 @router.post("/anchor", responses=ERRORS, tags=["journal"])
-def anchor(services: ServicesDep, principal: Authenticated) -> models.CheckpointPublic:
+def anchor(services: ServicesDep, principal: PlatformOnly) -> models.CheckpointPublic:
     """Anchor the journal now (platform); returns the latest checkpoint."""
     services.require_platform(principal)
     if services.worker is None:

@@ -538,3 +538,118 @@ def test_the_explorers_pages_answer_everyone_alike(world: World) -> None:
             role: world.api.client.get(url, headers=world.auth[role]).status_code for role in ROLES
         }
         assert set(statuses.values()) == {200}, f"{url}: {statuses}"
+
+
+# -- roles before the body ----------------------------------------------------------------------
+
+WRITE_ROUTES = sorted(
+    key
+    for key in TABLE
+    if key[0] == "POST" and key[1].startswith(V1) and key[1] != f"{V1}/chain/rpc"
+)
+"""Every route that writes (the public JSON-RPC proxy reads the chain, for anyone)."""
+TENANT_IN_BODY = {("POST", f"{V1}/disbursements"), ("POST", f"{V1}/allocations")}
+"""Routes whose charity is named only in the body: another charity's key has the role, so its
+403 comes once the body is read (a malformed body gets 422 first)."""
+BAD_BODIES: dict[str, dict[str, Any]] = {
+    "empty body": {"content": b"", "headers": {"Content-Type": "application/json"}},
+    "invalid JSON": {"content": b'{"amount": ', "headers": {"Content-Type": "application/json"}},
+    "wrong fields": {"json": {"nonsense": True, "amount": "lots"}},
+    "duplicate keys": {
+        "content": b'{"amount": 1, "amount": 2}',
+        "headers": {"Content-Type": "application/json"},
+    },
+    "not JSON at all": {"content": b"\x00\xff" * 8, "headers": {"Content-Type": "text/plain"}},
+    "a multipart form": {"files": {"file": ("x.pdf", b"%PDF-", "application/pdf")}},
+}
+
+
+def _refused_roles(route: tuple[str, str]) -> dict[str, int]:
+    expect = TABLE[route][0].expect
+    return {role: status for role, status in expect.items() if status in (401, 403)}
+
+
+BEFORE_BODY_CASES = [
+    pytest.param(route, role, body, id=f"{route[1]} as {role} with {body}")
+    for route in WRITE_ROUTES
+    for role in _refused_roles(route)
+    for body in BAD_BODIES
+]
+
+
+def test_every_write_route_refuses_some_role() -> None:
+    assert len(WRITE_ROUTES) >= 10, WRITE_ROUTES
+    for route in WRITE_ROUTES:
+        assert _refused_roles(route).keys() >= {"no_token", "invalid_token", "auditor"}, route
+
+
+@pytest.mark.parametrize(("route", "role", "body"), BEFORE_BODY_CASES)
+def test_a_caller_without_the_role_gets_401_or_403_whatever_the_body(
+    world: World, route: tuple[str, str], role: str, body: str
+) -> None:
+    """FastAPI validates the body before dependencies run: GuardedRoute checks roles first,
+    so the wrong caller never gets 422 (which would teach it the schema)."""
+    url, kwargs = TABLE[route][0].call(world)
+    variant = BAD_BODIES[body]
+    call = {k: v for k, v in variant.items() if k != "headers"}
+    headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
+    before = world.api.stored()
+    response = world.api.client.post(url, headers=headers, **call)
+    expected = _refused_roles(route)[role]
+    if route in TENANT_IN_BODY and role == "other_charity":
+        assert response.status_code in (403, 422), response.text
+    else:
+        assert response.status_code == expected, response.text[:300]
+        assert response.json()["code"] == {401: "unauthorized", 403: "forbidden"}[expected]
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize("route", sorted(TENANT_IN_BODY))
+def test_another_charity_named_in_a_valid_body_is_refused_after_parsing(
+    world: World, route: tuple[str, str]
+) -> None:
+    url, kwargs = TABLE[route][0].call(world)
+    before = world.api.stored()
+    response = world.api.client.post(
+        url, **kwargs | {"headers": kwargs.get("headers", {}) | world.auth["other_charity"]}
+    )
+    assert response.status_code == 403, response.text
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize("route", [r for r in WRITE_ROUTES if r[1] != f"{V1}/anchor"])
+def test_the_right_role_with_a_bad_body_gets_a_problem_naming_it(
+    world: World, route: tuple[str, str]
+) -> None:
+    url, kwargs = TABLE[route][0].call(world)
+    role = "platform" if TABLE[route][0].expect["platform"] < 400 else "owner"
+    before = world.api.stored()
+    for body, variant in BAD_BODIES.items():
+        if route[1] == f"{V1}/evidence" and body == "a multipart form":
+            continue
+        call = {k: v for k, v in variant.items() if k != "headers"}
+        headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
+        response = world.api.client.post(url, headers=headers, **call)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert response.status_code not in (401, 403), (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json", body
+        if body == "duplicate keys" and route[1] != f"{V1}/evidence":
+            assert response.json()["code"] == "duplicate_key", response.text
+            assert response.json()["field"] == "amount"
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{V1}/disbursements/db_doesnotexist0000/void",
+        f"{V1}/allocations/al_doesnotexist0000/reversal",
+    ],
+)
+def test_a_charity_acting_on_what_does_not_exist_gets_404_before_the_body(
+    world: World, path: str
+) -> None:
+    response = world.api.client.post(
+        path, content=b"", headers=world.auth["owner"] | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 404, response.text
