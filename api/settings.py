@@ -41,6 +41,9 @@ class ApiSettings(BaseSettings):
         max_body_bytes: largest JSON request body.
         max_upload_bytes: largest evidence file.
         evidence_media_types: media types accepted as evidence.
+        special_currencies: ISO 4217 codes that are not money (``XTS``, ``XXX``, metals,
+            fund codes: ``ledger.currencies.NOT_MONEY``) accepted anyway, e.g.
+            ``API_SPECIAL_CURRENCIES='["XTS"]'`` for a test deployment; none by default.
     """
 
     model_config = SettingsConfigDict(
@@ -60,6 +63,7 @@ class ApiSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
     max_upload_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
     evidence_media_types: tuple[str, ...] = EVIDENCE_MEDIA_TYPES
+    special_currencies: tuple[str, ...] = ()
 
     @field_validator("database_url")
     @classmethod

@@ -445,6 +445,17 @@ def payment_ref_hash(payment_ref: str) -> bytes:
     return hashlib.sha256(payment_ref.encode("utf-8")).digest()
 
 
+def registration_key(registration_no: str) -> str:
+    """What makes two registration numbers the same one: NFKC, capitals, no separators.
+
+    ``53530000MJ0005678Y``, ``５３５３…`` (full width), ``53530000mj0005678y`` and
+    ``5353 0000-MJ00 05678Y`` all give ``53530000MJ0005678Y``: white space, hyphens, dots
+    and slashes are how people group the digits, not part of the number.
+    """
+    folded = unicodedata.normalize("NFKC", registration_no).upper()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-./\u2010\u2011")
+
+
 def to_hex(value: bytes) -> str:
     """``0x``-prefixed lowercase hex, the form of every hash at the edges."""
     return "0x" + value.hex()

@@ -135,7 +135,7 @@ class Rig:
         platform = {"Authorization": f"Bearer {PLATFORM_TOKEN}"}
         charity = httpx.post(
             f"{server.url}/api/v1/charities",
-            json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
+            json={"name": "云南乡村学校助学会", "registration_no": uuid.uuid4().hex.upper()},
             headers=platform,
         )
         assert charity.status_code == 201, charity.text
