@@ -176,7 +176,7 @@ class DonationCreate(Closed):
     currency: Currency
     channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     paid_at: datetime
-    payment_ref: Annotated[str, Field(min_length=1, max_length=200)]
+    payment_ref: Annotated[str, Field(min_length=1, max_length=200), NoControl]
     donor: DonorIn = Field(default_factory=DonorIn)
 
     model_config = ConfigDict(

@@ -28,7 +28,7 @@ from api.errors import (
 from api.keys import PUBLIC, Principal, Role
 from api.services import Services
 from explorer.views import checkpoint_public
-from ledger.entries import from_hex, to_hex
+from ledger.entries import MAX_SEQ, from_hex, to_hex
 
 bearer = HTTPBearer(auto_error=False, description="platform token, charity key or auditor key")
 
@@ -629,8 +629,8 @@ def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
 @router.get("/checkpoints/consistency", responses=ERRORS, tags=["journal"])
 def consistency(
     services: ServicesDep,
-    first: Annotated[int, Query(ge=0, description="the older tree size")],
-    second: Annotated[int, Query(ge=0, description="the newer tree size")],
+    first: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the older tree size")],
+    second: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the newer tree size")],
 ) -> models.ConsistencyPublic:
     """The RFC 6962 proof that the tree at `second` extends the tree at `first`."""
     return services.consistency(first, second)
@@ -647,7 +647,10 @@ def consistency(
 )
 def journal(
     services: ServicesDep,
-    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    # Bounded by the journal's largest seq: past it, after + 1 + limit overflows a BIGINT.
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="start after this seq")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> StreamingResponse:
     """The journal, one entry per line, exactly as hashed (RFC 8785), streamed."""
