@@ -34,9 +34,7 @@ def upgrade() -> None:
     for charity_id, registration_no in rows:
         taken.setdefault(registration_key(registration_no)[:64], charity_id)
     if taken:
-        op.bulk_insert(
-            table, [{"registration_key": k, "charity_id": v} for k, v in taken.items()]
-        )
+        op.bulk_insert(table, [{"registration_key": k, "charity_id": v} for k, v in taken.items()])
 
 
 def downgrade() -> None:
