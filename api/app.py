@@ -90,6 +90,35 @@ class _TooLargeError(Exception):
     pass
 
 
+class NoSniff:
+    """``X-Content-Type-Options: nosniff`` on every response, the API's and the explorer's.
+
+    A browser then takes each answer as the type it declares: an evidence file, a CSV
+    export or a problem document is never run as script or rendered as HTML.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"x-content-type-options"
+                ]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_header)
+
+
 @dataclass
 class Runtime:
     """What ``build_services`` made, with what to tell the operator."""
@@ -228,6 +257,7 @@ def create_app(services: Services) -> FastAPI:
         default=services.settings.max_body_bytes,
         uploads=services.settings.max_upload_bytes + 64 * 1024,
     )
+    app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

@@ -300,6 +300,9 @@ ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
     503: problem_response("no chain, or it cannot be reached"),
 }
 
+NO_STORE = {"Cache-Control": "no-store"}
+"""On every answer that carries a secret (a receipt's, an API key): no cache may keep it."""
+
 router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS, route_class=GuardedRoute)
 
 
@@ -308,9 +311,10 @@ router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS, route_class=Gua
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly
+    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly, response: Response
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
+    response.headers.update(NO_STORE)
     return services.register_charity(body, principal)
 
 
@@ -349,8 +353,10 @@ def record_donation(
     services: ServicesDep,
     principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
+    response: Response,
 ) -> models.DonationCreated:
     """Record a paid donation (platform, for the payment channel); returns the receipt."""
+    response.headers.update(NO_STORE)  # the receipt secret, also when the answer is replayed
     return services.record_donation(body, principal, idempotency_key)
 
 
@@ -399,7 +405,7 @@ def _receipt_target(donation_id: str, services: Services, principal: Principal) 
 def receipt_png(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
     """The receipt QR code as PNG (platform: it holds the receipt secret)."""
     url = _receipt_target(donation_id, services, principal)
-    return Response(receipts.qr_png(url), media_type="image/png")
+    return Response(receipts.qr_png(url), media_type="image/png", headers=NO_STORE)
 
 
 @router.get(
@@ -411,7 +417,7 @@ def receipt_png(donation_id: str, services: ServicesDep, principal: Authenticate
 def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
     """The receipt QR code as SVG (platform)."""
     url = _receipt_target(donation_id, services, principal)
-    return Response(receipts.qr_svg(url), media_type="image/svg+xml")
+    return Response(receipts.qr_svg(url), media_type="image/svg+xml", headers=NO_STORE)
 
 
 @router.get(
@@ -420,9 +426,12 @@ def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticate
     responses=ERRORS,
     tags=["receipts"],
 )
-def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticated) -> str:
+def receipt_page(
+    donation_id: str, services: ServicesDep, principal: Authenticated, response: Response
+) -> str:
     """A printable receipt page with the QR code (platform)."""
     url = _receipt_target(donation_id, services, principal)
+    response.headers.update(NO_STORE)
     view = services.views.donation_view(donation_id)
     return receipts.receipt_page(
         donation_id=donation_id,

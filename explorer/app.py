@@ -206,7 +206,7 @@ class Explorer:
 
 def _path_without_language(request: Request) -> str:
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    path = request.url.path
+    path = urls.local(request.url.path)
     if query:
         from urllib.parse import urlencode
 

@@ -424,6 +424,17 @@ def test_routes_outside_the_api_are_read_only(world: World) -> None:
     assert {method for method, _ in others} <= {"GET"}, sorted(others)
 
 
+SECRET_ROUTES = {
+    ("POST", f"{V1}/charities"),
+    ("POST", f"{V1}/donations"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.png"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.svg"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt"),
+}
+"""Routes whose answer carries a secret (an API key, a receipt's): ``Cache-Control: no-store``."""
+SECRET_MARKERS = re.compile(rb'"secret":\s*"[0-9a-f]{32}"|"api_key":\s*"sk_|#s=[0-9a-f]{32}')
+"""What a secret looks like in an answer: any other route showing one fails the matrix."""
+
 CASES = [
     pytest.param(
         key, case, role, id=f"{key[0]} {key[1]}{f' ({case.label})' if case.label else ''} as {role}"
@@ -446,6 +457,11 @@ def test_each_role_gets_what_design_section_7_says_from_each_route(
     response = world.api.client.request(method, url, **kwargs)
     expected = case.expect[role]
     assert response.status_code == expected, response.text[:500]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if route in SECRET_ROUTES and response.status_code < 300:
+        assert response.headers["cache-control"] == "no-store", route
+    else:
+        assert not SECRET_MARKERS.search(response.content), f"{route}: a secret, and cacheable"
     if expected in (401, 403):
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
@@ -653,3 +669,46 @@ def test_a_charity_acting_on_what_does_not_exist_gets_404_before_the_body(
         path, content=b"", headers=world.auth["owner"] | {"Content-Type": "application/json"}
     )
     assert response.status_code == 404, response.text
+
+
+def test_a_replayed_donation_answer_is_not_stored_by_caches_either(world: World) -> None:
+    key = new_key()
+    body = donation_body(world.charity_id, world.project_id)
+    first = world.api.client.post(f"{V1}/donations", json=body, headers=world.api.platform | key)
+    again = world.api.client.post(f"{V1}/donations", json=body, headers=world.api.platform | key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["receipt"]["secret"] == first.json()["receipt"]["secret"]
+    for response in (first, again):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/no-such-page",
+        "/static/no-such-file.css",
+        f"{V1}/no-such-route",
+        "/search?q=%00",
+        "/docs",
+        "/openapi.json",
+        "/healthz",
+    ],
+)
+def test_every_answer_says_nosniff_errors_and_static_files_too(world: World, path: str) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        response = world.api.client.request(method, path)
+        assert response.headers["x-content-type-options"] == "nosniff", (method, path)
+    for name in ("app.css", "verify.js"):
+        static = world.api.client.get(f"/static/{name}")
+        if static.status_code == 200:
+            assert static.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_413_from_the_body_limit_says_nosniff(world: World) -> None:
+    response = world.api.client.post(
+        f"{V1}/donations", content=b"x" * (1 << 20), headers=world.api.platform | new_key()
+    )
+    assert response.status_code == 413
+    assert response.headers["x-content-type-options"] == "nosniff"
