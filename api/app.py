@@ -139,6 +139,7 @@ def build_services(
 ) -> Runtime:
     """Wire the store, keys, evidence, chain and anchor worker from the settings."""
     settings, generated = settings.with_generated_token()
+    settings = settings.with_payment_ref_key()
     settings.ensure_data_dir()
     store = Store.open(settings.database_url)
     assert settings.admin_token is not None

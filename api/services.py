@@ -293,7 +293,9 @@ class Services:
                         "channel": body.channel,
                         "paid_at": paid_at,
                         "donor_commitment": to_hex(donor_commitment(secret, donation_id)),
-                        "payment_ref_hash": to_hex(payment_ref_hash(body.payment_ref)),
+                        "payment_ref_hash": to_hex(
+                            payment_ref_hash(body.payment_ref, self.settings.payment_ref_key_bytes)
+                        ),
                     },
                 )
             ],

@@ -8,6 +8,9 @@ from typing import Any
 from ledger.entries import donor_commitment, payment_ref_hash, to_hex
 from ledger.store.journal import Draft, new_id
 
+PAYMENT_REF_KEY = bytes.fromhex("7e" * 32)
+"""The payment reference key of the drafts' deployment (ADR 0016)."""
+
 
 def charity(charity_id: str | None = None, **body: Any) -> Draft:
     return Draft(
@@ -50,7 +53,7 @@ def donation(charity_id: str, project_id: str | None, amount: int = 10_000, **bo
             "channel": "card",
             "paid_at": "2026-11-26T10:00:00Z",
             "donor_commitment": to_hex(donor_commitment(os.urandom(16), donation_id)),
-            "payment_ref_hash": to_hex(payment_ref_hash(f"PAY-{donation_id}")),
+            "payment_ref_hash": to_hex(payment_ref_hash(f"PAY-{donation_id}", PAYMENT_REF_KEY)),
         }
         | body,
     )
