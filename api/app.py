@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, routes, rpc
 from api.anchoring import AnchorSettings, AnchorWorker
+from api.docs import install_docs
 from api.evidence import EvidenceStore
 from api.keys import KeyStore
 from api.services import Services
@@ -233,6 +234,9 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="善链 shanlian",
         version="1.0.0",
+        # Served by api.docs from the package's files: FastAPI's own load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description=DESCRIPTION,
         openapi_tags=[
             {"name": "charities", "description": "charities and their projects"},
@@ -247,6 +251,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(rpc.router)
+    install_docs(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

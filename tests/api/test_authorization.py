@@ -365,8 +365,9 @@ TABLE: dict[tuple[str, str], list[Case]] = {
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
-    ("GET", "/docs/oauth2-redirect"): [Case(lambda w: ("/docs/oauth2-redirect", {}), everyone())],
-    ("GET", "/redoc"): [Case(lambda w: ("/redoc", {}), everyone())],
+    ("GET", "/docs/assets/{name}"): [
+        Case(lambda w: ("/docs/assets/swagger-ui.css", {}), everyone())
+    ],
     ("GET", "/healthz"): [Case(lambda w: ("/healthz", {}), everyone())],
 }
 
