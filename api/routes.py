@@ -103,12 +103,12 @@ class RoleGuard:
             if principal.charity_id != owner:
                 raise ForbiddenError(f"this key may not write for charity {owner!r}")
 
-    def __call__(self, request: Request, services: ServicesDep) -> Principal:
-        principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is None or not getattr(request.state, "guarded", False):
+    def __call__(
+        self, request: Request, services: ServicesDep, principal: CurrentPrincipal
+    ) -> Principal:
+        # Through get_principal, the route's OpenAPI names the bearer scheme.
+        if not getattr(request.state, "guarded", False):
             # Not under GuardedRoute (a route added elsewhere): check now, still refusing.
-            token = _bearer_token(request)
-            principal = _authenticate(services, token)
             self.check(principal, services, request.path_params)
         return principal
 

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from api.app import create_app
+from api.routes import PlatformOnly
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from tests.api.conftest import (
@@ -713,3 +716,31 @@ def test_a_413_from_the_body_limit_says_nosniff(world: World) -> None:
     )
     assert response.status_code == 413
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_write_route_names_the_bearer_scheme_in_the_openapi(world: World) -> None:
+    paths = world.api.client.get("/openapi.json").json()["paths"]
+    for method, path in WRITE_ROUTES:
+        operation = paths[path][method.lower()]
+        assert operation.get("security") == [{"HTTPBearer": []}], path
+
+
+def test_a_role_guard_outside_guarded_route_still_refuses(world: World) -> None:
+    """A route added on another router (FastAPI's own route class) keeps the role check,
+    only later: after the body."""
+    app = create_app(world.api.services)
+    elsewhere = APIRouter()
+
+    @elsewhere.post("/api/v1/elsewhere")
+    def guarded_elsewhere(principal: PlatformOnly) -> dict[str, str]:
+        return {"role": principal.role}
+
+    app.include_router(elsewhere)
+    with TestClient(app) as client:
+        for role, status in (("platform", 200), ("owner", 403), ("auditor", 403)):
+            response = client.post("/api/v1/elsewhere", headers=world.auth[role])
+            assert response.status_code == status, (role, response.text)
+        assert client.post("/api/v1/elsewhere").status_code == 401
+        assert (
+            client.post("/api/v1/elsewhere", headers=world.auth["invalid_token"]).status_code == 401
+        )
