@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, routes, rpc
 from api.anchoring import AnchorSettings, AnchorWorker
+from api.docs import install_docs
 from api.evidence import EvidenceStore
 from api.keys import KeyStore
 from api.services import Services
@@ -59,7 +60,12 @@ class BodyLimit:
         setting = "API_MAX_UPLOAD_BYTES" if upload else "API_MAX_BODY_BYTES"
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        # A length of more digits than any limit has is over it (int() of thousands raises).
+        if (
+            declared is not None
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > limit)
+        ):
             await self._refuse(scope, receive, send, limit, setting)
             return
         seen = 0
@@ -106,6 +112,35 @@ class _TooLargeError(Exception):
     pass
 
 
+class NoSniff:
+    """``X-Content-Type-Options: nosniff`` on every response, the API's and the explorer's.
+
+    A browser then takes each answer as the type it declares: an evidence file, a CSV
+    export or a problem document is never run as script or rendered as HTML.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"x-content-type-options"
+                ]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_header)
+
+
 @dataclass
 class Runtime:
     """What ``build_services`` made, with what to tell the operator."""
@@ -131,6 +166,7 @@ def build_services(
     """
     settings.check_production(chain_settings() if with_chain and chain is None else None)
     settings, generated = settings.with_generated_token()
+    settings = settings.with_payment_ref_key()
     settings.ensure_data_dir()
     store = Store.open(settings.database_url)
     assert settings.admin_token is not None
@@ -219,6 +255,9 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="善链 shanlian",
         version="1.0.0",
+        # Served by api.docs from the package's files: FastAPI's own load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description=DESCRIPTION,
         openapi_tags=[
             {"name": "charities", "description": "charities and their projects"},
@@ -233,6 +272,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(rpc.router)
+    install_docs(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -244,6 +284,7 @@ def create_app(services: Services) -> FastAPI:
         default=services.settings.max_body_bytes,
         uploads=services.settings.max_upload_bytes + 64 * 1024,
     )
+    app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -36,6 +37,78 @@ from explorer.models import (
 from ledger.entries import parse_rfc3339
 
 Amount = Annotated[StrictInt, Field(gt=0, le=10**12, description="minor units (fen for CNY)")]
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Characters that reorder text on screen (Trojan Source, CVE-2021-42574)."""
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+"""Characters that show nothing, so that two different names look the same."""
+_LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+"""Scripts whose letters pass for one another (а/a, ο/o, Р/P): one word uses one of them."""
+
+
+def _refused_character(ch: str) -> str | None:
+    """What is wrong with ``ch`` in a name shown to people, or None."""
+    if ch in BIDI_CONTROLS:
+        return "a bidi control, which reorders the text around it"
+    if ch in ZERO_WIDTH:
+        return "a zero-width character, which hides in the text"
+    category = unicodedata.category(ch)
+    return {
+        "Cc": "a control character",
+        "Cf": "an invisible format character",
+        "Cs": "a lone surrogate, which is not valid Unicode",
+        "Co": "a private-use character, which has no agreed meaning",
+        "Cn": "a code point Unicode has not assigned",
+        "Zl": "a line separator",
+        "Zp": "a paragraph separator",
+    }.get(category)
+
+
+def _script(ch: str) -> str | None:
+    name = unicodedata.name(ch, "")
+    return next((s for s in _LOOKALIKE_SCRIPTS if name.startswith(s + " ")), None)
+
+
+def human_text(value: str) -> str:
+    """A name, title, payee, purpose or reason as people will read it, or ValueError.
+
+    NFKC-normalized (full-width ``ＡＢＣ`` is ``ABC``, ``ﬁ`` is ``fi``, U+3000 a space), trimmed;
+    refuses control, format (bidi and zero-width among them), private-use, unassigned
+    and separator characters, naming the code point; and refuses a word that mixes
+    Latin, Greek and Cyrillic letters (``Pаypal`` with a Cyrillic ``а``), the usual
+    look-alike. Other confusables (a whole word in another script) are shown as they are.
+    """
+    normalized = unicodedata.normalize("NFKC", value).strip()
+    for ch in normalized:
+        problem = _refused_character(ch)
+        if problem is not None:
+            raise ValueError(
+                f"contains U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')}), {problem}; "
+                "names and texts may hold printable characters only"
+            )
+    for word in re.findall(r"[^\W\d_]+", normalized):
+        scripts = {s for s in map(_script, word) if s is not None}
+        if len(scripts) > 1:
+            mixed = " and ".join(s.title() for s in sorted(scripts))
+            raise ValueError(
+                f"the word {word!r} mixes {mixed} letters, "
+                "which look alike; write each word in one script"
+            )
+    return normalized
+
+
+HumanText = AfterValidator(human_text)
+
+
+def _currency(value: str) -> str:
+    if not (value.isascii() and value.isalpha() and value.isupper()):
+        raise ValueError("is an ISO 4217 code: three capital letters, e.g. CNY")
+    return value
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$", description="0x lowercase hex")]
 
 
@@ -90,8 +163,8 @@ class Closed(BaseModel):
 
 
 class CharityCreate(Closed):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    registration_no: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=200), HumanText]
+    registration_no: Annotated[str, Field(min_length=1, max_length=64), HumanText]
     signer: Annotated[str | None, Field(pattern=r"^0x[0-9a-fA-F]{40}$")] = None
 
     model_config = ConfigDict(
@@ -117,9 +190,9 @@ class CharityKeyIssued(BaseModel):
 
 
 class ProjectCreate(Closed):
-    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Annotated[str, Field(min_length=1, max_length=200), HumanText]
     goal_amount: Amount
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: Currency
 
     model_config = ConfigDict(
         extra="forbid",
@@ -136,16 +209,18 @@ class ProjectCreate(Closed):
 
 
 def _no_control_characters(value: str | None) -> str | None:
-    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError("contains a control character")
+    for ch in value or "":
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(f"contains the control character U+{ord(ch):04X}")
     return value
 
 
 NoControl = AfterValidator(_no_control_characters)
+OptionalHumanText = AfterValidator(lambda v: None if v is None else human_text(v))
 
 
 class DonorIn(Closed):
-    name: Annotated[str | None, Field(max_length=200), NoControl] = None
+    name: Annotated[str | None, Field(max_length=200), OptionalHumanText] = None
     phone: Annotated[str | None, Field(max_length=40), NoControl] = None
     email: Annotated[str | None, Field(max_length=254), NoControl] = None
     anonymous: StrictBool = False
@@ -155,10 +230,10 @@ class DonationCreate(Closed):
     charity_id: str
     project_id: str | None = None
     amount: Amount
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: Currency
     channel: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     paid_at: Rfc3339
-    payment_ref: Annotated[str, Field(min_length=1, max_length=200)]
+    payment_ref: Annotated[str, Field(min_length=1, max_length=200), NoControl]
     donor: DonorIn = Field(default_factory=DonorIn)
 
     model_config = ConfigDict(
@@ -196,7 +271,7 @@ class DonationCreated(BaseModel):
 
 class RefundCreate(Closed):
     amount: Amount
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
 
     model_config = ConfigDict(
         extra="forbid",
@@ -226,9 +301,9 @@ class DisbursementCreate(Closed):
     charity_id: str
     project_id: str | None = None
     amount: Amount
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
-    payee: Annotated[str, Field(min_length=1, max_length=200)]
-    purpose: Annotated[str, Field(min_length=1, max_length=500)]
+    currency: Currency
+    payee: Annotated[str, Field(min_length=1, max_length=200), HumanText]
+    purpose: Annotated[str, Field(min_length=1, max_length=500), HumanText]
     evidence: Annotated[list[EvidenceIn], Field(max_length=50)] = Field(default_factory=list)
     allocate: Literal["fifo"] | Annotated[list[AllocationIn], Field(max_length=1000)] | None = None
 
@@ -271,7 +346,7 @@ class AllocationCreate(Closed):
 
 
 class Reason(Closed):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
 
     model_config = ConfigDict(
         extra="forbid",
@@ -349,6 +424,7 @@ __all__ = [
     "EvidenceUploaded",
     "Funding",
     "Hex32",
+    "HumanText",
     "ProjectCreate",
     "ProjectPublic",
     "ProjectSummary",

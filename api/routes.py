@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 
 from api import models, receipts
 from api.errors import (
@@ -18,10 +25,10 @@ from api.errors import (
     problem_response,
 )
 from api.evidence import SUFFIXES as EVIDENCE_SUFFIXES
-from api.keys import PUBLIC, Principal
+from api.keys import PUBLIC, Principal, Role
 from api.services import Services
 from explorer.views import checkpoint_public
-from ledger.entries import from_hex, to_hex
+from ledger.entries import MAX_SEQ, from_hex, to_hex
 
 bearer = HTTPBearer(auto_error=False, description="platform token, charity key or auditor key")
 
@@ -34,17 +41,25 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def _authenticate(services: Services, token: str | None) -> Principal:
+    if token is None:
+        return PUBLIC
+    principal = services.keys.authenticate(token)
+    if principal is None:
+        raise UnauthorizedError("the bearer token is not valid (revoked, or never issued)")
+    return principal
+
+
 def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """Who is calling: anyone without a token is the public; a bad token is refused."""
-    if credentials is None:
-        return PUBLIC
-    principal = services.keys.authenticate(credentials.credentials)
-    if principal is None:
-        raise UnauthorizedError("the bearer token is not valid (revoked, or never issued)")
-    return principal
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # GuardedRoute authenticated the caller before the body
+        return known
+    return _authenticate(services, credentials.credentials if credentials else None)
 
 
 def authenticated(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
@@ -56,6 +71,208 @@ def authenticated(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+# -- roles before the body ---------------------------------------------------------------------
+
+OwnerOf = Callable[[Services, Mapping[str, str]], str]
+"""The charity that owns what a route's path names (its id from the path parameters)."""
+
+
+class RoleGuard:
+    """A dependency that admits only some roles, checked before the request body is read.
+
+    ``GuardedRoute`` runs ``check`` before FastAPI reads, parses or validates the body, so
+    a caller without the role gets 401/403 whatever it sends, and learns nothing of the
+    body's schema. With ``owner``, a charity key must also be the charity that owns what
+    the path names (the platform may act for any charity).
+    """
+
+    def __init__(self, *roles: Role, detail: str, owner: OwnerOf | None = None) -> None:
+        self.roles = roles
+        self.detail = detail
+        self.owner = owner
+
+    def check(self, principal: Principal, services: Services, path: Mapping[str, str]) -> None:
+        if principal.role == "public":
+            raise UnauthorizedError()
+        if principal.role not in self.roles:
+            raise ForbiddenError(self.detail)
+        if self.owner is not None and principal.role == "charity":
+            owner = self.owner(services, path)
+            if principal.charity_id != owner:
+                raise ForbiddenError(f"this key may not write for charity {owner!r}")
+
+    def __call__(
+        self, request: Request, services: ServicesDep, principal: CurrentPrincipal
+    ) -> Principal:
+        # Through get_principal, the route's OpenAPI names the bearer scheme.
+        if not getattr(request.state, "guarded", False):
+            # Not under GuardedRoute (a route added elsewhere): check now, still refusing.
+            self.check(principal, services, request.path_params)
+        return principal
+
+
+def _bearer_token(request: Request) -> str | None:
+    # As HTTPBearer(auto_error=False) reads it: another scheme, or none, is the public.
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _guards(dependant: Dependant) -> Iterator[RoleGuard]:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleGuard):
+            yield dependency.call
+        yield from _guards(dependency)
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
+def strict_json(body: bytes) -> Any:
+    """Parse a JSON request body, refusing a key given twice in one object (at any depth).
+
+    With duplicates, parsers disagree on which value counts (Python's keeps the last, others
+    the first): ``{"amount": 100, "amount": 999999}`` must not mean what one of them says.
+
+    Raises:
+        json.JSONDecodeError: not JSON (FastAPI's own answer, ``invalid_json``, follows).
+        ApiError: 422 ``duplicate_key``, or ``invalid_json`` for numbers of thousands of
+            digits and nesting deeper than the parser's recursion limit.
+    """
+    try:
+        return json.loads(body, object_pairs_hook=_refuse_duplicate_keys)
+    except DuplicateKeyError as error:
+        raise ApiError(
+            422,
+            "duplicate_key",
+            f"{error.key}: the key appears twice in one JSON object; send each key once",
+            field=error.key,
+        ) from None
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise ApiError(
+            422, "invalid_json", f"the body is not JSON this service reads: {error}", field="body"
+        ) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media.startswith("application/") and (
+        media == "application/json" or media.endswith("+json")
+    )
+
+
+class GuardedRoute(APIRoute):
+    """A route that authorizes before it reads the body, and reads JSON strictly.
+
+    FastAPI reads and validates the body before it solves any dependency; this runs the
+    route's ``RoleGuard`` dependencies first (a wrong role gets 401/403, never 422), then
+    parses a JSON body with ``strict_json`` and leaves the result where FastAPI reads it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards = list(_guards(self.dependant))
+
+        async def guarded(request: Request) -> Response:
+            if guards:
+                await run_in_threadpool(_authorize, request, guards)
+            if request.method in ("POST", "PUT", "PATCH") and _is_json(
+                request.headers.get("content-type")
+            ):
+                body = await request.body()
+                if body:
+                    # Not JSON: FastAPI parses it again and answers invalid_json.
+                    with contextlib.suppress(json.JSONDecodeError):
+                        request._json = strict_json(body)
+            return await handler(request)
+
+        return guarded
+
+
+def _authorize(request: Request, guards: list[RoleGuard]) -> None:
+    services = get_services(request)
+    principal = _authenticate(services, _bearer_token(request))
+    for guard in guards:
+        guard.check(principal, services, request.path_params)
+    request.state.principal = principal
+    request.state.guarded = True
+
+
+def _disbursement_owner(services: Services, path: Mapping[str, str]) -> str:
+    return services.disbursement(path["disbursement_id"]).charity_id
+
+
+def _allocation_owner(services: Services, path: Mapping[str, str]) -> str:
+    allocation = services.allocation(path["allocation_id"])
+    return services.disbursement(allocation.disbursement_id).charity_id
+
+
+PlatformOnly = Annotated[
+    Principal,
+    Depends(RoleGuard("platform", detail="only the platform may do this")),
+]
+CharityOrPlatform = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity", "platform", detail="only a charity, or the platform for it, may do this"
+        )
+    ),
+]
+CharityInPath = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only that charity, or the platform for it, may do this",
+            owner=lambda services, path: path["charity_id"],
+        )
+    ),
+]
+DisbursementOwner = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only the charity that made the disbursement, or the platform, may do this",
+            owner=_disbursement_owner,
+        )
+    ),
+]
+AllocationOwner = Annotated[
+    Principal,
+    Depends(
+        RoleGuard(
+            "charity",
+            "platform",
+            detail="only the charity that made the disbursement, or the platform, may do this",
+            owner=_allocation_owner,
+        )
+    ),
+]
+CharityOnly = Annotated[
+    Principal,
+    Depends(
+        RoleGuard("charity", detail="evidence is uploaded by the charity that spent the money")
+    ),
+]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -83,7 +300,10 @@ ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
     503: problem_response("no chain, or it cannot be reached"),
 }
 
-router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
+NO_STORE = {"Cache-Control": "no-store"}
+"""On every answer that carries a secret (a receipt's, an API key): no cache may keep it."""
+
+router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS, route_class=GuardedRoute)
 
 
 # -- charities and projects ------------------------------------------------------------------
@@ -91,9 +311,10 @@ router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS)
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: Authenticated
+    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly, response: Response
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
+    response.headers.update(NO_STORE)
     return services.register_charity(body, principal)
 
 
@@ -110,7 +331,7 @@ def open_project(
     charity_id: str,
     body: models.ProjectCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityInPath,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.ProjectPublic:
     """Open a project (that charity, or the platform)."""
@@ -152,14 +373,16 @@ def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
 def record_donation(
     body: models.DonationCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
+    response: Response,
 ) -> models.DonationCreated:
     """Record a paid donation (platform, for the payment channel); returns the receipt.
 
     `paid_at` must lie from the charity's registration to `API_PAID_AT_LEEWAY_MINUTES`
     (5) after the server's clock: otherwise 422 `outside_window`, with the bounds.
     """
+    response.headers.update(NO_STORE)  # the receipt secret, also when the answer is replayed
     return services.record_donation(body, principal, idempotency_key)
 
 
@@ -176,7 +399,7 @@ def refund_donation(
     donation_id: str,
     body: models.RefundCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
 ) -> models.Recorded:
     """Refund (part of) a donation (platform); allocated money must be reversed first."""
@@ -208,7 +431,7 @@ def _receipt_target(donation_id: str, services: Services, principal: Principal) 
 def receipt_png(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
     """The receipt QR code as PNG (platform: it holds the receipt secret)."""
     url = _receipt_target(donation_id, services, principal)
-    return Response(receipts.qr_png(url), media_type="image/png")
+    return Response(receipts.qr_png(url), media_type="image/png", headers=NO_STORE)
 
 
 @router.get(
@@ -220,7 +443,7 @@ def receipt_png(donation_id: str, services: ServicesDep, principal: Authenticate
 def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticated) -> Response:
     """The receipt QR code as SVG (platform)."""
     url = _receipt_target(donation_id, services, principal)
-    return Response(receipts.qr_svg(url), media_type="image/svg+xml")
+    return Response(receipts.qr_svg(url), media_type="image/svg+xml", headers=NO_STORE)
 
 
 @router.get(
@@ -229,9 +452,12 @@ def receipt_svg(donation_id: str, services: ServicesDep, principal: Authenticate
     responses=ERRORS,
     tags=["receipts"],
 )
-def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticated) -> str:
+def receipt_page(
+    donation_id: str, services: ServicesDep, principal: Authenticated, response: Response
+) -> str:
     """A printable receipt page with the QR code (platform)."""
     url = _receipt_target(donation_id, services, principal)
+    response.headers.update(NO_STORE)
     view = services.views.donation_view(donation_id)
     return receipts.receipt_page(
         donation_id=donation_id,
@@ -263,7 +489,7 @@ def receipt_page(donation_id: str, services: ServicesDep, principal: Authenticat
 )
 async def upload_evidence(
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOnly,
     file: Annotated[
         UploadFile, File(description="an invoice or photo: PDF, JPEG, PNG, WebP, text")
     ],
@@ -344,7 +570,7 @@ def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrin
 def record_disbursement(
     body: models.DisbursementCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOrPlatform,
     idempotency_key: IdempotencyKey,
 ) -> models.DisbursementPublic:
     """Record fund use with its evidence; `allocate` funds it ("fifo" or a list)."""
@@ -367,7 +593,7 @@ def void_disbursement(
     disbursement_id: str,
     body: models.Reason,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: DisbursementOwner,
     idempotency_key: IdempotencyKey,
 ) -> models.DisbursementPublic:
     """Void a disbursement booked in error; its allocations are reversed first."""
@@ -378,7 +604,7 @@ def void_disbursement(
 def allocate(
     body: models.AllocationCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityOrPlatform,
     idempotency_key: IdempotencyKey,
 ) -> models.AllocationPublic:
     """Allocate (part of) a donation to a disbursement of the same charity."""
@@ -395,7 +621,7 @@ def reverse_allocation(
     allocation_id: str,
     body: models.Reason,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: AllocationOwner,
     idempotency_key: IdempotencyKey,
 ) -> models.AllocationPublic:
     """Reverse an allocation: the money is the donation's again."""
@@ -461,8 +687,8 @@ def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
 @router.get("/checkpoints/consistency", responses=ERRORS, tags=["journal"])
 def consistency(
     services: ServicesDep,
-    first: Annotated[int, Query(ge=0, description="the older tree size")],
-    second: Annotated[int, Query(ge=0, description="the newer tree size")],
+    first: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the older tree size")],
+    second: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the newer tree size")],
 ) -> models.ConsistencyPublic:
     """The RFC 6962 proof that the tree at `second` extends the tree at `first`."""
     return services.consistency(first, second)
@@ -479,7 +705,10 @@ def consistency(
 )
 def journal(
     services: ServicesDep,
-    after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+    # Bounded by the journal's largest seq: past it, after + 1 + limit overflows a BIGINT.
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="start after this seq")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> StreamingResponse:
     """The journal, one entry per line, exactly as hashed (RFC 8785), streamed."""
@@ -513,7 +742,7 @@ def chain(services: ServicesDep) -> models.ChainPublic:
 
 
 @router.post("/anchor", responses=ERRORS, tags=["journal"])
-def anchor(services: ServicesDep, principal: Authenticated) -> models.CheckpointPublic:
+def anchor(services: ServicesDep, principal: PlatformOnly) -> models.CheckpointPublic:
     """Anchor the journal now (platform); returns the latest checkpoint."""
     services.require_platform(principal)
     if services.worker is None:

@@ -37,6 +37,7 @@ from ledger.accounting import (
     DonationState,
     ProjectState,
 )
+from ledger.currencies import special_currency_problem
 from ledger.entries import (
     Entry,
     canonical_bytes,
@@ -45,13 +46,14 @@ from ledger.entries import (
     from_hex,
     parse_at,
     payment_ref_hash,
+    registration_key,
     to_hex,
 )
-from ledger.errors import EntryError
+from ledger.errors import EntryError, StoreError
 from ledger.store import projections
 from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import AppendResult, Draft, FifoAllocation, Request, Store, new_id
-from ledger.store.tables import DONOR, EVIDENCE_FILE
+from ledger.store.tables import CHARITY_REGISTRATION, DONOR, EVIDENCE_FILE
 
 
 def request_hash(route: str, principal: Principal, body: BaseModel | dict[str, Any]) -> bytes:
@@ -133,6 +135,12 @@ class Services:
         if not principal.may_act_for(charity_id):
             raise ForbiddenError(f"this key may not write for charity {charity_id!r}")
 
+    def accept_currency(self, code: str) -> None:
+        """Refuse ISO 4217 codes that are not money (XTS, XXX, XAU, …) unless configured."""
+        problem = special_currency_problem(code, set(self.settings.special_currencies))
+        if problem is not None:
+            raise ApiError(422, "currency_not_accepted", f"currency: {problem}", field="currency")
+
     # -- charities and projects ----------------------------------------------------------
 
     def register_charity(
@@ -142,30 +150,65 @@ class Services:
         self.require_platform(principal)
         charity_id = new_id("ch")
         issued: list[str] = []
+        number = registration_key(body.registration_no)
+        if not number:
+            raise ApiError(
+                422,
+                "invalid_field",
+                "registration_no: has no letters or digits",
+                field="registration_no",
+            )
+        self._refuse_taken_registration(number, body.registration_no)
 
         def issue_key(connection: Connection, _entries: list[Entry]) -> None:
+            # The primary key refuses the number if a registration racing this one took it.
+            connection.execute(
+                CHARITY_REGISTRATION.insert().values(registration_key=number, charity_id=charity_id)
+            )
             issued.append(
                 self.keys.issue("charity", body.name, charity_id=charity_id, connection=connection)
             )
 
-        result = self._append(
-            [
-                Draft(
-                    "charity.registered",
-                    {
-                        "charity_id": charity_id,
-                        "name": body.name,
-                        "registration_no": body.registration_no,
-                        "signer": body.signer,
-                    },
-                )
-            ],
-            alongside=issue_key,
-        )
+        try:
+            result = self._append(
+                [
+                    Draft(
+                        "charity.registered",
+                        {
+                            "charity_id": charity_id,
+                            "name": body.name,
+                            "registration_no": body.registration_no,
+                            "signer": body.signer,
+                        },
+                    )
+                ],
+                alongside=issue_key,
+            )
+        except StoreError:
+            self._refuse_taken_registration(number, body.registration_no)
+            raise
         entry = result.entries[0]
         return models.CharityCreated(
             id=charity_id, seq=entry.seq, name=str(entry.body["name"]), api_key=issued[0]
         )
+
+    def _refuse_taken_registration(self, number: str, registration_no: str) -> None:
+        with self.connect() as connection:
+            holder = connection.execute(
+                select(CHARITY_REGISTRATION.c.charity_id).where(
+                    CHARITY_REGISTRATION.c.registration_key == number
+                )
+            ).scalar()
+        if holder is not None:
+            raise ApiError(
+                409,
+                "registration_taken",
+                f"registration_no: charity {holder} is registered with {registration_no!r} "
+                f"(compared as {number!r}: full-width forms, case, spaces and hyphens do not "
+                "make another number); a registration number belongs to one charity",
+                field="registration_no",
+                charity_id=holder,
+            )
 
     def open_project(
         self,
@@ -176,6 +219,7 @@ class Services:
     ) -> models.ProjectPublic:
         """Open a project of ``charity_id``."""
         self.require_charity(principal, charity_id)
+        self.accept_currency(body.currency)
         self.charity(charity_id)
         project_id = new_id("pr")
         route = f"POST /charities/{charity_id}/projects"
@@ -222,6 +266,7 @@ class Services:
         """Record a paid donation; keep the donor's personal data out of the journal."""
         self.require_platform(principal)
         self._check_paid_at(body.charity_id, body.paid_at)
+        self.accept_currency(body.currency)
         donation_id = new_id("dn")
         secret = os.urandom(16)
         paid_at = body.paid_at.isoformat()
@@ -252,7 +297,9 @@ class Services:
                         "channel": body.channel,
                         "paid_at": paid_at,
                         "donor_commitment": to_hex(donor_commitment(secret, donation_id)),
-                        "payment_ref_hash": to_hex(payment_ref_hash(body.payment_ref)),
+                        "payment_ref_hash": to_hex(
+                            payment_ref_hash(body.payment_ref, self.settings.payment_ref_key_bytes)
+                        ),
                     },
                 )
             ],
@@ -346,6 +393,7 @@ class Services:
     ) -> models.DisbursementPublic:
         """Record fund use with its evidence, allocating donations to it as asked."""
         self.require_charity(principal, body.charity_id)
+        self.accept_currency(body.currency)
         evidence = []
         for i, item in enumerate(body.evidence):
             record = self.evidence.get(from_hex(item.sha256), body.charity_id)

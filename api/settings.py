@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -93,6 +95,15 @@ class ApiSettings(BaseSettings):
             refused with 429 ``rate_limited`` and ``Retry-After`` (1 s).
         rpc_max_clients: clients whose rate is remembered; the least recently seen are
             forgotten beyond (10,000).
+        payment_ref_key: the deployment's secret for ``payment_ref_hash`` (ADR 0016), 64
+            hex digits (``API_PAYMENT_REF_KEY``); required in production, where every API
+            process must hold the same one. Unset in development, it is read from
+            ``payment_ref_key_file``, created there (mode 0600) on the first start.
+        payment_ref_key_file: where the development key is kept (default: beside the
+            evidence folder, ``var/payment_ref.key``).
+        special_currencies: ISO 4217 codes that are not money (``XTS``, ``XXX``, metals,
+            fund codes: ``ledger.currencies.NOT_MONEY``) accepted anyway, e.g.
+            ``API_SPECIAL_CURRENCIES='["XTS"]'`` for a test deployment; none by default.
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -138,6 +149,9 @@ class ApiSettings(BaseSettings):
     rpc_burst: Annotated[int, Field(ge=1)] = 40
     rpc_rate_max_wait_s: Annotated[float, Field(ge=0, le=10)] = 1.0
     rpc_max_clients: Annotated[int, Field(ge=1)] = 10_000
+    special_currencies: tuple[str, ...] = ()
+    payment_ref_key: SecretStr | None = None
+    payment_ref_key_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -198,6 +212,54 @@ class ApiSettings(BaseSettings):
                 f"API_EVIDENCE_RATE_WINDOW_S ({self.evidence_rate_window_s})"
             )
         return self
+
+    @field_validator("payment_ref_key")
+    @classmethod
+    def _key_is_32_bytes_of_hex(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()):
+            raise ValueError(
+                "API_PAYMENT_REF_KEY must be 64 hex digits (32 random bytes), e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_payment_ref_key(self) -> ApiSettings:
+        if self.environment == "production" and self.payment_ref_key is None:
+            raise ValueError(
+                "in production API_PAYMENT_REF_KEY must be set (64 hex digits, the same in "
+                "every API process, kept out of the journal and its backups; ADR 0016)"
+            )
+        return self
+
+    @property
+    def payment_ref_key_bytes(self) -> bytes:
+        """The payment reference key (``with_payment_ref_key`` has made sure there is one)."""
+        if self.payment_ref_key is None:
+            raise RuntimeError("no payment reference key: build services with build_services")
+        return bytes.fromhex(self.payment_ref_key.get_secret_value())
+
+    def with_payment_ref_key(self) -> ApiSettings:
+        """These settings with a payment reference key: the configured one, or the file's.
+
+        In development the key is kept in ``payment_ref_key_file`` (created with mode 0600
+        on the first start, then read): references hash alike across restarts.
+        """
+        if self.payment_ref_key is not None:
+            return self
+        path = self.payment_ref_key_file or self.evidence_dir.parent / "payment_ref.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            text = path.read_text().strip()
+        else:
+            text = secrets.token_hex(32)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(text + "\n")
+        if not re.fullmatch(r"[0-9a-f]{64}", text):
+            raise ValueError(f"{path} does not hold a payment reference key (64 hex digits)")
+        return self.model_copy(update={"payment_ref_key": SecretStr(text)})
 
     def ensure_data_dir(self) -> None:
         """Create the folders of the embedded defaults, so they just work: private (0700)."""

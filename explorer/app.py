@@ -219,7 +219,7 @@ class Explorer:
 
 def _path_without_language(request: Request) -> str:
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    path = request.url.path
+    path = urls.local(request.url.path)
     if query:
         from urllib.parse import urlencode
 
@@ -397,7 +397,8 @@ def create_explorer(views: PublicViews) -> FastAPI:
     @page("/entries/{seq}")
     def entry(request: Request, seq: str) -> Response:
         key, as_json = split_twin(seq)
-        if not (key.isascii() and key.isdigit()) or int(key) > MAX_SEQ:
+        # The length first: int() of thousands of digits raises (and would take time).
+        if not (key.isascii() and key.isdigit() and len(key) <= 19) or int(key) > MAX_SEQ:
             raise NotFoundError("entry", key)
         page = views.entry_page(int(key))
         return explorer.render(

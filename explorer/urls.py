@@ -7,6 +7,7 @@ with ``.json`` appended (the home page's twin is ``/.json``).
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlencode
 
 API = "/api/v1"
@@ -86,6 +87,21 @@ def search(q: str | None = None, *, json: bool = False) -> str:
 def static(name: str) -> str:
     """A file of ``explorer/static``."""
     return f"{STATIC}/{name}"
+
+
+_LEADING_SLASHES = re.compile(r"^[/\\\s]+")
+
+
+def local(path: str) -> str:
+    """``path`` (a request's, decoded) as a link that stays on this site.
+
+    One leading slash, whatever the request had: ``//evil.example/x`` or ``/\\evil`` would
+    be a scheme-relative link to another host (browsers read a backslash as a slash,
+    and drop tabs and newlines). The rest is percent-encoded, so neither a backslash, a
+    control character nor a quote reaches the link as it is.
+    """
+    rest = _LEADING_SLASHES.sub("", path)
+    return "/" + quote(rest, safe="/:@!$&'()*+,;=-._~")
 
 
 def with_language(path: str, language: str) -> str:

@@ -721,7 +721,8 @@ class PublicViews:
         """
         q = q.strip()[:200]
         results: list[models.SearchResult] = []
-        if q:
+        # No name or id holds a NUL (PostgreSQL text cannot even be asked for one).
+        if q and "\x00" not in q:
             results = self._search(q)
         return models.SearchPage(q=q, results=results)
 

@@ -15,3 +15,31 @@ ISO_4217: frozenset[str] = frozenset(
     XXX YER ZAR ZMW ZWG ZWL
     """.split()  # noqa: SIM905 - a table reads better than 180 quoted strings
 )
+
+NOT_MONEY: frozenset[str] = frozenset(
+    """
+    XTS XXX XAU XAG XPT XPD XBA XBB XBC XBD XDR XSU XUA
+    BOV CHE CHW CLF COU MXV USN UYI UYW
+    """.split()  # noqa: SIM905
+)
+"""Codes of list one that no donor pays in: the test code (XTS), "no currency" (XXX),
+precious metals (XAU, XAG, XPT, XPD), bond-market units (XBA–XBD), the IMF's SDR (XDR),
+SUCRE (XSU), the ADB unit of account (XUA), and the fund codes (BOV, CHE, CHW, CLF, COU,
+MXV, USN, UYI, UYW). The journal's format accepts them; a deployment takes them only
+when configured to (the API's ``API_SPECIAL_CURRENCIES``)."""
+
+
+def special_currency_problem(code: str, allowed: frozenset[str] | set[str]) -> str | None:
+    """Why ``code`` is refused for new money facts (None when it is accepted).
+
+    Args:
+        code: an ISO 4217 code.
+        allowed: the codes of ``NOT_MONEY`` this deployment accepts anyway.
+    """
+    if code in NOT_MONEY and code not in allowed:
+        return (
+            f"{code} is an ISO 4217 test, fund, metal or accounting-unit code, not money a "
+            "donor pays in; this deployment accepts it only if API_SPECIAL_CURRENCIES "
+            "lists it"
+        )
+    return None

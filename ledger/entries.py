@@ -7,6 +7,7 @@ its leaf hash is RFC 6962's SHA-256(0x00 ‖ leaf bytes).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import unicodedata
@@ -472,9 +473,44 @@ def donor_commitment(receipt_secret: bytes, donation_id: str) -> bytes:
     return hashlib.sha256(receipt_secret + donation_id.encode("utf-8")).digest()
 
 
-def payment_ref_hash(payment_ref: str) -> bytes:
-    """SHA-256 of the payment channel's reference, as UTF-8."""
+PAYMENT_REF_KEY_SIZE = 32
+"""Bytes of the deployment's payment reference key (ADR 0016)."""
+
+
+def payment_ref_hash(payment_ref: str, key: bytes) -> bytes:
+    """HMAC-SHA256 of the payment channel's reference (UTF-8) under the deployment's key.
+
+    References follow guessable formats (``PAY-20261126-00001234``): a plain hash of one
+    falls to a brute force of the format. Keyed, the hash tells nothing without the key,
+    which stays out of the journal; whoever holds it (the platform, an auditor it gives
+    the key to) checks a reference against the entry (ADR 0016).
+
+    Args:
+        payment_ref: the channel's reference, exactly as the channel gave it.
+        key: the deployment's secret, ``PAYMENT_REF_KEY_SIZE`` bytes.
+
+    Raises:
+        ValueError: for a key of another size.
+    """
+    if len(key) != PAYMENT_REF_KEY_SIZE:
+        raise ValueError(f"a payment reference key has {PAYMENT_REF_KEY_SIZE} bytes")
+    return hmac.new(key, payment_ref.encode("utf-8"), hashlib.sha256).digest()
+
+
+def plain_payment_ref_hash(payment_ref: str) -> bytes:
+    """SHA-256 of a reference: the ``payment_ref_hash`` of entries written before ADR 0016."""
     return hashlib.sha256(payment_ref.encode("utf-8")).digest()
+
+
+def registration_key(registration_no: str) -> str:
+    """What makes two registration numbers the same one: NFKC, capitals, no separators.
+
+    ``53530000MJ0005678Y``, ``５３５３…`` (full width), ``53530000mj0005678y`` and
+    ``5353 0000-MJ00 05678Y`` all give ``53530000MJ0005678Y``: white space, hyphens, dots
+    and slashes are how people group the digits, not part of the number.
+    """
+    folded = unicodedata.normalize("NFKC", registration_no).upper()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-./\u2010\u2011")
 
 
 def to_hex(value: bytes) -> str:

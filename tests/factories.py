@@ -9,6 +9,9 @@ from typing import Any
 from ledger.entries import donor_commitment, payment_ref_hash, to_hex
 from ledger.store.journal import Draft, new_id
 
+PAYMENT_REF_KEY = bytes.fromhex("7e" * 32)
+"""The payment reference key of the drafts' deployment (ADR 0016)."""
+
 
 def paid_now() -> str:
     """Now as RFC 3339 with microseconds: a ``paid_at`` the API takes (after registration)."""
@@ -56,7 +59,7 @@ def donation(charity_id: str, project_id: str | None, amount: int = 10_000, **bo
             "channel": "card",
             "paid_at": "2026-11-26T10:00:00Z",
             "donor_commitment": to_hex(donor_commitment(os.urandom(16), donation_id)),
-            "payment_ref_hash": to_hex(payment_ref_hash(f"PAY-{donation_id}")),
+            "payment_ref_hash": to_hex(payment_ref_hash(f"PAY-{donation_id}", PAYMENT_REF_KEY)),
         }
         | body,
     )

@@ -235,6 +235,20 @@ class EvidenceFile(Table, table=True):
     uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class CharityRegistration(Table, table=True):
+    """Each registration number once: the charity registered with it (a service table).
+
+    ``registration_key`` is ``ledger.entries.registration_key`` of the number in the
+    journal; its primary key refuses a second charity with the same number, even when two
+    registrations race. The journal itself may hold duplicates written before this table.
+    """
+
+    __tablename__ = "charity_registration"
+    registration_key: str = Field(primary_key=True, max_length=64)
+    charity_id: str = Field(max_length=43)
+
+
 DONOR = _table(Donor)
 API_KEY = _table(ApiKey)
 EVIDENCE_FILE = _table(EvidenceFile)
+CHARITY_REGISTRATION = _table(CharityRegistration)

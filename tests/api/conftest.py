@@ -161,7 +161,7 @@ class Api:
         """A new charity's id and its key's Authorization header."""
         response = self.client.post(
             "/api/v1/charities",
-            json={"name": name, "registration_no": "53530000MJ0005678Y"},
+            json={"name": name, "registration_no": f"5353{uuid.uuid4().hex[:14].upper()}"},
             headers=self.platform,
         )
         assert response.status_code == 201, response.text

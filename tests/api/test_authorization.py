@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from api.app import create_app
+from api.routes import PlatformOnly
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from tests.api.conftest import (
@@ -378,8 +381,9 @@ TABLE: dict[tuple[str, str], list[Case]] = {
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
-    ("GET", "/docs/oauth2-redirect"): [Case(lambda w: ("/docs/oauth2-redirect", {}), everyone())],
-    ("GET", "/redoc"): [Case(lambda w: ("/redoc", {}), everyone())],
+    ("GET", "/docs/assets/{name}"): [
+        Case(lambda w: ("/docs/assets/swagger-ui.css", {}), everyone())
+    ],
     ("GET", "/healthz"): [Case(lambda w: ("/healthz", {}), everyone())],
 }
 
@@ -437,6 +441,17 @@ def test_routes_outside_the_api_are_read_only(world: World) -> None:
     assert {method for method, _ in others} <= {"GET"}, sorted(others)
 
 
+SECRET_ROUTES = {
+    ("POST", f"{V1}/charities"),
+    ("POST", f"{V1}/donations"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.png"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt.svg"),
+    ("GET", f"{V1}/donations/{{donation_id}}/receipt"),
+}
+"""Routes whose answer carries a secret (an API key, a receipt's): ``Cache-Control: no-store``."""
+SECRET_MARKERS = re.compile(rb'"secret":\s*"[0-9a-f]{32}"|"api_key":\s*"sk_|#s=[0-9a-f]{32}')
+"""What a secret looks like in an answer: any other route showing one fails the matrix."""
+
 CASES = [
     pytest.param(
         key, case, role, id=f"{key[0]} {key[1]}{f' ({case.label})' if case.label else ''} as {role}"
@@ -461,6 +476,11 @@ def test_each_role_gets_what_design_section_7_says_from_each_route(
         case.after(world, response)
     expected = case.expect[role]
     assert response.status_code == expected, response.text[:500]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if route in SECRET_ROUTES and response.status_code < 300:
+        assert response.headers["cache-control"] == "no-store", route
+    else:
+        assert not SECRET_MARKERS.search(response.content), f"{route}: a secret, and cacheable"
     if expected in (401, 403):
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
@@ -553,3 +573,189 @@ def test_the_explorers_pages_answer_everyone_alike(world: World) -> None:
             role: world.api.client.get(url, headers=world.auth[role]).status_code for role in ROLES
         }
         assert set(statuses.values()) == {200}, f"{url}: {statuses}"
+
+
+# -- roles before the body ----------------------------------------------------------------------
+
+WRITE_ROUTES = sorted(
+    key
+    for key in TABLE
+    if key[0] == "POST" and key[1].startswith(V1) and key[1] != f"{V1}/chain/rpc"
+)
+"""Every route that writes (the public JSON-RPC proxy reads the chain, for anyone)."""
+TENANT_IN_BODY = {("POST", f"{V1}/disbursements"), ("POST", f"{V1}/allocations")}
+"""Routes whose charity is named only in the body: another charity's key has the role, so its
+403 comes once the body is read (a malformed body gets 422 first)."""
+BAD_BODIES: dict[str, dict[str, Any]] = {
+    "empty body": {"content": b"", "headers": {"Content-Type": "application/json"}},
+    "invalid JSON": {"content": b'{"amount": ', "headers": {"Content-Type": "application/json"}},
+    "wrong fields": {"json": {"nonsense": True, "amount": "lots"}},
+    "duplicate keys": {
+        "content": b'{"amount": 1, "amount": 2}',
+        "headers": {"Content-Type": "application/json"},
+    },
+    "not JSON at all": {"content": b"\x00\xff" * 8, "headers": {"Content-Type": "text/plain"}},
+    "a multipart form": {"files": {"file": ("x.pdf", b"%PDF-", "application/pdf")}},
+}
+
+
+def _refused_roles(route: tuple[str, str]) -> dict[str, int]:
+    expect = TABLE[route][0].expect
+    return {role: status for role, status in expect.items() if status in (401, 403)}
+
+
+BEFORE_BODY_CASES = [
+    pytest.param(route, role, body, id=f"{route[1]} as {role} with {body}")
+    for route in WRITE_ROUTES
+    for role in _refused_roles(route)
+    for body in BAD_BODIES
+]
+
+
+def test_every_write_route_refuses_some_role() -> None:
+    assert len(WRITE_ROUTES) >= 10, WRITE_ROUTES
+    for route in WRITE_ROUTES:
+        assert _refused_roles(route).keys() >= {"no_token", "invalid_token", "auditor"}, route
+
+
+@pytest.mark.parametrize(("route", "role", "body"), BEFORE_BODY_CASES)
+def test_a_caller_without_the_role_gets_401_or_403_whatever_the_body(
+    world: World, route: tuple[str, str], role: str, body: str
+) -> None:
+    """FastAPI validates the body before dependencies run: GuardedRoute checks roles first,
+    so the wrong caller never gets 422 (which would teach it the schema)."""
+    url, kwargs = TABLE[route][0].call(world)
+    variant = BAD_BODIES[body]
+    call = {k: v for k, v in variant.items() if k != "headers"}
+    headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
+    before = world.api.stored()
+    response = world.api.client.post(url, headers=headers, **call)
+    expected = _refused_roles(route)[role]
+    if route in TENANT_IN_BODY and role == "other_charity":
+        assert response.status_code in (403, 422), response.text
+    else:
+        assert response.status_code == expected, response.text[:300]
+        assert response.json()["code"] == {401: "unauthorized", 403: "forbidden"}[expected]
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize("route", sorted(TENANT_IN_BODY))
+def test_another_charity_named_in_a_valid_body_is_refused_after_parsing(
+    world: World, route: tuple[str, str]
+) -> None:
+    url, kwargs = TABLE[route][0].call(world)
+    before = world.api.stored()
+    response = world.api.client.post(
+        url, **kwargs | {"headers": kwargs.get("headers", {}) | world.auth["other_charity"]}
+    )
+    assert response.status_code == 403, response.text
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize("route", [r for r in WRITE_ROUTES if r[1] != f"{V1}/anchor"])
+def test_the_right_role_with_a_bad_body_gets_a_problem_naming_it(
+    world: World, route: tuple[str, str]
+) -> None:
+    url, kwargs = TABLE[route][0].call(world)
+    role = "platform" if TABLE[route][0].expect["platform"] < 400 else "owner"
+    before = world.api.stored()
+    for body, variant in BAD_BODIES.items():
+        if route[1] == f"{V1}/evidence" and body == "a multipart form":
+            continue
+        call = {k: v for k, v in variant.items() if k != "headers"}
+        headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
+        response = world.api.client.post(url, headers=headers, **call)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert response.status_code not in (401, 403), (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json", body
+        if body == "duplicate keys" and route[1] != f"{V1}/evidence":
+            assert response.json()["code"] == "duplicate_key", response.text
+            assert response.json()["field"] == "amount"
+    assert world.api.stored() == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{V1}/disbursements/db_doesnotexist0000/void",
+        f"{V1}/allocations/al_doesnotexist0000/reversal",
+    ],
+)
+def test_a_charity_acting_on_what_does_not_exist_gets_404_before_the_body(
+    world: World, path: str
+) -> None:
+    response = world.api.client.post(
+        path, content=b"", headers=world.auth["owner"] | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 404, response.text
+
+
+def test_a_replayed_donation_answer_is_not_stored_by_caches_either(world: World) -> None:
+    key = new_key()
+    body = donation_body(world.charity_id, world.project_id)
+    first = world.api.client.post(f"{V1}/donations", json=body, headers=world.api.platform | key)
+    again = world.api.client.post(f"{V1}/donations", json=body, headers=world.api.platform | key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["receipt"]["secret"] == first.json()["receipt"]["secret"]
+    for response in (first, again):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/no-such-page",
+        "/static/no-such-file.css",
+        f"{V1}/no-such-route",
+        "/search?q=%00",
+        "/docs",
+        "/openapi.json",
+        "/healthz",
+    ],
+)
+def test_every_answer_says_nosniff_errors_and_static_files_too(world: World, path: str) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        response = world.api.client.request(method, path)
+        assert response.headers["x-content-type-options"] == "nosniff", (method, path)
+    for name in ("app.css", "verify.js"):
+        static = world.api.client.get(f"/static/{name}")
+        if static.status_code == 200:
+            assert static.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_413_from_the_body_limit_says_nosniff(world: World) -> None:
+    response = world.api.client.post(
+        f"{V1}/donations", content=b"x" * (1 << 20), headers=world.api.platform | new_key()
+    )
+    assert response.status_code == 413
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_write_route_names_the_bearer_scheme_in_the_openapi(world: World) -> None:
+    paths = world.api.client.get("/openapi.json").json()["paths"]
+    for method, path in WRITE_ROUTES:
+        operation = paths[path][method.lower()]
+        assert operation.get("security") == [{"HTTPBearer": []}], path
+
+
+def test_a_role_guard_outside_guarded_route_still_refuses(world: World) -> None:
+    """A route added on another router (FastAPI's own route class) keeps the role check,
+    only later: after the body."""
+    app = create_app(world.api.services)
+    elsewhere = APIRouter()
+
+    @elsewhere.post("/api/v1/elsewhere")
+    def guarded_elsewhere(principal: PlatformOnly) -> dict[str, str]:
+        return {"role": principal.role}
+
+    app.include_router(elsewhere)
+    with TestClient(app) as client:
+        for role, status in (("platform", 200), ("owner", 403), ("auditor", 403)):
+            response = client.post("/api/v1/elsewhere", headers=world.auth[role])
+            assert response.status_code == status, (role, response.text)
+        assert client.post("/api/v1/elsewhere").status_code == 401
+        assert (
+            client.post("/api/v1/elsewhere", headers=world.auth["invalid_token"]).status_code == 401
+        )

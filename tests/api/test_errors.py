@@ -53,12 +53,20 @@ class World:
         return sorted(p for p in self.api.services.evidence.root.rglob("*") if p.is_file())
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
+    yield from make_world(request, tmp_path_factory)
+
+
+def make_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The world on the database ``request.param`` names (``sqlite`` or ``postgres``)."""
     folder = tmp_path_factory.mktemp("errors")
     database = None
     if request.param == "sqlite":

@@ -136,6 +136,7 @@ def path_values(s: Seeded) -> dict[str, list[str]]:
         "kind": ["donations", "disbursements", "allocations"],
         "index": ["0"],
         "path": ["app.js"],
+        "name": ["swagger-start.js", "swagger-ui.css"],
     }
 
 

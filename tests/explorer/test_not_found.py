@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -44,3 +46,58 @@ def test_bad_checkpoint_cursor_is_not_a_server_error(client: TestClient, world: 
     assert client.get("/checkpoints?before=-3").status_code == 404
     assert client.get("/checkpoints.json?before=abc").status_code == 404
     assert client.get("/checkpoints.json?before=0").json()["data"] == []
+
+
+# -- links built from the request's path --------------------------------------------------------
+
+HOSTILE_PATHS = {
+    "two slashes": "//evil.example/x",
+    "three slashes": "///evil.example/x",
+    "a backslash": "/\\evil.example/x",
+    "two backslashes": "/\\\\evil.example/x",
+    "encoded slashes": "/%2F%2Fevil.example/x",
+    "encoded backslash": "/%5Cevil.example/x",
+    "slash, backslash": "/%2F%5Cevil.example",
+    "encoded tab": "/%09/evil.example/x",
+    "encoded CR LF": "/%0D%0A/evil.example/x",
+    "encoded CR LF header": "/x%0D%0ASet-Cookie:%20a=b",
+    "a quote": '/x"onmouseover="alert(1)',
+    "encoded quote and angle": "/x%22%3E%3Cscript%3E",
+    "scheme in the path": "/javascript:alert(1)",
+    "a page with a hostile query": "/search?q=//evil.example&lang=x",
+}
+
+
+def _links(html: str) -> list[str]:
+    import html as html_module
+    import re
+
+    return [html_module.unescape(v) for v in re.findall(r'(?:href|src|action)="([^"]*)"', html)]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS.values(), ids=HOSTILE_PATHS.keys())
+def test_no_link_on_a_page_leads_off_the_site_whatever_the_path(
+    sqlite_client: TestClient, sqlite_world: World, path: str
+) -> None:
+    from urllib.parse import urljoin, urlsplit
+
+    response = sqlite_client.get("http://testserver" + path)
+    assert response.status_code in (200, 404)
+    links = _links(response.text)
+    assert any("lang=" in link for link in links), "the language links are there"
+    for link in links:
+        if link in ("data:,", "#main") or link.startswith("#"):
+            continue  # no favicon; the skip link
+        # As a browser reads it: tabs and newlines dropped, a backslash taken for a slash.
+        browser = re.sub(r"[\t\n\r]", "", link).replace("\\", "/")
+        assert browser.startswith("/"), link
+        assert not browser.startswith("//"), link
+        assert urlsplit(urljoin("http://testserver/here", browser)).netloc == "testserver"
+        assert not any(ord(c) < 0x20 for c in link), link
+
+
+def test_the_language_link_keeps_the_page_it_is_on(sqlite_client: TestClient) -> None:
+    response = sqlite_client.get("/search", params={"q": "学校 & co"})
+    links = [link for link in _links(response.text) if "lang=" in link]
+    assert links
+    assert all(link.startswith("/search?q=") for link in links), links

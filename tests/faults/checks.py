@@ -16,6 +16,9 @@ from ledger.store.journal import Store
 from tests.faults.donors import Outcome
 from tests.faults.servers import clean_environment
 
+PAYMENT_REF_KEY = bytes.fromhex("5a" * 32)
+"""The rig's API_PAYMENT_REF_KEY: every API process of one deployment holds the same."""
+
 
 def wait_until_anchored(store: Store, client: ChainClient, timeout_s: float = 60.0) -> None:
     """Block until the workers, on their own, have anchored the whole journal and recorded
@@ -41,8 +44,9 @@ def wait_until_anchored(store: Store, client: ChainClient, timeout_s: float = 60
 def assert_nothing_lost_nothing_doubled(store: Store, outcome: Outcome) -> None:
     """Every acknowledged donation is in the journal exactly once; nothing sent is twice.
 
-    Donations are matched by ``payment_ref_hash``, the SHA-256 of the payment_ref the
-    donor sent; the donation id and seq of each 201 must be the journal's.
+    Donations are matched by ``payment_ref_hash``, the HMAC of the payment_ref the donor
+    sent under the rig's ``PAYMENT_REF_KEY``; the donation id and seq of each 201 must be
+    the journal's.
     """
     assert outcome.refused == [], outcome.refused[:5]
     received = [e for e in store.entries() if e.kind == "donation.received"]
@@ -51,10 +55,10 @@ def assert_nothing_lost_nothing_doubled(store: Store, outcome: Outcome) -> None:
     assert doubled == [], f"{len(doubled)} payment refs are in the journal more than once"
     by_ref = {str(e.body["payment_ref_hash"]): e for e in received}
     for ack in outcome.acknowledged:
-        entry = by_ref.get(to_hex(payment_ref_hash(ack.payment_ref)))
+        entry = by_ref.get(to_hex(payment_ref_hash(ack.payment_ref, PAYMENT_REF_KEY)))
         assert entry is not None, f"acknowledged donation {ack.donation_id} is not in the journal"
         assert (entry.body["donation_id"], entry.seq) == (ack.donation_id, ack.seq)
-    sent = {to_hex(payment_ref_hash(ref)) for ref in outcome.sent}
+    sent = {to_hex(payment_ref_hash(ref, PAYMENT_REF_KEY)) for ref in outcome.sent}
     assert set(per_ref) <= sent, "the journal holds donations nobody sent"
     acknowledged = {a.payment_ref for a in outcome.acknowledged}
     assert len(acknowledged) == len(outcome.acknowledged), "a payment ref was acknowledged twice"

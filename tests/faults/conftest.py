@@ -20,6 +20,7 @@ import pytest
 from chain.client import ChainClient
 from chain.devnet import Devnet, free_port, start_devnet
 from ledger.store.journal import Store
+from tests.faults.checks import PAYMENT_REF_KEY
 from tests.faults.donors import Donors
 from tests.faults.postgres import PgCluster
 from tests.faults.servers import ApiServer, clean_environment, new_server
@@ -112,6 +113,7 @@ class Rig:
         self.settings = {
             "SHANLIAN_ADMIN_TOKEN": PLATFORM_TOKEN,
             "API_DATABASE_URL": journal_url,
+            "API_PAYMENT_REF_KEY": PAYMENT_REF_KEY.hex(),
             "CHAIN_RPC_URL": node.rpc_url,
             "CHAIN_LEDGER_ANCHOR_ADDRESS": self.client.ledger_anchor.address,
             "CHAIN_CHARITY_REGISTRY_ADDRESS": self.client.charity_registry.address,
@@ -135,7 +137,7 @@ class Rig:
         platform = {"Authorization": f"Bearer {PLATFORM_TOKEN}"}
         charity = httpx.post(
             f"{server.url}/api/v1/charities",
-            json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
+            json={"name": "云南乡村学校助学会", "registration_no": uuid.uuid4().hex.upper()},
             headers=platform,
         )
         assert charity.status_code == 201, charity.text

@@ -7,6 +7,7 @@ hands back to a client as the field of its 4xx problem.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from ledger.entries import (
     parse_at,
     parse_entry,
     payment_ref_hash,
+    plain_payment_ref_hash,
     to_hex,
     validate_body,
 )
@@ -313,12 +315,27 @@ def test_the_donor_commitment_refuses_a_secret_that_is_not_16_bytes(size: int) -
         donor_commitment(bytes(size), "dn_01")
 
 
-def test_the_payment_ref_hash_is_sha256_of_the_utf8_reference() -> None:
+def test_the_payment_ref_hash_is_hmac_sha256_of_the_utf8_reference_under_the_key() -> None:
     reference = "PAY-2026-支付-0001"
-    expected = hashlib.sha256(reference.encode("utf-8")).digest()
+    key = bytes(range(32))
+    expected = hmac.new(key, reference.encode("utf-8"), hashlib.sha256).digest()
 
-    assert payment_ref_hash(reference) == expected
-    assert to_hex(payment_ref_hash(reference)) == "0x" + expected.hex()
+    assert payment_ref_hash(reference, key) == expected
+    assert to_hex(payment_ref_hash(reference, key)) == "0x" + expected.hex()
+    # RFC 4231 test case 2, to pin the construction itself.
+    assert (
+        hmac.new(b"Jefe", b"what do ya want for nothing?", hashlib.sha256).hexdigest()
+        == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
+    assert payment_ref_hash(reference, key) != plain_payment_ref_hash(reference)
+    assert payment_ref_hash(reference, bytes(32)) != payment_ref_hash(reference, key)
+    assert plain_payment_ref_hash(reference) == hashlib.sha256(reference.encode()).digest()
+
+
+@pytest.mark.parametrize("size", [0, 16, 31, 33, 64])
+def test_the_payment_ref_hash_refuses_a_key_that_is_not_32_bytes(size: int) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        payment_ref_hash("PAY-1", bytes(size))
 
 
 def test_to_hex_and_from_hex_are_inverse_and_lowercase() -> None:

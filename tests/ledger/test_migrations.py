@@ -97,3 +97,36 @@ def test_processes_starting_together_migrate_a_fresh_database_once(
             assert len(versions.all()) == 1
     finally:
         store.engine.dispose()
+
+
+def test_the_registration_table_is_filled_from_the_charities_already_registered(
+    empty_url: str,
+) -> None:
+    """Migration 0004: each registration number once, the first charity that used it."""
+    from sqlalchemy import text
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0003")
+    rows = [
+        ("ch_a", "53530000MJ0005678Y", 0),
+        ("ch_b", "5353-0000-mj00-0567-8y", 1),  # the same number, written otherwise
+        ("ch_c", "ＡＢ１２", 2),
+    ]
+    with engine.begin() as connection:
+        for charity_id, number, seq in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO charity (charity_id, name, registration_no, signer, seq) "
+                    "VALUES (:id, 'n', :no, NULL, :seq)"
+                ),
+                {"id": charity_id, "no": number, "seq": seq},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        taken = dict(
+            connection.execute(
+                text("SELECT registration_key, charity_id FROM charity_registration")
+            ).all()
+        )
+    engine.dispose()
+    assert taken == {"53530000MJ0005678Y": "ch_a", "AB12": "ch_c"}
