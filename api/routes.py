@@ -345,7 +345,7 @@ def open_project(
     tags=["charities"],
 )
 def rotate_charity_key(
-    charity_id: str, services: ServicesDep, principal: Authenticated, response: Response
+    charity_id: str, services: ServicesDep, principal: CharityInPath, response: Response
 ) -> models.CharityKeyIssued:
     """Rotate a charity's key (itself, or the platform): a new key once; older ones refused."""
     services.require_charity(principal, charity_id)
