@@ -288,7 +288,7 @@ def _serve_workers(args: argparse.Namespace, services: Any) -> int:
     if args.no_worker:
         os.environ[SERVE_NO_WORKER] = "1"
     services.store.engine.dispose()  # the parent only supervises: it holds no connection
-    print(f"  workers   {args.workers} processes (each runs the anchor worker; one leads at a time)")
+    print(f"  workers   {args.workers} processes (each runs the anchor worker; one leads)")
     sys.stdout.flush()
     uvicorn.run(
         "api.app:app_from_environment",
