@@ -290,7 +290,7 @@ def _serve_workers(args: argparse.Namespace, services: Any) -> int:
     services.store.engine.dispose()  # the parent only supervises: it holds no connection
     print(f"  workers   {args.workers} processes (each runs the anchor worker; one leads)")
     sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         "api.app:app_from_environment",
         factory=True,
         workers=args.workers,
@@ -298,7 +298,26 @@ def _serve_workers(args: argparse.Namespace, services: Any) -> int:
         port=args.port,
         log_level="warning",
     )
+    # What uvicorn.run(..., workers=N) does, with the listening socket made TCP: see below.
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[_tcp_listener(config)]).run()
     return 0
+
+
+def _tcp_listener(config: Any) -> Any:
+    """The socket uvicorn's worker processes share, bound by uvicorn, as a TCP socket.
+
+    uvicorn makes it with protocol 0, so asyncio does not set TCP_NODELAY on the
+    connections accepted from it, and a response written in two parts waits for the
+    client's delayed ACK (~40 ms on Linux) on every request.
+    """
+    import socket
+
+    sock = config.bind_socket()
+    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    tcp.set_inheritable(True)
+    return tcp
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:
