@@ -13,9 +13,12 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -113,10 +116,22 @@ def run_wrk(
     options: Mapping[str, object],
     threads: int = 2,
     timeout_s: float = 30.0,
+    send_seconds: float | None = None,
+    stop: threading.Event | None = None,
 ) -> WrkResult:
-    """Run wrk with ``wrk_load.lua`` against ``base`` and return what it printed."""
+    """Run wrk with ``wrk_load.lua`` against ``base`` and return what it printed.
+
+    With ``send_seconds``, requests are sent for that long only, and wrk runs on to
+    take the answers to them: until every thread has had them all, ``stop`` is set, or
+    ``seconds`` have passed in all.
+    """
     threads = max(1, min(threads, connections))
-    arguments = [f"{k}={v}" for k, v in {**options, "threads": threads}.items()]
+    extra: dict[str, object] = {"threads": threads}
+    marks = Path(tempfile.mkdtemp(prefix="wrk-drained-"))
+    if send_seconds is not None:
+        extra["send_ms"] = round(send_seconds * 1000)
+        extra["drained"] = f"{marks}/"
+    arguments = [f"{k}={v}" for k, v in {**options, **extra}.items()]
     command = [
         wrk_path(),
         f"-t{threads}",
@@ -131,16 +146,29 @@ def run_wrk(
         *arguments,
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    answer = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=seconds + timeout_s + 60
-    )
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        deadline = time.monotonic() + seconds + 60
+        while process.poll() is None:
+            drained = send_seconds is not None and all(
+                (marks / str(n)).exists() for n in range(1, threads + 1)
+            )
+            if drained or (stop is not None and stop.is_set()):
+                process.send_signal(signal.SIGINT)  # wrk stops and reports, as at -d's end
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                break
+            time.sleep(0.1)
+        code = process.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    shutil.rmtree(marks, ignore_errors=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    line = next((x for x in answer.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
-    if answer.returncode != 0 or line is None:
-        raise RuntimeError(
-            f"wrk failed ({answer.returncode}): {answer.stderr.strip()[-500:]} "
-            f"{answer.stdout.strip()[-500:]}"
-        )
+    line = next((x for x in stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if code != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({code}): {stderr.strip()[-500:]} {stdout.strip()[-500:]}")
     data = json.loads(line.removeprefix("WRK_JSON "))
     return WrkResult(
         requests=data["requests"],

@@ -13,6 +13,10 @@
 --   rate=R        requests/s for the whole run, paced by delay(); 0 (the default): every
 --                 connection sends its next request as soon as the answer arrives
 --   acks=PREFIX   write "id seq" of every 201 answer to PREFIX<thread>.txt
+--   send_ms=T     send new requests for T ms only, then wait for the answers until wrk's
+--                 -d ends: every request of the window is answered (or times out)
+--   drained=PREFIX  with send_ms: once a thread has had the answer to every request it
+--                 sent, it creates the file PREFIX<thread> (the caller then stops wrk)
 -- At the end it prints one line, "WRK_JSON {...}": requests, seconds, rate, latency
 -- percentiles (ms), the count of each status code and wrk's socket errors.
 
@@ -43,6 +47,20 @@ local projects = {}
 local ids = {}
 local interval_ms = 0
 local next_due = 0
+local stop_at = nil
+local granted = 0 -- requests let go by delay(): one before each request on a connection
+local received = 0
+local marked = false
+
+local function mark_if_drained()
+  if not marked and options.drained and granted == received then
+    marked = true
+    local file = io.open(options.drained .. id, "w")
+    if file then
+      file:close()
+    end
+  end
+end
 local ack_file = nil
 local headers = {}
 
@@ -59,6 +77,9 @@ function init(args)
   if rate > 0 then
     interval_ms = 1000 * count / rate
     next_due = now_ms()
+  end
+  if options.send_ms then
+    stop_at = now_ms() + tonumber(options.send_ms)
   end
   if options.mode == "read" then
     for line in io.lines(options.ids) do
@@ -82,14 +103,23 @@ function init(args)
 end
 
 function delay()
-  if interval_ms <= 0 then
-    return 0
-  end
   local now = now_ms()
   -- One slot of the schedule per request; a schedule far behind (the server was slow)
   -- is not caught up in a burst of more than one second's worth.
-  next_due = math.max(next_due + interval_ms, now - 1000)
-  local wait = next_due - now
+  local slot = now
+  if interval_ms > 0 then
+    slot = math.max(next_due + interval_ms, now - 1000)
+  end
+  if stop_at and math.max(slot, now) >= stop_at then
+    mark_if_drained()
+    return 3600000 -- the window is over: no more requests on this connection
+  end
+  granted = granted + 1
+  if interval_ms <= 0 then
+    return 0
+  end
+  next_due = slot
+  local wait = slot - now
   if wait > 0 then
     return math.floor(wait)
   end
@@ -116,6 +146,7 @@ function request()
 end
 
 function response(status, _, body)
+  received = received + 1
   statuses[status] = (statuses[status] or 0) + 1
   if status == 201 and ack_file then
     local donation = body:match('"id":"([^"]+)"')
@@ -123,6 +154,9 @@ function response(status, _, body)
     if donation and seq then
       ack_file:write(donation, " ", seq, "\n")
     end
+  end
+  if stop_at and now_ms() >= stop_at then
+    mark_if_drained()
   end
 end
 
