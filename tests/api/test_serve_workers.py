@@ -320,3 +320,37 @@ def test_a_worker_count_out_of_range_is_a_usage_error(
         main(["serve", "--workers", workers])
     assert exit_.value.code == 2
     assert "--workers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("made_tcp", [True, False])
+def test_connections_accepted_from_the_shared_socket_get_tcp_nodelay(made_tcp: bool) -> None:
+    """Without it an answer written in two parts waits for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from api.cli import _tcp_listener
+
+    config = uvicorn.Config("api.app:app_from_environment", host="127.0.0.1", port=0)
+    listener = _tcp_listener(config) if made_tcp else config.bind_socket()
+    accepted: list[int] = []
+
+    class Record(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def accept_one() -> None:
+        server = await asyncio.get_running_loop().create_server(Record, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        while not accepted:
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(accept_one())
+    assert accepted == ([1] if made_tcp else [0])  # uvicorn's own socket: no TCP_NODELAY
