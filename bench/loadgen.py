@@ -289,6 +289,17 @@ class Server:
     def pids(self) -> list[int]:
         return process_tree(self.process.pid) if self.process else []
 
+    def workers(self) -> set[int]:
+        """The worker processes uvicorn started (multiprocessing's, by their command)."""
+        found = set()
+        for pid in self.pids():
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(pid)
+            except OSError:
+                continue
+        return found
+
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
