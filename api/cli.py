@@ -288,7 +288,8 @@ def _serve_workers(args: argparse.Namespace, services: Any) -> int:
     if args.no_worker:
         os.environ[SERVE_NO_WORKER] = "1"
     services.store.engine.dispose()  # the parent only supervises: it holds no connection
-    print(f"  workers   {args.workers} processes (each runs the anchor worker; one leads)")
+    anchoring = "no anchor worker" if args.no_worker else "each runs the anchor worker; one leads"
+    print(f"  workers   {args.workers} processes ({anchoring})")
     sys.stdout.flush()
     config = uvicorn.Config(
         "api.app:app_from_environment",
