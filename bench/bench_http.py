@@ -280,12 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     top = 64 if 64 in levels else max(levels)
     if len(worker_counts) > 1:
         best = max(worker_counts, key=lambda w: median(w, top, 0, "rate"))
+        fewest = min(worker_counts)
+        if median(best, top, 0, "rate") < 1.1 * median(fewest, top, 0, "rate"):
+            best = fewest  # within 10%: the difference is noise, fewer processes are simpler
+            advice = f"level within 10%: use {best}, the fewer processes"
+        else:
+            advice = f"use {best}"
         print(
             f"at {top} clients: "
             + ", ".join(
                 f"{w} worker(s) {median(w, top, 0, 'rate'):,.0f} req/s" for w in worker_counts
             )
-            + f": use {best}"
+            + f": {advice}"
         )
     else:
         best = worker_counts[0]
