@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,4 +294,56 @@ def create_app(services: Services) -> FastAPI:
 
     # The explorer, last, on its own read-only engine: the pages outside /api/v1.
     mount_explorer(app, services.views.read_only(services.settings.read_only_database_url))
+    return app
+
+
+SERVE_NO_WORKER = "SHANLIAN_SERVE_NO_WORKER"
+"""Set to ``1`` by ``shanlian serve --workers N --no-worker``: its processes do not anchor."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one process of ``shanlian serve --workers N`` (uvicorn's factory).
+
+    Each worker process builds its own services from the environment the parent set:
+    the same database (PostgreSQL), chain node and platform token in every process. Each
+    also runs the anchor worker, whose PostgreSQL advisory lock lets one process anchor
+    at a time while the others stand by (``AnchorWorker.run``).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = ApiSettings()
+    if settings.admin_token is None:
+        # A token generated here would differ from one process to the next.
+        raise RuntimeError("SHANLIAN_ADMIN_TOKEN must be set: every worker process shares it")
+    runtime = build_services(settings)
+    for note in runtime.notes:
+        log.warning("%s", note)
+    app = create_app(runtime.services)
+    if os.environ.get(SERVE_NO_WORKER) != "1":
+
+        @contextlib.asynccontextmanager
+        async def anchoring(_app: FastAPI) -> AsyncIterator[None]:
+            stop = threading.Event()
+            services = runtime.services
+            thread: threading.Thread | None = None
+            if services.worker is not None:
+                thread = threading.Thread(
+                    target=services.worker.run, args=(stop,), name="anchor-worker", daemon=True
+                )
+            elif runtime.chain_pending:
+                thread = threading.Thread(
+                    target=connect_chain_later,
+                    args=(services, stop),
+                    name="anchor-worker",
+                    daemon=True,
+                )
+            if thread is not None:
+                thread.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                if thread is not None:
+                    thread.join(timeout=10)
+
+        app.router.lifespan_context = anchoring
     return app

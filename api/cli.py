@@ -202,6 +202,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import connect_chain_later, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    refusal = _workers_refusal(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     runtime = _runtime(args)
     services = runtime.services
     if args.public_url:
@@ -235,6 +239,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("  platform token (generated for this run; set SHANLIAN_ADMIN_TOKEN to keep one):")
         print(f"            {runtime.generated_token}")
     sys.stdout.flush()
+    if args.workers > 1:
+        return _serve_workers(args, services)
     stop = threading.Event()
     worker_thread = None
     if services.worker is not None and not args.no_worker:
@@ -257,6 +263,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if worker_thread is not None:
             worker_thread.join(timeout=10)
     return 0
+
+
+def _workers_refusal(args: argparse.Namespace) -> str | None:
+    """Why ``serve --workers N`` (N > 1) cannot run with these settings, or None."""
+    if args.workers <= 1:
+        return None
+    url = args.database or get_settings().database_url
+    if make_url(url).get_backend_name() != "postgresql":
+        return (
+            f"--workers {args.workers} needs PostgreSQL (API_DATABASE_URL=postgresql://…): "
+            "SQLite lets one process at a time write the journal file, so more processes "
+            "would only queue on its lock; run one worker on SQLite"
+        )
+    if not ChainSettings().rpc_url:
+        return (
+            f"--workers {args.workers} needs a chain node (CHAIN_RPC_URL and the contract "
+            "addresses): the embedded chain lives inside one process, so each worker would "
+            "anchor on a throwaway chain of its own that no one else can read; start a node "
+            "(`shanlian devnet`, then `shanlian deploy`), or run one worker"
+        )
+    return None
+
+
+def _serve_workers(args: argparse.Namespace, services: Any) -> int:
+    """Run ``args.workers`` uvicorn processes, each building its services from the
+    environment set here (``api.app:app_from_environment``): one database, one chain
+    node, one platform token (the configured one, or the one generated and printed here).
+    """
+    import uvicorn
+
+    from api.app import SERVE_NO_WORKER
+
+    settings = services.settings
+    assert settings.admin_token is not None
+    os.environ["SHANLIAN_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    os.environ["API_DATABASE_URL"] = settings.database_url
+    os.environ["API_PUBLIC_URL"] = settings.public_url
+    if args.no_worker:
+        os.environ[SERVE_NO_WORKER] = "1"
+    services.store.engine.dispose()  # the parent only supervises: it holds no connection
+    anchoring = "no anchor worker" if args.no_worker else "each runs the anchor worker; one leads"
+    print(f"  workers   {args.workers} processes ({anchoring})")
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        "api.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
+    # What uvicorn.run(..., workers=N) does, with the listening socket made TCP: see below.
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[_tcp_listener(config)]).run()
+    return 0
+
+
+def _tcp_listener(config: Any) -> Any:
+    """The socket uvicorn's worker processes share, bound by uvicorn, as a TCP socket.
+
+    uvicorn makes it with protocol 0, so asyncio does not set TCP_NODELAY on the
+    connections accepted from it, and a response written in two parts waits for the
+    client's delayed ACK (~40 ms on Linux) on every request.
+    """
+    import socket
+
+    sock = config.bind_socket()
+    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    tcp.set_inheritable(True)
+    return tcp
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:
@@ -517,6 +594,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, str(script), *extra])  # noqa: S603
 
 
+def _worker_count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("from 1 to 64")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shanlian",
@@ -541,6 +628,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--public-url", help="base URL donors reach (default http://HOST:PORT)")
     serve.add_argument("--no-worker", action="store_true", help="do not anchor from this process")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="uvicorn processes (default 1); N > 1 needs PostgreSQL and a chain node",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="load the demo data set first if the journal is empty"
     )

@@ -42,6 +42,7 @@ BENCHES = (
     Bench("bench_anchor_gas.py", (), ("--max-size", "100000")),
     Bench("bench_audit.py", (), ("--entries", "100000")),
     Bench("bench_explorer.py", (), ("--rounds", "1", "--seconds", "5")),
+    Bench("bench_giving_day.py", (), ("--quick",)),
 )
 
 
