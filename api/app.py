@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+import anyio.to_thread
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, routes, rpc
+from api import errors, metrics, routes, rpc
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.evidence import EvidenceStore
 from api.keys import KeyStore
@@ -22,6 +26,7 @@ from chain.errors import ChainUnavailableError
 from explorer.app import mount_explorer
 from explorer.views import PublicViews
 from ledger.store.journal import Store
+from ledger.store.sequencer import Sequencer
 
 log = logging.getLogger("shanlian.api")
 
@@ -152,6 +157,13 @@ def build_services(
         chain=chain,
         worker=worker,
         anchor_settings=anchor_settings,
+        sequencer=Sequencer(
+            store,
+            max_queue=settings.write_queue,
+            max_batch=settings.write_batch,
+            max_batch_bytes=settings.write_batch_bytes,
+            on_batch=metrics.observe_batch,
+        ),
     )
     return Runtime(
         services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
@@ -193,9 +205,27 @@ def connect_chain_later(services: Services, stop: threading.Event) -> None:
         return
 
 
+def threadpool_size(settings: ApiSettings) -> int:
+    """Threads for the sync routes: every queued and in-flight write waits in one, and
+    reads keep Starlette's default 40 beside them (so a full write queue answers 429
+    instead of leaving requests waiting for a thread)."""
+    return settings.write_queue + settings.write_batch + 40
+
+
 def create_app(services: Services) -> FastAPI:
     """The API as an ASGI app on the given services."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, threadpool_size(services.settings))
+        yield
+        if services.sequencer is not None:
+            # Drain: what is queued is appended (and answered) before the process ends.
+            await anyio.to_thread.run_sync(services.sequencer.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="善链 shanlian",
         version="1.0.0",
         description=DESCRIPTION,
@@ -223,6 +253,13 @@ def create_app(services: Services) -> FastAPI:
         default=services.settings.max_body_bytes,
         uploads=services.settings.max_upload_bytes + 64 * 1024,
     )
+    app.add_middleware(metrics.RequestMetrics, sequencer=services.sequencer)
+    local_metrics = CollectorRegistry()
+    local_metrics.register(metrics.AnchorLag(services.store))
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(local_metrics), media_type=metrics.CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

@@ -41,6 +41,10 @@ class ApiSettings(BaseSettings):
         max_body_bytes: largest JSON request body.
         max_upload_bytes: largest evidence file.
         evidence_media_types: media types accepted as evidence.
+        write_queue: writes that may wait for the sequencer; more are answered 429
+            (``API_WRITE_QUEUE``, ADR 0017).
+        write_batch: most writes appended in one batch (``API_WRITE_BATCH``).
+        write_batch_bytes: most bytes of entries in one batch (``API_WRITE_BATCH_BYTES``).
     """
 
     model_config = SettingsConfigDict(
@@ -60,6 +64,9 @@ class ApiSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
     max_upload_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
     evidence_media_types: tuple[str, ...] = EVIDENCE_MEDIA_TYPES
+    write_queue: Annotated[int, Field(ge=1)] = 500
+    write_batch: Annotated[int, Field(ge=1)] = 250
+    write_batch_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
 
     @field_validator("database_url")
     @classmethod

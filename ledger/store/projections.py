@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Table, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ledger.accounting import (
@@ -195,12 +195,19 @@ def write_books(connection: Connection, books: Books) -> None:
         if id(state) not in created_ids:
             updates.setdefault(type(state), []).append(state)
     for kind, states in updates.items():
+        # One executemany a table (psycopg pipelines it): a batch of refunds is one
+        # round trip, not one per donation.
         table, key = TABLES[kind], KEYS[kind]
-        for state in states:
-            values = row_of(state)
-            connection.execute(
-                table.update().where(table.c[key] == values.pop(key)).values(**values)
-            )
+        rows = [row_of(state) for state in states]
+        for row in rows:
+            row["_key"] = row.pop(key)
+        names = [name for name in rows[0] if name != "_key"]
+        statement = (
+            table.update()
+            .where(table.c[key] == bindparam("_key"))
+            .values({name: bindparam(name) for name in names})
+        )
+        connection.execute(statement, rows)
 
 
 def read_books(connection: Connection) -> Books:
