@@ -291,8 +291,18 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
         connection.execute(table.insert(), list(rows))
         return
     columns = list(rows[0])
+    convert = dict(_COPY_TEXT)
+    moments: dict[datetime, str] = {}
+
+    def moment(value: datetime) -> str:  # rows of a batch mostly share one timestamp
+        text = moments.get(value)
+        if text is None:
+            text = moments[value] = value.isoformat()
+        return text
+
+    convert[datetime] = moment
     text = "".join(
-        "\t".join([_COPY_TEXT[type(value)](value) for value in row.values()]) + "\n" for row in rows
+        "\t".join([convert[type(value)](value) for value in row.values()]) + "\n" for row in rows
     )
     copy_lines(connection, table, columns, text)
 
