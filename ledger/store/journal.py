@@ -128,6 +128,11 @@ class AppendResult:
         return self.entries[0].seq
 
 
+@dataclass(frozen=True)
+class _CheckedRequest(AppendRequest):
+    """A request ``Store.check`` validated: its drafts normalized, its request hash set."""
+
+
 @dataclass
 class BatchOutcome:
     """What ``Store.append_batch`` did: a result or an error per request, and its timings.
@@ -380,7 +385,33 @@ class Store:
             return explained
         return error
 
+    def check(self, item: AppendRequest) -> AppendRequest:
+        """Validate a request before it joins a batch (in the caller's thread).
+
+        ``append_batch`` then skips the checks for it: a sequencer's single thread
+        spends its time on appending, while the callers validate in parallel with the
+        batch in flight.
+
+        Raises:
+            EntryError: a draft is malformed, or the idempotency key is not 1 to 200
+                characters; nothing is stored.
+        """
+        if isinstance(item, _CheckedRequest):
+            return item
+        prepared = self._prepare(0, item)
+        return _CheckedRequest(
+            prepared.requests,
+            item.idempotency_key,
+            prepared.request_hash,
+            item.at,
+            item.alongside,
+            item.rows,
+        )
+
     def _prepare(self, index: int, item: AppendRequest) -> _Prepared:
+        if isinstance(item, _CheckedRequest):
+            requests = list(item.requests)
+            return _Prepared(index, requests, item.idempotency_key, item.request_hash, item)
         if not item.requests:
             raise EntryError("entries", "nothing to append")
         checked = [self._check(r, i) for i, r in enumerate(item.requests)]

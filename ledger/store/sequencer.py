@@ -167,9 +167,12 @@ class Sequencer:
         """Queue ``request``; the future resolves once its batch committed (or failed).
 
         Raises:
+            EntryError: the request is malformed (validated here, in the caller's
+                thread, before it joins a batch); nothing is stored.
             SequencerBusyError: ``max_queue`` requests already wait; nothing is stored.
             SequencerClosedError: ``close`` was called.
         """
+        request = self.store.check(request)
         waiting = _Waiting(request, Future(), request_bytes(request), time.monotonic())
         with self._changed:
             if self._closing:

@@ -18,6 +18,7 @@ from api import models
 from api.keys import PLATFORM
 from api.services import Services
 from ledger.entries import Entry
+from ledger.errors import EntryError
 from ledger.store.journal import AppendRequest, AppendResult, Store
 from ledger.store.sequencer import (
     BatchReport,
@@ -439,3 +440,17 @@ def test_services_without_a_sequencer_append_directly(plain_api: Api) -> None:
     )
     assert plain_api.store.entry(created.seq).body["donation_id"] == created.id
     assert len(plain_api.donors()) == 1
+
+
+def test_a_malformed_request_is_refused_before_it_joins_the_queue(store: Store) -> None:
+    sequencer = Sequencer(store)
+    sequencer.pause()
+    with pytest.raises(EntryError) as refused:
+        sequencer.submit(AppendRequest([f.donation("ch_seq", None, 0)]))
+    assert refused.value.field == "body.amount"
+    with pytest.raises(EntryError, match="idempotency_key"):
+        sequencer.submit(AppendRequest([f.donation("ch_seq", None, 1)], idempotency_key=""))
+    assert sequencer.depth == 0
+    queued = sequencer.submit(AppendRequest([f.donation("ch_seq", None, 1)]))
+    sequencer.close()
+    assert queued.result(timeout=0).first_seq == 1
