@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection
 
 from api import models
+from api.app import create_app
 from api.keys import PLATFORM
 from api.services import Services
 from ledger.entries import Entry
@@ -454,3 +456,25 @@ def test_a_malformed_request_is_refused_before_it_joins_the_queue(store: Store) 
     queued = sequencer.submit(AppendRequest([f.donation("ch_seq", None, 1)]))
     sequencer.close()
     assert queued.result(timeout=0).first_seq == 1
+
+
+def test_the_app_drains_the_sequencer_when_it_stops(plain_api: Api) -> None:
+    charity_id, _ = plain_api.register_charity()
+    app = create_app(plain_api.services)
+    with TestClient(app) as client:  # runs the app's lifespan: start, then shutdown
+        response = client.post(
+            "/api/v1/donations",
+            json=donation_body(charity_id, None, 100),
+            headers=plain_api.platform | new_key(),
+        )
+        assert response.status_code == 201
+    size = plain_api.store.size()
+    late = plain_api.client.post(
+        "/api/v1/donations",
+        json=donation_body(charity_id, None, 100),
+        headers=plain_api.platform | new_key(),
+    )
+    assert late.status_code == 503
+    assert late.json()["code"] == "shutting_down"
+    assert late.headers["Retry-After"] == "1"
+    assert plain_api.store.size() == size
