@@ -121,13 +121,13 @@ def test_an_api_process_killed_mid_batch_loses_and_doubles_nothing(rig: Rig) -> 
     with rig.donors(victim, worker, count=12) as donors:
         since = 0
         for kill in range(2):
-            donors.wait_for(LOAD)
+            # The held batch keeps the append lock: every writer waits until the kill.
             line = victim.wait_for_line("batch-written", since=since)
             assert int(line.split()[1]) > 1
             victim.kill()
             since = len(victim.lines)
             victim.start({HOLD_BEFORE_COMMIT_ENV: "30" if kill < 1 else ""})
-        donors.wait_for(LOAD)
+        donors.wait_for(2 * LOAD)
         outcome = donors.stop()
     assert outcome.retried > 0, "the kills did not hit any request"
     _assert_recovered(rig, outcome, worker)
