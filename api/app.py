@@ -223,6 +223,7 @@ def create_app(services: Services) -> FastAPI:
         if services.sequencer is not None:
             # Drain: what is queued is appended (and answered) before the process ends.
             await anyio.to_thread.run_sync(services.sequencer.close)
+        metrics.process_ended()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -162,6 +162,13 @@ class AnchorLag(Collector):
         )
 
 
+def process_ended() -> None:
+    """Forget this process's live gauges (the queue depth) in multiprocess mode; its
+    counters and histograms stay in the sums. Called when the app shuts down."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def exposition(local: CollectorRegistry) -> bytes:
     """The text exposition: this process's (or every process's) metrics, then ``local``'s."""
     if MULTIPROCESS:
@@ -173,7 +180,14 @@ def exposition(local: CollectorRegistry) -> bytes:
     return shared + generate_latest(local)
 
 
-__all__ = ["CONTENT_TYPE_LATEST", "AnchorLag", "RequestMetrics", "exposition", "observe_batch"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "AnchorLag",
+    "RequestMetrics",
+    "exposition",
+    "observe_batch",
+    "process_ended",
+]
 
 
 class RequestMetrics:
