@@ -90,6 +90,57 @@ class _TooLargeError(Exception):
     pass
 
 
+NOT_SEQUENCED = ("/api/v1/evidence", "/api/v1/chain/rpc", "/api/v1/anchor")
+"""POST routes that append nothing to the journal (they are not admitted as writes)."""
+
+
+class WriteAdmission:
+    """Refuse a write (429) before its body is read when ``limit`` writes are in flight.
+
+    The write sequencer's queue is bounded, but a request waiting for a thread to reach
+    it would hold its parsed body meanwhile: counting the writes in flight here keeps
+    memory flat however many arrive (ADR 0017).
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0
+        # One event loop in production; a test client may run one per thread.
+        self._counting = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or not path.startswith("/api/v1/")
+            or path.startswith(NOT_SEQUENCED)
+        ):
+            await self.app(scope, receive, send)
+            return
+        with self._counting:
+            admitted = self.in_flight < self.limit
+            if admitted:
+                self.in_flight += 1
+        if not admitted:
+            response = errors.problem(
+                429,
+                "too_many_writes",
+                f"{self.in_flight} writes are already in flight; nothing was stored, try "
+                f"again in {self.retry_after_s} s with the same Idempotency-Key",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self._counting:
+                self.in_flight -= 1
+
+
 @dataclass
 class Runtime:
     """What ``build_services`` made, with what to tell the operator."""
@@ -254,6 +305,8 @@ def create_app(services: Services) -> FastAPI:
         default=services.settings.max_body_bytes,
         uploads=services.settings.max_upload_bytes + 64 * 1024,
     )
+    settings = services.settings
+    app.add_middleware(WriteAdmission, limit=settings.write_queue + settings.write_batch)
     app.add_middleware(metrics.RequestMetrics, sequencer=services.sequencer)
     local_metrics = CollectorRegistry()
     local_metrics.register(metrics.AnchorLag(services.store))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -14,9 +15,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from api import models
-from api.app import create_app
+from api.app import WriteAdmission, create_app
 from api.keys import PLATFORM
 from api.services import Services
 from ledger.entries import Entry
@@ -478,3 +483,50 @@ def test_the_app_drains_the_sequencer_when_it_stops(plain_api: Api) -> None:
     assert late.json()["code"] == "shutting_down"
     assert late.headers["Retry-After"] == "1"
     assert plain_api.store.size() == size
+
+
+def test_writes_beyond_the_limit_are_refused_before_their_body_is_read() -> None:
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def endpoint(request: Request) -> JSONResponse:
+        seen.append(request.url.path)
+        if request.url.path == "/api/v1/donations":
+            await release.wait()
+        return JSONResponse({"ok": True})
+
+    inner = Starlette(
+        routes=[
+            Route("/api/v1/donations", endpoint, methods=["POST"]),
+            Route("/api/v1/evidence", endpoint, methods=["POST"]),
+            Route("/api/v1/charities/{charity_id}", endpoint, methods=["GET"]),
+        ]
+    )
+    admission = WriteAdmission(inner, limit=2)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=admission)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = [
+                asyncio.create_task(client.post("/api/v1/donations", json={"n": n}))
+                for n in range(2)
+            ]
+            while admission.in_flight < 2:
+                await asyncio.sleep(0)
+            refused = await client.post(
+                "/api/v1/donations", content=b"{not json", headers={"content-type": "x"}
+            )
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["Retry-After"] == "1"
+            assert refused.json()["code"] == "too_many_writes"
+            # Reads and uploads are not writes of the journal: they pass.
+            assert (await client.get("/api/v1/charities/ch_x")).status_code == 200
+            assert (await client.post("/api/v1/evidence", content=b"x")).status_code == 200
+            release.set()
+            assert [(await task).status_code for task in held] == [200, 200]
+            assert admission.in_flight == 0
+            assert (await client.post("/api/v1/donations", json={})).status_code == 200
+
+    asyncio.run(scenario())
+    assert seen.count("/api/v1/donations") == 3  # the refused one never reached the app
