@@ -538,3 +538,52 @@ def test_append_is_a_batch_of_one(store: Store) -> None:
     with pytest.raises(AccountingError, match="already exists"):
         store.append([f.donation(CHARITY, PROJECT, 1, donation_id=DONATIONS[0])])
     assert store.verify().ok
+
+
+@pytest.mark.postgres
+def test_a_commit_that_fails_fails_every_request_and_appends_nothing_again(
+    pg_database: str,
+) -> None:
+    """The commit's outcome is what the database says: when the commit itself fails (here
+    a deferred trigger, checked only at COMMIT), the batch is not appended again request
+    by request — a commit that failed on the wire may have landed — and every request
+    gets the error."""
+    store = Store.open(pg_database)
+    seed(store)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            """
+            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.name = 'refused at commit' THEN
+                    RAISE EXCEPTION 'refused at commit';
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON donor
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
+            """
+        )
+    size = store.size()
+    bomb = donor_row("dn_bomb")
+    bomb[1]["name"] = "refused at commit"
+    outcome = store.append_batch(
+        [
+            AppendRequest([f.donation(CHARITY, None, 1)], idempotency_key="a"),
+            AppendRequest([f.donation(CHARITY, None, 2, donation_id="dn_bomb")], rows=[bomb]),
+            AppendRequest([f.donation(CHARITY, None, 3)]),
+        ]
+    )
+    assert not outcome.fell_back
+    assert all(isinstance(r, Exception) for r in outcome.results)
+    assert all("refused at commit" in str(r) for r in outcome.results)
+    assert store.size() == size
+    with store.engine.connect() as connection:
+        assert connection.execute(select(IDEMPOTENCY.c.key)).scalars().all() == []
+    # A retry of the others, without the one the database refuses, goes through.
+    (retried,) = store.append_batch(
+        [AppendRequest([f.donation(CHARITY, None, 1)], idempotency_key="a")]
+    ).results
+    assert isinstance(retried, AppendResult)
+    assert retried.first_seq == size
+    store.engine.dispose()
