@@ -7,14 +7,17 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+import anyio.to_thread
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, routes, rpc
+from api import errors, metrics, routes, rpc
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -27,6 +30,7 @@ from chain.settings import get_settings as chain_settings
 from explorer.app import mount_explorer
 from explorer.views import PublicViews
 from ledger.store.journal import Store
+from ledger.store.sequencer import Sequencer
 
 log = logging.getLogger("shanlian.api")
 
@@ -143,6 +147,57 @@ class NoSniff:
         await self.app(scope, receive, with_header)
 
 
+NOT_SEQUENCED = ("/api/v1/evidence", "/api/v1/chain/rpc", "/api/v1/anchor")
+"""POST routes that append nothing to the journal (they are not admitted as writes)."""
+
+
+class WriteAdmission:
+    """Refuse a write (429) before its body is read when ``limit`` writes are in flight.
+
+    The write sequencer's queue is bounded, but a request waiting for a thread to reach
+    it would hold its parsed body meanwhile: counting the writes in flight here keeps
+    memory flat however many arrive (ADR 0017).
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0
+        # One event loop in production; a test client may run one per thread.
+        self._counting = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or not path.startswith("/api/v1/")
+            or path.startswith(NOT_SEQUENCED)
+        ):
+            await self.app(scope, receive, send)
+            return
+        with self._counting:
+            admitted = self.in_flight < self.limit
+            if admitted:
+                self.in_flight += 1
+        if not admitted:
+            response = errors.problem(
+                429,
+                "too_many_writes",
+                f"{self.in_flight} writes are already in flight; nothing was stored, try "
+                f"again in {self.retry_after_s} s with the same Idempotency-Key",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self._counting:
+                self.in_flight -= 1
+
+
 @dataclass
 class Runtime:
     """What ``build_services`` made, with what to tell the operator."""
@@ -211,6 +266,13 @@ def build_services(
         chain=chain,
         worker=worker,
         anchor_settings=anchor_settings,
+        sequencer=Sequencer(
+            store,
+            max_queue=settings.write_queue,
+            max_batch=settings.write_batch,
+            max_batch_bytes=settings.write_batch_bytes,
+            on_batch=metrics.observe_batch,
+        ),
     )
     return Runtime(
         services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
@@ -252,9 +314,28 @@ def connect_chain_later(services: Services, stop: threading.Event) -> None:
         return
 
 
+def threadpool_size(settings: ApiSettings) -> int:
+    """Threads for the sync routes: every queued and in-flight write waits in one, and
+    reads keep Starlette's default 40 beside them (so a full write queue answers 429
+    instead of leaving requests waiting for a thread)."""
+    return settings.write_queue + settings.write_batch + 40
+
+
 def create_app(services: Services) -> FastAPI:
     """The API as an ASGI app on the given services."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, threadpool_size(services.settings))
+        yield
+        if services.sequencer is not None:
+            # Drain: what is queued is appended (and answered) before the process ends.
+            await anyio.to_thread.run_sync(services.sequencer.close)
+        metrics.process_ended()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="善链 shanlian",
         version="1.0.0",
         # Served by api.docs from the package's files: FastAPI's own load them from a CDN.
@@ -286,6 +367,16 @@ def create_app(services: Services) -> FastAPI:
         default=services.settings.max_body_bytes,
         uploads=services.settings.max_upload_bytes + 64 * 1024,
     )
+    settings = services.settings
+    app.add_middleware(WriteAdmission, limit=settings.write_queue + settings.write_batch)
+    app.add_middleware(metrics.RequestMetrics, sequencer=services.sequencer)
+    local_metrics = CollectorRegistry()
+    local_metrics.register(metrics.AnchorLag(services.store))
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(local_metrics), media_type=metrics.CONTENT_TYPE_LATEST)
+
     app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 
     @app.get("/healthz", include_in_schema=False)

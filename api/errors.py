@@ -21,6 +21,7 @@ from ledger.errors import (
     IdempotencyConflictError,
     ProofSizeError,
 )
+from ledger.store.sequencer import SequencerBusyError, SequencerClosedError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("shanlian.api")
@@ -192,6 +193,24 @@ def install(app: FastAPI) -> None:
             "idempotency_conflict",
             "this Idempotency-Key was used for a different request; use a new key",
             "Idempotency-Key",
+        )
+
+    @app.exception_handler(SequencerBusyError)
+    async def _busy_writes(_: Request, error: SequencerBusyError) -> JSONResponse:
+        return problem(
+            429,
+            "too_many_writes",
+            f"{error}; retry with the same Idempotency-Key",
+            headers={"Retry-After": str(error.retry_after_s)},
+        )
+
+    @app.exception_handler(SequencerClosedError)
+    async def _closing(_: Request, error: SequencerClosedError) -> JSONResponse:
+        return problem(
+            503,
+            "shutting_down",
+            f"{error}; nothing was stored, retry with the same Idempotency-Key",
+            headers={"Retry-After": str(error.retry_after_s)},
         )
 
     @app.exception_handler(ProofSizeError)

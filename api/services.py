@@ -52,7 +52,16 @@ from ledger.entries import (
 from ledger.errors import EntryError, StoreError
 from ledger.store import projections
 from ledger.store.checkpoints import CheckpointLog
-from ledger.store.journal import AppendResult, Draft, FifoAllocation, Request, Store, new_id
+from ledger.store.journal import (
+    AppendRequest,
+    AppendResult,
+    Draft,
+    FifoAllocation,
+    Request,
+    Store,
+    new_id,
+)
+from ledger.store.sequencer import Sequencer
 from ledger.store.tables import CHARITY_REGISTRATION, DONOR, EVIDENCE_FILE
 
 
@@ -96,10 +105,14 @@ class Services:
     clock: Callable[[], datetime] | None = None
     """When entries are recorded (default: now); the demo replays months of history."""
 
+    sequencer: Sequencer | None = None
+    """Batches the appends of this process's writers (ADR 0017); none: each appends alone."""
+
     def _append(self, requests: Sequence[Request], **options: Any) -> AppendResult:
-        return self.store.append(
-            requests, at=self.clock() if self.clock is not None else None, **options
-        )
+        at = self.clock() if self.clock is not None else None
+        if self.sequencer is None:
+            return self.store.append(requests, at=at, **options)
+        return self.sequencer.append(AppendRequest(requests, at=at, **options))
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -271,18 +284,16 @@ class Services:
         secret = os.urandom(16)
         paid_at = body.paid_at.isoformat()
 
-        def keep_donor(connection: Connection, _entries: list[Entry]) -> None:
-            connection.execute(
-                DONOR.insert().values(
-                    donation_id=donation_id,
-                    receipt_secret=secret,
-                    name=body.donor.name,
-                    phone=body.donor.phone,
-                    email=body.donor.email,
-                    anonymous=body.donor.anonymous,
-                    created_at=datetime.now(UTC),
-                )
-            )
+        # Written with the entry, in bulk with the other donations of its batch.
+        donor = {
+            "donation_id": donation_id,
+            "receipt_secret": secret,
+            "name": body.donor.name,
+            "phone": body.donor.phone,
+            "email": body.donor.email,
+            "anonymous": body.donor.anonymous,
+            "created_at": datetime.now(UTC),
+        }
 
         result = self._append(
             [
@@ -303,7 +314,7 @@ class Services:
                     },
                 )
             ],
-            alongside=keep_donor,
+            rows=[(DONOR, donor)],
             **self._idempotency("POST /donations", principal, key, body),
         )
         entry = result.entries[0]

@@ -104,6 +104,10 @@ class ApiSettings(BaseSettings):
         special_currencies: ISO 4217 codes that are not money (``XTS``, ``XXX``, metals,
             fund codes: ``ledger.currencies.NOT_MONEY``) accepted anyway, e.g.
             ``API_SPECIAL_CURRENCIES='["XTS"]'`` for a test deployment; none by default.
+        write_queue: writes that may wait for the sequencer; more are answered 429
+            (``API_WRITE_QUEUE``, ADR 0017).
+        write_batch: most writes appended in one batch (``API_WRITE_BATCH``).
+        write_batch_bytes: most bytes of entries in one batch (``API_WRITE_BATCH_BYTES``).
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -152,6 +156,9 @@ class ApiSettings(BaseSettings):
     special_currencies: tuple[str, ...] = ()
     payment_ref_key: SecretStr | None = None
     payment_ref_key_file: Path | None = None
+    write_queue: Annotated[int, Field(ge=1)] = 500
+    write_batch: Annotated[int, Field(ge=1)] = 250
+    write_batch_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
 
     @field_validator("database_url")
     @classmethod

@@ -12,16 +12,25 @@ import hashlib
 import json
 import secrets
 import string
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy.exc
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import Table, func, literal, select, text, tuple_
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.accounting import Books, DonationState, plan_fifo
+from ledger.accounting import (
+    AllocationState,
+    Books,
+    CharityState,
+    DisbursementState,
+    DonationState,
+    ProjectState,
+    plan_fifo,
+)
 from ledger.entries import (
     ACTOR,
     Entry,
@@ -36,6 +45,7 @@ from ledger.errors import (
     AccountingError,
     EntryError,
     IdempotencyConflictError,
+    LedgerError,
     ProofSizeError,
     StoreError,
 )
@@ -122,6 +132,18 @@ Request = Draft | FifoAllocation
 
 
 @dataclass(frozen=True)
+class AppendRequest:
+    """One caller's append, as ``Store.append`` takes it: a value, to batch with others."""
+
+    requests: Sequence[Request]
+    idempotency_key: str | None = None
+    request_hash: bytes | None = None
+    at: datetime | None = None
+    alongside: Callable[[Connection, list[Entry]], None] | None = None
+    rows: Sequence[tuple[Table, Mapping[str, Any]]] = ()
+
+
+@dataclass(frozen=True)
 class AppendResult:
     """What an append wrote; ``replayed`` when an idempotency key returned an earlier result."""
 
@@ -131,6 +153,110 @@ class AppendResult:
     @property
     def first_seq(self) -> int:
         return self.entries[0].seq
+
+
+@dataclass(frozen=True)
+class _CheckedRequest(AppendRequest):
+    """A request ``Store.check`` validated: its drafts normalized, its request hash set."""
+
+
+@dataclass
+class BatchOutcome:
+    """What ``Store.append_batch`` did: a result or an error per request, and its timings.
+
+    Attributes:
+        results: per request, in order: its ``AppendResult`` or the error refusing it.
+        size_before: the journal's size when the batch took the lock.
+        entries: entries the batch appended (0 after a fallback: see ``fell_back``).
+        fell_back: the transaction failed before its commit and each request was
+            appended on its own instead.
+        lock_s: waiting for the append lock.
+        build_s: reading the tail, keys and books, and applying the requests.
+        write_s: writing entries, nodes, projections, side rows and keys.
+        commit_s: the commit (the durable part).
+    """
+
+    results: list[AppendResult | Exception | None]
+    size_before: int = 0
+    entries: int = 0
+    fell_back: bool = False
+    lock_s: float = 0.0
+    build_s: float = 0.0
+    write_s: float = 0.0
+    commit_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request of a batch, checked: its index in the batch, drafts and key."""
+
+    index: int
+    requests: list[Request]
+    key: str | None
+    request_hash: bytes | None
+    item: AppendRequest
+
+
+_STATE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+class _BooksUndo:
+    """Takes back what one request did to ``Books`` (its later draft broke a rule).
+
+    Before each draft is applied, the states it may change are kept as they are (every
+    state named by the body's ids, and an allocation's donation and disbursement); a
+    restore puts their fields back, drops the states created since, and forgets the
+    states marked changed since.
+    """
+
+    def __init__(self, books: Books) -> None:
+        self.books = books
+        self.created = len(books.created)
+        self.changed = len(books.changed)
+        self.before: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+    def _keep(self, state: Any) -> None:
+        if state is None or id(state) in self.before:
+            return
+        names = _STATE_FIELDS.get(type(state))
+        if names is None:
+            names = _STATE_FIELDS[type(state)] = tuple(f.name for f in fields(state))
+        self.before[id(state)] = (state, tuple(getattr(state, name) for name in names))
+
+    def keep(self, body: Mapping[str, Any]) -> None:
+        books = self.books
+        allocation = books.allocations.get(body.get("allocation_id"))  # type: ignore[arg-type]
+        self._keep(allocation)
+        if allocation is not None:
+            self._keep(books.donations.get(allocation.donation_id))
+            self._keep(books.disbursements.get(allocation.disbursement_id))
+        self._keep(books.donations.get(body.get("donation_id")))  # type: ignore[arg-type]
+        self._keep(books.disbursements.get(body.get("disbursement_id")))  # type: ignore[arg-type]
+
+    def restore(self) -> None:
+        books = self.books
+        for state, values in self.before.values():
+            for name, value in zip(_STATE_FIELDS[type(state)], values, strict=True):
+                setattr(state, name, value)
+        shelves: dict[type, dict[str, Any]] = {
+            CharityState: books.charities,
+            ProjectState: books.projects,
+            DonationState: books.donations,
+            DisbursementState: books.disbursements,
+            AllocationState: books.allocations,
+        }
+        for state in books.created[self.created :]:
+            del shelves[type(state)][getattr(state, projections.KEYS[type(state)])]
+        del books.created[self.created :]
+        while len(books.changed) > self.changed:
+            books.changed.popitem()
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The database went away: retrying each request alone would not help."""
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, sqlalchemy.exc.OperationalError)
+    )
 
 
 @dataclass
@@ -187,8 +313,11 @@ class Store:
         request_hash: bytes | None = None,
         at: datetime | None = None,
         alongside: Callable[[Connection, list[Entry]], None] | None = None,
+        rows: Sequence[tuple[Table, Mapping[str, Any]]] = (),
     ) -> AppendResult:
         """Validate ``requests`` and append them as consecutive entries, atomically.
+
+        A batch of one (``append_batch``).
 
         Args:
             requests: drafts (and FIFO allocations) in the order to append.
@@ -201,6 +330,8 @@ class Store:
             alongside: called inside the append's transaction with the new entries, to
                 write rows that must exist exactly when the entries do (the donor table);
                 not called when an idempotency key replays an earlier result.
+            rows: ``(table, row)`` pairs inserted with the entries (like ``alongside``,
+                but written in bulk with the other requests of a batch).
 
         Returns:
             The appended entries (or, for a repeated key, the entries first appended).
@@ -210,42 +341,215 @@ class Store:
             AccountingError: an entry breaks a rule of §3.2; nothing is stored.
             IdempotencyConflictError: the key was used for another request.
         """
-        if not requests:
-            raise EntryError("entries", "nothing to append")
-        check_not_ahead(at)
-        checked = [self._check(r, i) for i, r in enumerate(requests)]
-        if idempotency_key is not None:
-            if not 0 < len(idempotency_key) <= 200:
-                raise EntryError("idempotency_key", "must be 1 to 200 characters")
-            request_hash = request_hash or _request_hash(requests)
+        item = AppendRequest(requests, idempotency_key, request_hash, at, alongside, rows)
+        result = self.append_batch([item]).results[0]
+        if isinstance(result, Exception):
+            raise result
+        assert result is not None  # append_batch answers every request
+        return result
+
+    def append_batch(self, items: Sequence[AppendRequest]) -> BatchOutcome:
+        """Append many callers' requests in one transaction; each succeeds or fails alone.
+
+        One lock, one tail read, one idempotency query, one load of the books and one
+        write per table for the whole batch, one commit. The requests are applied in
+        order, each exactly as ``append`` alone would apply it at that point: a request
+        that is malformed, breaks an accounting rule or reuses a key for another request
+        gets its error and leaves no trace on the books the later ones see; the rest
+        commit. A key repeated inside the batch replays the first (accepted) request's
+        result. If the transaction fails before its commit (an id already taken, a row
+        the database refuses), every request is appended again on its own, so that
+        only the one at fault fails; if the commit itself fails, its outcome is
+        unknown and every request of the batch gets that error (ADR 0017).
+
+        Args:
+            items: the requests, in the order to apply them.
+
+        Returns:
+            One result per item, in order: an ``AppendResult`` or the error that
+            refused it (``EntryError``, ``AccountingError``,
+            ``IdempotencyConflictError``, or a database error).
+        """
+        outcome = BatchOutcome(results=[None] * len(items))
+        prepared: list[_Prepared] = []
+        for index, item in enumerate(items):
+            try:
+                prepared.append(self._prepare(index, item))
+            except LedgerError as error:
+                outcome.results[index] = error
+        if not prepared:
+            return outcome
+        committing = False
         try:
-            with self.engine.begin() as connection:
-                self._lock(connection)
-                if idempotency_key is not None:
-                    earlier = self._replay(connection, idempotency_key, request_hash or b"")
-                    if earlier is not None:
-                        return earlier
-                size, last_at = self._tail(connection)
-                moment = at or datetime.now(UTC)
-                stamp = format_at(max(moment, last_at) if last_at else moment)
-                entries, books = self._build(connection, checked, size, stamp)
-                self._write(connection, entries, size)
-                projections.write_books(connection, books)
-                if alongside is not None:
-                    alongside(connection, entries)
-                if idempotency_key is not None:
-                    connection.execute(
-                        IDEMPOTENCY.insert().values(
-                            key=idempotency_key,
-                            request_hash=request_hash,
-                            first_seq=size,
-                            entry_count=len(entries),
-                            created_at=datetime.now(UTC),
-                        )
-                    )
-        except (sqlalchemy.exc.IntegrityError, self._driver_integrity_error) as error:
-            raise self._explain_integrity_error(checked) from error
-        return AppendResult(entries=entries)
+            with self.engine.connect() as connection, connection.begin():
+                self._append_prepared(connection, prepared, outcome)
+                committing = True
+                started = time.perf_counter()
+            outcome.commit_s = time.perf_counter() - started
+        except Exception as error:
+            if committing or _connection_lost(error):
+                # The commit's outcome is unknown (or the database is gone): nothing may
+                # be appended again here; a caller with an idempotency key retries.
+                for p in prepared:
+                    outcome.results[p.index] = error
+                return outcome
+            if len(prepared) == 1:
+                only = prepared[0]
+                outcome.results[only.index] = self._explain_failure(only.requests, error)
+                return outcome
+            # Rolled back: one request made the database refuse the batch. Alone, it
+            # fails alone.
+            outcome.fell_back = True
+            for p in prepared:
+                single = self.append_batch([items[p.index]])
+                outcome.results[p.index] = single.results[0]
+                outcome.commit_s += single.commit_s
+        return outcome
+
+    def _explain_failure(self, requests: Sequence[Request], error: Exception) -> Exception:
+        if isinstance(error, (sqlalchemy.exc.IntegrityError, self._driver_integrity_error)):
+            explained = self._explain_integrity_error(requests)
+            explained.__cause__ = error
+            return explained
+        return error
+
+    def check(self, item: AppendRequest) -> AppendRequest:
+        """Validate a request before it joins a batch (in the caller's thread).
+
+        ``append_batch`` then skips the checks for it: a sequencer's single thread
+        spends its time on appending, while the callers validate in parallel with the
+        batch in flight.
+
+        Raises:
+            EntryError: a draft is malformed, or the idempotency key is not 1 to 200
+                characters; nothing is stored.
+        """
+        if isinstance(item, _CheckedRequest):
+            return item
+        prepared = self._prepare(0, item)
+        return _CheckedRequest(
+            prepared.requests,
+            item.idempotency_key,
+            prepared.request_hash,
+            item.at,
+            item.alongside,
+            item.rows,
+        )
+
+    def _prepare(self, index: int, item: AppendRequest) -> _Prepared:
+        if isinstance(item, _CheckedRequest):
+            requests = list(item.requests)
+            return _Prepared(index, requests, item.idempotency_key, item.request_hash, item)
+        if not item.requests:
+            raise EntryError("entries", "nothing to append")
+        check_not_ahead(item.at)
+        checked = [self._check(r, i) for i, r in enumerate(item.requests)]
+        key, request_hash = item.idempotency_key, item.request_hash
+        if key is not None:
+            if not 0 < len(key) <= 200:
+                raise EntryError("idempotency_key", "must be 1 to 200 characters")
+            request_hash = request_hash or _request_hash(item.requests)
+        return _Prepared(index, checked, key, request_hash, item)
+
+    def _append_prepared(
+        self, connection: Connection, prepared: Sequence[_Prepared], outcome: BatchOutcome
+    ) -> None:
+        """The batch's transaction: apply each request in order, write what was accepted."""
+        started = time.perf_counter()
+        self._lock(connection)
+        outcome.lock_s = time.perf_counter() - started
+        keys = [p.key for p in prepared if p.key is not None]
+        earlier = self._idempotency_rows(connection, keys)
+        size, last_at = self._tail(connection)
+        outcome.size_before = size
+        pairs = [(r.kind, r.body) for p in prepared for r in p.requests if isinstance(r, Draft)]
+        fifo_ids = [
+            r.disbursement_id for p in prepared for r in p.requests if isinstance(r, FifoAllocation)
+        ]
+        books = projections.load_books(connection, pairs, fifo_ids)
+        now = datetime.now(UTC)
+        entries: list[Entry] = []
+        accepted: list[tuple[_Prepared, list[Entry]]] = []
+        in_batch: dict[str, tuple[bytes | None, list[Entry]]] = {}
+        replays: list[tuple[_Prepared, Any]] = []
+        same_as: list[tuple[_Prepared, list[Entry]]] = []
+        stamped: tuple[datetime | None, str] = (None, "")
+        parsed: tuple[str, datetime | None] = ("", None)
+        for p in prepared:
+            if p.key is not None:
+                row = earlier.get(p.key)
+                seen = in_batch.get(p.key)
+                if row is not None or seen is not None:
+                    stored_hash = bytes(row.request_hash) if row is not None else seen[0]  # type: ignore[index]
+                    if stored_hash != p.request_hash:
+                        outcome.results[p.index] = IdempotencyConflictError(p.key)
+                    elif row is not None:
+                        replays.append((p, row))
+                    else:
+                        same_as.append((p, seen[1]))  # type: ignore[index]
+                    continue
+            moment = p.item.at or now
+            moment = max(moment, last_at) if last_at else moment
+            if moment != stamped[0]:  # most requests of a batch share one moment: format once
+                stamped = (moment, format_at(moment))
+            stamp = stamped[1]
+            try:
+                made = self._build(connection, books, p.requests, size + len(entries), stamp)
+            except EntryError as error:  # AccountingError too
+                outcome.results[p.index] = error
+                continue
+            if stamp != parsed[0]:
+                parsed = (stamp, parse_at(stamp))
+            last_at = parsed[1]
+            entries += made
+            accepted.append((p, made))
+            if p.key is not None:
+                in_batch[p.key] = (p.request_hash, made)
+        outcome.build_s = time.perf_counter() - started - outcome.lock_s
+        if entries:
+            self._write(connection, entries, size)
+            projections.write_books(connection, books)
+            tables: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+            for p, _made in accepted:
+                for table, row in p.item.rows:
+                    tables.setdefault((table, tuple(row)), []).append(row)
+            for (table, _columns), rows in tables.items():
+                projections.bulk_insert(connection, table, rows)
+            for p, made in accepted:
+                if p.item.alongside is not None:
+                    p.item.alongside(connection, made)
+            created_at = datetime.now(UTC)
+            projections.bulk_insert(
+                connection,
+                IDEMPOTENCY,
+                [
+                    {
+                        "key": p.key,
+                        "request_hash": p.request_hash,
+                        "first_seq": made[0].seq,
+                        "entry_count": len(made),
+                        "created_at": created_at,
+                    }
+                    for p, made in accepted
+                    if p.key is not None
+                ],
+            )
+        replayed = self._read_ranges(
+            connection, [(row.first_seq, row.first_seq + row.entry_count) for _, row in replays]
+        )
+        for p, row in replays:
+            outcome.results[p.index] = AppendResult(
+                entries=[
+                    replayed[seq] for seq in range(row.first_seq, row.first_seq + row.entry_count)
+                ],
+                replayed=True,
+            )
+        for p, made in accepted:
+            outcome.results[p.index] = AppendResult(entries=made)
+        for p, made in same_as:
+            outcome.results[p.index] = AppendResult(entries=made, replayed=True)
+        outcome.entries = len(entries)
+        outcome.write_s = time.perf_counter() - started - outcome.lock_s - outcome.build_s
 
     @property
     def _driver_integrity_error(self) -> type[Exception]:
@@ -278,14 +582,40 @@ class Store:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
         # SQLite: the engine began this transaction with BEGIN IMMEDIATE.
 
-    def _replay(self, connection: Connection, key: str, request_hash: bytes) -> AppendResult | None:
-        row = connection.execute(select(IDEMPOTENCY).where(IDEMPOTENCY.c.key == key)).first()
-        if row is None:
-            return None
-        if bytes(row.request_hash) != request_hash:
-            raise IdempotencyConflictError(key)
-        entries = list(self._read(connection, row.first_seq, row.first_seq + row.entry_count))
-        return AppendResult(entries=entries, replayed=True)
+    def _idempotency_rows(self, connection: Connection, keys: Sequence[str]) -> dict[str, Any]:
+        """The stored rows of these idempotency keys: one query for a batch."""
+        found: dict[str, Any] = {}
+        wanted = sorted(set(keys))
+        if not wanted:
+            return found
+        if self.is_postgres:
+            # One array parameter: an IN list of a thousand parameters costs more to
+            # build and parse than the lookup itself.
+            rows = connection.execute(
+                select(IDEMPOTENCY).where(IDEMPOTENCY.c.key == func.any(literal(wanted)))
+            )
+            return {row.key: row for row in rows}
+        for start in range(0, len(wanted), 1000):
+            rows = connection.execute(
+                select(IDEMPOTENCY).where(IDEMPOTENCY.c.key.in_(wanted[start : start + 1000]))
+            )
+            found.update((row.key, row) for row in rows)
+        return found
+
+    def _read_ranges(
+        self, connection: Connection, ranges: Sequence[tuple[int, int]]
+    ) -> dict[int, Entry]:
+        """Entries ``start <= seq < stop`` of each range, by seq (replayed results)."""
+        seqs = sorted({seq for start, stop in ranges for seq in range(start, stop)})
+        found: dict[int, Entry] = {}
+        for start in range(0, len(seqs), 1000):
+            rows = connection.execute(
+                select(ENTRY.c.leaf).where(ENTRY.c.seq.in_(seqs[start : start + 1000]))
+            )
+            for row in rows:
+                entry = parse_entry(json.loads(row.leaf))
+                found[entry.seq] = entry
+        return found
 
     def _tail(self, connection: Connection) -> tuple[int, datetime | None]:
         row = connection.execute(
@@ -296,34 +626,56 @@ class Store:
         return row.seq + 1, parse_at(json.loads(row.leaf)["at"])
 
     def _build(
-        self, connection: Connection, requests: Sequence[Request], size: int, stamp: str
-    ) -> tuple[list[Entry], Books]:
-        pairs = [(r.kind, r.body) for r in requests if isinstance(r, Draft)]
-        fifo_ids = [r.disbursement_id for r in requests if isinstance(r, FifoAllocation)]
-        books = projections.load_books(connection, pairs, fifo_ids)
+        self,
+        connection: Connection,
+        books: Books,
+        requests: Sequence[Request],
+        first_seq: int,
+        stamp: str,
+    ) -> list[Entry]:
+        """One request's entries, applied to ``books``; on an error, ``books`` is as before.
+
+        ``Books.apply`` changes nothing when an entry breaks a rule, so a request of one
+        draft needs no undo; a longer one (a disbursement with its allocations, a void
+        with its reversals) may fail on a later draft, and its earlier drafts are taken
+        back off the books (``_BooksUndo``), so the next request of the batch sees the
+        books exactly as a separate append would.
+        """
+        undo = (
+            _BooksUndo(books)
+            if len(requests) > 1 or isinstance(requests[0], FifoAllocation)
+            else None
+        )
         entries: list[Entry] = []
-        for index, request in enumerate(requests):
-            drafts = (
-                self._expand_fifo(connection, books, request, index)
-                if isinstance(request, FifoAllocation)
-                else [request]
-            )
-            for draft in drafts:
-                entry = Entry(
-                    seq=size + len(entries),
-                    kind=draft.kind,
-                    at=stamp,
-                    actor=draft.actor,
-                    body=draft.body,
+        try:
+            for index, request in enumerate(requests):
+                drafts = (
+                    self._expand_fifo(connection, books, request, index)
+                    if isinstance(request, FifoAllocation)
+                    else [request]
                 )
-                try:
-                    books.apply(entry)
-                except AccountingError as error:
-                    raise AccountingError(
-                        f"entries[{index}].{error.field}", error.message
-                    ) from None
-                entries.append(entry)
-        return entries, books
+                for draft in drafts:
+                    entry = Entry(
+                        seq=first_seq + len(entries),
+                        kind=draft.kind,
+                        at=stamp,
+                        actor=draft.actor,
+                        body=draft.body,
+                    )
+                    if undo is not None:
+                        undo.keep(entry.body)
+                    try:
+                        books.apply(entry)
+                    except AccountingError as error:
+                        raise AccountingError(
+                            f"entries[{index}].{error.field}", error.message
+                        ) from None
+                    entries.append(entry)
+        except EntryError:
+            if undo is not None:
+                undo.restore()
+            raise
+        return entries
 
     def _expand_fifo(
         self, connection: Connection, books: Books, request: FifoAllocation, index: int

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Table, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ledger.accounting import (
@@ -195,12 +195,19 @@ def write_books(connection: Connection, books: Books) -> None:
         if id(state) not in created_ids:
             updates.setdefault(type(state), []).append(state)
     for kind, states in updates.items():
+        # One executemany a table (psycopg pipelines it): a batch of refunds is one
+        # round trip, not one per donation.
         table, key = TABLES[kind], KEYS[kind]
-        for state in states:
-            values = row_of(state)
-            connection.execute(
-                table.update().where(table.c[key] == values.pop(key)).values(**values)
-            )
+        rows = [row_of(state) for state in states]
+        for row in rows:
+            row["_key"] = row.pop(key)
+        names = [name for name in rows[0] if name != "_key"]
+        statement = (
+            table.update()
+            .where(table.c[key] == bindparam("_key"))
+            .values({name: bindparam(name) for name in names})
+        )
+        connection.execute(statement, rows)
 
 
 def read_books(connection: Connection) -> Books:
@@ -284,8 +291,18 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
         connection.execute(table.insert(), list(rows))
         return
     columns = list(rows[0])
+    convert = dict(_COPY_TEXT)
+    moments: dict[datetime, str] = {}
+
+    def moment(value: datetime) -> str:  # rows of a batch mostly share one timestamp
+        text = moments.get(value)
+        if text is None:
+            text = moments[value] = value.isoformat()
+        return text
+
+    convert[datetime] = moment
     text = "".join(
-        "\t".join([_COPY_TEXT[type(value)](value) for value in row.values()]) + "\n" for row in rows
+        "\t".join([convert[type(value)](value) for value in row.values()]) + "\n" for row in rows
     )
     copy_lines(connection, table, columns, text)
 

@@ -14,6 +14,10 @@ What it adds for the tests, on stdout, one line each, flushed at once:
   between the send and the record every time.
 - ``worker-died ERROR`` if the worker's thread ends with an exception while the process
   goes on serving (a worker that silently stopped anchoring).
+- ``batch-written REQUESTS FIRST_SEQ`` when ``FAULTS_HOLD_BEFORE_COMMIT_S`` is set: right
+  after a batch of more than one request wrote its rows, inside its transaction, before
+  the commit (ADR 0017); the sequencer then waits there that long, so a kill lands
+  mid-batch, with the append lock held and nothing committed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from api.app import build_services, create_app
 from api.settings import ApiSettings
 
 HOLD_ENV = "FAULTS_HOLD_AFTER_SEND_S"
+HOLD_BEFORE_COMMIT_ENV = "FAULTS_HOLD_BEFORE_COMMIT_S"
 
 
 def say(line: str) -> None:
@@ -56,6 +61,19 @@ def instrument(worker: Any, hold_s: float) -> None:
     client.send_anchor = announced
 
 
+def hold_before_commit(store: Any, hold_s: float) -> None:
+    """Announce each batch of several requests once written, and wait before its commit."""
+    append_prepared = store._append_prepared
+
+    def held(connection: Any, prepared: Any, outcome: Any) -> None:
+        append_prepared(connection, prepared, outcome)
+        if len(prepared) > 1:
+            say(f"batch-written {len(prepared)} {outcome.size_before}")
+            time.sleep(hold_s)  # the test kills us here: written, not committed
+
+    store._append_prepared = held
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.server")
     parser.add_argument("--port", type=int, required=True)
@@ -68,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = ApiSettings(database_url=args.db, public_url=f"http://127.0.0.1:{args.port}")
     services = build_services(settings).services
+    if os.environ.get(HOLD_BEFORE_COMMIT_ENV):
+        hold_before_commit(services.store, float(os.environ[HOLD_BEFORE_COMMIT_ENV]))
     stop = threading.Event()
     thread = None
     if args.worker and services.worker is not None:

@@ -29,7 +29,7 @@ from tests.faults import checks
 from tests.faults.conftest import Rig
 from tests.faults.donors import Outcome
 from tests.faults.postgres import PgCluster
-from tests.faults.server import HOLD_ENV
+from tests.faults.server import HOLD_BEFORE_COMMIT_ENV, HOLD_ENV
 from tests.faults.servers import ApiServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.anvil]
@@ -105,6 +105,32 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(
         outcome = donors.stop()
     assert outcome.retried > 0, "the restarts did not hit any request"
     _assert_recovered(rig, outcome, other)
+
+
+def test_an_api_process_killed_mid_batch_loses_and_doubles_nothing(rig: Rig) -> None:
+    """Fault: SIGKILL of an API process in the middle of a batch of several donations —
+    its rows written, the append lock held, the commit not yet sent — twice, while donors
+    post to it and to a second process.
+
+    Proves: a batch is all-or-nothing (none of its donations was answered, none is in the
+    journal until the donors' retries append each once), the lock dies with the killed
+    session so the other process goes on appending, and the restarted process batches
+    again (ADR 0017)."""
+    worker = rig.server("worker", worker=True)
+    victim = rig.server("api", worker=False, **{HOLD_BEFORE_COMMIT_ENV: "30"})
+    with rig.donors(victim, worker, count=12) as donors:
+        since = 0
+        for kill in range(2):
+            # The held batch keeps the append lock: every writer waits until the kill.
+            line = victim.wait_for_line("batch-written", since=since)
+            assert int(line.split()[1]) > 1
+            victim.kill()
+            since = len(victim.lines)
+            victim.start({HOLD_BEFORE_COMMIT_ENV: "30" if kill < 1 else ""})
+        donors.wait_for(2 * LOAD)
+        outcome = donors.stop()
+    assert outcome.retried > 0, "the kills did not hit any request"
+    _assert_recovered(rig, outcome, worker)
 
 
 def test_the_chain_node_down_and_back_with_an_older_state_gets_the_journal_anchored(

@@ -1,0 +1,230 @@
+"""Prometheus metrics: requests by route, the write sequencer's batches, the anchor lag.
+
+Served at ``/metrics`` in the text exposition format. With several worker processes
+(``PROMETHEUS_MULTIPROC_DIR`` set to an empty folder before the processes start, as
+prometheus-client's multiprocess mode wants), each process writes its samples to that
+folder and any process's ``/metrics`` adds them all up; the anchor lag is read from the
+database, the same from every process.
+
+What to alert on during a giving day: docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.entries import parse_at
+from ledger.store.checkpoints import CheckpointLog
+from ledger.store.journal import Store
+from ledger.store.sequencer import BatchReport, Sequencer
+from ledger.store.tables import ENTRY
+
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+REQUESTS = Counter(
+    "shanlian_http_requests_total",
+    "HTTP requests answered, by method, route template and status",
+    ["method", "route", "status"],
+)
+ERRORS = Counter(
+    "shanlian_http_errors_total",
+    "HTTP requests answered with a 4xx or 5xx status, by method, route template and status",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "shanlian_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+THROTTLED = Counter(
+    "shanlian_http_throttled_total",
+    "Writes refused with 429 because the write queue was full (nothing stored)",
+)
+BATCH_SIZE = Histogram(
+    "shanlian_sequencer_batch_requests",
+    "Write requests per batch of the sequencer",
+    buckets=_BATCH_BUCKETS,
+)
+BATCH_ENTRIES = Counter(
+    "shanlian_sequencer_entries_total", "Entries appended by the sequencer's batches"
+)
+BATCH_RESULTS = Counter(
+    "shanlian_sequencer_requests_total",
+    "Write requests through the sequencer, by result (accepted, replayed, refused)",
+    ["result"],
+)
+FALLBACKS = Counter(
+    "shanlian_sequencer_fallbacks_total",
+    "Batches the database refused, appended again request by request",
+)
+QUEUE_DEPTH = Gauge(
+    "shanlian_sequencer_queue_depth",
+    "Write requests waiting for the sequencer",
+    multiprocess_mode="livesum",
+)
+QUEUE_WAIT = Histogram(
+    "shanlian_sequencer_queue_wait_seconds",
+    "How long a batch's oldest request waited in the queue",
+    buckets=_LATENCY_BUCKETS,
+)
+APPEND_LATENCY = Histogram(
+    "shanlian_sequencer_append_seconds",
+    "A batch's append: lock, reads, rules, writes and commit",
+    buckets=_LATENCY_BUCKETS,
+)
+COMMIT_LATENCY = Histogram(
+    "shanlian_sequencer_commit_seconds",
+    "A batch's commit alone (the durable write)",
+    buckets=_LATENCY_BUCKETS,
+)
+LOCK_WAIT = Histogram(
+    "shanlian_sequencer_lock_wait_seconds",
+    "A batch's wait for the journal's append lock (other processes' batches)",
+    buckets=_LATENCY_BUCKETS,
+)
+
+
+def observe_batch(report: BatchReport) -> None:
+    """Record one batch of the sequencer (its ``on_batch``)."""
+    outcome = report.outcome
+    BATCH_SIZE.observe(report.requests)
+    BATCH_ENTRIES.inc(report.entries)
+    for result, count in (
+        ("accepted", report.accepted),
+        ("replayed", report.replayed),
+        ("refused", report.refused),
+    ):
+        if count:
+            BATCH_RESULTS.labels(result).inc(count)
+    if outcome.fell_back:
+        FALLBACKS.inc()
+    QUEUE_WAIT.observe(report.waited_s)
+    APPEND_LATENCY.observe(outcome.lock_s + outcome.build_s + outcome.write_s + outcome.commit_s)
+    COMMIT_LATENCY.observe(outcome.commit_s)
+    LOCK_WAIT.observe(outcome.lock_s)
+    QUEUE_DEPTH.set(report.queue_depth)
+
+
+class AnchorLag(Collector):
+    """Entries not yet anchored, and the age of the oldest of them, read at each scrape."""
+
+    def __init__(self, store: Store, sequencer: Sequencer | None = None) -> None:
+        self.store = store
+        self.sequencer = sequencer
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        size = self.store.size()
+        latest = CheckpointLog(self.store.engine).latest()
+        anchored = latest.tree_size if latest is not None else 0
+        age = 0.0
+        if size > anchored:
+            with self.store.engine.connect() as connection:
+                at = connection.execute(select(ENTRY.c.at).where(ENTRY.c.seq == anchored)).scalar()
+            if isinstance(at, datetime):
+                moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+                age = max(0.0, (datetime.now(UTC) - moment).total_seconds())
+            elif isinstance(at, str):
+                age = max(0.0, (datetime.now(UTC) - parse_at(at)).total_seconds())
+        yield GaugeMetricFamily(
+            "shanlian_journal_entries", "Entries in the journal (the Merkle tree's size)", size
+        )
+        yield GaugeMetricFamily(
+            "shanlian_anchor_lag_entries",
+            "Entries not covered by an anchored checkpoint",
+            size - anchored,
+        )
+        yield GaugeMetricFamily(
+            "shanlian_anchor_lag_seconds",
+            "Age of the oldest entry not covered by an anchored checkpoint (0: none)",
+            age,
+        )
+
+
+def process_ended() -> None:
+    """Forget this process's live gauges (the queue depth) in multiprocess mode; its
+    counters and histograms stay in the sums. Called when the app shuts down."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def exposition(local: CollectorRegistry) -> bytes:
+    """The text exposition: this process's (or every process's) metrics, then ``local``'s."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        shared = generate_latest(registry)
+    else:
+        shared = generate_latest(REGISTRY)
+    return shared + generate_latest(local)
+
+
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "AnchorLag",
+    "RequestMetrics",
+    "exposition",
+    "observe_batch",
+    "process_ended",
+]
+
+
+class RequestMetrics:
+    """ASGI middleware: count and time every HTTP request by its route template.
+
+    The label is the matched route's path (``/api/v1/donations/{donation_id}``), never
+    the raw path, so a scan of random URLs cannot grow the series without bound.
+    """
+
+    def __init__(self, app: ASGIApp, sequencer: Sequencer | None = None) -> None:
+        self.app = app
+        self.sequencer = sequencer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            REQUESTS.labels(method, template, str(status)).inc()
+            if status >= 400:
+                ERRORS.labels(method, template, str(status)).inc()
+            if status == 429:
+                THROTTLED.inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            if self.sequencer is not None:
+                QUEUE_DEPTH.set(self.sequencer.depth)
