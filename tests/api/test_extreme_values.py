@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 from urllib.parse import quote
 
 import psycopg
@@ -47,8 +48,12 @@ def longest(limit: int) -> str:
 
 
 def printable(limit: int) -> str:
-    """``longest`` without the tab and newline, which donor fields refuse."""
-    return longest(limit).replace("\t", " ").replace("\n", " ")
+    """``longest`` without the controls and format characters, which the API refuses in a
+    donor's name (the donor table is not the journal, so it need not hold them)."""
+    text = longest(limit)
+    for refused in "\t\n\u202e\u200d":
+        text = text.replace(refused, " ")
+    return text
 
 
 def evidence(count: int) -> list[dict[str, Any]]:
@@ -135,7 +140,10 @@ def record_extremes(api: Api) -> Extremes:
     late = f.charity(name=longest(200))
     late_id = str(late.body["charity_id"])
     last = f.donation(late_id, None, MAX_AMOUNT, paid_at="9999-12-31T23:59:59.999Z")
-    store.append([late, last], at=LAST_MOMENT)
+    # The store refuses an `at` ahead of its clock now (ADR 0022), but a journal written
+    # before that rule, or by another writer, may hold one: the pages must still answer.
+    with mock.patch("ledger.store.journal.check_not_ahead"):
+        store.append([late, last], at=LAST_MOMENT)
     api.anchor()
 
     made.charity_ids = [ch, late_id]
@@ -240,9 +248,9 @@ def test_every_get_of_the_api_and_every_export_answers(extreme: tuple[Api, Extre
     assert "0001-01-01T00:00:00.000Z" in rows
 
 
-def text_of(html: str, donation_paid: str) -> str:
-    """The text of the <time> after the "Paid" label."""
-    match = re.search(rf"<time datetime=\"([^\"]*)\">([^<]*)</time>\s*\({donation_paid}", html)
+def text_of(html: str) -> str:
+    """The text of the <time> of the "Paid" line (the time, then the channel's name)."""
+    match = re.search(r"<dd><time datetime=\"([^\"]*)\">([^<]*)</time> · ", html)
     assert match is not None, html
     return f"{match.group(1)}|{match.group(2)}"
 
@@ -252,16 +260,15 @@ def test_a_time_with_no_beijing_date_is_shown_in_utc_and_year_0001_in_both(
 ) -> None:
     api, made = extreme
     d_max, d_min = made.donation_ids[:2]
-    channel = "z" + "9_" * 15 + "z"
 
     late = api.client.get(f"/donations/{d_max}?lang=zh-CN").text
     early = api.client.get(f"/donations/{d_min}?lang=zh-CN").text
     early_en = api.client.get(f"/donations/{d_min}?lang=en").text
 
     # 9999-12-31T23:59:59Z is in the year 10000 in Beijing: the page says it in UTC.
-    assert text_of(late, channel) == "9999-12-31T23:59:59Z|9999-12-31 23:59 UTC"
-    assert text_of(early, "card") == "0001-01-01T00:00:00Z|0001-01-01 08:00 北京时间"
-    assert text_of(early_en, "card") == "0001-01-01T00:00:00Z|0001-01-01 00:00 UTC"
+    assert text_of(late) == "9999-12-31T23:59:59Z|9999-12-31 23:59 UTC"
+    assert text_of(early) == "0001-01-01T00:00:00Z|0001-01-01 08:00 北京时间"
+    assert text_of(early_en) == "0001-01-01T00:00:00Z|0001-01-01 00:00 UTC"
 
 
 def test_the_journal_of_extremes_verifies(extreme: tuple[Api, Extremes]) -> None:

@@ -104,8 +104,8 @@ def test_a_key_that_is_not_32_bytes_of_hex_is_refused_naming_the_setting(key: st
 
 def test_production_refuses_to_start_without_a_key() -> None:
     with pytest.raises(ValidationError, match="in production API_PAYMENT_REF_KEY must be set"):
-        ApiSettings(environment="production", admin_token="p" * 40)
-    assert ApiSettings(environment="production", admin_token="p" * 40, payment_ref_key=KEY)
+        ApiSettings(environment="production", admin_token=PLATFORM_TOKEN)
+    assert ApiSettings(environment="production", admin_token=PLATFORM_TOKEN, payment_ref_key=KEY)
 
 
 @pytest.mark.parametrize("content", ["", "not a key\n", "3c" * 31, "3C" * 32 + "ff"])
