@@ -29,6 +29,7 @@ from chain.artifacts import REPO_ROOT
 from chain.client import ChainClient
 from chain.devnet import Devnet, free_port
 from ledger.store.checkpoints import LEADER_LOCK_KEY
+from tests.factories import paid_now
 
 SETTINGS_PREFIXES = ("CHAIN_", "API_", "ANCHOR_", "EXPLORER_", "SHANLIAN_")
 
@@ -228,7 +229,7 @@ def test_two_worker_processes_take_donations_into_one_gapless_journal_and_anchor
                     "amount": 100 + n,
                     "currency": "CNY",
                     "channel": "card",
-                    "paid_at": "2026-11-26T10:00:00Z",
+                    "paid_at": paid_now(),
                     "payment_ref": f"PAY-{uuid.uuid4().hex}",
                 },
             )
@@ -274,7 +275,7 @@ def test_two_worker_processes_take_donations_into_one_gapless_journal_and_anchor
                 "amount": 500,
                 "currency": "CNY",
                 "channel": "card",
-                "paid_at": "2026-11-26T10:00:00Z",
+                "paid_at": paid_now(),
                 "payment_ref": f"PAY-{uuid.uuid4().hex}",
             },
         )
