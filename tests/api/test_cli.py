@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, make_url
 
-from api.cli import main
+from api.cli import build_parser, main
 from audit.export import Export
 from audit.journal import verify_journal
 from ledger.entries import to_hex
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
+from tests.conftest import PG_ADMIN_URL, pg_url
 
 
 @pytest.fixture
@@ -170,3 +177,124 @@ def test_keys_anchorer_names_what_is_missing_and_takes_no_key_on_the_command_lin
     assert capsys.readouterr().err == "error: set CHAIN_ADMIN_PRIVATE_KEY\n"
     with pytest.raises(SystemExit):  # an action it does not know
         main(["keys", "anchorer", "delete", account])
+
+
+# -- every command explains itself --------------------------------------------------------
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: str = "shanlian"
+) -> Iterator[tuple[str, argparse.ArgumentParser, str | None]]:
+    """Every (sub)command: its path, its parser and the one-line help its parent lists."""
+    yield path, parser, None
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            listed = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, subparser in action.choices.items():
+                for found in _commands(subparser, f"{path} {name}"):
+                    yield found if found[0] != f"{path} {name}" else (*found[:2], listed.get(name))
+
+
+def test_every_command_and_option_explains_itself_with_an_example() -> None:
+    commands = list(_commands(build_parser()))
+    names = {path for path, _, _ in commands}
+    assert {
+        "shanlian serve",
+        "shanlian anchor",
+        "shanlian deploy",
+        "shanlian devnet",
+        "shanlian contracts build",
+        "shanlian journal show",
+        "shanlian journal verify",
+        "shanlian journal rebuild-projections",
+        "shanlian journal export",
+        "shanlian keys auditor",
+        "shanlian audit",
+        "shanlian verify",
+    } <= names
+    undocumented = []
+    for path, parser, listed in commands:
+        if path != "shanlian" and not (listed or "").strip():
+            undocumented.append(f"{path}: no line in its parent's list")
+        if not (parser.description or "").strip():
+            undocumented.append(f"{path}: no description")
+        epilog = parser.epilog or ""
+        if not epilog.startswith("examples:\n") or path not in epilog:
+            undocumented.append(f"{path}: no example of itself")
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            text = action.help
+            if not text or not text.strip() or text == argparse.SUPPRESS:
+                undocumented.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+        # The help renders, and the examples keep their lines (they are not reflowed).
+        shown = parser.format_help()
+        for line in epilog.splitlines()[1:]:
+            assert line in shown.splitlines(), (path, line)
+    assert undocumented == []
+
+
+def test_help_is_printed_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    for path, _, _ in _commands(build_parser()):
+        with pytest.raises(SystemExit) as exited:
+            main([*path.split()[1:], "--help"])
+        assert exited.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: {path}"), path
+        assert "examples:\n" in out
+
+
+# -- a PostgreSQL database that does not exist ----------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "command",
+    [["journal", "show"], ["demo", "--donations", "5"], ["serve"], ["evidence", "collect"]],
+)
+def test_a_missing_database_is_one_line_that_says_how_to_create_it(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(Path(__file__).parent)  # var/ is never made for a --database
+    name = f"shanlian_missing_{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_url(name))
+    for password in (None, "pw-" + uuid.uuid4().hex):
+        given = url.set(password=password).render_as_string(hide_password=False)
+        assert main(["--database", given, *command]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.count("\n") == 1, err
+        createdb = f"createdb -h {url.host} -p {url.port} -U {url.username} {name}"
+        assert err == (
+            f'error: the database "{name}" does not exist on the PostgreSQL server at '
+            f"{url.host}:{url.port}: create it (empty; shanlian makes its tables) with "
+            f"`{createdb}`, then run the command again\n"
+        )
+        assert password is None or password not in err
+
+
+@pytest.mark.postgres
+def test_the_createdb_it_prints_makes_a_database_shanlian_then_runs_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = f"shanlian_missing_{uuid.uuid4().hex[:8]}"
+    url = pg_url(name)
+    assert main(["--database", url, "journal", "show"]) == 2
+    createdb = capsys.readouterr().err.split("`")[1]
+    subprocess.run(shlex.split(createdb), check=True)
+    try:
+        assert main(["--database", url, "journal", "show"]) == 0
+        assert f"/{name}: 0 entries, Merkle root" in capsys.readouterr().out
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_unreachable_database_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from chain.devnet import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/shanlian"
+    assert main(["--database", url, "journal", "show"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database cannot be reached: connection failed")
+    assert err.count("\n") == 1
