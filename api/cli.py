@@ -213,14 +213,26 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _demo_receipts(services: Any, count: int = 3) -> list[str]:
-    """Receipt links of the journal's first ``count`` donations (the demo's, on a restart)."""
+    """Receipt links of the demo's first ``count`` donations (on a restart with --demo).
+
+    Only donations to the demo's own charities (by registration number): a real donor's
+    receipt secret is never printed.
+    """
+    from api.demo import CHARITIES
     from api.errors import NotFoundError
 
-    links: list[str] = []
+    numbers = {charity.registration_no for charity in CHARITIES}
     # The demo's first donations come early; read them all before asking for their secrets
     # (an open read holds SQLite's lock).
-    for entry in list(services.store.entries(0, 100)):
-        if entry.kind != "donation.received" or len(links) == count:
+    entries = list(services.store.entries(0, 100))
+    demo = {
+        e.body["charity_id"]
+        for e in entries
+        if e.kind == "charity.registered" and e.body["registration_no"] in numbers
+    }
+    links: list[str] = []
+    for entry in entries:
+        if entry.kind != "donation.received" or entry.body["charity_id"] not in demo:
             continue
         donation_id = str(entry.body["donation_id"])
         try:
@@ -228,6 +240,8 @@ def _demo_receipts(services: Any, count: int = 3) -> list[str]:
         except NotFoundError:
             continue
         links.append(services.receipt_url(donation_id, secret))
+        if len(links) == count:
+            break
     return links
 
 

@@ -298,3 +298,54 @@ def test_an_unreachable_database_is_still_one_line(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err.startswith("error: the database cannot be reached: connection failed")
     assert err.count("\n") == 1
+
+
+def test_serve_demo_never_prints_a_real_donors_receipt(tmp_path: Path) -> None:
+    """On a restart, ``serve --demo`` shows the demo's donors' receipts again, and only
+    theirs: a donation to any other charity keeps its secret off the screen."""
+    from datetime import UTC, datetime
+
+    from api import models
+    from api.app import build_services
+    from api.cli import _demo_receipts
+    from api.demo import load_demo
+    from api.keys import PLATFORM
+    from api.services import Services
+    from api.settings import ApiSettings
+
+    def services(name: str) -> Services:
+        settings = ApiSettings(
+            database_url=f"sqlite:///{tmp_path}/{name}.db",
+            admin_token="cli-test-platform-token-0123456789abcdef",  # type: ignore[arg-type]
+            evidence_dir=tmp_path / name,
+        )
+        built: Services = build_services(settings, with_chain=False).services
+        return built
+
+    def donate_for_real(services: Services) -> models.DonationCreated:
+        real = services.register_charity(
+            models.CharityCreate(name="贵州山区儿童阅读会", registration_no="53520000MJ0003456W"),
+            PLATFORM,
+        )
+        body = models.DonationCreate(
+            charity_id=real.id,
+            amount=10_000,
+            currency="CNY",
+            channel="card",
+            paid_at=datetime.now(UTC),
+            payment_ref="PAY-1",
+        )
+        return services.record_donation(body, PLATFORM, key="pay-1")
+
+    real_only = services("real")
+    donate_for_real(real_only)
+    assert real_only.store.size() == 2
+    assert _demo_receipts(real_only) == []
+
+    mixed = services("mixed")
+    summary = load_demo(mixed, donations=2, days=14)  # fewer than the three it shows
+    donation = donate_for_real(mixed)
+    shown = _demo_receipts(mixed)
+    assert shown == summary.sample_receipts
+    assert len(shown) == 2
+    assert not [url for url in shown if donation.id in url or donation.receipt.secret in url]
