@@ -239,3 +239,14 @@ def test_a_restart_on_the_embedded_chain_is_said_once_plainly(tmp_path: Path) ->
         url.replace(first.base, again.base) for url in receipts
     ]
     assert not [line for line in again.lines if "WARNING" in line]
+
+
+def test_verbose_serve_logs_every_step_and_request(tmp_path: Path) -> None:
+    serving = serve(tmp_path, "-v")
+    try:
+        before, _ = serving.read_box()
+        assert httpx.get(f"{serving.base}/healthz", timeout=10).status_code == 200
+    finally:
+        after = serving.stop()
+    assert [line for line in before if line.startswith("INFO alembic.runtime.migration:")]
+    assert '"GET /healthz HTTP/1.1" 200' in after
