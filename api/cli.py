@@ -259,14 +259,15 @@ def ready_box(runtime: Any, receipts: Sequence[str] = ()) -> str:
         if chain.is_embedded:
             where = "the embedded chain, in this process (a new, empty one at every start)"
             rpc = f"{base}/api/v1/chain/rpc"
-        else:
+        else:  # the node's own URL may hold a key: only the public one is shown
             where = redact_url(chain.rpc_url or "")
-            rpc = services.settings.chain_rpc_public_url or where
+            rpc = services.settings.chain_rpc_public_url
         lines += [
             f"chain     {where}",
             f"          chain id {chain.chain_id}, LedgerAnchor {chain.ledger_anchor.address}",
-            f"          JSON-RPC for `shanlian verify --rpc`: {rpc}",
         ]
+        if rpc:
+            lines.append(f"          JSON-RPC for `shanlian verify --rpc`: {rpc}")
     elif runtime.chain_pending:
         lines.append("chain     waiting for the node (see the note below)")
     lines.append("")

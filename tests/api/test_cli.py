@@ -349,3 +349,45 @@ def test_serve_demo_never_prints_a_real_donors_receipt(tmp_path: Path) -> None:
     assert shown == summary.sample_receipts
     assert len(shown) == 2
     assert not [url for url in shown if donation.id in url or donation.receipt.secret in url]
+
+
+def test_the_box_never_shows_a_configured_token_nor_the_nodes_key(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the token in the settings and a node whose URL carries its API key (and which
+    does not answer yet): the box says where things are, and neither secret."""
+    from api.app import build_services
+    from api.cli import ready_box
+    from api.settings import ApiSettings
+    from chain import settings as chain_settings
+    from chain.devnet import free_port
+
+    token = "box-test-platform-token-" + uuid.uuid4().hex
+    node_key = uuid.uuid4().hex
+    monkeypatch.setenv("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}/v3/{node_key}")
+    monkeypatch.setenv("CHAIN_REQUEST_TIMEOUT_S", "2")
+    chain_settings.get_settings.cache_clear()
+    try:
+        runtime = build_services(
+            ApiSettings(
+                database_url=sqlite_url,
+                evidence_dir=tmp_path / "evidence",
+                admin_token=token,  # type: ignore[arg-type]
+            )
+        )
+    finally:
+        chain_settings.get_settings.cache_clear()
+    assert runtime.chain_pending
+    box = ready_box(runtime, [])
+    lines = box.splitlines()
+    assert lines[0].startswith("┌─ shanlian is ready ")
+    assert lines[-1].startswith("└─ Ctrl-C stops it ")
+    assert "│ chain     waiting for the node (see the note below)" in lines
+    assert "│ platform token: the one in SHANLIAN_ADMIN_TOKEN" in lines
+    assert sum(line.startswith("│ note: the chain node does not answer") for line in lines) == 1
+    assert token not in box
+    assert node_key not in box
+    assert "donors' receipts" not in box
+    note = [line for line in lines if line.startswith(("│ note:", "│       "))]
+    assert len(note) > 1
+    assert all(len(line) <= 90 for line in note), box  # a note wraps inside the box
