@@ -143,3 +143,42 @@ def test_an_unknown_mode_is_refused_before_anything_is_installed(tmp_path: Path,
     assert result.stderr == "usage: scripts/setup [run|test]\n"
     assert calls == []
     assert not (checkout.root / ".venv" / ".installed").exists()
+
+
+def test_missing_debian_packages_are_named_with_their_size_for_the_mode(tmp_path: Path) -> None:
+    """Nothing installed: run asks apt for what running needs, test adds the browser's
+    packages; each is named, with its rough size and apt's own figures, as it goes."""
+    checkout = Checkout(tmp_path)
+    tools = tmp_path / "bin"
+    Checkout._tool(tools / "dpkg-query", 'echo "dpkg-query ${@: -1}" >> "$CALLS"; exit 1')
+    Checkout._tool(
+        tools / "apt-get",
+        'echo "apt-get $*" >> "$CALLS"\n'
+        'if [ "$1" = install ]; then\n'
+        '  printf "Reading package lists...\\nNeed to get 9 MB of archives.\\n"\n'
+        '  printf "After this operation, 30 MB of additional disk space will be used.\\n"\n'
+        '  printf "Get:1 http://deb.debian.org/debian bookworm/main gcc\\n"\n'
+        "fi",
+    )
+    if os.getuid() != 0:  # the script asks sudo for apt: a stand-in that just runs it
+        Checkout._tool(tools / "sudo", '"$@"')
+
+    result, calls = checkout.setup("run")
+    assert result.returncode == 0, result.stderr
+    (install,) = [call for call in calls if call.startswith("apt-get install")]
+    wanted = install.split()[4:]
+    assert wanted[:2] == ["gcc", "jq"]
+    assert not {"chromium", "fonts-noto-cjk"} & set(wanted)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("== installing Debian packages (apt): gcc (about 100 MB), jq")
+    assert lines[1:3] == [
+        "   Need to get 9 MB of archives.",
+        "   After this operation, 30 MB of additional disk space will be used.",
+    ]
+    assert "Get:1" not in result.stdout
+
+    result, calls = checkout.setup("test")
+    assert result.returncode == 0, result.stderr
+    (install,) = [call for call in calls if call.startswith("apt-get install")]
+    assert {"gcc", "jq", "chromium", "fonts-noto-cjk"} <= set(install.split()[4:])
+    assert "chromium (about 360 MB), fonts-noto-cjk (about 90 MB)" in result.stdout
