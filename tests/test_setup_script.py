@@ -84,7 +84,7 @@ def test_run_installs_what_running_needs_and_test_adds_the_tools(tmp_path: Path)
     result, calls = checkout.setup()  # no mode: run
     assert result.returncode == 0, result.stderr
     assert installs(calls) == ["pip install -q --disable-pip-version-check -e ."]
-    assert {"gcc", "jq"} <= asked(calls)
+    assert {"gcc", "curl", "jq"} <= asked(calls)
     assert not asked(calls) & {"chromium", "fonts-noto-cjk"}
     assert "installing shanlian and the Python packages it runs on" in result.stdout
     assert "MB" in result.stdout
@@ -95,7 +95,7 @@ def test_run_installs_what_running_needs_and_test_adds_the_tools(tmp_path: Path)
     result, calls = checkout.setup("test")
     assert result.returncode == 0, result.stderr
     assert installs(calls) == ["pip install -q --disable-pip-version-check -e .[dev]"]
-    assert {"gcc", "jq", "chromium", "fonts-noto-cjk"} <= asked(calls)
+    assert {"gcc", "curl", "jq", "chromium", "fonts-noto-cjk"} <= asked(calls)
     assert "== installing the test tools" in result.stdout
     assert "runs on" not in result.stdout
     assert checkout.stamp().startswith("test ")
@@ -167,10 +167,10 @@ def test_missing_debian_packages_are_named_with_their_size_for_the_mode(tmp_path
     assert result.returncode == 0, result.stderr
     (install,) = [call for call in calls if call.startswith("apt-get install")]
     wanted = install.split()[4:]
-    assert wanted[:2] == ["gcc", "jq"]
+    assert wanted[:3] == ["gcc", "curl", "jq"]
     assert not {"chromium", "fonts-noto-cjk"} & set(wanted)
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("== installing Debian packages (apt): gcc (about 100 MB), jq")
+    assert lines[0].startswith("== installing Debian packages (apt): gcc (about 100 MB), curl, jq")
     assert lines[1:3] == [
         "   Need to get 9 MB of archives.",
         "   After this operation, 30 MB of additional disk space will be used.",
