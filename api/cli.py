@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy.exc
 from eth_account import Account
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import inspect, make_url
+from sqlalchemy import URL, inspect, make_url
 from web3 import Web3
 
 from api.anchoring import AnchorError
@@ -155,7 +155,8 @@ def _open_read_only(args: argparse.Namespace) -> Store:
     try:
         present = inspect(engine).has_table("entry")
     except sqlalchemy.exc.OperationalError as error:
-        raise StoreError(f"cannot open the journal at {where}: {error.orig}") from None
+        said = _missing_database(make_url(url), error) or " ".join(str(error.orig).split())
+        raise StoreError(f"cannot open the journal at {where}: {said}") from None
     if not present:
         raise StoreError(f"{where} holds no shanlian journal (it has no entry table)")
     return Store(engine)
@@ -1097,30 +1098,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _database_error(args: argparse.Namespace, error: sqlalchemy.exc.OperationalError) -> str:
     """One line for a database that cannot be opened; how to create it if it is missing."""
-    said = " ".join(str(error.orig).split())  # the driver's words, on one line
     try:
         url = make_url(args.database or get_settings().database_url)
     except (ValidationError, sqlalchemy.exc.ArgumentError):
         url = None
-    if (
-        url is not None
-        and url.get_backend_name() == "postgresql"
+    missing = None if url is None else _missing_database(url, error)
+    if missing:
+        return f"{missing}, then run the command again"
+    return "the database cannot be reached: " + " ".join(str(error.orig).split())
+
+
+def _missing_database(url: URL, error: sqlalchemy.exc.OperationalError) -> str | None:
+    """If ``url`` names a PostgreSQL database the server does not have: that, and the
+    ``createdb`` that makes it. The driver's words, on one line, say so."""
+    said = " ".join(str(error.orig).split())
+    if not (
+        url.get_backend_name() == "postgresql"
         and url.database
         and f'database "{url.database}" does not exist' in said
     ):
-        host = url.host or "localhost"
-        where = f"{host}:{url.port or 5432}"
-        command = ["createdb"]
-        command += ["-h", host] if url.host else []
-        command += ["-p", str(url.port)] if url.port else []
-        command += ["-U", url.username] if url.username else []
-        command.append(shlex.quote(url.database))
-        return (
-            f'the database "{url.database}" does not exist on the PostgreSQL server at '
-            f"{where}: create it (empty; shanlian makes its tables) with "
-            f"`{' '.join(command)}`, then run the command again"
-        )
-    return f"the database cannot be reached: {said}"
+        return None
+    host = url.host or "localhost"
+    command = ["createdb"]
+    command += ["-h", host] if url.host else []
+    command += ["-p", str(url.port)] if url.port else []
+    command += ["-U", url.username] if url.username else []
+    command.append(shlex.quote(url.database))
+    return (
+        f'the database "{url.database}" does not exist on the PostgreSQL server at '
+        f"{host}:{url.port or 5432}: create it (empty; shanlian makes its tables) with "
+        f"`{' '.join(command)}`"
+    )
 
 
 if __name__ == "__main__":

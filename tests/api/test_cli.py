@@ -391,3 +391,23 @@ def test_the_box_never_shows_a_configured_token_nor_the_nodes_key(
     note = [line for line in lines if line.startswith(("│ note:", "│       "))]
     assert len(note) > 1
     assert all(len(line) <= 90 for line in note), box  # a note wraps inside the box
+
+
+@pytest.mark.postgres
+def test_export_of_a_missing_database_says_how_to_create_it_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = f"shanlian_missing_{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_url(name))
+    assert main(["--database", pg_url(name), "journal", "export"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"error: cannot open the journal at {url.render_as_string(hide_password=True)}: "
+        f'the database "{name}" does not exist on the PostgreSQL server at '
+        f"{url.host}:{url.port}: create it (empty; shanlian makes its tables) with "
+        f"`createdb -h {url.host} -p {url.port} -U {url.username} {name}`\n"
+    )
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall()
+    assert found == []
