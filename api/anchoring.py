@@ -154,7 +154,10 @@ class AnchorWorker:
         if local and local[-1].checkpoint_index >= count:
             dropped = self.checkpoints.forget(from_index=count)
             forgotten += dropped
-            log.warning(
+            # The embedded chain starts empty at every start, as expected (serve says so
+            # once); on a real node this is news.
+            log.log(
+                logging.INFO if client.is_embedded else logging.WARNING,
                 "the chain holds %d checkpoints, %d recorded ones are gone (a reorg or a "
                 "new chain): they will be anchored again",
                 count,

@@ -245,11 +245,16 @@ def build_services(
             )
     if with_chain and chain is not None:
         if chain.is_embedded and not chain.is_deployed:
-            deployment = chain.deploy()
-            notes.append(
-                "the embedded chain starts empty: contracts deployed at "
-                f"{deployment.ledger_anchor} and the journal will be anchored again"
-            )
+            chain.deploy()
+            size = store.size()
+            if size:  # said once, and only when there was something on the chain before
+                notes.append(
+                    "the embedded chain lives inside this process, so it started empty "
+                    f"again: the journal's {size:,} entries are kept and anchored on it anew, "
+                    "and proof bundles saved before this start point at the previous run's "
+                    "chain, which is gone (`shanlian devnet --help`: a chain that outlives "
+                    "restarts)"
+                )
         anchor_settings = anchor_settings or AnchorSettings()
         worker = AnchorWorker(store, chain, anchor_settings)
     views = PublicViews(

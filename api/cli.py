@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
+import textwrap
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from typing import Any
 import sqlalchemy.exc
 from eth_account import Account
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import inspect, make_url
+from sqlalchemy import URL, inspect, make_url
 from web3 import Web3
 
 from api.anchoring import AnchorError
@@ -70,19 +74,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The embedded chain lives only as long as a process: anchor here only on a real
     # node; `shanlian serve` anchors the journal on its own chain when it starts.
     runtime = _runtime(args, with_chain=bool(chain_settings().rpc_url))
-    return _load_demo(runtime.services, args)
-
-
-def _load_demo(services: Any, args: argparse.Namespace) -> int:
-    from api.demo import load_demo
-
+    services = runtime.services
     store = services.store
     if store.size() and not args.extend:
         print(
-            f"The journal at {store.engine.url} already holds {store.size()} entries; "
+            f"The journal at {_where(store)} already holds {store.size()} entries; "
             "pass --extend to add the demo data set to it."
         )
         return 0
+    for url in _record_demo(services, args).sample_receipts:
+        print(f"  a donor's receipt link: {url}")
+    return _summary(store)
+
+
+def _where(store: Store) -> str:
+    """The journal's URL, without a password."""
+    return store.engine.url.render_as_string(hide_password=True)
+
+
+def _record_demo(services: Any, args: argparse.Namespace) -> Any:
+    """Record the demo data set and say what it holds; its ``DemoSummary``."""
+    from api.demo import load_demo
+
     summary = load_demo(
         services,
         donations=args.donations,
@@ -94,16 +107,15 @@ def _load_demo(services: Any, args: argparse.Namespace) -> int:
         f"{summary.projects} projects, {summary.donations} donations, "
         f"{summary.disbursements} disbursements with invoices, {summary.refunds} refund, "
         f"{summary.voids} voided disbursement"
-        + (f", {summary.checkpoints} checkpoints anchored." if summary.checkpoints else ".")
+        + (f", {summary.checkpoints} checkpoints anchored." if summary.checkpoints else "."),
+        flush=True,
     )
-    for url in summary.sample_receipts:
-        print(f"  a donor's receipt link: {url}")
-    return _summary(store)
+    return summary
 
 
 def _summary(store: Store) -> int:
     size = store.size()
-    print(f"Journal {store.engine.url}: {size} entries, Merkle root {to_hex(store.root(size))}")
+    print(f"Journal {_where(store)}: {size} entries, Merkle root {to_hex(store.root(size))}")
     charities = {
         str(e.body["charity_id"]): str(e.body["name"])
         for e in store.entries()
@@ -145,7 +157,8 @@ def _open_read_only(args: argparse.Namespace) -> Store:
     try:
         present = inspect(engine).has_table("entry")
     except sqlalchemy.exc.OperationalError as error:
-        raise StoreError(f"cannot open the journal at {where}: {error.orig}") from None
+        said = _missing_database(make_url(url), error) or " ".join(str(error.orig).split())
+        raise StoreError(f"cannot open the journal at {where}: {said}") from None
     if not present:
         raise StoreError(f"{where} holds no shanlian journal (it has no entry table)")
     return Store(engine)
@@ -194,6 +207,99 @@ def _runtime(args: argparse.Namespace, *, with_chain: bool = True) -> Any:
     return build_services(settings, with_chain=with_chain)
 
 
+def _configure_logging(verbose: bool) -> None:
+    """Warnings and errors only; ``verbose``: every step of ours (and each request)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _demo_receipts(services: Any, count: int = 3) -> list[str]:
+    """Receipt links of the demo's first ``count`` donations (on a restart with --demo).
+
+    Only donations to the demo's own charities (by registration number): a real donor's
+    receipt secret is never printed.
+    """
+    from api.demo import CHARITIES
+    from api.errors import NotFoundError
+
+    numbers = {charity.registration_no for charity in CHARITIES}
+    # The demo's first donations come early; read them all before asking for their secrets
+    # (an open read holds SQLite's lock).
+    entries = list(services.store.entries(0, 100))
+    demo = {
+        e.body["charity_id"]
+        for e in entries
+        if e.kind == "charity.registered" and e.body["registration_no"] in numbers
+    }
+    links: list[str] = []
+    for entry in entries:
+        if entry.kind != "donation.received" or entry.body["charity_id"] not in demo:
+            continue
+        donation_id = str(entry.body["donation_id"])
+        try:
+            secret = services.receipt_secret(donation_id)
+        except NotFoundError:
+            continue
+        links.append(services.receipt_url(donation_id, secret))
+        if len(links) == count:
+            break
+    return links
+
+
+def ready_box(runtime: Any, receipts: Sequence[str] = ()) -> str:
+    """What ``serve`` prints once it answers: where everything is, the token, the links."""
+    services = runtime.services
+    base = services.settings.public_url
+    chain = services.chain
+    lines = [
+        f"journal   {_where(services.store)} ({services.store.size():,} entries)",
+        f"explorer  {base}/",
+        f"API       {base}/api/v1   (OpenAPI docs: {base}/docs)",
+    ]
+    if chain is not None:
+        if chain.is_embedded:
+            where = "the embedded chain, in this process (a new, empty one at every start)"
+            rpc = f"{base}/api/v1/chain/rpc"
+        else:  # the node's own URL may hold a key: only the public one is shown
+            where = redact_url(chain.rpc_url or "")
+            rpc = services.settings.chain_rpc_public_url
+        lines += [
+            f"chain     {where}",
+            f"          chain id {chain.chain_id}, LedgerAnchor {chain.ledger_anchor.address}",
+        ]
+        if rpc:
+            lines.append(f"          JSON-RPC for `shanlian verify --rpc`: {rpc}")
+    elif runtime.chain_pending:
+        lines.append("chain     waiting for the node (see the note below)")
+    lines.append("")
+    if runtime.generated_token:
+        lines += [
+            "platform token (generated for this run; set SHANLIAN_ADMIN_TOKEN to keep one):",
+            f"    {runtime.generated_token}",
+        ]
+    else:
+        lines.append("platform token: the one in SHANLIAN_ADMIN_TOKEN")
+    if receipts:
+        lines += ["", "donors' receipts: each opens its donation and verifies it in your browser"]
+        lines += [f"    {url}" for url in receipts]
+    for note in runtime.notes:
+        lines.append("")
+        lines += textwrap.wrap(
+            f"note: {note}", width=88, subsequent_indent="      ", break_on_hyphens=False
+        )
+    title = "─ shanlian is ready "
+    end = "─ Ctrl-C stops it "
+    return "\n".join(
+        [
+            "┌" + title + "─" * (89 - len(title)),
+            *(f"│ {line}".rstrip() for line in lines),
+            "└" + end + "─" * (89 - len(end)),
+        ]
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
@@ -201,7 +307,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import connect_chain_later, create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     refusal = _workers_refusal(args)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -214,33 +320,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         services.settings = services.settings.model_copy(
             update={"public_url": f"http://{args.host}:{args.port}"}
         )
-    base = services.settings.public_url
-    services.views.public_url = base
+    services.views.public_url = services.settings.public_url
+    receipts: list[str] = []
     if args.demo and services.store.size() == 0:
-        args.extend = False
-        _load_demo(services, args)
-    for note in runtime.notes:
-        print(f"note: {note}")
-    chain = services.chain
-    print(f"shanlian is serving the journal at {services.store.engine.url}")
-    print(f"  API       {base}/api/v1   (OpenAPI docs: {base}/docs)")
-    print(f"  explorer  {base}/")
-    if chain is not None:
-        where = (
-            "the embedded chain (in process)"
-            if chain.is_embedded
-            else redact_url(chain.rpc_url or "")
-        )
         print(
-            f"  chain     {where}, chain id {chain.chain_id}, "
-            f"LedgerAnchor {chain.ledger_anchor.address}"
+            f"Recording the demo data set ({args.donations:,} donations over six months, "
+            "anchored weekly) into an empty journal: about a minute, once.",
+            flush=True,
         )
-    if runtime.generated_token:
-        print("  platform token (generated for this run; set SHANLIAN_ADMIN_TOKEN to keep one):")
-        print(f"            {runtime.generated_token}")
-    sys.stdout.flush()
+        receipts = _record_demo(services, args).sample_receipts
+    elif args.demo:
+        receipts = _demo_receipts(services)
     if args.workers > 1:
-        return _serve_workers(args, services)
+        anchoring = (
+            "no anchor worker" if args.no_worker else "each runs the anchor worker; one leads"
+        )
+        runtime.notes.append(f"{args.workers} worker processes serve this port ({anchoring})")
+        return _serve_workers(args, services, ready_box(runtime, receipts))
     stop = threading.Event()
     worker_thread = None
     if services.worker is not None and not args.no_worker:
@@ -256,13 +352,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     threading.Thread(
         target=services.evidence.run_collector, args=(stop,), name="evidence", daemon=True
     ).start()
+    box = ready_box(runtime, receipts)
+
+    class Server(uvicorn.Server):
+        """Uvicorn's server, which prints the box once it listens (and only then)."""
+
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(box, flush=True)
+
+    config = uvicorn.Config(
+        create_app(services),
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
+    )
     try:
-        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+        Server(config).run()
+    except KeyboardInterrupt:  # Ctrl-C, once uvicorn has shut down: nothing to say
+        pass
     finally:
         stop.set()
         if worker_thread is not None:
             worker_thread.join(timeout=10)
     return 0
+
+
+def _print_when_answering(host: str, port: int, box: str, timeout_s: float = 300) -> None:
+    """Print ``box`` once a worker process answers ``/healthz`` (the parent only supervises)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    any_address = host in ("0.0.0.0", "::", "")  # noqa: S104 - asks, binds nothing
+    url = f"http://{'127.0.0.1' if any_address else host}:{port}/healthz"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    print(box, flush=True)
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
 
 
 def _workers_refusal(args: argparse.Namespace) -> str | None:
@@ -286,7 +419,7 @@ def _workers_refusal(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _serve_workers(args: argparse.Namespace, services: Any) -> int:
+def _serve_workers(args: argparse.Namespace, services: Any, box: str) -> int:
     """Run ``args.workers`` uvicorn processes, each building its services from the
     environment set here (``api.app:app_from_environment``): one database, one chain
     node, one platform token (the configured one, or the one generated and printed here).
@@ -303,16 +436,17 @@ def _serve_workers(args: argparse.Namespace, services: Any) -> int:
     if args.no_worker:
         os.environ[SERVE_NO_WORKER] = "1"
     services.store.engine.dispose()  # the parent only supervises: it holds no connection
-    anchoring = "no anchor worker" if args.no_worker else "each runs the anchor worker; one leads"
-    print(f"  workers   {args.workers} processes ({anchoring})")
-    sys.stdout.flush()
+    threading.Thread(
+        target=_print_when_answering, args=(args.host, args.port, box), daemon=True
+    ).start()
     config = uvicorn.Config(
         "api.app:app_from_environment",
         factory=True,
         workers=args.workers,
         host=args.host,
         port=args.port,
-        log_level="warning",
+        log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
     )
     # What uvicorn.run(..., workers=N) does, with the listening socket made TCP: see below.
     from uvicorn.supervisors import Multiprocess
@@ -604,30 +738,155 @@ def _worker_count(value: str) -> int:
     return number
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions wrap as usual, paragraph by paragraph; indented lines (the examples)
+    are kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        paragraph: list[str] = []
+
+        def flush() -> None:
+            if paragraph:
+                out.append(
+                    textwrap.fill(
+                        " ".join(paragraph),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if not line.strip():
+                flush()
+                out.append("")
+            elif line.startswith(" "):
+                flush()
+                out.append(indent + line)
+            else:
+                paragraph.append(line.strip())
+        flush()
+        return "\n".join(out)
+
+
+def _examples(*lines: str) -> str:
+    """An epilog: ``examples:`` and the command lines, indented (kept as written)."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _command(
+    commands: Any, name: str, help: str, description: str, *examples: str
+) -> argparse.ArgumentParser:
+    """A subcommand with its one-line help, its description and examples."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=_examples(*examples) if examples else None,
+        formatter_class=HelpFormatter,
+    )
+    return parser
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """``HelpFormatter`` for ``parser`` and every subcommand under it (``audit`` too)."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _use_formatter(subparser)
+
+
+DATABASE_NOTE = (
+    "The journal is the one --database names (before the command), else API_DATABASE_URL, "
+    "else the SQLite file var/shanlian.db."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shanlian",
-        description="善链 shanlian: traceable charity money on an append-only, anchored journal.",
+        description="善链 shanlian: traceable charity money on an append-only, anchored "
+        "journal. Every command says more with --help.\n\n" + DATABASE_NOTE,
+        epilog=_examples(
+            "shanlian serve --demo            # the API, the explorer and a demo journal",
+            "shanlian journal verify          # check the journal against itself",
+            "shanlian --database postgresql://postgres@127.0.0.1/shanlian journal show",
+            "shanlian verify proof.json --rpc http://127.0.0.1:8000/api/v1/chain/rpc",
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--database",
-        help="journal database URL (default: API_DATABASE_URL, or the SQLite file var/shanlian.db)",
+        metavar="URL",
+        help="journal database URL, e.g. postgresql://postgres@127.0.0.1/shanlian (the "
+        "database must exist: createdb makes it; shanlian makes its tables) or "
+        "sqlite:///var/shanlian.db; default: API_DATABASE_URL, else the SQLite file "
+        "var/shanlian.db",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="load a realistic demo data set into the journal")
-    demo.add_argument("--donations", type=int, default=2000, help="how many donations (2000)")
-    demo.add_argument("--seed", type=int, default=2026, help="seed for repeatable data")
-    demo.add_argument("--extend", action="store_true", help="add to a journal that has entries")
+    demo = _command(
+        commands,
+        "demo",
+        "load a realistic demo data set into the journal",
+        "Record three charities, six projects and months of donations, fortnightly "
+        "disbursements with generated invoices, a refund and a voided disbursement, through "
+        "the same service code the API runs; print three donors' receipt links and the "
+        "balances. Anchored weekly only when CHAIN_RPC_URL names a node (`shanlian serve "
+        "--demo` anchors on its embedded chain instead). The same seed gives the same "
+        "data.\n\n" + DATABASE_NOTE,
+        "shanlian demo",
+        "createdb -h 127.0.0.1 -U postgres shanlian",
+        "shanlian --database postgresql://postgres@127.0.0.1/shanlian demo --donations 500",
+    )
+    demo.add_argument(
+        "--donations", type=int, default=2000, metavar="N", help="how many donations (2000)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=2026, metavar="N", help="seed for repeatable data (2026)"
+    )
+    demo.add_argument(
+        "--extend",
+        action="store_true",
+        help="add the data set to a journal that already has entries (refused otherwise)",
+    )
     demo.set_defaults(func=cmd_demo)
 
-    serve = commands.add_parser(
-        "serve", help="run the API, the explorer and the anchor worker (embedded defaults)"
+    serve = _command(
+        commands,
+        "serve",
+        "run the API, the explorer and the anchor worker (embedded defaults)",
+        "Serve the API (/api/v1, OpenAPI docs at /docs) and the explorer (/) over HTTP, and "
+        "anchor the journal's checkpoints from a worker thread. Once it listens it prints a "
+        "box with the URLs, the platform token and (with --demo) donors' receipt links; "
+        "warnings and errors only are logged unless --verbose.\n\n"
+        "Without CHAIN_RPC_URL the chain is the embedded one, inside this process: it "
+        "starts empty at every start, so the contracts are deployed again and the journal "
+        "anchored again. Without SHANLIAN_ADMIN_TOKEN a platform token is generated for "
+        "this run.\n\n" + DATABASE_NOTE,
+        "shanlian serve --demo          # what scripts/run runs",
+        "shanlian serve --port 9000 -v  # every request and anchoring step logged",
+        "shanlian serve --host 0.0.0.0 --public-url https://give.example.org",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--public-url", help="base URL donors reach (default http://HOST:PORT)")
-    serve.add_argument("--no-worker", action="store_true", help="do not anchor from this process")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="base URL donors reach: receipt links and QR codes point there (default "
+        "API_PUBLIC_URL, else http://HOST:PORT)",
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not anchor from this process (another process's worker anchors)",
+    )
     serve.add_argument(
         "--workers",
         type=_worker_count,
@@ -638,16 +897,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo", action="store_true", help="load the demo data set first if the journal is empty"
     )
-    serve.add_argument("--donations", type=int, default=2000, help=argparse.SUPPRESS)
-    serve.add_argument("--seed", type=int, default=2026, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--donations",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="with --demo: how many donations (2000)",
+    )
+    serve.add_argument(
+        "--seed", type=int, default=2026, metavar="N", help="with --demo: the data's seed (2026)"
+    )
+    serve.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every step (migrations, anchoring, registrations) and every request",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    anchor = commands.add_parser(
+    anchor = _command(
+        commands,
         "anchor",
-        help="anchor the journal now, on CHAIN_RPC_URL's chain",
-        description="Anchor the journal's current root on the chain. Without CHAIN_RPC_URL "
-        "the chain would be the embedded one, which dies with this command: refused (exit 2) "
-        "unless --embedded-ok is given.",
+        "anchor the journal now, on CHAIN_RPC_URL's chain",
+        "Anchor the journal's current root on the chain named by CHAIN_RPC_URL, "
+        "CHAIN_LEDGER_ANCHOR_ADDRESS and CHAIN_CHARITY_REGISTRY_ADDRESS (signed with "
+        "CHAIN_ANCHORER_PRIVATE_KEY; the devnet's key on chain id 31337), and print the "
+        "checkpoint. `shanlian serve` does it on its own every ANCHOR_INTERVAL_S; this is "
+        "for cron jobs and scripts. Without CHAIN_RPC_URL the chain would be the embedded "
+        "one, which dies with this command: refused (exit 2) unless --embedded-ok is given."
+        "\n\n" + DATABASE_NOTE,
+        "shanlian anchor                 # with the CHAIN_* variables in .env (see deploy)",
+        "shanlian anchor --embedded-ok   # a checkpoint nobody can check later: tests only",
     )
     anchor.add_argument(
         "--embedded-ok",
@@ -657,120 +937,264 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anchor.set_defaults(func=cmd_anchor)
 
-    receipt = commands.add_parser("receipt", help="reissue a donation's receipt (operator)")
-    receipt.add_argument("donation_id")
-    receipt.add_argument("--png", type=Path, help="also write the QR code as PNG here")
-    receipt.add_argument("--svg", type=Path, help="also write the QR code as SVG here")
+    receipt = _command(
+        commands,
+        "receipt",
+        "reissue a donation's receipt (operator)",
+        "Print a donation's receipt link (the donation page, with the receipt secret in the "
+        "URL fragment, which no server sees) and its secret, for a donor who lost them; "
+        "optionally write its QR code. The files are readable by their owner only: the code "
+        "holds the secret.\n\n" + DATABASE_NOTE,
+        "shanlian receipt dn_w2ylwc553d6f3mmzrjdj --png receipt.png",
+    )
+    receipt.add_argument("donation_id", metavar="DONATION_ID", help="the donation (dn_…)")
+    receipt.add_argument("--png", type=Path, metavar="FILE", help="also write the QR code as PNG")
+    receipt.add_argument("--svg", type=Path, metavar="FILE", help="also write the QR code as SVG")
     receipt.set_defaults(func=cmd_receipt)
 
-    keys = commands.add_parser(
+    keys = _command(
+        commands,
         "keys",
-        help="API keys of charities and auditors, and the anchoring key's roles",
-        description="A new key is printed once, alone on stdout; only its hash is stored, and "
+        "API keys of charities and auditors, and the anchoring key's roles",
+        "A new key is printed once, alone on stdout; only its hash is stored, and "
         "it is named by its key id (key_…) from then on. A revoked key is refused from the "
         "next request on. The platform token (SHANLIAN_ADMIN_TOKEN) is not among these keys: "
         "it comes from the settings, and is replaced by restarting every process with a new "
         "one.",
+        "shanlian keys charity rotate ch_jqeuwjkrulh3leus3vew",
+        "KEY=$(shanlian keys auditor issue 'annual audit 2026')",
+        "shanlian keys anchorer show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     )
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     platform_note = (
         " The platform token (SHANLIAN_ADMIN_TOKEN) cannot be revoked here: it comes from the "
         "settings; restart every process with a new one to replace it."
     )
-    charity = keys_commands.add_parser(
+    charity = _command(
+        keys_commands,
         "charity",
-        help="list, rotate or revoke a charity's API keys",
-        description="rotate: issue the charity a new key and revoke all its older keys in "
+        "list, rotate or revoke a charity's API keys",
+        "rotate: issue the charity a new key and revoke all its older keys in "
         "one transaction (print the new key once). revoke: revoke all its keys; it cannot "
         "write until a rotation. list: its key ids, when issued and revoked." + platform_note,
+        "shanlian keys charity list ch_jqeuwjkrulh3leus3vew",
+        "shanlian keys charity rotate ch_jqeuwjkrulh3leus3vew > new-key.txt",
     )
-    charity.add_argument("action", choices=["list", "rotate", "revoke"])
-    charity.add_argument("charity_id", metavar="CHARITY_ID")
+    charity.add_argument(
+        "action",
+        choices=["list", "rotate", "revoke"],
+        help="list its keys, rotate (a new key, the old ones revoked) or revoke them all",
+    )
+    charity.add_argument("charity_id", metavar="CHARITY_ID", help="the charity (ch_…)")
     charity.set_defaults(func=cmd_keys_charity)
-    auditor = keys_commands.add_parser(
+    auditor = _command(
+        keys_commands,
         "auditor",
-        help="issue, list, rotate or revoke auditor keys",
-        description="issue LABEL: a new key for LABEL (who it is for). list: every auditor "
+        "issue, list, rotate or revoke auditor keys",
+        "issue LABEL: a new key for LABEL (who it is for). list: every auditor "
         "key's id, label, when issued and revoked. rotate KEY: a new key with the same label, "
         "the old one(s) revoked in the same transaction. revoke KEY: refuse it from now on. "
         "KEY is a key id (key_…, printed at issue and by list) or a label, which names every "
         "live key that bears it." + platform_note,
+        "KEY=$(shanlian keys auditor issue 'annual audit 2026')",
+        "shanlian keys auditor list",
+        "shanlian keys auditor revoke 'annual audit 2026'",
     )
-    auditor.add_argument("action", choices=["issue", "list", "rotate", "revoke"])
-    auditor.add_argument("target", nargs="?", metavar="LABEL_OR_KEY")
+    auditor.add_argument(
+        "action",
+        choices=["issue", "list", "rotate", "revoke"],
+        help="issue a key, list them, rotate or revoke one",
+    )
+    auditor.add_argument(
+        "target",
+        nargs="?",
+        metavar="LABEL_OR_KEY",
+        help="issue: who the key is for (a label); rotate, revoke: a key id (key_…) or a label",
+    )
     auditor.set_defaults(func=cmd_keys_auditor)
-    anchorer = keys_commands.add_parser(
+    anchorer = _command(
+        keys_commands,
         "anchorer",
-        help="show, grant or revoke the roles of the key that anchors and registers charities "
+        "show, grant or revoke the roles of the key that anchors and registers charities "
         "(ANCHORER_ROLE and REGISTRAR_ROLE): rotating the worker's key",
-        description="ACCOUNT is an address (0x…) or the name of an environment variable "
+        "ACCOUNT is an address (0x…) or the name of an environment variable "
         "holding the account's private key (keys never go on the command line). Granting "
         "and revoking sign with CHAIN_ADMIN_PRIVATE_KEY; the chain and contracts come from "
         "CHAIN_RPC_URL, CHAIN_ID, CHAIN_LEDGER_ANCHOR_ADDRESS and "
         "CHAIN_CHARITY_REGISTRY_ADDRESS.",
+        "shanlian keys anchorer show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "NEW_ANCHORER_KEY=0x… shanlian keys anchorer grant NEW_ANCHORER_KEY",
+        "shanlian keys anchorer revoke 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     )
-    anchorer.add_argument("action", choices=["show", "grant", "revoke"])
+    anchorer.add_argument(
+        "action",
+        choices=["show", "grant", "revoke"],
+        help="show which roles ACCOUNT holds, grant it both, or revoke both",
+    )
     anchorer.add_argument("account", metavar="ACCOUNT", help="0x address, or a key's variable")
     anchorer.set_defaults(func=cmd_keys_anchorer)
 
-    contracts = commands.add_parser("contracts", help="the Solidity contracts")
+    contracts = _command(
+        commands,
+        "contracts",
+        "the Solidity contracts",
+        "The contracts (LedgerAnchor, CharityRegistry) are compiled once and kept in "
+        "contracts/build/*.json with their provenance; the service deploys and calls those.",
+        "shanlian contracts build",
+    )
     contracts_commands = contracts.add_subparsers(
         dest="contracts_command", required=True, metavar="ACTION"
     )
-    contracts_commands.add_parser(
-        "build", help="compile contracts/ into contracts/build/*.json"
+    _command(
+        contracts_commands,
+        "build",
+        "compile contracts/ into contracts/build/*.json",
+        "Compile contracts/*.sol with the pinned solc (native through py-solc-x, or solc-js "
+        "from hardhat-free-devnet/node_modules) and write contracts/build/*.json: the ABI, "
+        "the bytecode and how they were made. Needed only after changing a contract.",
+        "shanlian contracts build",
     ).set_defaults(func=cmd_contracts_build)
 
-    devnet = commands.add_parser("devnet", help="run the hardhat-free devnet (anvil)")
-    devnet.add_argument("--port", type=int, default=8545)
-    devnet.add_argument("--state", type=Path, default=DEFAULT_STATE_FILE)
-    devnet.add_argument("--no-state", action="store_true")
+    devnet = _command(
+        commands,
+        "devnet",
+        "run the hardhat-free devnet (anvil) until Ctrl-C",
+        "Run a local EVM chain (anvil from hardhat-free-devnet/node_modules) on "
+        "127.0.0.1, chain id 31337, keeping its state in a file across restarts: unlike "
+        "the embedded chain, checkpoints anchored on it outlive `shanlian serve`. Point "
+        "shanlian at it with CHAIN_RPC_URL, then `shanlian deploy`.",
+        "shanlian devnet                              # in a terminal of its own",
+        "echo CHAIN_RPC_URL=http://127.0.0.1:8545 >> .env",
+        "shanlian deploy | grep '^CHAIN_' >> .env && shanlian serve",
+    )
+    devnet.add_argument("--port", type=int, default=8545, help="port to listen on (8545)")
+    state = devnet.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state",
+        type=Path,
+        default=DEFAULT_STATE_FILE,
+        metavar="FILE",
+        help="keep the chain in this file (default var/devnet/state.json)",
+    )
+    state.add_argument(
+        "--no-state", action="store_true", help="keep no state: a new, empty chain every start"
+    )
     devnet.set_defaults(func=cmd_devnet)
 
-    commands.add_parser(
-        "deploy", help="deploy the contracts to CHAIN_RPC_URL's chain"
+    _command(
+        commands,
+        "deploy",
+        "deploy the contracts to CHAIN_RPC_URL's chain",
+        "Deploy LedgerAnchor and CharityRegistry to the chain CHAIN_RPC_URL names, signed "
+        "with CHAIN_ANCHORER_PRIVATE_KEY (the devnet's well-known key on chain id 31337), "
+        "and print the two addresses as CHAIN_*=… lines for .env. The deployer is their "
+        "admin and holds ANCHORER_ROLE and REGISTRAR_ROLE (see `shanlian keys anchorer`). "
+        "The embedded chain needs none of this: `shanlian serve` deploys it.",
+        "CHAIN_RPC_URL=http://127.0.0.1:8545 shanlian deploy",
+        "shanlian deploy | grep '^CHAIN_' >> .env",
     ).set_defaults(func=cmd_deploy)
 
-    evidence = commands.add_parser("evidence", help="evidence files")
+    evidence = _command(
+        commands,
+        "evidence",
+        "evidence files",
+        "Evidence files (invoices, receipts, photos) are uploaded by charities with POST "
+        "/api/v1/evidence and kept by SHA-256 under API_EVIDENCE_DIR; disbursements cite "
+        "them.",
+        "shanlian evidence collect",
+    )
     evidence_commands = evidence.add_subparsers(
         dest="evidence_command", required=True, metavar="ACTION"
     )
-    evidence_commands.add_parser(
+    _command(
+        evidence_commands,
         "collect",
-        help="remove evidence files no disbursement cites, older than "
+        "remove evidence files no disbursement cites, older than "
         "API_EVIDENCE_ORPHAN_GRACE_S (serve does it every API_EVIDENCE_COLLECT_INTERVAL_S)",
+        "Remove the evidence files no disbursement cites once they are older than "
+        "API_EVIDENCE_ORPHAN_GRACE_S, and partial uploads left behind; a cited file is never "
+        "removed. `shanlian serve` does this every API_EVIDENCE_COLLECT_INTERVAL_S.\n\n"
+        + DATABASE_NOTE,
+        "shanlian evidence collect",
     ).set_defaults(func=cmd_evidence_collect)
 
-    bench = commands.add_parser(
-        "bench", help="run every benchmark against its baseline and print one table"
+    bench = _command(
+        commands,
+        "bench",
+        "run every benchmark against its baseline and print one table",
+        "Run the benchmarks of DESIGN §9 (bench/, in the source checkout), each against a "
+        "baseline measured in the same run, and print one table. Takes minutes and all the "
+        "cores it can get.",
+        "shanlian bench --quick",
+        "shanlian bench --write    # and update docs/performance.md",
     )
     bench.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
     bench.add_argument("--write", action="store_true", help="update docs/performance.md")
     bench.set_defaults(func=cmd_bench)
 
-    journal = commands.add_parser("journal", help="inspect and check the journal")
+    journal = _command(
+        commands,
+        "journal",
+        "inspect and check the journal",
+        "Read and check the journal where it is stored (the database). To check it without "
+        "trusting the platform, an auditor uses `shanlian audit` on an export instead.\n\n"
+        + DATABASE_NOTE,
+        "shanlian journal show",
+        "shanlian journal verify",
+        "shanlian journal export --output journal.jsonl",
+    )
     journal_commands = journal.add_subparsers(
         dest="journal_command", required=True, metavar="ACTION"
     )
-    journal_commands.add_parser("show", help="size, root and balances").set_defaults(
-        func=cmd_journal_show
-    )
-    journal_commands.add_parser(
-        "verify", help="check the stored journal against itself, naming the first bad seq"
+    _command(
+        journal_commands,
+        "show",
+        "size, root and balances",
+        "Print the journal's size and Merkle root, and each charity's balances: received, "
+        "disbursed, refunded and held.\n\n" + DATABASE_NOTE,
+        "shanlian journal show",
+    ).set_defaults(func=cmd_journal_show)
+    _command(
+        journal_commands,
+        "verify",
+        "check the stored journal against itself, naming the first bad seq",
+        "Recompute every leaf hash from its entry and every stored Merkle node from its "
+        "children, replay the accounting rules, and compare the balance tables with a "
+        "rebuild. Exit status 0: ok; 1: a problem, named by its seq (a row changed behind "
+        "the service's back, triggers switched off).\n\n" + DATABASE_NOTE,
+        "shanlian journal verify",
+        "shanlian --database postgresql://postgres@127.0.0.1/shanlian journal verify",
     ).set_defaults(func=cmd_journal_verify)
-    journal_commands.add_parser(
-        "rebuild-projections", help="rebuild the balance tables from the journal"
+    _command(
+        journal_commands,
+        "rebuild-projections",
+        "rebuild the balance tables from the journal",
+        "The balance tables (charity, project, donation, disbursement, allocation) are "
+        "projections of the journal: rebuild them from it, in one transaction, and say how "
+        "many rows differed. The journal itself is never changed.\n\n" + DATABASE_NOTE,
+        "shanlian journal rebuild-projections",
     ).set_defaults(func=cmd_journal_rebuild)
-    export = journal_commands.add_parser(
+    export = _command(
+        journal_commands,
         "export",
-        help="write the journal as JSON Lines, each entry as hashed: what `shanlian audit "
+        "write the journal as JSON Lines, each entry as hashed: what `shanlian audit "
         "--journal FILE` reads (the same bytes as GET /api/v1/entries); reads only",
+        "Write every entry, one per line, exactly as hashed (RFC 8785): the file "
+        "`shanlian audit --journal FILE` reads, byte for byte what GET /api/v1/entries "
+        "serves. Opens the database read-only: it never creates nor migrates one.\n\n"
+        + DATABASE_NOTE,
+        "shanlian journal export --output journal.jsonl",
+        "shanlian journal export | gzip > journal.jsonl.gz",
     )
     export.add_argument(
-        "--output", type=Path, help="write to this file (whole or not at all); default stdout"
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write to this file (whole or not at all); default stdout",
     )
     export.set_defaults(func=cmd_journal_export)
     audit_cli.add_commands(commands)  # audit, verify
+    _use_formatter(parser)
     return parser
 
 
@@ -787,8 +1211,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {describe_settings_error(error)}", file=sys.stderr)
         return 2
     except sqlalchemy.exc.OperationalError as error:  # the driver's words: no password
-        print(f"error: the database cannot be reached: {error.orig}", file=sys.stderr)
+        print(f"error: {_database_error(args, error)}", file=sys.stderr)
         return 2
+
+
+def _database_error(args: argparse.Namespace, error: sqlalchemy.exc.OperationalError) -> str:
+    """One line for a database that cannot be opened; how to create it if it is missing."""
+    try:
+        url = make_url(args.database or get_settings().database_url)
+    except (ValidationError, sqlalchemy.exc.ArgumentError):
+        url = None
+    missing = None if url is None else _missing_database(url, error)
+    if missing:
+        return f"{missing}, then run the command again"
+    return "the database cannot be reached: " + " ".join(str(error.orig).split())
+
+
+def _missing_database(url: URL, error: sqlalchemy.exc.OperationalError) -> str | None:
+    """If ``url`` names a PostgreSQL database the server does not have: that, and the
+    ``createdb`` that makes it. The driver's words, on one line, say so."""
+    said = " ".join(str(error.orig).split())
+    if not (
+        url.get_backend_name() == "postgresql"
+        and url.database
+        and f'database "{url.database}" does not exist' in said
+    ):
+        return None
+    host = url.host or "localhost"
+    command = ["createdb"]
+    command += ["-h", host] if url.host else []
+    command += ["-p", str(url.port)] if url.port else []
+    command += ["-U", url.username] if url.username else []
+    command.append(shlex.quote(url.database))
+    return (
+        f'the database "{url.database}" does not exist on the PostgreSQL server at '
+        f"{host}:{url.port or 5432}: create it (empty; shanlian makes its tables) with "
+        f"`{' '.join(command)}`"
+    )
 
 
 if __name__ == "__main__":

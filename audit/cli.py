@@ -214,6 +214,12 @@ def add_commands(commands: Any) -> None:
         description="Recompute the Merkle tree of a journal export, compare it with every "
         "checkpoint anchored on chain, and re-check every entry and accounting rule. "
         "Exit status 0: passed; 1: failed (the first bad seq is named); 2: could not run.",
+        epilog="examples:\n"
+        "  shanlian audit --journal http://127.0.0.1:8000/api/v1/entries \\\n"
+        "      --rpc http://127.0.0.1:8000/api/v1/chain/rpc --contract 0x… --registry 0x… \\\n"
+        "      --report-html audit.html\n"
+        "  shanlian audit --journal journal.jsonl --rpc https://node.example.org "
+        "--contract 0x… --earlier-export last-year.jsonl",
     )
     audit.add_argument(
         "--journal",
@@ -276,6 +282,11 @@ def add_commands(commands: Any) -> None:
         description="Check a shanlian-proof/v1 bundle step by step: the entry's hash, its "
         "inclusion proof, and with the chain that the checkpoint is the one anchored. "
         "Exit status 0: verified; 1: rejected (the step is named); 2: could not run.",
+        epilog="examples:\n"
+        "  curl -s http://127.0.0.1:8000/api/v1/donations/dn_…/proof > proof.json\n"
+        "  shanlian verify proof.json --rpc http://127.0.0.1:8000/api/v1/chain/rpc "
+        "--contract 0x…\n"
+        "  shanlian verify http://127.0.0.1:8000/api/v1/donations/dn_…/proof --rpc …",
     )
     verify.add_argument("bundle", metavar="BUNDLE", help="the bundle: a file, '-' or a URL")
     verify.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")

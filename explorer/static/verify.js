@@ -448,7 +448,7 @@
       item.textContent = text;
     }
 
-    button.addEventListener("click", function () {
+    function run() {
       list.textContent = "";
       items = {};
       result.textContent = messages.running;
@@ -473,8 +473,12 @@
         showReceipt(outcome);
         button.disabled = false;
       });
-    });
+    }
+
+    button.addEventListener("click", run);
     button.disabled = false;
+    // A donor who opened their receipt came to check it: the check starts by itself.
+    if (linked !== "none") run();
   }
 
   return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -192,7 +193,10 @@ def test_worker_refuses_to_anchor_a_journal_that_no_longer_matches_the_chain(
     assert chain_client.checkpoint_count() == 1
 
 
-def test_a_new_chain_gets_the_whole_journal_anchored_again(sqlite_journal: Journal) -> None:
+def test_a_new_chain_gets_the_whole_journal_anchored_again(
+    sqlite_journal: Journal, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shanlian.anchor")
     first_chain = ChainClient.embedded()
     first_chain.deploy()
     AnchorWorker(sqlite_journal.store, first_chain, NOW).anchor_now()
@@ -204,6 +208,10 @@ def test_a_new_chain_gets_the_whole_journal_anchored_again(sqlite_journal: Journ
     assert checkpoint is not None
     assert checkpoint.checkpoint_index == 0
     assert [c.chain_id for c in worker.checkpoints.all()] == [second_chain.chain_id]
+    # Expected of the embedded chain (serve says so once, plainly): no warning about it.
+    gone = [r for r in caplog.records if "recorded ones are gone" in r.getMessage()]
+    assert [r.levelno for r in gone] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.mark.postgres

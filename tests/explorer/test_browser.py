@@ -248,3 +248,30 @@ def test_a_donation_not_anchored_yet_says_so(site: Site, phone: Any) -> None:
     outcome, steps = verify(phone)
     assert outcome == "pending"
     assert steps["bundle"][0] == "pending"
+
+
+def test_a_receipt_link_verifies_as_it_opens_and_a_plain_page_waits_for_the_button(
+    site: Site, phone: Any
+) -> None:
+    donation = site.donate(60_000, "on-open")
+    site.anchor()
+    # Opened from the explorer, without a receipt: nothing runs until Verify is pressed.
+    phone.goto(f"{site.base}/donations/{donation['id']}")
+    assert phone.inner_text("#verify-result") == ""
+    assert phone.eval_on_selector_all("#verify-steps li", "items => items.length") == 0
+    assert phone.is_enabled("#verify-button")
+    # Opened from the receipt: the check starts by itself, no click.
+    phone.goto("about:blank")
+    phone.goto(donation["receipt"]["url"])
+    phone.wait_for_selector("#verify-result[data-state]", state="attached")
+    steps = phone.eval_on_selector_all(
+        "#verify-steps li", "items => items.map(li => [li.dataset.step, li.dataset.state])"
+    )
+    assert phone.get_attribute("#verify-result", "data-state") == "pass", steps
+    assert [step for step, _ in steps] == STEPS
+    assert {state for _, state in steps} == {"pass"}
+    assert phone.get_attribute("#receipt-result", "data-state") == "mine"
+    # Pressing Verify again checks again, to the same verdict.
+    outcome, again = verify(phone)
+    assert outcome == "pass"
+    assert list(again) == STEPS
