@@ -81,8 +81,12 @@ class Served:
             time.sleep(0.1)
 
     def token(self) -> str:
+        """The generated token, from the box the parent prints once a worker answers."""
+        self.wait_for(
+            "the box", lambda: any("platform token (generated" in line for line in self.lines)
+        )
         marker = next(i for i, line in enumerate(self.lines) if "platform token (generated" in line)
-        return self.lines[marker + 1].strip()
+        return self.lines[marker + 1].strip("│ \n")
 
     def stop(self) -> None:
         if self.process.poll() is None:
