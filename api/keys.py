@@ -299,6 +299,10 @@ class KeyStore:
             for row in rows
         ]
 
+    def is_platform(self, token: str) -> bool:
+        """Whether ``token`` is the platform's (in memory: no database read)."""
+        return hmac.compare_digest(key_hash(token), self._platform_hash)
+
     def authenticate(self, token: str) -> Principal | None:
         """The principal a bearer token stands for, or None for an unknown or revoked token.
 

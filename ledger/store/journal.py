@@ -69,6 +69,7 @@ APPEND_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+_ID_SPACE = len(_ID_ALPHABET) ** 20
 FIFO_PAGE = 500
 REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
@@ -104,7 +105,14 @@ def check_not_ahead(at: datetime | None, now: datetime | None = None) -> None:
 
 def new_id(prefix: str) -> str:
     """A fresh random id such as ``dn_k3v0…`` (20 characters of [a-z0-9], ~103 bits)."""
-    return prefix + "_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+    # One draw from the OS for all 20 characters (not one a character): the same uniform
+    # choice among 36**20 ids.
+    number = secrets.randbelow(_ID_SPACE)
+    characters = []
+    for _ in range(20):
+        number, digit = divmod(number, 36)
+        characters.append(_ID_ALPHABET[digit])
+    return prefix + "_" + "".join(characters)
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,14 @@ class Store:
             IdempotencyConflictError: the key was used for another request.
         """
         item = AppendRequest(requests, idempotency_key, request_hash, at, alongside, rows)
+        return self.append_request(item)
+
+    def append_request(self, item: AppendRequest) -> AppendResult:
+        """``append`` of a request already put together (a batch of one).
+
+        Raises:
+            EntryError, AccountingError, IdempotencyConflictError: as ``append``.
+        """
         result = self.append_batch([item]).results[0]
         if isinstance(result, Exception):
             raise result
