@@ -199,8 +199,8 @@ ZH_CN: dict[str, str] = {
         "核验通过：这笔捐款在账本中，且账本已锚定在区块链上。"
     ),
     "Verification failed: the proof does not hold for this donation.": "核验失败：证明对这笔捐款不成立。",
-    "You opened this page from your receipt: press Verify to check it.": (
-        "您是通过收据打开本页的：点击“核验”即可亲自确认。"
+    "You opened this page from your receipt: it is checked as it opens; press Verify to check again.": (
+        "您是通过收据打开本页的：页面打开时已自动核验；点击“核验”可再核验一次。"
     ),
     "This page is not on HTTPS, so it hashes with its own SHA-256 code.": (
         "本页未使用 HTTPS，因此使用内置的 SHA-256 代码计算哈希。"

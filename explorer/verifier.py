@@ -55,7 +55,10 @@ MESSAGES: dict[str, str] = {
         "Opened without a receipt code: this proves the donation is recorded, not whose it "
         "is. Open the link or QR code of your receipt to see that it is yours."
     ),
-    "receipt_notice": "You opened this page from your receipt: press Verify to check it.",
+    "receipt_notice": (
+        "You opened this page from your receipt: it is checked as it opens; "
+        "press Verify to check again."
+    ),
     "crypto_fallback": "This page is not on HTTPS, so it hashes with its own SHA-256 code.",
 }
 """The script's messages (``{name}`` is filled in by the script), translated per page."""
