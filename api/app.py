@@ -226,9 +226,11 @@ def build_services(
     """
     settings.check_production(chain_settings() if with_chain and chain is None else None)
     settings, generated = settings.with_generated_token()
+    settings.ensure_database_dir()
+    # The journal first: a database that cannot be opened leaves no folder or key behind.
+    store = Store.open(settings.database_url)
     settings = settings.with_payment_ref_key()
     settings.ensure_data_dir()
-    store = Store.open(settings.database_url)
     assert settings.admin_token is not None
     keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
     evidence = EvidenceStore.from_settings(store.engine, settings)

@@ -48,7 +48,7 @@ def _open_store(args: argparse.Namespace) -> Store:
     settings = get_settings()
     url = args.database or settings.database_url
     if not args.database:
-        settings.ensure_data_dir()
+        settings.ensure_database_dir()
     return Store.open(url)
 
 

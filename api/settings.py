@@ -259,7 +259,7 @@ class ApiSettings(BaseSettings):
         if self.payment_ref_key is not None:
             return self
         path = self.payment_ref_key_file or self.evidence_dir.parent / "payment_ref.key"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -272,10 +272,14 @@ class ApiSettings(BaseSettings):
             raise ValueError(f"{path} does not hold a payment reference key (64 hex digits)")
         return self.model_copy(update={"payment_ref_key": SecretStr(text)})
 
-    def ensure_data_dir(self) -> None:
-        """Create the folders of the embedded defaults, so they just work: private (0700)."""
+    def ensure_database_dir(self) -> None:
+        """Create the SQLite file's folder, private (0700), so the embedded default works."""
         if self.database_url.startswith("sqlite:///"):
             private_dir(Path(self.database_url.removeprefix("sqlite:///")).parent)
+
+    def ensure_data_dir(self) -> None:
+        """Create the folders of the embedded defaults, so they just work: private (0700)."""
+        self.ensure_database_dir()
         private_dir(self.evidence_dir)
 
     def with_generated_token(self) -> tuple[ApiSettings, str | None]:

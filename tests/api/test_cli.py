@@ -253,9 +253,12 @@ def test_help_is_printed_for_every_command(capsys: pytest.CaptureFixture[str]) -
     [["journal", "show"], ["demo", "--donations", "5"], ["serve"], ["evidence", "collect"]],
 )
 def test_a_missing_database_is_one_line_that_says_how_to_create_it(
-    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(Path(__file__).parent)  # var/ is never made for a --database
+    monkeypatch.chdir(tmp_path)  # where var/ would be made: nothing may be left there
     name = f"shanlian_missing_{uuid.uuid4().hex[:8]}"
     url = make_url(pg_url(name))
     for password in (None, "pw-" + uuid.uuid4().hex):
@@ -271,6 +274,7 @@ def test_a_missing_database_is_one_line_that_says_how_to_create_it(
             f"`{createdb}`, then run the command again\n"
         )
         assert password is None or password not in err
+        assert list(tmp_path.iterdir()) == [], "a refused command left files behind"
 
 
 @pytest.mark.postgres
