@@ -1,5 +1,9 @@
 """What an audit found: checks, problems, checkpoints and balances; as text and as JSON.
 
+The classes are pydantic dataclasses: pydantic writes the JSON report (``to_json``) from
+their fields in the order declared, the ``computed_field`` properties included, and hashes
+as ``0x`` hex. The field order is the report's key order (``shanlian-audit/v1``): keep it.
+
 A ``Problem`` is pinned either to one ``seq`` (the evidence names the entry) or to an
 anchored range ``first..last`` (only the checkpoints on chain bound it). The report's
 ``failure`` is the problem an auditor should look at first: the earliest one, and
@@ -10,8 +14,22 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    field_serializer,
+    model_serializer,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
 
 from ledger.entries import to_hex
 
@@ -19,6 +37,9 @@ Status = Literal["pass", "fail", "skip"]
 REPORT_FORMAT = "shanlian-audit/v1"
 MAX_PROBLEMS_KEPT = 100
 """Problems kept per check (all are counted): one bad insert shifts every later seq."""
+
+Hash = Annotated[bytes, PlainSerializer(to_hex, return_type=str)]
+"""A hash: bytes inside, ``0x`` hex in the JSON report."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,7 @@ class Problem:
             return self.first
         return 2**63
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def where(self) -> str:
         """``seq 7``, ``entries 1000..1999`` or ``the chain``."""
@@ -63,16 +85,12 @@ class Problem:
             return self.first <= seq <= self.last
         return self.seq == seq
 
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "check": self.check,
-            "seq": self.seq,
-            "first": self.first,
-            "last": self.last,
-            "where": self.where,
-            "detail": self.detail,
-        }
+    @model_serializer(mode="wrap")
+    def _detail_last(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """In the JSON report the detail reads last, after where the problem is."""
+        data: dict[str, Any] = handler(self)
+        data["detail"] = data.pop("detail")
+        return data
 
 
 @dataclass
@@ -84,16 +102,16 @@ class Check:
         title: what it verifies, in a sentence.
         status: ``pass``, ``fail`` or ``skip`` (not applicable, or not asked for).
         summary: one line on what was checked or why it was skipped.
-        problems: the first ``MAX_PROBLEMS_KEPT`` problems, by ``seq``.
         problem_count: all problems found.
+        problems: the first ``MAX_PROBLEMS_KEPT`` problems found.
     """
 
     name: str
     title: str
     status: Status = "pass"
     summary: str = ""
-    problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    problems: list[Problem] = field(default_factory=list)
 
     def add(self, problem: Problem) -> None:
         """Record a problem; the check fails."""
@@ -102,16 +120,16 @@ class Check:
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
 
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "name": self.name,
-            "title": self.title,
-            "status": self.status,
-            "summary": self.summary,
-            "problem_count": self.problem_count,
-            "problems": [p.to_json() for p in sorted(self.problems, key=lambda p: p.key)],
-        }
+    @property
+    def in_order(self) -> list[Problem]:
+        """The problems kept, by where they start."""
+        return sorted(self.problems, key=lambda p: p.key)
+
+    @field_serializer("problems", mode="wrap")
+    def _problems_in_order(
+        self, problems: list[Problem], handler: SerializerFunctionWrapHandler
+    ) -> Any:
+        return handler(self.in_order)
 
 
 @dataclass(frozen=True)
@@ -132,21 +150,11 @@ class Balance:
     allocated: int = 0
     disbursed: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def held(self) -> int:
         """Received, not refunded and not yet allocated to any disbursement."""
         return self.received - self.refunded - self.allocated
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON, ``held`` included."""
-        return {
-            "currency": self.currency,
-            "received": self.received,
-            "refunded": self.refunded,
-            "allocated": self.allocated,
-            "disbursed": self.disbursed,
-            "held": self.held,
-        }
 
 
 @dataclass(frozen=True)
@@ -165,15 +173,6 @@ class RegistryRecord:
     metadata_matches: bool | None = None
     signer_matches: bool | None = None
     revoked_at: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "registered": self.registered,
-            "metadata_matches": self.metadata_matches,
-            "signer_matches": self.signer_matches,
-            "revoked_at": self.revoked_at,
-        }
 
 
 @dataclass(frozen=True)
@@ -200,19 +199,6 @@ class CharitySummary:
     balances: tuple[Balance, ...]
     registry: RegistryRecord | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "charity_id": self.charity_id,
-            "name": self.name,
-            "seq": self.seq,
-            "projects": self.projects,
-            "donations": self.donations,
-            "disbursements": self.disbursements,
-            "balances": [b.to_json() for b in self.balances],
-            "registry": None if self.registry is None else self.registry.to_json(),
-        }
-
 
 @dataclass(frozen=True)
 class CheckpointResult:
@@ -229,29 +215,17 @@ class CheckpointResult:
 
     index: int
     tree_size: int
-    root_hash: bytes
+    root_hash: Hash
     anchored_at: int
-    recomputed_root: bytes | None
+    recomputed_root: Hash | None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def outcome(self) -> str:
         """``match``, ``mismatch`` or ``beyond_export``."""
         if self.recomputed_root is None:
             return "beyond_export"
         return "match" if self.recomputed_root == self.root_hash else "mismatch"
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "index": self.index,
-            "tree_size": self.tree_size,
-            "root_hash": to_hex(self.root_hash),
-            "anchored_at": self.anchored_at,
-            "recomputed_root": None
-            if self.recomputed_root is None
-            else to_hex(self.recomputed_root),
-            "outcome": self.outcome,
-        }
 
 
 @dataclass
@@ -319,6 +293,11 @@ class AuditReport:
         """Entries covered by the latest checkpoint (0 before the first)."""
         return max((c.tree_size for c in self.checkpoints), default=0)
 
+    @property
+    def anchored_entries(self) -> int:
+        """Entries of the export that the latest checkpoint covers."""
+        return min(self.anchored_size, self.entries)
+
     def check(self, name: str) -> Check:
         """The check called ``name``.
 
@@ -332,36 +311,71 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON (``shanlian-audit/v1``)."""
-        failure = self.failure
-        return {
-            "format": REPORT_FORMAT,
-            "ok": self.ok,
-            "failure": None if failure is None else failure.to_json(),
-            "journal": {
-                "source": self.journal,
-                "entries": self.entries,
-                "root_hash": to_hex(self.root_hash),
-                "anchored_entries": min(self.anchored_size, self.entries),
-                "kinds": dict(sorted(self.kinds.items())),
-            },
-            "chain": {
-                "chain_id": self.chain_id,
-                "rpc": self.rpc,
-                "ledger_anchor": self.contract,
-                "charity_registry": self.registry,
-                "block": self.block,
-            },
-            "checkpoints": [c.to_json() for c in self.checkpoints],
-            "checks": [c.to_json() for c in self.checks],
-            "totals": [b.to_json() for b in self.totals],
-            "charities": [c.to_json() for c in self.charities],
-            "notes": list(self.notes),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
+        return ReportDocument.model_validate(self).model_dump(mode="json")
 
     def to_text(self) -> str:
         """The report for a terminal."""
         return "\n".join(_text_lines(self)) + "\n"
+
+
+def _sorted_keys(value: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(value.items()))
+
+
+def _to_the_millisecond(seconds: float) -> float:
+    return round(seconds, 3)
+
+
+class JournalSection(BaseModel):
+    """The report's ``journal``: the export as recomputed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    source: str = Field(validation_alias="journal")
+    entries: int
+    root_hash: Hash
+    anchored_entries: int
+    kinds: Annotated[dict[str, int], AfterValidator(_sorted_keys)]
+
+
+class ChainSection(BaseModel):
+    """The report's ``chain``: what was read, where, at which block."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    chain_id: int
+    rpc: str
+    ledger_anchor: str = Field(validation_alias="contract")
+    charity_registry: str | None = Field(validation_alias="registry")
+    block: int
+
+
+class ReportDocument(BaseModel):
+    """The JSON report, ``shanlian-audit/v1``, read from an ``AuditReport``'s attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    format: str = REPORT_FORMAT
+    ok: bool
+    failure: Problem | None
+    journal: JournalSection
+    chain: ChainSection
+    checkpoints: list[CheckpointResult]
+    checks: list[Check]
+    totals: list[Balance]
+    charities: list[CharitySummary]
+    notes: list[str]
+    elapsed_s: Annotated[float, PlainSerializer(_to_the_millisecond)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, report: Any) -> Any:
+        """The two sections read the report itself; the rest, its attributes of their name."""
+        if not isinstance(report, AuditReport):
+            return report
+        sections = {"journal": report, "chain": report}
+        rest = cls.model_fields.keys() - sections.keys() - {"format"}
+        return {name: getattr(report, name) for name in rest} | sections
 
 
 def money(amount: int) -> str:
@@ -410,7 +424,7 @@ def _text_lines(report: AuditReport) -> list[str]:
         lines.append(f"  {mark}  {check.name:<15} {check.title}")
         if check.summary:
             lines.append(f"        {'':<15} {check.summary}")
-        for problem in sorted(check.problems, key=lambda p: p.key)[:5]:
+        for problem in check.in_order[:5]:
             shown = problem.detail
             if not shown.startswith(problem.where):
                 shown = f"{problem.where}: {shown}"
