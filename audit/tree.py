@@ -2,9 +2,9 @@
 
 An audit hashes a million leaves and as many interior nodes; what CPython costs is the
 call per hash, not the hashing. So leaves are taken in blocks of ``BLOCK`` (aligned on
-multiples of it), and a block's subtree is built a level at a time, each level one list
-comprehension over the one below. Above the blocks, a compact range (the complete
-subtrees covering the prefix, largest first) grows as in ``ledger.merkle``.
+multiples of it), and a block's subtree is built a level at a time by
+``ledger.merkle.subtree_levels``, each level one list comprehension over the one below.
+Above the blocks, the block roots go onto a ``ledger.merkle.CompactRange``.
 
 While a block's levels are at hand, the tree keeps what the audit asks for: the root
 at each checkpoint size, and the nodes (``(level, index)``, as in ``ledger.merkle``)
@@ -13,36 +13,15 @@ that consistency proofs between checkpoints are made of. Nothing else is held.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 
-from ledger.merkle import EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX, NodeId, fold, range_nodes
+from ledger.merkle import CompactRange, NodeId, fold, leaf_hashes, range_nodes, subtree_levels
+
+__all__ = ["BLOCK", "BLOCK_LEVEL", "Tree", "leaf_hashes"]
 
 BLOCK_LEVEL = 11
 BLOCK = 1 << BLOCK_LEVEL
 """Leaves per block: 2,048 (64 KiB of hashes; a journal export's 1 MiB or so of lines)."""
-
-
-def leaf_hashes(lines: Iterable[bytes]) -> list[bytes]:
-    """SHA-256(0x00 ‖ line) of each line: RFC 6962 leaf hashes."""
-    sha256 = hashlib.sha256
-    return [sha256(LEAF_PREFIX + line).digest() for line in lines]
-
-
-def _levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every level of the complete subtrees over ``leaves``, leaves first.
-
-    Level ``l`` holds the ``len(leaves) >> l`` nodes complete within the list.
-    """
-    sha256 = hashlib.sha256
-    levels = [leaves]
-    level = leaves
-    while len(level) > 1:
-        # An odd last node waits for its sibling (in a later block, or at a fold).
-        pairs = zip(level[::2], level[1::2], strict=False)
-        level = [sha256(NODE_PREFIX + a + b).digest() for a, b in pairs]
-        levels.append(level)
-    return levels
 
 
 class Tree:
@@ -73,8 +52,7 @@ class Tree:
             else:
                 block = (index << level) >> BLOCK_LEVEL
                 self._in_block.setdefault(block, []).append((level, index))
-        self._stack: list[bytes] = []  # complete subtrees of whole blocks, largest first
-        self._blocks = 0
+        self._blocks = CompactRange()  # the whole blocks so far
         self._pending: list[bytes] = []  # leaf hashes of the block being filled
 
     def add(self, leaves: Sequence[bytes]) -> None:
@@ -87,61 +65,49 @@ class Tree:
             del pending[:BLOCK]
             self._close(block)
         if pending and self._sizes and self._sizes[-1] <= self.size:
-            self._take_roots(_levels(pending))
+            self._take_roots(subtree_levels(pending))
 
     def root(self) -> bytes:
         """The root of the leaves so far."""
         if not self._pending:
-            return fold(self._stack) if self._stack else EMPTY_ROOT
-        return self._root_at(self.size, _levels(self._pending))
+            return self._blocks.root()
+        return self._root_at(self.size, subtree_levels(self._pending))
 
     def finish(self) -> None:
         """Keep the wanted nodes complete in the last, partial block (call once, at the end)."""
         if self._pending:
-            self._keep(_levels(self._pending))
+            self._keep(subtree_levels(self._pending))
 
-    def _start(self) -> int:
-        """The first leaf of the block being filled."""
-        return self._blocks << BLOCK_LEVEL
+    def _block(self) -> int:
+        """The index of the block being filled."""
+        return self._blocks.size >> BLOCK_LEVEL
 
     def _root_at(self, size: int, levels: list[list[bytes]]) -> bytes:
         """The root at ``size``, which lies in the block being filled, from that block's levels."""
-        start = self._start()
+        start = self._blocks.size
         inside = [levels[lv][index - (start >> lv)] for lv, index in range_nodes(start, size)]
-        return fold(self._stack + inside)
+        return fold(self._blocks.hashes + inside)
 
     def _take_roots(self, levels: list[list[bytes]]) -> None:
         sizes = self._sizes
-        end = self._start() + len(levels[0])
+        end = self._blocks.size + len(levels[0])
         while sizes and sizes[-1] <= end:
             size = sizes.pop()
             self.roots[size] = self._root_at(size, levels)
 
     def _keep(self, levels: list[list[bytes]]) -> None:
-        start = self._start()
-        for level, index in self._in_block.pop(self._blocks, ()):
+        start, block = self._blocks.size, self._block()
+        for level, index in self._in_block.pop(block, ()):
             offset = index - (start >> level)
             if level < len(levels) and offset < len(levels[level]):
                 self.kept[(level, index)] = levels[level][offset]
             else:  # not complete yet: wait for the block to fill
-                self._in_block.setdefault(self._blocks, []).append((level, index))
+                self._in_block.setdefault(block, []).append((level, index))
 
     def _close(self, block: list[bytes]) -> None:
-        levels = _levels(block)
+        levels = subtree_levels(block)
         self._take_roots(levels)
         self._keep(levels)
-        # Push the block's root onto the compact range, merging equal subtrees.
-        sha256 = hashlib.sha256
-        stack = self._stack
-        h = levels[-1][0]
-        level, index = BLOCK_LEVEL, self._blocks
-        count = self._blocks
-        while count & 1:
-            h = sha256(NODE_PREFIX + stack.pop() + h).digest()
-            count >>= 1
-            level += 1
-            index >>= 1
-            if (level, index) in self._above:
-                self.kept[(level, index)] = h
-        stack.append(h)
-        self._blocks += 1
+        for node, h in self._blocks.append_subtree(BLOCK_LEVEL, levels[-1][0]):
+            if node in self._above:
+                self.kept[node] = h

@@ -49,7 +49,7 @@ from audit.export import Export
 from audit.journal import default_workers, verify_journal
 from chain.client import Checkpoint
 from ledger.entries import canonical_bytes, to_hex
-from ledger.merkle import LEAF_PREFIX, NODE_PREFIX, fold
+from ledger.merkle import CompactRange, leaf_hash
 
 FORMAT_VERSION = 2
 """Bump when the generator changes, so a stale cached export is not reused."""
@@ -201,20 +201,15 @@ def export_file(count: int, seed: int, folder: Path) -> tuple[Path, list[Checkpo
     if not (path.exists() and meta.exists()):
         started = time.perf_counter()
         sizes = {max(1, count * k // 10) for k in range(1, 11)}
-        stack: list[bytes] = []
+        tree = CompactRange()
         roots: list[tuple[int, str]] = []
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as out:
             for n, leaf in enumerate(_entries(count, seed)):
                 out.write(leaf + b"\n")
-                h = hashlib.sha256(LEAF_PREFIX + leaf).digest()
-                k = n
-                while k & 1:
-                    h = hashlib.sha256(NODE_PREFIX + stack.pop() + h).digest()
-                    k >>= 1
-                stack.append(h)
+                tree.append(leaf_hash(leaf))
                 if n + 1 in sizes:
-                    roots.append((n + 1, fold(stack).hex()))
+                    roots.append((n + 1, tree.root().hex()))
         tmp.replace(path)
         meta.write_text(json.dumps(roots))
         print(

@@ -42,6 +42,39 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
+# The batch forms below are what an audit of a million leaves spends its time in: the
+# cost in CPython is the call per hash, not the hashing, so each is one comprehension
+# with ``sha256`` bound locally rather than a call of ``leaf_hash``/``node_hash`` per hash.
+
+
+def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each leaf, in order."""
+    sha256 = hashlib.sha256
+    return [sha256(LEAF_PREFIX + leaf).digest() for leaf in leaves]
+
+
+def parent_level(hashes: Sequence[bytes]) -> list[bytes]:
+    """The level above ``hashes``: ``node_hash`` of each pair, left to right.
+
+    An odd last hash has no sibling yet and is left out.
+    """
+    sha256 = hashlib.sha256
+    pairs = zip(hashes[::2], hashes[1::2], strict=False)
+    return [sha256(NODE_PREFIX + left + right).digest() for left, right in pairs]
+
+
+def subtree_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the complete subtrees over ``hashes``, ``hashes`` itself first.
+
+    Level ``l`` holds the ``len(hashes) >> l`` nodes complete within the list: with leaf
+    hashes from leaf 0, ``levels[l][i]`` is node ``(l, i)``.
+    """
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        levels.append(parent_level(levels[-1]))
+    return levels
+
+
 def _split(n: int) -> int:
     """The largest power of two strictly below ``n``. Requires n >= 2."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -165,19 +198,34 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> list[tuple[NodeId, bytes]]:
         """Add a leaf hash; return the nodes it completes, the leaf itself first."""
-        completed: list[tuple[NodeId, bytes]] = [((0, self.size), leaf)]
+        return self.append_subtree(0, leaf)
+
+    def append_subtree(self, level: int, subtree: bytes) -> list[tuple[NodeId, bytes]]:
+        """Add the hash of a complete subtree of ``2**level`` leaves; return the nodes it
+        completes, the subtree itself first.
+
+        Requires the size to be a multiple of ``2**level`` (the subtree starts aligned).
+        """
+        if self.size & ((1 << level) - 1):
+            raise ProofSizeError(f"a subtree of {1 << level} leaves cannot start at {self.size}")
+        completed: list[tuple[NodeId, bytes]] = [((level, self.size >> level), subtree)]
         self._stack.append(completed[0])
         while len(self._stack) >= 2 and self._stack[-1][0][0] == self._stack[-2][0][0]:
             (_, right), (left_id, left) = self._stack.pop(), self._stack.pop()
             parent = ((left_id[0] + 1, left_id[1] >> 1), node_hash(left, right))
             self._stack.append(parent)
             completed.append(parent)
-        self.size += 1
+        self.size += 1 << level
         return completed
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """The hashes of ``root_plan(size)``, largest subtree first."""
+        return [h for _, h in self._stack]
 
     def root(self) -> bytes:
         """The tree's root hash (MTH of all leaves so far)."""
-        return fold([h for _, h in self._stack])
+        return fold(self.hashes)
 
 
 @dataclass
@@ -189,9 +237,7 @@ class MemoryTree:
     @classmethod
     def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MemoryTree:
         """Build the tree over the given leaf hashes."""
-        tree = cls(levels=[[]])
-        tree.extend(leaf_hashes)
-        return tree
+        return cls(levels=subtree_levels(list(leaf_hashes)))
 
     @property
     def size(self) -> int:
@@ -201,15 +247,12 @@ class MemoryTree:
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         """Append leaf hashes, completing every subtree they close."""
         levels = self.levels
+        frontier = CompactRange(self.size, [self.node(n) for n in root_plan(self.size)])
         for h in leaf_hashes:
-            levels[0].append(h)
-            level = 0
-            while len(levels[level]) % 2 == 0:
-                row = levels[level]
-                if level + 1 == len(levels):
+            for (level, _), node in frontier.append(h):
+                if level == len(levels):
                     levels.append([])
-                levels[level + 1].append(node_hash(row[-2], row[-1]))
-                level += 1
+                levels[level].append(node)
 
     def node(self, node_id: NodeId) -> bytes:
         """The hash of a complete subtree."""

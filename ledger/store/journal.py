@@ -55,6 +55,7 @@ from ledger.merkle import (
     consistency_plan,
     inclusion_plan,
     node_hash,
+    parent_level,
     plan_nodes,
     resolve,
     root_plan,
@@ -1031,7 +1032,7 @@ def _verify(connection: Connection) -> Verification:
     height = 0
     while len(below) > 3:
         height += 2
-        middle = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        middle = parent_level(below)
         count = len(middle) // 2
         level: list[bytes] = [b""] * count
         for row in connection.execute(

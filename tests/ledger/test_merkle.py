@@ -35,12 +35,14 @@ from ledger.merkle import (
     fold,
     inclusion_plan,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     plan_nodes,
     range_nodes,
     resolve,
     root_from_inclusion_proof,
     root_plan,
+    subtree_levels,
     verify_consistency,
     verify_inclusion,
 )
@@ -376,6 +378,51 @@ def test_compact_range_tracks_the_memory_tree_leaf_by_leaf(size: int, data: st.D
         assert all(h == BIG_TREE.node(node_id) for node_id, h in completed)
         assert compact.size == index + 1
         assert compact.root() == BIG_TREE.root(index + 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(0, 200), salt=salts)
+def test_subtree_levels_hold_every_complete_subtree_as_a_naive_rfc6962_hashes_it(
+    size: int, salt: bytes
+) -> None:
+    d = salted_leaves(salt, size)
+    levels = subtree_levels(leaf_hashes(d))
+    assert levels[0] == [leaf_hash(x) for x in d]
+    assert {(lv, j): h for lv, level in enumerate(levels) for j, h in enumerate(level)} == (
+        naive_nodes(set(_all_nodes(size)), d)
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(0, 100), more=st.integers(0, 100), salt=salts)
+def test_a_memory_tree_extended_is_the_tree_built_at_once(
+    size: int, more: int, salt: bytes
+) -> None:
+    hashes = leaf_hashes(salted_leaves(salt, size + more))
+    tree = MemoryTree.from_leaf_hashes(hashes[:size])
+    tree.extend(hashes[size:])
+    assert tree.levels == MemoryTree.from_leaf_hashes(hashes).levels
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), level=st.integers(0, 5))
+def test_a_compact_range_takes_whole_aligned_subtrees(data: st.DataObject, level: int) -> None:
+    count = data.draw(st.integers(0, BIG >> level), label="subtrees")
+    compact = CompactRange()
+    for index in range(count):
+        completed = compact.append_subtree(level, BIG_TREE.node((level, index)))
+        assert completed[0] == ((level, index), BIG_TREE.node((level, index)))
+        assert all(h == BIG_TREE.node(node_id) for node_id, h in completed)
+    assert compact.size == count << level
+    assert compact.root() == BIG_TREE.root(count << level)
+    assert compact.hashes == [BIG_TREE.node(n) for n in root_plan(count << level)]
+
+
+def test_a_compact_range_refuses_a_subtree_that_does_not_start_aligned() -> None:
+    compact = CompactRange(3, [BIG_TREE.node((1, 0)), BIG_TREE.node((0, 2))])
+    with pytest.raises(ProofSizeError, match="a subtree of 4 leaves cannot start at 3"):
+        compact.append_subtree(2, BIG_TREE.node((2, 1)))
+    assert compact.size == 3
 
 
 @settings(max_examples=100, deadline=None)
