@@ -21,7 +21,7 @@ SHOWN_PROBLEMS = 20
 """Problems the page lists per check (the JSON report keeps more, and counts all)."""
 
 
-def when(unix: int) -> str:
+def _when(unix: int) -> str:
     """A block's Unix time in UTC; a time no date can hold (the chain said so) as it is."""
     try:
         moment = datetime.fromtimestamp(unix, UTC)
@@ -34,13 +34,13 @@ def when(unix: int) -> str:
     )
 
 
-def on_chain(record: RegistryRecord | None) -> str:
+def _on_chain(record: RegistryRecord | None) -> str:
     """What the registry holds of a charity, in a few words."""
     if record is None:
         return "not checked"
     if not record.registered:
         return "NOT REGISTERED"
-    status = "registered" if record.revoked_at is None else f"revoked {when(record.revoked_at)}"
+    status = "registered" if record.revoked_at is None else f"revoked {_when(record.revoked_at)}"
     if not (record.metadata_matches and record.signer_matches):
         status += ", RECORD DIFFERS"
     return status
@@ -56,7 +56,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(money=money, hex=to_hex, when=when, on_chain=on_chain)
+    environment.filters.update(money=money, hex=to_hex, when=_when, on_chain=_on_chain)
     environment.globals.update(SHOWN_PROBLEMS=SHOWN_PROBLEMS, no_balance=Balance("—"))
     return environment
 

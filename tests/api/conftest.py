@@ -1,8 +1,8 @@
-"""Fixtures for the service layer: a journal with donations, and both chains."""
+"""Fixtures for the service layer: a journal with donations, the API app in process, and
+chain helpers (snapshot, revert, mine). The chains themselves: ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,43 +18,10 @@ from api.app import build_services, create_app
 from api.services import Services
 from api.settings import ApiSettings
 from chain.client import ChainClient
-from chain.devnet import Devnet, free_port, start_devnet
 from chain.embedded import EmbeddedChain
 from ledger.store.journal import Store
 from ledger.store.tables import API_KEY, DISBURSEMENT, DONATION, DONOR, EVIDENCE_FILE, IDEMPOTENCY
 from tests import factories as f
-
-
-@pytest.fixture(autouse=True)
-def _no_environment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from each test, never from the environment the tests run in."""
-    for name in list(os.environ):
-        if name.upper().startswith(("CHAIN_", "API_", "ANCHOR_", "EXPLORER_")):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="session")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """One anvil for the service tests, stopped by its PID at the end."""
-    node = start_devnet(
-        port=free_port(), state_file=None, log_file=tmp_path_factory.mktemp("anvil") / "log"
-    )
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
-def chain_client(request: pytest.FixtureRequest) -> ChainClient:
-    """A client with freshly deployed contracts on each chain."""
-    if request.param == "embedded":
-        client = ChainClient.embedded(chain=EmbeddedChain())
-    else:
-        node: Devnet = request.getfixturevalue("anvil")
-        client = ChainClient.connect(node.rpc_url)
-    client.deploy()
-    return client
 
 
 class Journal:
@@ -74,17 +41,14 @@ class Journal:
 
 
 @pytest.fixture
-def journal(database_url: str) -> Iterator[Journal]:
-    store = Store.open(database_url)
-    yield Journal(store)
-    store.engine.dispose()
+def journal(store: Store) -> Journal:
+    """A journal with one charity and project, on SQLite and again on PostgreSQL."""
+    return Journal(store)
 
 
 @pytest.fixture
-def sqlite_journal(sqlite_url: str) -> Iterator[Journal]:
-    store = Store.open(sqlite_url)
-    yield Journal(store)
-    store.engine.dispose()
+def sqlite_journal(sqlite_store: Store) -> Journal:
+    return Journal(sqlite_store)
 
 
 def snapshot(client: ChainClient) -> Any:

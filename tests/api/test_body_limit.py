@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from chain.devnet import free_port
 from tests.api.conftest import MINIMAL_PDF, Api, ApiFactory, new_key
 from tests.api.evidence_files import files_on_disk, rows
+from tests.serving import serve
 
 BOUNDARY = b"shanlian-chunked-boundary"
 MAX_UPLOAD = 4096
@@ -24,19 +22,8 @@ UPLOAD_LIMIT = MAX_UPLOAD + 64 * 1024
 def served(make_api: ApiFactory, sqlite_url: str) -> Iterator[tuple[Api, str]]:
     """The app under uvicorn on a free port (TestClient always sends Content-Length)."""
     api = make_api(sqlite_url, max_upload_bytes=MAX_UPLOAD)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api.client.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    while not server.started:  # a readiness wait, not a timed assertion
-        if not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.01)
-    yield api, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve(api.client.app, free_port(), "body-limit-test-server") as base:
+        yield api, base
 
 
 def multipart_chunks(content_size: int, chunk: int = 8192) -> Iterator[bytes]:

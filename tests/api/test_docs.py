@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.app import build_services, create_app
 from api.settings import ApiSettings
 from chain.devnet import free_port
 from tests.api.conftest import Api, ApiFactory
+from tests.serving import serve
 
 PAGES = ["/docs"]
 
@@ -113,20 +111,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         public_url=f"http://127.0.0.1:{port}",
     )
     runtime = build_services(settings, with_chain=False)
-    served = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime.services), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=served.run, name="docs-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not served.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    served.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(runtime.services), port, "docs-test-server") as base:
+        yield base
     runtime.services.store.engine.dispose()
 
 

@@ -10,7 +10,6 @@ and five more entries not anchored yet.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,48 +21,13 @@ from api.anchoring import AnchorSettings, AnchorWorker
 from audit.auditor import run_audit
 from audit.cli import main as audit_main
 from chain.client import ChainClient, Checkpoint
-from chain.devnet import Devnet, free_port, start_devnet
-from chain.embedded import EmbeddedChain
 from ledger.store.checkpoints import AnchoredCheckpoint
 from ledger.store.journal import Store
 from tests import factories as f
+from tests.conftest import CHAINS, deployed_client
 
 NOW = AnchorSettings(interval_s=0, poll_s=0.05, backoff_max_s=0.2)
 SCRIPT_NAME = "<script>alert(1)</script>"
-
-
-@pytest.fixture(autouse=True)
-def _no_environment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from each test, never from the environment the tests run in."""
-    for name in list(os.environ):
-        if name.upper().startswith(("CHAIN_", "API_", "ANCHOR_", "EXPLORER_")):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="session")
-def audit_anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """One anvil for the audit tests, stopped by its PID at the end."""
-    node = start_devnet(
-        port=free_port(), state_file=None, log_file=tmp_path_factory.mktemp("anvil") / "log"
-    )
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-def fresh_client(request: pytest.FixtureRequest) -> ChainClient:
-    """A client with freshly deployed contracts on the chain the test is parametrized for."""
-    if request.param == "embedded":
-        client = ChainClient.embedded(chain=EmbeddedChain())
-    else:
-        node: Devnet = request.getfixturevalue("audit_anvil")
-        client = ChainClient.connect(node.rpc_url)
-    client.deploy()
-    return client
-
-
-CHAINS = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
 
 
 @dataclass
@@ -233,6 +197,6 @@ def anchored_sqlite(
     """An anchored journal on SQLite (cheap), with its store kept open for proofs."""
     path = tmp_path_factory.mktemp("journal") / "journal.db"
     store = Store.open(f"sqlite:///{path}")
-    anchored = build_anchored(store, fresh_client(request))
+    anchored = build_anchored(store, deployed_client(request))
     yield anchored, store
     store.engine.dispose()

@@ -8,15 +8,12 @@ chain. The auditor then uses nothing but URLs, as DESIGN §2 says it must.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.anchoring import AnchorSettings
 from api.app import Runtime, build_services, create_app
@@ -26,6 +23,7 @@ from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
 from tests.factories import paid_now
+from tests.serving import serve
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN = "audit-deployment-test-platform-token-0123456789"
@@ -55,19 +53,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         chain=ChainClient.embedded(chain=EmbeddedChain()),
         anchor_settings=AnchorSettings(interval_s=3600),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime.services), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="audit-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20)
-    try:
+    with (
+        serve(create_app(runtime.services), port, "audit-test-server"),
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
+        ) as api,
+    ):
         charity = api.post(
             "/api/v1/charities",
             json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
@@ -108,10 +99,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             charity_registry=chain["charity_registry"],
             donation_ids=donation_ids,
         )
-    finally:
-        api.close()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_an_auditor_audits_a_deployment_from_its_urls_alone(

@@ -99,15 +99,15 @@ def test_read_before_the_first_anchor_the_chain_vouches_for_nothing(
 @pytest.mark.anvil
 def test_shanlian_audit_exits_1_on_entries_no_checkpoint_vouches_for(
     sqlite_url: str,
-    audit_anvil: Devnet,
+    anvil: Devnet,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client = ChainClient.connect(audit_anvil.rpc_url)
+    client = ChainClient.connect(anvil.rpc_url)
     deployment = client.deploy()
     export = tmp_path / "journal.jsonl"
     export.write_bytes(b"".join(line + b"\n" for line in a_journal(sqlite_url, 3)))
-    argv = ["audit", "--journal", str(export), "--rpc", audit_anvil.rpc_url]
+    argv = ["audit", "--journal", str(export), "--rpc", anvil.rpc_url]
     argv += ["--contract", deployment.ledger_anchor, "--chain-id", "31337"]
     assert audit_main(argv) == 1
     out = capsys.readouterr().out

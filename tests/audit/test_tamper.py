@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,39 +20,27 @@ import pytest
 
 from ledger.entries import format_at, parse_at, parse_entry
 from ledger.store.journal import Draft, Store
-from tests.audit.conftest import CHAINS, Anchored, audit, build_anchored, fresh_client, write_export
-from tests.conftest import PG_ADMIN_URL, pg_url
+from tests.audit.conftest import Anchored, audit, build_anchored, write_export
+from tests.conftest import CHAINS, deployed_client, new_pg_database, pg_url
 
 pytestmark = pytest.mark.postgres
-
-
-def _admin() -> psycopg.Connection:
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
 
 
 @pytest.fixture(scope="module", params=CHAINS)
 def pristine(request: pytest.FixtureRequest, pg_template: str) -> Iterator[tuple[Anchored, str]]:
     """An anchored journal in a database of its own, used only as a template."""
-    name = f"shanlian_audit_{uuid.uuid4().hex[:10]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    store = Store.open(pg_url(name))
-    anchored = build_anchored(store, fresh_client(request))
-    store.engine.dispose()
-    yield anchored, name
-    with _admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("shanlian_audit", template=pg_template) as name:
+        store = Store.open(pg_url(name))
+        anchored = build_anchored(store, deployed_client(request))
+        store.engine.dispose()
+        yield anchored, name
 
 
 @pytest.fixture
 def copy(pristine: tuple[Anchored, str]) -> Iterator[str]:
     """The URL of a copy of the anchored journal's database, for the test to tamper with."""
-    name = f"shanlian_tamper_{uuid.uuid4().hex[:10]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pristine[1]}"')
-    yield pg_url(name)
-    with _admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("shanlian_tamper", template=pristine[1]) as name:
+        yield pg_url(name)
 
 
 @pytest.fixture

@@ -1,14 +1,12 @@
 """Fixtures for the chain tests: both chains, fresh contracts, trees of real leaves.
 
 Every contract test takes ``client`` and so runs twice: on the embedded chain (eth-tester
-+ py-evm) and on a real anvil node that the session starts on a free 127.0.0.1 port and
-stops by its PID.
++ py-evm) and on the session's anvil (``anvil`` in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +16,9 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxParams, TxReceipt, Wei
 
 from chain.client import ChainClient
-from chain.devnet import Devnet, dev_private_key, free_port, start_devnet
+from chain.devnet import Devnet, dev_private_key
 from chain.embedded import EmbeddedChain
 from ledger.merkle import MemoryTree, leaf_hash
-
-
-@pytest.fixture(autouse=True)
-def _no_chain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from each test, never from the environment the tests run in."""
-    for name in list(os.environ):
-        if name.upper().startswith("CHAIN_"):
-            monkeypatch.delenv(name)
 
 
 def entry_leaf(i: int) -> bytes:
@@ -43,17 +33,6 @@ def big_tree() -> MemoryTree:
 
 
 @pytest.fixture(scope="session")
-def anvil_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """One anvil for the session, without a state file; stopped by its PID at the end."""
-    log = tmp_path_factory.mktemp("anvil") / "anvil.log"
-    node = start_devnet(port=free_port(), state_file=None, log_file=log)
-    try:
-        yield node
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="session")
 def embedded_chain() -> EmbeddedChain:
     """One embedded chain for the session; every test deploys contracts of its own."""
     return EmbeddedChain()
@@ -64,7 +43,7 @@ def bare_client(request: pytest.FixtureRequest) -> ChainClient:
     """A client on each chain, signing as development account 0, no contracts yet."""
     if request.param == "embedded":
         return ChainClient.embedded(chain=request.getfixturevalue("embedded_chain"))
-    node: Devnet = request.getfixturevalue("anvil_node")
+    node: Devnet = request.getfixturevalue("anvil")
     return ChainClient.connect(node.rpc_url)
 
 

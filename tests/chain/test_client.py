@@ -34,13 +34,13 @@ def test_development_account_0_is_anvils_well_known_one() -> None:
 
 @pytest.mark.anvil
 def test_connect_refuses_a_node_of_another_chain_and_says_what_to_do(
-    anvil_node: Devnet,
+    anvil: Devnet,
 ) -> None:
     with pytest.raises(ChainIdMismatchError) as error:
-        ChainClient.connect(anvil_node.rpc_url, chain_id=8453)
+        ChainClient.connect(anvil.rpc_url, chain_id=8453)
     assert (error.value.expected, error.value.actual) == (8453, 31337)
     message = str(error.value)
-    assert anvil_node.rpc_url in message
+    assert anvil.rpc_url in message
     assert "is CHAIN_RPC_URL the node for chain id 8453?" in message
 
 
@@ -90,11 +90,11 @@ def test_embedded_chain_with_contract_addresses_is_a_config_error() -> None:
 
 
 @pytest.mark.anvil
-def test_from_settings_connects_and_attaches_deployed_contracts(anvil_node: Devnet) -> None:
-    deployment = ChainClient.connect(anvil_node.rpc_url).deploy()
+def test_from_settings_connects_and_attaches_deployed_contracts(anvil: Devnet) -> None:
+    deployment = ChainClient.connect(anvil.rpc_url).deploy()
     settings = ChainSettings(
         _env_file=None,
-        rpc_url=anvil_node.rpc_url,
+        rpc_url=anvil.rpc_url,
         chain_id=31337,
         confirmations=1,
         ledger_anchor_address=deployment.ledger_anchor.lower(),

@@ -80,9 +80,9 @@ def test_stop_ends_the_process_by_its_pid_and_frees_the_port() -> None:
         pass
 
 
-def test_a_taken_port_is_refused(anvil_node: Devnet) -> None:
-    with pytest.raises(DevnetError, match=f"port {anvil_node.port} .* is taken"):
-        start_devnet(port=anvil_node.port, state_file=None)
+def test_a_taken_port_is_refused(anvil: Devnet) -> None:
+    with pytest.raises(DevnetError, match=f"port {anvil.port} .* is taken"):
+        start_devnet(port=anvil.port, state_file=None)
 
 
 def test_the_start_and_stop_scripts_use_a_pid_file(state_dir: Path) -> None:

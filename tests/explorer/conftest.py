@@ -31,14 +31,6 @@ HOSTILE_PURPOSE = 'textbooks & "pens" </title><script>alert(4)</script>'
 CONTRACT = "0x" + "5f" * 20
 
 
-@pytest.fixture(autouse=True)
-def _no_environment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from each test, never from the environment the tests run in."""
-    for name in list(os.environ):
-        if name.upper().startswith(("CHAIN_", "API_", "ANCHOR_", "EXPLORER_")):
-            monkeypatch.delenv(name)
-
-
 @dataclass
 class World:
     """What the journal holds: the ids the tests look up."""
@@ -145,18 +137,14 @@ def build_world(store: Store) -> World:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
+def world(store: Store) -> World:
     """The journal on SQLite, and again on PostgreSQL."""
-    store = Store.open(database_url)
-    yield build_world(store)
-    store.engine.dispose()
+    return build_world(store)
 
 
 @pytest.fixture
-def sqlite_world(sqlite_url: str) -> Iterator[World]:
-    store = Store.open(sqlite_url)
-    yield build_world(store)
-    store.engine.dispose()
+def sqlite_world(sqlite_store: Store) -> World:
+    return build_world(sqlite_store)
 
 
 def explorer_client(store: Store) -> TestClient:

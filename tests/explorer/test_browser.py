@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.anchoring import AnchorSettings
 from api.app import build_services, create_app
@@ -28,6 +25,7 @@ from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
 from tests.factories import paid_now
+from tests.serving import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -93,34 +91,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         chain=ChainClient.embedded(chain=EmbeddedChain()),
         anchor_settings=AnchorSettings(interval_s=3600),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime.services), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="explorer-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20)
-    charity = api.post(
-        "/api/v1/charities",
-        json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
-    ).json()
-    key = {"Authorization": f"Bearer {charity['api_key']}"}
-    project = api.post(
-        f"/api/v1/charities/{charity['id']}/projects",
-        json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
-        headers=key,
-    ).json()
-    try:
+    with (
+        serve(create_app(runtime.services), port, "explorer-test-server"),
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
+        ) as api,
+    ):
+        charity = api.post(
+            "/api/v1/charities",
+            json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
+        ).json()
+        key = {"Authorization": f"Bearer {charity['api_key']}"}
+        project = api.post(
+            f"/api/v1/charities/{charity['id']}/projects",
+            json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
+            headers=key,
+        ).json()
         yield Site(base, folder / "journal.db", api, charity["id"], project["id"])
-    finally:
-        api.close()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

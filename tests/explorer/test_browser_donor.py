@@ -7,15 +7,12 @@ is proven; the receipt is yours) are read as the donor reads them.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.anchoring import AnchorSettings
 from api.app import build_services, create_app
@@ -30,6 +27,7 @@ from explorer import urls
 from ledger.accounting import DonationState
 from ledger.store import projections
 from tests.explorer.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.serving import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -64,21 +62,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     services = runtime.services
     summary = load_demo(services, donations=160, days=45)
     assert summary.refunds == summary.voids == 1
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="donor-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     receipt = summary.sample_receipts[0].removeprefix(base)
-    try:
+    with serve(create_app(services), port, "donor-test-server"):
         yield Demo(base, services, receipt, pages(services, receipt))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

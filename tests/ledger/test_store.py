@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,13 +16,6 @@ from ledger.store import journal as journal_module
 from ledger.store import projections
 from ledger.store.journal import CLOCK_TOLERANCE, Draft, FifoAllocation, Store, check_not_ahead
 from tests import factories as f
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = Store.open(database_url)
-    yield opened
-    opened.engine.dispose()
 
 
 @pytest.fixture

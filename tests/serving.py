@@ -1,0 +1,34 @@
+"""An ASGI app served for real (uvicorn, a thread, a free port of 127.0.0.1) for the tests
+that need a URL: browsers, the audit's deployment check, the docs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+@contextmanager
+def serve(app: Any, port: int, name: str) -> Iterator[str]:
+    """Serve ``app`` on ``port`` in a daemon thread named ``name``; yields its base URL.
+
+    The port comes from the caller (``chain.devnet.free_port``), as apps are built knowing
+    their public URL. The server is asked to exit at the end, and its thread joined.
+    """
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:  # a readiness wait, not a timed assertion
+            assert thread.is_alive(), "the server stopped before it started"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
