@@ -156,6 +156,11 @@ class Balance:
         """Received, not refunded and not yet allocated to any disbursement."""
         return self.received - self.refunded - self.allocated
 
+    @property
+    def amounts(self) -> tuple[int, int, int, int, int]:
+        """Received, refunded, allocated, disbursed and held: the reports' columns."""
+        return self.received, self.refunded, self.allocated, self.disbursed, self.held
+
 
 @dataclass(frozen=True)
 class RegistryRecord:
@@ -435,28 +440,9 @@ def _text_lines(report: AuditReport) -> list[str]:
         lines += ["", "totals (minor units, e.g. fen for CNY)"]
         lines += _table(
             [("", "currency", "received", "refunded", "allocated", "disbursed", "held")]
+            + [("all charities", b.currency, *map(money, b.amounts)) for b in report.totals]
             + [
-                (
-                    "all charities",
-                    b.currency,
-                    money(b.received),
-                    money(b.refunded),
-                    money(b.allocated),
-                    money(b.disbursed),
-                    money(b.held),
-                )
-                for b in report.totals
-            ]
-            + [
-                (
-                    f"{c.name} ({c.charity_id})",
-                    b.currency,
-                    money(b.received),
-                    money(b.refunded),
-                    money(b.allocated),
-                    money(b.disbursed),
-                    money(b.held),
-                )
+                (f"{c.name} ({c.charity_id})", b.currency, *map(money, b.amounts))
                 for c in report.charities
                 for b in c.balances
             ]
