@@ -1,5 +1,6 @@
 """An ASGI app served for real (uvicorn, a thread, a free port of 127.0.0.1) for the tests
-that need a URL: browsers, the audit's deployment check, the docs."""
+that need a URL: browsers, the audit's deployment check, the docs; and the whole service
+wired as ``shanlian serve`` wires it, to serve."""
 
 from __future__ import annotations
 
@@ -7,9 +8,33 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from api.anchoring import AnchorSettings
+from api.app import Runtime, build_services
+from api.settings import ApiSettings
+from chain.client import ChainClient
+from chain.embedded import EmbeddedChain
+
+
+def local_service(folder: Path, token: str, port: int) -> Runtime:
+    """The service on a SQLite journal and evidence folder in ``folder`` and a fresh
+    embedded chain (anchoring when asked, not on a timer), public at ``port`` of 127.0.0.1.
+    """
+    settings = ApiSettings(
+        database_url=f"sqlite:///{folder}/journal.db",
+        admin_token=token,
+        evidence_dir=folder / "evidence",
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    return build_services(
+        settings,
+        chain=ChainClient.embedded(chain=EmbeddedChain()),
+        anchor_settings=AnchorSettings(interval_s=3600),
+    )
 
 
 @contextmanager

@@ -15,15 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.anchoring import AnchorSettings
-from api.app import Runtime, build_services, create_app
-from api.settings import ApiSettings
+from api.app import create_app
 from audit.cli import main
-from chain.client import ChainClient
 from chain.devnet import free_port
-from chain.embedded import EmbeddedChain
 from tests.factories import paid_now
-from tests.serving import serve
+from tests.serving import local_service, serve
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN = "audit-deployment-test-platform-token-0123456789"
@@ -43,16 +39,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     folder = tmp_path_factory.mktemp("deployment")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    runtime: Runtime = build_services(
-        ApiSettings(
-            database_url=f"sqlite:///{folder}/journal.db",
-            admin_token=TOKEN,
-            evidence_dir=folder / "evidence",
-            public_url=base,
-        ),
-        chain=ChainClient.embedded(chain=EmbeddedChain()),
-        anchor_settings=AnchorSettings(interval_s=3600),
-    )
+    runtime = local_service(folder, TOKEN, port)
     with (
         serve(create_app(runtime.services), port, "audit-test-server"),
         httpx.Client(

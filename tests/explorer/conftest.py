@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -207,3 +208,33 @@ def visible_text(html: str) -> str:
     """The page's text with tags removed and entities decoded (scripts' JSON left out)."""
     html = re.sub(r"<script\b[^>]*>.*?</script>", " ", html, flags=re.S)
     return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+# -- in a real browser, with no internet -------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for a module's tests; ``browser.phone`` is a phone's settings."""
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run scripts/setup (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched.phone = playwright.devices["Pixel 7"]
+        try:
+            yield launched
+        finally:
+            launched.close()

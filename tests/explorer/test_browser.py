@@ -8,7 +8,6 @@ everything itself.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,27 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from api.anchoring import AnchorSettings
-from api.app import build_services, create_app
-from api.settings import ApiSettings
-from chain.client import ChainClient
+from api.app import create_app
 from chain.devnet import free_port
-from chain.embedded import EmbeddedChain
 from tests.factories import paid_now
-from tests.serving import serve
+from tests.serving import local_service, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "explorer-browser-test-platform-token-0123456789"
 STEPS = ["bundle", "entry", "leaf", "inclusion", "chain", "anchor", "receipt"]
 
@@ -80,17 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("site")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = ApiSettings(
-        database_url=f"sqlite:///{folder}/journal.db",
-        admin_token=TOKEN,
-        evidence_dir=folder / "evidence",
-        public_url=base,
-    )
-    runtime = build_services(
-        settings,
-        chain=ChainClient.embedded(chain=EmbeddedChain()),
-        anchor_settings=AnchorSettings(interval_s=3600),
-    )
+    runtime = local_service(folder, TOKEN, port)
     with (
         serve(create_app(runtime.services), port, "explorer-test-server"),
         httpx.Client(
@@ -108,21 +83,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             headers=key,
         ).json()
         yield Site(base, folder / "journal.db", api, charity["id"], project["id"])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: run scripts/setup (it installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        launched.phone = playwright.devices["Pixel 7"]
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

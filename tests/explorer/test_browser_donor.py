@@ -14,20 +14,15 @@ from typing import Any
 
 import pytest
 
-from api.anchoring import AnchorSettings
-from api.app import build_services, create_app
+from api.app import create_app
 from api.demo import load_demo
 from api.gallery import Shot, pages
 from api.services import Services
-from api.settings import ApiSettings
-from chain.client import ChainClient
 from chain.devnet import free_port
-from chain.embedded import EmbeddedChain
 from explorer import urls
 from ledger.accounting import DonationState
 from ledger.store import projections
-from tests.explorer.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.serving import serve
+from tests.serving import local_service, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -48,37 +43,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder: Path = tmp_path_factory.mktemp("demo")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = ApiSettings(
-        database_url=f"sqlite:///{folder}/journal.db",
-        admin_token="donor-browser-test-platform-token-0123456789",
-        evidence_dir=folder / "evidence",
-        public_url=base,
-    )
-    runtime = build_services(
-        settings,
-        chain=ChainClient.embedded(chain=EmbeddedChain()),
-        anchor_settings=AnchorSettings(interval_s=3600),
-    )
-    services = runtime.services
+    token = "donor-browser-test-platform-token-0123456789"
+    services = local_service(folder, token, port).services
     summary = load_demo(services, donations=160, days=45)
     assert summary.refunds == summary.voids == 1
     receipt = summary.sample_receipts[0].removeprefix(base)
     with serve(create_app(services), port, "donor-test-server"):
         yield Demo(base, services, receipt, pages(services, receipt))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: run scripts/setup (it installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_phone(browser: Any, language: str) -> Any:
