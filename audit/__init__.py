@@ -5,8 +5,12 @@ URL) and a JSON-RPC node are all it reads.
 
 - ``audit.bundle``: build a ``shanlian-proof/v1`` bundle; verify one step by step.
 - ``audit.auditor``: ``run_audit``, the whole journal against the contracts on chain.
-- ``audit.journal``: the streaming pass over an export (tree, entries, rules).
-- ``audit.decoder``: lines to entries, the ledger's way and a fast path that agrees.
+- ``audit.journal``: the streaming pass over an export (tree, entries, rules), in one
+  process; ``audit.checkpoints`` judges the anchored roots and their consistency,
+  ``audit.earlier`` an auditor's earlier export.
+- ``audit.scanner`` (the scanner in C, ``audit/_scan.c``) and ``audit.decoder`` (the
+  ledger's own validation): the fast path and the reference path for reading a line,
+  held equal by tests (ADR 0024).
 - ``audit.export``, ``audit.onchain``: reading the export and the chain.
 - ``audit.report``, ``audit.html``: the findings as text, JSON and HTML.
 - ``audit.cli``: ``shanlian audit`` and ``shanlian verify``.

@@ -2,19 +2,21 @@
  * audit._scan: the strict shapes of donation and allocation lines, and their fields, a
  * block of a journal export at a time (ADR 0015).
  *
- * The same answer as audit.decoder's expressions, without a Python call per line:
+ * The same answer as the regular expressions it was written from (the oracle in
+ * tests/audit/expressions.py), without a Python call per line:
  *
- *   shape(line)  == audit.decoder.shapes([line])[0]          (the strict expressions)
+ *   shape(line)  == shapes([line])[0]                       (the strict expressions)
  *   fields(line) == DONATION_BOOKED / ALLOCATION_FIELDS groups, with amount and seq as
  *                   ints and a null project_id as None
  *
- * tests/audit/test_scan.py holds it to that on generated and mutated lines. Every field
+ * tests/audit/test_scan.py holds it to that on generated and mutated lines, and
+ * tests/audit/test_scanner.py to the ledger's own validation (audit.decoder). Every field
  * pattern is followed by a character its own pattern excludes, so reading each field
  * greedily, without backtracking, accepts exactly what the expressions accept.
  *
  * Only the shapes are decided here; what an expression cannot check (seq at most
  * MAX_SEQ, an ISO 4217 currency, the 29th to 31st of a month) is still checked by
- * audit.journal, on the columns.
+ * audit.scanner.fast_values and audit.journal, on the columns.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -38,8 +40,19 @@ typedef struct {
     Py_ssize_t length;
 } Span;
 
+/* Portable C99 and CPython's API, nothing else: a compiler extension only where the
+ * compiler says it has it, with a plain C fallback (tests/audit/test_scan.py builds the
+ * module with -DSCAN_PLAIN_C under -std=c99 -pedantic-errors and runs it). */
+#if !defined(SCAN_PLAIN_C) && (defined(__GNUC__) || defined(__clang__))
+#define FORCE_INLINE static inline __attribute__((always_inline))
+#elif !defined(SCAN_PLAIN_C) && defined(_MSC_VER)
+#define FORCE_INLINE static __forceinline
+#else
+#define FORCE_INLINE static inline
+#endif
+
 /* Inlined, so that each literal's length is a constant and memcmp is a few compares. */
-static inline __attribute__((always_inline)) int
+FORCE_INLINE int
 literal(Cursor *c, const char *text, Py_ssize_t length)
 {
     if (c->end - c->p < length || memcmp(c->p, text, (size_t)length) != 0) {
@@ -115,7 +128,7 @@ two_digits(Cursor *c, int low, int high)
 }
 
 /* YYYY-MM-DDTHH:MM:SS.mmmZ: year 0001-9999, month 01-12, day 01-31, hour 00-23,
- * minute and second 00-59 (audit.decoder._AT). */
+ * minute and second 00-59 (the oracle's _AT). */
 static int
 instant(Cursor *c, Span *out)
 {
@@ -272,7 +285,7 @@ hash(Cursor *c)
     return 1;
 }
 
-/* The fields of a line of a shape, as audit.decoder's lenient expressions group them. */
+/* The fields of a line of a shape, as the lenient expressions of the oracle group them. */
 typedef struct {
     Span actor, at, channel, charity, currency, donation, paid_at, project;
     Span allocation, disbursement;
@@ -474,7 +487,7 @@ new_columns(PyObject **columns, int count)
 PyDoc_STRVAR(scan_doc,
 "scan(block: bytes) -> (shapes, starts, donations, allocations)\n\n"
 "The lines of ``block`` are what lies between its newlines. ``shapes`` has one byte a\n"
-"line: DONATION (1), ALLOCATION (2) or OTHER (0), as audit.decoder.shapes says.\n"
+"line: DONATION (1), ALLOCATION (2) or OTHER (0).\n"
 "``starts`` holds, as native uint32, the offset of each line and then len(block) + 1.\n"
 "``donations`` is a tuple of columns, one item a donation line in order: actor, at,\n"
 "amount (int), channel, charity_id, currency, donation_id, paid_at, project_id (None\n"

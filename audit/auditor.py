@@ -39,7 +39,6 @@ def run_audit(
     journal_name: str = "the export",
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
 ) -> AuditReport:
     """Audit a journal export against the contracts on chain.
 
@@ -55,10 +54,9 @@ def run_audit(
             from: its deployment block, for a node that limits ``eth_getLogs`` ranges.
         earlier: the auditor's own earlier verified export, to name exact changes.
         journal_name: how the report names the export.
-        fast: allow the fast decoding path (``audit.decoder``).
+        fast: read lines with the fast path (``audit.scanner``) where it is built;
+            False: the ledger's reference path for every line. Same findings.
         progress: called with the lines done so far, now and then.
-        workers: processes for the journal pass (``verify_journal``; default: as many
-            as help on this machine).
 
     Returns:
         The report; a bad journal is a failing report, never an exception.
@@ -91,9 +89,7 @@ def run_audit(
             )
         )
     checkpoints = read_checkpoints(client, pinned)
-    findings = verify_journal(
-        lines, checkpoints, earlier=earlier, fast=fast, progress=progress, workers=workers
-    )
+    findings = verify_journal(lines, checkpoints, earlier=earlier, fast=fast, progress=progress)
 
     checks = [contract_check, *findings.checks]
     if findings.size and not findings.checkpoints:

@@ -22,8 +22,8 @@ from audit.bundle import Step, parse_bundle, verify_bundle_offline, verify_bundl
 from audit.errors import AuditError, BundleError
 from audit.export import Export, is_url
 from audit.html import render_html
-from audit.journal import default_workers
 from audit.onchain import connect_reader, redact_url
+from audit.scanner import SCANNER_PROBLEM
 from chain.errors import ChainError
 
 EXIT_OK = 0
@@ -75,6 +75,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         earlier = Export(args.earlier_export) if args.earlier_export else None
         client = connect_reader(args.rpc, chain_id=args.chain_id)
         progress = Progress(export)
+        if SCANNER_PROBLEM is not None and not args.no_fast_path:
+            # Loud: an audit of a million entries takes minutes instead of seconds.
+            print(f"warning: {SCANNER_PROBLEM}", file=sys.stderr)
         try:
             report = run_audit(
                 export.blocks(),
@@ -87,7 +90,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 journal_name=args.journal,
                 fast=not args.no_fast_path,
                 progress=progress,
-                workers=args.workers,
             )
         finally:
             progress.done()
@@ -195,13 +197,6 @@ def _positive(value: str) -> int:
     return number
 
 
-def _workers(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("at least 1")
-    return number
-
-
 def add_commands(commands: Any) -> None:
     """Add ``audit`` and ``verify`` to a parser's sub-commands.
 
@@ -265,14 +260,8 @@ def add_commands(commands: Any) -> None:
     audit.add_argument(
         "--no-fast-path",
         action="store_true",
-        help="decode every line with the ledger's own models (slower; same verdict)",
-    )
-    audit.add_argument(
-        "--workers",
-        type=_workers,
-        metavar="N",
-        help="processes for the journal pass: 1, or 2 to hash the tree in a second one "
-        f"(default here: {default_workers()}; same verdict either way)",
+        help="decode every line with the ledger's own models, without the scanner in C "
+        "(several times slower; same verdict)",
     )
     audit.set_defaults(func=cmd_audit)
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_audit.py                  # 1,000,000 entries, 3 runs
     .venv/bin/python bench/bench_audit.py --entries 100000 --runs 5
+    .venv/bin/python bench/bench_audit.py --reference      # and once through the reference path
 
 The export is synthetic but realistic and valid: five charities with four projects
 each, donations (earmarked and general fund) in CNY, and every few hundred entries a
@@ -15,16 +16,17 @@ Both sides read the same file from the page cache:
 - baseline: read the lines and SHA-256 each one (``hashlib``), nothing else;
 - audit: ``audit.journal.verify_journal`` — every leaf hash and the whole tree, roots at
   the checkpoints and consistency proofs, every line decoded and checked canonical, the
-  sequence, the timestamps, and every accounting rule replayed through ``Books`` — with
-  as many processes as ``shanlian audit`` uses by default here (``--workers``), and
-  again with one process, beside it.
+  sequence, the timestamps, and every accounting rule replayed through ``Books`` — in
+  one process, as ``shanlian audit`` runs it: lines read by the scanner in C
+  (``audit.scanner``), the others by the ledger's reference path. ``--reference`` also
+  times one run with every line through the reference path (``--no-fast-path``, as where
+  the scanner is not built).
 
 The chain reads of a real audit (a handful of ``eth_call``) are not part of it. Every
 run of the audit is bracketed by two runs of the baseline and compared with their mean,
 since this machine's speed drifts from one minute to the next; the ratio reported is the
-median of those per-run ratios over ``--runs`` runs. 'per CPU s' counts the
-CPU time of every process of the pass (the helper's too), so it shows the work done,
-which the number of processes does not lower.
+median of those per-run ratios over ``--runs`` runs. 'per CPU s' is the rate over the
+CPU time of the pass, which other load on the machine inflates less than wall time.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit.decoder import SCANNER_AVAILABLE
 from audit.export import Export
-from audit.journal import default_workers, verify_journal
+from audit.journal import verify_journal
+from audit.scanner import SCANNER_PROBLEM
 from chain.client import Checkpoint
 from ledger.entries import canonical_bytes, to_hex
 from ledger.merkle import CompactRange, leaf_hash
@@ -227,15 +229,14 @@ def export_file(count: int, seed: int, folder: Path) -> tuple[Path, list[Checkpo
     ]
 
 
-Timing = tuple[int, float, float, int]
-"""Entries, wall seconds, CPU seconds of the pass (its helper process's too), processes."""
+Timing = tuple[int, float, float]
+"""Entries, wall seconds, CPU seconds of the pass."""
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and of its children that have ended."""
+    """CPU seconds of this process."""
     me = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+    return me.ru_utime + me.ru_stime
 
 
 def run_baseline(path: Path) -> Timing:
@@ -246,22 +247,14 @@ def run_baseline(path: Path) -> Timing:
     for line in Export(str(path)).lines():
         sha256(line).digest()
         count += 1
-    return count, time.perf_counter() - wall, _cpu() - cpu, 1
+    return count, time.perf_counter() - wall, _cpu() - cpu
 
 
-def run_audit(
-    path: Path,
-    checkpoints: list[Checkpoint],
-    fast: bool = True,
-    workers: int | None = None,
-    scanner: bool = True,
-) -> Timing:
+def run_audit(path: Path, checkpoints: list[Checkpoint], fast: bool = True) -> Timing:
     """The audit's whole journal pass over the export, read as ``shanlian audit`` reads it."""
     wall, cpu = time.perf_counter(), _cpu()
-    findings = verify_journal(
-        Export(str(path)).blocks(), checkpoints, fast=fast, workers=workers, scanner=scanner
-    )
-    timing = (findings.size, time.perf_counter() - wall, _cpu() - cpu, findings.workers)
+    findings = verify_journal(Export(str(path)).blocks(), checkpoints, fast=fast)
+    timing = (findings.size, time.perf_counter() - wall, _cpu() - cpu)
     failed = [c for c in findings.checks if c.status == "fail"]
     if failed:
         raise SystemExit(f"the synthetic export does not pass the audit: {failed[0].problems[:3]}")
@@ -275,55 +268,37 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument(
-        "--slow-path", action="store_true", help="also time one run with --no-fast-path"
-    )
-    parser.add_argument(
-        "--expressions",
+        "--reference",
         action="store_true",
-        help="also time one run without the scanner in C (audit.decoder's expressions)",
+        help="also time one run with every line through the ledger's reference path "
+        "(--no-fast-path, as where the scanner in C is not built)",
     )
     args = parser.parse_args()
+    if SCANNER_PROBLEM is not None:
+        print(f"warning: {SCANNER_PROBLEM}", file=sys.stderr)
     path, checkpoints = export_file(args.entries, args.seed, args.folder)
     size_mb = path.stat().st_size / 1e6
     run_baseline(path)  # warm the page cache
-    workers = default_workers()
-    runs: dict[str, list[Timing]] = {"baseline": [], "audit": [], "single": []}
+    load = os.getloadavg()
+    runs: dict[str, list[Timing]] = {"baseline": [], "audit": []}
     # Each run of the audit is bracketed by runs of the baseline, and compared with their
     # mean: this machine's speed drifts from one minute to the next, so a ratio only holds
     # between timings taken close together.
-    ratios: dict[str, list[float]] = {"audit": [], "single": []}
-
-    def bracketed(key: str, timing: Timing) -> None:
-        before, after = runs["baseline"][-2:]
-        runs[key].append(timing)
-        ratios[key].append(
-            (timing[0] / timing[1]) / statistics.mean(t[0] / t[1] for t in (before, after))
-        )
-
+    ratios: list[float] = []
     runs["baseline"].append(run_baseline(path))
     for _ in range(args.runs):
-        audit = run_audit(path, checkpoints, workers=workers)
+        audit = run_audit(path, checkpoints)
         runs["baseline"].append(run_baseline(path))
-        bracketed("audit", audit)
-        if workers > 1:
-            single = run_audit(path, checkpoints, workers=1)
-            runs["baseline"].append(run_baseline(path))
-            bracketed("single", single)
-    processes = runs["audit"][0][3]
+        before, after = runs["baseline"][-2:]
+        runs["audit"].append(audit)
+        ratios.append((audit[0] / audit[1]) / statistics.mean(t[0] / t[1] for t in (before, after)))
     names = {
         "baseline": "raw hashlib SHA-256 of each line (baseline)",
-        "audit": f"shanlian audit, journal pass ({processes} processes)",
-        "single": "shanlian audit, journal pass (--workers 1)",
+        "audit": "shanlian audit, journal pass (one process)",
     }
-    if processes == 1:
-        del runs["single"], names["single"], ratios["single"]
-        names["audit"] = "shanlian audit, journal pass (1 process)"
-    if args.expressions:
-        runs["expressions"] = [run_audit(path, checkpoints, workers=workers, scanner=False)]
-        names["expressions"] = f"shanlian audit, without the scanner ({processes} processes)"
-    if args.slow_path:
-        runs["slow"] = [run_audit(path, checkpoints, fast=False, workers=1)]
-        names["slow"] = "shanlian audit, ledger path only (--no-fast-path, 1 process)"
+    if args.reference:
+        runs["reference"] = [run_audit(path, checkpoints, fast=False)]
+        names["reference"] = "shanlian audit, reference path only (--no-fast-path)"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def rate(timings: list[Timing], column: int) -> float:
@@ -332,46 +307,33 @@ def main() -> None:
     print(
         f"audit benchmark: {args.entries:,} entries ({size_mb:,.0f} MB), {len(checkpoints)} "
         f"checkpoints, median of {args.runs} runs, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, lines read by "
-        + ("audit._scan (C)" if SCANNER_AVAILABLE else "audit.decoder's expressions (no scanner)")
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        "at the start, lines read by "
+        + ("audit._scan (C)" if SCANNER_PROBLEM is None else "the reference path (no scanner)")
     )
     print(f"{'':<52} {'entries/s':>11} {'ratio':>7} {'per CPU s':>11} {'ratio':>7}")
     base_wall, base_cpu = rate(runs["baseline"], 1), rate(runs["baseline"], 2)
     for key, timings in runs.items():
         wall, cpu = rate(timings, 1), rate(timings, 2)
-        ratio = statistics.median(ratios[key]) if key in ratios else wall / base_wall
+        ratio = statistics.median(ratios) if key == "audit" else wall / base_wall
         print(f"{names[key]:<52} {wall:>11,.0f} {ratio:>7.3f} {cpu:>11,.0f} {cpu / base_cpu:>7.3f}")
     print(
         "ratio: median over the runs of the audit's rate over the mean rate of the two "
-        "baseline runs around it; "
-        + ", ".join(
-            f"{key} runs {' '.join(f'{r:.3f}' for r in values)}" for key, values in ratios.items()
-        )
+        f"baseline runs around it; runs {' '.join(f'{r:.3f}' for r in ratios)}"
     )
     print(
-        f"peak memory {peak_mb:,.0f} MB (the replayed books); 'per CPU s' counts the CPU time "
-        "of every process of the pass, which other load on the machine does not inflate"
+        f"peak memory {peak_mb:,.0f} MB (the replayed books); load average at the end "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     audit_rate, base_rate = rate(runs["audit"], 1), rate(runs["baseline"], 1)
     summary: dict[str, object] = {
-        "benchmark": f"audit of a {args.entries:,}-entry export (journal pass)",
+        "benchmark": f"audit of a {args.entries:,}-entry export (journal pass, one process)",
         "project": f"{audit_rate:,.0f} entries/s",
         "baseline": f"{base_rate:,.0f} lines/s raw hashlib SHA-256",
-        "ratio": round(statistics.median(ratios["audit"]), 3),
-        "processes": processes,
-        "scanner": SCANNER_AVAILABLE,
+        "ratio": round(statistics.median(ratios), 3),
+        "processes": 1,
+        "scanner": SCANNER_PROBLEM is None,
     }
-    if "single" in runs:
-        single_rate = rate(runs["single"], 1)
-        single_ratio = round(statistics.median(ratios["single"]), 3)
-        summary["single_process"] = f"{single_rate:,.0f} entries/s"
-        summary["single_process_ratio"] = single_ratio
-        # The summary table's row (bench/run_all.py) shows both.
-        summary["benchmark"] = f"audit of a {args.entries:,}-entry export (journal pass, "
-        summary["benchmark"] += f"{processes} processes)"
-        summary["project"] = f"{audit_rate:,.0f} entries/s (one process: {single_rate:,.0f})"
-        audit_ratio = statistics.median(ratios["audit"])
-        summary["ratio"] = f"{audit_ratio:.3f} (one process: {single_ratio:.3f})"
     print("SUMMARY " + json.dumps(summary, ensure_ascii=False))
 
 

@@ -133,7 +133,7 @@ def test_journal_export_writes_every_entry_as_hashed_for_the_audit(
     assert output.read_bytes() == b"".join(leaf + b"\n" for leaf in store.leaves())
     assert not list(tmp_path.glob("*.partial"))
     # What the audit reads from it: the same journal, to the same root, every check passing.
-    findings = verify_journal(Export(str(output)).blocks(), [], workers=1)
+    findings = verify_journal(Export(str(output)).blocks(), [])
     assert (findings.size, findings.root_hash) == (store.size(), store.root(store.size()))
     assert all(check.status in ("pass", "skip") for check in findings.checks)
 

@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit import journal as journal_module
+from audit import scanner
 from audit.export import Blocks
 from audit.journal import JournalFindings, balances, verify_journal
 from audit.report import AuditReport, Check, Problem
+from audit.scanner import SCANNER_AVAILABLE
 from chain.client import Checkpoint
 from ledger.entries import make_entry, to_hex
 from ledger.merkle import MemoryTree, leaf_hash
@@ -315,49 +317,34 @@ def outcome(findings: JournalFindings) -> object:
 
 
 @pytest.mark.parametrize("name", list(tampered()))
-@pytest.mark.parametrize("helper", ["keeps up", "falls behind"])
-def test_two_processes_find_what_one_finds_and_name_the_same_first_seq(
-    name: str, helper: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lines = tampered()[name]
-    monkeypatch.setattr(journal_module, "CHUNK_LINES", 4)  # many blocks: the helper starts
-    if helper == "falls behind":  # this process then checks the shapes of every block
-        monkeypatch.setattr(journal_module._HelperProcess, "ready", lambda self: False)
-    one = verify_journal(iter(lines), CHECKPOINTS, workers=1)
-    two = verify_journal(iter(lines), CHECKPOINTS, workers=2)
-    assert (one.workers, two.workers) == (1, 2)
-    assert outcome(two) == outcome(one)
-    problems = [p for c in one.checks for p in c.problems]
-    if name == "honest":
-        assert not problems
-    else:
-        assert first_problem(two.checks) == first_problem(one.checks)
-
-
-@pytest.mark.parametrize("name", list(tampered()))
-@pytest.mark.parametrize("workers", [1, 2])
-def test_the_scanner_finds_what_the_expressions_find_and_names_the_same_first_seq(
-    name: str, workers: int, monkeypatch: pytest.MonkeyPatch
+def test_the_fast_path_finds_what_the_reference_path_finds_and_names_the_same_first_seq(
+    name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines = tampered()[name]
     monkeypatch.setattr(journal_module, "CHUNK_LINES", 8)  # runs of lines across blocks
-    scanned = verify_journal(iter(lines), CHECKPOINTS, workers=workers)
-    expressions = verify_journal(iter(lines), CHECKPOINTS, workers=workers, scanner=False)
-    assert outcome(scanned) == outcome(expressions)
-    if name != "honest":
-        assert first_problem(scanned.checks) == first_problem(expressions.checks)
+    fast = verify_journal(iter(lines), CHECKPOINTS)
+    reference = verify_journal(iter(lines), CHECKPOINTS, fast=False)
+    assert (fast.scanned, reference.scanned) == (SCANNER_AVAILABLE, False)
+    assert outcome(fast) == outcome(reference)
+    problems = [p for c in reference.checks for p in c.problems]
+    if name == "honest":
+        assert not problems
+    else:
+        assert first_problem(fast.checks) == first_problem(reference.checks)
 
 
 def test_an_audit_without_the_scanner_says_so_and_finds_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lines = tampered()["amount changed"]
-    with_it = verify_journal(iter(lines), CHECKPOINTS, workers=1)
-    monkeypatch.setattr(journal_module, "SCANNER_AVAILABLE", False)
-    without = verify_journal(iter(lines), CHECKPOINTS, workers=1)
+    with_it = verify_journal(iter(lines), CHECKPOINTS)
+    monkeypatch.setattr(scanner, "_scan", None)
+    monkeypatch.setattr(journal_module, "SCANNER_PROBLEM", scanner._problem())
+    without = verify_journal(iter(lines), CHECKPOINTS)
     assert not with_it.notes
-    assert len(without.notes) == 1
-    assert "audit._scan (the scanner in C) is not built here" in without.notes[0]
+    assert not without.scanned
+    (note,) = without.notes
+    assert note.startswith("audit._scan (the scanner in C) is not built here: every line is ")
     without.notes.clear()
     assert outcome(without) == outcome(with_it)
 
@@ -407,16 +394,15 @@ def dated(lines: list[bytes], dates: dict[int, str]) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("scanner", [True, False])
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("fast", [True, False])
 def test_entries_dated_after_the_block_that_anchored_them_are_named_under_each_checkpoint(
-    scanner: bool, workers: int, monkeypatch: pytest.MonkeyPatch
+    fast: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(journal_module, "CHUNK_LINES", 8)  # runs of lines across limits
     # A clock three hours ahead from seq 12 on; each checkpoint was anchored on time.
     lines = dated(LINES, {12: "2026-11-26T13:00:00.000Z"})
     checkpoints = anchored(lines, SIZES)
-    findings = verify_journal(iter(lines), checkpoints, workers=workers, scanner=scanner)
+    findings = verify_journal(iter(lines), checkpoints, fast=fast)
     check = next(c for c in findings.checks if c.name == "timestamps")
     assert check.status == "fail"
     assert [(p.first, p.last) for p in check.problems] == [(12, 15), (16, 29), (30, 44)]

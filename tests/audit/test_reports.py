@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.cli import build_parser
+from audit import cli as audit_cli
+from audit import journal, scanner
 from audit.auditor import run_audit
 from audit.cli import Progress, cmd_audit, cmd_verify, main
 from audit.export import Export
@@ -147,6 +149,35 @@ def test_the_audit_command_writes_both_reports_and_exits_by_the_verdict(
     assert captured.err == ""  # no progress bar when stderr is not a terminal
     assert main([*base, "--journal", str(bad)]) == 1
     assert f"FAILED at seq {anchored.seqs['donation']}" in capsys.readouterr().out
+
+
+@ANVIL_ONLY
+def test_without_the_scanner_the_audit_command_says_so_on_stderr_and_in_the_report(
+    anchored: Anchored,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scanner, "_scan", None)  # as where no C compiler built it
+    problem = scanner._problem()
+    assert problem is not None
+    monkeypatch.setattr(audit_cli, "SCANNER_PROBLEM", problem)
+    monkeypatch.setattr(journal, "SCANNER_PROBLEM", problem)
+    assert anchored.client.rpc_url is not None
+    good = write_export(tmp_path / "good.jsonl", anchored.export)
+    out_json = tmp_path / "r.json"
+    argv = ["audit", "--rpc", anchored.client.rpc_url, "--contract", anchored.contract]
+    assert main([*argv, "--journal", str(good), "--report-json", str(out_json)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"warning: {problem}\n"
+    assert f"  - {problem}" in captured.out  # the text report's notes
+    assert problem in json.loads(out_json.read_text("utf-8"))["notes"]
+    assert "PASSED" in captured.out
+    # Asked for the reference path, the auditor is not warned about it.
+    assert main([*argv, "--journal", str(good), "--no-fast-path"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert problem not in captured.out
 
 
 @ANVIL_ONLY
