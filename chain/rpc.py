@@ -33,12 +33,12 @@ from web3.providers.eth_tester.middleware import request_formatters, result_form
 from web3.types import RPCEndpoint
 
 from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR, load_artifact
+from chain.node import METHOD_NOT_FOUND
 from chain.reader import ChainReader
 
 # JSON-RPC 2.0's codes, and EIP-1474's for a limit.
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 LIMIT_EXCEEDED = -32005
 
