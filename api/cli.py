@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
-from eth_account import Account
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import URL, inspect, make_url
-from web3 import Web3
 
 from api.anchoring import AnchorError
 from api.keys import (
@@ -31,6 +29,7 @@ from api.keys import (
 )
 from api.settings import ProductionSettingsError, describe_settings_error, get_settings
 from audit import cli as audit_cli
+from chain.accounts import address_of_key, checksum_address
 from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
 from chain.devnet import DEFAULT_STATE_FILE
 from chain.errors import ChainError
@@ -528,13 +527,13 @@ def _role_account(account: str) -> str | None:
     """``account`` as an address: itself (0x…), or the address of the key the variable holds."""
     if account.startswith("0x"):
         try:
-            return str(Web3.to_checksum_address(account))
+            return checksum_address(account)
         except ValueError:
             return None
     key = os.environ.get(account)
     if not key:
         return None
-    return str(Account.from_key(key).address)
+    return address_of_key(key)
 
 
 def _role_client(*variables: str) -> ChainClient | str:

@@ -23,13 +23,13 @@ from audit.onchain import (
     registered_charity_ids,
 )
 from audit.report import AuditReport, Balance, CharitySummary, Check, Problem, RegistryRecord
-from chain.client import ChainClient
+from chain.reader import ChainReader
 from ledger.entries import to_hex
 
 
 def run_audit(
     lines: Iterable[bytes] | Blocks,
-    client: ChainClient,
+    client: ChainReader,
     *,
     contract: str,
     registry: str | None = None,
@@ -174,7 +174,7 @@ def _summary(
 
 
 def _check_registry(
-    client: ChainClient,
+    client: ChainReader,
     address: str,
     block: int,
     findings: JournalFindings,

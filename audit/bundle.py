@@ -23,10 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound, Web3Exception
-
 from audit.errors import (
     AnchorTransactionError,
     BundleChainError,
@@ -39,9 +35,10 @@ from audit.errors import (
     LeafHashMismatchError,
 )
 from audit.onchain import check_code
+from chain.accounts import checksum_address
 from chain.artifacts import LEDGER_ANCHOR
-from chain.client import ChainClient
-from chain.errors import ChainError, LedgerAnchorUnknownRootError
+from chain.errors import LedgerAnchorUnknownRootError
+from chain.reader import ChainReader
 from ledger.entries import Entry, canonical_bytes, parse_entry, to_hex
 from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
 from ledger.merkle import leaf_hash as merkle_leaf_hash
@@ -326,7 +323,7 @@ def verify_bundle_offline(bundle: Mapping[str, Any] | ProofBundle) -> list[Step]
 
 def verify_bundle_on_chain(
     bundle: Mapping[str, Any] | ProofBundle,
-    client: ChainClient,
+    client: ChainReader,
     *,
     contract: str | None = None,
     call_contract: bool = True,
@@ -391,14 +388,7 @@ def verify_bundle_on_chain(
     )
 
     # A reader of its own on the bundle's contract: the caller's client stays as it was.
-    reader = ChainClient(
-        client.w3,
-        client.account,
-        chain_id=client.chain_id,
-        rpc_url=client.rpc_url,
-        embedded=client.embedded_chain,
-    )
-    reader.attach(ledger_anchor=code.address, check_code=False)
+    reader = client.reader(ledger_anchor=code.address)
     index = parsed.checkpoint_index
     root = to_hex(parsed.root_hash)
     try:
@@ -456,46 +446,30 @@ def verify_bundle_on_chain(
     return steps
 
 
-def _check_anchor_tx(parsed: ProofBundle, client: ChainClient) -> Step:
+def _check_anchor_tx(parsed: ProofBundle, client: ChainReader) -> Step:
     tx_hash = parsed.tx_hash
-    eth = client.w3.eth
-    try:
-        receipt = eth.get_transaction_receipt(HexBytes(tx_hash))
-    except TransactionNotFound:
-        raise AnchorTransactionError(tx_hash, "no such transaction on this chain") from None
-    except (OSError, Web3Exception) as exc:
-        raise ChainError(f"reading the receipt of {to_hex(tx_hash)}: {exc}") from exc
-    if receipt is None:
+    tx = client.anchor_transaction(tx_hash)
+    if tx is None:
         raise AnchorTransactionError(tx_hash, "no such transaction on this chain")
-    block_number = int(receipt["blockNumber"])
+    block_number = tx.block_number
     if block_number != parsed.block_number:
         raise AnchorTransactionError(
             tx_hash, f"is in block {block_number}, the bundle says {parsed.block_number}"
         )
-    if int(receipt["status"]) != 1:
+    if not tx.succeeded:
         raise AnchorTransactionError(tx_hash, "failed (status 0): it anchored nothing")
-    block = eth.get_block(block_number)
-    if bytes(block["hash"]) != bytes(receipt["blockHash"]):
+    if not tx.canonical:
         raise AnchorTransactionError(
             tx_hash, f"block {block_number} of the canonical chain no longer holds it (a reorg)"
         )
-    event = client.ledger_anchor.events.CheckpointAnchored()
-    anchored: list[tuple[int, int, bytes]] = []
-    for log in receipt["logs"]:
-        if str(log["address"]).lower() != parsed.contract:
-            continue
-        try:
-            args = event.process_log(log)["args"]
-        except (Web3Exception, ValueError, LookupError):
-            continue  # another event of the contract
-        anchored.append((int(args["index"]), int(args["treeSize"]), bytes(args["rootHash"])))
+    anchored = tx.anchored
     wanted = (parsed.checkpoint_index, parsed.tree_size, parsed.root_hash)
     if wanted not in anchored:
         found = ", ".join(f"checkpoint {i} at size {s}" for i, s, _ in anchored) or "nothing"
         raise AnchorTransactionError(
             tx_hash,
             f"emitted no CheckpointAnchored({parsed.checkpoint_index}, {parsed.tree_size}, "
-            f"{to_hex(parsed.root_hash)}) from {to_checksum_address(parsed.contract)}; "
+            f"{to_hex(parsed.root_hash)}) from {checksum_address(parsed.contract)}; "
             f"it anchored {found}",
         )
     return Step(
@@ -508,7 +482,7 @@ def _check_anchor_tx(parsed: ProofBundle, client: ChainClient) -> Step:
 
 def verify_bundle(
     bundle: Mapping[str, Any] | ProofBundle,
-    client: ChainClient,
+    client: ChainReader,
     *,
     contract: str | None = None,
     call_contract: bool = True,

@@ -1,37 +1,36 @@
 """What the audit reads from the chain, as an outsider: no key, no settings of ours.
 
-A reader is a ``chain.client.ChainClient`` whose account is a throwaway key that never
-signs anything (``eth_call`` only needs a ``from``). Every read of one audit is pinned to
-one block, so the checkpoints and the registry are one consistent snapshot even while
-the operator keeps anchoring.
+A reader is a ``chain.reader.ChainReader``: it holds no key (``eth_call`` needs no
+``from``). Every read of one audit is pinned to one block, so the checkpoints and the
+registry are one consistent snapshot even while the operator keeps anchoring. This module
+says what the audit makes of the reads: the errors an auditor can act on (``ChainReadError``
+naming ``--rpc``, ``--contract``, ``--registry``), and what is best effort.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from eth_account import Account
-from eth_utils.address import is_address, to_checksum_address
-from web3 import Web3
-from web3.exceptions import Web3Exception
-from web3.types import BlockIdentifier
+from typing import Literal
 
 from audit.errors import ChainReadError
-from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR, load_artifact
-from chain.client import ChainClient, Charity, Checkpoint
+from chain.accounts import is_address
+from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR
+from chain.charity_registry import Charity
 from chain.errors import (
     ChainError,
-    ChainUnavailableError,
+    ChainIdMismatchError,
     CharityRegistryUnknownCharityError,
 )
+from chain.ledger_anchor import Checkpoint
+from chain.node import ContractCode
+from chain.reader import ChainReader
 from chain.settings import redact_url
 
-__all__ = ["redact_url"]  # audit.cli and audit.auditor import it from here
+__all__ = ["ContractCode", "redact_url"]  # audit.cli and audit.auditor import them from here
 
 
 def connect_reader(
     rpc_url: str, *, chain_id: int | None = None, request_timeout_s: float = 30.0
-) -> ChainClient:
+) -> ChainReader:
     """Connect to a JSON-RPC node to read from it, with no signing key of anyone's.
 
     Args:
@@ -43,60 +42,19 @@ def connect_reader(
         ChainUnavailableError: the node does not answer.
         ChainReadError: the node serves another chain than ``chain_id``.
     """
-    provider = Web3.HTTPProvider(
-        rpc_url,
-        request_kwargs={"timeout": request_timeout_s},
-        exception_retry_configuration=None,
-    )
-    w3 = Web3(provider)
-    shown = redact_url(rpc_url)
     try:
-        actual = int(w3.eth.chain_id)
-    except (OSError, Web3Exception) as exc:
-        raise ChainUnavailableError(
-            f"cannot reach the node at {shown} ({exc.__class__.__name__}): is --rpc right?"
-        ) from exc
-    if chain_id is not None and actual != chain_id:
-        raise ChainReadError(
-            f"the node at {shown} serves chain id {actual}, not {chain_id}: "
-            "is --rpc the node of the deployment's chain?"
+        return ChainReader.connect(
+            rpc_url, chain_id=chain_id, request_timeout_s=request_timeout_s, hint="is --rpc right?"
         )
-    # A fresh random key: it never signs, it only fills eth_call's "from".
-    return ChainClient(w3, Account.create(), chain_id=actual, rpc_url=rpc_url)
-
-
-METHOD_NOT_FOUND = -32601
-"""JSON-RPC's code for a method the endpoint does not offer."""
-
-
-@dataclass(frozen=True)
-class ContractCode:
-    """Whether the code at an address is the published build of a contract.
-
-    Attributes:
-        name: ``LedgerAnchor`` or ``CharityRegistry``.
-        address: the checksummed address.
-        checked: the node answered ``eth_getCode`` (a read-only proxy may not offer it).
-        present: any code is there at all (True when not ``checked``).
-        published_build: the code is exactly ``contracts/build``'s deployed bytecode
-            (False when not ``checked``).
-    """
-
-    name: str
-    address: str
-    checked: bool
-    present: bool
-    published_build: bool
-
-
-def _method_not_found(exc: Web3Exception) -> bool:
-    response = getattr(exc, "rpc_response", None)
-    error = response.get("error") if isinstance(response, dict) else None
-    return isinstance(error, dict) and error.get("code") == METHOD_NOT_FOUND
+    except ChainIdMismatchError as exc:
+        raise ChainReadError(
+            f"the node at {redact_url(rpc_url)} serves chain id {exc.actual}, not {chain_id}: "
+            "is --rpc the node of the deployment's chain?"
+        ) from None
 
 
 def check_code(
-    client: ChainClient, name: str, address: str, block: BlockIdentifier
+    client: ChainReader, name: str, address: str, block: int | Literal["latest"]
 ) -> ContractCode:
     """Read the code at ``address`` and compare it with the published build of ``name``.
 
@@ -106,29 +64,11 @@ def check_code(
     """
     if not is_address(address):
         raise ChainReadError(f"{address!r} is not an address (0x and 40 hex digits)")
-    checksummed = to_checksum_address(address)
-    try:
-        code = bytes(client.w3.eth.get_code(checksummed, block_identifier=block))
-    except Web3Exception as exc:
-        if _method_not_found(exc):
-            return ContractCode(
-                name, checksummed, checked=False, present=True, published_build=False
-            )
-        raise ChainUnavailableError(f"reading the code of {name}: {exc}") from exc
-    except OSError as exc:
-        raise ChainUnavailableError(f"reading the code of {name}: {exc}") from exc
-    artifact = load_artifact(name)
-    return ContractCode(
-        name=name,
-        address=checksummed,
-        checked=True,
-        present=bool(code),
-        published_build=code == artifact.deployed_bytecode,
-    )
+    return client.contract_code(name, address, block)
 
 
 def attach_ledger_anchor(
-    client: ChainClient, address: str, block: int, from_block: int = 0
+    client: ChainReader, address: str, block: int, from_block: int = 0
 ) -> ContractCode:
     """Use the LedgerAnchor at ``address``, whatever its code; return what the code is.
 
@@ -148,7 +88,7 @@ def attach_ledger_anchor(
     return code
 
 
-def attach_charity_registry(client: ChainClient, address: str, block: int) -> ContractCode:
+def attach_charity_registry(client: ChainReader, address: str, block: int) -> ContractCode:
     """Use the CharityRegistry at ``address``; return what its code is.
 
     Raises:
@@ -164,7 +104,7 @@ def attach_charity_registry(client: ChainClient, address: str, block: int) -> Co
     return code
 
 
-def read_checkpoints(client: ChainClient, block: int) -> list[Checkpoint]:
+def read_checkpoints(client: ChainReader, block: int) -> list[Checkpoint]:
     """Every checkpoint the attached LedgerAnchor holds at ``block``, by index: its
     ``CheckpointAnchored`` logs, each confirmed by ``checkpointOf`` from the contract's storage.
 
@@ -175,7 +115,7 @@ def read_checkpoints(client: ChainClient, block: int) -> list[Checkpoint]:
     return client.checkpoints(block)
 
 
-def read_charity(client: ChainClient, charity_id: str, block: int) -> Charity | None:
+def read_charity(client: ChainReader, charity_id: str, block: int) -> Charity | None:
     """The registry's record of a charity at ``block``, or None if never registered.
 
     Raises:
@@ -189,23 +129,13 @@ def read_charity(client: ChainClient, charity_id: str, block: int) -> Charity | 
         return None
 
 
-def registered_charity_ids(client: ChainClient, block: int) -> list[str] | None:
+def registered_charity_ids(client: ChainReader, block: int) -> list[str] | None:
     """Ids of every charity the registry has registered up to ``block`` (its events).
 
     Best effort: some public nodes refuse ``eth_getLogs`` over the whole chain; then
     None is returned and the audit says it could not list them.
     """
     try:
-        logs = client.charity_registry.events.CharityRegistered().get_logs(
-            from_block=0, to_block=block
-        )
-    except (OSError, Web3Exception, ChainError, ValueError):
+        return client.registered_charity_ids(block)
+    except (ChainError, ValueError):
         return None
-    ids: list[str] = []
-    for log in logs:
-        raw = bytes(log["args"]["charityId"])
-        try:
-            ids.append(raw.rstrip(b"\x00").decode("utf-8"))
-        except UnicodeDecodeError:
-            ids.append("0x" + raw.hex())
-    return ids

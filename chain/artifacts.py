@@ -10,7 +10,10 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from eth_typing import ABIFunction
+from eth_utils.abi import function_abi_to_4byte_selector
 
 from chain.errors import ArtifactError
 
@@ -44,6 +47,14 @@ class Artifact:
     compiler_version: str
     settings: dict[str, Any]
     sources: dict[str, str]
+
+    def view_functions(self) -> dict[bytes, str]:
+        """The 4-byte selectors of its view and pure functions → their signatures."""
+        return {
+            function_selector(item): signature(item)
+            for item in self.abi
+            if item.get("type") == "function" and item.get("stateMutability") in ("view", "pure")
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Artifact:
@@ -101,3 +112,17 @@ def _load(name: str, build_dir: Path) -> Artifact:
     if artifact.name != name:
         raise ArtifactError(f"{path} holds contract {artifact.name}, not {name}")
     return artifact
+
+
+def signature(item: dict[str, Any]) -> str:
+    """A function's signature from its ABI item, e.g. ``checkpointOf(bytes32)``."""
+    inputs = ",".join(i["type"] for i in item.get("inputs", []))
+    return f"{item['name']}({inputs})"
+
+
+def function_selector(item: dict[str, Any]) -> bytes:
+    """A function's 4-byte selector (keccak-256 of its canonical signature) from its ABI item.
+
+    Callers outside ``chain`` (the explorer's page, which has no keccak) get it here.
+    """
+    return bytes(function_abi_to_4byte_selector(cast(ABIFunction, item)))

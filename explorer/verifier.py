@@ -9,12 +9,8 @@ The script decodes the answer as ``(uint256 index, uint64 treeSize, uint64 ancho
 from __future__ import annotations
 
 import functools
-from typing import cast
 
-from eth_typing import ABIFunction
-from eth_utils.abi import function_abi_to_4byte_selector
-
-from chain.artifacts import LEDGER_ANCHOR, load_artifact
+from chain.artifacts import LEDGER_ANCHOR, function_selector, load_artifact
 
 CHECKPOINT_OF = "checkpointOf(bytes32)"
 CHECKPOINT_OF_OUTPUTS = ("uint256", "uint64", "uint64")
@@ -84,7 +80,7 @@ def checkpoint_of_selector() -> str:
             raise ValueError(
                 f"{CHECKPOINT_OF} returns {outputs}; the page decodes {CHECKPOINT_OF_OUTPUTS}"
             )
-        selector = "0x" + function_abi_to_4byte_selector(cast(ABIFunction, item)).hex()
+        selector = "0x" + function_selector(item).hex()
         listed = artifact.method_identifiers.get(CHECKPOINT_OF)
         if listed is not None and "0x" + listed.removeprefix("0x") != selector:
             raise ValueError(f"the ABI gives {selector}, the artifact lists 0x{listed}")

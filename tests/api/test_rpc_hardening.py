@@ -28,12 +28,13 @@ from eth_abi.abi import encode as abi_encode
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from api import rpc
-from api.rpc import RateLimiter, view_selectors
+from api.rpc import RateLimiter
+from chain import rpc
 from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR
 from chain.client import ChainClient, encode_charity_id
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
+from chain.rpc import view_selectors
 from tests.api.conftest import Api, ApiFactory, build_api, close_api
 
 pytestmark = pytest.mark.timeout(180)

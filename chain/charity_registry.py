@@ -1,0 +1,146 @@
+"""The CharityRegistry contract: charities by id, as the journal names them.
+
+``CharityRegistryReads`` holds the contract's reads (a base of ``ChainReader``); the writes
+are built here (``register_function``, ``revoke_function``) and sent by ``ChainClient``.
+A charity id is registered as a ``bytes32``: its UTF-8, right-padded with zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3Exception
+from web3.types import BlockIdentifier
+
+from chain.accounts import ZERO_ADDRESS, checksum_address
+from chain.errors import ChainError
+from chain.node import HASH_SIZE, Node, check_hash
+
+REGISTRAR_ROLE = Web3.keccak(text="REGISTRAR_ROLE")
+"""keccak-256 of the role's name, as OpenZeppelin's AccessControl derives it."""
+
+
+@dataclass(frozen=True)
+class Charity:
+    """A charity in the on-chain registry.
+
+    Attributes:
+        charity_id: the journal's id, e.g. ``ch_…``.
+        signer: the address that signs its entries, or None.
+        metadata_hash: the hash registered with it.
+        registered_at: block timestamp of the registration.
+        revoked_at: block timestamp of the revocation, or None while active.
+    """
+
+    charity_id: str
+    signer: str | None
+    metadata_hash: bytes
+    registered_at: int
+    revoked_at: int | None
+
+    @property
+    def active(self) -> bool:
+        """Registered and not revoked."""
+        return self.revoked_at is None
+
+
+def encode_charity_id(charity_id: str) -> bytes:
+    """The ``bytes32`` a charity id is registered under: its UTF-8, right-padded with zeros.
+
+    Reversible by ``decode_charity_id``, so the chain shows the journal's own ids.
+
+    Raises:
+        ValueError: the id is empty, longer than 32 bytes in UTF-8, or holds a NUL.
+    """
+    raw = charity_id.encode("utf-8")
+    if not raw or len(raw) > HASH_SIZE or b"\x00" in raw:
+        raise ValueError(f"charity id {charity_id!r} must be 1 to 32 UTF-8 bytes, without NUL")
+    return raw.ljust(HASH_SIZE, b"\x00")
+
+
+def decode_charity_id(key: bytes) -> str:
+    """The charity id that ``encode_charity_id`` turned into ``key``."""
+    return key.rstrip(b"\x00").decode("utf-8")
+
+
+def register_function(
+    contract: Contract, charity_id: str, signer: str | None, metadata_hash: bytes
+) -> ContractFunction:
+    """``registerCharity(id, signer, metadata_hash)``, its arguments checked.
+
+    Raises:
+        ValueError: an id, address or hash out of shape.
+    """
+    check_hash("metadata hash", metadata_hash)
+    return contract.functions.registerCharity(
+        encode_charity_id(charity_id),
+        checksum_address(signer) if signer else ZERO_ADDRESS,
+        bytes(metadata_hash),
+    )
+
+
+def revoke_function(contract: Contract, charity_id: str) -> ContractFunction:
+    """``revokeCharity(id)``.
+
+    Raises:
+        ValueError: an id out of shape.
+    """
+    return contract.functions.revokeCharity(encode_charity_id(charity_id))
+
+
+class CharityRegistryReads(Node):
+    """The reads of the attached CharityRegistry (a base of ``ChainReader``)."""
+
+    def charity(self, charity_id: str, block: BlockIdentifier = "latest") -> Charity:
+        """A registered charity.
+
+        Raises:
+            CharityRegistryUnknownCharityError: never registered.
+        """
+        with self._calling(f"reading charity {charity_id}"):
+            signer, registered_at, revoked_at, metadata_hash = (
+                self.charity_registry.functions.charityOf(encode_charity_id(charity_id)).call(
+                    block_identifier=block
+                )
+            )
+        return Charity(
+            charity_id=charity_id,
+            signer=None if int(signer, 16) == 0 else checksum_address(signer),
+            metadata_hash=bytes(metadata_hash),
+            registered_at=int(registered_at),
+            revoked_at=int(revoked_at) or None,
+        )
+
+    def is_charity_active(self, charity_id: str) -> bool:
+        """Whether a charity is registered and not revoked."""
+        with self._calling(f"reading charity {charity_id}"):
+            return bool(
+                self.charity_registry.functions.isActive(encode_charity_id(charity_id)).call()
+            )
+
+    def registered_charity_ids(self, block: BlockIdentifier = "latest") -> list[str]:
+        """Ids of every charity the registry registered up to ``block``, from its
+        ``CharityRegistered`` logs; an id that is not UTF-8 is shown as ``0x`` hex.
+
+        Raises:
+            ChainError: the node fails or refuses (some refuse ``eth_getLogs`` over the
+                whole chain).
+        """
+        with self._calling("reading CharityRegistered logs"):
+            try:
+                logs = self.charity_registry.events.CharityRegistered().get_logs(
+                    from_block=0, to_block=block
+                )
+            except (Web3Exception, ValueError) as exc:  # a refusal, or web3's own complaint
+                raise ChainError(f"reading CharityRegistered logs: {exc}") from exc
+        ids: list[str] = []
+        for log in logs:
+            raw = bytes(log["args"]["charityId"])
+            try:
+                ids.append(decode_charity_id(raw))
+            except UnicodeDecodeError:
+                ids.append("0x" + raw.hex())
+        return ids
