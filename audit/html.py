@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
 
-from audit.report import AuditReport, Balance, Check, money
+from audit.report import AuditReport, Balance, Check, amounts
 from ledger.entries import to_hex
 
 _STYLE = """
@@ -47,14 +47,7 @@ def _rows(rows: Iterable[Iterable[str]]) -> str:
 
 def _balance_cells(balance: Balance) -> list[str]:
     return [f"<td>{_e(balance.currency)}</td>"] + [
-        f'<td class="num">{_e(money(value))}</td>'
-        for value in (
-            balance.received,
-            balance.refunded,
-            balance.allocated,
-            balance.disbursed,
-            balance.held,
-        )
+        f'<td class="num">{_e(amount)}</td>' for amount in amounts(balance)
     ]
 
 
@@ -161,8 +154,9 @@ def render_html(report: AuditReport) -> str:
             f'<td class="num">{_e(charity.projects)}</td>',
             f'<td class="num">{_e(charity.donations)}</td>',
         ]
-        balances = charity.balances or (Balance("—"),)
-        for n, balance in enumerate(balances):
+        if not charity.balances:
+            charity_rows.append(head + ["<td>—</td>"] * 6)
+        for n, balance in enumerate(charity.balances):
             charity_rows.append((head if n == 0 else ["<td></td>"] * 5) + _balance_cells(balance))
     notes = "".join(f"<li>{_e(note)}</li>" for note in report.notes)
     return f"""<!doctype html>
@@ -180,7 +174,7 @@ def render_html(report: AuditReport) -> str:
 <h2>Checkpoints on chain</h2>
 <table><tr><th>index</th><th>tree size</th><th>root on chain</th><th>anchored</th>
 <th>export</th></tr>{checkpoints}</table>
-<h2>Totals (minor units: fen for CNY)</h2>
+<h2>Totals</h2>
 <table><tr>{_MONEY_HEAD}</tr>{totals}</table>
 <h2>Charities</h2>
 <table><tr><th>charity</th><th>seq</th><th>on chain</th><th>projects</th><th>donations</th>

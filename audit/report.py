@@ -13,10 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
+from ledger.accounting import Balance as Balance  # the one Balance, as the audit sums it
+from ledger.currencies import money
 from ledger.entries import to_hex
 
 Status = Literal["pass", "fail", "skip"]
 REPORT_FORMAT = "shanlian-audit/v1"
+_BALANCE_JSON = TypeAdapter(Balance)
+"""A balance as JSON, ``held`` included."""
 MAX_PROBLEMS_KEPT = 100
 """Problems kept per check (all are counted): one bad insert shifts every later seq."""
 
@@ -115,41 +121,6 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Balance:
-    """Money in one currency, minor units (fen for CNY).
-
-    Attributes:
-        currency: ISO 4217 code.
-        received: all donations.
-        refunded: refunded to donors.
-        allocated: allocated to disbursements (less reversals).
-        disbursed: disbursements not voided.
-    """
-
-    currency: str
-    received: int = 0
-    refunded: int = 0
-    allocated: int = 0
-    disbursed: int = 0
-
-    @property
-    def held(self) -> int:
-        """Received, not refunded and not yet allocated to any disbursement."""
-        return self.received - self.refunded - self.allocated
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON, ``held`` included."""
-        return {
-            "currency": self.currency,
-            "received": self.received,
-            "refunded": self.refunded,
-            "allocated": self.allocated,
-            "disbursed": self.disbursed,
-            "held": self.held,
-        }
-
-
-@dataclass(frozen=True)
 class RegistryRecord:
     """A charity as the on-chain registry holds it.
 
@@ -209,7 +180,7 @@ class CharitySummary:
             "projects": self.projects,
             "donations": self.donations,
             "disbursements": self.disbursements,
-            "balances": [b.to_json() for b in self.balances],
+            "balances": [_BALANCE_JSON.dump_python(b) for b in self.balances],
             "registry": None if self.registry is None else self.registry.to_json(),
         }
 
@@ -353,7 +324,7 @@ class AuditReport:
             },
             "checkpoints": [c.to_json() for c in self.checkpoints],
             "checks": [c.to_json() for c in self.checks],
-            "totals": [b.to_json() for b in self.totals],
+            "totals": [_BALANCE_JSON.dump_python(b) for b in self.totals],
             "charities": [c.to_json() for c in self.charities],
             "notes": list(self.notes),
             "elapsed_s": round(self.elapsed_s, 3),
@@ -364,9 +335,18 @@ class AuditReport:
         return "\n".join(_text_lines(self)) + "\n"
 
 
-def money(amount: int) -> str:
-    """An amount in minor units with thousands separators: ``1,234,567``."""
-    return f"{amount:,}"
+def amounts(balance: Balance) -> tuple[str, ...]:
+    """Received, refunded, allocated, disbursed and held, as people read money."""
+    return tuple(
+        money(value, balance.currency)
+        for value in (
+            balance.received,
+            balance.refunded,
+            balance.allocated,
+            balance.disbursed,
+            balance.held,
+        )
+    )
 
 
 def _width(text: str) -> int:
@@ -418,31 +398,12 @@ def _text_lines(report: AuditReport) -> list[str]:
         if check.problem_count > 5:
             lines.append(f"        {'':<15} … {check.problem_count - 5:,} more")
     if report.totals:
-        lines += ["", "totals (minor units, e.g. fen for CNY)"]
+        lines += ["", "totals"]
         lines += _table(
             [("", "currency", "received", "refunded", "allocated", "disbursed", "held")]
+            + [("all charities", b.currency, *amounts(b)) for b in report.totals]
             + [
-                (
-                    "all charities",
-                    b.currency,
-                    money(b.received),
-                    money(b.refunded),
-                    money(b.allocated),
-                    money(b.disbursed),
-                    money(b.held),
-                )
-                for b in report.totals
-            ]
-            + [
-                (
-                    f"{c.name} ({c.charity_id})",
-                    b.currency,
-                    money(b.received),
-                    money(b.refunded),
-                    money(b.allocated),
-                    money(b.disbursed),
-                    money(b.held),
-                )
+                (f"{c.name} ({c.charity_id})", b.currency, *amounts(b))
                 for c in report.charities
                 for b in c.balances
             ]
