@@ -116,6 +116,16 @@ def _from_body(kind: type[_S], seq: int, body: Mapping[str, Any]) -> _S:
     return kind(seq=seq, **{name: value for name, value in body.items() if name in _FIELDS[kind]})
 
 
+_SHELVES: Mapping[type[State], str] = {
+    CharityState: "charities",
+    ProjectState: "projects",
+    DonationState: "donations",
+    DisbursementState: "disbursements",
+    AllocationState: "allocations",
+}
+"""The ``Books`` field that keeps each kind of state."""
+
+
 @pydantic_dataclass(frozen=True)
 class Balance:
     """Money of a charity, a project or all of them, in minor units of one currency.
@@ -224,14 +234,8 @@ class Books:
 
     def shelf(self, kind: type[State]) -> dict[str, Any]:
         """The states of one kind, by id (``books.shelf(DonationState)`` is ``donations``)."""
-        shelves: dict[type[State], dict[str, Any]] = {
-            CharityState: self.charities,
-            ProjectState: self.projects,
-            DonationState: self.donations,
-            DisbursementState: self.disbursements,
-            AllocationState: self.allocations,
-        }
-        return shelves[kind]
+        shelf: dict[str, Any] = getattr(self, _SHELVES[kind])
+        return shelf
 
     def _add(self, state: State) -> None:
         """Keep a state an entry created."""

@@ -8,6 +8,7 @@ its body model and its rule, and the exported forms accept exactly what validati
 from __future__ import annotations
 
 import json
+import operator
 import string
 import typing
 from typing import Any
@@ -64,6 +65,10 @@ def test_every_kind_has_a_label_and_creates_at_most_an_id_field_of_its_body() ->
 def test_each_thing_is_created_by_one_kind_and_kept_by_one_state() -> None:
     assert sorted(CREATES.values()) == sorted(f"{thing}_id" for thing in ID_PREFIXES)
     assert sorted(state.key for state in STATES) == sorted(CREATES.values())
+    books = Books()
+    shelves = [books.charities, books.projects, books.donations]
+    shelves += [books.disbursements, books.allocations]
+    assert all(map(operator.is_, map(books.shelf, STATES), shelves))
 
 
 def test_applying_a_kind_without_a_rule_is_refused_by_name() -> None:
