@@ -34,9 +34,9 @@ from explorer.models import (
     ProjectSummary,
     RefundPublic,
 )
-from ledger.entries import parse_rfc3339
+from ledger.entries import ADDRESS, HASH, MAX_AMOUNT, parse_rfc3339
 
-Amount = Annotated[StrictInt, Field(gt=0, le=10**12, description="minor units (fen for CNY)")]
+Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="minor units (fen for CNY)")]
 
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -109,7 +109,7 @@ def _currency(value: str) -> str:
 
 
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
-Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$", description="0x lowercase hex")]
+Hex32 = Annotated[str, Field(pattern=f"^{HASH.pattern}$", description="0x lowercase hex")]
 
 
 def _json_type(value: object) -> str:
@@ -165,7 +165,7 @@ class Closed(BaseModel):
 class CharityCreate(Closed):
     name: Annotated[str, Field(min_length=1, max_length=200), HumanText]
     registration_no: Annotated[str, Field(min_length=1, max_length=64), HumanText]
-    signer: Annotated[str | None, Field(pattern=r"^0x[0-9a-fA-F]{40}$")] = None
+    signer: Annotated[str | None, Field(pattern=f"^{ADDRESS.pattern}$")] = None
 
     model_config = ConfigDict(
         extra="forbid",

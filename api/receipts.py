@@ -9,7 +9,7 @@ import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
-from explorer.formatting import money
+from ledger.currencies import money
 
 
 def qr_png(url: str) -> bytes:

@@ -18,7 +18,6 @@ and which contract to trust is the verifier's to say (``contract=``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ from chain.accounts import checksum_address
 from chain.artifacts import LEDGER_ANCHOR
 from chain.errors import LedgerAnchorUnknownRootError
 from chain.reader import ChainReader
-from ledger.entries import Entry, canonical_bytes, parse_entry, to_hex
+from ledger.entries import ADDRESS, HASH, Entry, canonical_bytes, parse_entry, to_hex
 from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
 from ledger.merkle import leaf_hash as merkle_leaf_hash
 from ledger.merkle import root_from_inclusion_proof
@@ -48,8 +47,6 @@ FORMAT = "shanlian-proof/v1"
 _KEYS = ("format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor")
 _CHECKPOINT_KEYS = ("index", "tree_size", "root_hash")
 _ANCHOR_KEYS = ("chain_id", "contract", "tx_hash", "block_number")
-_HASH = re.compile(r"0x[0-9a-f]{64}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,7 @@ def build_bundle(
     """
     if not 0 <= entry.seq < tree_size:
         raise ValueError(f"entry {entry.seq} is not in a tree of {tree_size} entries")
-    if not _ADDRESS.fullmatch(contract):
+    if not ADDRESS.fullmatch(contract):
         raise ValueError(f"contract {contract!r} is not an address")
     for name, value in (("root_hash", root_hash), ("tx_hash", tx_hash)):
         if len(value) != 32:
@@ -182,7 +179,7 @@ def _object(value: Any, where: str, keys: Sequence[str]) -> Mapping[str, Any]:
 
 
 def _hash(value: Any, where: str) -> bytes:
-    if not isinstance(value, str) or not _HASH.fullmatch(value):
+    if not isinstance(value, str) or not HASH.fullmatch(value):
         raise BundleFormatError(where, "must be a 32-byte hash as 0x and 64 lowercase hex digits")
     return bytes.fromhex(value[2:])
 
@@ -211,7 +208,7 @@ def parse_bundle(document: Any) -> ProofBundle:
     if not isinstance(proof, list):
         raise BundleFormatError("inclusion_proof", "must be a list of hashes")
     contract = anchor["contract"]
-    if not isinstance(contract, str) or not _ADDRESS.fullmatch(contract):
+    if not isinstance(contract, str) or not ADDRESS.fullmatch(contract):
         raise BundleFormatError("anchor.contract", "must be an address: 0x and 40 hex digits")
     return ProofBundle(
         entry=top["entry"],

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from audit.report import AuditReport, Balance, RegistryRecord, money
+from audit.report import AuditReport, Balance, RegistryRecord, amounts, count
 from ledger.entries import to_hex
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -56,8 +56,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(money=money, hex=to_hex, when=_when, on_chain=_on_chain)
-    environment.globals.update(SHOWN_PROBLEMS=SHOWN_PROBLEMS, no_balance=Balance("—"))
+    environment.filters.update(count=count, hex=to_hex, when=_when, on_chain=_on_chain)
+    environment.globals.update(
+        SHOWN_PROBLEMS=SHOWN_PROBLEMS, no_balance=Balance("—"), amounts=amounts
+    )
     return environment
 
 

@@ -31,10 +31,13 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
+from ledger.accounting import Balance as Balance  # the one Balance, as the audit sums it
+from ledger.currencies import money
 from ledger.entries import to_hex
 
 Status = Literal["pass", "fail", "skip"]
 REPORT_FORMAT = "shanlian-audit/v1"
+"""A balance as JSON, ``held`` included."""
 MAX_PROBLEMS_KEPT = 100
 """Problems kept per check (all are counted): one bad insert shifts every later seq."""
 
@@ -130,36 +133,6 @@ class Check:
         self, problems: list[Problem], handler: SerializerFunctionWrapHandler
     ) -> Any:
         return handler(self.in_order)
-
-
-@dataclass(frozen=True)
-class Balance:
-    """Money in one currency, minor units (fen for CNY).
-
-    Attributes:
-        currency: ISO 4217 code.
-        received: all donations.
-        refunded: refunded to donors.
-        allocated: allocated to disbursements (less reversals).
-        disbursed: disbursements not voided.
-    """
-
-    currency: str
-    received: int = 0
-    refunded: int = 0
-    allocated: int = 0
-    disbursed: int = 0
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def held(self) -> int:
-        """Received, not refunded and not yet allocated to any disbursement."""
-        return self.received - self.refunded - self.allocated
-
-    @property
-    def amounts(self) -> tuple[int, int, int, int, int]:
-        """Received, refunded, allocated, disbursed and held: the reports' columns."""
-        return self.received, self.refunded, self.allocated, self.disbursed, self.held
 
 
 @dataclass(frozen=True)
@@ -383,9 +356,23 @@ class ReportDocument(BaseModel):
         return {name: getattr(report, name) for name in rest} | sections
 
 
-def money(amount: int) -> str:
-    """An amount in minor units with thousands separators: ``1,234,567``."""
-    return f"{amount:,}"
+def count(number: int) -> str:
+    """A count with thousands separators: ``1,234,567``."""
+    return f"{number:,}"
+
+
+def amounts(balance: Balance) -> tuple[str, ...]:
+    """Received, refunded, allocated, disbursed and held, as people read money."""
+    return tuple(
+        money(value, balance.currency)
+        for value in (
+            balance.received,
+            balance.refunded,
+            balance.allocated,
+            balance.disbursed,
+            balance.held,
+        )
+    )
 
 
 def _width(text: str) -> int:
@@ -437,12 +424,12 @@ def _text_lines(report: AuditReport) -> list[str]:
         if check.problem_count > 5:
             lines.append(f"        {'':<15} … {check.problem_count - 5:,} more")
     if report.totals:
-        lines += ["", "totals (minor units, e.g. fen for CNY)"]
+        lines += ["", "totals"]
         lines += _table(
             [("", "currency", "received", "refunded", "allocated", "disbursed", "held")]
-            + [("all charities", b.currency, *map(money, b.amounts)) for b in report.totals]
+            + [("all charities", b.currency, *amounts(b)) for b in report.totals]
             + [
-                (f"{c.name} ({c.charity_id})", b.currency, *map(money, b.amounts))
+                (f"{c.name} ({c.charity_id})", b.currency, *amounts(b))
                 for c in report.charities
                 for b in c.balances
             ]

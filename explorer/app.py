@@ -28,11 +28,13 @@ from starlette.types import Scope
 from explorer import diagram, formatting, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import NotFoundError, PublicViews
+from ledger.currencies import money
+from ledger.entries import BODIES, MAX_SEQ
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-MAX_SEQ = 2**62
+_SEQ_DIGITS = len(str(MAX_SEQ))
 LANGUAGE_COOKIE_AGE_S = 365 * 24 * 3600
 Before = Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="older than this index")]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
@@ -51,16 +53,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-ENTRY_KINDS = {
-    "charity.registered": "Charity registered",
-    "project.opened": "Project opened",
-    "donation.received": "Donation received",
-    "donation.refunded": "Donation refunded",
-    "disbursement.made": "Money disbursed",
-    "disbursement.voided": "Disbursement voided",
-    "allocation.made": "Donation allocated",
-    "allocation.reversed": "Allocation reversed",
-}
+ENTRY_KINDS = {kind: body.label for kind, body in BODIES.items()}
 """Entry kinds as the pages name them (messages of the catalog)."""
 REF_KINDS = {
     "charity": "Charity",
@@ -117,7 +110,7 @@ class Explorer:
         self.selector = verifier.checkpoint_of_selector()
         self.environment.globals.update(
             urls=urls,
-            money=formatting.money,
+            money=money,
             when=formatting.when,
             iso=formatting.iso,
             short_hash=formatting.short_hash,
@@ -187,7 +180,7 @@ class Explorer:
         def figure(flow: dict[str, Any], ident: str, title: str) -> Markup:
             model = FundFlow.model_validate(flow)
             return diagram.sankey_svg(
-                model, ident=ident, title=title, translate=translate, money=formatting.money
+                model, ident=ident, title=title, translate=translate, money=money
             )
 
         return figure
@@ -398,7 +391,7 @@ def create_explorer(views: PublicViews) -> FastAPI:
     def entry(request: Request, seq: str) -> Response:
         key, as_json = split_twin(seq)
         # The length first: int() of thousands of digits raises (and would take time).
-        if not (key.isascii() and key.isdigit() and len(key) <= 19) or int(key) > MAX_SEQ:
+        if not (key.isascii() and key.isdigit() and len(key) <= _SEQ_DIGITS) or int(key) > MAX_SEQ:
             raise NotFoundError("entry", key)
         page = views.entry_page(int(key))
         return explorer.render(

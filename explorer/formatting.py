@@ -1,66 +1,11 @@
-"""How the pages show amounts, times and hashes (the JSON twins keep the raw values).
+"""How the pages show times and hashes (the JSON twins keep the raw values).
 
-Amounts stay integers in minor units end to end (STYLE habit 2): they are split into
-major and minor parts with integer arithmetic, never through a float.
+Amounts are shown by ``ledger.currencies.money``, the one formatter of the whole project.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-
-MINOR_UNIT_DIGITS: dict[str, int] = {
-    **dict.fromkeys(
-        [
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ],
-        0,
-    ),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-    **dict.fromkeys(["CLF", "UYW"], 4),
-}
-"""ISO 4217 minor-unit digits where they are not 2."""
-
-SYMBOLS = {"CNY": "¥"}
-
-
-def minor_digits(currency: str) -> int:
-    """How many digits of an amount in ``currency`` are the minor unit (fen for CNY: 2)."""
-    return MINOR_UNIT_DIGITS.get(currency, 2)
-
-
-def money(amount: int, currency: str) -> str:
-    """``12345`` fen of CNY as ``¥123.45``; other currencies as ``123.45 USD``.
-
-    Total: what is not an integer amount is shown as it is, never an error on a page.
-
-    Args:
-        amount: in minor units.
-        currency: ISO 4217 code.
-    """
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        return f"{amount} {currency}"
-    digits = minor_digits(currency) if isinstance(currency, str) else 2
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 10**digits)
-    number = f"{major:,}" + (f".{minor:0{digits}d}" if digits else "")
-    symbol = SYMBOLS.get(currency) if isinstance(currency, str) else None
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
 
 
 def _parse(value: object) -> datetime | None:

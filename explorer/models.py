@@ -11,14 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
-class Balance(BaseModel):
-    currency: str
-    received: int
-    refunded: int
-    allocated: int
-    disbursed: int
-    held: int = Field(description="received, not refunded, not yet allocated")
+from ledger.accounting import Balance as Balance  # the one Balance, shown as it is
 
 
 class ProjectSummary(BaseModel):

@@ -27,7 +27,7 @@ from ledger.accounting import (
     DonationState,
     ProjectState,
 )
-from ledger.entries import Entry, format_at, to_hex
+from ledger.entries import HASH, Entry, format_at, id_spellings, to_hex
 from ledger.errors import LedgerError
 from ledger.store import projections
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
@@ -52,8 +52,7 @@ CHECKPOINTS_PER_PAGE = 50
 INDEX_PAGE = 50
 """Charities or projects on a page of their index."""
 SEARCH_LIMIT = 20
-_ID = re.compile(r"(ch|pr|dn|db|al)_[a-z0-9]{1,40}")
-_HASH = re.compile(r"0[xX][0-9a-fA-F]{64}")
+_HASH = re.compile(HASH.pattern, re.IGNORECASE)
 _REF_KEYS: dict[str, models.RefKind] = {
     "charity_id": "charity",
     "project_id": "project",
@@ -136,18 +135,7 @@ class PublicViews:
 
     def _balances(self, **where: str) -> list[models.Balance]:
         with self.connect() as connection:
-            rows = projections.balances(connection, **where)
-        return [
-            models.Balance(
-                currency=b.currency,
-                received=b.received,
-                refunded=b.refunded,
-                allocated=b.allocated,
-                disbursed=b.disbursed,
-                held=b.held,
-            )
-            for b in rows
-        ]
+            return projections.balances(connection, **where)
 
     def charity_view(self, charity_id: str) -> models.CharityPublic:
         charity = self.charity(charity_id)
@@ -379,7 +367,6 @@ class PublicViews:
                     refunded=refunded,
                     allocated=allocated,
                     disbursed=int(disbursed.get(currency) or 0),
-                    held=got - refunded - allocated,
                 )
             )
         return models.Totals(**counts, entries=self.store.size(), balances=balances)
@@ -717,7 +704,8 @@ class PublicViews:
         Ids (``dn_…``, ``ch_…``, ``pr_…``, ``db_…``, ``al_…``) find that thing; a number,
         that entry; ``0x`` and 64 hex digits, the checkpoint anchored by that transaction
         or with that root; anything else, charities, projects and disbursements whose
-        name, title or payee holds it. Ids and hashes match in any letter case.
+        name, title or payee holds it. Ids are case-sensitive: the exact spelling is tried
+        first, then the lowercase one the platform makes; hashes match in any letter case.
         """
         q = q.strip()[:200]
         results: list[models.SearchResult] = []
@@ -737,8 +725,8 @@ class PublicViews:
                     )
                 )
             return found
-        if _ID.fullmatch(q.lower()):
-            return self._search_id(q.lower())
+        if spellings := id_spellings(q):
+            return next(filter(None, map(self._search_id, spellings)), [])
         if _HASH.fullmatch(q):
             digest = bytes.fromhex(q[2:])
             query = select(CHECKPOINT.c.checkpoint_index).where(

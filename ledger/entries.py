@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import rfc8785
 from pydantic import (
@@ -32,26 +32,75 @@ from ledger.errors import EntryError
 from ledger.merkle import leaf_hash
 
 ENTRY_VERSION = 1
+JSON_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON parser keeps exact: browsers read numbers as doubles."""
 MAX_AMOUNT = 10**12
 """Largest amount in minor units (10^12 fen = ¥10 billion)."""
-MAX_SEQ = 2**53 - 1
-"""Largest ``seq``: integers beyond 2^53 are not exact in JSON parsers that use doubles."""
+MAX_SEQ = JSON_SAFE_INTEGER
+"""Largest ``seq`` (a tree holds at most ``MAX_SEQ + 1`` entries): a ``seq`` travels in JSON
+to the explorer's in-browser verifier, which must read it exactly."""
 RECEIPT_SECRET_SIZE = 16
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
-# Used with fullmatch: in Python, $ also matches before a final newline, and \d any
-# Unicode digit.
-_AT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
-_HASH = re.compile(r"^0x[0-9a-f]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
-ACTOR = re.compile(r"platform|charity:ch_[A-Za-z0-9]{1,40}")
+# The vocabulary of the journal: every package takes these names from here (ADR 0027).
+# Patterns are used with fullmatch: in Python, $ also matches before a final newline, and
+# \d any Unicode digit.
+ID_PREFIXES: Mapping[str, str] = {
+    "charity": "ch",
+    "project": "pr",
+    "donation": "dn",
+    "disbursement": "db",
+    "allocation": "al",
+}
+"""What an id names, and its prefix: ``dn_…`` is a donation. Bodies hold it as ``<thing>_id``."""
+ID_MAX_LENGTH = 40
+"""Characters after the prefix and ``_``, at most."""
+_ID_TAIL = rf"[A-Za-z0-9]{{1,{ID_MAX_LENGTH}}}"
+ID_PATTERNS: Mapping[str, re.Pattern[str]] = {
+    thing: re.compile(rf"{prefix}_{_ID_TAIL}") for thing, prefix in ID_PREFIXES.items()
+}
+"""The ids of each thing (``fullmatch``). Ids are case-sensitive: ``dn_ab`` and ``dn_AB`` are
+two donations; the platform makes lowercase ones (``ledger.store.journal.new_id``)."""
+ID = re.compile(rf"(?:{'|'.join(ID_PREFIXES.values())})_{_ID_TAIL}")
+"""Any id of the journal (``fullmatch``)."""
+HASH = re.compile(r"0x[0-9a-f]{64}")
+"""A SHA-256 digest or a transaction hash as the journal and its JSON write it (``fullmatch``)."""
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+"""An EVM address as accepted (``fullmatch``): either letter case, as EIP-55 checksums mix
+them; the journal keeps it lowercase."""
+SIGNATURE = re.compile(r"0x[0-9a-f]{130}")
+"""A 65-byte signature (``sig``), 0x lowercase hex (``fullmatch``)."""
+ACTOR = re.compile(rf"platform|charity:{ID_PATTERNS['charity'].pattern}")
 """Who may be accountable for an entry (``fullmatch``)."""
-_SIG = re.compile(r"0x[0-9a-f]{130}")
+_AT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
-def _id_pattern(prefix: str) -> str:
-    return rf"^{prefix}_[A-Za-z0-9]{{1,40}}$"
+def thing_of(value: str) -> str | None:
+    """What an id names (``charity``, ``project``, …) by its form, or None for no id."""
+    if not ID.fullmatch(value):
+        return None
+    prefix = value.partition("_")[0]
+    return next(thing for thing, p in ID_PREFIXES.items() if p == prefix)
+
+
+def id_spellings(text: str) -> list[str]:
+    """The ids a typed ``text`` may mean, the exact spelling first.
+
+    Ids are case-sensitive, but people retype the lowercase ids the platform makes from
+    a printed receipt in capitals: ``DN_K3V0`` may mean ``dn_K3V0`` or ``dn_k3v0``. Only
+    spellings that are ids (``ID``) are given; none when ``text`` is no id in any case.
+    """
+    candidates = (text, text[:2].lower() + text[2:], text.lower())
+    return [spelling for spelling in dict.fromkeys(candidates) if ID.fullmatch(spelling)]
+
+
+def _anchored(pattern: re.Pattern[str]) -> str:
+    """A fullmatch pattern (without alternation) for pydantic's ``Field(pattern=…)``, which
+    searches. Written as before ADR 0027: the audit's fast path fingerprints the schemas."""
+    if "|" in pattern.pattern:
+        raise ValueError(f"{pattern.pattern!r} has an alternation: group it before anchoring")
+    return f"^{pattern.pattern}$"
 
 
 def _text(value: str) -> str:
@@ -137,11 +186,11 @@ Text = Annotated[str, Field(strict=True), AfterValidator(_text)]
 Name = Annotated[Text, _max_length(200)]
 Reason = Annotated[Text, _max_length(500)]
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
-Hash = Annotated[str, Field(strict=True, pattern=_HASH.pattern)]
+Hash = Annotated[str, Field(strict=True, pattern=_anchored(HASH))]
 Timestamp = Annotated[str, Field(strict=True), AfterValidator(_timestamp)]
 Address = Annotated[
     str,
-    Field(strict=True, pattern=r"^0x[0-9a-fA-F]{40}$"),
+    Field(strict=True, pattern=_anchored(ADDRESS)),
     AfterValidator(_lower_hex),
 ]
 
@@ -153,20 +202,31 @@ def _currency(value: str) -> str:
 
 
 Currency = Annotated[str, Field(strict=True), AfterValidator(_currency)]
-CharityId = Annotated[str, Field(strict=True, pattern=_id_pattern("ch"))]
-ProjectId = Annotated[str, Field(strict=True, pattern=_id_pattern("pr"))]
-DonationId = Annotated[str, Field(strict=True, pattern=_id_pattern("dn"))]
-DisbursementId = Annotated[str, Field(strict=True, pattern=_id_pattern("db"))]
-AllocationId = Annotated[str, Field(strict=True, pattern=_id_pattern("al"))]
+CharityId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["charity"]))]
+ProjectId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["project"]))]
+DonationId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["donation"]))]
+DisbursementId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["disbursement"]))]
+AllocationId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["allocation"]))]
 
 
 class Body(BaseModel):
-    """Base of every body: strict, closed, immutable."""
+    """Base of every body: strict, closed, immutable.
+
+    Attributes:
+        label: the kind as people read it (English; the explorer's catalog translates it).
+        creates: the id field of a thing this kind creates (``donation_id``); None when
+            every id of the body refers to something that exists already.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    label: ClassVar[str]
+    creates: ClassVar[str | None] = None
 
 
 class CharityRegistered(Body):
+    label = "Charity registered"
+    creates = "charity_id"
+
     charity_id: CharityId
     name: Name
     registration_no: Annotated[Text, _max_length(64)]
@@ -174,6 +234,9 @@ class CharityRegistered(Body):
 
 
 class ProjectOpened(Body):
+    label = "Project opened"
+    creates = "project_id"
+
     project_id: ProjectId
     charity_id: CharityId
     title: Name
@@ -182,6 +245,9 @@ class ProjectOpened(Body):
 
 
 class DonationReceived(Body):
+    label = "Donation received"
+    creates = "donation_id"
+
     donation_id: DonationId
     charity_id: CharityId
     project_id: ProjectId | None
@@ -194,6 +260,8 @@ class DonationReceived(Body):
 
 
 class DonationRefunded(Body):
+    label = "Donation refunded"
+
     donation_id: DonationId
     amount: Amount
     reason: Reason
@@ -212,6 +280,9 @@ class Evidence(Body):
 
 
 class DisbursementMade(Body):
+    label = "Money disbursed"
+    creates = "disbursement_id"
+
     disbursement_id: DisbursementId
     charity_id: CharityId
     project_id: ProjectId | None
@@ -223,11 +294,16 @@ class DisbursementMade(Body):
 
 
 class DisbursementVoided(Body):
+    label = "Disbursement voided"
+
     disbursement_id: DisbursementId
     reason: Reason
 
 
 class AllocationMade(Body):
+    label = "Donation allocated"
+    creates = "allocation_id"
+
     allocation_id: AllocationId
     donation_id: DonationId
     disbursement_id: DisbursementId
@@ -235,6 +311,8 @@ class AllocationMade(Body):
 
 
 class AllocationReversed(Body):
+    label = "Allocation reversed"
+
     allocation_id: AllocationId
     reason: Reason
 
@@ -250,6 +328,8 @@ Kind = Literal[
     "allocation.reversed",
 ]
 
+"""The kinds of entry (v1); ``KINDS`` lists them in the same order."""
+
 BODIES: Mapping[str, type[Body]] = {
     "charity.registered": CharityRegistered,
     "project.opened": ProjectOpened,
@@ -260,7 +340,13 @@ BODIES: Mapping[str, type[Body]] = {
     "allocation.made": AllocationMade,
     "allocation.reversed": AllocationReversed,
 }
+"""Each kind's body model. Adding a kind: its body here, its rule in ``ledger.accounting.RULES``
+and, if it keeps state of its own, a projection table and a migration (ADR 0027)."""
 KINDS = tuple(BODIES)
+CREATES: Mapping[str, str] = {
+    kind: model.creates for kind, model in BODIES.items() if model.creates is not None
+}
+"""The id field each kind creates; every other id in a body refers to something that exists."""
 
 
 def format_at(moment: datetime) -> str:
@@ -371,11 +457,9 @@ class Entry:
 
 # Within this domain, RFC 8785 and the standard library's JSON encoder agree byte for
 # byte: keys are ASCII (so code-point order is UTF-16 order), integers are exact in
-# IEEE 754 doubles (so ECMAScript prints them as Python does), and both escape exactly
-# '"', '\\' and the C0 controls, with the same short forms and lowercase \u00xx.
-_SAFE_INTEGER = 2**53 - 1
-
-
+# IEEE 754 doubles (up to JSON_SAFE_INTEGER, so ECMAScript prints them as Python does),
+# and both escape exactly '"', '\\' and the C0 controls,
+# with the same short forms and lowercase \u00xx.
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 """The standard library's C encoder, configured once (``json.dumps`` builds one per call)."""
 
@@ -384,7 +468,7 @@ def _in_fast_domain(value: object) -> bool:
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+        return -JSON_SAFE_INTEGER <= value <= JSON_SAFE_INTEGER
     if isinstance(value, dict):
         return all(k.isascii() and _in_fast_domain(v) for k, v in value.items())
     if isinstance(value, list):
@@ -456,7 +540,7 @@ def parse_entry(obj: Any) -> Entry:
     if type(obj["v"]) is not int or obj["v"] != ENTRY_VERSION:
         raise EntryError("v", f"unsupported entry version {obj['v']!r}")
     sig = obj.get("sig")
-    if sig is not None and (not isinstance(sig, str) or not _SIG.fullmatch(sig)):
+    if sig is not None and (not isinstance(sig, str) or not SIGNATURE.fullmatch(sig)):
         raise EntryError("sig", "must be a 65-byte signature as 0x lowercase hex")
     entry = make_entry(obj["kind"], obj["body"], seq=obj["seq"], at=obj["at"], actor=obj["actor"])
     if sig is not None:

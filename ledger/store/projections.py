@@ -16,7 +16,9 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ledger.accounting import (
+    STATES,
     AllocationState,
+    Balance,
     Books,
     CharityState,
     DisbursementState,
@@ -24,31 +26,23 @@ from ledger.accounting import (
     ProjectState,
     State,
 )
-from ledger.entries import format_at
+from ledger.entries import CREATES as CREATES  # the ledger's; re-exported for the journal
+from ledger.entries import format_at, thing_of
 from ledger.store.tables import ALLOCATION, CHARITY, DISBURSEMENT, DONATION, PROJECT
 
 S = TypeVar("S", CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
 
-TABLES: Mapping[type[State], Table] = {
-    CharityState: CHARITY,
-    ProjectState: PROJECT,
-    DonationState: DONATION,
-    DisbursementState: DISBURSEMENT,
-    AllocationState: ALLOCATION,
-}
+TABLES: Mapping[type[State], Table] = dict(
+    zip(STATES, (CHARITY, PROJECT, DONATION, DISBURSEMENT, ALLOCATION), strict=True)
+)
 _FIELD_NAMES: Mapping[type[State], tuple[str, ...]] = {
-    kind: tuple(f.name for f in fields(kind))
-    for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
+    kind: tuple(f.name for f in fields(kind)) for kind in STATES
 }
 """The states are slotted dataclasses (no ``__dict__``): their fields, in order."""
 _FIELD_GETTERS = {kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()}
-KEYS: Mapping[type[State], str] = {
-    CharityState: "charity_id",
-    ProjectState: "project_id",
-    DonationState: "donation_id",
-    DisbursementState: "disbursement_id",
-    AllocationState: "allocation_id",
-}
+KEYS: Mapping[type[State], str] = {kind: kind.key for kind in STATES}
+"""The id column of each state's table."""
+_BY_THING: Mapping[str, type[State]] = {kind.key.removesuffix("_id"): kind for kind in STATES}
 
 
 def row_of(state: State) -> dict[str, Any]:
@@ -57,19 +51,8 @@ def row_of(state: State) -> dict[str, Any]:
     return dict(zip(names, _FIELD_GETTERS[type(state)](state), strict=True))
 
 
-def _shelf(books: Books, kind: type[State]) -> dict[str, Any]:
-    shelves: dict[type[State], dict[str, Any]] = {
-        CharityState: books.charities,
-        ProjectState: books.projects,
-        DonationState: books.donations,
-        DisbursementState: books.disbursements,
-        AllocationState: books.allocations,
-    }
-    return shelves[kind]
-
-
 def _load(connection: Connection, books: Books, kind: type[State], ids: Iterable[Any]) -> None:
-    shelf = _shelf(books, kind)
+    shelf = books.shelf(kind)
     wanted = sorted({i for i in ids if isinstance(i, str)} - shelf.keys())
     if not wanted:
         return
@@ -78,16 +61,6 @@ def _load(connection: Connection, books: Books, kind: type[State], ids: Iterable
         chunk = wanted[start : start + 1000]
         for row in connection.execute(select(table).where(table.c[key].in_(chunk))).mappings():
             shelf[row[key]] = kind(**row)
-
-
-CREATES: Mapping[str, str] = {
-    "charity.registered": "charity_id",
-    "project.opened": "project_id",
-    "donation.received": "donation_id",
-    "disbursement.made": "disbursement_id",
-    "allocation.made": "allocation_id",
-}
-"""The id each kind creates; every other id in a body refers to something that exists."""
 
 
 def load_books(
@@ -129,7 +102,7 @@ def existing_ids(
             continue
         books = Books()
         _load(connection, books, state, wanted)
-        found.extend((wanted[taken], key) for taken in _shelf(books, state))
+        found.extend((wanted[taken], key) for taken in books.shelf(state))
     return sorted(found)
 
 
@@ -187,7 +160,7 @@ def write_books(connection: Connection, books: Books) -> None:
     inserts: dict[type[State], list[dict[str, Any]]] = {}
     for state in books.created:
         inserts.setdefault(type(state), []).append(row_of(state))
-    for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState):
+    for kind in STATES:  # in the order things are created: a row's references come first
         if kind in inserts:
             bulk_insert(connection, TABLES[kind], inserts[kind])
     updates: dict[type[State], list[State]] = {}
@@ -214,7 +187,7 @@ def read_books(connection: Connection) -> Books:
     """Every projection row, as ``Books`` (to compare with a rebuild)."""
     books = Books()
     for kind, table in TABLES.items():
-        shelf = _shelf(books, kind)
+        shelf = books.shelf(kind)
         for row in connection.execute(select(table)).mappings():
             shelf[row[KEYS[kind]]] = kind(**row)
     return books
@@ -224,7 +197,7 @@ def diff_books(live: Books, rebuilt: Books) -> list[str]:
     """Differences between the live projections and a rebuild from the journal."""
     problems: list[str] = []
     for kind in TABLES:
-        have, want = _shelf(live, kind), _shelf(rebuilt, kind)
+        have, want = live.shelf(kind), rebuilt.shelf(kind)
         for key in sorted(have.keys() | want.keys()):
             if have.get(key) != want.get(key):
                 problems.append(
@@ -235,10 +208,10 @@ def diff_books(live: Books, rebuilt: Books) -> list[str]:
 
 def replace_books(connection: Connection, books: Books) -> None:
     """Empty the projection tables and write ``books`` into them (a rebuild)."""
-    for kind in (AllocationState, DisbursementState, DonationState, ProjectState, CharityState):
+    for kind in reversed(STATES):
         connection.execute(TABLES[kind].delete())
-    for kind in (CharityState, ProjectState, DonationState, DisbursementState, AllocationState):
-        rows = [row_of(s) for s in _shelf(books, kind).values()]
+    for kind in STATES:
+        rows = [row_of(s) for s in books.shelf(kind).values()]
         if rows:
             bulk_insert(connection, TABLES[kind], rows)
 
@@ -305,22 +278,6 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Mapping[str
         "\t".join([convert[type(value)](value) for value in row.values()]) + "\n" for row in rows
     )
     copy_lines(connection, table, columns, text)
-
-
-@dataclass(frozen=True)
-class Balance:
-    """Money of a charity, a project or a donation, in minor units of ``currency``."""
-
-    currency: str
-    received: int
-    refunded: int
-    allocated: int
-    disbursed: int
-
-    @property
-    def held(self) -> int:
-        """Received, not refunded and not yet allocated to any disbursement."""
-        return self.received - self.refunded - self.allocated
 
 
 def balances(
@@ -461,6 +418,13 @@ EXPORT_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+_EXPORT_TABLES: Mapping[str, Table] = {
+    "donations": DONATION,
+    "disbursements": DISBURSEMENT,
+    "allocations": ALLOCATION,
+}
+
+
 def export_rows(
     connection: Connection,
     kind: str,
@@ -479,55 +443,27 @@ def export_rows(
     """
     from ledger.store.tables import ENTRY
 
-    if kind == "allocations":
-        table = ALLOCATION
-        extra = [
-            DISBURSEMENT.c.charity_id,
-            ALLOCATION.c.donation_id,
-            ALLOCATION.c.disbursement_id,
-            ALLOCATION.c.amount,
-            DISBURSEMENT.c.currency,
-            ALLOCATION.c.reversed,
-        ]
-        query = select(ALLOCATION.c.allocation_id, ALLOCATION.c.seq, ENTRY.c.at, *extra).join(
+    table = _EXPORT_TABLES.get(kind)
+    if table is None:
+        raise ValueError(f"unknown export {kind!r}; expected one of {', '.join(EXPORT_COLUMNS)}")
+    # Columns by name from the kind's table, except these; an allocation's charity and
+    # currency are its disbursement's.
+    computed: dict[str, Any] = {
+        "recorded_at": ENTRY.c.at,
+        "unspent": (DONATION.c.amount - DONATION.c.refunded - DONATION.c.allocated).label(
+            "unspent"
+        ),
+    }
+    owner = DISBURSEMENT.c.charity_id if table is ALLOCATION else table.c.charity_id
+    if table is ALLOCATION:
+        computed |= {"charity_id": owner, "currency": DISBURSEMENT.c.currency}
+    query = select(
+        *(computed[name] if name in computed else table.c[name] for name in EXPORT_COLUMNS[kind])
+    )
+    if table is ALLOCATION:
+        query = query.join(
             DISBURSEMENT, DISBURSEMENT.c.disbursement_id == ALLOCATION.c.disbursement_id
         )
-        owner = DISBURSEMENT.c.charity_id
-    elif kind == "donations":
-        table = DONATION
-        query = select(
-            DONATION.c.donation_id,
-            DONATION.c.seq,
-            ENTRY.c.at,
-            DONATION.c.charity_id,
-            DONATION.c.project_id,
-            DONATION.c.amount,
-            DONATION.c.currency,
-            DONATION.c.channel,
-            DONATION.c.paid_at,
-            DONATION.c.refunded,
-            DONATION.c.allocated,
-            (DONATION.c.amount - DONATION.c.refunded - DONATION.c.allocated).label("unspent"),
-        )
-        owner = DONATION.c.charity_id
-    elif kind == "disbursements":
-        table = DISBURSEMENT
-        query = select(
-            DISBURSEMENT.c.disbursement_id,
-            DISBURSEMENT.c.seq,
-            ENTRY.c.at,
-            DISBURSEMENT.c.charity_id,
-            DISBURSEMENT.c.project_id,
-            DISBURSEMENT.c.amount,
-            DISBURSEMENT.c.currency,
-            DISBURSEMENT.c.payee,
-            DISBURSEMENT.c.purpose,
-            DISBURSEMENT.c.allocated,
-            DISBURSEMENT.c.voided,
-        )
-        owner = DISBURSEMENT.c.charity_id
-    else:
-        raise ValueError(f"unknown export {kind!r}; expected one of {', '.join(EXPORT_COLUMNS)}")
     query = query.join(ENTRY, ENTRY.c.seq == table.c.seq).order_by(table.c.seq)
     if charity_id is not None:
         query = query.where(owner == charity_id)
@@ -544,20 +480,12 @@ def export_rows(
         yield tuple(values)
 
 
-_PREFIXES: Mapping[str, type[State]] = {
-    "ch": CharityState,
-    "pr": ProjectState,
-    "dn": DonationState,
-    "db": DisbursementState,
-    "al": AllocationState,
-}
-
-
 def created_seq(connection: Connection, ref_id: str) -> int | None:
     """The ``seq`` of the entry that created ``ref_id`` (by its prefix), if it exists."""
-    kind = _PREFIXES.get(ref_id.partition("_")[0])
-    if kind is None:
+    thing = thing_of(ref_id)
+    if thing is None:
         return None
+    kind = _BY_THING[thing]
     table = TABLES[kind]
     value = connection.execute(select(table.c.seq).where(table.c[KEYS[kind]] == ref_id)).scalar()
     return None if value is None else int(value)

@@ -7,9 +7,9 @@ from collections import defaultdict
 import pytest
 
 from explorer import diagram, flows
-from explorer.formatting import money
 from explorer.models import FundFlow
 from explorer.views import PublicViews
+from ledger.currencies import money
 from ledger.store.journal import Store
 from tests import factories as f
 from tests.explorer.conftest import World

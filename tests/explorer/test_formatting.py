@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.html import _when as block_time
-from explorer.formatting import BEIJING, iso, money, short_hash, when
+from explorer.formatting import BEIJING, iso, short_hash, when
 from explorer.i18n import LANGUAGES
-from ledger.currencies import ISO_4217
+from ledger.currencies import ISO_4217, money
 from ledger.entries import MAX_AMOUNT, format_at
 
 offsets = st.builds(

@@ -16,6 +16,8 @@ MISSING = [
     "/disbursements/db_doesnotexist",
     "/entries/999999",
     "/entries/99999999999999999999999999",
+    "/entries/9007199254740991",  # MAX_SEQ, not in this journal
+    "/entries/9007199254740992",  # MAX_SEQ + 1: no journal holds it
     "/entries/-1",
     "/entries/abc",
     "/entries/%F0%9F%92%B0",
@@ -46,6 +48,15 @@ def test_bad_checkpoint_cursor_is_not_a_server_error(client: TestClient, world: 
     assert client.get("/checkpoints?before=-3").status_code == 404
     assert client.get("/checkpoints.json?before=abc").status_code == 404
     assert client.get("/checkpoints.json?before=0").json()["data"] == []
+    assert client.get("/checkpoints.json?before=9007199254740991").status_code == 200
+    assert client.get("/checkpoints.json?before=9007199254740992").status_code == 404
+
+
+def test_entry_numbers_end_at_the_ledgers_largest_seq() -> None:
+    from explorer import app
+    from ledger.entries import MAX_SEQ
+
+    assert app.MAX_SEQ is MAX_SEQ == 9007199254740991
 
 
 # -- links built from the request's path --------------------------------------------------------

@@ -8,7 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from explorer import urls
-from explorer.formatting import iso, money
+from explorer.formatting import iso
+from ledger.currencies import money
+from ledger.entries import ID_MAX_LENGTH
+from tests import factories as f
 from tests.explorer.conftest import World, code_texts, data_values, json_leaves, visible_text
 
 Pages = Callable[[World], str]
@@ -397,6 +400,32 @@ def test_search_finds_disbursements_by_payee_and_ids_in_any_letter_case(
     for q in (world.earmarked.upper(), world.earmarked.title(), f"  {world.charity_id.upper()} "):
         results = client.get(urls.search(q, json=True)).json()["results"]
         assert [r["id"] for r in results] == [q.strip().lower()]
+
+
+def test_search_finds_ids_the_journal_may_hold_in_their_own_letter_case(
+    client: TestClient, world: World
+) -> None:
+    # The platform makes lowercase ids, but the journal holds any [A-Za-z0-9] id, case
+    # and all: two donations whose ids differ only in case are two donations.
+    mixed, lower = "dn_MixedCase7", "dn_mixedcase7"
+    world.store.append(
+        [
+            f.donation(world.charity_id, None, 100, donation_id=mixed),
+            f.donation(world.charity_id, None, 200, donation_id=lower),
+        ]
+    )
+
+    def found(q: str) -> list[str]:
+        return [r["id"] for r in client.get(urls.search(q, json=True)).json()["results"]]
+
+    assert found(mixed) == [mixed]
+    assert found(lower) == [lower]
+    assert found("DN_MixedCase7") == [mixed]  # the prefix in capitals
+    assert found("DN_MIXEDCASE7") == [lower]  # retyped in capitals: the platform's form
+    longest = "dn_" + "Z" * ID_MAX_LENGTH
+    world.store.append([f.donation(world.charity_id, None, 300, donation_id=longest)])
+    assert found(longest) == [longest]
+    assert found(longest + "Z") == []  # no id is that long: a name search finds nothing
 
 
 def test_the_donation_page_speaks_plainly_and_folds_the_technical_values(

@@ -208,8 +208,7 @@ def stored(store: Store) -> dict[str, Any]:
         "leaves": [fifo_blind(leaf) for leaf in store.leaves()],
         "books": {
             kind.__name__: sorted(
-                fifo_blind(repr(state).encode())
-                for state in projections._shelf(books, kind).values()
+                fifo_blind(repr(state).encode()) for state in books.shelf(kind).values()
             )
             for kind in projections.TABLES
         },
