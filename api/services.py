@@ -1,7 +1,8 @@
-"""The service layer: every write and read of the API, on the store and the chain.
+"""The service layer: every write of the API, on the store and the chain.
 
 Routes parse and authorize; these functions own the logic (STYLE.md habit 6), and the
-CLI and the demo call the same ones.
+CLI and the demo call the same ones. The reads (lookups, proofs, exports) are in
+``api.reads``, the base of ``Services``; they ask the store's read model (ADR 0026).
 """
 
 from __future__ import annotations

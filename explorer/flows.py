@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from explorer.models import FlowLink, FlowNode, FlowNodeKind, FundFlow
-from ledger.store.queries import FlowSums
+from ledger.store.flow_sums import FlowSums
 
 MAX_BOXES = 6
 """Boxes per column before the smallest are drawn together as one "others" box."""
