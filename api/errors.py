@@ -14,13 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.anchoring import AnchorBusyError, JournalDivergedError
 from chain.errors import ChainError
-from explorer.views import NotFoundError as ViewNotFoundError
 from ledger.errors import (
     AccountingError,
     EntryError,
     IdempotencyConflictError,
     ProofSizeError,
 )
+from ledger.errors import NotFoundError as NotFoundError  # the one not-found error (ADR 0026)
 from ledger.store.sequencer import SequencerBusyError, SequencerClosedError
 
 PROBLEM_JSON = "application/problem+json"
@@ -74,11 +74,6 @@ class ApiError(Exception):
         self.detail = detail
         self.field = field
         self.extra = extra
-
-
-class NotFoundError(ApiError):
-    def __init__(self, what: str, key: str) -> None:
-        super().__init__(404, "not_found", f"no {what} {key!r}")
 
 
 class UnauthorizedError(ApiError):
@@ -172,8 +167,8 @@ def install(app: FastAPI) -> None:
             return problem(428, "header_required", f"the {field} header is required", field)
         return problem(422, "invalid_field", f"{field}: {message}", field)
 
-    @app.exception_handler(ViewNotFoundError)
-    async def _missing(_: Request, error: ViewNotFoundError) -> JSONResponse:
+    @app.exception_handler(NotFoundError)
+    async def _missing(_: Request, error: NotFoundError) -> JSONResponse:
         return problem(404, "not_found", str(error))
 
     @app.exception_handler(AccountingError)

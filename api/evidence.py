@@ -236,14 +236,9 @@ def _lock(connection: Connection, name: bytes) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _record(row: Any) -> EvidenceRecord:
     values = dict(row._mapping)
     values["sha256"] = bytes(values["sha256"])
-    values["uploaded_at"] = _utc(values["uploaded_at"])
     return EvidenceRecord(**values)
 
 
@@ -449,7 +444,7 @@ class EvidenceStore:
         now = datetime.now(UTC)
         window = timedelta(seconds=limits.rate_window_s)
         recent = [
-            (_utc(at), stored)
+            (at, stored)
             for at, stored in connection.execute(
                 select(EVIDENCE_FILE.c.uploaded_at, EVIDENCE_FILE.c.size)
                 .where(mine, EVIDENCE_FILE.c.uploaded_at > now - window)

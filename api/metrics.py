@@ -31,7 +31,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.entries import parse_at
 from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import Store
 from ledger.store.sequencer import BatchReport, Sequencer
@@ -142,11 +141,8 @@ class AnchorLag(Collector):
         if size > anchored:
             with self.store.engine.connect() as connection:
                 at = connection.execute(select(ENTRY.c.at).where(ENTRY.c.seq == anchored)).scalar()
-            if isinstance(at, datetime):
-                moment = at if at.tzinfo else at.replace(tzinfo=UTC)
-                age = max(0.0, (datetime.now(UTC) - moment).total_seconds())
-            elif isinstance(at, str):
-                age = max(0.0, (datetime.now(UTC) - parse_at(at)).total_seconds())
+            if at is not None:  # aware UTC (ledger.store.tables.UtcDateTime)
+                age = max(0.0, (datetime.now(UTC) - at).total_seconds())
         yield GaugeMetricFamily(
             "shanlian_journal_entries", "Entries in the journal (the Merkle tree's size)", size
         )

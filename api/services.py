@@ -1,43 +1,37 @@
-"""The service layer: every write and read of the API, on the store and the chain.
+"""The service layer: every write of the API, on the store and the chain.
 
 Routes parse and authorize; these functions own the logic (STYLE.md habit 6), and the
-CLI and the demo call the same ones.
+CLI and the demo call the same ones. The reads (lookups, proofs, exports) are in
+``api.reads``, the base of ``Services``; they ask the store's read model (ADR 0026).
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from api import models
 from api.anchoring import AnchorSettings, AnchorWorker
-from api.errors import ApiError, ForbiddenError, NotFoundError
+from api.errors import ApiError, ForbiddenError
 from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
+from api.reads import JournalReads
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from explorer import urls
-from explorer.views import NotFoundError as ViewNotFoundError
 from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
     AllocationState,
-    CharityState,
-    DisbursementState,
-    DonationState,
-    ProjectState,
 )
 from ledger.currencies import special_currency_problem
 from ledger.entries import (
@@ -51,9 +45,7 @@ from ledger.entries import (
     registration_key,
     to_hex,
 )
-from ledger.errors import EntryError, StoreError
-from ledger.store import projections
-from ledger.store.checkpoints import CheckpointLog
+from ledger.errors import EntryError, NotFoundError, StoreError
 from ledger.store.journal import (
     AppendRequest,
     AppendResult,
@@ -97,7 +89,7 @@ REGISTRATIONS_KEPT = 100_000
 
 
 @dataclass
-class Services:
+class Services(JournalReads):
     """Everything the API, the CLI and the worker share, built once per process."""
 
     settings: ApiSettings
@@ -126,30 +118,6 @@ class Services:
         if self.sequencer is None:
             return self.store.append_request(request)
         return self.sequencer.append(request)
-
-    @property
-    def checkpoints(self) -> CheckpointLog:
-        return CheckpointLog(self.store.engine)
-
-    def connect(self) -> Connection:
-        return self.store.engine.connect()
-
-    # -- lookups -------------------------------------------------------------------------
-
-    def charity(self, charity_id: str) -> CharityState:
-        return self.views.charity(charity_id)
-
-    def project(self, project_id: str) -> ProjectState:
-        return self.views.project(project_id)
-
-    def donation(self, donation_id: str) -> DonationState:
-        return self.views.donation(donation_id)
-
-    def disbursement(self, disbursement_id: str) -> DisbursementState:
-        return self.views.disbursement(disbursement_id)
-
-    def allocation(self, allocation_id: str) -> AllocationState:
-        return self.views.allocation(allocation_id)
 
     @staticmethod
     def require_platform(principal: Principal) -> None:
@@ -219,12 +187,7 @@ class Services:
         )
 
     def _refuse_taken_registration(self, number: str, registration_no: str) -> None:
-        with self.connect() as connection:
-            holder = connection.execute(
-                select(CHARITY_REGISTRATION.c.charity_id).where(
-                    CHARITY_REGISTRATION.c.registration_key == number
-                )
-            ).scalar()
+        holder = self.read.registration_holder(number)
         if holder is not None:
             raise ApiError(
                 409,
@@ -376,7 +339,7 @@ class Services:
         if registered is None:
             try:
                 charity = self.charity(charity_id)
-            except ViewNotFoundError:
+            except NotFoundError:
                 return  # the ledger refuses the donation, naming charity_id
             registered = parse_at(self.store.entry(charity.seq).at)
             if len(self._registered_at) >= REGISTRATIONS_KEPT:
@@ -399,15 +362,10 @@ class Services:
 
     def receipt_secret(self, donation_id: str) -> bytes:
         """The receipt secret kept for the operator (to reissue a receipt)."""
-        if "\x00" in donation_id:  # no id holds a NUL (PostgreSQL text cannot)
-            raise NotFoundError("receipt for donation", donation_id)
-        with self.connect() as connection:
-            secret = connection.execute(
-                select(DONOR.c.receipt_secret).where(DONOR.c.donation_id == donation_id)
-            ).scalar()
+        secret = self.read.receipt_secret(donation_id)
         if secret is None:
             raise NotFoundError("receipt for donation", donation_id)
-        return bytes(secret)
+        return secret
 
     def receipt(self, donation_id: str, secret: bytes) -> models.Receipt:
         base = self.settings.public_url
@@ -570,10 +528,7 @@ class Services:
         """Void a disbursement, reversing its live allocations first (ADR 0003)."""
         disbursement = self.disbursement(disbursement_id)
         self.require_charity(principal, disbursement.charity_id)
-        with self.connect() as connection:
-            live = projections.find(
-                connection, AllocationState, disbursement_id=disbursement_id, reversed=False
-            )
+        live = self.read.find(AllocationState, disbursement_id=disbursement_id, reversed=False)
         requests: list[Request] = [
             Draft(
                 "allocation.reversed",
@@ -592,93 +547,3 @@ class Services:
         route = f"POST /disbursements/{disbursement_id}/void"
         self._append(requests, **self._idempotency(route, principal, key, body))
         return self.views.disbursement_view(disbursement_id)
-
-    # -- public views ------------------------------------------------------------------------
-
-    # -- anchoring and proofs ------------------------------------------------------------------
-
-    def proof_bundle(self, donation_id: str) -> dict[str, Any]:
-        """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
-
-        Raises:
-            ApiError: 409 ``not_anchored_yet`` until a checkpoint covers the entry.
-        """
-        from audit.bundle import build_bundle
-
-        donation = self.donation(donation_id)
-        checkpoint = self.checkpoints.covering(donation.seq)
-        if checkpoint is None:
-            due = self.views.next_anchor_due()
-            raise ApiError(
-                409,
-                "not_anchored_yet",
-                "this donation is recorded but not anchored yet; its proof exists once the "
-                "next checkpoint is anchored" + (f", due by {due.isoformat()}" if due else ""),
-                next_anchor_due=due.isoformat() if due else None,
-            )
-        entry = self.store.entry(donation.seq)
-        proof = self.store.inclusion_proof(donation.seq, checkpoint.tree_size)
-        bundle: dict[str, Any] = build_bundle(
-            entry=entry,
-            inclusion_proof=proof,
-            checkpoint_index=checkpoint.checkpoint_index,
-            tree_size=checkpoint.tree_size,
-            root_hash=checkpoint.root_hash,
-            chain_id=checkpoint.chain_id,
-            contract=checkpoint.contract,
-            tx_hash=checkpoint.tx_hash,
-            block_number=checkpoint.block_number,
-        )
-        return bundle
-
-    def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
-        size = self.store.size()
-        if not 0 <= first <= second <= size:
-            raise ApiError(
-                422,
-                "invalid_size",
-                f"need 0 <= first <= second <= {size} (the journal's size)",
-                field="second" if second > size else "first",
-            )
-        return models.ConsistencyPublic(
-            first=first,
-            second=second,
-            first_root=to_hex(self.store.root(first)),
-            second_root=to_hex(self.store.root(second)),
-            proof=[to_hex(h) for h in self.store.consistency_proof(first, second)],
-        )
-
-    def export_csv(
-        self,
-        kind: str,
-        *,
-        charity_id: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> Iterator[bytes]:
-        """An auditor's export as CSV lines, streamed (amounts in minor units).
-
-        Text cells a spreadsheet could run as a formula are prefixed with ``'``
-        (``api.spreadsheet``): a charity's payee or purpose is never a formula.
-        """
-        from api.spreadsheet import safe_row
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(safe_row(projections.EXPORT_COLUMNS[kind]))
-        with self.connect() as connection:
-            for row in projections.export_rows(
-                connection, kind, charity_id=charity_id, start=start, end=end
-            ):
-                writer.writerow(safe_row(row))
-                if buffer.tell() > 64 * 1024:
-                    yield buffer.getvalue().encode("utf-8")
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue().encode("utf-8")
-
-    def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
-        """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
-        start = 0 if after is None else after + 1
-        for leaf in self.store.leaves(start, start + limit):
-            yield leaf + b"\n"

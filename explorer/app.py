@@ -27,9 +27,10 @@ from starlette.types import Scope
 
 from explorer import diagram, formatting, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
-from explorer.views import NotFoundError, PublicViews
+from explorer.views import PublicViews
 from ledger.currencies import money
 from ledger.entries import BODIES, MAX_SEQ
+from ledger.errors import NotFoundError
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

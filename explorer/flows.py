@@ -2,8 +2,8 @@
 
 Three columns: the donations (by what they were earmarked for) → where the money is now
 (a project's spending, the general fund's, not yet spent, refunded) → the payees and
-purposes the spending paid. Amounts come from the live allocations, summed in SQL, so a
-charity with a million donations still draws a handful of boxes.
+purposes the spending paid. Amounts come from the live allocations, summed in SQL by the
+store's read model, so a charity with a million donations still draws a handful of boxes.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
-
 from explorer.models import FlowLink, FlowNode, FlowNodeKind, FundFlow
-from ledger.store.tables import ALLOCATION, DISBURSEMENT, DONATION, PROJECT
+from ledger.store.flow_sums import FlowSums
 
 MAX_BOXES = 6
 """Boxes per column before the smallest are drawn together as one "others" box."""
@@ -99,62 +96,14 @@ class _Graph:
         return FundFlow(currency=currency, nodes=nodes, links=links)
 
 
-def fund_flows(
-    connection: Connection, *, charity_id: str, project_id: str | None = None
-) -> list[FundFlow]:
+def fund_flows(sums: FlowSums) -> list[FundFlow]:
     """The fund flows of a charity, or of one of its projects, one per currency.
 
-    For a project: the donations earmarked to it (all of their money: spent, unspent,
-    refunded) and the general-fund donations only as far as they paid its disbursements.
-
-    Args:
-        connection: a (read-only) connection to the store.
-        charity_id: the charity.
-        project_id: narrow to this project of the charity.
+    For a project, ``sums`` hold the donations earmarked to it (all of their money:
+    spent, unspent, refunded) and the general-fund donations only as far as they paid its
+    disbursements (``ReadModel.flow_sums``).
     """
-    titles: dict[str, str] = {
-        project: title
-        for project, title in connection.execute(
-            select(PROJECT.c.project_id, PROJECT.c.title).where(PROJECT.c.charity_id == charity_id)
-        )
-    }
-    donated = (
-        select(
-            DONATION.c.currency,
-            DONATION.c.project_id,
-            func.sum(DONATION.c.refunded).label("refunded"),
-            func.sum(DONATION.c.amount - DONATION.c.refunded - DONATION.c.allocated).label("held"),
-        )
-        .where(DONATION.c.charity_id == charity_id)
-        .group_by(DONATION.c.currency, DONATION.c.project_id)
-    )
-    spent = (
-        select(
-            DONATION.c.currency,
-            DONATION.c.project_id.label("earmark"),
-            DISBURSEMENT.c.project_id.label("spent_on"),
-            DISBURSEMENT.c.payee,
-            DISBURSEMENT.c.purpose,
-            func.sum(ALLOCATION.c.amount).label("amount"),
-        )
-        .select_from(
-            ALLOCATION.join(DONATION, DONATION.c.donation_id == ALLOCATION.c.donation_id).join(
-                DISBURSEMENT, DISBURSEMENT.c.disbursement_id == ALLOCATION.c.disbursement_id
-            )
-        )
-        .where(ALLOCATION.c.reversed.is_(False), DONATION.c.charity_id == charity_id)
-        .group_by(
-            DONATION.c.currency,
-            DONATION.c.project_id,
-            DISBURSEMENT.c.project_id,
-            DISBURSEMENT.c.payee,
-            DISBURSEMENT.c.purpose,
-        )
-    )
-    if project_id is not None:
-        donated = donated.where(DONATION.c.project_id == project_id)
-        spent = spent.where(DISBURSEMENT.c.project_id == project_id)
-
+    titles = sums.titles
     graphs: dict[str, _Graph] = defaultdict(_Graph)
 
     def source(graph: _Graph, earmark: str | None) -> str:
@@ -166,13 +115,13 @@ def fund_flows(
             name=titles.get(earmark) if earmark else None,
         )
 
-    for held in connection.execute(donated):
+    for held in sums.held:
         graph = graphs[held.currency]
         origin = source(graph, held.project_id)
-        graph.link(origin, graph.node(UNSPENT, 1, UNSPENT), int(held.held))
-        graph.link(origin, graph.node(REFUNDED, 1, REFUNDED), int(held.refunded))
+        graph.link(origin, graph.node(UNSPENT, 1, UNSPENT), held.held)
+        graph.link(origin, graph.node(REFUNDED, 1, REFUNDED), held.refunded)
     uses: dict[tuple[str, str], str] = {}
-    for row in connection.execute(spent):
+    for row in sums.spent:
         graph = graphs[row.currency]
         origin = source(graph, row.earmark)
         if row.spent_on is None:
@@ -188,7 +137,7 @@ def fund_flows(
         key = (row.payee, row.purpose)
         use_id = uses.setdefault(key, f"use:{len(uses)}")
         use = graph.node(use_id, 2, "use", name=row.payee, detail=row.purpose)
-        amount = int(row.amount)
+        amount = row.amount
         graph.link(origin, middle, amount)
         graph.link(middle, use, amount)
     flows = []

@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
-
-from explorer import models, urls
+from explorer import listings, models, urls
 from explorer.flows import fund_flows
 from ledger import merkle
 from ledger.accounting import (
@@ -28,19 +25,11 @@ from ledger.accounting import (
     ProjectState,
 )
 from ledger.entries import HASH, Entry, format_at, id_spellings, to_hex
-from ledger.errors import LedgerError
-from ledger.store import projections
+from ledger.errors import LedgerError, NotFoundError
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
-from ledger.store.tables import (
-    CHARITY,
-    CHECKPOINT,
-    DISBURSEMENT,
-    DONATION,
-    ENTRY,
-    PROJECT,
-)
+from ledger.store.queries import ReadModel
 
 RECENT_DONATIONS = 10
 """Donations on the home page."""
@@ -62,15 +51,6 @@ _REF_KEYS: dict[str, models.RefKind] = {
 }
 
 
-class NotFoundError(LookupError):
-    """No such charity, project, donation, disbursement or allocation."""
-
-    def __init__(self, what: str, key: str) -> None:
-        super().__init__(f"no {what} {key!r}")
-        self.what = what
-        self.key = key
-
-
 @dataclass
 class PublicViews:
     """Builds the public views of one journal.
@@ -90,8 +70,10 @@ class PublicViews:
     def checkpoints(self) -> CheckpointLog:
         return CheckpointLog(self.store.engine)
 
-    def connect(self) -> Connection:
-        return self.store.engine.connect()
+    @property
+    def read(self) -> ReadModel:
+        """The store's read model: every query these views make goes through it."""
+        return ReadModel(self.store.engine)
 
     def read_only(self, database_url: str | None = None) -> PublicViews:
         """These views on a read-only engine: the explorer's (DESIGN §2).
@@ -109,38 +91,29 @@ class PublicViews:
             anchor_interval_s=self.anchor_interval_s,
         )
 
-    def _get(self, kind: type[projections.S], key: str, what: str) -> projections.S:
-        if "\x00" in key:  # no id holds a NUL (PostgreSQL text cannot even be asked for one)
-            raise NotFoundError(what, key)
-        with self.connect() as connection:
-            found = projections.get(connection, kind, key)
-        if found is None:
-            raise NotFoundError(what, key)
-        return found
-
     def charity(self, charity_id: str) -> CharityState:
-        return self._get(CharityState, charity_id, "charity")
+        return self.read.charity(charity_id)
 
     def project(self, project_id: str) -> ProjectState:
-        return self._get(ProjectState, project_id, "project")
+        return self.read.project(project_id)
 
     def donation(self, donation_id: str) -> DonationState:
-        return self._get(DonationState, donation_id, "donation")
+        return self.read.donation(donation_id)
 
     def disbursement(self, disbursement_id: str) -> DisbursementState:
-        return self._get(DisbursementState, disbursement_id, "disbursement")
+        return self.read.disbursement(disbursement_id)
 
     def allocation(self, allocation_id: str) -> AllocationState:
-        return self._get(AllocationState, allocation_id, "allocation")
+        return self.read.allocation(allocation_id)
 
-    def _balances(self, **where: str) -> list[models.Balance]:
-        with self.connect() as connection:
-            return projections.balances(connection, **where)
+    def _balances(
+        self, *, charity_id: str | None = None, project_id: str | None = None
+    ) -> list[models.Balance]:
+        return listings.balances(self.read.balances(charity_id=charity_id, project_id=project_id))
 
     def charity_view(self, charity_id: str) -> models.CharityPublic:
         charity = self.charity(charity_id)
-        with self.connect() as connection:
-            projects = projections.find(connection, ProjectState, charity_id=charity_id)
+        projects = self.read.find(ProjectState, charity_id=charity_id)
         return models.CharityPublic(
             id=charity.charity_id,
             seq=charity.seq,
@@ -203,18 +176,8 @@ class PublicViews:
         project = self.project(donation.project_id) if donation.project_id else None
         timeline = self.store.entries_about(donation_id)
         received = timeline[0]
-        with self.connect() as connection:
-            allocations = projections.find(
-                connection, AllocationState, donation_id=donation_id, reversed=False
-            )
-            disbursements = {
-                a.disbursement_id: projections.get(connection, DisbursementState, a.disbursement_id)
-                for a in allocations
-            }
         funded = []
-        for allocation in allocations:
-            disbursement = disbursements[allocation.disbursement_id]
-            assert disbursement is not None
+        for allocation, disbursement in self.read.funding(donation_id):
             funded.append(
                 models.Funding(
                     allocation_id=allocation.allocation_id,
@@ -261,10 +224,7 @@ class PublicViews:
         disbursement = self.disbursement(disbursement_id)
         charity = self.charity(disbursement.charity_id)
         entry = self.store.entry(disbursement.seq)
-        with self.connect() as connection:
-            allocations = projections.find(
-                connection, AllocationState, disbursement_id=disbursement_id
-            )
+        allocations = self.read.find(AllocationState, disbursement_id=disbursement_id)
         return models.DisbursementPublic(
             id=disbursement.disbursement_id,
             seq=disbursement.seq,
@@ -301,15 +261,7 @@ class PublicViews:
         The first checkpoint that covers an entry says when it was put on chain (every
         later one covers it too, and would date a donation of June by today's block).
         """
-        query = (
-            select(CHECKPOINT)
-            .where(CHECKPOINT.c.tree_size > seq)
-            .order_by(CHECKPOINT.c.checkpoint_index)
-            .limit(1)
-        )
-        with self.connect() as connection:
-            row = connection.execute(query).first()
-        checkpoint = None if row is None else _checkpoint_from_row(row)
+        checkpoint = self.checkpoints.first_covering(seq)
         if checkpoint is None:
             return models.DonationStatus(
                 state="recorded", checkpoint=None, next_anchor_due=self.next_anchor_due()
@@ -324,52 +276,7 @@ class PublicViews:
 
     def totals(self) -> models.Totals:
         """Counts and balances of the whole journal, per currency."""
-        with self.connect() as connection:
-
-            def count(table: Any) -> int:
-                return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-
-            received = {
-                row.currency: row
-                for row in connection.execute(
-                    select(
-                        DONATION.c.currency,
-                        func.sum(DONATION.c.amount).label("received"),
-                        func.sum(DONATION.c.refunded).label("refunded"),
-                        func.sum(DONATION.c.allocated).label("allocated"),
-                    ).group_by(DONATION.c.currency)
-                )
-            }
-            disbursed = {
-                currency: amount
-                for currency, amount in connection.execute(
-                    select(DISBURSEMENT.c.currency, func.sum(DISBURSEMENT.c.amount))
-                    .where(DISBURSEMENT.c.voided.is_(False))
-                    .group_by(DISBURSEMENT.c.currency)
-                )
-            }
-            counts = {
-                "charities": count(CHARITY),
-                "projects": count(PROJECT),
-                "donations": count(DONATION),
-                "disbursements": count(DISBURSEMENT),
-            }
-        balances = []
-        for currency in sorted(received.keys() | disbursed.keys()):
-            row = received.get(currency)
-            got, refunded, allocated = (
-                (int(row.received), int(row.refunded), int(row.allocated)) if row else (0, 0, 0)
-            )
-            balances.append(
-                models.Balance(
-                    currency=currency,
-                    received=got,
-                    refunded=refunded,
-                    allocated=allocated,
-                    disbursed=int(disbursed.get(currency) or 0),
-                )
-            )
-        return models.Totals(**counts, entries=self.store.size(), balances=balances)
+        return listings.totals(self.read.totals(), entries=self.store.size())
 
     def recent_donations(
         self,
@@ -379,80 +286,21 @@ class PublicViews:
         project_id: str | None = None,
     ) -> list[models.DonationSummary]:
         """The latest donations (of a charity, or of one of its projects), newest first."""
-        query = (
-            select(DONATION, CHARITY.c.name.label("charity_name"), PROJECT.c.title)
-            .join(CHARITY, CHARITY.c.charity_id == DONATION.c.charity_id)
-            .outerjoin(PROJECT, PROJECT.c.project_id == DONATION.c.project_id)
-        )
-        with self.connect() as connection:
-            if charity_id is None:
-                # The journal's primary key finds the latest donations without a sort.
-                leaves = connection.execute(
-                    select(ENTRY.c.leaf)
-                    .where(ENTRY.c.kind == "donation.received")
-                    .order_by(ENTRY.c.seq.desc())
-                    .limit(limit)
-                ).scalars()
-                ids = [json.loads(leaf)["body"]["donation_id"] for leaf in leaves]
-                query = query.where(DONATION.c.donation_id.in_(ids))
-            else:
-                query = query.where(DONATION.c.charity_id == charity_id)
-                if project_id is not None:
-                    query = query.where(DONATION.c.project_id == project_id)
-            rows = connection.execute(query.order_by(DONATION.c.seq.desc()).limit(limit))
-            return [
-                models.DonationSummary(
-                    id=row.donation_id,
-                    seq=row.seq,
-                    charity_id=row.charity_id,
-                    charity_name=row.charity_name,
-                    project_id=row.project_id,
-                    project_title=row.title,
-                    amount=row.amount,
-                    currency=row.currency,
-                    paid_at=row.paid_at,
-                    refunded=row.refunded,
-                    allocated=row.allocated,
-                )
-                for row in rows
-            ]
+        found = self.read.recent_donations(limit, charity_id=charity_id, project_id=project_id)
+        return listings.donation_summaries(found)
 
     def disbursements(
         self, *, charity_id: str, project_id: str | None = None, limit: int = PAGE_DISBURSEMENTS
     ) -> list[models.DisbursementBrief]:
         """The latest disbursements of a charity (or of one of its projects), newest first."""
-        query = (
-            select(DISBURSEMENT, ENTRY.c.at)
-            .join(ENTRY, ENTRY.c.seq == DISBURSEMENT.c.seq)
-            .where(DISBURSEMENT.c.charity_id == charity_id)
-        )
-        if project_id is not None:
-            query = query.where(DISBURSEMENT.c.project_id == project_id)
-        with self.connect() as connection:
-            rows = connection.execute(query.order_by(DISBURSEMENT.c.seq.desc()).limit(limit))
-            return [
-                models.DisbursementBrief(
-                    at=format_at(row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)),
-                    id=row.disbursement_id,
-                    seq=row.seq,
-                    charity_id=row.charity_id,
-                    project_id=row.project_id,
-                    payee=row.payee,
-                    purpose=row.purpose,
-                    amount=row.amount,
-                    currency=row.currency,
-                    allocated=row.allocated,
-                    voided=row.voided,
-                )
-                for row in rows
-            ]
+        found = self.read.disbursements(limit, charity_id=charity_id, project_id=project_id)
+        return listings.disbursement_briefs(found)
 
     def fund_flows(
         self, *, charity_id: str, project_id: str | None = None
     ) -> list[models.FundFlow]:
         """Where the money of a charity (or project) went, one graph per currency."""
-        with self.connect() as connection:
-            return fund_flows(connection, charity_id=charity_id, project_id=project_id)
+        return fund_flows(self.read.flow_sums(charity_id=charity_id, project_id=project_id))
 
     def charities_page(self, page: int = 1, limit: int = INDEX_PAGE) -> models.CharitiesPage:
         """Every charity, in the order they registered, ``limit`` a page.
@@ -460,32 +308,8 @@ class PublicViews:
         Raises:
             NotFoundError: no such page (past the last; page 1 always exists).
         """
-        with self.connect() as connection:
-            count = int(connection.execute(select(func.count()).select_from(CHARITY)).scalar_one())
-            pages = _pages(count, limit, page)
-            rows = connection.execute(
-                select(CHARITY).order_by(CHARITY.c.seq).offset((page - 1) * limit).limit(limit)
-            ).all()
-            ids = [row.charity_id for row in rows]
-            projects = _counts(connection, PROJECT.c.charity_id, ids)
-            donations = _counts(connection, DONATION.c.charity_id, ids)
-        return models.CharitiesPage(
-            data=[
-                models.CharityListed(
-                    id=row.charity_id,
-                    seq=row.seq,
-                    name=row.name,
-                    registration_no=row.registration_no,
-                    projects=projects.get(row.charity_id, 0),
-                    donations=donations.get(row.charity_id, 0),
-                    balances=self._balances(charity_id=row.charity_id),
-                )
-                for row in rows
-            ],
-            count=count,
-            page=page,
-            pages=pages,
-        )
+        listing = self.read.charities(offset=(page - 1) * limit, limit=limit)
+        return listings.charities_page(listing, page=page, limit=limit)
 
     def projects_page(self, page: int = 1, limit: int = INDEX_PAGE) -> models.ProjectsPage:
         """Every project, in the order they opened, ``limit`` a page.
@@ -493,48 +317,8 @@ class PublicViews:
         Raises:
             NotFoundError: no such page (past the last; page 1 always exists).
         """
-        with self.connect() as connection:
-            count = int(connection.execute(select(func.count()).select_from(PROJECT)).scalar_one())
-            pages = _pages(count, limit, page)
-            rows = connection.execute(
-                select(PROJECT, CHARITY.c.name.label("charity_name"))
-                .join(CHARITY, CHARITY.c.charity_id == PROJECT.c.charity_id)
-                .order_by(PROJECT.c.seq)
-                .offset((page - 1) * limit)
-                .limit(limit)
-            ).all()
-            ids = [row.project_id for row in rows]
-            given = {
-                project_id: (int(n), int(received or 0))
-                for project_id, n, received in connection.execute(
-                    select(
-                        DONATION.c.project_id,
-                        func.count(),
-                        func.sum(DONATION.c.amount - DONATION.c.refunded),
-                    )
-                    .where(DONATION.c.project_id.in_(ids))
-                    .group_by(DONATION.c.project_id)
-                )
-            }
-        return models.ProjectsPage(
-            data=[
-                models.ProjectListed(
-                    id=row.project_id,
-                    seq=row.seq,
-                    charity_id=row.charity_id,
-                    charity_name=row.charity_name,
-                    title=row.title,
-                    goal_amount=row.goal_amount,
-                    currency=row.currency,
-                    donations=given.get(row.project_id, (0, 0))[0],
-                    received=given.get(row.project_id, (0, 0))[1],
-                )
-                for row in rows
-            ],
-            count=count,
-            page=page,
-            pages=pages,
-        )
+        listing = self.read.projects(offset=(page - 1) * limit, limit=limit)
+        return listings.projects_page(listing, page=page, limit=limit)
 
     def home_page(self) -> models.HomePage:
         """Totals, the latest donations and the latest checkpoint."""
@@ -610,14 +394,7 @@ class PublicViews:
             before: only checkpoints with a smaller index (the next page's cursor).
             limit: checkpoints per page.
         """
-        query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index.desc()).limit(limit + 1)
-        if before is not None:
-            query = query.where(CHECKPOINT.c.checkpoint_index < before)
-        with self.connect() as connection:
-            rows = [_checkpoint_from_row(row) for row in connection.execute(query)]
-            count = int(
-                connection.execute(select(func.count()).select_from(CHECKPOINT)).scalar_one()
-            )
+        rows, count = self.checkpoints.newest(limit + 1, before=before)
         shown = rows[:limit]
         data = []
         for i, checkpoint in enumerate(shown):
@@ -664,8 +441,7 @@ class PublicViews:
         Raises:
             NotFoundError: no such entry.
         """
-        with self.connect() as connection:
-            row = connection.execute(select(ENTRY).where(ENTRY.c.seq == seq)).first()
+        row = self.read.stored_entry(seq)
         if row is None:
             raise NotFoundError("entry", str(seq))
         canonical: str = row.leaf
@@ -680,17 +456,16 @@ class PublicViews:
                 for key, kind in _REF_KEYS.items()
                 if isinstance(body.get(key), str)
             ]
-        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
         checkpoint = self.checkpoints.covering(seq)
         size = self.store.size()
         return models.EntryPage(
             seq=seq,
             kind=row.kind,
-            at=format_at(at),
+            at=format_at(row.at),
             actor=row.actor,
             canonical=canonical,
             leaf_hash=to_hex(merkle.leaf_hash(canonical.encode("utf-8"))),
-            stored_leaf_hash=to_hex(bytes(row.leaf_hash)),
+            stored_leaf_hash=to_hex(row.leaf_hash),
             checkpoint=checkpoint_public(checkpoint) if checkpoint else None,
             next_anchor_due=None if checkpoint else self.next_anchor_due(),
             refs=refs,
@@ -728,65 +503,35 @@ class PublicViews:
         if spellings := id_spellings(q):
             return next(filter(None, map(self._search_id, spellings)), [])
         if _HASH.fullmatch(q):
-            digest = bytes.fromhex(q[2:])
-            query = select(CHECKPOINT.c.checkpoint_index).where(
-                (CHECKPOINT.c.tx_hash == digest) | (CHECKPOINT.c.root_hash == digest)
+            return [
+                models.SearchResult(
+                    kind="checkpoint", id=str(index), label=f"#{index}", url=urls.checkpoint(index)
+                )
+                for index in self.checkpoints.indexes_by_hash(bytes.fromhex(q[2:]))
+            ]
+        matches = self.read.search_names(q, SEARCH_LIMIT)
+        found += [
+            models.SearchResult(kind="charity", id=key, label=name, url=urls.charity(key))
+            for key, name in matches.charities
+        ]
+        found += [
+            models.SearchResult(kind="project", id=key, label=title, url=urls.project(key))
+            for key, title in matches.projects
+        ]
+        found += [
+            models.SearchResult(
+                kind="disbursement",
+                id=key,
+                label=f"{payee} · {purpose}",
+                url=urls.disbursement(key),
             )
-            with self.connect() as connection:
-                for index in connection.execute(query).scalars():
-                    found.append(
-                        models.SearchResult(
-                            kind="checkpoint",
-                            id=str(index),
-                            label=f"#{index}",
-                            url=urls.checkpoint(index),
-                        )
-                    )
-            return found
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self.connect() as connection:
-            for charity_id, name in connection.execute(
-                select(CHARITY.c.charity_id, CHARITY.c.name)
-                .where(CHARITY.c.name.ilike(pattern, escape="\\"))
-                .order_by(CHARITY.c.seq)
-                .limit(SEARCH_LIMIT)
-            ):
-                found.append(
-                    models.SearchResult(
-                        kind="charity", id=charity_id, label=name, url=urls.charity(charity_id)
-                    )
-                )
-            for project_id, title in connection.execute(
-                select(PROJECT.c.project_id, PROJECT.c.title)
-                .where(PROJECT.c.title.ilike(pattern, escape="\\"))
-                .order_by(PROJECT.c.seq)
-                .limit(SEARCH_LIMIT)
-            ):
-                found.append(
-                    models.SearchResult(
-                        kind="project", id=project_id, label=title, url=urls.project(project_id)
-                    )
-                )
-            for disbursement_id, payee, purpose in connection.execute(
-                select(DISBURSEMENT.c.disbursement_id, DISBURSEMENT.c.payee, DISBURSEMENT.c.purpose)
-                .where(DISBURSEMENT.c.payee.ilike(pattern, escape="\\"))
-                .order_by(DISBURSEMENT.c.seq.desc())
-                .limit(SEARCH_LIMIT)
-            ):
-                found.append(
-                    models.SearchResult(
-                        kind="disbursement",
-                        id=disbursement_id,
-                        label=f"{payee} · {purpose}",
-                        url=urls.disbursement(disbursement_id),
-                    )
-                )
+            for key, payee, purpose in matches.disbursements
+        ]
         return found
 
     def _search_id(self, q: str) -> list[models.SearchResult]:
         """The thing an id names, by its prefix (an allocation leads to its disbursement)."""
-        with self.connect() as connection:
-            found = projections.get(connection, _SEARCHABLE[q[:2]], q)
+        found = self.read.get(_SEARCHABLE[q[:2]], q)
         if found is None:
             return []
         if isinstance(found, CharityState):
@@ -815,20 +560,6 @@ _SEARCHABLE: dict[str, Any] = {
 }
 
 
-def _pages(count: int, limit: int, page: int) -> int:
-    """How many pages ``count`` rows make (at least one); refuses a page past the last."""
-    pages = max(1, -(-count // limit))
-    if not 1 <= page <= pages:
-        raise NotFoundError("page", str(page))
-    return pages
-
-
-def _counts(connection: Connection, column: Any, ids: Sequence[str]) -> dict[str, int]:
-    """Rows per value of ``column``, for the values ``ids``."""
-    query = select(column, func.count()).where(column.in_(ids)).group_by(column)
-    return {key: int(n) for key, n in connection.execute(query)}
-
-
 def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
     return models.CheckpointPublic(
         index=checkpoint.checkpoint_index,
@@ -842,15 +573,6 @@ def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic
         anchored_at=checkpoint.anchored_at,
         confirmed=checkpoint.confirmed,
     )
-
-
-def _checkpoint_from_row(row: Any) -> AnchoredCheckpoint:
-    values = dict(row._mapping)
-    for key in ("root_hash", "tx_hash", "block_hash"):
-        values[key] = bytes(values[key])
-    if values["anchored_at"].tzinfo is None:  # SQLite keeps no offset; the store writes UTC
-        values["anchored_at"] = values["anchored_at"].replace(tzinfo=UTC)
-    return AnchoredCheckpoint(**values)
 
 
 def _int(value: object) -> int:

@@ -7,6 +7,23 @@ class LedgerError(Exception):
     """Root of every error the ledger raises."""
 
 
+class NotFoundError(LedgerError, LookupError):
+    """No such charity, project, donation, disbursement, allocation, entry or page.
+
+    The one not-found error of the code base: the store's read model raises it, the
+    explorer answers it with its not-found page and the API with a 404 problem.
+
+    Attributes:
+        what: the kind of thing asked for, e.g. ``donation``.
+        key: the key it was asked for by.
+    """
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"no {what} {key!r}")
+        self.what = what
+        self.key = key
+
+
 class EntryError(LedgerError, ValueError):
     """An entry (or a request to make one) is invalid.
 

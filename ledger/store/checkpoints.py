@@ -12,11 +12,11 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 import sqlalchemy.exc
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.store.tables import CHECKPOINT
@@ -61,8 +61,6 @@ def _from_row(row: Any) -> AnchoredCheckpoint:
     values = dict(row._mapping)
     for key in ("root_hash", "tx_hash", "block_hash"):
         values[key] = bytes(values[key])
-    if values["anchored_at"].tzinfo is None:  # SQLite keeps no offset; we store UTC
-        values["anchored_at"] = values["anchored_at"].replace(tzinfo=UTC)
     return AnchoredCheckpoint(**values)
 
 
@@ -108,6 +106,43 @@ class CheckpointLog:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else _from_row(row)
+
+    def first_covering(self, seq: int) -> AnchoredCheckpoint | None:
+        """The first checkpoint whose tree contains entry ``seq``: when it went on chain."""
+        query = (
+            select(CHECKPOINT)
+            .where(CHECKPOINT.c.tree_size > seq)
+            .order_by(CHECKPOINT.c.checkpoint_index)
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _from_row(row)
+
+    def newest(
+        self, limit: int, *, before: int | None = None
+    ) -> tuple[list[AnchoredCheckpoint], int]:
+        """Up to ``limit`` checkpoints, newest first, and how many are recorded in all.
+
+        Args:
+            limit: checkpoints to return.
+            before: only checkpoints with a smaller index (a page's cursor).
+        """
+        query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index.desc()).limit(limit)
+        if before is not None:
+            query = query.where(CHECKPOINT.c.checkpoint_index < before)
+        with self.engine.connect() as connection:
+            rows = [_from_row(row) for row in connection.execute(query)]
+            count = connection.execute(select(func.count()).select_from(CHECKPOINT)).scalar_one()
+        return rows, int(count)
+
+    def indexes_by_hash(self, digest: bytes) -> list[int]:
+        """The indexes of the checkpoints anchored by transaction ``digest`` or with that root."""
+        query = select(CHECKPOINT.c.checkpoint_index).where(
+            (CHECKPOINT.c.tx_hash == digest) | (CHECKPOINT.c.root_hash == digest)
+        )
+        with self.engine.connect() as connection:
+            return [int(index) for index in connection.execute(query).scalars()]
 
     def record(self, checkpoint: AnchoredCheckpoint) -> None:
         """Insert or replace the row for ``checkpoint.checkpoint_index``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -467,16 +467,14 @@ def export_rows(
     query = query.join(ENTRY, ENTRY.c.seq == table.c.seq).order_by(table.c.seq)
     if charity_id is not None:
         query = query.where(owner == charity_id)
-    # In UTC: SQLite keeps the stored UTC time without its offset, and compares as text.
+    # Bound in UTC by the column's type (SQLite compares the stored UTC text).
     if start is not None:
-        query = query.where(ENTRY.c.at >= start.astimezone(UTC))
+        query = query.where(ENTRY.c.at >= start)
     if end is not None:
-        query = query.where(ENTRY.c.at < end.astimezone(UTC))
+        query = query.where(ENTRY.c.at < end)
     for row in connection.execute(query.execution_options(yield_per=1000)):
         values = list(row)
-        moment = values[2]
-        if isinstance(moment, datetime):
-            values[2] = format_at(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        values[2] = format_at(values[2])
         yield tuple(values)
 
 

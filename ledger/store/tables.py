@@ -7,20 +7,51 @@ from the journal and can be rebuilt from it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Dialect,
     Index,
     LargeBinary,
     MetaData,
     SmallInteger,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy import Table as SaTable
 from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time: stored in UTC, read back as an aware datetime in UTC.
+
+    PostgreSQL's ``timestamptz`` keeps the instant and hands it back in the session's
+    time zone; SQLite keeps the wall-clock text without any offset. Converting to UTC on
+    the way in and marking (or converting to) UTC on the way out gives both databases
+    the same answer, so no reader patches a naive value (ADR 0026). A naive datetime is
+    refused: it names no instant.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"{value!r}: a stored time must be a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -44,7 +75,7 @@ class JournalEntry(Table, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     kind: str = Field(max_length=40)
     actor: str = Field(max_length=60)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     leaf: str = Field(sa_column=Column(Text, nullable=False))
     """RFC 8785 canonical JSON of the entry, exactly as hashed: the Merkle leaf."""
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
@@ -81,7 +112,7 @@ class Idempotency(Table, table=True):
     request_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     entry_count: int
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Charity(Table, table=True):
@@ -182,7 +213,7 @@ class CheckpointRow(Table, table=True):
     tx_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
     block_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
-    anchored_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    anchored_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     confirmed: bool
 
 
@@ -203,7 +234,7 @@ class Donor(Table, table=True):
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
     anonymous: bool
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class ApiKey(Table, table=True):
@@ -214,9 +245,9 @@ class ApiKey(Table, table=True):
     role: str = Field(max_length=16)
     charity_id: str | None = Field(default=None, max_length=43, index=True)
     label: str = Field(max_length=200)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     revoked_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
 
 
@@ -232,7 +263,7 @@ class EvidenceFile(Table, table=True):
     filename: str | None = Field(default=None, max_length=255)
     public: bool = Field(default=False)
     """Listed as public evidence by some disbursement: anyone may download it."""
-    uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    uploaded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class CharityRegistration(Table, table=True):

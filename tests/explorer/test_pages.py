@@ -367,7 +367,8 @@ def test_an_index_page_past_the_last_or_not_a_number_is_not_found(
 
 
 def test_the_indexes_page_through_every_row_once(world: World) -> None:
-    from explorer.views import NotFoundError, PublicViews
+    from explorer.views import PublicViews
+    from ledger.errors import NotFoundError
 
     views = PublicViews(world.store, "http://testserver")
     first, second = views.projects_page(1, limit=1), views.projects_page(2, limit=1)

@@ -1,0 +1,157 @@
+"""The API's reads: lookups, proof bundles, consistency proofs, exports, the journal.
+
+``JournalReads`` is the base of ``api.services.Services``: the routes, the CLI and the
+demo call these on the one ``Services`` object, beside its writes. Every query goes
+through the store (``ledger.store.queries``, ``CheckpointLog``, ``Store``); a lookup of
+something that does not exist raises ``ledger.errors.NotFoundError`` (ADR 0026).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from api import models
+from api.errors import ApiError
+from explorer.views import PublicViews
+from ledger.accounting import (
+    AllocationState,
+    CharityState,
+    DisbursementState,
+    DonationState,
+    ProjectState,
+)
+from ledger.entries import to_hex
+from ledger.store import projections
+from ledger.store.checkpoints import CheckpointLog
+from ledger.store.journal import Store
+from ledger.store.queries import ReadModel
+
+
+class JournalReads:
+    """What the API reads from the journal, its projections and its checkpoints."""
+
+    store: Store
+    views: PublicViews
+
+    @property
+    def checkpoints(self) -> CheckpointLog:
+        return CheckpointLog(self.store.engine)
+
+    def connect(self) -> Connection:
+        return self.store.engine.connect()
+
+    @property
+    def read(self) -> ReadModel:
+        """The store's read model, on the read-write engine (it sees what was just written)."""
+        return ReadModel(self.store.engine)
+
+    # -- lookups: NotFoundError when there is no such thing ------------------------------
+
+    def charity(self, charity_id: str) -> CharityState:
+        return self.read.charity(charity_id)
+
+    def project(self, project_id: str) -> ProjectState:
+        return self.read.project(project_id)
+
+    def donation(self, donation_id: str) -> DonationState:
+        return self.read.donation(donation_id)
+
+    def disbursement(self, disbursement_id: str) -> DisbursementState:
+        return self.read.disbursement(disbursement_id)
+
+    def allocation(self, allocation_id: str) -> AllocationState:
+        return self.read.allocation(allocation_id)
+
+    # -- anchoring and proofs ------------------------------------------------------------------
+
+    def proof_bundle(self, donation_id: str) -> dict[str, Any]:
+        """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
+
+        Raises:
+            ApiError: 409 ``not_anchored_yet`` until a checkpoint covers the entry.
+        """
+        from audit.bundle import build_bundle
+
+        donation = self.donation(donation_id)
+        checkpoint = self.checkpoints.covering(donation.seq)
+        if checkpoint is None:
+            due = self.views.next_anchor_due()
+            raise ApiError(
+                409,
+                "not_anchored_yet",
+                "this donation is recorded but not anchored yet; its proof exists once the "
+                "next checkpoint is anchored" + (f", due by {due.isoformat()}" if due else ""),
+                next_anchor_due=due.isoformat() if due else None,
+            )
+        entry = self.store.entry(donation.seq)
+        proof = self.store.inclusion_proof(donation.seq, checkpoint.tree_size)
+        bundle: dict[str, Any] = build_bundle(
+            entry=entry,
+            inclusion_proof=proof,
+            checkpoint_index=checkpoint.checkpoint_index,
+            tree_size=checkpoint.tree_size,
+            root_hash=checkpoint.root_hash,
+            chain_id=checkpoint.chain_id,
+            contract=checkpoint.contract,
+            tx_hash=checkpoint.tx_hash,
+            block_number=checkpoint.block_number,
+        )
+        return bundle
+
+    def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
+        size = self.store.size()
+        if not 0 <= first <= second <= size:
+            raise ApiError(
+                422,
+                "invalid_size",
+                f"need 0 <= first <= second <= {size} (the journal's size)",
+                field="second" if second > size else "first",
+            )
+        return models.ConsistencyPublic(
+            first=first,
+            second=second,
+            first_root=to_hex(self.store.root(first)),
+            second_root=to_hex(self.store.root(second)),
+            proof=[to_hex(h) for h in self.store.consistency_proof(first, second)],
+        )
+
+    def export_csv(
+        self,
+        kind: str,
+        *,
+        charity_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[bytes]:
+        """An auditor's export as CSV lines, streamed (amounts in minor units).
+
+        Text cells a spreadsheet could run as a formula are prefixed with ``'``
+        (``api.spreadsheet``): a charity's payee or purpose is never a formula.
+        """
+        from api.spreadsheet import safe_row
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(safe_row(projections.EXPORT_COLUMNS[kind]))
+        with self.connect() as connection:
+            for row in projections.export_rows(
+                connection, kind, charity_id=charity_id, start=start, end=end
+            ):
+                writer.writerow(safe_row(row))
+                if buffer.tell() > 64 * 1024:
+                    yield buffer.getvalue().encode("utf-8")
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+
+    def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
+        """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
+        start = 0 if after is None else after + 1
+        for leaf in self.store.leaves(start, start + limit):
+            yield leaf + b"\n"
