@@ -228,20 +228,20 @@ def _path_without_language(request: Request) -> str:
     return path
 
 
-def _nothing() -> None:
-    return None
+def _no_query() -> dict[str, Any]:
+    return {}
 
 
-def _page_number(page: PageNumber = 1) -> int:
-    return page
+def _page_number(page: PageNumber = 1) -> dict[str, Any]:
+    return {"page": page}
 
 
-def _before(before: Before = None) -> int | None:
-    return before
+def _before(before: Before = None) -> dict[str, Any]:
+    return {"before": before}
 
 
-def _query(q: str = "") -> str:
-    return q
+def _search(q: str = "") -> dict[str, Any]:
+    return {"q": q}
 
 
 def _entry_seq(key: str) -> int:
@@ -258,131 +258,73 @@ def _verify_messages(explorer: Explorer, request: Request) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of the explorer, and its ``.json`` twin.
+    """One page of the explorer and its ``.json`` twin, its parts found by its ``name``.
 
-    A listing (``key`` None) is served at ``path`` and at ``path`` + ``.json``, its query
-    read by the dependency ``query``; an item names itself by the path parameter ``key``,
-    whose value ends in ``.json`` for the twin. ``view`` makes the page model of what the
-    query or the key says, ``json_url`` the twin's URL of it.
+    The page is the template ``<name>.html`` rendered from ``PublicViews.<name>_page``'s
+    model, and its twin's URL is ``urls.<name>(…, json=True)``. A listing is served at
+    ``path`` and ``path.json``; the dependency ``query`` reads its query string into the
+    keyword arguments of both. An item's path ends in one parameter whose value, read by
+    ``parse``, names it; the twin is that value ending in ``.json``. ``extra_context``
+    adds to what the template sees.
     """
 
     name: str
     path: str
-    template: str
-    view: Callable[[PublicViews, Any], BaseModel]
-    json_url: Callable[[Any], str]
-    query: Callable[..., Any] = _nothing
-    key: str | None = None
+    query: Callable[..., dict[str, Any]] = _no_query
+    parse: Callable[[str], Any] = str
     extra_context: Callable[[Explorer, Request], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at import, not at the first request, if a view or a URL is missing.
+        getattr(PublicViews, f"{self.name}_page")
+        getattr(urls, self.name)
+
+    @property
+    def key(self) -> str | None:
+        """The path parameter that names an item; None for a listing."""
+        return self.path.rsplit("{", 1)[1][:-1] if self.path.endswith("}") else None
+
+    def show(
+        self, explorer: Explorer, request: Request, *key: Any, as_json: bool, **query: Any
+    ) -> Response:
+        """The page (or its twin) of the item ``key``, or of the listing's ``query``."""
+        model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+        return explorer.render(
+            request,
+            f"{self.name}.html",
+            model,
+            as_json=as_json,
+            json_url=getattr(urls, self.name)(*key, json=True, **query),
+            extra=self.extra_context(explorer, request) if self.extra_context else None,
+        )
 
 
 PAGES = (
-    Page(
-        "home", "/", "home.html", lambda views, _: views.home_page(), lambda _: urls.home(json=True)
-    ),
-    Page(
-        "charities",
-        "/charities",
-        "charities.html",
-        PublicViews.charities_page,
-        lambda n: urls.charities(json=True, page=n),
-        query=_page_number,
-    ),
-    Page(
-        "projects",
-        "/projects",
-        "projects.html",
-        PublicViews.projects_page,
-        lambda n: urls.projects(json=True, page=n),
-        query=_page_number,
-    ),
-    Page(
-        "charity",
-        "/charities/{charity_id}",
-        "charity.html",
-        PublicViews.charity_page,
-        lambda key: urls.charity(key, json=True),
-        key="charity_id",
-    ),
-    Page(
-        "project",
-        "/projects/{project_id}",
-        "project.html",
-        PublicViews.project_page,
-        lambda key: urls.project(key, json=True),
-        key="project_id",
-    ),
-    Page(
-        "donation",
-        "/donations/{donation_id}",
-        "donation.html",
-        PublicViews.donation_page,
-        lambda key: urls.donation(key, json=True),
-        key="donation_id",
-        extra_context=_verify_messages,
-    ),
-    Page(
-        "disbursement",
-        "/disbursements/{disbursement_id}",
-        "disbursement.html",
-        PublicViews.disbursement_page,
-        lambda key: urls.disbursement(key, json=True),
-        key="disbursement_id",
-    ),
-    Page(
-        "checkpoints",
-        "/checkpoints",
-        "checkpoints.html",
-        PublicViews.checkpoints_page,
-        lambda before: urls.checkpoints(json=True, before=before),
-        query=_before,
-    ),
-    Page(
-        "entry",
-        "/entries/{seq}",
-        "entry.html",
-        lambda views, key: views.entry_page(_entry_seq(key)),
-        lambda key: urls.entry(int(key), json=True),
-        key="seq",
-    ),
-    Page(
-        "search",
-        "/search",
-        "search.html",
-        PublicViews.search_page,
-        lambda q: urls.search(q, json=True),
-        query=_query,
-    ),
+    Page("home", "/"),
+    Page("charities", "/charities", query=_page_number),
+    Page("projects", "/projects", query=_page_number),
+    Page("charity", "/charities/{charity_id}"),
+    Page("project", "/projects/{project_id}"),
+    Page("donation", "/donations/{donation_id}", extra_context=_verify_messages),
+    Page("disbursement", "/disbursements/{disbursement_id}"),
+    Page("checkpoints", "/checkpoints", query=_before),
+    Page("entry", "/entries/{seq}", parse=_entry_seq),
+    Page("search", "/search", query=_search),
 )
 """Every page, in the order its routes are tried."""
 
 
-def _show(explorer: Explorer, page: Page, request: Request, arg: Any, *, as_json: bool) -> Response:
-    model = page.view(explorer.views, arg)
-    return explorer.render(
-        request,
-        page.template,
-        model,
-        as_json=as_json,
-        json_url=page.json_url(arg),
-        extra=page.extra_context(explorer, request) if page.extra_context else None,
-    )
-
-
 def _listing_endpoint(explorer: Explorer, page: Page, *, as_json: bool) -> Callable[..., Response]:
-    def listing(request: Request, arg: Any = Depends(page.query)) -> Response:
-        return _show(explorer, page, request, arg, as_json=as_json)
+    def listing(request: Request, query: dict[str, Any] = Depends(page.query)) -> Response:
+        return page.show(explorer, request, as_json=as_json, **query)
 
     return listing
 
 
-def _item_endpoint(explorer: Explorer, page: Page) -> Callable[..., Response]:
-    assert page.key is not None
-    key_name = page.key
-
+def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[..., Response]:
     def item(request: Request) -> Response:
         key, as_json = split_twin(request.path_params[key_name])
-        return _show(explorer, page, request, key, as_json=as_json)
+        return page.show(explorer, request, page.parse(key), as_json=as_json)
 
     return item
 
@@ -448,7 +390,7 @@ def create_explorer(views: PublicViews) -> FastAPI:
 
     for page in PAGES:
         if page.key is not None:  # an item: its twin is the same path, ending in .json
-            add_page(page.path, _item_endpoint(explorer, page), name=page.name)
+            add_page(page.path, _item_endpoint(explorer, page, page.key), name=page.name)
             continue
         for as_json in (False, True):
             add_page(

@@ -117,51 +117,29 @@ def _allocation_owner(services: Services, path: Mapping[str, str]) -> str:
     return services.disbursement(allocation.disbursement_id).charity_id
 
 
+def _charity_or_platform(detail: str, owner: OwnerOf | None = None) -> Any:
+    """A charity (the one ``owner`` names, if given), or the platform acting for it."""
+    return Depends(RoleGuard("charity", "platform", detail=detail, owner=owner))
+
+
+DISBURSER_ONLY = "only the charity that made the disbursement, or the platform, may do this"
+
 PlatformOnly = Annotated[
     Principal,
     Depends(RoleGuard("platform", detail="only the platform may do this")),
 ]
 CharityOrPlatform = Annotated[
-    Principal,
-    Depends(
-        RoleGuard(
-            "charity", "platform", detail="only a charity, or the platform for it, may do this"
-        )
-    ),
+    Principal, _charity_or_platform("only a charity, or the platform for it, may do this")
 ]
 CharityInPath = Annotated[
     Principal,
-    Depends(
-        RoleGuard(
-            "charity",
-            "platform",
-            detail="only that charity, or the platform for it, may do this",
-            owner=lambda services, path: path["charity_id"],
-        )
+    _charity_or_platform(
+        "only that charity, or the platform for it, may do this",
+        owner=lambda services, path: path["charity_id"],
     ),
 ]
-DisbursementOwner = Annotated[
-    Principal,
-    Depends(
-        RoleGuard(
-            "charity",
-            "platform",
-            detail="only the charity that made the disbursement, or the platform, may do this",
-            owner=_disbursement_owner,
-        )
-    ),
-]
-AllocationOwner = Annotated[
-    Principal,
-    Depends(
-        RoleGuard(
-            "charity",
-            "platform",
-            detail="only the charity that made the disbursement, or the platform, may do this",
-            owner=_allocation_owner,
-        )
-    ),
-]
+DisbursementOwner = Annotated[Principal, _charity_or_platform(DISBURSER_ONLY, _disbursement_owner)]
+AllocationOwner = Annotated[Principal, _charity_or_platform(DISBURSER_ONLY, _allocation_owner)]
 CharityOnly = Annotated[
     Principal,
     Depends(

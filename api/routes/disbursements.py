@@ -1,4 +1,5 @@
-"""Disbursements: fund use with its evidence, and voiding one."""
+"""Fund use: disbursements with their evidence, voiding one, and the allocations of
+donations to them (and their reversal)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from api import models
 from api.routes.deps import (
     ERRORS,
     WRITE_ERRORS,
+    AllocationOwner,
     CharityOrPlatform,
     DisbursementOwner,
     IdempotencyKey,
@@ -50,3 +52,31 @@ def void_disbursement(
 ) -> models.DisbursementPublic:
     """Void a disbursement booked in error; its allocations are reversed first."""
     return services.void_disbursement(disbursement_id, body, principal, idempotency_key)
+
+
+@router.post("/allocations", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])
+def allocate(
+    body: models.AllocationCreate,
+    services: ServicesDep,
+    principal: CharityOrPlatform,
+    idempotency_key: IdempotencyKey,
+) -> models.AllocationPublic:
+    """Allocate (part of) a donation to a disbursement of the same charity."""
+    return services.allocate(body, principal, idempotency_key)
+
+
+@router.post(
+    "/allocations/{allocation_id}/reversal",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    tags=["fund use"],
+)
+def reverse_allocation(
+    allocation_id: str,
+    body: models.Reason,
+    services: ServicesDep,
+    principal: AllocationOwner,
+    idempotency_key: IdempotencyKey,
+) -> models.AllocationPublic:
+    """Reverse an allocation: the money is the donation's again."""
+    return services.reverse_allocation(allocation_id, body, principal, idempotency_key)
