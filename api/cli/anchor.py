@@ -10,7 +10,7 @@ from typing import Any
 from api.cli.runtime import (
     _runtime,
 )
-from api.cli.usage import DATABASE_NOTE, _command
+from api.cli.usage import DATABASE_NOTE, _command, _group
 from api.settings import get_settings
 from chain.client import ChainClient
 from chain.devnet import DEFAULT_STATE_FILE
@@ -104,16 +104,13 @@ def add_anchor_command(commands: Any) -> None:
 
 def add_commands(commands: Any) -> None:
     """``contracts``, ``devnet`` and ``deploy``."""
-    contracts = _command(
+    contracts_commands = _group(
         commands,
         "contracts",
         "the Solidity contracts",
         "The contracts (LedgerAnchor, CharityRegistry) are compiled once and kept in "
         "contracts/build/*.json with their provenance; the service deploys and calls those.",
         "shanlian contracts build",
-    )
-    contracts_commands = contracts.add_subparsers(
-        dest="contracts_command", required=True, metavar="ACTION"
     )
     _command(
         contracts_commands,

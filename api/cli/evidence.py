@@ -8,7 +8,7 @@ from typing import Any
 from api.cli.runtime import (
     _open_store,
 )
-from api.cli.usage import DATABASE_NOTE, _command
+from api.cli.usage import DATABASE_NOTE, _command, _group
 from api.settings import get_settings
 
 
@@ -28,7 +28,7 @@ def cmd_evidence_collect(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     """``evidence`` and its action."""
-    evidence = _command(
+    evidence_commands = _group(
         commands,
         "evidence",
         "evidence files",
@@ -36,9 +36,6 @@ def add_commands(commands: Any) -> None:
         "/api/v1/evidence and kept by SHA-256 under API_EVIDENCE_DIR; disbursements cite "
         "them.",
         "shanlian evidence collect",
-    )
-    evidence_commands = evidence.add_subparsers(
-        dest="evidence_command", required=True, metavar="ACTION"
     )
     _command(
         evidence_commands,

@@ -15,7 +15,7 @@ from api.cli.runtime import (
     _open_store,
     _where,
 )
-from api.cli.usage import DATABASE_NOTE, _command
+from api.cli.usage import DATABASE_NOTE, _command, _group
 from api.settings import get_settings
 from ledger.entries import to_hex
 from ledger.errors import StoreError
@@ -111,7 +111,7 @@ def cmd_journal_rebuild(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     """``journal`` and its actions."""
-    journal = _command(
+    journal_commands = _group(
         commands,
         "journal",
         "inspect and check the journal",
@@ -121,9 +121,6 @@ def add_commands(commands: Any) -> None:
         "shanlian journal show",
         "shanlian journal verify",
         "shanlian journal export --output journal.jsonl",
-    )
-    journal_commands = journal.add_subparsers(
-        dest="journal_command", required=True, metavar="ACTION"
     )
     _command(
         journal_commands,

@@ -15,7 +15,7 @@ from web3 import Web3
 from api.cli.runtime import (
     _runtime,
 )
-from api.cli.usage import _command
+from api.cli.usage import _command, _group
 from api.keys import (
     MAX_LABEL_LENGTH,
     IssuedKey,
@@ -183,7 +183,7 @@ def cmd_keys_auditor(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     """``keys`` and its kinds of key."""
-    keys = _command(
+    keys_commands = _group(
         commands,
         "keys",
         "API keys of charities and auditors, and the anchoring key's roles",
@@ -196,7 +196,6 @@ def add_commands(commands: Any) -> None:
         "KEY=$(shanlian keys auditor issue 'annual audit 2026')",
         "shanlian keys anchorer show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     )
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     platform_note = (
         " The platform token (SHANLIAN_ADMIN_TOKEN) cannot be revoked here: it comes from the "
         "settings; restart every process with a new one to replace it."

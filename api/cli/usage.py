@@ -60,6 +60,13 @@ def _command(
     return parser
 
 
+def _group(commands: Any, name: str, help: str, description: str, *examples: str) -> Any:
+    """A command of actions (``journal verify``): what their parsers are added to."""
+    return _command(commands, name, help, description, *examples).add_subparsers(
+        dest=f"{name}_command", required=True, metavar="ACTION"
+    )
+
+
 def _use_formatter(parser: argparse.ArgumentParser) -> None:
     """``HelpFormatter`` for ``parser`` and every subcommand under it (``audit`` too)."""
     parser.formatter_class = HelpFormatter
