@@ -12,7 +12,6 @@ from api.cli.runtime import (
 )
 from api.cli.usage import DATABASE_NOTE, _command, _group
 from api.settings import get_settings
-from chain.client import ChainClient
 from chain.devnet import DEFAULT_STATE_FILE
 from ledger.entries import to_hex
 
@@ -65,6 +64,7 @@ def cmd_devnet(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from chain.client import ChainClient
 
     client = ChainClient.from_settings()
     if client.is_embedded:
