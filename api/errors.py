@@ -190,23 +190,26 @@ def install(app: FastAPI) -> None:
             "Idempotency-Key",
         )
 
-    @app.exception_handler(SequencerBusyError)
-    async def _busy_writes(_: Request, error: SequencerBusyError) -> JSONResponse:
-        return problem(
-            429,
-            "too_many_writes",
-            f"{error}; retry with the same Idempotency-Key",
-            headers={"Retry-After": str(error.retry_after_s)},
-        )
-
-    @app.exception_handler(SequencerClosedError)
-    async def _closing(_: Request, error: SequencerClosedError) -> JSONResponse:
-        return problem(
+    # The write queue is full, or closing: nothing was stored, and the same request may
+    # be sent again (with its Idempotency-Key) once Retry-After has passed.
+    retry_later = {
+        SequencerBusyError: (429, "too_many_writes", "retry with the same Idempotency-Key"),
+        SequencerClosedError: (
             503,
             "shutting_down",
-            f"{error}; nothing was stored, retry with the same Idempotency-Key",
-            headers={"Retry-After": str(error.retry_after_s)},
+            "nothing was stored, retry with the same Idempotency-Key",
+        ),
+    }
+
+    async def _retry_later(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, SequencerBusyError | SequencerClosedError)
+        status, code, advice = next(v for k, v in retry_later.items() if isinstance(error, k))
+        return problem(
+            status, code, f"{error}; {advice}", headers={"Retry-After": str(error.retry_after_s)}
         )
+
+    for error_class in retry_later:
+        app.add_exception_handler(error_class, _retry_later)
 
     @app.exception_handler(ProofSizeError)
     async def _proof_size(_: Request, error: ProofSizeError) -> JSONResponse:

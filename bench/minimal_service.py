@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     # As `shanlian serve` runs uvicorn: its default loop and HTTP implementation, the same
     # log level and as many worker processes; with several, on a listening socket made
-    # TCP as api/cli.py's _tcp_listener does (else every answer waits ~40 ms).
+    # TCP as api/cli/serve.py's _tcp_listener does (else every answer waits ~40 ms).
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning"}
     if args.workers == 1:
         uvicorn.run("minimal_service:create_app", factory=True, **options)

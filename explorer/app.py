@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -221,6 +222,107 @@ def _path_without_language(request: Request) -> str:
     return path
 
 
+def _no_query() -> dict[str, Any]:
+    return {}
+
+
+def _page_number(page: PageNumber = 1) -> dict[str, Any]:
+    return {"page": page}
+
+
+def _before(before: Before = None) -> dict[str, Any]:
+    return {"before": before}
+
+
+def _search(q: str = "") -> dict[str, Any]:
+    return {"q": q}
+
+
+def _entry_seq(key: str) -> int:
+    # The length first: int() of thousands of digits raises (and would take time).
+    if not (key.isascii() and key.isdigit() and len(key) <= _SEQ_DIGITS) or int(key) > MAX_SEQ:
+        raise NotFoundError("entry", key)
+    return int(key)
+
+
+def _verify_messages(explorer: Explorer, request: Request) -> dict[str, Any]:
+    translate = i18n.Translator(explorer.language(request))
+    return {"verify_messages": {k: translate(text) for k, text in verifier.MESSAGES.items()}}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the explorer and its ``.json`` twin, its parts found by its ``name``.
+
+    The page is the template ``<name>.html`` rendered from ``PublicViews.<name>_page``'s
+    model, and its twin's URL is ``urls.<name>(…, json=True)``. A listing is served at
+    ``path`` and ``path.json``; the dependency ``query`` reads its query string into the
+    keyword arguments of both. An item's path ends in one parameter whose value, read by
+    ``parse``, names it; the twin is that value ending in ``.json``. ``extra_context``
+    adds to what the template sees.
+    """
+
+    name: str
+    path: str
+    query: Callable[..., dict[str, Any]] = _no_query
+    parse: Callable[[str], Any] = str
+    extra_context: Callable[[Explorer, Request], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at import, not at the first request, if a view or a URL is missing.
+        getattr(PublicViews, f"{self.name}_page")
+        getattr(urls, self.name)
+
+    @property
+    def key(self) -> str | None:
+        """The path parameter that names an item; None for a listing."""
+        return self.path.rsplit("{", 1)[1][:-1] if self.path.endswith("}") else None
+
+    def show(
+        self, explorer: Explorer, request: Request, *key: Any, as_json: bool, **query: Any
+    ) -> Response:
+        """The page (or its twin) of the item ``key``, or of the listing's ``query``."""
+        model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+        return explorer.render(
+            request,
+            f"{self.name}.html",
+            model,
+            as_json=as_json,
+            json_url=getattr(urls, self.name)(*key, json=True, **query),
+            extra=self.extra_context(explorer, request) if self.extra_context else None,
+        )
+
+
+PAGES = (
+    Page("home", "/"),
+    Page("charities", "/charities", query=_page_number),
+    Page("projects", "/projects", query=_page_number),
+    Page("charity", "/charities/{charity_id}"),
+    Page("project", "/projects/{project_id}"),
+    Page("donation", "/donations/{donation_id}", extra_context=_verify_messages),
+    Page("disbursement", "/disbursements/{disbursement_id}"),
+    Page("checkpoints", "/checkpoints", query=_before),
+    Page("entry", "/entries/{seq}", parse=_entry_seq),
+    Page("search", "/search", query=_search),
+)
+"""Every page, in the order its routes are tried."""
+
+
+def _listing_endpoint(explorer: Explorer, page: Page, *, as_json: bool) -> Callable[..., Response]:
+    def listing(request: Request, query: dict[str, Any] = Depends(page.query)) -> Response:
+        return page.show(explorer, request, as_json=as_json, **query)
+
+    return listing
+
+
+def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[..., Response]:
+    def item(request: Request) -> Response:
+        key, as_json = split_twin(request.path_params[key_name])
+        return page.show(explorer, request, page.parse(key), as_json=as_json)
+
+    return item
+
+
 class ExplorerMount(Mount):
     """The explorer at the site's root, leaving ``/api/…`` to the API entirely.
 
@@ -254,7 +356,9 @@ def create_explorer(views: PublicViews) -> FastAPI:
     app.state.explorer = explorer
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # GET (and HEAD) only: nothing here writes, by construction.
-    page = functools.partial(app.api_route, methods=["GET", "HEAD"], include_in_schema=False)
+    add_page = functools.partial(
+        app.add_api_route, methods=["GET", "HEAD"], include_in_schema=False
+    )
 
     @app.exception_handler(NotFoundError)
     async def _missing(request: Request, error: NotFoundError) -> Response:
@@ -278,145 +382,14 @@ def create_explorer(views: PublicViews) -> FastAPI:
         as_json = request.url.path.endswith(urls.JSON_SUFFIX)
         return explorer.not_found(request, "no such page", as_json=as_json)
 
-    @page("/")
-    def home(request: Request) -> Response:
-        return explorer.render(
-            request, "home.html", views.home_page(), as_json=False, json_url=urls.home(json=True)
-        )
-
-    @page("/.json")
-    def home_json(request: Request) -> Response:
-        return explorer.render(request, "home.html", views.home_page(), as_json=True, json_url=None)
-
-    @page("/charities")
-    def charities(request: Request, page: PageNumber = 1) -> Response:
-        return explorer.render(
-            request,
-            "charities.html",
-            views.charities_page(page),
-            as_json=False,
-            json_url=urls.charities(json=True, page=page),
-        )
-
-    @page("/charities.json")
-    def charities_json(request: Request, page: PageNumber = 1) -> Response:
-        return explorer.render(
-            request, "charities.html", views.charities_page(page), as_json=True, json_url=None
-        )
-
-    @page("/projects")
-    def projects(request: Request, page: PageNumber = 1) -> Response:
-        return explorer.render(
-            request,
-            "projects.html",
-            views.projects_page(page),
-            as_json=False,
-            json_url=urls.projects(json=True, page=page),
-        )
-
-    @page("/projects.json")
-    def projects_json(request: Request, page: PageNumber = 1) -> Response:
-        return explorer.render(
-            request, "projects.html", views.projects_page(page), as_json=True, json_url=None
-        )
-
-    @page("/charities/{charity_id}")
-    def charity(request: Request, charity_id: str) -> Response:
-        key, as_json = split_twin(charity_id)
-        page = views.charity_page(key)
-        return explorer.render(
-            request,
-            "charity.html",
-            page,
-            as_json=as_json,
-            json_url=urls.charity(key, json=True),
-        )
-
-    @page("/projects/{project_id}")
-    def project(request: Request, project_id: str) -> Response:
-        key, as_json = split_twin(project_id)
-        page = views.project_page(key)
-        return explorer.render(
-            request,
-            "project.html",
-            page,
-            as_json=as_json,
-            json_url=urls.project(key, json=True),
-        )
-
-    @page("/donations/{donation_id}")
-    def donation(request: Request, donation_id: str) -> Response:
-        key, as_json = split_twin(donation_id)
-        page = views.donation_page(key)
-        language = explorer.language(request)
-        translate = i18n.Translator(language)
-        messages = {key: translate(text) for key, text in verifier.MESSAGES.items()}
-        return explorer.render(
-            request,
-            "donation.html",
-            page,
-            as_json=as_json,
-            json_url=urls.donation(key, json=True),
-            extra={"verify_messages": messages},
-        )
-
-    @page("/disbursements/{disbursement_id}")
-    def disbursement(request: Request, disbursement_id: str) -> Response:
-        key, as_json = split_twin(disbursement_id)
-        page = views.disbursement_page(key)
-        return explorer.render(
-            request,
-            "disbursement.html",
-            page,
-            as_json=as_json,
-            json_url=urls.disbursement(key, json=True),
-        )
-
-    @page("/checkpoints")
-    def checkpoints(request: Request, before: Before = None) -> Response:
-        return explorer.render(
-            request,
-            "checkpoints.html",
-            views.checkpoints_page(before),
-            as_json=False,
-            json_url=urls.checkpoints(json=True, before=before),
-        )
-
-    @page("/checkpoints.json")
-    def checkpoints_json(request: Request, before: Before = None) -> Response:
-        return explorer.render(
-            request, "checkpoints.html", views.checkpoints_page(before), as_json=True, json_url=None
-        )
-
-    @page("/entries/{seq}")
-    def entry(request: Request, seq: str) -> Response:
-        key, as_json = split_twin(seq)
-        # The length first: int() of thousands of digits raises (and would take time).
-        if not (key.isascii() and key.isdigit() and len(key) <= _SEQ_DIGITS) or int(key) > MAX_SEQ:
-            raise NotFoundError("entry", key)
-        page = views.entry_page(int(key))
-        return explorer.render(
-            request,
-            "entry.html",
-            page,
-            as_json=as_json,
-            json_url=urls.entry(page.seq, json=True),
-        )
-
-    @page("/search")
-    def search(request: Request, q: str = "") -> Response:
-        return explorer.render(
-            request,
-            "search.html",
-            views.search_page(q),
-            as_json=False,
-            json_url=urls.search(q, json=True),
-        )
-
-    @page("/search.json")
-    def search_json(request: Request, q: str = "") -> Response:
-        return explorer.render(
-            request, "search.html", views.search_page(q), as_json=True, json_url=None
-        )
-
+    for page in PAGES:
+        if page.key is not None:  # an item: its twin is the same path, ending in .json
+            add_page(page.path, _item_endpoint(explorer, page, page.key), name=page.name)
+            continue
+        for as_json in (False, True):
+            add_page(
+                page.path + urls.JSON_SUFFIX if as_json else page.path,
+                _listing_endpoint(explorer, page, as_json=as_json),
+                name=page.name + ("_json" if as_json else ""),
+            )
     return app

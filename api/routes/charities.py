@@ -1,0 +1,75 @@
+"""Charities, their keys and their projects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import models
+from api.routes.deps import (
+    ERRORS,
+    NO_STORE,
+    CharityInPath,
+    OptionalIdempotencyKey,
+    PlatformOnly,
+    ServicesDep,
+)
+from api.routes.guarded import GuardedRoute
+
+router = APIRouter(route_class=GuardedRoute)
+
+
+@router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
+def register_charity(
+    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly, response: Response
+) -> models.CharityCreated:
+    """Register a charity (platform); its API key is in the answer, and only there."""
+    response.headers.update(NO_STORE)
+    return services.register_charity(body, principal)
+
+
+@router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"])
+def get_charity(charity_id: str, services: ServicesDep) -> models.CharityPublic:
+    """A charity, its projects and balances."""
+    return services.views.charity_view(charity_id)
+
+
+@router.post(
+    "/charities/{charity_id}/projects", status_code=201, responses=ERRORS, tags=["charities"]
+)
+def open_project(
+    charity_id: str,
+    body: models.ProjectCreate,
+    services: ServicesDep,
+    principal: CharityInPath,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> models.ProjectPublic:
+    """Open a project (that charity, or the platform)."""
+    return services.open_project(charity_id, body, principal, idempotency_key)
+
+
+@router.post(
+    "/charities/{charity_id}/keys",
+    status_code=201,
+    responses={**ERRORS, 201: {"headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
+    tags=["charities"],
+)
+def rotate_charity_key(
+    charity_id: str, services: ServicesDep, principal: CharityInPath, response: Response
+) -> models.CharityKeyIssued:
+    """Rotate a charity's key (itself, or the platform): a new key once; older ones refused."""
+    services.require_charity(principal, charity_id)
+    services.charity(charity_id)  # 404 for a charity that does not exist
+    issued = services.keys.rotate_charity(charity_id)
+    response.headers["Cache-Control"] = "no-store"  # the key: no cache may keep it
+    return models.CharityKeyIssued(
+        charity_id=charity_id,
+        key_id=issued.key_id,
+        api_key=issued.key,
+        revoked=list(issued.revoked),
+    )
+
+
+@router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"])
+def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
+    """A project and its balances."""
+    return services.views.project_view(project_id)

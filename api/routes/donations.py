@@ -1,0 +1,66 @@
+"""Donations, their refunds and their proof bundles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import models
+from api.errors import problem_response
+from api.routes.deps import (
+    ERRORS,
+    NO_STORE,
+    WRITE_ERRORS,
+    IdempotencyKey,
+    PlatformOnly,
+    ServicesDep,
+)
+from api.routes.guarded import GuardedRoute
+
+router = APIRouter(route_class=GuardedRoute)
+
+
+@router.post("/donations", status_code=201, responses=WRITE_ERRORS, tags=["donations"])
+async def record_donation(
+    body: models.DonationCreate,
+    services: ServicesDep,
+    principal: PlatformOnly,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+) -> models.DonationCreated:
+    """Record a paid donation (platform, for the payment channel); returns the receipt.
+
+    `paid_at` must lie from the charity's registration to `API_PAID_AT_LEEWAY_MINUTES`
+    (5) after the server's clock: otherwise 422 `outside_window`, with the bounds.
+    """
+    response.headers.update(NO_STORE)  # the receipt secret, also when the answer is replayed
+    return await services.record_donation_async(body, principal, idempotency_key)
+
+
+@router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"])
+def get_donation(donation_id: str, services: ServicesDep) -> models.DonationPublic:
+    """A donation: status, what it funded, refunds, what is unspent. No personal data."""
+    return services.views.donation_view(donation_id)
+
+
+@router.post(
+    "/donations/{donation_id}/refunds", status_code=201, responses=WRITE_ERRORS, tags=["donations"]
+)
+def refund_donation(
+    donation_id: str,
+    body: models.RefundCreate,
+    services: ServicesDep,
+    principal: PlatformOnly,
+    idempotency_key: IdempotencyKey,
+) -> models.Recorded:
+    """Refund (part of) a donation (platform); allocated money must be reversed first."""
+    return services.refund(donation_id, body, principal, idempotency_key)
+
+
+@router.get(
+    "/donations/{donation_id}/proof",
+    responses={**ERRORS, 409: problem_response("not anchored yet (`not_anchored_yet`)")},
+    tags=["proofs"],
+)
+def get_proof(donation_id: str, services: ServicesDep) -> models.ProofBundle:
+    """The donation's proof bundle (DESIGN §6), for `shanlian verify` or the browser."""
+    return models.ProofBundle.model_validate(services.proof_bundle(donation_id))
