@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy.exc
-from sqlalchemy import Table, func, literal, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.accounting import (
@@ -36,8 +36,7 @@ from ledger.errors import (
     LedgerError,
     StoreError,
 )
-from ledger.merkle import CompactRange, root_plan
-from ledger.store import projections
+from ledger.store import projections, writes
 from ledger.store.requests import (
     AppendRequest,
     AppendResult,
@@ -50,8 +49,7 @@ from ledger.store.requests import (
     new_id,
     request_hash,
 )
-from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
-from ledger.store.tiles import read_nodes
+from ledger.store.tables import ENTRY, IDEMPOTENCY
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
 # as a signed 64-bit integer, so no other application's lock collides with ours.
@@ -59,7 +57,6 @@ APPEND_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
 )
 FIFO_PAGE = 500
-REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
 their own rows; their timelines would be every donation)."""
 
@@ -128,6 +125,12 @@ class _BooksUndo:
         del books.created[self.created :]
         while len(books.changed) > self.changed:
             books.changed.popitem()
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of ``values``, each quoted (for ``CAST(... AS text[])``)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def _connection_lost(error: BaseException) -> bool:
@@ -354,7 +357,7 @@ class Appender:
                 in_batch[p.key] = (p.request_hash, made)
         outcome.build_s = time.perf_counter() - started - outcome.lock_s
         if entries:
-            self._write(connection, entries, size)
+            writes.write_entries(connection, entries, size)
             projections.write_books(connection, books)
             tables: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
             for p, _made in accepted:
@@ -365,21 +368,9 @@ class Appender:
             for p, made in accepted:
                 if p.item.alongside is not None:
                     p.item.alongside(connection, made)
-            created_at = datetime.now(UTC)
-            projections.bulk_insert(
+            writes.write_keys(
                 connection,
-                IDEMPOTENCY,
-                [
-                    {
-                        "key": p.key,
-                        "request_hash": p.request_hash,
-                        "first_seq": made[0].seq,
-                        "entry_count": len(made),
-                        "created_at": created_at,
-                    }
-                    for p, made in accepted
-                    if p.key is not None
-                ],
+                [(p.key, p.request_hash, made) for p, made in accepted if p.key is not None],
             )
         replayed = self._read_ranges(
             connection, [(row.first_seq, row.first_seq + row.entry_count) for _, row in replays]
@@ -436,10 +427,14 @@ class Appender:
         if not wanted:
             return found
         if self.is_postgres:
-            # One array parameter: an IN list of a thousand parameters costs more to
-            # build and parse than the lookup itself.
+            # One parameter, an array literal written here: psycopg's array dumper and an
+            # IN list of a thousand parameters each cost more than the lookup itself.
             rows = connection.execute(
-                select(IDEMPOTENCY).where(IDEMPOTENCY.c.key == func.any(literal(wanted)))
+                text(
+                    "SELECT key, request_hash, first_seq, entry_count FROM idempotency "
+                    "WHERE key = ANY(CAST(:keys AS text[]))"
+                ),
+                {"keys": array_literal(wanted)},
             )
             return {row.key: row for row in rows}
         for start in range(0, len(wanted), 1000):
@@ -566,74 +561,3 @@ class Appender:
             donation.allocated -= amount
             disbursement.allocated -= amount
         return drafts
-
-    def _write(self, connection: Connection, entries: Sequence[Entry], size: int) -> None:
-        frontier = CompactRange(size, read_nodes(connection, root_plan(size)))
-        nodes = [
-            node
-            for entry in entries
-            for node in frontier.append(entry.leaf_hash)
-            if node[0][0] and not node[0][0] & 1
-        ]
-        moments = {at: parse_at(at) for at in {entry.at for entry in entries}}
-        # An entry that creates an id is found by its projection row's seq: only the
-        # entries that refer to an existing id need a row here.
-        refs = [
-            (value, entry.seq)
-            for entry in entries
-            for key in REF_KEYS
-            if key != projections.CREATES.get(entry.kind)
-            and isinstance(value := entry.body.get(key), str)
-        ]
-        if self.is_postgres:
-            # COPY text, written directly: the rows are few columns of known types.
-            escape = projections.copy_escape
-            stamps = {at: moment.isoformat() for at, moment in moments.items()}
-            projections.copy_lines(
-                connection,
-                ENTRY,
-                ("seq", "kind", "actor", "at", "leaf", "leaf_hash"),
-                "".join(
-                    f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
-                    f"{escape(e.leaf_bytes.decode())}\t\\\\x{e.leaf_hash.hex()}\n"
-                    for e in entries
-                ),
-            )
-            projections.copy_lines(
-                connection,
-                NODE,
-                ("level", "idx", "hash"),
-                "".join(f"{level}\t{idx}\t\\\\x{digest.hex()}\n" for (level, idx), digest in nodes),
-            )
-            projections.copy_lines(
-                connection,
-                ENTRY_REF,
-                ("ref_id", "seq"),
-                "".join(f"{ref_id}\t{seq}\n" for ref_id, seq in refs),
-            )
-            return
-        if refs:
-            connection.execute(
-                ENTRY_REF.insert(), [{"ref_id": ref_id, "seq": seq} for ref_id, seq in refs]
-            )
-        connection.execute(
-            ENTRY.insert(),
-            [
-                {
-                    "seq": e.seq,
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "at": moments[e.at],
-                    "leaf": e.leaf_bytes.decode(),
-                    "leaf_hash": e.leaf_hash,
-                }
-                for e in entries
-            ],
-        )
-        if nodes:
-            connection.execute(
-                NODE.insert(),
-                [{"level": level, "idx": idx, "hash": digest} for (level, idx), digest in nodes],
-            )
-
-    # -- reading ----------------------------------------------------------------------

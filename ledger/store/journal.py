@@ -22,7 +22,7 @@ from ledger.entries import Entry, parse_entry
 from ledger.errors import ProofSizeError
 from ledger.merkle import NodeId, consistency_plan, inclusion_plan, plan_nodes, resolve, root_plan
 from ledger.store import migrate, projections
-from ledger.store.appends import APPEND_LOCK_KEY, FIFO_PAGE, REF_KEYS, Appender
+from ledger.store.appends import APPEND_LOCK_KEY, FIFO_PAGE, Appender
 from ledger.store.engine import make_engine
 from ledger.store.requests import (
     CLOCK_TOLERANCE,
@@ -38,6 +38,7 @@ from ledger.store.requests import (
 from ledger.store.tables import ENTRY, ENTRY_REF
 from ledger.store.tiles import read_nodes
 from ledger.store.verify import Verification, verify_journal
+from ledger.store.writes import REF_KEYS
 
 __all__ = [
     "APPEND_LOCK_KEY",
