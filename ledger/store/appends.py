@@ -37,6 +37,7 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.store import projections, writes
+from ledger.store.copytext import bulk_insert
 from ledger.store.requests import (
     AppendRequest,
     AppendResult,
@@ -364,7 +365,7 @@ class Appender:
                 for table, row in p.item.rows:
                     tables.setdefault((table, tuple(row)), []).append(row)
             for (table, _columns), rows in tables.items():
-                projections.bulk_insert(connection, table, rows)
+                bulk_insert(connection, table, rows)
             for p, made in accepted:
                 if p.item.alongside is not None:
                     p.item.alongside(connection, made)

@@ -1,7 +1,7 @@
 """The rows an append batch writes besides the books: entries, Merkle tiles, refs, keys.
 
 On PostgreSQL each table is one COPY whose text is written here, a row an f-string
-(psycopg's ``write_row`` and the generic ``projections.bulk_insert`` cost more per row
+(psycopg's ``write_row`` and the generic ``copytext.bulk_insert`` cost more per row
 than the rest of an append); elsewhere an ``executemany``.
 """
 
@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from ledger.entries import Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
-from ledger.store.projections import CREATES, bulk_insert, copy_escape, copy_lines
+from ledger.store.copytext import bulk_insert, copy_escape, copy_lines
+from ledger.store.projections import CREATES
 from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 from ledger.store.tiles import read_nodes
 
