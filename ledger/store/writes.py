@@ -32,6 +32,11 @@ def _leaf_text(entry: Entry) -> str:
     return entry.leaf_bytes.decode().replace("\\", "\\\\")
 
 
+def _bytea(value: bytes | None) -> str:
+    """A bytea for COPY text (None: NULL, which the column refuses, as an insert would)."""
+    return "\\N" if value is None else "\\\\x" + value.hex()
+
+
 def write_entries(connection: Connection, entries: Sequence[Entry], size: int) -> None:
     """Write ``entries`` (appended at ``size``), the Merkle tiles they complete and their refs.
 
@@ -138,8 +143,7 @@ def write_keys(
         IDEMPOTENCY,
         ("key", "request_hash", "first_seq", "entry_count", "created_at"),
         "".join(
-            f"{copy_escape(key)}\t\\\\x{hashed.hex() if hashed else ''}\t{made[0].seq}\t"
-            f"{len(made)}\t{stamp}\n"
+            f"{copy_escape(key)}\t{_bytea(hashed)}\t{made[0].seq}\t{len(made)}\t{stamp}\n"
             for key, hashed, made in keys
         ),
     )
