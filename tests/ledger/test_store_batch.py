@@ -447,6 +447,36 @@ def test_one_key_twice_in_a_batch_makes_one_entry_and_two_identical_answers(
         assert connection.execute(select(DONOR.c.donation_id)).scalars().all() == ["dn_x"]
 
 
+AWKWARD_KEYS = [
+    'a "quoted" key',
+    "back\\slash\\",
+    "{braces},commas",
+    "NULL",
+    " spaced ",
+    "键\t\u00e9",
+]
+"""Keys that an array literal must quote and escape (the batch looks keys up as one)."""
+
+
+def test_keys_with_quotes_backslashes_braces_and_commas_replay_in_a_later_batch(
+    store: Store,
+) -> None:
+    size = store.size()
+    requests = [
+        AppendRequest([f.donation(CHARITY, PROJECT, 700 + i)], idempotency_key=key)
+        for i, key in enumerate(AWKWARD_KEYS)
+    ]
+    first = results(store, *requests)
+    assert all(isinstance(r, AppendResult) and not r.replayed for r in first)
+    again = results(store, *requests)
+    assert all(isinstance(r, AppendResult) and r.replayed for r in again)
+    assert [r.entries for r in again] == [r.entries for r in first]  # type: ignore[union-attr]
+    assert store.size() == size + len(AWKWARD_KEYS)
+    with store.engine.connect() as connection:
+        stored = connection.execute(select(IDEMPOTENCY.c.key)).scalars().all()
+    assert set(AWKWARD_KEYS) <= set(stored)
+
+
 def test_a_key_refused_in_a_batch_is_free_for_its_repeat(store: Store) -> None:
     """A refused request stores no key: its repeat in the same batch is tried afresh."""
     bad = AppendRequest([f.refund(DONATIONS[2], 5_000)], idempotency_key="r")

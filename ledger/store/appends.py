@@ -1,0 +1,564 @@
+"""The journal's write path: batches of requests checked, applied and written in one transaction.
+
+``Appender`` is the part of ``Store`` that appends (ADR 0017): one lock, one tail read,
+one idempotency query, one load of the books and one write per table for a whole batch,
+one commit; each request succeeds or fails alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy import Table, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.accounting import (
+    AllocationState,
+    Books,
+    CharityState,
+    DisbursementState,
+    DonationState,
+    ProjectState,
+    plan_fifo,
+)
+from ledger.entries import ACTOR, Entry, format_at, parse_at, parse_entry, validate_body
+from ledger.errors import (
+    AccountingError,
+    EntryError,
+    IdempotencyConflictError,
+    LedgerError,
+    StoreError,
+)
+from ledger.store import projections, writes
+from ledger.store.copytext import bulk_insert
+from ledger.store.requests import (
+    AppendRequest,
+    AppendResult,
+    BatchOutcome,
+    CheckedRequest,
+    Draft,
+    FifoAllocation,
+    Request,
+    check_not_ahead,
+    new_id,
+    request_hash,
+)
+from ledger.store.tables import ENTRY, IDEMPOTENCY
+
+# pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
+# as a signed 64-bit integer, so no other application's lock collides with ours.
+APPEND_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
+)
+FIFO_PAGE = 500
+"""Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
+their own rows; their timelines would be every donation)."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request of a batch, checked: its index in the batch, drafts and key."""
+
+    index: int
+    requests: list[Request]
+    key: str | None
+    request_hash: bytes | None
+    item: AppendRequest
+
+
+_STATE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+class _BooksUndo:
+    """Takes back what one request did to ``Books`` (its later draft broke a rule).
+
+    Before each draft is applied, the states it may change are kept as they are (every
+    state named by the body's ids, and an allocation's donation and disbursement); a
+    restore puts their fields back, drops the states created since, and forgets the
+    states marked changed since.
+    """
+
+    def __init__(self, books: Books) -> None:
+        self.books = books
+        self.created = len(books.created)
+        self.changed = len(books.changed)
+        self.before: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+    def _keep(self, state: Any) -> None:
+        if state is None or id(state) in self.before:
+            return
+        names = _STATE_FIELDS.get(type(state))
+        if names is None:
+            names = _STATE_FIELDS[type(state)] = tuple(f.name for f in fields(state))
+        self.before[id(state)] = (state, tuple(getattr(state, name) for name in names))
+
+    def keep(self, body: Mapping[str, Any]) -> None:
+        books = self.books
+        allocation = books.allocations.get(body.get("allocation_id"))  # type: ignore[arg-type]
+        self._keep(allocation)
+        if allocation is not None:
+            self._keep(books.donations.get(allocation.donation_id))
+            self._keep(books.disbursements.get(allocation.disbursement_id))
+        self._keep(books.donations.get(body.get("donation_id")))  # type: ignore[arg-type]
+        self._keep(books.disbursements.get(body.get("disbursement_id")))  # type: ignore[arg-type]
+
+    def restore(self) -> None:
+        books = self.books
+        for state, values in self.before.values():
+            for name, value in zip(_STATE_FIELDS[type(state)], values, strict=True):
+                setattr(state, name, value)
+        shelves: dict[type, dict[str, Any]] = {
+            CharityState: books.charities,
+            ProjectState: books.projects,
+            DonationState: books.donations,
+            DisbursementState: books.disbursements,
+            AllocationState: books.allocations,
+        }
+        for state in books.created[self.created :]:
+            del shelves[type(state)][getattr(state, projections.KEYS[type(state)])]
+        del books.created[self.created :]
+        while len(books.changed) > self.changed:
+            books.changed.popitem()
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of ``values``, each quoted (for ``CAST(... AS text[])``)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The database went away: retrying each request alone would not help."""
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, sqlalchemy.exc.OperationalError)
+    )
+
+
+class Appender:
+    """Appends to the journal in ``engine`` (the write half of ``Store``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    def append(
+        self,
+        requests: Sequence[Request],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: bytes | None = None,
+        at: datetime | None = None,
+        alongside: Callable[[Connection, list[Entry]], None] | None = None,
+        rows: Sequence[tuple[Table, Mapping[str, Any]]] = (),
+    ) -> AppendResult:
+        """Validate ``requests`` and append them as consecutive entries, atomically.
+
+        A batch of one (``append_batch``).
+
+        Args:
+            requests: drafts (and FIFO allocations) in the order to append.
+            idempotency_key: when given, a repeat with the same key and request returns
+                the first result and appends nothing.
+            request_hash: what "the same request" means for the key (default: a hash
+                of ``requests``).
+            at: the append time (default: now); never earlier than the last entry's,
+                never later than now (``CLOCK_TOLERANCE``).
+            alongside: called inside the append's transaction with the new entries, to
+                write rows that must exist exactly when the entries do (the donor table);
+                not called when an idempotency key replays an earlier result.
+            rows: ``(table, row)`` pairs inserted with the entries (like ``alongside``,
+                but written in bulk with the other requests of a batch).
+
+        Returns:
+            The appended entries (or, for a repeated key, the entries first appended).
+
+        Raises:
+            EntryError: an entry is malformed (the field is named); nothing is stored.
+            AccountingError: an entry breaks a rule of §3.2; nothing is stored.
+            IdempotencyConflictError: the key was used for another request.
+        """
+        item = AppendRequest(requests, idempotency_key, request_hash, at, alongside, rows)
+        return self.append_request(item)
+
+    def append_request(self, item: AppendRequest) -> AppendResult:
+        """``append`` of a request already put together (a batch of one).
+
+        Raises:
+            EntryError, AccountingError, IdempotencyConflictError: as ``append``.
+        """
+        result = self.append_batch([item]).results[0]
+        if isinstance(result, Exception):
+            raise result
+        assert result is not None  # append_batch answers every request
+        return result
+
+    def append_batch(self, items: Sequence[AppendRequest]) -> BatchOutcome:
+        """Append many callers' requests in one transaction; each succeeds or fails alone.
+
+        One lock, one tail read, one idempotency query, one load of the books and one
+        write per table for the whole batch, one commit. The requests are applied in
+        order, each exactly as ``append`` alone would apply it at that point: a request
+        that is malformed, breaks an accounting rule or reuses a key for another request
+        gets its error and leaves no trace on the books the later ones see; the rest
+        commit. A key repeated inside the batch replays the first (accepted) request's
+        result. If the transaction fails before its commit (an id already taken, a row
+        the database refuses), every request is appended again on its own, so that
+        only the one at fault fails; if the commit itself fails, its outcome is
+        unknown and every request of the batch gets that error (ADR 0017).
+
+        Args:
+            items: the requests, in the order to apply them.
+
+        Returns:
+            One result per item, in order: an ``AppendResult`` or the error that
+            refused it (``EntryError``, ``AccountingError``,
+            ``IdempotencyConflictError``, or a database error).
+        """
+        outcome = BatchOutcome(results=[None] * len(items))
+        prepared: list[_Prepared] = []
+        for index, item in enumerate(items):
+            try:
+                prepared.append(self._prepare(index, item))
+            except LedgerError as error:
+                outcome.results[index] = error
+        if not prepared:
+            return outcome
+        committing = False
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                self._append_prepared(connection, prepared, outcome)
+                committing = True
+                started = time.perf_counter()
+            outcome.commit_s = time.perf_counter() - started
+        except Exception as error:
+            if committing or _connection_lost(error):
+                # The commit's outcome is unknown (or the database is gone): nothing may
+                # be appended again here; a caller with an idempotency key retries.
+                for p in prepared:
+                    outcome.results[p.index] = error
+                return outcome
+            if len(prepared) == 1:
+                only = prepared[0]
+                outcome.results[only.index] = self._explain_failure(only.requests, error)
+                return outcome
+            # Rolled back: one request made the database refuse the batch. Alone, it
+            # fails alone.
+            outcome.fell_back = True
+            for p in prepared:
+                single = self.append_batch([items[p.index]])
+                outcome.results[p.index] = single.results[0]
+                outcome.commit_s += single.commit_s
+        return outcome
+
+    def _explain_failure(self, requests: Sequence[Request], error: Exception) -> Exception:
+        if isinstance(error, (sqlalchemy.exc.IntegrityError, self._driver_integrity_error)):
+            explained = self._explain_integrity_error(requests)
+            explained.__cause__ = error
+            return explained
+        return error
+
+    def check(self, item: AppendRequest) -> AppendRequest:
+        """Validate a request before it joins a batch (in the caller's thread).
+
+        ``append_batch`` then skips the checks for it: a sequencer's single thread
+        spends its time on appending, while the callers validate in parallel with the
+        batch in flight.
+
+        Raises:
+            EntryError: a draft is malformed, or the idempotency key is not 1 to 200
+                characters; nothing is stored.
+        """
+        if isinstance(item, CheckedRequest):
+            return item
+        prepared = self._prepare(0, item)
+        return CheckedRequest(
+            prepared.requests,
+            item.idempotency_key,
+            prepared.request_hash,
+            item.at,
+            item.alongside,
+            item.rows,
+        )
+
+    def _prepare(self, index: int, item: AppendRequest) -> _Prepared:
+        if isinstance(item, CheckedRequest):
+            requests = list(item.requests)
+            return _Prepared(index, requests, item.idempotency_key, item.request_hash, item)
+        if not item.requests:
+            raise EntryError("entries", "nothing to append")
+        check_not_ahead(item.at)
+        checked = [self._check(r, i) for i, r in enumerate(item.requests)]
+        key, hashed = item.idempotency_key, item.request_hash
+        if key is not None:
+            if not 0 < len(key) <= 200:
+                raise EntryError("idempotency_key", "must be 1 to 200 characters")
+            hashed = hashed or request_hash(item.requests)
+        return _Prepared(index, checked, key, hashed, item)
+
+    def _append_prepared(
+        self, connection: Connection, prepared: Sequence[_Prepared], outcome: BatchOutcome
+    ) -> None:
+        """The batch's transaction: apply each request in order, write what was accepted."""
+        started = time.perf_counter()
+        self._lock(connection)
+        outcome.lock_s = time.perf_counter() - started
+        keys = [p.key for p in prepared if p.key is not None]
+        earlier = self._idempotency_rows(connection, keys)
+        size, last_at = self._tail(connection)
+        outcome.size_before = size
+        pairs = [(r.kind, r.body) for p in prepared for r in p.requests if isinstance(r, Draft)]
+        fifo_ids = [
+            r.disbursement_id for p in prepared for r in p.requests if isinstance(r, FifoAllocation)
+        ]
+        books = projections.load_books(connection, pairs, fifo_ids)
+        now = datetime.now(UTC)
+        entries: list[Entry] = []
+        accepted: list[tuple[_Prepared, list[Entry]]] = []
+        in_batch: dict[str, tuple[bytes | None, list[Entry]]] = {}
+        replays: list[tuple[_Prepared, Any]] = []
+        same_as: list[tuple[_Prepared, list[Entry]]] = []
+        stamped: tuple[datetime | None, str] = (None, "")
+        parsed: tuple[str, datetime | None] = ("", None)
+        for p in prepared:
+            if p.key is not None:
+                row = earlier.get(p.key)
+                seen = in_batch.get(p.key)
+                if row is not None or seen is not None:
+                    stored_hash = bytes(row.request_hash) if row is not None else seen[0]  # type: ignore[index]
+                    if stored_hash != p.request_hash:
+                        outcome.results[p.index] = IdempotencyConflictError(p.key)
+                    elif row is not None:
+                        replays.append((p, row))
+                    else:
+                        same_as.append((p, seen[1]))  # type: ignore[index]
+                    continue
+            moment = p.item.at or now
+            moment = max(moment, last_at) if last_at else moment
+            if moment != stamped[0]:  # most requests of a batch share one moment: format once
+                stamped = (moment, format_at(moment))
+            stamp = stamped[1]
+            try:
+                made = self._build(connection, books, p.requests, size + len(entries), stamp)
+            except EntryError as error:  # AccountingError too
+                outcome.results[p.index] = error
+                continue
+            if stamp != parsed[0]:
+                parsed = (stamp, parse_at(stamp))
+            last_at = parsed[1]
+            entries += made
+            accepted.append((p, made))
+            if p.key is not None:
+                in_batch[p.key] = (p.request_hash, made)
+        outcome.build_s = time.perf_counter() - started - outcome.lock_s
+        if entries:
+            writes.write_entries(connection, entries, size)
+            projections.write_books(connection, books)
+            tables: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+            for p, _made in accepted:
+                for table, row in p.item.rows:
+                    tables.setdefault((table, tuple(row)), []).append(row)
+            for (table, _columns), rows in tables.items():
+                bulk_insert(connection, table, rows)
+            for p, made in accepted:
+                if p.item.alongside is not None:
+                    p.item.alongside(connection, made)
+            writes.write_keys(
+                connection,
+                [(p.key, p.request_hash, made) for p, made in accepted if p.key is not None],
+            )
+        replayed = self._read_ranges(
+            connection, [(row.first_seq, row.first_seq + row.entry_count) for _, row in replays]
+        )
+        for p, row in replays:
+            outcome.results[p.index] = AppendResult(
+                entries=[
+                    replayed[seq] for seq in range(row.first_seq, row.first_seq + row.entry_count)
+                ],
+                replayed=True,
+            )
+        for p, made in accepted:
+            outcome.results[p.index] = AppendResult(entries=made)
+        for p, made in same_as:
+            outcome.results[p.index] = AppendResult(entries=made, replayed=True)
+        outcome.entries = len(entries)
+        outcome.write_s = time.perf_counter() - started - outcome.lock_s - outcome.build_s
+
+    @property
+    def _driver_integrity_error(self) -> type[Exception]:
+        """The driver's own IntegrityError (COPY raises it outside SQLAlchemy)."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        error: type[Exception] = dbapi.IntegrityError
+        return error
+
+    def _explain_integrity_error(self, requests: Sequence[Request]) -> Exception:
+        """Name the draft whose new id was taken: the primary keys refused the batch."""
+        drafts = [(r.kind, r.body) if isinstance(r, Draft) else ("", {}) for r in requests]
+        with self.engine.connect() as connection:
+            taken = projections.existing_ids(connection, drafts)
+        if not taken:
+            return StoreError("the database refused the append; see the cause")
+        index, key = taken[0]
+        value = drafts[index][1][key]
+        return AccountingError(f"entries[{index}].body.{key}", f"{value!r} already exists")
+
+    def _check(self, request: Request, index: int) -> Request:
+        actor = request.actor
+        if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
+            raise EntryError(f"entries[{index}].actor", "must be platform or charity:<id>")
+        if isinstance(request, FifoAllocation):
+            return request
+        return Draft(kind=request.kind, body=validate_body(request.kind, request.body), actor=actor)
+
+    def _lock(self, connection: Connection) -> None:
+        if self.is_postgres:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+        # SQLite: the engine began this transaction with BEGIN IMMEDIATE.
+
+    def _idempotency_rows(self, connection: Connection, keys: Sequence[str]) -> dict[str, Any]:
+        """The stored rows of these idempotency keys: one query for a batch."""
+        found: dict[str, Any] = {}
+        wanted = sorted(set(keys))
+        if not wanted:
+            return found
+        if self.is_postgres:
+            # One parameter, an array literal written here: psycopg's array dumper and an
+            # IN list of a thousand parameters each cost more than the lookup itself.
+            rows = connection.execute(
+                text(
+                    "SELECT key, request_hash, first_seq, entry_count FROM idempotency "
+                    "WHERE key = ANY(CAST(:keys AS text[]))"
+                ),
+                {"keys": array_literal(wanted)},
+            )
+            return {row.key: row for row in rows}
+        for start in range(0, len(wanted), 1000):
+            rows = connection.execute(
+                select(IDEMPOTENCY).where(IDEMPOTENCY.c.key.in_(wanted[start : start + 1000]))
+            )
+            found.update((row.key, row) for row in rows)
+        return found
+
+    def _read_ranges(
+        self, connection: Connection, ranges: Sequence[tuple[int, int]]
+    ) -> dict[int, Entry]:
+        """Entries ``start <= seq < stop`` of each range, by seq (replayed results)."""
+        seqs = sorted({seq for start, stop in ranges for seq in range(start, stop)})
+        found: dict[int, Entry] = {}
+        for start in range(0, len(seqs), 1000):
+            rows = connection.execute(
+                select(ENTRY.c.leaf).where(ENTRY.c.seq.in_(seqs[start : start + 1000]))
+            )
+            for row in rows:
+                entry = parse_entry(json.loads(row.leaf))
+                found[entry.seq] = entry
+        return found
+
+    def _tail(self, connection: Connection) -> tuple[int, datetime | None]:
+        row = connection.execute(
+            select(ENTRY.c.seq, ENTRY.c.leaf).order_by(ENTRY.c.seq.desc()).limit(1)
+        ).first()
+        if row is None:
+            return 0, None
+        return row.seq + 1, parse_at(json.loads(row.leaf)["at"])
+
+    def _build(
+        self,
+        connection: Connection,
+        books: Books,
+        requests: Sequence[Request],
+        first_seq: int,
+        stamp: str,
+    ) -> list[Entry]:
+        """One request's entries, applied to ``books``; on an error, ``books`` is as before.
+
+        ``Books.apply`` changes nothing when an entry breaks a rule, so a request of one
+        draft needs no undo; a longer one (a disbursement with its allocations, a void
+        with its reversals) may fail on a later draft, and its earlier drafts are taken
+        back off the books (``_BooksUndo``), so the next request of the batch sees the
+        books exactly as a separate append would.
+        """
+        undo = (
+            _BooksUndo(books)
+            if len(requests) > 1 or isinstance(requests[0], FifoAllocation)
+            else None
+        )
+        entries: list[Entry] = []
+        try:
+            for index, request in enumerate(requests):
+                drafts = (
+                    self._expand_fifo(connection, books, request, index)
+                    if isinstance(request, FifoAllocation)
+                    else [request]
+                )
+                for draft in drafts:
+                    entry = Entry(
+                        seq=first_seq + len(entries),
+                        kind=draft.kind,
+                        at=stamp,
+                        actor=draft.actor,
+                        body=draft.body,
+                    )
+                    if undo is not None:
+                        undo.keep(entry.body)
+                    try:
+                        books.apply(entry)
+                    except AccountingError as error:
+                        raise AccountingError(
+                            f"entries[{index}].{error.field}", error.message
+                        ) from None
+                    entries.append(entry)
+        except EntryError:
+            if undo is not None:
+                undo.restore()
+            raise
+        return entries
+
+    def _expand_fifo(
+        self, connection: Connection, books: Books, request: FifoAllocation, index: int
+    ) -> list[Draft]:
+        disbursement = books.disbursements.get(request.disbursement_id)
+        if disbursement is None:
+            raise AccountingError(
+                f"entries[{index}].disbursement_id",
+                f"disbursement {request.disbursement_id!r} does not exist",
+            )
+        drafts: list[Draft] = []
+        # Planning page after page must not pick the same money twice: what a page
+        # takes is reserved on the books, and released before the allocations are
+        # applied for real.
+        reserved: list[tuple[DonationState, int]] = []
+        offset = 0
+        while disbursement.unfunded > 0:
+            candidates = projections.load_fifo_candidates(
+                connection, books, disbursement, limit=FIFO_PAGE, offset=offset
+            )
+            offset += FIFO_PAGE
+            plan = plan_fifo(disbursement, candidates)
+            if not plan:
+                break
+            for donation, amount in plan:
+                draft = Draft(
+                    kind="allocation.made",
+                    body={
+                        "allocation_id": new_id("al"),
+                        "donation_id": donation.donation_id,
+                        "disbursement_id": disbursement.disbursement_id,
+                        "amount": amount,
+                    },
+                    actor=request.actor,
+                )
+                drafts.append(draft)
+                donation.allocated += amount
+                disbursement.allocated += amount
+                reserved.append((donation, amount))
+        for donation, amount in reserved:
+            donation.allocated -= amount
+            disbursement.allocated -= amount
+        return drafts
