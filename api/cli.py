@@ -20,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import URL, inspect, make_url
 from web3 import Web3
 
+from api import tlog_cli
 from api.anchoring import AnchorError
 from api.keys import (
     MAX_LABEL_LENGTH,
@@ -1033,6 +1034,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anchorer.add_argument("account", metavar="ACCOUNT", help="0x address, or a key's variable")
     anchorer.set_defaults(func=cmd_keys_anchorer)
+    tlog_cli.add_commands(keys_commands)  # keys log
 
     contracts = _command(
         commands,
