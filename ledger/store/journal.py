@@ -62,6 +62,7 @@ from ledger.merkle import (
 from ledger.store import migrate, projections
 from ledger.store.engine import make_engine
 from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
+from ledger.store.tiles import check_bundle_fits
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
 # as a signed 64-bit integer, so no other application's lock collides with ours.
@@ -678,6 +679,7 @@ class Store:
                         actor=draft.actor,
                         body=draft.body,
                     )
+                    check_bundle_fits(entry, f"entries[{index}]")  # tlog-tiles, ADR 0031
                     if undo is not None:
                         undo.keep(entry.body)
                     try:
