@@ -247,3 +247,14 @@ def tile(
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/{rest:path}")
+def elsewhere(rest: str) -> Response:
+    """Anything else under /tlog/: a problem, not the explorer's page."""
+    raise ApiError(
+        404,
+        "no_such_resource",
+        "a tlog-tiles log serves checkpoint, tile/<L>/<N>[.p/<W>] and "
+        "tile/entries/<N>[.p/<W>] only",
+    )
