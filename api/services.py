@@ -66,6 +66,7 @@ from ledger.store.journal import (
 )
 from ledger.store.sequencer import Sequencer
 from ledger.store.tables import CHARITY_REGISTRATION, DONOR, EVIDENCE_FILE
+from ledger.store.tiles import SignedCheckpoints
 
 
 def request_hash(route: str, principal: Principal, body: BaseModel | dict[str, Any]) -> bytes:
@@ -632,8 +633,14 @@ class Services:
             contract=checkpoint.contract,
             tx_hash=checkpoint.tx_hash,
             block_number=checkpoint.block_number,
+            checkpoint_note=self.signed_checkpoint_note(checkpoint.tree_size),
         )
         return bundle
+
+    def signed_checkpoint_note(self, tree_size: int) -> str | None:
+        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed."""
+        record = SignedCheckpoints(self.store.engine).get(tree_size)
+        return None if record is None else record.note
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
         size = self.store.size()

@@ -25,6 +25,7 @@ from audit.html import render_html
 from audit.journal import default_workers
 from audit.onchain import connect_reader, redact_url
 from chain.errors import ChainError
+from ledger.signed_note import NoteError, Verifier
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -148,7 +149,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     steps: list[Step] = []
     try:
         bundle = parse_bundle(document)
-        for step in verify_bundle_offline(bundle):
+        for step in verify_bundle_offline(bundle, log_key=args.log_key):
             _show(step, out)
             steps.append(step)
         client = connect_reader(args.rpc, chain_id=args.chain_id)
@@ -186,6 +187,13 @@ def _address(value: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an address") from None
     return value
+
+
+def _log_key(value: str) -> Verifier:
+    try:
+        return Verifier.parse(value)
+    except NoteError as error:
+        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
 
 
 def _positive(value: str) -> int:
@@ -298,6 +306,13 @@ def add_commands(commands: Any) -> None:
     )
     verify.add_argument(
         "--chain-id", type=int, metavar="N", help="refuse a node that serves another chain"
+    )
+    verify.add_argument(
+        "--log-key",
+        type=_log_key,
+        metavar="VKEY",
+        help="the log's verifier key (name+keyid+key, published at /api/v1/chain): the "
+        "bundle's checkpoint must then be signed by it (ADR 0031)",
     )
     verify.add_argument(
         "--no-contract-call",

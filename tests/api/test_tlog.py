@@ -186,3 +186,18 @@ def test_keys_log_create_makes_a_private_key_once_and_show_prints_its_vkey(
         assert main(["keys", "log", "create", "--origin", "has space"]) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_a_proof_bundle_carries_the_signed_checkpoint(api: Api) -> None:
+    from audit.bundle import verify_bundle
+
+    charity_id, auth = api.register_charity()
+    project_id = api.open_project(charity_id, auth)
+    donation = api.donate(charity_id, project_id)
+    api.anchor()
+    document = api.client.get(f"/api/v1/donations/{donation['id']}/proof").json()
+    log_key = Verifier.parse(vkey_of(api))
+    body = open_checkpoint(document["checkpoint_note"], log_key)
+    assert body.tree_size == document["checkpoint"]["tree_size"]
+    steps = verify_bundle(document, api.services.chain, log_key=log_key)  # type: ignore[arg-type]
+    assert "signed_checkpoint" in [s.name for s in steps]
