@@ -72,7 +72,7 @@ class Progress:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Run ``shanlian audit``."""
     try:
-        export = Export(args.journal)
+        export = Export(args.journal, log_key=args.log_key)
         earlier = Export(args.earlier_export) if args.earlier_export else None
         client = connect_reader(args.rpc, chain_id=args.chain_id)
         progress = Progress(export)
@@ -234,7 +234,15 @@ def add_commands(commands: Any) -> None:
         required=True,
         metavar="FILE_OR_URL",
         help="the export: JSON Lines file, '-' for stdin, or a URL "
-        "(e.g. https://host/api/v1/entries, read page by page)",
+        "(e.g. https://host/api/v1/entries, read page by page; or a tlog-tiles log, "
+        "https://host/tlog, read from its entry bundles up to its checkpoint)",
+    )
+    audit.add_argument(
+        "--log-key",
+        type=_log_key,
+        metavar="VKEY",
+        help="with a tlog-tiles --journal: the log's verifier key (name+keyid+key), which "
+        "must have signed its checkpoint",
     )
     audit.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")
     audit.add_argument(

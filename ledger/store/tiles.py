@@ -26,9 +26,8 @@ from sqlalchemy.engine import Engine
 from ledger.entries import Entry
 from ledger.errors import EntryError
 from ledger.store.tables import ENTRY, NODE, SIGNED_CHECKPOINT
+from ledger.tile_paths import TILE_HEIGHT, TILE_WIDTH, tile_path
 
-TILE_HEIGHT = 8
-TILE_WIDTH = 1 << TILE_HEIGHT
 MAX_TILE_LEVEL = 63
 """The spec's largest ``<L>``; a tile above level 7 covers more than 2**63 entries."""
 MAX_ENTRY_BYTES = 0xFFFF
@@ -68,21 +67,6 @@ class TileName:
     @property
     def partial(self) -> bool:
         return self.width < TILE_WIDTH
-
-
-def encode_index(index: int) -> str:
-    """``N`` as zero-padded groups of three digits, all but the last prefixed ``x``."""
-    digits = str(index)
-    digits = digits.zfill(-(-len(digits) // 3) * 3)
-    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
-    return "/".join([*(f"x{g}" for g in groups[:-1]), groups[-1]])
-
-
-def tile_path(level: int | None, index: int, width: int = TILE_WIDTH) -> str:
-    """``tile/<L>/<N>[.p/<W>]``, or ``tile/entries/<N>[.p/<W>]`` for ``level=None``."""
-    where = "entries" if level is None else str(level)
-    suffix = "" if width == TILE_WIDTH else f".p/{width}"
-    return f"tile/{where}/{encode_index(index)}{suffix}"
 
 
 def parse_tile_path(path: str) -> TileName:

@@ -219,3 +219,52 @@ def test_go_rejects_another_logs_key(goverify: Path, served_log: ServedLog) -> N
     result = run_goverify(goverify, served_log.url, stranger)
     assert result.returncode == 1
     assert "checkpoint signature" in result.stdout
+
+
+def test_the_audit_reads_the_whole_journal_from_the_tiles(
+    served_log: ServedLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit.cli import main
+
+    chain = httpx.get(f"{served_log.url}/api/v1/chain").json()
+    arguments = [
+        "audit",
+        "--journal",
+        f"{served_log.url}/tlog",
+        "--log-key",
+        served_log.vkey,
+        "--rpc",
+        f"{served_log.url}/api/v1/chain/rpc",
+        "--contract",
+        chain["ledger_anchor"],
+    ]
+    assert main(arguments) == 0, capsys.readouterr()
+    assert "600" in capsys.readouterr().out
+
+
+def test_the_audit_refuses_tiles_whose_entries_are_not_the_signed_ones(
+    served_log: ServedLog, tamperer: Tamperer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit.cli import main
+
+    chain = httpx.get(f"{served_log.url}/api/v1/chain").json()
+    proxy = f"http://127.0.0.1:{tamperer.server_address[1]}"
+    tamperer.path, tamperer.offset = "/tlog/tile/entries/002.p/88", -3
+    try:
+        code = main(
+            [
+                "audit",
+                "--journal",
+                f"{proxy}/tlog",
+                "--log-key",
+                served_log.vkey,
+                "--rpc",
+                f"{served_log.url}/api/v1/chain/rpc",
+                "--contract",
+                chain["ledger_anchor"],
+            ]
+        )
+    finally:
+        tamperer.path = None
+    assert code == 2
+    assert "the log serves other entries than it signed" in capsys.readouterr().err

@@ -15,10 +15,9 @@ from ledger.store.tiles import (
     TilePathError,
     Tiles,
     check_bundle_fits,
-    encode_index,
     parse_tile_path,
-    tile_path,
 )
+from ledger.tile_paths import bundle_widths, encode_index, tile_path
 from tests import factories as f
 
 
@@ -29,6 +28,12 @@ from tests import factories as f
 def test_index_is_encoded_in_x_groups_of_three_digits(index: int, encoded: str) -> None:
     assert encode_index(index) == encoded
     assert parse_tile_path(f"0/{encoded}") == TileName(0, index, 256)
+
+
+def test_bundle_widths_cover_the_tree() -> None:
+    assert bundle_widths(0) == []
+    assert bundle_widths(256) == [256]
+    assert bundle_widths(600) == [256, 256, 88]
 
 
 def test_paths_round_trip() -> None:
