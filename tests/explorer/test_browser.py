@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TOKEN = "explorer-browser-test-platform-token-0123456789"
-STEPS = ["bundle", "entry", "leaf", "inclusion", "chain", "anchor", "receipt"]
+STEPS = ["bundle", "entry", "leaf", "inclusion", "signature", "chain", "anchor", "receipt"]
 
 
 @dataclass
