@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy.exc
 from pydantic import Field
@@ -38,6 +38,9 @@ from ledger.entries import to_hex
 from ledger.store import projections
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog, LeaderLock, leader_lock
 from ledger.store.journal import Store
+
+if TYPE_CHECKING:
+    from api.tlog import TransparencyLog
 
 log = logging.getLogger("shanlian.anchor")
 
@@ -103,9 +106,12 @@ class AnchorWorker:
         settings: AnchorSettings | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        transparency_log: TransparencyLog | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        self.transparency_log = transparency_log
+        """Signs every checkpoint this worker anchors (ADR 0031), when the log has a key."""
         self.settings = settings or AnchorSettings()
         self.checkpoints = CheckpointLog(store.engine)
         self._clock = clock
@@ -247,6 +253,8 @@ class AnchorWorker:
                 Checkpoint(latest.checkpoint_index, latest.tree_size, latest.root_hash, 0)
             )
         root = self.store.root(size)
+        if self.transparency_log is not None:  # signed before it is sent: every anchor is
+            self.transparency_log.sign(size, root)
         proof = self.store.consistency_proof(latest.tree_size, size) if latest else []
         log.info(
             "anchoring tree size %d (root %s) from %s",

@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, routes, rpc
+from api import errors, metrics, routes, rpc, tlog
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -27,6 +27,7 @@ from api.fastpath import DonationFastPath
 from api.keys import KeyStore
 from api.services import Services
 from api.settings import ApiSettings
+from api.tlog import TransparencyLog, load_log_key
 from chain.client import ChainClient
 from chain.errors import ChainUnavailableError
 from chain.settings import get_settings as chain_settings
@@ -231,6 +232,8 @@ def build_services(
     store = Store.open(settings.database_url)
     settings = settings.with_payment_ref_key()
     settings.ensure_data_dir()
+    signer = load_log_key(settings, create=settings.environment == "development")
+    transparency_log = None if signer is None else TransparencyLog(store, signer)
     assert settings.admin_token is not None
     keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
     evidence = EvidenceStore.from_settings(store.engine, settings)
@@ -261,7 +264,7 @@ def build_services(
                     "restarts)"
                 )
         anchor_settings = anchor_settings or AnchorSettings()
-        worker = AnchorWorker(store, chain, anchor_settings)
+        worker = AnchorWorker(store, chain, anchor_settings, transparency_log=transparency_log)
     views = PublicViews(
         store=store,
         public_url=settings.public_url,
@@ -276,6 +279,7 @@ def build_services(
         chain=chain,
         worker=worker,
         anchor_settings=anchor_settings,
+        log=transparency_log,
         sequencer=Sequencer(
             store,
             max_queue=settings.write_queue,
@@ -318,7 +322,7 @@ def connect_chain_later(services: Services, stop: threading.Event) -> None:
             pause = min(pause * 2, settings.backoff_max_s)
             continue
         log.info("connected to chain %s; anchoring starts", chain.chain_id)
-        worker = AnchorWorker(services.store, chain, settings)
+        worker = AnchorWorker(services.store, chain, settings, transparency_log=services.log)
         services.chain, services.worker = chain, worker
         worker.run(stop)
         return
@@ -380,6 +384,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(rpc.router)
+    app.include_router(tlog.router)
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost

@@ -381,6 +381,12 @@ class ChainPublic(BaseModel):
     confirmations: int
     anchor_interval_s: float
     anchor_max_pending: int
+    log_origin: str | None = Field(
+        default=None, description="the origin line of the log's checkpoints (/tlog/checkpoint)"
+    )
+    log_vkey: str | None = Field(
+        default=None, description="the C2SP verifier key that signs them (name+keyid+key)"
+    )
 
 
 class ProofBundle(BaseModel):

@@ -31,6 +31,7 @@ from ledger.store import projections
 from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import Store
 from ledger.store.queries import ReadModel
+from ledger.store.tlog import SignedCheckpoints
 
 
 class JournalReads:
@@ -101,8 +102,14 @@ class JournalReads:
             contract=checkpoint.contract,
             tx_hash=checkpoint.tx_hash,
             block_number=checkpoint.block_number,
+            checkpoint_note=self.signed_checkpoint_note(checkpoint.tree_size),
         )
         return bundle
+
+    def signed_checkpoint_note(self, tree_size: int) -> str | None:
+        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed."""
+        record = SignedCheckpoints(self.store.engine).get(tree_size)
+        return None if record is None else record.note
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
         size = self.store.size()

@@ -27,6 +27,7 @@ from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
 from api.reads import JournalReads
 from api.settings import ApiSettings
+from api.tlog import TransparencyLog
 from chain.client import ChainClient
 from explorer import urls
 from explorer.views import PublicViews, allocation_public
@@ -102,6 +103,9 @@ class Services(JournalReads):
     anchor_settings: AnchorSettings | None = None
     clock: Callable[[], datetime] | None = None
     """When entries are recorded (default: now); the demo replays months of history."""
+
+    log: TransparencyLog | None = None
+    """The log key's signed checkpoints (ADR 0031); none: no log key, no checkpoint served."""
 
     sequencer: Sequencer | None = None
     """Batches the appends of this process's writers (ADR 0017); none: each appends alone."""

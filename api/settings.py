@@ -111,6 +111,15 @@ class ApiSettings(BaseSettings):
             the same service and the same answers, a third of the CPU.
         write_batch: most writes appended in one batch (``API_WRITE_BATCH``).
         write_batch_bytes: most bytes of entries in one batch (``API_WRITE_BATCH_BYTES``).
+        log_key: the log's Ed25519 signer key, ``PRIVATE+KEY+<origin>+<id>+<key>``
+            (``API_LOG_KEY``, ADR 0031): it signs the C2SP checkpoints served at
+            ``/tlog/checkpoint``. Unset, it is read from ``log_key_file``.
+        log_key_file: where the log key is kept (default: beside the evidence folder,
+            ``var/log.key``, mode 0600; ``shanlian keys log create`` makes it, and in
+            development the first start does).
+        log_origin: the log's origin line and key name (``API_LOG_ORIGIN``); unset, the
+            key's own name. A new key takes it, else the public URL's host and path and
+            ``/tlog``.
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -163,6 +172,9 @@ class ApiSettings(BaseSettings):
     write_queue: Annotated[int, Field(ge=1)] = 500
     write_batch: Annotated[int, Field(ge=1)] = 250
     write_batch_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+    log_key: SecretStr | None = None
+    log_key_file: Path | None = None
+    log_origin: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,11 @@ where that checkpoint was anchored::
      "entry": {...}, "leaf_hash": "0x…",
      "checkpoint": {"index": 7, "tree_size": 1000, "root_hash": "0x…"},
      "inclusion_proof": ["0x…"],
-     "anchor": {"chain_id": 31337, "contract": "0x…", "tx_hash": "0x…", "block_number": 12}}
+     "anchor": {"chain_id": 31337, "contract": "0x…", "tx_hash": "0x…", "block_number": 12},
+     "checkpoint_note": "give.example.org/tlog\n1000\n…\n\n— give.example.org/tlog …\n"}
+
+``checkpoint_note`` (ADR 0031), the checkpoint as the log key signed it (a C2SP signed
+note), is optional: bundles made before it have none and verify as they did.
 
 ``build_bundle`` is pure, so the API serves exactly what ``verify_bundle_offline`` and
 ``verify_bundle_on_chain`` check. Verification returns the steps that passed, each with
@@ -32,6 +36,7 @@ from audit.errors import (
     ContractMismatchError,
     InclusionProofError,
     LeafHashMismatchError,
+    SignedCheckpointError,
 )
 from audit.onchain import check_code
 from chain.accounts import checksum_address
@@ -42,9 +47,11 @@ from ledger.entries import ADDRESS, HASH, Entry, canonical_bytes, parse_entry, t
 from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
 from ledger.merkle import leaf_hash as merkle_leaf_hash
 from ledger.merkle import root_from_inclusion_proof
+from ledger.signed_note import CheckpointBody, NoteError, Verifier, open_checkpoint
 
 FORMAT = "shanlian-proof/v1"
 _KEYS = ("format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor")
+_OPTIONAL_KEYS = ("checkpoint_note",)
 _CHECKPOINT_KEYS = ("index", "tree_size", "root_hash")
 _ANCHOR_KEYS = ("chain_id", "contract", "tx_hash", "block_number")
 
@@ -78,6 +85,8 @@ class ProofBundle:
         contract: the LedgerAnchor's address, lowercase.
         tx_hash: the anchoring transaction.
         block_number: the block that holds it.
+        checkpoint_note: the checkpoint signed by the log key (a C2SP signed note), if
+            the bundle carries it.
     """
 
     entry: Mapping[str, Any]
@@ -90,6 +99,7 @@ class ProofBundle:
     contract: str
     tx_hash: bytes
     block_number: int
+    checkpoint_note: str | None = None
 
     @property
     def seq(self) -> int:
@@ -111,6 +121,7 @@ def build_bundle(
     contract: str,
     tx_hash: bytes,
     block_number: int,
+    checkpoint_note: str | None = None,
 ) -> dict[str, Any]:
     """The proof bundle of ``entry`` against an anchored checkpoint, as JSON.
 
@@ -127,10 +138,11 @@ def build_bundle(
         contract: the LedgerAnchor's address (any case; written lowercase).
         tx_hash: the anchoring transaction.
         block_number: the block that holds it.
+        checkpoint_note: the log key's signed note of this checkpoint, if there is one.
 
     Returns:
         ``{"format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor"}``
-        with every hash as ``0x`` lowercase hex.
+        with every hash as ``0x`` lowercase hex, and ``checkpoint_note`` when given.
 
     Raises:
         ValueError: the entry does not fit in the tree, or an address or hash is
@@ -143,7 +155,7 @@ def build_bundle(
     for name, value in (("root_hash", root_hash), ("tx_hash", tx_hash)):
         if len(value) != 32:
             raise ValueError(f"{name} has {len(value)} bytes, expected 32")
-    return {
+    bundle: dict[str, Any] = {
         "format": FORMAT,
         "entry": entry.to_json(),
         "leaf_hash": to_hex(entry.leaf_hash),
@@ -160,18 +172,23 @@ def build_bundle(
             "block_number": block_number,
         },
     }
+    if checkpoint_note is not None:
+        bundle["checkpoint_note"] = checkpoint_note
+    return bundle
 
 
 # -- parsing ------------------------------------------------------------------------------
 
 
-def _object(value: Any, where: str, keys: Sequence[str]) -> Mapping[str, Any]:
+def _object(
+    value: Any, where: str, keys: Sequence[str], optional: Sequence[str] = ()
+) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise BundleFormatError(where, "must be a JSON object")
     missing = [k for k in keys if k not in value]
     if missing:
         raise BundleFormatError(f"{where}.{missing[0]}" if where else missing[0], "is missing")
-    extra = sorted(set(value) - set(keys))
+    extra = sorted(set(value) - set(keys) - set(optional))
     if extra:
         name = f"{where}.{extra[0]}" if where else str(extra[0])
         raise BundleFormatError(name, f"is not a field of {FORMAT}")
@@ -197,7 +214,7 @@ def parse_bundle(document: Any) -> ProofBundle:
     Raises:
         BundleFormatError: naming the first offending field.
     """
-    top = _object(document, "", _KEYS)
+    top = _object(document, "", _KEYS, _OPTIONAL_KEYS)
     if top["format"] != FORMAT:
         raise BundleFormatError("format", f"is {top['format']!r}, expected {FORMAT!r}")
     if not isinstance(top["entry"], Mapping):
@@ -210,6 +227,9 @@ def parse_bundle(document: Any) -> ProofBundle:
     contract = anchor["contract"]
     if not isinstance(contract, str) or not ADDRESS.fullmatch(contract):
         raise BundleFormatError("anchor.contract", "must be an address: 0x and 40 hex digits")
+    note = top.get("checkpoint_note")
+    if note is not None and not isinstance(note, str):
+        raise BundleFormatError("checkpoint_note", "must be a signed note (text)")
     return ProofBundle(
         entry=top["entry"],
         leaf_hash=_hash(top["leaf_hash"], "leaf_hash"),
@@ -221,6 +241,7 @@ def parse_bundle(document: Any) -> ProofBundle:
         contract=contract.lower(),
         tx_hash=_hash(anchor["tx_hash"], "anchor.tx_hash"),
         block_number=_integer(anchor["block_number"], "anchor.block_number", 0),
+        checkpoint_note=note,
     )
 
 
@@ -231,7 +252,9 @@ def _parsed(bundle: Mapping[str, Any] | ProofBundle) -> ProofBundle:
 # -- verification without the chain -----------------------------------------------------
 
 
-def verify_bundle_offline(bundle: Mapping[str, Any] | ProofBundle) -> list[Step]:
+def verify_bundle_offline(
+    bundle: Mapping[str, Any] | ProofBundle, *, log_key: Verifier | None = None
+) -> list[Step]:
     """Verify what a bundle shows by itself: the entry, its hash, its path to the root.
 
     The root and tree size are the bundle's claim here; ``verify_bundle_on_chain``
@@ -239,15 +262,21 @@ def verify_bundle_offline(bundle: Mapping[str, Any] | ProofBundle) -> list[Step]
 
     Args:
         bundle: the decoded JSON document, or a parsed bundle.
+        log_key: the log's verifier key: the bundle must then carry the checkpoint signed
+            by it. Without, a signed checkpoint the bundle carries is compared with its
+            checkpoint (its signature unchecked).
 
     Returns:
-        The steps ``format``, ``entry``, ``leaf_hash``, ``inclusion``, each explained.
+        The steps ``format``, ``entry``, ``leaf_hash``, ``inclusion`` and, with a signed
+        checkpoint, ``signed_checkpoint``, each explained.
 
     Raises:
         BundleFormatError: not a ``shanlian-proof/v1`` document.
         BundleEntryError: the entry is not a valid v1 entry in normalized form.
         LeafHashMismatchError: the entry does not hash to ``leaf_hash``.
         InclusionProofError: the proof does not lead to the checkpoint's root.
+        SignedCheckpointError: the signed checkpoint is missing (with ``log_key``), does
+            not verify, or names another tree.
     """
     parsed = _parsed(bundle)
     steps = [
@@ -312,7 +341,43 @@ def verify_bundle_offline(bundle: Mapping[str, Any] | ProofBundle) -> list[Step]
             f"{to_hex(root)} of the tree of {parsed.tree_size} entries (RFC 9162 §2.1.3.2)",
         )
     )
-    return steps
+    signed = _signed_checkpoint_step(parsed, log_key)
+    return steps if signed is None else [*steps, signed]
+
+
+def _signed_checkpoint_step(parsed: ProofBundle, log_key: Verifier | None) -> Step | None:
+    """Check the bundle's signed checkpoint against its checkpoint (and the log key)."""
+    note = parsed.checkpoint_note
+    if note is None:
+        if log_key is None:
+            return None
+        raise SignedCheckpointError(
+            "the bundle carries no checkpoint signed by the log key (bundles made before "
+            "the log had a key carry none: verify without --log-key)"
+        )
+    try:
+        if log_key is not None:
+            body = open_checkpoint(note, log_key)
+        else:
+            body = CheckpointBody.parse(note[: note.rfind("\n\n") + 1])
+    except NoteError as error:
+        raise SignedCheckpointError(str(error)) from None
+    if (body.tree_size, body.root_hash) != (parsed.tree_size, parsed.root_hash):
+        raise SignedCheckpointError(
+            f"the signed checkpoint is of tree size {body.tree_size}, root "
+            f"{to_hex(body.root_hash)}; the bundle's checkpoint is of {parsed.tree_size}, "
+            f"{to_hex(parsed.root_hash)}"
+        )
+    how = (
+        f"its signature verified with the log key {log_key.name}+{log_key.key_id.hex()}"
+        if log_key is not None
+        else "its signature unchecked (pass the log's verifier key to check it)"
+    )
+    return Step(
+        "signed_checkpoint",
+        f"the log {body.origin} signed this checkpoint (tree size {body.tree_size}, same "
+        f"root): {how}",
+    )
 
 
 # -- verification against the chain ------------------------------------------------------
@@ -483,6 +548,7 @@ def verify_bundle(
     *,
     contract: str | None = None,
     call_contract: bool = True,
+    log_key: Verifier | None = None,
 ) -> list[Step]:
     """Verify a bundle completely: ``verify_bundle_offline``, then ``verify_bundle_on_chain``.
 
@@ -491,6 +557,6 @@ def verify_bundle(
         ChainError: the node failed.
     """
     parsed = _parsed(bundle)
-    return verify_bundle_offline(parsed) + verify_bundle_on_chain(
+    return verify_bundle_offline(parsed, log_key=log_key) + verify_bundle_on_chain(
         parsed, client, contract=contract, call_contract=call_contract
     )

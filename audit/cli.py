@@ -25,6 +25,7 @@ from audit.html import render_html
 from audit.onchain import connect_reader, redact_url
 from audit.scanner import SCANNER_PROBLEM
 from chain.errors import ChainError
+from ledger.signed_note import NoteError, Verifier
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -71,7 +72,7 @@ class Progress:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Run ``shanlian audit``."""
     try:
-        export = Export(args.journal)
+        export = Export(args.journal, log_key=args.log_key)
         earlier = Export(args.earlier_export) if args.earlier_export else None
         client = connect_reader(args.rpc, chain_id=args.chain_id)
         progress = Progress(export)
@@ -150,7 +151,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     steps: list[Step] = []
     try:
         bundle = parse_bundle(document)
-        for step in verify_bundle_offline(bundle):
+        for step in verify_bundle_offline(bundle, log_key=args.log_key):
             _show(step, out)
             steps.append(step)
         client = connect_reader(args.rpc, chain_id=args.chain_id)
@@ -190,6 +191,13 @@ def _address(value: str) -> str:
     return value
 
 
+def _log_key(value: str) -> Verifier:
+    try:
+        return Verifier.parse(value)
+    except NoteError as error:
+        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -221,7 +229,15 @@ def add_commands(commands: Any) -> None:
         required=True,
         metavar="FILE_OR_URL",
         help="the export: JSON Lines file, '-' for stdin, or a URL "
-        "(e.g. https://host/api/v1/entries, read page by page)",
+        "(e.g. https://host/api/v1/entries, read page by page; or a tlog-tiles log, "
+        "https://host/tlog, read from its entry bundles up to its checkpoint)",
+    )
+    audit.add_argument(
+        "--log-key",
+        type=_log_key,
+        metavar="VKEY",
+        help="with a tlog-tiles --journal: the log's verifier key (name+keyid+key), which "
+        "must have signed its checkpoint",
     )
     audit.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")
     audit.add_argument(
@@ -287,6 +303,13 @@ def add_commands(commands: Any) -> None:
     )
     verify.add_argument(
         "--chain-id", type=int, metavar="N", help="refuse a node that serves another chain"
+    )
+    verify.add_argument(
+        "--log-key",
+        type=_log_key,
+        metavar="VKEY",
+        help="the log's verifier key (name+keyid+key, published at /api/v1/chain): the "
+        "bundle's checkpoint must then be signed by it (ADR 0031)",
     )
     verify.add_argument(
         "--no-contract-call",

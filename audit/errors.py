@@ -208,3 +208,13 @@ class ContractCallError(BundleError):
     """The contract's own ``verifyInclusion`` (by ``eth_call``) returned false."""
 
     step = "contract_call"
+
+
+class SignedCheckpointError(BundleError):
+    """The checkpoint signed by the log key is missing, does not verify, or names another
+    tree than the bundle's checkpoint (ADR 0031)."""
+
+    step = "signed_checkpoint"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

@@ -6,7 +6,10 @@ held: a million-entry export is read in 1 MiB chunks.
 
 A URL whose path ends in ``/entries`` is the API's paged endpoint: it is read page by
 page (``limit=10000``, then ``after=<seq of the last line>``) until a page comes back
-short. Any other URL is read as one file.
+short. A URL whose path ends in ``/tlog`` is a C2SP tlog-tiles log (ADR 0031): its
+signed checkpoint says how many entries there are (checked with the log's verifier key
+when one is given), its entry bundles give them, and their Merkle root must be the
+checkpoint's. Any other URL is read as one file.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from audit.errors import ExportError
+from ledger.merkle import CompactRange, leaf_hash
+from ledger.signed_note import CheckpointBody, NoteError, Verifier, open_checkpoint
+from ledger.tile_paths import bundle_widths, tile_path
 
 CHUNK_SIZE = 1 << 20
 PAGE_LIMIT = 10_000
@@ -81,6 +87,11 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+def is_tlog(source: str) -> bool:
+    """Whether ``source`` is the prefix of a tlog-tiles log (a URL ending in ``/tlog``)."""
+    return is_url(source) and urlsplit(source).path.rstrip("/").endswith("/tlog")
+
+
 class Export:
     """A journal export to read once: a path, ``-`` for standard input, or a URL.
 
@@ -91,9 +102,20 @@ class Export:
     """
 
     def __init__(
-        self, source: str, *, timeout_s: float = 60.0, page_limit: int = PAGE_LIMIT
+        self,
+        source: str,
+        *,
+        timeout_s: float = 60.0,
+        page_limit: int = PAGE_LIMIT,
+        log_key: Verifier | None = None,
     ) -> None:
         """Open the export; a missing file fails here, a URL when it is read.
+
+        Args:
+            source: a path, ``-``, or a URL (``…/entries``, ``…/tlog`` or a file).
+            timeout_s: of each HTTP request.
+            page_limit: entries per page of ``…/entries``.
+            log_key: a tlog-tiles log's verifier key: its checkpoint must be signed by it.
 
         Raises:
             ExportError: the file does not exist or cannot be read.
@@ -102,6 +124,9 @@ class Export:
         self.timeout_s = timeout_s
         self.page_limit = page_limit
         self.total_bytes: int | None = None
+        self.log_key = log_key
+        self.checkpoint: CheckpointBody | None = None
+        """A tlog-tiles log's checkpoint, once read."""
         self._counter = [0]
         self._file: BinaryIO | None = None
         if source == "-":
@@ -136,6 +161,8 @@ class Export:
             return
         if urlsplit(self.source).path.rstrip("/").endswith("/entries"):
             yield from self._pages()
+        elif is_tlog(self.source):
+            yield from self._tlog()
         else:
             yield from self._get(self.source)
 
@@ -171,6 +198,50 @@ class Export:
                 yield from split_lines(response.iter_bytes(CHUNK_SIZE), self._counter)
         except httpx.HTTPError as error:
             raise ExportError(url, f"{error.__class__.__name__}: {error}") from None
+
+    def _fetch(self, client: httpx.Client, url: str) -> bytes:
+        try:
+            response = client.get(url)
+        except httpx.HTTPError as error:
+            raise ExportError(url, f"{error.__class__.__name__}: {error}") from None
+        if response.status_code != 200:
+            raise ExportError(url, f"HTTP {response.status_code}")
+        self._counter[0] += len(response.content)
+        return response.content
+
+    def _tlog(self) -> Iterator[bytes]:
+        """The entries of a tlog-tiles log up to its checkpoint, from its entry bundles."""
+        base = self.source.rstrip("/")
+        with httpx.Client(timeout=self.timeout_s, follow_redirects=True) as client:
+            note = self._fetch(client, f"{base}/checkpoint").decode("utf-8", "replace")
+            try:
+                if self.log_key is not None:
+                    checkpoint = open_checkpoint(note, self.log_key)
+                else:
+                    checkpoint = CheckpointBody.parse(note[: note.rfind("\n\n") + 1])
+            except NoteError as error:
+                raise ExportError(f"{base}/checkpoint", str(error)) from None
+            self.checkpoint = checkpoint
+            tree = CompactRange()
+            for index, width in enumerate(bundle_widths(checkpoint.tree_size)):
+                url = f"{base}/{tile_path(None, index, width)}"
+                bundle = memoryview(self._fetch(client, url))
+                for _ in range(width):
+                    size = int.from_bytes(bundle[:2], "big")
+                    if len(bundle) < 2 + size:
+                        raise ExportError(url, "an entry is cut short")
+                    entry = bytes(bundle[2 : 2 + size])
+                    bundle = bundle[2 + size :]
+                    tree.append(leaf_hash(entry))
+                    yield entry
+                if len(bundle):
+                    raise ExportError(url, f"{len(bundle)} bytes after its {width} entries")
+        if tree.root() != checkpoint.root_hash:
+            raise ExportError(
+                base,
+                f"the entry bundles' Merkle root is not the checkpoint's (tree size "
+                f"{checkpoint.tree_size}): the log serves other entries than it signed",
+            )
 
     def _pages(self) -> Iterator[bytes]:
         parts = urlsplit(self.source)

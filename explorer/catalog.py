@@ -181,6 +181,14 @@ ZH_CN: dict[str, str] = {
         "记录 #{seq} 在含 {size} 条记录、根为 {root} 的默克尔树中"
     ),
     "The proof does not lead to the checkpoint's root: {detail}": "证明无法推导出检查点的根：{detail}",
+    "Check the log's signature on the checkpoint": "核对账本日志对检查点的签名",
+    "The log {origin} signed this checkpoint of {size} entries": (
+        "账本日志 {origin} 签署了这个含 {size} 条记录的检查点"
+    ),
+    "The checkpoint's signature does not hold: {detail}": "检查点的签名无效：{detail}",
+    "This browser cannot check the log's signature (Ed25519); the chain is asked below": (
+        "此浏览器无法核对账本日志的签名（Ed25519）；下面将向区块链核实"
+    ),
     "Ask the chain which chain it is": "确认区块链身份",
     "The JSON-RPC endpoint serves chain {chain_id}": "JSON-RPC 节点属于链 {chain_id}",
     "The endpoint serves chain {actual}, the bundle was anchored on {expected}": (

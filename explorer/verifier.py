@@ -30,6 +30,12 @@ MESSAGES: dict[str, str] = {
     "step_inclusion": "Check the inclusion proof against the checkpoint",
     "step_inclusion_ok": "Entry #{seq} is in the tree of {size} entries with root {root}",
     "step_inclusion_bad": "The proof does not lead to the checkpoint's root: {detail}",
+    "step_signature": "Check the log's signature on the checkpoint",
+    "step_signature_ok": "The log {origin} signed this checkpoint of {size} entries",
+    "step_signature_bad": "The checkpoint's signature does not hold: {detail}",
+    "step_signature_unchecked": (
+        "This browser cannot check the log's signature (Ed25519); the chain is asked below"
+    ),
     "step_chain": "Ask the chain which chain it is",
     "step_chain_ok": "The JSON-RPC endpoint serves chain {chain_id}",
     "step_chain_bad": "The endpoint serves chain {actual}, the bundle was anchored on {expected}",

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from api import tlog_cli
 from api.cli.runtime import (
     _runtime,
 )
@@ -262,3 +263,4 @@ def add_commands(commands: Any) -> None:
     )
     anchorer.add_argument("account", metavar="ACCOUNT", help="0x address, or a key's variable")
     anchorer.set_defaults(func=cmd_keys_anchorer)
+    tlog_cli.add_commands(keys_commands)  # keys log

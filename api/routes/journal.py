@@ -91,6 +91,8 @@ def chain(services: ServicesDep) -> models.ChainPublic:
         confirmations=client.confirmations,
         anchor_interval_s=settings.interval_s if settings else 0,
         anchor_max_pending=settings.max_pending if settings else 0,
+        log_origin=services.log.origin if services.log else None,
+        log_vkey=services.log.vkey if services.log else None,
     )
 
 

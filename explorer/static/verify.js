@@ -185,6 +185,72 @@
   }
 
   var rpcId = 0;
+  // -- C2SP signed checkpoints (ADR 0031) --------------------------------------------------
+
+  function fromBase64(text) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4) throw new Error("not base64");
+    var raw = atob(text), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+
+  /* A C2SP verifier key, name+keyid+base64(0x01 ‖ Ed25519 public key): its parts, once the
+   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). */
+  function parseVkey(vkey) {
+    var parts = String(vkey).split("+");
+    if (parts.length < 3) return Promise.reject(new Error("a verifier key reads name+keyid+key"));
+    var name = parts[0], id = parts[1], raw;
+    try {
+      raw = fromBase64(parts.slice(2).join("+"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (raw.length !== 33 || raw[0] !== 0x01) return Promise.reject(new Error("not an Ed25519 key"));
+    return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
+      if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
+      return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
+    });
+  }
+
+  /* Open a checkpoint note with a verifier key (WebCrypto Ed25519): its origin, size and root.
+   * Rejects a note with no signature by the key, or a bad one. */
+  function openCheckpoint(note, vkey) {
+    var webcrypto = subtle();
+    if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
+    note = String(note);
+    var split = note.lastIndexOf("\n\n");
+    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
+      return Promise.reject(new Error("not a signed note"));
+    }
+    var text = note.slice(0, split + 1);
+    var lines = note.slice(split + 2, -1).split("\n");
+    return parseVkey(vkey).then(function (key) {
+      var signature = null;
+      lines.forEach(function (line) {
+        var parts = line.split(" ");
+        if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
+        var raw = fromBase64(parts[2]);
+        if (raw.length === 68 && equalBytes(raw.subarray(0, 4), key.keyId)) signature = raw.subarray(4);
+      });
+      if (!signature) throw new Error("no signature by " + key.name);
+      return webcrypto
+        .importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"])
+        .then(function (publicKey) {
+          return webcrypto.verify({ name: "Ed25519" }, publicKey, signature, utf8(text));
+        })
+        .then(function (valid) {
+          if (!valid) throw new Error("the signature does not verify");
+          var body = text.split("\n");
+          if (body.length < 4 || body[0] !== key.name || !/^(0|[1-9][0-9]*)$/.test(body[1])) {
+            throw new Error("not a checkpoint of " + key.name);
+          }
+          var rootHash = fromBase64(body[2]);
+          if (rootHash.length !== 32) throw new Error("not a root hash");
+          return { origin: body[0], size: Number(body[1]), rootHash: rootHash };
+        });
+    });
+  }
+
   function rpc(url, method, params) {
     return fetch(url, {
       method: "POST",
@@ -271,7 +337,8 @@
         if (options.onBundle) options.onBundle(bundle);
         cp = bundle.checkpoint;
         pass("bundle", "step_bundle_ok", { seq: bundle.entry.seq, index: cp.index });
-        return checkEntry().then(checkLeaf).then(checkInclusion).then(checkChain).then(checkReceipt)
+        return checkEntry().then(checkLeaf).then(checkInclusion).then(checkSignature).then(checkChain)
+          .then(checkReceipt)
           .then(function () {
             return state.failed ? "fail" : "pass";
           });
@@ -324,6 +391,37 @@
         })
         .catch(function (error) {
           fail("inclusion", "step_inclusion_bad", { detail: error.message });
+        });
+    }
+
+    /* The checkpoint as the log key signed it, checked with the published verifier key
+     * (bundles made before the log had a key carry no note: no step then). */
+    function checkSignature() {
+      if (!bundle.checkpoint_note) return Promise.resolve();
+      report("signature", "running", m.step_signature);
+      return fetch(options.chainUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
+        .then(function (response) {
+          return response.ok ? response.json() : {};
+        })
+        .then(function (chain) {
+          if (!chain.log_vkey || !subtle()) {
+            report("signature", "pending", m.step_signature_unchecked);
+            return;
+          }
+          return openCheckpoint(bundle.checkpoint_note, chain.log_vkey).then(function (body) {
+            if (body.size === cp.tree_size && toHex(body.rootHash) === String(cp.root_hash).toLowerCase()) {
+              pass("signature", "step_signature_ok", { origin: body.origin, size: body.size });
+            } else {
+              fail("signature", "step_signature_bad", { detail: body.size + " / " + toHex(body.rootHash) });
+            }
+          });
+        })
+        .catch(function (error) {
+          if (error && error.name === "NotSupportedError") {
+            report("signature", "pending", m.step_signature_unchecked);  // no Ed25519 here
+          } else {
+            fail("signature", "step_signature_bad", { detail: error.message });
+          }
         });
     }
 
@@ -489,6 +587,7 @@
     decodeCheckpoint: decodeCheckpoint,
     fromHex: fromHex,
     leafHash: leafHash,
+    openCheckpoint: openCheckpoint,
     receiptSecret: receiptSecret,
     receiptState: receiptState,
     rootFromInclusionProof: rootFromInclusionProof,

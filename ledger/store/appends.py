@@ -51,6 +51,7 @@ from ledger.store.requests import (
     request_hash,
 )
 from ledger.store.tables import ENTRY, IDEMPOTENCY
+from ledger.store.tlog import check_bundle_fits
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("shanlian.journal.append"),
 # as a signed 64-bit integer, so no other application's lock collides with ours.
@@ -505,6 +506,7 @@ class Appender:
                         actor=draft.actor,
                         body=draft.body,
                     )
+                    check_bundle_fits(entry, f"entries[{index}]")  # tlog-tiles, ADR 0031
                     if undo is not None:
                         undo.keep(entry.body)
                     try:

@@ -283,3 +283,21 @@ DONOR = _table(Donor)
 API_KEY = _table(ApiKey)
 EVIDENCE_FILE = _table(EvidenceFile)
 CHARITY_REGISTRATION = _table(CharityRegistration)
+
+
+class SignedCheckpoint(Table, table=True):
+    """A checkpoint of the journal signed by the log key: a C2SP signed note (ADR 0031).
+
+    One row per tree size, never changed: the log signs each size once (Ed25519 is
+    deterministic, so signing a size again with the same key gives the same note).
+    """
+
+    __tablename__ = "signed_checkpoint"
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    """The signed note exactly as served at ``/tlog/checkpoint``."""
+    signed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+SIGNED_CHECKPOINT = _table(SignedCheckpoint)

@@ -25,7 +25,7 @@ from tests.serving import local_service, serve
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 TOKEN = "explorer-browser-test-platform-token-0123456789"
-STEPS = ["bundle", "entry", "leaf", "inclusion", "chain", "anchor", "receipt"]
+STEPS = ["bundle", "entry", "leaf", "inclusion", "signature", "chain", "anchor", "receipt"]
 
 
 @dataclass

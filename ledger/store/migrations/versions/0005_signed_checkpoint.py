@@ -1,0 +1,40 @@
+"""Checkpoints signed by the log key (C2SP signed notes, ADR 0031): signed_checkpoint
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "signed_checkpoint",
+        sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_signed_checkpoint")),
+    )
+    # A signed checkpoint is a statement made once: like the journal, never changed.
+    # (shanlian_reject_change comes from revision 0001.)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE TRIGGER signed_checkpoint_append_only BEFORE UPDATE OR DELETE ON "
+            "signed_checkpoint FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS signed_checkpoint_append_only ON signed_checkpoint")
+    op.drop_table("signed_checkpoint")
