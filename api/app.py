@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, routes, rpc
+from api import errors, metrics, routes, rpc, transfer
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -150,7 +150,12 @@ class NoSniff:
         await self.app(scope, receive, with_header)
 
 
-NOT_SEQUENCED = ("/api/v1/evidence", "/api/v1/chain/rpc", "/api/v1/anchor")
+NOT_SEQUENCED = (
+    "/api/v1/evidence",
+    "/api/v1/chain/rpc",
+    "/api/v1/anchor",
+    "/api/v1/receipts/transfer-qr",
+)
 """POST routes that append nothing to the journal (they are not admitted as writes)."""
 
 
@@ -380,6 +385,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(rpc.router)
+    app.include_router(transfer.router)
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost

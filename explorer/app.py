@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from explorer import diagram, formatting, i18n, urls, verifier
+from explorer import diagram, formatting, history, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import NotFoundError, PublicViews
 
@@ -363,7 +363,7 @@ def create_explorer(views: PublicViews) -> FastAPI:
             page,
             as_json=as_json,
             json_url=urls.donation(key, json=True),
-            extra={"verify_messages": messages},
+            extra={"verify_messages": messages, "keep_messages": history.keep_messages(translate)},
         )
 
     @page("/disbursements/{disbursement_id}")
@@ -407,6 +407,15 @@ def create_explorer(views: PublicViews) -> FastAPI:
             page,
             as_json=as_json,
             json_url=urls.entry(page.seq, json=True),
+        )
+
+    @page("/my")
+    def my(request: Request) -> Response:
+        language = explorer.language(request)
+        config = history.history_config(language, i18n.Translator(language))
+        # The page is the same for everyone: the list is the browser's, never sent here.
+        return explorer.render(
+            request, "my.html", None, as_json=False, json_url=None, extra={"history_config": config}
         )
 
     @page("/search")
