@@ -352,8 +352,8 @@ ZH_CN: dict[str, str] = {
     "link instead.": "此浏览器不允许网页保存任何内容（无痕模式？）：请保留好您的收据链接。",
     "Your list is full: at most {max} donations can be kept.": "您的列表已满：最多可保存 {max} 笔捐款。",
     "This browser does not let the page keep anything.": "此浏览器不允许网页保存任何内容。",
-    "Fetching your {count} donations…": "正在获取您的 {count} 笔捐款……",
-    "{count} donations kept on this device.": "本设备上保存了 {count} 笔捐款。",
+    "Fetching your donations ({count})…": "正在获取您的 {count} 笔捐款……",
+    "Donations kept on this device: {count}.": "本设备上保存了 {count} 笔捐款。",
     "This donation is not in this site's journal: was it kept from another site?": "本站账本中没有这笔捐款：它是从其他网站保存的吗？",
     "Could not fetch this donation just now; try again later.": "暂时无法获取这笔捐款，请稍后再试。",
     "Given": "捐出",
@@ -361,16 +361,16 @@ ZH_CN: dict[str, str] = {
     "Forget on this device": "从本设备清除",
     "Forget every donation kept on this device? Your receipts and donations are not "
     "affected; only this list is removed.": "清除本设备上保存的所有捐款？您的收据和捐款不受影响，只会删除这个列表。",
-    "This link carries {count} donations from another device ({fresh} not in your list "
-    "yet). Add them to your list on this device?": (
+    "This link carries donations from another device ({count} in all, {fresh} not in your "
+    "list yet). Add them to your list on this device?": (
         "这个链接带有另一台设备上的 {count} 笔捐款（其中 {fresh} 笔还不在您的列表中）。要添加到本设备上的列表吗？"
     ),
-    "{count} donations added to your list.": "已向您的列表添加 {count} 笔捐款。",
-    "Scan {count} code(s) with the other device's camera, one after another: each adds its "
-    "donations there. Anyone who scans them can see these donations as yours, so show them "
+    "Added to your list: {count}.": "已向您的列表添加 {count} 笔捐款。",
+    "Scan the codes ({count}) with the other device's camera, one after another: each adds "
+    "its donations there. Anyone who scans them can see these donations as yours, so show them "
     "only to your own devices.": (
         "用另一台设备的相机依次扫描这 {count} 个二维码，每个都会把其中的捐款添加到那台设备上。"
-        "扫描者都能把这些捐款当作自己的查看，请只给您自己的设备扫描。"
+        "任何人扫描后都能像您一样查看这些捐款，请只用您自己的设备扫描。"
     ),
     "Code {n} of {count}": "第 {n} 个，共 {count} 个",
     "Your list is too long for QR codes (more than {max} donations): save it to a file and "

@@ -30,8 +30,8 @@ KEEP_MESSAGES: dict[str, str] = {
 }
 
 HISTORY_MESSAGES: dict[str, str] = {
-    "loading": "Fetching your {count} donations…",
-    "shown": "{count} donations kept on this device.",
+    "loading": "Fetching your donations ({count})…",
+    "shown": "Donations kept on this device: {count}.",
     "missing": "This donation is not in this site's journal: was it kept from another site?",
     "unreachable": "Could not fetch this donation just now; try again later.",
     "general_fund": "General fund",
@@ -44,11 +44,11 @@ HISTORY_MESSAGES: dict[str, str] = {
     "forget_one": "Forget on this device",
     "forget_all_confirm": "Forget every donation kept on this device? Your receipts and "
     "donations are not affected; only this list is removed.",
-    "import_offer": "This link carries {count} donations from another device ({fresh} not "
-    "in your list yet). Add them to your list on this device?",
-    "imported": "{count} donations added to your list.",
-    "codes_intro": "Scan {count} code(s) with the other device's camera, one after another: "
-    "each adds its donations there. Anyone who scans them can see these donations as "
+    "import_offer": "This link carries donations from another device ({count} in all, "
+    "{fresh} not in your list yet). Add them to your list on this device?",
+    "imported": "Added to your list: {count}.",
+    "codes_intro": "Scan the codes ({count}) with the other device's camera, one after "
+    "another: each adds its donations there. Anyone who scans them can see these donations as "
     "yours, so show them only to your own devices.",
     "code_n": "Code {n} of {count}",
     "too_many_codes": "Your list is too long for QR codes (more than {max} donations): "

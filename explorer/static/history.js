@@ -271,6 +271,7 @@
     var listNode = document.getElementById("history-list");
     var totalsNode = document.getElementById("history-totals");
     var statusNode = document.getElementById("history-status");
+    var noticeNode = document.getElementById("history-notice");
     var offer = document.getElementById("import-offer");
     var codes = document.getElementById("transfer-codes");
 
@@ -280,6 +281,13 @@
       else statusNode.removeAttribute("data-state");
     }
 
+    /* The outcome of the donor's last action (a link, a file, the codes): kept until the next. */
+    function tell(text, state) {
+      noticeNode.textContent = text;
+      noticeNode.hidden = !text;
+      noticeNode.setAttribute("data-state", state);
+    }
+
     function problem(error) {
       return error instanceof ListError && m["error_" + error.code]
         ? format(m["error_" + error.code], error.values)
@@ -287,7 +295,7 @@
     }
 
     if (!storage()) {
-      say(m.no_storage, "fail");
+      tell(m.no_storage, "fail");
       section.querySelectorAll("button, input").forEach(function (control) {
         control.disabled = true;
       });
@@ -453,9 +461,9 @@
         try {
           var result = merge(load(), items);
           save(result.list);
-          say(format(m.imported, { count: result.added }), "done");
+          tell(format(m.imported, { count: result.added }), "pass");
         } catch (error) {
-          say(problem(error), "fail");
+          tell(problem(error), "fail");
         }
         offer.hidden = true;
         render();
@@ -474,7 +482,7 @@
       }
     } catch (error) {
       root.history.replaceState(null, "", root.location.pathname + root.location.search);
-      say(problem(error), "fail");
+      tell(problem(error), "fail");
     }
 
     document.getElementById("export-file").addEventListener("click", function () {
@@ -495,14 +503,14 @@
       event.target.value = "";
       if (!file) return;
       if (file.size > 256 * 1024) {
-        say(m.error_too_big, "fail");
+        tell(m.error_too_big, "fail");
         return;
       }
       file.text().then(function (text) {
         try {
           offerImport(fromFile(text));
         } catch (error) {
-          say(problem(error), "fail");
+          tell(problem(error), "fail");
         }
       });
     });
@@ -534,7 +542,7 @@
       var list = load();
       var links = transferPayloads(list);
       if (links.length > config.max_codes) {
-        say(format(m.too_many_codes, { max: config.max_codes * PER_CODE }), "fail");
+        tell(format(m.too_many_codes, { max: config.max_codes * PER_CODE }), "fail");
         return;
       }
       codes.textContent = "";
@@ -556,7 +564,7 @@
         });
       });
       chain.catch(function (error) {
-        say(problem(error), "fail");
+        tell(problem(error), "fail");
       });
     });
 
