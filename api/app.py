@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, routes, rpc, transfer
+from api import errors, metrics, routes, rpc, transfer, webhooks
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -386,6 +386,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(rpc.router)
     app.include_router(transfer.router)
+    app.include_router(webhooks.router)
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost
@@ -462,12 +463,15 @@ def app_from_environment() -> FastAPI:
                 )
             if thread is not None:
                 thread.start()
+            # Every process delivers webhooks: each delivery is taken by one of them.
+            deliverer = webhooks.start_worker(services, stop)
             try:
                 yield
             finally:
                 stop.set()
                 if thread is not None:
                     thread.join(timeout=10)
+                deliverer.join(timeout=10)
 
         app.router.lifespan_context = anchoring
     return app

@@ -20,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import URL, inspect, make_url
 from web3 import Web3
 
+from api import webhooks
 from api.anchoring import AnchorError
 from api.keys import (
     MAX_LABEL_LENGTH,
@@ -352,6 +353,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     threading.Thread(
         target=services.evidence.run_collector, args=(stop,), name="evidence", daemon=True
     ).start()
+    webhooks.start_worker(services, stop)
     box = ready_box(runtime, receipts)
 
     class Server(uvicorn.Server):

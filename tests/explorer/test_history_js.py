@@ -27,7 +27,10 @@ SECRET = "0123456789abcdef0123456789abcdef"
 HARNESS = """
 const h = require(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
-const attempt = (f) => { try { return {ok: f()}; } catch (e) { return {error: e.code || e.message, values: e.values}; } };
+const attempt = (f) => {
+  try { return {ok: f()}; }
+  catch (e) { return {error: e.code || e.message, values: e.values}; }
+};
 const out = {};
 out.clean = cases.lists.map((list) => attempt(() => h.clean(list)));
 out.files = cases.files.map((text) => attempt(() => h.fromFile(text)));
@@ -40,7 +43,11 @@ out.without = h.without(cases.many.slice(0, 3), cases.many[1].id).map((i) => i.i
 out.money = cases.money.map((c) => h.money(c[0], c[1], cases.config_zh));
 out.when_zh = cases.times.map((t) => h.when(t, cases.config_zh));
 out.when_en = cases.times.map((t) => h.when(t, cases.config_en));
-const store = { data: {}, getItem(k) { return this.data[k] ?? null; }, setItem(k, v) { this.data[k] = String(v); } };
+const store = {
+  data: {},
+  getItem(k) { return this.data[k] ?? null; },
+  setItem(k, v) { this.data[k] = String(v); },
+};
 h.save(h.clean(cases.lists[0]), store);
 out.loaded = h.load(store).map((i) => i.id);
 store.data["shanlian.receipts"] = "{damaged";
