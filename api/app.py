@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, routes, rpc, transfer, webhooks
+from api import errors, metrics, replica, routes, rpc, transfer, webhooks
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -288,6 +288,7 @@ def build_services(
             max_batch_bytes=settings.write_batch_bytes,
             on_batch=metrics.observe_batch,
         ),
+        reader=replica.Reader.open(store, settings.read_only_database_url),
     )
     return Runtime(
         services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
@@ -418,7 +419,9 @@ def create_app(services: Services) -> FastAPI:
         return {"ok": True, "entries": services.store.size()}
 
     # The explorer, last, on its own read-only engine: the pages outside /api/v1.
-    mount_explorer(app, services.views.read_only(services.settings.read_only_database_url))
+    mount_explorer(
+        app, replica.explorer_views(services.views, services.settings.read_only_database_url)
+    )
     return app
 
 

@@ -27,6 +27,7 @@ from api.anchoring import AnchorSettings, AnchorWorker
 from api.errors import ApiError, ForbiddenError, NotFoundError
 from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
+from api.replica import Reader
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from explorer import urls
@@ -113,6 +114,9 @@ class Services:
 
     sequencer: Sequencer | None = None
     """Batches the appends of this process's writers (ADR 0017); none: each appends alone."""
+
+    reader: Reader | None = None
+    """Where proofs and the journal's lines are read: a replica that has them, or the store."""
 
     _registered_at: dict[str, datetime] = field(default_factory=dict, init=False, repr=False)
     """When each charity registered, as its entry says: an entry never changes, so every
@@ -597,6 +601,10 @@ class Services:
 
     # -- anchoring and proofs ------------------------------------------------------------------
 
+    def reading(self, size: int) -> Store:
+        """The store to read the journal's first ``size`` entries from (api.replica)."""
+        return self.store if self.reader is None else self.reader.store_for(size)
+
     def proof_bundle(self, donation_id: str) -> dict[str, Any]:
         """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
 
@@ -616,8 +624,9 @@ class Services:
                 "next checkpoint is anchored" + (f", due by {due.isoformat()}" if due else ""),
                 next_anchor_due=due.isoformat() if due else None,
             )
-        entry = self.store.entry(donation.seq)
-        proof = self.store.inclusion_proof(donation.seq, checkpoint.tree_size)
+        store = self.reading(checkpoint.tree_size)
+        entry = store.entry(donation.seq)
+        proof = store.inclusion_proof(donation.seq, checkpoint.tree_size)
         bundle: dict[str, Any] = build_bundle(
             entry=entry,
             inclusion_proof=proof,
@@ -640,12 +649,13 @@ class Services:
                 f"need 0 <= first <= second <= {size} (the journal's size)",
                 field="second" if second > size else "first",
             )
+        store = self.reading(second)
         return models.ConsistencyPublic(
             first=first,
             second=second,
-            first_root=to_hex(self.store.root(first)),
-            second_root=to_hex(self.store.root(second)),
-            proof=[to_hex(h) for h in self.store.consistency_proof(first, second)],
+            first_root=to_hex(store.root(first)),
+            second_root=to_hex(store.root(second)),
+            proof=[to_hex(h) for h in store.consistency_proof(first, second)],
         )
 
     def export_csv(
@@ -680,5 +690,6 @@ class Services:
     def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
         """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
         start = 0 if after is None else after + 1
-        for leaf in self.store.leaves(start, start + limit):
+        stop = min(start + limit, self.store.size())
+        for leaf in self.reading(stop).leaves(start, stop):
             yield leaf + b"\n"

@@ -53,8 +53,11 @@ class ApiSettings(BaseSettings):
             needs a platform token set, PostgreSQL and a real chain (``check_production``).
         database_url: SQLAlchemy URL of the journal (``API_DATABASE_URL``); unset, a
             SQLite file under ``var/``. Production runs ``postgresql://…``.
-        read_only_database_url: the explorer's connection (a SELECT-only role on
-            PostgreSQL); unset, the same database opened read-only.
+        read_only_database_url: where public reads go (``API_READ_ONLY_DATABASE_URL``):
+            a SELECT-only role on PostgreSQL, or a streaming replica (hot standby). The
+            explorer's pages, proof bundles, consistency proofs and the journal's lines
+            read there, and from the primary what a lagging replica has not replayed
+            (``api.replica``); unset, the same database opened read-only.
         admin_token: the platform's bearer token (``SHANLIAN_ADMIN_TOKEN``): in every
             environment, 32 characters or more and no placeholder (``token_weakness``);
             unset in development, one is generated and printed once by ``shanlian serve``.
