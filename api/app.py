@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, routes, rpc, tlog
+from api import errors, metrics, replica, routes, rpc, tlog, transfer, webhooks
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -151,7 +151,12 @@ class NoSniff:
         await self.app(scope, receive, with_header)
 
 
-NOT_SEQUENCED = ("/api/v1/evidence", "/api/v1/chain/rpc", "/api/v1/anchor")
+NOT_SEQUENCED = (
+    "/api/v1/evidence",
+    "/api/v1/chain/rpc",
+    "/api/v1/anchor",
+    "/api/v1/receipts/transfer-qr",
+)
 """POST routes that append nothing to the journal (they are not admitted as writes)."""
 
 
@@ -287,6 +292,7 @@ def build_services(
             max_batch_bytes=settings.write_batch_bytes,
             on_batch=metrics.observe_batch,
         ),
+        reader=replica.Reader.open(store, settings.read_only_database_url),
     )
     return Runtime(
         services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
@@ -385,6 +391,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(rpc.router)
     app.include_router(tlog.router)
+    app.include_router(transfer.router)
+    app.include_router(webhooks.router)
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost
@@ -416,7 +424,9 @@ def create_app(services: Services) -> FastAPI:
         return {"ok": True, "entries": services.store.size()}
 
     # The explorer, last, on its own read-only engine: the pages outside /api/v1.
-    mount_explorer(app, services.views.read_only(services.settings.read_only_database_url))
+    mount_explorer(
+        app, replica.explorer_views(services.views, services.settings.read_only_database_url)
+    )
     return app
 
 
@@ -461,12 +471,15 @@ def app_from_environment() -> FastAPI:
                 )
             if thread is not None:
                 thread.start()
+            # Every process delivers webhooks: each delivery is taken by one of them.
+            deliverer = webhooks.start_worker(services, stop)
             try:
                 yield
             finally:
                 stop.set()
                 if thread is not None:
                     thread.join(timeout=10)
+                deliverer.join(timeout=10)
 
         app.router.lifespan_context = anchoring
     return app

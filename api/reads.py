@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from api import models
 from api.errors import ApiError
+from api.replica import Reader
 from explorer.views import PublicViews
 from ledger.accounting import (
     AllocationState,
@@ -39,6 +40,7 @@ class JournalReads:
 
     store: Store
     views: PublicViews
+    reader: Reader | None
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -71,6 +73,10 @@ class JournalReads:
 
     # -- anchoring and proofs ------------------------------------------------------------------
 
+    def reading(self, size: int) -> Store:
+        """The store to read the journal's first ``size`` entries from (api.replica)."""
+        return self.store if self.reader is None else self.reader.store_for(size)
+
     def proof_bundle(self, donation_id: str) -> dict[str, Any]:
         """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
 
@@ -90,8 +96,9 @@ class JournalReads:
                 "next checkpoint is anchored" + (f", due by {due.isoformat()}" if due else ""),
                 next_anchor_due=due.isoformat() if due else None,
             )
-        entry = self.store.entry(donation.seq)
-        proof = self.store.inclusion_proof(donation.seq, checkpoint.tree_size)
+        store = self.reading(checkpoint.tree_size)
+        entry = store.entry(donation.seq)
+        proof = store.inclusion_proof(donation.seq, checkpoint.tree_size)
         bundle: dict[str, Any] = build_bundle(
             entry=entry,
             inclusion_proof=proof,
@@ -120,12 +127,13 @@ class JournalReads:
                 f"need 0 <= first <= second <= {size} (the journal's size)",
                 field="second" if second > size else "first",
             )
+        store = self.reading(second)
         return models.ConsistencyPublic(
             first=first,
             second=second,
-            first_root=to_hex(self.store.root(first)),
-            second_root=to_hex(self.store.root(second)),
-            proof=[to_hex(h) for h in self.store.consistency_proof(first, second)],
+            first_root=to_hex(store.root(first)),
+            second_root=to_hex(store.root(second)),
+            proof=[to_hex(h) for h in store.consistency_proof(first, second)],
         )
 
     def export_csv(
@@ -160,5 +168,6 @@ class JournalReads:
     def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
         """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
         start = 0 if after is None else after + 1
-        for leaf in self.store.leaves(start, start + limit):
+        stop = min(start + limit, self.store.size())
+        for leaf in self.reading(stop).leaves(start, stop):
             yield leaf + b"\n"

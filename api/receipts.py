@@ -9,7 +9,7 @@ import qrcode
 import qrcode.image.svg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from qrcode.constants import ERROR_CORRECT_M
+from qrcode.constants import ERROR_CORRECT_L, ERROR_CORRECT_M
 
 from ledger.currencies import money
 
@@ -30,11 +30,15 @@ def qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
-def qr_svg(url: str) -> bytes:
-    """A QR code of ``url`` as SVG (paths, scalable for print)."""
+def qr_svg(url: str, *, small: bool = False) -> bytes:
+    """A QR code of ``url`` as SVG (paths, scalable for print).
+
+    ``small``: the lowest error correction, for a code shown on a screen (a smaller code
+    for a long link), where print wants more.
+    """
     image = qrcode.make(
         url,
-        error_correction=ERROR_CORRECT_M,
+        error_correction=ERROR_CORRECT_L if small else ERROR_CORRECT_M,
         box_size=10,
         border=4,
         image_factory=qrcode.image.svg.SvgPathImage,

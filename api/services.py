@@ -26,6 +26,7 @@ from api.errors import ApiError, ForbiddenError
 from api.evidence import EvidenceStore
 from api.keys import KeyStore, Principal
 from api.reads import JournalReads
+from api.replica import Reader
 from api.settings import ApiSettings
 from api.tlog import TransparencyLog
 from chain.client import ChainClient
@@ -109,6 +110,9 @@ class Services(JournalReads):
 
     sequencer: Sequencer | None = None
     """Batches the appends of this process's writers (ADR 0017); none: each appends alone."""
+
+    reader: Reader | None = None
+    """Where proofs and the journal's lines are read: a replica that has them, or the store."""
 
     _registered_at: dict[str, datetime] = field(default_factory=dict, init=False, repr=False)
     """When each charity registered, as its entry says: an entry never changes, so every

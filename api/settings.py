@@ -53,8 +53,11 @@ class ApiSettings(BaseSettings):
             needs a platform token set, PostgreSQL and a real chain (``check_production``).
         database_url: SQLAlchemy URL of the journal (``API_DATABASE_URL``); unset, a
             SQLite file under ``var/``. Production runs ``postgresql://…``.
-        read_only_database_url: the explorer's connection (a SELECT-only role on
-            PostgreSQL); unset, the same database opened read-only.
+        read_only_database_url: where public reads go (``API_READ_ONLY_DATABASE_URL``):
+            a SELECT-only role on PostgreSQL, or a streaming replica (hot standby). The
+            explorer's pages, proof bundles, consistency proofs and the journal's lines
+            read there, and from the primary what a lagging replica has not replayed
+            (``api.replica``); unset, the same database opened read-only.
         admin_token: the platform's bearer token (``SHANLIAN_ADMIN_TOKEN``): in every
             environment, 32 characters or more and no placeholder (``token_weakness``);
             unset in development, one is generated and printed once by ``shanlian serve``.
@@ -70,6 +73,11 @@ class ApiSettings(BaseSettings):
             ``paid_at`` may be (``API_PAID_AT_LEEWAY_MINUTES``, default 5): the payment
             channel's clock may run a little fast, but a journal entry is forever.
         evidence_quota_bytes: what one charity may keep in evidence files, in all.
+        webhook_max_endpoints: live webhook endpoints one charity may have (10).
+        webhook_timeout_s: how long a delivery may take before it counts as failed (5 s).
+        webhook_allow_private: deliver to loopback, private and link-local addresses and
+            over plain http (false: only public https endpoints; for tests and a private
+            network).
         evidence_rate_bytes, evidence_rate_files: what one charity may upload in any
             ``evidence_rate_window_s`` seconds (bytes stored, new files).
         evidence_orphan_grace_s: how long a file no disbursement cites is kept after its
@@ -145,6 +153,9 @@ class ApiSettings(BaseSettings):
     evidence_quota_bytes: Annotated[int, Field(gt=0)] = 1024**3
     evidence_rate_bytes: Annotated[int, Field(gt=0)] = 256 * 1024**2
     evidence_rate_files: Annotated[int, Field(gt=0)] = 200
+    webhook_max_endpoints: Annotated[int, Field(ge=1, le=100)] = 10
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+    webhook_allow_private: bool = False
     evidence_rate_window_s: Annotated[int, Field(gt=0)] = 3600
     evidence_orphan_grace_s: Annotated[int, Field(gt=0)] = 24 * 3600
     evidence_collect_interval_s: Annotated[int, Field(gt=0)] = 3600

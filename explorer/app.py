@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from explorer import diagram, formatting, i18n, urls, verifier
+from explorer import diagram, formatting, history, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
 from ledger.currencies import money
@@ -247,7 +247,10 @@ def _entry_seq(key: str) -> int:
 
 def _verify_messages(explorer: Explorer, request: Request) -> dict[str, Any]:
     translate = i18n.Translator(explorer.language(request))
-    return {"verify_messages": {k: translate(text) for k, text in verifier.MESSAGES.items()}}
+    return {
+        "verify_messages": {k: translate(text) for k, text in verifier.MESSAGES.items()},
+        "keep_messages": history.keep_messages(translate),
+    }
 
 
 @dataclass(frozen=True)
@@ -392,4 +395,14 @@ def create_explorer(views: PublicViews) -> FastAPI:
                 _listing_endpoint(explorer, page, as_json=as_json),
                 name=page.name + ("_json" if as_json else ""),
             )
+
+    @app.api_route("/my", methods=["GET", "HEAD"], include_in_schema=False, name="my")
+    def my(request: Request) -> Response:
+        # The same page for everyone: the list is the browser's, never sent here.
+        language = explorer.language(request)
+        config = history.history_config(language, i18n.Translator(language))
+        return explorer.render(
+            request, "my.html", None, as_json=False, json_url=None, extra={"history_config": config}
+        )
+
     return app

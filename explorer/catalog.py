@@ -329,4 +329,69 @@ ZH_CN: dict[str, str] = {
     "File fingerprint": "文件指纹",
     "Refunded on": "退款时间",
     "Reason": "原因",
+    # -- the donor's own list (/my) and "keep" on the donation page ---------------------------
+    "My donations": "我的捐款",
+    "Keep": "保存",
+    "Your list": "您的列表",
+    "The donations whose receipts you kept on this device, and where their money went. The "
+    "list is kept in this browser only: this site keeps no list of your donations, and "
+    "nobody else can see it.": (
+        "您在本设备上保存了收据的捐款，以及这些钱的去向。列表只保存在本浏览器中："
+        "本站不保存您的捐款列表，其他人也看不到。"
+    ),
+    "Add them": "添加",
+    "Not now": "暂不",
+    "No donation is kept on this device yet. Open the link on your receipt (scan its QR "
+    "code): once your browser has checked that the donation is yours, choose “Keep”. Or "
+    "load a list saved on another device.": (
+        "本设备上还没有保存任何捐款。请打开收据上的链接（扫描收据上的二维码）："
+        "浏览器核验这笔捐款是您的之后，点“保存”。也可以载入在其他设备上保存的列表。"
+    ),
+    "Your list on another device": "在其他设备上使用您的列表",
+    "Show QR codes": "显示二维码",
+    "for the other device's camera": "供另一台设备的相机扫描",
+    "Save to a file": "保存为文件",
+    "Load a saved list": "载入保存的列表",
+    "Forget the whole list on this device": "清除本设备上的整个列表",
+    "Your list is kept by your browser and needs JavaScript to be shown.": "您的列表由浏览器保存，需要启用 JavaScript 才能显示。",
+    "Keep this donation in your list on this device, to find it again later.": "把这笔捐款保存到本设备上的列表中，以后可以再次找到。",
+    "This donation is in your list on this device.": "这笔捐款已在本设备上的列表中。",
+    "This browser does not let the page keep anything (private mode?): keep your receipt "
+    "link instead.": "此浏览器不允许网页保存任何内容（无痕模式？）：请保留好您的收据链接。",
+    "Your list is full: at most {max} donations can be kept.": "您的列表已满：最多可保存 {max} 笔捐款。",
+    "This browser does not let the page keep anything.": "此浏览器不允许网页保存任何内容。",
+    "Fetching your donations ({count})…": "正在获取您的 {count} 笔捐款……",
+    "Donations kept on this device: {count}.": "本设备上保存了 {count} 笔捐款。",
+    "This donation is not in this site's journal: was it kept from another site?": "本站账本中没有这笔捐款：它是从其他网站保存的吗？",
+    "Could not fetch this donation just now; try again later.": "暂时无法获取这笔捐款，请稍后再试。",
+    "Given": "捐出",
+    "{amount} paid {payee}: {purpose}": "{amount} 支付给 {payee}：{purpose}",
+    "Forget on this device": "从本设备清除",
+    "Forget every donation kept on this device? Your receipts and donations are not "
+    "affected; only this list is removed.": "清除本设备上保存的所有捐款？您的收据和捐款不受影响，只会删除这个列表。",
+    "This link carries donations from another device ({count} in all, {fresh} not in your "
+    "list yet). Add them to your list on this device?": (
+        "这个链接带有另一台设备上的 {count} 笔捐款（其中 {fresh} 笔还不在您的列表中）。要添加到本设备上的列表吗？"
+    ),
+    "Added to your list: {count}.": "已向您的列表添加 {count} 笔捐款。",
+    "Scan the codes ({count}) with the other device's camera, one after another: each adds "
+    "its donations there. Anyone who scans them can see these donations as yours, so show them "
+    "only to your own devices.": (
+        "用另一台设备的相机依次扫描这 {count} 个二维码，每个都会把其中的捐款添加到那台设备上。"
+        "任何人扫描后都能像您一样查看这些捐款，请只用您自己的设备扫描。"
+    ),
+    "Code {n} of {count}": "第 {n} 个，共 {count} 个",
+    "Your list is too long for QR codes (more than {max} donations): save it to a file and "
+    "open the file on the other device.": "您的列表太长，无法用二维码转移（超过 {max} 笔捐款）：请保存为文件，再在另一台设备上载入。",
+    "This browser does not let the page keep anything (private mode, or a setting): the "
+    "list cannot be kept here.": "此浏览器不允许网页保存任何内容（无痕模式或某项设置）：无法在这里保存列表。",
+    "That file is not a list of donations: it is not JSON.": "这个文件不是捐款列表：它不是 JSON。",
+    "That file is not a list of donations saved by this page.": "这个文件不是本页保存的捐款列表。",
+    "That file was saved by another version of this page ({version}).": "这个文件由本页的其他版本保存（{version}）。",
+    "That file holds no list of donations.": "这个文件里没有捐款列表。",
+    "That is too many donations: at most {max} can be kept.": "捐款太多了：最多可保存 {max} 笔。",
+    "Donation {n} of that list has no valid donation id.": "该列表第 {n} 笔捐款的编号无效。",
+    "Donation {n} of that list has no valid receipt code.": "该列表第 {n} 笔捐款的收据密码无效。",
+    "That link is damaged: it carries no valid list of donations.": "这个链接已损坏：其中没有有效的捐款列表。",
+    "That file is too big to be a list of donations.": "这个文件太大，不可能是捐款列表。",
 }

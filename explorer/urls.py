@@ -78,6 +78,11 @@ def entry(seq: int, *, json: bool = False) -> str:
     return _twin(f"/entries/{seq}", json)
 
 
+def my() -> str:
+    """The donor's own list of donations, kept in their browser only."""
+    return "/my"
+
+
 def search(q: str | None = None, *, json: bool = False) -> str:
     """The search page (with a query, its results)."""
     path = _twin("/search", json)
@@ -116,6 +121,11 @@ def with_language(path: str, language: str) -> str:
 def api_proof(donation_id: str) -> str:
     """The donation's proof bundle (DESIGN §6)."""
     return f"{API}/donations/{_segment(donation_id)}/proof"
+
+
+def api_transfer_qr() -> str:
+    """The QR code of a link that moves a donor's list to another device (POST)."""
+    return f"{API}/receipts/transfer-qr"
 
 
 def api_chain() -> str:

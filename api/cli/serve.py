@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
+from api import webhooks
 from api.cli.demo import _record_demo
 from api.cli.runtime import (
     _configure_logging,
@@ -161,6 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     threading.Thread(
         target=services.evidence.run_collector, args=(stop,), name="evidence", daemon=True
     ).start()
+    webhooks.start_worker(services, stop)
     box = ready_box(runtime, receipts)
 
     class Server(uvicorn.Server):

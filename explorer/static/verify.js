@@ -533,6 +533,11 @@
       receiptResult.textContent = verdict ? messages["receipt_" + verdict] : "";
       if (verdict) receiptResult.setAttribute("data-state", verdict);
       else receiptResult.removeAttribute("data-state");
+      // The donor's list (history.js) may keep a receipt proven theirs, and only such.
+      if (verdict === "mine" && typeof root.CustomEvent === "function") {
+        var detail = { donationId: section.getAttribute("data-donation-id"), secret: secret };
+        root.dispatchEvent(new root.CustomEvent("shanlian:receipt", { detail: detail }));
+      }
     }
 
     function report(step, state, text) {

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from jinja2 import Environment
 
 from explorer import app as explorer_app
-from explorer import diagram, formatting, verifier
+from explorer import diagram, formatting, history, verifier
 from explorer.catalog import ZH_CN
 from explorer.i18n import Translator, negotiate, parse_accept_language
 from explorer.models import FlowNode
@@ -115,6 +115,8 @@ def _code_messages() -> set[str]:
     return (
         set(recorder)
         | set(verifier.MESSAGES.values())
+        | set(history.HISTORY_MESSAGES.values())
+        | set(history.KEEP_MESSAGES.values())
         | set(explorer_app.ENTRY_KINDS.values())
         | set(explorer_app.REF_KINDS.values())
         | {

@@ -332,6 +332,7 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
         "/static/explorer.css",
         "/static/sha256.js",
         "/static/verify.js",
+        "/static/history.js",
     }
     for asset in assets:
         assert client.get(asset).status_code == 200

@@ -1,0 +1,71 @@
+"""Reads from a streaming replica, and never a wrong answer from one that lags.
+
+``API_READ_ONLY_DATABASE_URL`` names where the explorer reads: a SELECT-only role on the
+primary (ADR 0012) or a PostgreSQL hot standby. The heavy public reads — the explorer's
+pages, proof bundles' entries and inclusion proofs, consistency proofs, the journal as
+JSON Lines — go there, so a giving day's donors cost the primary little. A standby
+replays the primary's WAL a little behind it, so every read that needs the journal up to
+a size first checks that the replica has that many entries, and reads from the primary
+when it has not; an explorer lookup the replica does not know yet (a donation made a
+moment ago) is asked of the primary. A page may show a moment-old status; a proof is
+always computed from a tree that has every node it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from explorer.views import PublicViews
+from ledger.errors import NotFoundError
+from ledger.store.engine import make_engine
+from ledger.store.journal import Store
+
+
+class Reader:
+    """Which store answers a read that needs the journal's first ``size`` entries."""
+
+    def __init__(self, primary: Store, replica: Store | None) -> None:
+        self.primary = primary
+        self.replica = replica
+
+    @classmethod
+    def open(cls, primary: Store, url: str | None) -> Reader:
+        if url is None:
+            return cls(primary, None)
+        return cls(primary, Store(make_engine(url, read_only=True)))
+
+    def store_for(self, size: int) -> Store:
+        """The replica when it has replayed ``size`` entries, else the primary."""
+        if self.replica is not None and self.replica.size() >= size:
+            return self.replica
+        return self.primary
+
+
+class _FallbackViews:
+    """Views on the replica that ask the primary what the replica does not know yet."""
+
+    def __init__(self, replica: PublicViews, primary: PublicViews) -> None:
+        self._replica = replica
+        self._primary = primary
+
+    def __getattr__(self, name: str) -> Any:
+        first = getattr(self._replica, name)
+        if not callable(first):
+            return first
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return first(*args, **kwargs)
+            except NotFoundError:
+                second: Callable[..., Any] = getattr(self._primary, name)
+                return second(*args, **kwargs)
+
+        return call
+
+
+def explorer_views(views: PublicViews, url: str | None) -> PublicViews:
+    """The explorer's views: read-only, on ``url`` when set, falling back to the primary."""
+    if url is None:
+        return views.read_only(None)
+    return cast(PublicViews, _FallbackViews(views.read_only(url), views.read_only(None)))

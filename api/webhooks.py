@@ -1,0 +1,409 @@
+"""Webhooks for charities: endpoints, their delivery log, replays, and the delivery worker.
+
+A charity registers an endpoint (a URL and the events it wants: ``donation.received``,
+``donation.refunded``, ``allocation.made``) and is given its signing secret once. The
+worker (a thread of ``shanlian serve``) reads new journal entries into the outbox
+(``ledger.store.outbox``), then posts each due delivery as Standard Webhooks say: the
+headers ``webhook-id`` (the delivery's id, the same on every retry: the receiver's dedup
+key), ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` base64 HMAC-SHA256 of
+``id.timestamp.body`` under the secret). A 2xx answer delivers it; anything else (or no
+answer within ``API_WEBHOOK_TIMEOUT_S``) is retried after 5 s, 5 min, 30 min, 2 h, 5 h,
+10 h and 10 h, then marked failed; the charity can replay any delivery.
+
+The URL is the charity's choice, so the worker never becomes a way into the platform's
+network: only ``https`` to public addresses (every address the name resolves to is
+checked before each attempt), no redirects followed, the answer's body not read, unless
+``API_WEBHOOK_ALLOW_PRIVATE`` is set (tests, a private deployment).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import httpx
+import sqlalchemy.exc
+from fastapi import APIRouter, Query, Response
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ApiError, NotFoundError
+from api.routes.deps import ERRORS, Authenticated, ServicesDep
+from api.services import Services
+from api.settings import ApiSettings
+from ledger.store.outbox import EVENTS, Delivery, Endpoint, Outbox
+
+log = logging.getLogger("shanlian.webhooks")
+
+ATTEMPTS = Counter(
+    "shanlian_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (delivered, retry, failed)",
+    ["result"],
+)
+
+RETRY_AFTER_S = (5, 300, 1_800, 7_200, 18_000, 36_000, 36_000)
+"""Pauses after each failed attempt (Standard Webhooks' example schedule); then failed."""
+
+USER_AGENT = "shanlian-webhooks/1"
+
+Event = Literal["donation.received", "donation.refunded", "allocation.made"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _moment(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# -- signing -------------------------------------------------------------------------------------
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header of Standard Webhooks (one ``v1`` signature)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+# -- where a delivery may go ---------------------------------------------------------------------
+
+
+class UnsafeUrlError(ValueError):
+    """A webhook URL the platform will not post to, and why."""
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, settings: ApiSettings, *, resolve: bool) -> None:
+    """Raise UnsafeUrlError unless ``url`` is one the worker may post to.
+
+    Args:
+        resolve: also resolve the host and check every address (before each attempt;
+            at registration a name that does not resolve yet is allowed).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise UnsafeUrlError(f"not a URL: {error}") from None
+    if parts.scheme not in ("https", "http"):
+        raise UnsafeUrlError("the URL must be https://")
+    if parts.scheme == "http" and not settings.webhook_allow_private:
+        raise UnsafeUrlError("the URL must be https:// (plain http is refused)")
+    if not parts.hostname:
+        raise UnsafeUrlError("the URL has no host")
+    if parts.username or parts.password:
+        raise UnsafeUrlError("the URL may not carry a user name or password")
+    if settings.webhook_allow_private:
+        return
+    host = parts.hostname
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not _public(host):
+            raise UnsafeUrlError(f"{host} is not a public address")
+        return
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise UnsafeUrlError(f"{host} is not a public host")
+    if not resolve:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise UnsafeUrlError(f"{host} does not resolve: {error}") from None
+    for info in infos:
+        address = str(info[4][0])
+        if not _public(address):
+            raise UnsafeUrlError(f"{host} resolves to {address}, which is not public")
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+
+class WebhookWorker:
+    """Moves new events into the outbox and delivers what is due (one thread, any process)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: ApiSettings,
+        clock: Callable[[], int] = now_ms,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.outbox = outbox
+        self.settings = settings
+        self.clock = clock
+        self.poll_s = poll_s
+        self._http = httpx.Client(
+            timeout=settings.webhook_timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def run_once(self) -> int:
+        """Queue new events and attempt every due delivery once; how many were attempted."""
+        # Another process may queue the same events first: they are in the outbox then.
+        with contextlib.suppress(sqlalchemy.exc.IntegrityError):
+            self.outbox.queue(self.clock())
+        attempted = 0
+        for delivery, endpoint in self.outbox.due(self.clock()):
+            self.attempt(delivery, endpoint)
+            attempted += 1
+        return attempted
+
+    def attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        status: int | None = None
+        error: str | None = None
+        try:
+            check_url(endpoint.url, self.settings, resolve=True)
+            body = delivery.payload.encode("utf-8")
+            timestamp = int(time.time())  # the receiver checks it against its own clock
+            headers = {
+                "Content-Type": "application/json",
+                "webhook-id": delivery.delivery_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(endpoint.secret, delivery.delivery_id, timestamp, body),
+            }
+            with self._http.stream("POST", endpoint.url, content=body, headers=headers) as answer:
+                status = answer.status_code  # the body is not read: nothing of it is kept
+            if not 200 <= status < 300:
+                error = f"the endpoint answered HTTP {status}"
+        except UnsafeUrlError as refused:
+            error = f"not sent: {refused}"
+        except httpx.HTTPError as failed:
+            error = f"{type(failed).__name__}: {failed}" if str(failed) else type(failed).__name__
+        done = status is not None and 200 <= status < 300
+        retry_at = None
+        if not done and delivery.attempts < len(RETRY_AFTER_S):
+            retry_at = self.clock() + RETRY_AFTER_S[delivery.attempts] * 1000
+        self.outbox.record(
+            delivery, now_ms=self.clock(), status=status, error=error, retry_at_ms=retry_at
+        )
+        ATTEMPTS.labels("delivered" if done else "retry" if retry_at else "failed").inc()
+        log.info(
+            "webhook %s seq %d to %s: %s",
+            delivery.delivery_id,
+            delivery.seq,
+            endpoint.endpoint_id,
+            "delivered" if done else (error or "failed"),
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until ``stop`` is set; a database or network fault only delays."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                log.warning("webhooks: the database failed (%s); trying again", error)
+            stop.wait(self.poll_s)
+        self.close()
+
+
+def start_worker(services: Services, stop: threading.Event) -> threading.Thread:
+    """The delivery worker of ``services``, in a daemon thread, until ``stop`` is set."""
+    worker = WebhookWorker(Outbox(services.store), services.settings)
+    thread = threading.Thread(target=worker.run, args=(stop,), name="webhooks", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- the routes ----------------------------------------------------------------------------------
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, Field(min_length=8, max_length=2_000)]
+    events: Annotated[list[Event], Field(min_length=1, max_length=len(EVENTS))]
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    charity_id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="the signing secret (Standard Webhooks, whsec_…): shown only now"
+    )
+
+
+class DeliveryPublic(BaseModel):
+    id: str = Field(description="the webhook-id header: the same on every attempt and replay")
+    seq: int
+    event: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+
+
+class DeliveriesPublic(BaseModel):
+    data: list[DeliveryPublic]
+
+
+def _public_endpoint(endpoint: Endpoint) -> WebhookPublic:
+    return WebhookPublic(
+        id=endpoint.endpoint_id,
+        charity_id=endpoint.charity_id,
+        url=endpoint.url,
+        events=list(endpoint.events),
+        created_at=_moment(endpoint.created_ms),  # type: ignore[arg-type]
+        disabled_at=_moment(endpoint.disabled_ms),
+    )
+
+
+def _public_delivery(delivery: Delivery) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=delivery.delivery_id,
+        seq=delivery.seq,
+        event=delivery.event,
+        state=delivery.state,  # type: ignore[arg-type]
+        attempts=delivery.attempts,
+        created_at=_moment(delivery.created_ms),  # type: ignore[arg-type]
+        last_attempt_at=_moment(delivery.last_ms),
+        next_attempt_at=_moment(delivery.next_ms) if delivery.state == "pending" else None,
+        last_status=delivery.last_status,
+        last_error=delivery.last_error,
+    )
+
+
+def outbox_of(services: Services) -> Outbox:
+    return Outbox(services.store)
+
+
+def _own_endpoint(services: Services, charity_id: str, endpoint_id: str) -> Endpoint:
+    endpoint = outbox_of(services).endpoint(endpoint_id)
+    # Another charity's endpoint is "not found" to this one: ids are not confirmed.
+    if endpoint is None or endpoint.charity_id != charity_id:
+        raise NotFoundError("webhook", endpoint_id)
+    return endpoint
+
+
+router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+
+
+@router.post("/charities/{charity_id}/webhooks", status_code=201, responses=ERRORS)
+def create_webhook(
+    charity_id: str,
+    body: WebhookCreate,
+    services: ServicesDep,
+    principal: Authenticated,
+    response: Response,
+) -> WebhookCreated:
+    """Register an endpoint for the charity's events (the charity's key, or the platform).
+
+    The answer holds the signing secret, once: keep it to check each delivery's
+    ``webhook-signature``.
+    """
+    services.require_charity(principal, charity_id)
+    services.charity(charity_id)  # a charity that does not exist is 404
+    try:
+        check_url(body.url, services.settings, resolve=False)
+    except UnsafeUrlError as error:
+        raise ApiError(422, "validation_error", f"url: {error}", field="url") from None
+    outbox = outbox_of(services)
+    limit = services.settings.webhook_max_endpoints
+    if outbox.count_endpoints(charity_id) >= limit:
+        raise ApiError(
+            409,
+            "too_many_webhooks",
+            f"a charity may have {limit} webhook endpoints (API_WEBHOOK_MAX_ENDPOINTS): "
+            "remove one first",
+        )
+    events = sorted(set(body.events))
+    endpoint = outbox.add_endpoint(charity_id, body.url, events, now_ms())
+    response.headers["Cache-Control"] = "no-store"  # the secret
+    return WebhookCreated(**_public_endpoint(endpoint).model_dump(), secret=endpoint.secret)
+
+
+@router.get("/charities/{charity_id}/webhooks", responses=ERRORS)
+def list_webhooks(
+    charity_id: str, services: ServicesDep, principal: Authenticated
+) -> list[WebhookPublic]:
+    """The charity's endpoints, removed ones included (secrets are never shown again)."""
+    services.require_charity(principal, charity_id)
+    return [_public_endpoint(e) for e in outbox_of(services).endpoints(charity_id)]
+
+
+@router.delete("/charities/{charity_id}/webhooks/{endpoint_id}", status_code=204, responses=ERRORS)
+def remove_webhook(
+    charity_id: str, endpoint_id: str, services: ServicesDep, principal: Authenticated
+) -> Response:
+    """Stop sending to an endpoint (its log stays; what was pending is not sent)."""
+    services.require_charity(principal, charity_id)
+    _own_endpoint(services, charity_id, endpoint_id)
+    outbox_of(services).disable(endpoint_id, now_ms())
+    return Response(status_code=204)
+
+
+@router.get("/charities/{charity_id}/webhooks/{endpoint_id}/deliveries", responses=ERRORS)
+def list_deliveries(
+    charity_id: str,
+    endpoint_id: str,
+    services: ServicesDep,
+    principal: Authenticated,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeliveriesPublic:
+    """The endpoint's delivery log, newest first: state, attempts, last answer."""
+    services.require_charity(principal, charity_id)
+    _own_endpoint(services, charity_id, endpoint_id)
+    deliveries = outbox_of(services).deliveries(endpoint_id, limit)
+    return DeliveriesPublic(data=[_public_delivery(d) for d in deliveries])
+
+
+@router.post(
+    "/charities/{charity_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    responses=ERRORS,
+)
+def replay_delivery(
+    charity_id: str,
+    endpoint_id: str,
+    delivery_id: str,
+    services: ServicesDep,
+    principal: Authenticated,
+) -> DeliveryPublic:
+    """Send a delivery again at once, with the same id and body (any state)."""
+    services.require_charity(principal, charity_id)
+    endpoint = _own_endpoint(services, charity_id, endpoint_id)
+    if endpoint.disabled_ms is not None:
+        raise ApiError(409, "webhook_removed", f"webhook {endpoint_id} was removed")
+    outbox = outbox_of(services)
+    delivery = outbox.delivery(delivery_id)
+    if delivery is None or delivery.endpoint_id != endpoint_id:
+        raise NotFoundError("delivery", delivery_id)
+    outbox.replay(delivery_id, now_ms())
+    replayed = outbox.delivery(delivery_id)
+    assert replayed is not None
+    return _public_delivery(replayed)
