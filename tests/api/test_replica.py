@@ -46,7 +46,7 @@ def api(clusters: Replicated, make_api: ApiFactory) -> Api:
 def proof_holds(api: Api, bundle: dict[str, Any]) -> None:
     """The bundle's entry leads through its proof to its root, the journal's at that size."""
     steps = verify_bundle_offline(bundle)  # raises when the entry or a hash does not hold
-    assert [step.name for step in steps][-1] == "inclusion"
+    assert "inclusion" in [step.name for step in steps]
     checkpoint = bundle["checkpoint"]
     assert from_hex(checkpoint["root_hash"]) == api.store.root(checkpoint["tree_size"])
 
