@@ -56,12 +56,14 @@ from ledger.merkle import CompactRange, leaf_hash
 
 FORMAT_VERSION = 2
 """Bump when the generator changes, so a stale cached export is not reused."""
+START = 1_790_000_000.0
+"""The Unix time of the first entry."""
 
 
 def _entries(count: int, seed: int) -> Iterator[bytes]:
     """Canonical leaf bytes of a valid journal of ``count`` entries."""
     rnd = random.Random(seed)
-    start = 1_790_000_000.0
+    start = START
     seq = 0
 
     def entry(kind: str, body: dict[str, object], actor: str) -> bytes:
