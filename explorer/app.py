@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -312,18 +313,34 @@ PAGES = (
 
 
 def _listing_endpoint(explorer: Explorer, page: Page, *, as_json: bool) -> Callable[..., Response]:
-    def listing(request: Request, query: dict[str, Any] = Depends(page.query)) -> Response:
-        return page.show(explorer, request, as_json=as_json, **query)
+    def listing(request: Request, **query: Any) -> Response:
+        return page.show(explorer, request, as_json=as_json, **page.query(**query))
 
+    # The query parameters are the endpoint's own (as ``page.query`` declares them), so
+    # FastAPI reads, validates and lists them as those of a hand-written route.
+    listing.__signature__ = _signature(  # type: ignore[attr-defined]
+        *inspect.signature(page.query, eval_str=True).parameters.values()
+    )
     return listing
 
 
 def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[..., Response]:
-    def item(request: Request) -> Response:
-        key, as_json = split_twin(request.path_params[key_name])
+    def item(request: Request, **path: str) -> Response:
+        key, as_json = split_twin(path[key_name])
         return page.show(explorer, request, page.parse(key), as_json=as_json)
 
+    item.__signature__ = _signature(  # type: ignore[attr-defined]
+        inspect.Parameter(key_name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+    )
     return item
+
+
+def _signature(*parameters: inspect.Parameter) -> inspect.Signature:
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature(
+        [request.replace(annotation=Request)]
+        + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters]
+    )
 
 
 class ExplorerMount(Mount):

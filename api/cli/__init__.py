@@ -17,14 +17,13 @@ from sqlalchemy import make_url
 from api.anchoring import AnchorError
 from api.cli import anchor, bench, demo, evidence, journal, keys, receipt, serve
 from api.cli.runtime import _missing_database
-from api.cli.serve import _demo_receipts, ready_box
 from api.cli.usage import DATABASE_NOTE, HelpFormatter, _examples, _use_formatter
 from api.settings import ProductionSettingsError, describe_settings_error, get_settings
 from audit import cli as audit_cli
 from chain.errors import ChainError
 from ledger.errors import LedgerError
 
-__all__ = ["_demo_receipts", "build_parser", "main", "ready_box"]
+__all__ = ["build_parser", "main"]
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -16,6 +16,6 @@ from api.routes.guarded import GuardedRoute, _is_json, strict_json
 
 __all__ = ["NO_STORE", "PlatformOnly", "_is_json", "router", "strict_json"]
 
-router = APIRouter(prefix="/api/v1", responses=ANY_ROUTE_ERRORS, route_class=GuardedRoute)
+router = APIRouter(responses=ANY_ROUTE_ERRORS, route_class=GuardedRoute)
 for resource in (charities, donations, receipts, evidence, disbursements, exports, journal):
     router.include_router(resource.router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api import models
 from api.routes.deps import (
@@ -13,9 +13,9 @@ from api.routes.deps import (
     PlatformOnly,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])

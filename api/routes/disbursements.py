@@ -3,8 +3,6 @@ donations to them (and their reversal)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api import models
 from api.routes.deps import (
     ERRORS,
@@ -15,9 +13,9 @@ from api.routes.deps import (
     IdempotencyKey,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.post("/disbursements", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api import models
 from api.errors import problem_response
@@ -14,9 +14,9 @@ from api.routes.deps import (
     PlatformOnly,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.post("/donations", status_code=201, responses=WRITE_ERRORS, tags=["donations"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import File, Response, UploadFile
 
 from api import models
 from api.errors import ApiError, ForbiddenError, NotFoundError, UnauthorizedError, problem_response
@@ -15,10 +15,10 @@ from api.routes.deps import (
     CurrentPrincipal,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 from ledger.entries import from_hex, to_hex
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from api import models
@@ -14,9 +14,9 @@ from api.routes.deps import (
     Authenticated,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.get(

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
@@ -15,6 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from api.routes.deps import RoleGuard, _authenticate, services_of
+
+PREFIX = "/api/v1"
+"""Where the API's routes are."""
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -121,3 +124,13 @@ def _authorize(request: Request, guards: list[RoleGuard]) -> None:
         guard.check(principal, services, request.path_params)
     request.state.principal = principal
     request.state.guarded = True
+
+
+def resource_router() -> APIRouter:
+    """The router of one resource's routes: under ``/api/v1``, each a ``GuardedRoute``.
+
+    The prefix is the resource router's own, not the including router's: FastAPI keeps an
+    included router's routes as they are, and the metrics label a request by its route's
+    path (``/api/v1/donations/{donation_id}``).
+    """
+    return APIRouter(prefix=PREFIX, route_class=GuardedRoute)

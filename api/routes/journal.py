@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from api import models
@@ -14,11 +14,11 @@ from api.routes.deps import (
     PlatformOnly,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 @router.get("/checkpoints", tags=["journal"])

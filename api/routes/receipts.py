@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 
 from api import receipts
@@ -16,10 +16,10 @@ from api.routes.deps import (
     Authenticated,
     ServicesDep,
 )
-from api.routes.guarded import GuardedRoute
+from api.routes.guarded import resource_router
 from api.services import Services
 
-router = APIRouter(route_class=GuardedRoute)
+router = resource_router()
 
 
 def _receipt_target(donation_id: str, services: Services, principal: Principal) -> str:

@@ -302,7 +302,7 @@ def test_serve_demo_never_prints_a_real_donors_receipt(tmp_path: Path) -> None:
 
     from api import models
     from api.app import build_services
-    from api.cli import _demo_receipts
+    from api.cli.serve import _demo_receipts
     from api.demo import load_demo
     from api.keys import PLATFORM
     from api.services import Services
@@ -352,7 +352,7 @@ def test_the_box_never_shows_a_configured_token_nor_the_nodes_key(
     """With the token in the settings and a node whose URL carries its API key (and which
     does not answer yet): the box says where things are, and neither secret."""
     from api.app import build_services
-    from api.cli import ready_box
+    from api.cli.serve import ready_box
     from api.settings import ApiSettings
     from chain import settings as chain_settings
     from chain.devnet import free_port

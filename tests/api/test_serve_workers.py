@@ -335,7 +335,7 @@ def test_connections_accepted_from_the_shared_socket_get_tcp_nodelay(made_tcp: b
 
     import uvicorn
 
-    from api.cli import _tcp_listener
+    from api.cli.serve import _tcp_listener
 
     config = uvicorn.Config("api.app:app_from_environment", host="127.0.0.1", port=0)
     listener = _tcp_listener(config) if made_tcp else config.bind_socket()
