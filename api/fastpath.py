@@ -17,6 +17,7 @@ middleware, so every limit and header applies to it as to the route.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,6 +34,17 @@ from api.services import Services
 PATH = "/api/v1/donations"
 MAX_KEY_LENGTH = 100
 """The route's own bound on ``Idempotency-Key`` (``routes.IdempotencyKey``)."""
+
+
+def _every_route(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes of an app, those of its included routers too (FastAPI keeps an included
+    router as one entry that holds the router it was given)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _every_route(included.routes)
+        else:
+            yield route
 
 
 class DonationFastPath:
@@ -53,7 +65,7 @@ class DonationFastPath:
             self._route = next(
                 (
                     route
-                    for route in self.api.routes
+                    for route in _every_route(self.api.routes)
                     if getattr(route, "path", None) == PATH
                     and "POST" in getattr(route, "methods", ())
                 ),
