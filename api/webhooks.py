@@ -34,12 +34,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy.exc
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, NotFoundError
-from api.routes.deps import ERRORS, Authenticated, ServicesDep
+from api.keys import Principal
+from api.routes.deps import ERRORS, CharityInPath, ServicesDep
+from api.routes.guarded import resource_router
 from api.services import Services
 from api.settings import ApiSettings
 from ledger.store.outbox import EVENTS, Delivery, Endpoint, Outbox
@@ -235,7 +237,17 @@ def start_worker(services: Services, stop: threading.Event) -> threading.Thread:
 
 
 class WebhookCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://charity.example.org/shanlian-hook",
+                    "events": ["donation.received", "allocation.made"],
+                }
+            ]
+        },
+    )
     url: Annotated[str, Field(min_length=8, max_length=2_000)]
     events: Annotated[list[Event], Field(min_length=1, max_length=len(EVENTS))]
 
@@ -298,27 +310,36 @@ def _public_delivery(delivery: Delivery) -> DeliveryPublic:
     )
 
 
+def _charity(services: Services, principal: Principal, charity_id: str) -> None:
+    """403 for another charity's key; 404 for a charity that does not exist (any id)."""
+    services.require_charity(principal, charity_id)
+    services.charity(charity_id)
+
+
 def outbox_of(services: Services) -> Outbox:
     return Outbox(services.store)
 
 
 def _own_endpoint(services: Services, charity_id: str, endpoint_id: str) -> Endpoint:
-    endpoint = outbox_of(services).endpoint(endpoint_id)
+    # No id holds a NUL (PostgreSQL text cannot even be asked for one).
+    endpoint = None if "\x00" in endpoint_id else outbox_of(services).endpoint(endpoint_id)
     # Another charity's endpoint is "not found" to this one: ids are not confirmed.
     if endpoint is None or endpoint.charity_id != charity_id:
         raise NotFoundError("webhook", endpoint_id)
     return endpoint
 
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+router = resource_router()
 
 
-@router.post("/charities/{charity_id}/webhooks", status_code=201, responses=ERRORS)
+@router.post(
+    "/charities/{charity_id}/webhooks", status_code=201, responses=ERRORS, tags=["webhooks"]
+)
 def create_webhook(
     charity_id: str,
     body: WebhookCreate,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityInPath,
     response: Response,
 ) -> WebhookCreated:
     """Register an endpoint for the charity's events (the charity's key, or the platform).
@@ -326,8 +347,7 @@ def create_webhook(
     The answer holds the signing secret, once: keep it to check each delivery's
     ``webhook-signature``.
     """
-    services.require_charity(principal, charity_id)
-    services.charity(charity_id)  # a charity that does not exist is 404
+    _charity(services, principal, charity_id)
     try:
         check_url(body.url, services.settings, resolve=False)
     except UnsafeUrlError as error:
@@ -347,36 +367,38 @@ def create_webhook(
     return WebhookCreated(**_public_endpoint(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("/charities/{charity_id}/webhooks", responses=ERRORS)
+@router.get("/charities/{charity_id}/webhooks", responses=ERRORS, tags=["webhooks"])
 def list_webhooks(
-    charity_id: str, services: ServicesDep, principal: Authenticated
+    charity_id: str, services: ServicesDep, principal: CharityInPath
 ) -> list[WebhookPublic]:
     """The charity's endpoints, removed ones included (secrets are never shown again)."""
-    services.require_charity(principal, charity_id)
+    _charity(services, principal, charity_id)
     return [_public_endpoint(e) for e in outbox_of(services).endpoints(charity_id)]
 
 
 @router.delete("/charities/{charity_id}/webhooks/{endpoint_id}", status_code=204, responses=ERRORS)
 def remove_webhook(
-    charity_id: str, endpoint_id: str, services: ServicesDep, principal: Authenticated
+    charity_id: str, endpoint_id: str, services: ServicesDep, principal: CharityInPath
 ) -> Response:
     """Stop sending to an endpoint (its log stays; what was pending is not sent)."""
-    services.require_charity(principal, charity_id)
+    _charity(services, principal, charity_id)
     _own_endpoint(services, charity_id, endpoint_id)
     outbox_of(services).disable(endpoint_id, now_ms())
     return Response(status_code=204)
 
 
-@router.get("/charities/{charity_id}/webhooks/{endpoint_id}/deliveries", responses=ERRORS)
+@router.get(
+    "/charities/{charity_id}/webhooks/{endpoint_id}/deliveries", responses=ERRORS, tags=["webhooks"]
+)
 def list_deliveries(
     charity_id: str,
     endpoint_id: str,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityInPath,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveriesPublic:
     """The endpoint's delivery log, newest first: state, attempts, last answer."""
-    services.require_charity(principal, charity_id)
+    _charity(services, principal, charity_id)
     _own_endpoint(services, charity_id, endpoint_id)
     deliveries = outbox_of(services).deliveries(endpoint_id, limit)
     return DeliveriesPublic(data=[_public_delivery(d) for d in deliveries])
@@ -386,21 +408,22 @@ def list_deliveries(
     "/charities/{charity_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
     status_code=202,
     responses=ERRORS,
+    tags=["webhooks"],
 )
 def replay_delivery(
     charity_id: str,
     endpoint_id: str,
     delivery_id: str,
     services: ServicesDep,
-    principal: Authenticated,
+    principal: CharityInPath,
 ) -> DeliveryPublic:
     """Send a delivery again at once, with the same id and body (any state)."""
-    services.require_charity(principal, charity_id)
+    _charity(services, principal, charity_id)
     endpoint = _own_endpoint(services, charity_id, endpoint_id)
     if endpoint.disabled_ms is not None:
         raise ApiError(409, "webhook_removed", f"webhook {endpoint_id} was removed")
     outbox = outbox_of(services)
-    delivery = outbox.delivery(delivery_id)
+    delivery = None if "\x00" in delivery_id else outbox.delivery(delivery_id)
     if delivery is None or delivery.endpoint_id != endpoint_id:
         raise NotFoundError("delivery", delivery_id)
     outbox.replay(delivery_id, now_ms())

@@ -23,8 +23,10 @@ from starlette.routing import Mount
 
 from api.app import create_app
 from api.routes import PlatformOnly
+from api.webhooks import now_ms
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
+from ledger.store.outbox import Outbox
 from tests.api.conftest import (
     MINIMAL_PDF,
     Api,
@@ -56,6 +58,18 @@ class World:
 
     def fresh_donation(self, amount: int = 10_000) -> str:
         return str(self.api.donate(self.charity_id, self.project_id, amount)["id"])
+
+    def fresh_webhook(self, *, delivery: bool = False) -> tuple[str, str]:
+        """A webhook endpoint of the charity, and (with ``delivery``) one delivery queued."""
+        endpoint = Outbox(self.api.store).add_endpoint(
+            self.charity_id, "https://hooks.example.org/x", ["donation.received"], now_ms()
+        )
+        if not delivery:
+            return endpoint.endpoint_id, ""
+        self.fresh_donation()
+        Outbox(self.api.store).queue(now_ms())
+        [made] = Outbox(self.api.store).deliveries(endpoint.endpoint_id, 1)
+        return endpoint.endpoint_id, made.delivery_id
 
     def fresh_disbursement(self, amount: int = 6_000, **body: Any) -> str:
         answer = self.api.disburse(self.charity_id, self.project_id, self.auth["owner"], amount)
@@ -378,6 +392,58 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("POST", f"{V1}/anchor"): [Case(lambda w: (f"{V1}/anchor", {}), platform_only(200))],
+    # A public QR code of a link to this site's "My donations" (api/transfer.py).
+    ("POST", f"{V1}/receipts/transfer-qr"): [
+        Case(
+            lambda w: (
+                f"{V1}/receipts/transfer-qr",
+                {"json": {"import": "1~dn_0123456789abcdefghij." + "0" * 32}},
+            ),
+            everyone(),
+        )
+    ],
+    # Webhooks: a charity's own endpoints and their deliveries (api/webhooks.py).
+    ("POST", f"{V1}/charities/{{charity_id}}/webhooks"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/webhooks",
+                {"json": {"url": "https://hooks.example.org/x", "events": ["donation.received"]}},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("GET", f"{V1}/charities/{{charity_id}}/webhooks"): [
+        Case(lambda w: (f"{V1}/charities/{w.charity_id}/webhooks", {}), that_charity(200))
+    ],
+    ("DELETE", f"{V1}/charities/{{charity_id}}/webhooks/{{endpoint_id}}"): [
+        Case(
+            lambda w: (f"{V1}/charities/{w.charity_id}/webhooks/{w.fresh_webhook()[0]}", {}),
+            that_charity(204),
+        )
+    ],
+    ("GET", f"{V1}/charities/{{charity_id}}/webhooks/{{endpoint_id}}/deliveries"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/webhooks/{w.fresh_webhook()[0]}/deliveries",
+                {},
+            ),
+            that_charity(200),
+        )
+    ],
+    (
+        "POST",
+        f"{V1}/charities/{{charity_id}}/webhooks/{{endpoint_id}}/deliveries/{{delivery_id}}/replay",
+    ): [
+        Case(
+            lambda w: (
+                "{}/charities/{}/webhooks/{}/deliveries/{}/replay".format(
+                    V1, w.charity_id, *w.fresh_webhook(delivery=True)
+                ),
+                {},
+            ),
+            that_charity(202),
+        )
+    ],
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
@@ -550,6 +616,9 @@ def explorer_urls(world: World) -> list[str]:
         "donation_id": world.anchored_donation_id,
         "disbursement_id": world.fresh_disbursement(),
         "seq": "0",
+        # The transparency log's first entry bundle, as wide as the journal (tlog-tiles).
+        "path": f"entries/000.p/{min(world.api.store.size(), 255)}",
+        "rest": "checkpoint",  # what /tlog/ serves beside its tiles
     }
     pages = sorted(
         path
@@ -581,9 +650,12 @@ def test_the_explorers_pages_answer_everyone_alike(world: World) -> None:
 WRITE_ROUTES = sorted(
     key
     for key in TABLE
-    if key[0] == "POST" and key[1].startswith(V1) and key[1] != f"{V1}/chain/rpc"
+    if key[0] == "POST"
+    and key[1].startswith(V1)
+    and key[1] not in (f"{V1}/chain/rpc", f"{V1}/receipts/transfer-qr")
 )
-"""Every route that writes (the public JSON-RPC proxy reads the chain, for anyone)."""
+"""Every route that writes (the public JSON-RPC proxy reads the chain, and the transfer QR
+code draws a picture, for anyone)."""
 TENANT_IN_BODY = {("POST", f"{V1}/disbursements"), ("POST", f"{V1}/allocations")}
 """Routes whose charity is named only in the body: another charity's key has the role, so its
 403 comes once the body is read (a malformed body gets 422 first)."""
@@ -653,7 +725,11 @@ def test_another_charity_named_in_a_valid_body_is_refused_after_parsing(
     assert world.api.stored() == before
 
 
-BODILESS_ROUTES = {f"{V1}/anchor", f"{V1}/charities/{{charity_id}}/keys"}
+BODILESS_ROUTES = {
+    f"{V1}/anchor",
+    f"{V1}/charities/{{charity_id}}/keys",
+    f"{V1}/charities/{{charity_id}}/webhooks/{{endpoint_id}}/deliveries/{{delivery_id}}/replay",
+}
 """Write routes that take no body: any body sent is ignored."""
 
 

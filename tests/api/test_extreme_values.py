@@ -142,7 +142,7 @@ def record_extremes(api: Api) -> Extremes:
     last = f.donation(late_id, None, MAX_AMOUNT, paid_at="9999-12-31T23:59:59.999Z")
     # The store refuses an `at` ahead of its clock now (ADR 0022), but a journal written
     # before that rule, or by another writer, may hold one: the pages must still answer.
-    with mock.patch("ledger.store.journal.check_not_ahead"):
+    with mock.patch("ledger.store.appends.check_not_ahead"):
         store.append([late, last], at=LAST_MOMENT)
     api.anchor()
 

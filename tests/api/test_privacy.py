@@ -21,6 +21,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from sqlalchemy import MetaData, select
 
+from api.webhooks import now_ms
+from ledger.store.outbox import Outbox
 from tests.api.conftest import PLATFORM_TOKEN, Api, bearer, new_key
 from tests.api.test_authorization import app_routes
 
@@ -137,7 +139,22 @@ def path_values(s: Seeded) -> dict[str, list[str]]:
         "index": ["0"],
         "path": ["app.js"],
         "name": ["swagger-start.js", "swagger-ui.css"],
+        "rest": ["checkpoint"],
+        "endpoint_id": [_webhook(s)],
     }
+
+
+def _webhook(s: Seeded) -> str:
+    """A webhook endpoint of the charity with its deliveries queued: their log is scanned too."""
+    outbox = Outbox(s.api.store)
+    found = outbox.endpoints(s.charity_id)
+    if found:
+        return found[0].endpoint_id
+    endpoint = outbox.add_endpoint(
+        s.charity_id, "https://hooks.example.org/x", ["donation.received"], now_ms()
+    )
+    outbox.queue(now_ms())
+    return endpoint.endpoint_id
 
 
 def urls(s: Seeded) -> Iterator[tuple[str, str | None]]:

@@ -117,12 +117,12 @@ def test_a_reader_of_its_own_leaves_the_first_as_it_was(
 
 
 @pytest.mark.anvil
-def test_connect_checks_the_chain_id_only_when_asked(anvil_node: Devnet) -> None:
-    reader = ChainReader.connect(anvil_node.rpc_url)
+def test_connect_checks_the_chain_id_only_when_asked(anvil: Devnet) -> None:
+    reader = ChainReader.connect(anvil.rpc_url)
     assert reader.chain_id == 31337
-    assert reader.rpc_url == anvil_node.rpc_url
+    assert reader.rpc_url == anvil.rpc_url
     with pytest.raises(ChainIdMismatchError):
-        ChainReader.connect(anvil_node.rpc_url, chain_id=1)
+        ChainReader.connect(anvil.rpc_url, chain_id=1)
 
 
 def test_connect_to_no_node_says_what_to_check() -> None:
