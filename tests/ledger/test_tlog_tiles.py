@@ -7,7 +7,7 @@ import pytest
 from ledger.entries import Entry
 from ledger.errors import EntryError
 from ledger.merkle import MemoryTree
-from ledger.store import tiles as tiles_module
+from ledger.store import tlog as tiles_module
 from ledger.store.journal import Store
 from ledger.store.tlog import (
     MAX_ENTRY_BYTES,
