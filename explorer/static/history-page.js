@@ -393,9 +393,6 @@
     if (section) attachHistory(section);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", attach);
-  } else {
-    attach();
-  }
+  // The pages load this script at the end of their body, before the document is loaded.
+  document.addEventListener("DOMContentLoaded", attach);
 })(globalThis);

@@ -6,10 +6,6 @@
 (function (root) {
   "use strict";
   var v = root.ShanlianVerify;
-  var receiptSecret = v.receiptSecret;
-  var receiptState = v.receiptState;
-  var subtle = v.subtle;
-  var verifyDonation = v.verifyDonation;
 
   // -- the page ----------------------------------------------------------------------------
 
@@ -23,8 +19,8 @@
     var rpcInput = document.getElementById("rpc-url");
     var notice = document.getElementById("receipt-notice");
     var receiptResult = document.getElementById("receipt-result");
-    var secret = receiptSecret(root.location.hash);
-    var linked = receiptState(root.location.hash);
+    var secret = v.receiptSecret(root.location.hash);
+    var linked = v.receiptState(root.location.hash);
     if (linked !== "none") {
       notice.textContent = messages.receipt_notice;
       notice.hidden = false;
@@ -68,8 +64,8 @@
       result.removeAttribute("data-state");
       showReceipt(null);
       button.disabled = true;
-      if (!subtle()) report("crypto", "pending", messages.crypto_fallback);
-      verifyDonation(
+      if (!v.subtle()) report("crypto", "pending", messages.crypto_fallback);
+      v.verifyDonation(
         {
           donationId: section.getAttribute("data-donation-id"),
           proofUrl: section.getAttribute("data-proof-url"),
@@ -94,9 +90,6 @@
     if (linked !== "none") run();
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", attach);
-  } else {
-    attach();
-  }
+  // The pages load this script at the end of their body, before the document is loaded.
+  document.addEventListener("DOMContentLoaded", attach);
 })(globalThis);
