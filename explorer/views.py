@@ -100,10 +100,7 @@ class PublicViews:
         charity = self.read.charity(charity_id)
         projects = self.read.find(ProjectState, charity_id=charity_id)
         return models.CharityPublic(
-            id=charity.charity_id,
-            seq=charity.seq,
-            name=charity.name,
-            registration_no=charity.registration_no,
+            **listings.charity_facts(charity),
             signer=charity.signer,
             projects=[
                 models.ProjectSummary(
@@ -118,13 +115,7 @@ class PublicViews:
         project = self.read.project(project_id)
         charity = self.read.charity(project.charity_id)
         return models.ProjectPublic(
-            id=project.project_id,
-            seq=project.seq,
-            charity_id=charity.charity_id,
-            charity_name=charity.name,
-            title=project.title,
-            goal_amount=project.goal_amount,
-            currency=project.currency,
+            **listings.project_facts(project, charity.name),
             balances=self._balances(project_id=project_id),
         )
 
