@@ -113,8 +113,8 @@ def charities_page(
     listing: Listing[CharityListed], *, page: int, limit: int
 ) -> models.CharitiesPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    count = pages(listing.count, limit, page)
     return models.CharitiesPage(
+        **_paged(listing, page=page, limit=limit),
         data=[
             models.CharityListed(
                 **charity_facts(row.charity),
@@ -124,16 +124,13 @@ def charities_page(
             )
             for row in listing.rows
         ],
-        count=listing.count,
-        page=page,
-        pages=count,
     )
 
 
 def projects_page(listing: Listing[ProjectListed], *, page: int, limit: int) -> models.ProjectsPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    count = pages(listing.count, limit, page)
     return models.ProjectsPage(
+        **_paged(listing, page=page, limit=limit),
         data=[
             models.ProjectListed(
                 **project_facts(row.project, row.charity_name),
@@ -142,7 +139,9 @@ def projects_page(listing: Listing[ProjectListed], *, page: int, limit: int) -> 
             )
             for row in listing.rows
         ],
-        count=listing.count,
-        page=page,
-        pages=count,
     )
+
+
+def _paged(listing: Listing[Any], *, page: int, limit: int) -> dict[str, int]:
+    """Where an index page stands: rows in all, its number, how many pages there are."""
+    return {"count": listing.count, "page": page, "pages": pages(listing.count, limit, page)}
