@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -153,6 +153,11 @@ Rfc3339 = Annotated[
 """A moment a caller sends: RFC 3339 with an offset, nothing else (see ``_rfc3339``)."""
 
 
+def with_example(example: dict[str, Any]) -> ConfigDict:
+    """A request body's configuration: unknown fields refused, and the example its schema shows."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
 class Closed(BaseModel):
     """Request bodies refuse unknown fields: a typo is an error, not a silent default."""
 
@@ -167,11 +172,8 @@ class CharityCreate(Closed):
     registration_no: Annotated[str, Field(min_length=1, max_length=64), HumanText]
     signer: Annotated[str | None, Field(pattern=f"^{ADDRESS.pattern}$")] = None
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"}]
-        },
+    model_config = with_example(
+        {"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"}
     )
 
 
@@ -194,17 +196,12 @@ class ProjectCreate(Closed):
     goal_amount: Amount
     currency: Currency
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "Textbooks for Nujiang village schools",
-                    "goal_amount": 6_000_000,
-                    "currency": "CNY",
-                }
-            ]
-        },
+    model_config = with_example(
+        {
+            "title": "Textbooks for Nujiang village schools",
+            "goal_amount": 6_000_000,
+            "currency": "CNY",
+        }
     )
 
 
@@ -236,22 +233,17 @@ class DonationCreate(Closed):
     payment_ref: Annotated[str, Field(min_length=1, max_length=200), NoControl]
     donor: DonorIn = Field(default_factory=DonorIn)
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "charity_id": "ch_7h3kq9d2x0w1m4n5p6r8",
-                    "project_id": "pr_2b4c6d8f0g1h3j5k7l9m",
-                    "amount": 10000,
-                    "currency": "CNY",
-                    "channel": "card",
-                    "paid_at": "2026-11-26T10:00:00Z",
-                    "payment_ref": "PAY-2026-000123",
-                    "donor": {"name": "王小明", "anonymous": False},
-                }
-            ]
-        },
+    model_config = with_example(
+        {
+            "charity_id": "ch_7h3kq9d2x0w1m4n5p6r8",
+            "project_id": "pr_2b4c6d8f0g1h3j5k7l9m",
+            "amount": 10000,
+            "currency": "CNY",
+            "channel": "card",
+            "paid_at": "2026-11-26T10:00:00Z",
+            "payment_ref": "PAY-2026-000123",
+            "donor": {"name": "王小明", "anonymous": False},
+        }
     )
 
 
@@ -273,12 +265,7 @@ class RefundCreate(Closed):
     amount: Amount
     reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"amount": 10000, "reason": "the donor asked, 捐赠人申请退款"}]
-        },
-    )
+    model_config = with_example({"amount": 10000, "reason": "the donor asked, 捐赠人申请退款"})
 
 
 class EvidenceUploaded(BaseModel):
@@ -307,22 +294,17 @@ class DisbursementCreate(Closed):
     evidence: Annotated[list[EvidenceIn], Field(max_length=50)] = Field(default_factory=list)
     allocate: Literal["fifo"] | Annotated[list[AllocationIn], Field(max_length=1000)] | None = None
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "charity_id": "ch_7h3kq9d2x0w1m4n5p6r8",
-                    "project_id": "pr_2b4c6d8f0g1h3j5k7l9m",
-                    "amount": 6000,
-                    "currency": "CNY",
-                    "payee": "昆明新华书店",
-                    "purpose": "textbooks, grade 3",
-                    "evidence": [{"sha256": "0x" + "ab" * 32, "public": True}],
-                    "allocate": "fifo",
-                }
-            ]
-        },
+    model_config = with_example(
+        {
+            "charity_id": "ch_7h3kq9d2x0w1m4n5p6r8",
+            "project_id": "pr_2b4c6d8f0g1h3j5k7l9m",
+            "amount": 6000,
+            "currency": "CNY",
+            "payee": "昆明新华书店",
+            "purpose": "textbooks, grade 3",
+            "evidence": [{"sha256": "0x" + "ab" * 32, "public": True}],
+            "allocate": "fifo",
+        }
     )
 
 
@@ -331,27 +313,19 @@ class AllocationCreate(Closed):
     disbursement_id: str
     amount: Amount
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "donation_id": "dn_4k8m2p6r0t3v5x7z9b1d",
-                    "disbursement_id": "db_9c7e5g3j1l8n6q4s2u0w",
-                    "amount": 4000,
-                }
-            ]
-        },
+    model_config = with_example(
+        {
+            "donation_id": "dn_4k8m2p6r0t3v5x7z9b1d",
+            "disbursement_id": "db_9c7e5g3j1l8n6q4s2u0w",
+            "amount": 4000,
+        }
     )
 
 
 class Reason(Closed):
     reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"reason": "booked twice, 重复记账"}]},
-    )
+    model_config = with_example({"reason": "booked twice, 重复记账"})
 
 
 class Recorded(BaseModel):

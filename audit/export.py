@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -150,14 +150,7 @@ class Export:
             ExportError: the URL answers with an error, or the connection fails.
         """
         if self._file is not None:
-            handle = self._file
-            try:
-                yield from split_lines(iter(lambda: handle.read(CHUNK_SIZE), b""), self._counter)
-            except OSError as error:
-                raise ExportError(self.source, f"read failed ({error})") from None
-            finally:
-                if handle is not sys.stdin.buffer:
-                    handle.close()
+            yield from self._read(split_lines)
             return
         if urlsplit(self.source).path.rstrip("/").endswith("/entries"):
             yield from self._pages()
@@ -174,18 +167,21 @@ class Export:
         """
         if self._file is None:
             return self.lines()
+        return Blocks(self._read(split_blocks))
+
+    def _read(
+        self, split: Callable[[Iterable[bytes], list[int] | None], Iterator[bytes]]
+    ) -> Iterator[bytes]:
+        """The export file, read in chunks and cut by ``split``; closed at the end (not stdin)."""
         handle = self._file
-
-        def read() -> Iterator[bytes]:
-            try:
-                yield from split_blocks(iter(lambda: handle.read(CHUNK_SIZE), b""), self._counter)
-            except OSError as error:
-                raise ExportError(self.source, f"read failed ({error})") from None
-            finally:
-                if handle is not sys.stdin.buffer:
-                    handle.close()
-
-        return Blocks(read())
+        assert handle is not None
+        try:
+            yield from split(iter(lambda: handle.read(CHUNK_SIZE), b""), self._counter)
+        except OSError as error:
+            raise ExportError(self.source, f"read failed ({error})") from None
+        finally:
+            if handle is not sys.stdin.buffer:
+                handle.close()
 
     def _get(self, url: str) -> Iterator[bytes]:
         try:

@@ -78,12 +78,7 @@ def attach_ledger_anchor(
     Raises:
         ChainReadError: no contract at all at ``address``.
     """
-    code = check_code(client, LEDGER_ANCHOR, address, block)
-    if not code.present:
-        raise ChainReadError(
-            f"there is no contract at {code.address} on chain {client.chain_id} "
-            f"(at block {block}): is --contract the deployment's LedgerAnchor address?"
-        )
+    code = _contract_at(client, LEDGER_ANCHOR, address, block, option="--contract")
     client.attach(ledger_anchor=code.address, check_code=False, ledger_anchor_block=from_block)
     return code
 
@@ -94,13 +89,25 @@ def attach_charity_registry(client: ChainReader, address: str, block: int) -> Co
     Raises:
         ChainReadError: no contract at all at ``address``.
     """
-    code = check_code(client, CHARITY_REGISTRY, address, block)
+    code = _contract_at(client, CHARITY_REGISTRY, address, block, option="--registry")
+    client.attach(charity_registry=code.address, check_code=False)
+    return code
+
+
+def _contract_at(
+    client: ChainReader, contract: str, address: str, block: int, *, option: str
+) -> ContractCode:
+    """What the code at ``address`` is, when there is any (``option`` names where it came from).
+
+    Raises:
+        ChainReadError: no contract at all at ``address``.
+    """
+    code = check_code(client, contract, address, block)
     if not code.present:
         raise ChainReadError(
             f"there is no contract at {code.address} on chain {client.chain_id} "
-            f"(at block {block}): is --registry the deployment's CharityRegistry address?"
+            f"(at block {block}): is {option} the deployment's {contract} address?"
         )
-    client.attach(charity_registry=code.address, check_code=False)
     return code
 
 

@@ -7,9 +7,10 @@ these functions only turn them into the models the pages and their ``.json`` twi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from explorer import models
-from ledger.accounting import Balance
+from ledger.accounting import Balance, CharityState, ProjectState
 from ledger.entries import format_at
 from ledger.errors import NotFoundError
 from ledger.store.queries import (
@@ -20,6 +21,29 @@ from ledger.store.queries import (
     ProjectListed,
     Totals,
 )
+
+
+def charity_facts(charity: CharityState) -> dict[str, Any]:
+    """The fields of ``models.CharityFacts``, from the charity's state."""
+    return {
+        "id": charity.charity_id,
+        "seq": charity.seq,
+        "name": charity.name,
+        "registration_no": charity.registration_no,
+    }
+
+
+def project_facts(project: ProjectState, charity_name: str) -> dict[str, Any]:
+    """The fields of ``models.ProjectFacts``, from the project's state and its charity's name."""
+    return {
+        "id": project.project_id,
+        "seq": project.seq,
+        "charity_id": project.charity_id,
+        "charity_name": charity_name,
+        "title": project.title,
+        "goal_amount": project.goal_amount,
+        "currency": project.currency,
+    }
 
 
 def pages(count: int, limit: int, page: int) -> int:
@@ -89,45 +113,35 @@ def charities_page(
     listing: Listing[CharityListed], *, page: int, limit: int
 ) -> models.CharitiesPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    count = pages(listing.count, limit, page)
     return models.CharitiesPage(
+        **_paged(listing, page=page, limit=limit),
         data=[
             models.CharityListed(
-                id=row.charity.charity_id,
-                seq=row.charity.seq,
-                name=row.charity.name,
-                registration_no=row.charity.registration_no,
+                **charity_facts(row.charity),
                 projects=row.projects,
                 donations=row.donations,
                 balances=balances(row.balances),
             )
             for row in listing.rows
         ],
-        count=listing.count,
-        page=page,
-        pages=count,
     )
 
 
 def projects_page(listing: Listing[ProjectListed], *, page: int, limit: int) -> models.ProjectsPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    count = pages(listing.count, limit, page)
     return models.ProjectsPage(
+        **_paged(listing, page=page, limit=limit),
         data=[
             models.ProjectListed(
-                id=row.project.project_id,
-                seq=row.project.seq,
-                charity_id=row.project.charity_id,
-                charity_name=row.charity_name,
-                title=row.project.title,
-                goal_amount=row.project.goal_amount,
-                currency=row.project.currency,
+                **project_facts(row.project, row.charity_name),
                 donations=row.donations,
                 received=row.received,
             )
             for row in listing.rows
         ],
-        count=listing.count,
-        page=page,
-        pages=count,
     )
+
+
+def _paged(listing: Listing[Any], *, page: int, limit: int) -> dict[str, int]:
+    """Where an index page stands: rows in all, its number, how many pages there are."""
+    return {"count": listing.count, "page": page, "pages": pages(listing.count, limit, page)}

@@ -21,17 +21,24 @@ class ProjectSummary(BaseModel):
     currency: str
 
 
-class CharityPublic(BaseModel):
+class CharityFacts(BaseModel):
+    """What every view of a charity shows first (``listings.charity_facts`` fills it)."""
+
     id: str
     seq: int
     name: str
     registration_no: str
+
+
+class CharityPublic(CharityFacts):
     signer: str | None
     projects: list[ProjectSummary]
     balances: list[Balance]
 
 
-class ProjectPublic(BaseModel):
+class ProjectFacts(BaseModel):
+    """What every view of a project shows first (``listings.project_facts`` fills it)."""
+
     id: str
     seq: int
     charity_id: str
@@ -39,6 +46,9 @@ class ProjectPublic(BaseModel):
     title: str
     goal_amount: int
     currency: str
+
+
+class ProjectPublic(ProjectFacts):
     balances: list[Balance]
 
 
@@ -293,24 +303,13 @@ class CheckpointRow(BaseModel):
     )
 
 
-class CharityListed(BaseModel):
-    id: str
-    seq: int
-    name: str
-    registration_no: str
+class CharityListed(CharityFacts):
     projects: int
     donations: int
     balances: list[Balance]
 
 
-class ProjectListed(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    charity_name: str
-    title: str
-    goal_amount: int
-    currency: str
+class ProjectListed(ProjectFacts):
     donations: int
     received: int = Field(description="donated to it, not refunded (minor units)")
 

@@ -91,34 +91,16 @@ class PublicViews:
             anchor_interval_s=self.anchor_interval_s,
         )
 
-    def charity(self, charity_id: str) -> CharityState:
-        return self.read.charity(charity_id)
-
-    def project(self, project_id: str) -> ProjectState:
-        return self.read.project(project_id)
-
-    def donation(self, donation_id: str) -> DonationState:
-        return self.read.donation(donation_id)
-
-    def disbursement(self, disbursement_id: str) -> DisbursementState:
-        return self.read.disbursement(disbursement_id)
-
-    def allocation(self, allocation_id: str) -> AllocationState:
-        return self.read.allocation(allocation_id)
-
     def _balances(
         self, *, charity_id: str | None = None, project_id: str | None = None
     ) -> list[models.Balance]:
         return listings.balances(self.read.balances(charity_id=charity_id, project_id=project_id))
 
     def charity_view(self, charity_id: str) -> models.CharityPublic:
-        charity = self.charity(charity_id)
+        charity = self.read.charity(charity_id)
         projects = self.read.find(ProjectState, charity_id=charity_id)
         return models.CharityPublic(
-            id=charity.charity_id,
-            seq=charity.seq,
-            name=charity.name,
-            registration_no=charity.registration_no,
+            **listings.charity_facts(charity),
             signer=charity.signer,
             projects=[
                 models.ProjectSummary(
@@ -130,16 +112,10 @@ class PublicViews:
         )
 
     def project_view(self, project_id: str) -> models.ProjectPublic:
-        project = self.project(project_id)
-        charity = self.charity(project.charity_id)
+        project = self.read.project(project_id)
+        charity = self.read.charity(project.charity_id)
         return models.ProjectPublic(
-            id=project.project_id,
-            seq=project.seq,
-            charity_id=charity.charity_id,
-            charity_name=charity.name,
-            title=project.title,
-            goal_amount=project.goal_amount,
-            currency=project.currency,
+            **listings.project_facts(project, charity.name),
             balances=self._balances(project_id=project_id),
         )
 
@@ -171,9 +147,9 @@ class PublicViews:
         )
 
     def donation_view(self, donation_id: str) -> models.DonationPublic:
-        donation = self.donation(donation_id)
-        charity = self.charity(donation.charity_id)
-        project = self.project(donation.project_id) if donation.project_id else None
+        donation = self.read.donation(donation_id)
+        charity = self.read.charity(donation.charity_id)
+        project = self.read.project(donation.project_id) if donation.project_id else None
         timeline = self.store.entries_about(donation_id)
         received = timeline[0]
         funded = []
@@ -221,8 +197,8 @@ class PublicViews:
         )
 
     def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
-        disbursement = self.disbursement(disbursement_id)
-        charity = self.charity(disbursement.charity_id)
+        disbursement = self.read.disbursement(disbursement_id)
+        charity = self.read.charity(disbursement.charity_id)
         entry = self.store.entry(disbursement.seq)
         allocations = self.read.find(AllocationState, disbursement_id=disbursement_id)
         return models.DisbursementPublic(
@@ -378,7 +354,7 @@ class PublicViews:
             NotFoundError: no such disbursement.
         """
         view = self.disbursement_view(disbursement_id)
-        title = self.project(view.project_id).title if view.project_id else None
+        title = self.read.project(view.project_id).title if view.project_id else None
         return models.DisbursementPage(disbursement=view, project_title=title)
 
     def checkpoints_page(

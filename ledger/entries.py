@@ -6,8 +6,6 @@ its leaf hash is RFC 6962's SHA-256(0x00 ‖ leaf bytes).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import unicodedata
@@ -28,6 +26,15 @@ from pydantic import (
 )
 
 from ledger.currencies import ISO_4217
+
+# Re-exported: callers take the journal's hashes and hex from here too.
+from ledger.digests import PAYMENT_REF_KEY_SIZE as PAYMENT_REF_KEY_SIZE
+from ledger.digests import RECEIPT_SECRET_SIZE as RECEIPT_SECRET_SIZE
+from ledger.digests import donor_commitment as donor_commitment
+from ledger.digests import from_hex as from_hex
+from ledger.digests import payment_ref_hash as payment_ref_hash
+from ledger.digests import plain_payment_ref_hash as plain_payment_ref_hash
+from ledger.digests import to_hex as to_hex
 from ledger.errors import EntryError
 from ledger.merkle import leaf_hash
 
@@ -39,7 +46,6 @@ MAX_AMOUNT = 10**12
 MAX_SEQ = JSON_SAFE_INTEGER
 """Largest ``seq`` (a tree holds at most ``MAX_SEQ + 1`` entries): a ``seq`` travels in JSON
 to the explorer's in-browser verifier, which must read it exactly."""
-RECEIPT_SECRET_SIZE = 16
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -550,42 +556,6 @@ def parse_entry(obj: Any) -> Entry:
     return entry
 
 
-def donor_commitment(receipt_secret: bytes, donation_id: str) -> bytes:
-    """SHA-256(receipt_secret ‖ donation_id as UTF-8): lets the donor alone claim a donation."""
-    if len(receipt_secret) != RECEIPT_SECRET_SIZE:
-        raise ValueError(f"a receipt secret has {RECEIPT_SECRET_SIZE} bytes")
-    return hashlib.sha256(receipt_secret + donation_id.encode("utf-8")).digest()
-
-
-PAYMENT_REF_KEY_SIZE = 32
-"""Bytes of the deployment's payment reference key (ADR 0016)."""
-
-
-def payment_ref_hash(payment_ref: str, key: bytes) -> bytes:
-    """HMAC-SHA256 of the payment channel's reference (UTF-8) under the deployment's key.
-
-    References follow guessable formats (``PAY-20261126-00001234``): a plain hash of one
-    falls to a brute force of the format. Keyed, the hash tells nothing without the key,
-    which stays out of the journal; whoever holds it (the platform, an auditor it gives
-    the key to) checks a reference against the entry (ADR 0016).
-
-    Args:
-        payment_ref: the channel's reference, exactly as the channel gave it.
-        key: the deployment's secret, ``PAYMENT_REF_KEY_SIZE`` bytes.
-
-    Raises:
-        ValueError: for a key of another size.
-    """
-    if len(key) != PAYMENT_REF_KEY_SIZE:
-        raise ValueError(f"a payment reference key has {PAYMENT_REF_KEY_SIZE} bytes")
-    return hmac.new(key, payment_ref.encode("utf-8"), hashlib.sha256).digest()
-
-
-def plain_payment_ref_hash(payment_ref: str) -> bytes:
-    """SHA-256 of a reference: the ``payment_ref_hash`` of entries written before ADR 0016."""
-    return hashlib.sha256(payment_ref.encode("utf-8")).digest()
-
-
 def registration_key(registration_no: str) -> str:
     """What makes two registration numbers the same one: NFKC, capitals, no separators.
 
@@ -595,25 +565,3 @@ def registration_key(registration_no: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", registration_no).upper()
     return "".join(ch for ch in folded if not ch.isspace() and ch not in "-./\u2010\u2011")
-
-
-def to_hex(value: bytes) -> str:
-    """``0x``-prefixed lowercase hex, the form of every hash at the edges."""
-    return "0x" + value.hex()
-
-
-def from_hex(value: str, size: int = 32) -> bytes:
-    """Parse ``0x``-prefixed hex of exactly ``size`` bytes.
-
-    Raises:
-        ValueError: when it is not that.
-    """
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise ValueError("must be 0x-prefixed hex")
-    try:
-        raw = bytes.fromhex(value[2:])
-    except ValueError:
-        raise ValueError("is not hex") from None
-    if len(raw) != size:
-        raise ValueError(f"has {len(raw)} bytes, expected {size}")
-    return raw

@@ -8,6 +8,8 @@
  * (#s=<32 hex>, never sent anywhere), check the donor commitment.
  *
  * Nothing is taken on trust from the server but the bundle itself, which is checked.
+ *
+ * This file is the checks (the tests run it under Node); verify-page.js puts them on the page.
  */
 (function (root, factory) {
   "use strict";
@@ -18,13 +20,6 @@
     module.exports = api;
   } else {
     root.ShanlianVerify = api;
-    if (typeof document !== "undefined") {
-      if (document.readyState === "loading") {
-        document.addEventListener("DOMContentLoaded", api.attach);
-      } else {
-        api.attach();
-      }
-    }
   }
 })(typeof globalThis !== "undefined" ? globalThis : this, function (root, sha) {
   "use strict";
@@ -501,91 +496,7 @@
     }
   }
 
-  // -- the page ----------------------------------------------------------------------------
-
-  function attach() {
-    var section = document.getElementById("verify");
-    if (!section) return;
-    var messages = JSON.parse(document.getElementById("verify-messages").textContent);
-    var button = document.getElementById("verify-button");
-    var list = document.getElementById("verify-steps");
-    var result = document.getElementById("verify-result");
-    var rpcInput = document.getElementById("rpc-url");
-    var notice = document.getElementById("receipt-notice");
-    var receiptResult = document.getElementById("receipt-result");
-    var secret = receiptSecret(root.location.hash);
-    var linked = receiptState(root.location.hash);
-    if (linked !== "none") {
-      notice.textContent = messages.receipt_notice;
-      notice.hidden = false;
-    }
-    var items = {};
-
-    /* The second verdict, once the proof holds: is this donation the reader's? */
-    function showReceipt(outcome) {
-      var step = items.receipt && items.receipt.getAttribute("data-state");
-      var verdict = null;
-      if (outcome !== "pass") verdict = null;
-      else if (linked === "damaged" || step === "fail") verdict = "damaged";
-      else if (step === "pass") verdict = "mine";
-      else if (linked === "none") verdict = "none";
-      receiptResult.hidden = verdict === null;
-      receiptResult.textContent = verdict ? messages["receipt_" + verdict] : "";
-      if (verdict) receiptResult.setAttribute("data-state", verdict);
-      else receiptResult.removeAttribute("data-state");
-      // The donor's list (history.js) may keep a receipt proven theirs, and only such.
-      if (verdict === "mine" && typeof root.CustomEvent === "function") {
-        var detail = { donationId: section.getAttribute("data-donation-id"), secret: secret };
-        root.dispatchEvent(new root.CustomEvent("shanlian:receipt", { detail: detail }));
-      }
-    }
-
-    function report(step, state, text) {
-      var item = items[step];
-      if (!item) {
-        item = items[step] = document.createElement("li");
-        item.setAttribute("data-step", step);
-        list.appendChild(item);
-      }
-      item.setAttribute("data-state", state);
-      item.textContent = text;
-    }
-
-    function run() {
-      list.textContent = "";
-      items = {};
-      result.textContent = messages.running;
-      result.removeAttribute("data-state");
-      showReceipt(null);
-      button.disabled = true;
-      if (!subtle()) report("crypto", "pending", messages.crypto_fallback);
-      verifyDonation(
-        {
-          donationId: section.getAttribute("data-donation-id"),
-          proofUrl: section.getAttribute("data-proof-url"),
-          chainUrl: section.getAttribute("data-chain-url"),
-          selector: section.getAttribute("data-selector"),
-          rpcUrl: rpcInput.value.trim() || null,
-          secret: secret,
-          messages: messages,
-        },
-        report
-      ).then(function (outcome) {
-        result.setAttribute("data-state", outcome);
-        result.textContent = outcome === "pass" ? messages.all_ok : outcome === "fail" ? messages.failed : "";
-        showReceipt(outcome);
-        button.disabled = false;
-      });
-    }
-
-    button.addEventListener("click", run);
-    button.disabled = false;
-    // A donor who opened their receipt came to check it: the check starts by itself.
-    if (linked !== "none") run();
-  }
-
   return {
-    attach: attach,
     canonicalize: canonicalize,
     checkpointOfCall: checkpointOfCall,
     commitment: commitment,
@@ -601,6 +512,7 @@
       forceFallback = Boolean(value);
     },
     sha256: sha256,
+    subtle: subtle,
     toHex: toHex,
     utf8: utf8,
     verifyDonation: verifyDonation,

@@ -11,6 +11,7 @@ serializes writers to its file itself.)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -44,17 +45,18 @@ def _one_at_a_time(connection: Connection) -> None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database up to ``revision`` (waiting for one already under way)."""
-    with engine.begin() as connection:
-        _one_at_a_time(connection)
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _migrate(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Migrate the database down to ``revision`` (waiting for one already under way)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run Alembic's ``step`` to ``revision`` on one connection, holding the migration lock."""
     with engine.begin() as connection:
         _one_at_a_time(connection)
         config = alembic_config(engine)
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        step(config, revision)

@@ -431,25 +431,25 @@ class ReadModel:
         Any letter case; ``%``, ``_`` and ``\\`` in ``text`` match themselves.
         """
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        def matching(*columns: Any, where: Any, order: Any) -> Sequence[Any]:
+            query = select(*columns).where(where.ilike(pattern, escape="\\"))
+            return connection.execute(query.order_by(order).limit(limit)).all()
+
         with self.connect() as connection:
-            charities = connection.execute(
-                select(CHARITY.c.charity_id, CHARITY.c.name)
-                .where(CHARITY.c.name.ilike(pattern, escape="\\"))
-                .order_by(CHARITY.c.seq)
-                .limit(limit)
-            ).all()
-            projects = connection.execute(
-                select(PROJECT.c.project_id, PROJECT.c.title)
-                .where(PROJECT.c.title.ilike(pattern, escape="\\"))
-                .order_by(PROJECT.c.seq)
-                .limit(limit)
-            ).all()
-            disbursements = connection.execute(
-                select(DISBURSEMENT.c.disbursement_id, DISBURSEMENT.c.payee, DISBURSEMENT.c.purpose)
-                .where(DISBURSEMENT.c.payee.ilike(pattern, escape="\\"))
-                .order_by(DISBURSEMENT.c.seq.desc())
-                .limit(limit)
-            ).all()
+            charities = matching(
+                CHARITY.c.charity_id, CHARITY.c.name, where=CHARITY.c.name, order=CHARITY.c.seq
+            )
+            projects = matching(
+                PROJECT.c.project_id, PROJECT.c.title, where=PROJECT.c.title, order=PROJECT.c.seq
+            )
+            disbursements = matching(
+                DISBURSEMENT.c.disbursement_id,
+                DISBURSEMENT.c.payee,
+                DISBURSEMENT.c.purpose,
+                where=DISBURSEMENT.c.payee,
+                order=DISBURSEMENT.c.seq.desc(),
+            )
         return NameMatches(
             charities=[(row[0], row[1]) for row in charities],
             projects=[(row[0], row[1]) for row in projects],

@@ -333,6 +333,8 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
         "/static/sha256.js",
         "/static/verify.js",
         "/static/history.js",
+        "/static/verify-page.js",
+        "/static/history-page.js",
     }
     for asset in assets:
         assert client.get(asset).status_code == 200
