@@ -168,6 +168,9 @@ class JournalReads:
     def journal_lines(self, after: int | None, limit: int) -> Iterator[bytes]:
         """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
         start = 0 if after is None else after + 1
-        stop = min(start + limit, self.store.size())
+        stop = start + limit
+        if self.reader is not None and self.reader.replica is not None:
+            # Only a replica needs the journal's size: whether it holds the whole page.
+            stop = min(stop, self.store.size())
         for leaf in self.reading(stop).leaves(start, stop):
             yield leaf + b"\n"
