@@ -28,9 +28,10 @@ from api.errors import problem, problem_response
 from api.rpc import RateLimiter, client_of
 from api.services import Services
 from explorer import history, urls
+from ledger.entries import ID_PATTERNS
 
 TRANSFER = re.compile(
-    r"1(?:~dn_[A-Za-z0-9]{1,40}\.[0-9a-f]{32}){1,%d}" % history.PER_CODE  # noqa: UP031
+    rf"1(?:~{ID_PATTERNS['donation'].pattern}\.[0-9a-f]{{32}}){{1,{history.PER_CODE}}}"
 )
 """What follows ``#import=``: a version, then up to PER_CODE ``id.secret`` (history.js)."""
 
