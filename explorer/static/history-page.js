@@ -222,6 +222,7 @@
       codes.hidden = true;
       document.getElementById("history-empty").hidden = list.length > 0;
       document.getElementById("history-move").hidden = !list.length;
+      document.getElementById("history-forget").hidden = !list.length;
       if (!list.length) {
         say("");
         return Promise.resolve();

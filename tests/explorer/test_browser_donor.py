@@ -27,6 +27,7 @@ from tests.serving import local_service, serve
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 PHONE = {"width": 390, "height": 844}
+TOKEN = "donor-browser-test-platform-token-0123456789"
 
 
 @dataclass
@@ -43,7 +44,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder: Path = tmp_path_factory.mktemp("demo")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    token = "donor-browser-test-platform-token-0123456789"
+    token = TOKEN
     services = local_service(folder, token, port).services
     summary = load_demo(services, donations=160, days=45)
     assert summary.refunds == summary.voids == 1
@@ -119,6 +120,29 @@ def test_no_page_is_wider_than_a_390_px_phone(
         ):
             assert right <= 390, shot.name
     assert wide == []
+
+
+def test_the_printable_receipt_fits_a_phone_link_and_all(demo: Demo, browser: Any) -> None:
+    """The receipt the platform prints or sends: its long link wraps instead of widening it."""
+    donation_id = demo.receipt.split("/donations/", 1)[1].split("#", 1)[0]
+    context = browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        extra_http_headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    try:
+        page = context.new_page()
+        answer = page.goto(f"{demo.base}/api/v1/donations/{donation_id}/receipt")
+        assert answer is not None
+        assert answer.status == 200
+        link = page.locator("a[href*='#s=']")
+        assert len(link.inner_text()) > 60  # longer than a phone's line, so it must wrap
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        box = link.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390
+    finally:
+        context.close()
 
 
 def test_the_fund_flow_diagram_says_it_scrolls_where_it_does_not_fit(

@@ -90,6 +90,12 @@ def test_a_donor_keeps_a_receipt_and_moves_the_list_by_file_and_by_qr_code(
     assert shown_amount in phone.inner_text("#history-totals")
     fits(phone)
     shot(phone, f"my-{language}")
+    # The one destructive control comes last, after the ways to save and load the list.
+    assert phone.is_visible("#forget-all")
+    assert phone.evaluate(
+        "document.querySelector('#import-file').compareDocumentPosition("
+        "document.querySelector('#forget-all')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
 
     # A second device, by a file.
     with phone.expect_download() as download:
@@ -100,6 +106,7 @@ def test_a_donor_keeps_a_receipt_and_moves_the_list_by_file_and_by_qr_code(
     laptop = open_phone(browser, language)
     visit(laptop, demo.base + "/my")
     laptop.wait_for_selector("#history-empty:not([hidden])")
+    assert not laptop.is_visible("#forget-all")  # nothing to forget yet
     laptop.set_input_files("#import-file", str(saved))
     laptop.wait_for_selector("#import-offer:not([hidden])")
     assert kept(laptop) == []  # offered, not taken before the donor agrees
