@@ -1,8 +1,6 @@
 """Anchored checkpoints, mirrored from the chain by the anchor worker
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
 """Each registration number once: charity_registration, filled from the charities so far
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from ledger.entries import registration_key
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

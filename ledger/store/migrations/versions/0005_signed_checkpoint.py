@@ -1,8 +1,6 @@
 """Checkpoints signed by the log key (C2SP signed notes, ADR 0031): signed_checkpoint
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

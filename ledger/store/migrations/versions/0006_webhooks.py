@@ -1,8 +1,6 @@
 """Webhooks: charities' endpoints and the outbox of deliveries (ledger/store/outbox.py)
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
