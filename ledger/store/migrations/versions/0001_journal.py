@@ -8,6 +8,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations.columns import (
+    hash_column,
+    id_column,
+    integer_column,
+    primary_key,
+    time_column,
+)
+
 revision = "0001"
 down_revision = None
 
@@ -64,13 +72,13 @@ def _drop_append_only_triggers() -> None:
 def upgrade() -> None:
     op.create_table(
         "allocation",
-        sa.Column("allocation_id", sa.String(length=43), nullable=False),
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
+        id_column("allocation_id"),
+        id_column("donation_id"),
+        id_column("disbursement_id"),
+        integer_column("amount"),
+        integer_column("seq"),
         sa.Column("reversed", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("allocation_id", name=op.f("pk_allocation")),
+        primary_key("allocation", "allocation_id"),
     )
     op.create_index(
         op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
@@ -78,26 +86,26 @@ def upgrade() -> None:
     op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
     op.create_table(
         "charity",
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        id_column("charity_id"),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("registration_no", sa.String(length=64), nullable=False),
         sa.Column("signer", sa.String(length=42), nullable=True),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("charity_id", name=op.f("pk_charity")),
+        integer_column("seq"),
+        primary_key("charity", "charity_id"),
     )
     op.create_table(
         "disbursement",
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
+        id_column("disbursement_id"),
+        id_column("charity_id"),
+        id_column("project_id", nullable=True),
+        integer_column("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("payee", sa.String(length=200), nullable=False),
         sa.Column("purpose", sa.String(length=500), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        integer_column("seq"),
+        integer_column("allocated"),
         sa.Column("voided", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("disbursement_id", name=op.f("pk_disbursement")),
+        primary_key("disbursement", "disbursement_id"),
     )
     op.create_index(
         op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
@@ -107,17 +115,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "donation",
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
+        id_column("donation_id"),
+        id_column("charity_id"),
+        id_column("project_id", nullable=True),
+        integer_column("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("paid_at", sa.String(length=24), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("refunded", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donation")),
+        integer_column("seq"),
+        integer_column("refunded"),
+        integer_column("allocated"),
+        primary_key("donation", "donation_id"),
     )
     op.create_index(
         "ix_donation_charity_id_project_id_seq",
@@ -127,45 +135,45 @@ def upgrade() -> None:
     )
     op.create_table(
         "entry",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        integer_column("seq"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        time_column("at"),
         sa.Column("leaf", sa.Text(), nullable=False),
-        sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_entry")),
+        hash_column("leaf_hash"),
+        primary_key("entry", "seq"),
     )
     op.create_table(
         "idempotency",
         sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("first_seq", sa.BigInteger(), nullable=False),
+        hash_column("request_hash"),
+        integer_column("first_seq"),
         sa.Column("entry_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_idempotency")),
+        time_column("created_at"),
+        primary_key("idempotency", "key"),
     )
     op.create_table(
         "entry_ref",
-        sa.Column("ref_id", sa.String(length=43), nullable=False),
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("ref_id", "seq", name=op.f("pk_entry_ref")),
+        id_column("ref_id"),
+        integer_column("seq"),
+        primary_key("entry_ref", "ref_id", "seq"),
     )
     op.create_table(
         "merkle_node",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_merkle_node")),
+        integer_column("idx"),
+        hash_column("hash"),
+        primary_key("merkle_node", "level", "idx"),
     )
     op.create_table(
         "project",
-        sa.Column("project_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        id_column("project_id"),
+        id_column("charity_id"),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("goal_amount", sa.BigInteger(), nullable=False),
+        integer_column("goal_amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project")),
+        integer_column("seq"),
+        primary_key("project", "project_id"),
     )
     op.create_index(op.f("ix_project_charity_id"), "project", ["charity_id"], unique=False)
     _append_only_triggers()

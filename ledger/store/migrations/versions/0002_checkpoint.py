@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations.columns import hash_column, integer_column, primary_key, time_column
+
 revision = "0002"
 down_revision = "0001"
 
@@ -15,17 +17,17 @@ down_revision = "0001"
 def upgrade() -> None:
     op.create_table(
         "checkpoint",
-        sa.Column("checkpoint_index", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("tree_size", sa.BigInteger(), nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("chain_id", sa.BigInteger(), nullable=False),
+        integer_column("checkpoint_index"),
+        integer_column("tree_size"),
+        hash_column("root_hash"),
+        integer_column("chain_id"),
         sa.Column("contract", sa.String(length=42), nullable=False),
-        sa.Column("tx_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.Column("block_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=False),
+        hash_column("tx_hash"),
+        integer_column("block_number"),
+        hash_column("block_hash"),
+        time_column("anchored_at"),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("checkpoint_index", name=op.f("pk_checkpoint")),
+        primary_key("checkpoint", "checkpoint_index"),
         sa.UniqueConstraint("tree_size", name=op.f("uq_checkpoint_tree_size")),
     )
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations.columns import (
+    hash_column,
+    id_column,
+    integer_column,
+    primary_key,
+    time_column,
+)
+
 revision = "0003"
 down_revision = "0002"
 
@@ -15,36 +23,36 @@ down_revision = "0002"
 def upgrade() -> None:
     op.create_table(
         "api_key",
-        sa.Column("key_hash", sa.LargeBinary(length=32), nullable=False),
+        hash_column("key_hash"),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=True),
+        id_column("charity_id", nullable=True),
         sa.Column("label", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_api_key")),
+        time_column("created_at"),
+        time_column("revoked_at", nullable=True),
+        primary_key("api_key", "key_hash"),
     )
     op.create_index(op.f("ix_api_key_charity_id"), "api_key", ["charity_id"], unique=False)
     op.create_table(
         "donor",
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        id_column("donation_id"),
         sa.Column("receipt_secret", sa.LargeBinary(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("anonymous", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donor")),
+        time_column("created_at"),
+        primary_key("donor", "donation_id"),
     )
     op.create_table(
         "evidence_file",
-        sa.Column("sha256", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        hash_column("sha256"),
+        id_column("charity_id"),
         sa.Column("media_type", sa.String(length=127), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
+        integer_column("size"),
         sa.Column("filename", sa.String(length=255), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
-        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", "charity_id", name=op.f("pk_evidence_file")),
+        time_column("uploaded_at"),
+        primary_key("evidence_file", "sha256", "charity_id"),
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations.columns import hash_column, integer_column, primary_key, time_column
+
 revision = "0005"
 down_revision = "0004"
 
@@ -15,11 +17,11 @@ down_revision = "0004"
 def upgrade() -> None:
     op.create_table(
         "signed_checkpoint",
-        sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
+        integer_column("tree_size"),
+        hash_column("root_hash"),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_signed_checkpoint")),
+        time_column("signed_at"),
+        primary_key("signed_checkpoint", "tree_size"),
     )
     # A signed checkpoint is a statement made once: like the journal, never changed.
     # (shanlian_reject_change comes from revision 0001.)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations.columns import id_column, integer_column, primary_key
+
 revision = "0006"
 down_revision = "0005"
 
@@ -15,15 +17,15 @@ down_revision = "0005"
 def upgrade() -> None:
     op.create_table(
         "webhook_endpoint",
-        sa.Column("endpoint_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        id_column("endpoint_id"),
+        id_column("charity_id"),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("events", sa.String(length=200), nullable=False),
         sa.Column("secret", sa.String(length=80), nullable=False),
-        sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("disabled_ms", sa.BigInteger(), nullable=True),
-        sa.Column("next_seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("endpoint_id", name=op.f("pk_webhook_endpoint")),
+        integer_column("created_ms"),
+        integer_column("disabled_ms", nullable=True),
+        integer_column("next_seq"),
+        primary_key("webhook_endpoint", "endpoint_id"),
     )
     op.create_index(
         op.f("ix_webhook_endpoint_charity_id"), "webhook_endpoint", ["charity_id"], unique=False
@@ -31,18 +33,18 @@ def upgrade() -> None:
     op.create_table(
         "webhook_delivery",
         sa.Column("delivery_id", sa.String(length=44), nullable=False),
-        sa.Column("endpoint_id", sa.String(length=43), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
+        id_column("endpoint_id"),
+        integer_column("seq"),
         sa.Column("event", sa.String(length=40), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_ms", sa.BigInteger(), nullable=False),
-        sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("last_ms", sa.BigInteger(), nullable=True),
+        integer_column("next_ms"),
+        integer_column("created_ms"),
+        integer_column("last_ms", nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=True),
-        sa.PrimaryKeyConstraint("delivery_id", name=op.f("pk_webhook_delivery")),
+        primary_key("webhook_delivery", "delivery_id"),
         sa.UniqueConstraint("endpoint_id", "seq", name=op.f("uq_webhook_delivery_endpoint_id_seq")),
     )
     op.create_index(
