@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from alembic import op
 
 
-def id_column(name: str, *, nullable: bool = False) -> sa.Column[str]:
+def journal_id(name: str, *, nullable: bool = False) -> sa.Column[str]:
     """An id of the journal's vocabulary (``ch_…``, ``dn_…``; 43 characters at most)."""
     return sa.Column(name, sa.String(length=43), nullable=nullable)
 
 
-def integer_column(name: str, *, nullable: bool = False) -> sa.Column[int]:
+def integer(name: str, *, nullable: bool = False) -> sa.Column[int]:
     """A 64-bit integer: an amount in minor units, a seq, a size, milliseconds.
 
     Never a sequence of its own (a key such as ``entry.seq`` is given, not drawn).
@@ -23,12 +23,12 @@ def integer_column(name: str, *, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger(), autoincrement=False, nullable=nullable)
 
 
-def hash_column(name: str) -> sa.Column[bytes]:
+def digest(name: str) -> sa.Column[bytes]:
     """A SHA-256 digest (32 bytes)."""
     return sa.Column(name, sa.LargeBinary(length=32), nullable=False)
 
 
-def time_column(name: str, *, nullable: bool = False) -> sa.Column[object]:
+def timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
     """A timezone-aware timestamp (``_at``)."""
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 

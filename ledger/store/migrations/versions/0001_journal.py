@@ -8,13 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations.columns import (
-    hash_column,
-    id_column,
-    integer_column,
-    primary_key,
-    time_column,
-)
+from ledger.store.migrations import columns
 
 revision = "0001"
 down_revision = None
@@ -72,13 +66,13 @@ def _drop_append_only_triggers() -> None:
 def upgrade() -> None:
     op.create_table(
         "allocation",
-        id_column("allocation_id"),
-        id_column("donation_id"),
-        id_column("disbursement_id"),
-        integer_column("amount"),
-        integer_column("seq"),
+        columns.journal_id("allocation_id"),
+        columns.journal_id("donation_id"),
+        columns.journal_id("disbursement_id"),
+        columns.integer("amount"),
+        columns.integer("seq"),
         sa.Column("reversed", sa.Boolean(), nullable=False),
-        primary_key("allocation", "allocation_id"),
+        columns.primary_key("allocation", "allocation_id"),
     )
     op.create_index(
         op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
@@ -86,26 +80,26 @@ def upgrade() -> None:
     op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
     op.create_table(
         "charity",
-        id_column("charity_id"),
+        columns.journal_id("charity_id"),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("registration_no", sa.String(length=64), nullable=False),
         sa.Column("signer", sa.String(length=42), nullable=True),
-        integer_column("seq"),
-        primary_key("charity", "charity_id"),
+        columns.integer("seq"),
+        columns.primary_key("charity", "charity_id"),
     )
     op.create_table(
         "disbursement",
-        id_column("disbursement_id"),
-        id_column("charity_id"),
-        id_column("project_id", nullable=True),
-        integer_column("amount"),
+        columns.journal_id("disbursement_id"),
+        columns.journal_id("charity_id"),
+        columns.journal_id("project_id", nullable=True),
+        columns.integer("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("payee", sa.String(length=200), nullable=False),
         sa.Column("purpose", sa.String(length=500), nullable=False),
-        integer_column("seq"),
-        integer_column("allocated"),
+        columns.integer("seq"),
+        columns.integer("allocated"),
         sa.Column("voided", sa.Boolean(), nullable=False),
-        primary_key("disbursement", "disbursement_id"),
+        columns.primary_key("disbursement", "disbursement_id"),
     )
     op.create_index(
         op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
@@ -115,17 +109,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "donation",
-        id_column("donation_id"),
-        id_column("charity_id"),
-        id_column("project_id", nullable=True),
-        integer_column("amount"),
+        columns.journal_id("donation_id"),
+        columns.journal_id("charity_id"),
+        columns.journal_id("project_id", nullable=True),
+        columns.integer("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("paid_at", sa.String(length=24), nullable=False),
-        integer_column("seq"),
-        integer_column("refunded"),
-        integer_column("allocated"),
-        primary_key("donation", "donation_id"),
+        columns.integer("seq"),
+        columns.integer("refunded"),
+        columns.integer("allocated"),
+        columns.primary_key("donation", "donation_id"),
     )
     op.create_index(
         "ix_donation_charity_id_project_id_seq",
@@ -135,45 +129,45 @@ def upgrade() -> None:
     )
     op.create_table(
         "entry",
-        integer_column("seq"),
+        columns.integer("seq"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
-        time_column("at"),
+        columns.timestamp("at"),
         sa.Column("leaf", sa.Text(), nullable=False),
-        hash_column("leaf_hash"),
-        primary_key("entry", "seq"),
+        columns.digest("leaf_hash"),
+        columns.primary_key("entry", "seq"),
     )
     op.create_table(
         "idempotency",
         sa.Column("key", sa.String(length=200), nullable=False),
-        hash_column("request_hash"),
-        integer_column("first_seq"),
+        columns.digest("request_hash"),
+        columns.integer("first_seq"),
         sa.Column("entry_count", sa.Integer(), nullable=False),
-        time_column("created_at"),
-        primary_key("idempotency", "key"),
+        columns.timestamp("created_at"),
+        columns.primary_key("idempotency", "key"),
     )
     op.create_table(
         "entry_ref",
-        id_column("ref_id"),
-        integer_column("seq"),
-        primary_key("entry_ref", "ref_id", "seq"),
+        columns.journal_id("ref_id"),
+        columns.integer("seq"),
+        columns.primary_key("entry_ref", "ref_id", "seq"),
     )
     op.create_table(
         "merkle_node",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        integer_column("idx"),
-        hash_column("hash"),
-        primary_key("merkle_node", "level", "idx"),
+        columns.integer("idx"),
+        columns.digest("hash"),
+        columns.primary_key("merkle_node", "level", "idx"),
     )
     op.create_table(
         "project",
-        id_column("project_id"),
-        id_column("charity_id"),
+        columns.journal_id("project_id"),
+        columns.journal_id("charity_id"),
         sa.Column("title", sa.String(length=200), nullable=False),
-        integer_column("goal_amount"),
+        columns.integer("goal_amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        integer_column("seq"),
-        primary_key("project", "project_id"),
+        columns.integer("seq"),
+        columns.primary_key("project", "project_id"),
     )
     op.create_index(op.f("ix_project_charity_id"), "project", ["charity_id"], unique=False)
     _append_only_triggers()

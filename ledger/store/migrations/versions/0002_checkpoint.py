@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations.columns import hash_column, integer_column, primary_key, time_column
+from ledger.store.migrations import columns
 
 revision = "0002"
 down_revision = "0001"
@@ -17,17 +17,17 @@ down_revision = "0001"
 def upgrade() -> None:
     op.create_table(
         "checkpoint",
-        integer_column("checkpoint_index"),
-        integer_column("tree_size"),
-        hash_column("root_hash"),
-        integer_column("chain_id"),
+        columns.integer("checkpoint_index"),
+        columns.integer("tree_size"),
+        columns.digest("root_hash"),
+        columns.integer("chain_id"),
         sa.Column("contract", sa.String(length=42), nullable=False),
-        hash_column("tx_hash"),
-        integer_column("block_number"),
-        hash_column("block_hash"),
-        time_column("anchored_at"),
+        columns.digest("tx_hash"),
+        columns.integer("block_number"),
+        columns.digest("block_hash"),
+        columns.timestamp("anchored_at"),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
-        primary_key("checkpoint", "checkpoint_index"),
+        columns.primary_key("checkpoint", "checkpoint_index"),
         sa.UniqueConstraint("tree_size", name=op.f("uq_checkpoint_tree_size")),
     )
 

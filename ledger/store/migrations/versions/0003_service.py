@@ -8,13 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations.columns import (
-    hash_column,
-    id_column,
-    integer_column,
-    primary_key,
-    time_column,
-)
+from ledger.store.migrations import columns
 
 revision = "0003"
 down_revision = "0002"
@@ -23,36 +17,36 @@ down_revision = "0002"
 def upgrade() -> None:
     op.create_table(
         "api_key",
-        hash_column("key_hash"),
+        columns.digest("key_hash"),
         sa.Column("role", sa.String(length=16), nullable=False),
-        id_column("charity_id", nullable=True),
+        columns.journal_id("charity_id", nullable=True),
         sa.Column("label", sa.String(length=200), nullable=False),
-        time_column("created_at"),
-        time_column("revoked_at", nullable=True),
-        primary_key("api_key", "key_hash"),
+        columns.timestamp("created_at"),
+        columns.timestamp("revoked_at", nullable=True),
+        columns.primary_key("api_key", "key_hash"),
     )
     op.create_index(op.f("ix_api_key_charity_id"), "api_key", ["charity_id"], unique=False)
     op.create_table(
         "donor",
-        id_column("donation_id"),
+        columns.journal_id("donation_id"),
         sa.Column("receipt_secret", sa.LargeBinary(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("anonymous", sa.Boolean(), nullable=False),
-        time_column("created_at"),
-        primary_key("donor", "donation_id"),
+        columns.timestamp("created_at"),
+        columns.primary_key("donor", "donation_id"),
     )
     op.create_table(
         "evidence_file",
-        hash_column("sha256"),
-        id_column("charity_id"),
+        columns.digest("sha256"),
+        columns.journal_id("charity_id"),
         sa.Column("media_type", sa.String(length=127), nullable=False),
-        integer_column("size"),
+        columns.integer("size"),
         sa.Column("filename", sa.String(length=255), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
-        time_column("uploaded_at"),
-        primary_key("evidence_file", "sha256", "charity_id"),
+        columns.timestamp("uploaded_at"),
+        columns.primary_key("evidence_file", "sha256", "charity_id"),
     )
 
 

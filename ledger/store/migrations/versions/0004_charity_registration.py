@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from ledger.entries import registration_key
-from ledger.store.migrations.columns import id_column, primary_key
+from ledger.store.migrations import columns
 
 revision = "0004"
 down_revision = "0003"
@@ -19,8 +19,8 @@ def upgrade() -> None:
     table = op.create_table(
         "charity_registration",
         sa.Column("registration_key", sa.String(length=64), nullable=False),
-        id_column("charity_id"),
-        primary_key("charity_registration", "registration_key"),
+        columns.journal_id("charity_id"),
+        columns.primary_key("charity_registration", "registration_key"),
     )
     # The charities registered so far, the first of each number (a journal written before
     # this table may hold a number twice: it stays there, and the number stays taken).

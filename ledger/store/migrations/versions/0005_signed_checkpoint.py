@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations.columns import hash_column, integer_column, primary_key, time_column
+from ledger.store.migrations import columns
 
 revision = "0005"
 down_revision = "0004"
@@ -17,11 +17,11 @@ down_revision = "0004"
 def upgrade() -> None:
     op.create_table(
         "signed_checkpoint",
-        integer_column("tree_size"),
-        hash_column("root_hash"),
+        columns.integer("tree_size"),
+        columns.digest("root_hash"),
         sa.Column("note", sa.Text(), nullable=False),
-        time_column("signed_at"),
-        primary_key("signed_checkpoint", "tree_size"),
+        columns.timestamp("signed_at"),
+        columns.primary_key("signed_checkpoint", "tree_size"),
     )
     # A signed checkpoint is a statement made once: like the journal, never changed.
     # (shanlian_reject_change comes from revision 0001.)
