@@ -172,11 +172,18 @@ def _snake(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
+CUSTOM_ERRORS: dict[str, type[CustomContractError]] = {}
+"""Solidity error name → its Python class (each subclass below adds itself). An ABI error
+missing here decodes all the same, as a plain ``CustomContractError``."""
+
+
 class CustomContractError(ContractRevertError):
     """A revert with one of the contracts' custom errors, arguments decoded.
 
-    Subclasses name the Solidity error in ``solidity_name`` and declare its arguments
-    as attributes, in snake case (``fromSize`` becomes ``from_size``).
+    A subclass is named after the Solidity error, with ``Error`` after it
+    (``LedgerAnchorNotGrowing`` is ``LedgerAnchorNotGrowingError``), and declares its
+    arguments as attributes, in snake case (``fromSize`` becomes ``from_size``). It
+    enters ``CUSTOM_ERRORS`` by being defined.
 
     Attributes:
         name: the Solidity error's name, e.g. ``LedgerAnchorNotGrowing``.
@@ -185,6 +192,11 @@ class CustomContractError(ContractRevertError):
 
     solidity_name: ClassVar[str] = ""
     hint: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.solidity_name = cls.__name__.removesuffix("Error")
+        CUSTOM_ERRORS[cls.solidity_name] = cls
 
     def __init__(
         self, arguments: Mapping[str, Any], data: bytes = b"", *, name: str | None = None
@@ -207,7 +219,6 @@ def _show(value: Any) -> str:
 class AccessControlUnauthorizedAccountError(CustomContractError):
     """The sender lacks the role a function needs (OpenZeppelin AccessControl)."""
 
-    solidity_name = "AccessControlUnauthorizedAccount"
     hint = "the account lacks the role; an admin must grant it"
     account: str
     needed_role: bytes
@@ -216,13 +227,10 @@ class AccessControlUnauthorizedAccountError(CustomContractError):
 class AccessControlBadConfirmationError(CustomContractError):
     """``renounceRole`` was called for another account than the sender."""
 
-    solidity_name = "AccessControlBadConfirmation"
-
 
 class SafeCastOverflowedUintDowncastError(CustomContractError):
     """A value did not fit the narrower integer type it is stored as."""
 
-    solidity_name = "SafeCastOverflowedUintDowncast"
     bits: int
     value: int
 
@@ -230,7 +238,6 @@ class SafeCastOverflowedUintDowncastError(CustomContractError):
 class LedgerAnchorNotGrowingError(CustomContractError):
     """An anchor's tree size is not larger than the latest checkpoint's."""
 
-    solidity_name = "LedgerAnchorNotGrowing"
     hint = "a new checkpoint must cover more entries than the latest one"
     current: int
     proposed: int
@@ -239,7 +246,6 @@ class LedgerAnchorNotGrowingError(CustomContractError):
 class LedgerAnchorProofLengthError(CustomContractError):
     """A consistency proof has the wrong number of hashes for its two tree sizes."""
 
-    solidity_name = "LedgerAnchorProofLength"
     hint = "the consistency proof must be computed from the latest anchored tree size"
     from_size: int
     to_size: int
@@ -250,7 +256,6 @@ class LedgerAnchorProofLengthError(CustomContractError):
 class LedgerAnchorInconsistentError(CustomContractError):
     """A consistency proof does not show that the new tree extends the anchored one."""
 
-    solidity_name = "LedgerAnchorInconsistent"
     hint = "the log at the new size does not extend the anchored checkpoint"
     from_size: int
     to_size: int
@@ -259,71 +264,41 @@ class LedgerAnchorInconsistentError(CustomContractError):
 class LedgerAnchorUnknownRootError(CustomContractError):
     """No anchored checkpoint has the root hash asked for."""
 
-    solidity_name = "LedgerAnchorUnknownRoot"
     root_hash: bytes
 
 
 class LedgerAnchorZeroRootError(CustomContractError):
     """The first checkpoint's root hash is zero, which no RFC 6962 tree has."""
 
-    solidity_name = "LedgerAnchorZeroRoot"
-
 
 class LedgerAnchorNoCheckpointError(CustomContractError):
     """The latest checkpoint was asked for before any was anchored."""
-
-    solidity_name = "LedgerAnchorNoCheckpoint"
 
 
 class CharityRegistryInvalidIdError(CustomContractError):
     """A charity id of zero."""
 
-    solidity_name = "CharityRegistryInvalidId"
     charity_id: bytes
 
 
 class CharityRegistryAlreadyRegisteredError(CustomContractError):
     """The charity id was registered before; ids are never reused."""
 
-    solidity_name = "CharityRegistryAlreadyRegistered"
     charity_id: bytes
 
 
 class CharityRegistryUnknownCharityError(CustomContractError):
     """The charity id was never registered."""
 
-    solidity_name = "CharityRegistryUnknownCharity"
     charity_id: bytes
 
 
 class CharityRegistryAlreadyRevokedError(CustomContractError):
     """The charity was revoked before."""
 
-    solidity_name = "CharityRegistryAlreadyRevoked"
     charity_id: bytes
     revoked_at: int
 
-
-CUSTOM_ERRORS: dict[str, type[CustomContractError]] = {
-    cls.solidity_name: cls
-    for cls in (
-        AccessControlUnauthorizedAccountError,
-        AccessControlBadConfirmationError,
-        SafeCastOverflowedUintDowncastError,
-        LedgerAnchorNotGrowingError,
-        LedgerAnchorProofLengthError,
-        LedgerAnchorInconsistentError,
-        LedgerAnchorUnknownRootError,
-        LedgerAnchorZeroRootError,
-        LedgerAnchorNoCheckpointError,
-        CharityRegistryInvalidIdError,
-        CharityRegistryAlreadyRegisteredError,
-        CharityRegistryUnknownCharityError,
-        CharityRegistryAlreadyRevokedError,
-    )
-}
-"""Solidity error name → its Python class. An ABI error missing here decodes all the
-same, as a plain ``CustomContractError``."""
 
 _ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
 _PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")

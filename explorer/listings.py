@@ -7,10 +7,12 @@ these functions only turn them into the models the pages and their ``.json`` twi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from explorer import models
-from ledger.accounting import Balance, CharityState, ProjectState
+from ledger.accounting import Balance, State
 from ledger.entries import format_at
 from ledger.errors import NotFoundError
 from ledger.store.queries import (
@@ -22,28 +24,21 @@ from ledger.store.queries import (
     Totals,
 )
 
+M = TypeVar("M", bound=BaseModel)
 
-def charity_facts(charity: CharityState) -> dict[str, Any]:
-    """The fields of ``models.CharityFacts``, from the charity's state."""
-    return {
-        "id": charity.charity_id,
-        "seq": charity.seq,
-        "name": charity.name,
-        "registration_no": charity.registration_no,
+
+def from_state(model: type[M], state: State, **fields: Any) -> M:
+    """``model`` filled from a projection's ``state``, and ``fields`` for what it lacks.
+
+    The model's ``id`` is the state's key (``donation_id``, …); every other field the
+    state has under the same name is taken from it, unless ``fields`` gives it.
+    """
+    taken = {
+        name: getattr(state, state.key if name == "id" else name)
+        for name in model.model_fields.keys() - fields.keys()
+        if name == "id" or hasattr(state, name)
     }
-
-
-def project_facts(project: ProjectState, charity_name: str) -> dict[str, Any]:
-    """The fields of ``models.ProjectFacts``, from the project's state and its charity's name."""
-    return {
-        "id": project.project_id,
-        "seq": project.seq,
-        "charity_id": project.charity_id,
-        "charity_name": charity_name,
-        "title": project.title,
-        "goal_amount": project.goal_amount,
-        "currency": project.currency,
-    }
+    return model(**taken, **fields)
 
 
 def pages(count: int, limit: int, page: int) -> int:
@@ -71,41 +66,20 @@ def totals(found: Totals, *, entries: int) -> models.Totals:
 
 def donation_summaries(found: Sequence[DonationListed]) -> list[models.DonationSummary]:
     return [
-        models.DonationSummary(
-            id=d.donation_id,
-            seq=d.seq,
-            charity_id=d.charity_id,
+        from_state(
+            models.DonationSummary,
+            listed.donation,
             charity_name=listed.charity_name,
-            project_id=d.project_id,
             project_title=listed.project_title,
-            amount=d.amount,
-            currency=d.currency,
-            paid_at=d.paid_at,
-            refunded=d.refunded,
-            allocated=d.allocated,
         )
         for listed in found
-        for d in (listed.donation,)
     ]
 
 
 def disbursement_briefs(found: Sequence[DisbursementListed]) -> list[models.DisbursementBrief]:
     return [
-        models.DisbursementBrief(
-            at=format_at(listed.at),
-            id=d.disbursement_id,
-            seq=d.seq,
-            charity_id=d.charity_id,
-            project_id=d.project_id,
-            payee=d.payee,
-            purpose=d.purpose,
-            amount=d.amount,
-            currency=d.currency,
-            allocated=d.allocated,
-            voided=d.voided,
-        )
+        from_state(models.DisbursementBrief, listed.disbursement, at=format_at(listed.at))
         for listed in found
-        for d in (listed.disbursement,)
     ]
 
 
@@ -116,8 +90,9 @@ def charities_page(
     return models.CharitiesPage(
         **_paged(listing, page=page, limit=limit),
         data=[
-            models.CharityListed(
-                **charity_facts(row.charity),
+            from_state(
+                models.CharityListed,
+                row.charity,
                 projects=row.projects,
                 donations=row.donations,
                 balances=balances(row.balances),
@@ -132,8 +107,10 @@ def projects_page(listing: Listing[ProjectListed], *, page: int, limit: int) -> 
     return models.ProjectsPage(
         **_paged(listing, page=page, limit=limit),
         data=[
-            models.ProjectListed(
-                **project_facts(row.project, row.charity_name),
+            from_state(
+                models.ProjectListed,
+                row.project,
+                charity_name=row.charity_name,
                 donations=row.donations,
                 received=row.received,
             )

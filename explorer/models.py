@@ -22,7 +22,7 @@ class ProjectSummary(BaseModel):
 
 
 class CharityFacts(BaseModel):
-    """What every view of a charity shows first (``listings.charity_facts`` fills it)."""
+    """What every view of a charity shows first."""
 
     id: str
     seq: int
@@ -37,7 +37,7 @@ class CharityPublic(CharityFacts):
 
 
 class ProjectFacts(BaseModel):
-    """What every view of a project shows first (``listings.project_facts`` fills it)."""
+    """What every view of a project shows first."""
 
     id: str
     seq: int

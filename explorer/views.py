@@ -16,6 +16,7 @@ from typing import Any
 
 from explorer import listings, models, urls
 from explorer.flows import fund_flows
+from explorer.listings import from_state
 from ledger import merkle
 from ledger.accounting import (
     AllocationState,
@@ -99,23 +100,20 @@ class PublicViews:
     def charity_view(self, charity_id: str) -> models.CharityPublic:
         charity = self.read.charity(charity_id)
         projects = self.read.find(ProjectState, charity_id=charity_id)
-        return models.CharityPublic(
-            **listings.charity_facts(charity),
-            signer=charity.signer,
-            projects=[
-                models.ProjectSummary(
-                    id=p.project_id, title=p.title, goal_amount=p.goal_amount, currency=p.currency
-                )
-                for p in projects
-            ],
+        return from_state(
+            models.CharityPublic,
+            charity,
+            projects=[from_state(models.ProjectSummary, p) for p in projects],
             balances=self._balances(charity_id=charity_id),
         )
 
     def project_view(self, project_id: str) -> models.ProjectPublic:
         project = self.read.project(project_id)
         charity = self.read.charity(project.charity_id)
-        return models.ProjectPublic(
-            **listings.project_facts(project, charity.name),
+        return from_state(
+            models.ProjectPublic,
+            project,
+            charity_name=charity.name,
             balances=self._balances(project_id=project_id),
         )
 
@@ -134,15 +132,10 @@ class PublicViews:
     def _disbursement_summary(
         self, disbursement: DisbursementState, entry: Entry
     ) -> models.DisbursementSummary:
-        return models.DisbursementSummary(
-            id=disbursement.disbursement_id,
-            seq=disbursement.seq,
+        return from_state(
+            models.DisbursementSummary,
+            disbursement,
             at=entry.at,
-            payee=disbursement.payee,
-            purpose=disbursement.purpose,
-            amount=disbursement.amount,
-            currency=disbursement.currency,
-            voided=disbursement.voided,
             evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
         )
 
@@ -174,21 +167,13 @@ class PublicViews:
             for e in timeline
             if e.kind == "donation.refunded"
         ]
-        return models.DonationPublic(
-            id=donation.donation_id,
-            seq=donation.seq,
+        return from_state(
+            models.DonationPublic,
+            donation,
             recorded_at=received.at,
-            charity_id=charity.charity_id,
             charity_name=charity.name,
-            project_id=project.project_id if project else None,
             project_title=project.title if project else None,
-            amount=donation.amount,
-            currency=donation.currency,
-            channel=donation.channel,
-            paid_at=donation.paid_at,
             donor_commitment=str(received.body["donor_commitment"]),
-            refunded=donation.refunded,
-            allocated=donation.allocated,
             unspent=donation.available,
             status=self.status(donation.seq),
             funded=funded,
@@ -201,20 +186,11 @@ class PublicViews:
         charity = self.read.charity(disbursement.charity_id)
         entry = self.store.entry(disbursement.seq)
         allocations = self.read.find(AllocationState, disbursement_id=disbursement_id)
-        return models.DisbursementPublic(
-            id=disbursement.disbursement_id,
-            seq=disbursement.seq,
+        return from_state(
+            models.DisbursementPublic,
+            disbursement,
             at=entry.at,
-            charity_id=charity.charity_id,
             charity_name=charity.name,
-            project_id=disbursement.project_id,
-            payee=disbursement.payee,
-            purpose=disbursement.purpose,
-            amount=disbursement.amount,
-            currency=disbursement.currency,
-            allocated=disbursement.allocated,
-            unfunded=disbursement.unfunded,
-            voided=disbursement.voided,
             evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
             allocations=[allocation_public(a) for a in allocations],
             timeline=[
@@ -557,11 +533,4 @@ def _int(value: object) -> int:
 
 
 def allocation_public(allocation: AllocationState) -> models.AllocationPublic:
-    return models.AllocationPublic(
-        id=allocation.allocation_id,
-        seq=allocation.seq,
-        donation_id=allocation.donation_id,
-        disbursement_id=allocation.disbursement_id,
-        amount=allocation.amount,
-        reversed=allocation.reversed,
-    )
+    return from_state(models.AllocationPublic, allocation)

@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from ledger.store.rows import all_rows, first_row
 from ledger.store.tables import CHECKPOINT
 
 # pg_try_advisory_lock key of the anchoring leader (session-level, unlike the append
@@ -72,26 +73,20 @@ class CheckpointLog:
 
     def all(self) -> list[AnchoredCheckpoint]:
         """Every recorded checkpoint, by index."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index))
-            return [_from_row(row) for row in rows]
+        query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index)
+        return all_rows(self.engine, query, _from_row)
 
     def latest(self, *, confirmed_only: bool = False) -> AnchoredCheckpoint | None:
         """The checkpoint with the highest index (optionally: the highest confirmed one)."""
         query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index.desc()).limit(1)
         if confirmed_only:
             query = query.where(CHECKPOINT.c.confirmed.is_(True))
-        with self.engine.connect() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else _from_row(row)
+        return first_row(self.engine, query, _from_row)
 
     def get(self, checkpoint_index: int) -> AnchoredCheckpoint | None:
         """The checkpoint with that index, if recorded."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(CHECKPOINT).where(CHECKPOINT.c.checkpoint_index == checkpoint_index)
-            ).first()
-        return None if row is None else _from_row(row)
+        query = select(CHECKPOINT).where(CHECKPOINT.c.checkpoint_index == checkpoint_index)
+        return first_row(self.engine, query, _from_row)
 
     def covering(self, seq: int, *, confirmed_only: bool = False) -> AnchoredCheckpoint | None:
         """The latest checkpoint whose tree contains entry ``seq``."""
@@ -103,9 +98,7 @@ class CheckpointLog:
         )
         if confirmed_only:
             query = query.where(CHECKPOINT.c.confirmed.is_(True))
-        with self.engine.connect() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else _from_row(row)
+        return first_row(self.engine, query, _from_row)
 
     def first_covering(self, seq: int) -> AnchoredCheckpoint | None:
         """The first checkpoint whose tree contains entry ``seq``: when it went on chain."""
@@ -115,9 +108,7 @@ class CheckpointLog:
             .order_by(CHECKPOINT.c.checkpoint_index)
             .limit(1)
         )
-        with self.engine.connect() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else _from_row(row)
+        return first_row(self.engine, query, _from_row)
 
     def newest(
         self, limit: int, *, before: int | None = None

@@ -26,6 +26,7 @@ from sqlmodel import Field
 
 from ledger.entries import Entry
 from ledger.store.journal import Store, new_id
+from ledger.store.rows import all_rows, first_row
 from ledger.store.tables import DONATION, Table
 
 EVENTS: dict[str, str] = {
@@ -183,20 +184,16 @@ class Outbox:
             )
 
     def endpoints(self, charity_id: str) -> list[Endpoint]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(ENDPOINT)
-                .where(ENDPOINT.c.charity_id == charity_id)
-                .order_by(ENDPOINT.c.created_ms, ENDPOINT.c.endpoint_id)
-            )
-            return [_endpoint(row) for row in rows]
+        query = (
+            select(ENDPOINT)
+            .where(ENDPOINT.c.charity_id == charity_id)
+            .order_by(ENDPOINT.c.created_ms, ENDPOINT.c.endpoint_id)
+        )
+        return all_rows(self.engine, query, _endpoint)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(ENDPOINT).where(ENDPOINT.c.endpoint_id == endpoint_id)
-            ).first()
-            return None if row is None else _endpoint(row)
+        query = select(ENDPOINT).where(ENDPOINT.c.endpoint_id == endpoint_id)
+        return first_row(self.engine, query, _endpoint)
 
     def disable(self, endpoint_id: str, now_ms: int) -> None:
         """No more events for this endpoint; what is pending for it is not sent."""
@@ -333,21 +330,17 @@ class Outbox:
 
     def deliveries(self, endpoint_id: str, limit: int = 100) -> list[Delivery]:
         """An endpoint's delivery log, newest first."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(DELIVERY)
-                .where(DELIVERY.c.endpoint_id == endpoint_id)
-                .order_by(DELIVERY.c.created_ms.desc(), DELIVERY.c.seq.desc())
-                .limit(limit)
-            )
-            return [_delivery(row) for row in rows]
+        query = (
+            select(DELIVERY)
+            .where(DELIVERY.c.endpoint_id == endpoint_id)
+            .order_by(DELIVERY.c.created_ms.desc(), DELIVERY.c.seq.desc())
+            .limit(limit)
+        )
+        return all_rows(self.engine, query, _delivery)
 
     def delivery(self, delivery_id: str) -> Delivery | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(DELIVERY).where(DELIVERY.c.delivery_id == delivery_id)
-            ).first()
-            return None if row is None else _delivery(row)
+        query = select(DELIVERY).where(DELIVERY.c.delivery_id == delivery_id)
+        return first_row(self.engine, query, _delivery)
 
     def replay(self, delivery_id: str, now_ms: int) -> None:
         """Send a delivery again, now (same id and body), whatever became of it."""

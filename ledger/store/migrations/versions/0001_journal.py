@@ -1,8 +1,6 @@
 """The journal, its Merkle nodes, idempotency keys and the projections
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -10,10 +8,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import columns
+
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 APPEND_ONLY = ("entry", "merkle_node")
@@ -68,13 +66,13 @@ def _drop_append_only_triggers() -> None:
 def upgrade() -> None:
     op.create_table(
         "allocation",
-        sa.Column("allocation_id", sa.String(length=43), nullable=False),
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
+        columns.journal_id("allocation_id"),
+        columns.journal_id("donation_id"),
+        columns.journal_id("disbursement_id"),
+        columns.integer("amount"),
+        columns.integer("seq"),
         sa.Column("reversed", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("allocation_id", name=op.f("pk_allocation")),
+        columns.primary_key("allocation", "allocation_id"),
     )
     op.create_index(
         op.f("ix_allocation_disbursement_id"), "allocation", ["disbursement_id"], unique=False
@@ -82,26 +80,26 @@ def upgrade() -> None:
     op.create_index(op.f("ix_allocation_donation_id"), "allocation", ["donation_id"], unique=False)
     op.create_table(
         "charity",
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        columns.journal_id("charity_id"),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("registration_no", sa.String(length=64), nullable=False),
         sa.Column("signer", sa.String(length=42), nullable=True),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("charity_id", name=op.f("pk_charity")),
+        columns.integer("seq"),
+        columns.primary_key("charity", "charity_id"),
     )
     op.create_table(
         "disbursement",
-        sa.Column("disbursement_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
+        columns.journal_id("disbursement_id"),
+        columns.journal_id("charity_id"),
+        columns.journal_id("project_id", nullable=True),
+        columns.integer("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("payee", sa.String(length=200), nullable=False),
         sa.Column("purpose", sa.String(length=500), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
+        columns.integer("seq"),
+        columns.integer("allocated"),
         sa.Column("voided", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("disbursement_id", name=op.f("pk_disbursement")),
+        columns.primary_key("disbursement", "disbursement_id"),
     )
     op.create_index(
         op.f("ix_disbursement_charity_id"), "disbursement", ["charity_id"], unique=False
@@ -111,17 +109,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "donation",
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.Column("project_id", sa.String(length=43), nullable=True),
-        sa.Column("amount", sa.BigInteger(), nullable=False),
+        columns.journal_id("donation_id"),
+        columns.journal_id("charity_id"),
+        columns.journal_id("project_id", nullable=True),
+        columns.integer("amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("paid_at", sa.String(length=24), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("refunded", sa.BigInteger(), nullable=False),
-        sa.Column("allocated", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donation")),
+        columns.integer("seq"),
+        columns.integer("refunded"),
+        columns.integer("allocated"),
+        columns.primary_key("donation", "donation_id"),
     )
     op.create_index(
         "ix_donation_charity_id_project_id_seq",
@@ -131,45 +129,45 @@ def upgrade() -> None:
     )
     op.create_table(
         "entry",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        columns.integer("seq"),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        columns.timestamp("at"),
         sa.Column("leaf", sa.Text(), nullable=False),
-        sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_entry")),
+        columns.digest("leaf_hash"),
+        columns.primary_key("entry", "seq"),
     )
     op.create_table(
         "idempotency",
         sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("request_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("first_seq", sa.BigInteger(), nullable=False),
+        columns.digest("request_hash"),
+        columns.integer("first_seq"),
         sa.Column("entry_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_idempotency")),
+        columns.timestamp("created_at"),
+        columns.primary_key("idempotency", "key"),
     )
     op.create_table(
         "entry_ref",
-        sa.Column("ref_id", sa.String(length=43), nullable=False),
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("ref_id", "seq", name=op.f("pk_entry_ref")),
+        columns.journal_id("ref_id"),
+        columns.integer("seq"),
+        columns.primary_key("entry_ref", "ref_id", "seq"),
     )
     op.create_table(
         "merkle_node",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_merkle_node")),
+        columns.integer("idx"),
+        columns.digest("hash"),
+        columns.primary_key("merkle_node", "level", "idx"),
     )
     op.create_table(
         "project",
-        sa.Column("project_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        columns.journal_id("project_id"),
+        columns.journal_id("charity_id"),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("goal_amount", sa.BigInteger(), nullable=False),
+        columns.integer("goal_amount"),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project")),
+        columns.integer("seq"),
+        columns.primary_key("project", "project_id"),
     )
     op.create_index(op.f("ix_project_charity_id"), "project", ["charity_id"], unique=False)
     _append_only_triggers()

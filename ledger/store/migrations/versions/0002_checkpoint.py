@@ -1,8 +1,6 @@
 """Anchored checkpoints, mirrored from the chain by the anchor worker
 
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -10,26 +8,26 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import columns
+
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "checkpoint",
-        sa.Column("checkpoint_index", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("tree_size", sa.BigInteger(), nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("chain_id", sa.BigInteger(), nullable=False),
+        columns.integer("checkpoint_index"),
+        columns.integer("tree_size"),
+        columns.digest("root_hash"),
+        columns.integer("chain_id"),
         sa.Column("contract", sa.String(length=42), nullable=False),
-        sa.Column("tx_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.Column("block_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=False),
+        columns.digest("tx_hash"),
+        columns.integer("block_number"),
+        columns.digest("block_hash"),
+        columns.timestamp("anchored_at"),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("checkpoint_index", name=op.f("pk_checkpoint")),
+        columns.primary_key("checkpoint", "checkpoint_index"),
         sa.UniqueConstraint("tree_size", name=op.f("uq_checkpoint_tree_size")),
     )
 

@@ -1,8 +1,6 @@
 """Donors (personal data, operator only), API keys and evidence files
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26
+Created 2026-11-26.
 """
 
 from __future__ import annotations
@@ -10,45 +8,45 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import columns
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "api_key",
-        sa.Column("key_hash", sa.LargeBinary(length=32), nullable=False),
+        columns.digest("key_hash"),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=True),
+        columns.journal_id("charity_id", nullable=True),
         sa.Column("label", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_api_key")),
+        columns.timestamp("created_at"),
+        columns.timestamp("revoked_at", nullable=True),
+        columns.primary_key("api_key", "key_hash"),
     )
     op.create_index(op.f("ix_api_key_charity_id"), "api_key", ["charity_id"], unique=False)
     op.create_table(
         "donor",
-        sa.Column("donation_id", sa.String(length=43), nullable=False),
+        columns.journal_id("donation_id"),
         sa.Column("receipt_secret", sa.LargeBinary(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("anonymous", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("donation_id", name=op.f("pk_donor")),
+        columns.timestamp("created_at"),
+        columns.primary_key("donor", "donation_id"),
     )
     op.create_table(
         "evidence_file",
-        sa.Column("sha256", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        columns.digest("sha256"),
+        columns.journal_id("charity_id"),
         sa.Column("media_type", sa.String(length=127), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
+        columns.integer("size"),
         sa.Column("filename", sa.String(length=255), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
-        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", "charity_id", name=op.f("pk_evidence_file")),
+        columns.timestamp("uploaded_at"),
+        columns.primary_key("evidence_file", "sha256", "charity_id"),
     )
 
 

@@ -1,8 +1,6 @@
 """Each registration number once: charity_registration, filled from the charities so far
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -11,19 +9,18 @@ import sqlalchemy as sa
 from alembic import op
 
 from ledger.entries import registration_key
+from ledger.store.migrations import columns
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     table = op.create_table(
         "charity_registration",
         sa.Column("registration_key", sa.String(length=64), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
-        sa.PrimaryKeyConstraint("registration_key", name=op.f("pk_charity_registration")),
+        columns.journal_id("charity_id"),
+        columns.primary_key("charity_registration", "registration_key"),
     )
     # The charities registered so far, the first of each number (a journal written before
     # this table may hold a number twice: it stays there, and the number stays taken).

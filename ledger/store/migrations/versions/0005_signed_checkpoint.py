@@ -1,8 +1,6 @@
 """Checkpoints signed by the log key (C2SP signed notes, ADR 0031): signed_checkpoint
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -10,20 +8,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import columns
+
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "signed_checkpoint",
-        sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
+        columns.integer("tree_size"),
+        columns.digest("root_hash"),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_signed_checkpoint")),
+        columns.timestamp("signed_at"),
+        columns.primary_key("signed_checkpoint", "tree_size"),
     )
     # A signed checkpoint is a statement made once: like the journal, never changed.
     # (shanlian_reject_change comes from revision 0001.)

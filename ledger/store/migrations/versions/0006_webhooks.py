@@ -1,8 +1,6 @@
 """Webhooks: charities' endpoints and the outbox of deliveries (ledger/store/outbox.py)
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -10,24 +8,24 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import columns
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "webhook_endpoint",
-        sa.Column("endpoint_id", sa.String(length=43), nullable=False),
-        sa.Column("charity_id", sa.String(length=43), nullable=False),
+        columns.journal_id("endpoint_id"),
+        columns.journal_id("charity_id"),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("events", sa.String(length=200), nullable=False),
         sa.Column("secret", sa.String(length=80), nullable=False),
-        sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("disabled_ms", sa.BigInteger(), nullable=True),
-        sa.Column("next_seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("endpoint_id", name=op.f("pk_webhook_endpoint")),
+        columns.integer("created_ms"),
+        columns.integer("disabled_ms", nullable=True),
+        columns.integer("next_seq"),
+        columns.primary_key("webhook_endpoint", "endpoint_id"),
     )
     op.create_index(
         op.f("ix_webhook_endpoint_charity_id"), "webhook_endpoint", ["charity_id"], unique=False
@@ -35,18 +33,18 @@ def upgrade() -> None:
     op.create_table(
         "webhook_delivery",
         sa.Column("delivery_id", sa.String(length=44), nullable=False),
-        sa.Column("endpoint_id", sa.String(length=43), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
+        columns.journal_id("endpoint_id"),
+        columns.integer("seq"),
         sa.Column("event", sa.String(length=40), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_ms", sa.BigInteger(), nullable=False),
-        sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("last_ms", sa.BigInteger(), nullable=True),
+        columns.integer("next_ms"),
+        columns.integer("created_ms"),
+        columns.integer("last_ms", nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=True),
-        sa.PrimaryKeyConstraint("delivery_id", name=op.f("pk_webhook_delivery")),
+        columns.primary_key("webhook_delivery", "delivery_id"),
         sa.UniqueConstraint("endpoint_id", "seq", name=op.f("uq_webhook_delivery_endpoint_id_seq")),
     )
     op.create_index(
