@@ -23,6 +23,7 @@ from api.keys import PLATFORM, Principal
 from api.services import Services
 from ledger.accounting import DisbursementState, DonationState
 from ledger.store import projections
+from ledger.store.official_receipts import OfficialReceipt, OfficialReceipts
 
 if TYPE_CHECKING:
     from chain.embedded import EmbeddedChain
@@ -283,6 +284,8 @@ def load_demo(
                     key=f"demo-{seed}-{summary.donations}",
                 )
                 summary.donations += 1
+                if not summary.sample_receipts:  # its donor sees the official e-receipt
+                    _official_receipt(services, created_donation.id, charity_id, clock.now)
                 if len(summary.sample_receipts) < 3:
                     summary.sample_receipts.append(created_donation.receipt.url)
                 if progress is not None:
@@ -306,6 +309,24 @@ def load_demo(
             embedded.clock = None
     summary.entries = services.store.size() - size_before
     return summary
+
+
+def _official_receipt(services: Services, donation_id: str, charity_id: str, now: datetime) -> None:
+    """The official e-receipt the charity issued for a donation, attached a day later (ADR
+    0041): the first sample receipt's page shows it beside the traceability receipt."""
+    OfficialReceipts(services.store).attach(
+        OfficialReceipt(
+            donation_id=donation_id,
+            version=1,
+            charity_id=charity_id,
+            code="53060126",
+            number=f"{int(now.timestamp()) % 10**10:010d}",
+            check_code="7C2E9A",
+            reason=None,
+            attached_by=f"charity:{charity_id}",
+            attached_ms=int((now + timedelta(days=1)).timestamp() * 1000),
+        )
+    )
 
 
 def _date_blocks_by(services: Services, clock: _Clock, start: datetime) -> EmbeddedChain | None:

@@ -199,6 +199,28 @@ _DAY = itemgetter(slice(8, 10))
 """The day of a timestamp the scanner took (above 28: maybe not a real day)."""
 
 
+def _run_of(columns: Sequence[list[Any]], start: int, count: int) -> Sequence[list[Any]]:
+    """The items ``start`` to ``start + count`` of each column (the columns themselves when
+    that is all of them: the common block, one run of a shape, is not copied)."""
+    if start == 0 and count == len(columns[0]):
+        return columns
+    return [column[start : start + count] for column in columns]
+
+
+def _real_instants(column: Sequence[str], *, ordered: bool = False) -> bool:
+    """Whether every timestamp of the scanner's shape in ``column`` is a real instant.
+
+    Up to the 28th every one is (``real_instant``); in a column in order whose first and
+    last lie in one month, every day lies between theirs, so the last one's says it.
+    """
+    if ordered and column[0][:7] == column[-1][:7]:
+        if column[-1][8:10] <= "28":
+            return True
+    elif max(map(_DAY, column)) <= "28":
+        return True
+    return all(map(real_instant, set(column)))
+
+
 class _Pass:
     """One pass over an export: the state kept between blocks."""
 
@@ -260,14 +282,17 @@ class _Pass:
             count = end - first
             shape = shaped[first]
             if shape == DONATION:
-                columns = [column[d : d + count] for column in donations]
+                columns = _run_of(donations, d, count)
                 d += count
                 if self._donations(columns):
                     continue
                 rows: Iterable[tuple[object, ...]] = zip(*columns, strict=True)
             elif shape == ALLOCATION:
-                rows = zip(*[column[a : a + count] for column in allocations], strict=True)
+                columns = _run_of(allocations, a, count)
                 a += count
+                if self._allocations(columns):
+                    continue
+                rows = zip(*columns, strict=True)
             else:
                 rows = itertools.repeat((), count)
             for i, row in enumerate(rows, first):
@@ -293,22 +318,16 @@ class _Pass:
             finds what is wrong (or that nothing is: this only takes the common case).
         """
         (actors, ats, amounts, channels, charities, currencies, donation_ids, paid_ats, projects,
-         numbers) = columns  # fmt: skip
-        i, count = self.size, len(donation_ids)
+         seqs) = columns  # fmt: skip
+        count = len(donation_ids)
         if not count:
             return True
-        seqs = numbers
-        if seqs != list(range(i, i + count)):  # so none is above MAX_SEQ either
-            return False
-        if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
-            return False
-        if not self._on_time(i, ats):
+        if not self._in_order(seqs, ats):
             return False
         if not ISO_4217.issuperset(currencies):
             return False
-        for column in (ats, paid_ats):  # fast_values, and the 'at' of the timestamps check
-            if max(map(_DAY, column)) > "28" and not all(map(real_instant, set(column))):
-                return False
+        if not _real_instants(paid_ats):  # fast_values
+            return False
         if not self.books.receive_donations(
             seqs, actors, donation_ids, charities, projects, amounts, currencies, channels, paid_ats
         ):
@@ -316,6 +335,51 @@ class _Pass:
         self.size += count
         self.prev_seq, self.prev_at = seqs[-1], ats[-1]
         self.kinds["donation.received"] = self.kinds.get("donation.received", 0) + count
+        return True
+
+    def _in_order(self, seqs: Sequence[int], ats: Sequence[str]) -> bool:
+        """Whether a run of lines of a shape, from line ``self.size`` on, passes the sequence
+        and timestamps checks as a whole: what ``_line`` checks of each line, at once."""
+        i = self.size
+        if seqs != list(range(i, i + len(seqs))):  # so none is above MAX_SEQ either
+            return False
+        if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
+            return False
+        return self._on_time(i, ats) and _real_instants(ats, ordered=True)
+
+    def _allocations(self, columns: Sequence[Sequence[Any]]) -> bool:
+        """Replay a run of allocation lines, when their sequence and dates check out as a
+        whole; else do nothing.
+
+        ``columns``: as ``audit.scanner.scan`` gives them (``ALLOCATION_COLUMNS``). Each
+        allocation goes through the books' rules as ``_line`` would take it, and a broken
+        rule is a problem named by its ``seq`` as there; only the checks of the sequence
+        and the timestamps, which every line of the run passes, are made once for the run.
+
+        Returns:
+            Whether they were replayed: False sends them to ``_line`` one by one.
+        """
+        actors, ats, allocation_ids, amounts, disbursement_ids, donation_ids, seqs = columns
+        count = len(seqs)
+        if not count:
+            return True
+        if not self._in_order(seqs, ats):
+            return False
+        make_allocation = self.books.make_allocation
+        for seq, actor, allocation, amount, disbursement, donation in zip(
+            seqs, actors, allocation_ids, amounts, disbursement_ids, donation_ids, strict=True
+        ):
+            try:
+                make_allocation(seq, actor, allocation, donation, disbursement, amount)
+            except AccountingError as error:
+                self.checks["accounting"].add(
+                    Problem(
+                        "accounting", f"allocation.made: {error.field}: {error.message}", seq=seq
+                    )
+                )
+        self.size += count
+        self.prev_seq, self.prev_at = seqs[-1], ats[-1]
+        self.kinds["allocation.made"] = self.kinds.get("allocation.made", 0) + count
         return True
 
     def _line(self, shape: int, row: tuple[str, ...] | None, line: bytes) -> None:

@@ -394,4 +394,16 @@ ZH_CN: dict[str, str] = {
     "Donation {n} of that list has no valid receipt code.": "该列表第 {n} 笔捐款的收据密码无效。",
     "That link is damaged: it carries no valid list of donations.": "这个链接已损坏：其中没有有效的捐款列表。",
     "That file is too big to be a list of donations.": "这个文件太大，不可能是捐款列表。",
+    # -- official e-receipts on the donor's donation page (ADR 0041) ---------------------------
+    "Your two receipts, and which is which": "您的两份凭证，各是什么",
+    "shanlian traceability receipt": "善链追溯凭证",
+    "Checked against the chain: your browser proved above that this donation is in the anchored journal and that it is yours. It shows where the money went.": "与区块链核对：您的浏览器已在上方证明这笔捐款记在已上链锚定的账本中，而且是您的。它显示钱的去向。",
+    "Official donation receipt (公益事业捐赠电子票据)": "官方捐赠票据（公益事业捐赠电子票据）",
+    "Issued by the charity, checkable on the government platform (全国财政电子票据查验平台) with the code, number and check code below. This site does not check it.": "由慈善组织开具，可凭下面的票据代码、票据号码和校验码在全国财政电子票据查验平台查验。本站不核验它。",
+    "Receipt code": "票据代码",
+    "Receipt number": "票据号码",
+    "Check code": "校验码",
+    "The charity corrected this receipt after it first attached it.": "慈善组织在首次登记后更正过这张票据。",
+    "The charity has not attached an official receipt to this donation yet.": "慈善组织尚未为这笔捐款登记官方捐赠票据。",
+    "Only you see this, with your receipt code: these numbers would let anyone look up your name on the government platform.": "只有持收据密码的您能看到这些：凭这些号码，任何人都能在政府平台查到您的姓名。",
 }

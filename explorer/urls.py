@@ -123,6 +123,11 @@ def api_proof(donation_id: str) -> str:
     return f"{API}/donations/{_segment(donation_id)}/proof"
 
 
+def api_official_receipt_reveal(donation_id: str) -> str:
+    """The donation's official e-receipt for its donor, asked with the receipt code (POST)."""
+    return f"{API}/donations/{_segment(donation_id)}/official-receipt/reveal"
+
+
 def api_transfer_qr() -> str:
     """The QR code of a link that moves a donor's list to another device (POST)."""
     return f"{API}/receipts/transfer-qr"

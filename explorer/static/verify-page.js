@@ -44,6 +44,42 @@
         var detail = { donationId: section.getAttribute("data-donation-id"), secret: secret };
         root.dispatchEvent(new root.CustomEvent("shanlian:receipt", { detail: detail }));
       }
+      if (verdict === "mine") showOfficialReceipt();
+    }
+
+    /* The official e-receipt (ADR 0041), for the donor only: asked for with the receipt
+     * code once it is proven theirs, and shown beside the traceability receipt. */
+    function showOfficialReceipt() {
+      var box = document.getElementById("receipts");
+      if (!box || typeof root.fetch !== "function") return;
+      root
+        .fetch(box.getAttribute("data-reveal-url"), {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ receipt_secret: secret }),
+          cache: "no-store",
+          credentials: "omit",
+        })
+        .then(function (response) {
+          if (response.status === 404) return null;
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (found) {
+          if (found) {
+            document.getElementById("official-code").textContent = found.code;
+            document.getElementById("official-number").textContent = found.number;
+            document.getElementById("official-check-code").textContent = found.check_code;
+            document.getElementById("official-facts").hidden = false;
+            document.getElementById("official-corrected").hidden = !found.corrected;
+          } else {
+            document.getElementById("official-none").hidden = false;
+          }
+          box.hidden = false;
+        })
+        .catch(function () {
+          // Not shown: the traceability receipt stands on its own.
+        });
     }
 
     function report(step, state, text) {

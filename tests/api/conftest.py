@@ -20,6 +20,7 @@ from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from ledger.store.journal import Store
+from ledger.store.official_receipts import OFFICIAL_RECEIPT
 from ledger.store.tables import API_KEY, DISBURSEMENT, DONATION, DONOR, EVIDENCE_FILE, IDEMPOTENCY
 from tests import factories as f
 
@@ -194,7 +195,15 @@ class Api:
         with self.store.engine.connect() as connection:
             rows = {
                 table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (DONOR, IDEMPOTENCY, EVIDENCE_FILE, API_KEY, DONATION, DISBURSEMENT)
+                for table in (
+                    DONOR,
+                    IDEMPOTENCY,
+                    EVIDENCE_FILE,
+                    API_KEY,
+                    DONATION,
+                    DISBURSEMENT,
+                    OFFICIAL_RECEIPT,
+                )
             }
         return Stored(size=size, root=self.store.root(size), rows=rows)
 

@@ -26,6 +26,7 @@ from api.routes import PlatformOnly
 from api.webhooks import now_ms
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
+from ledger.store.official_receipts import OfficialReceipt, OfficialReceipts
 from ledger.store.outbox import Outbox
 from tests.api.conftest import (
     MINIMAL_PDF,
@@ -70,6 +71,24 @@ class World:
         Outbox(self.api.store).queue(now_ms())
         [made] = Outbox(self.api.store).deliveries(endpoint.endpoint_id, 1)
         return endpoint.endpoint_id, made.delivery_id
+
+    def official_receipt(self) -> tuple[str, str]:
+        """A donation of the charity with an official e-receipt attached, and its receipt code."""
+        donation_id = self.fresh_donation()
+        OfficialReceipts(self.api.store).attach(
+            OfficialReceipt(
+                donation_id,
+                1,
+                self.charity_id,
+                *OFFICIAL_RECEIPT.values(),
+                None,
+                "platform",
+                now_ms(),
+            )
+        )
+        # Every role asks from one test client: each case starts with the rate's whole burst.
+        self.api.client.app.state.official_receipt_rates = None  # type: ignore[attr-defined]
+        return donation_id, self.api.services.receipt_secret(donation_id).hex()
 
     def fresh_disbursement(self, amount: int = 6_000, **body: Any) -> str:
         answer = self.api.disburse(self.charity_id, self.project_id, self.auth["owner"], amount)
@@ -176,6 +195,15 @@ def that_charity(status: int) -> dict[str, int]:
         "no_token": 401,
         "invalid_token": 401,
     }
+
+
+def recipient(status: int) -> dict[str, int]:
+    """The charity that received the donation, or the platform; to another charity the
+    donation is not found (ADR 0041)."""
+    return that_charity(status) | {"other_charity": 404}
+
+
+OFFICIAL_RECEIPT = {"code": "11060126", "number": "0000123456", "check_code": "8A3F2C"}
 
 
 def project_body() -> dict[str, Any]:
@@ -444,6 +472,42 @@ TABLE: dict[tuple[str, str], list[Case]] = {
             that_charity(202),
         )
     ],
+    # Official e-receipts: attached by the charity, shown to the donor (api/official_receipts.py).
+    ("PUT", f"{V1}/donations/{{donation_id}}/official-receipt"): [
+        Case(
+            lambda w: (
+                f"{V1}/donations/{w.fresh_donation()}/official-receipt",
+                {"json": OFFICIAL_RECEIPT},
+            ),
+            recipient(200),
+        )
+    ],
+    ("GET", f"{V1}/donations/{{donation_id}}/official-receipt"): [
+        Case(
+            lambda w: (f"{V1}/donations/{w.official_receipt()[0]}/official-receipt", {}),
+            recipient(200),
+        )
+    ],
+    ("POST", f"{V1}/donations/{{donation_id}}/official-receipt/reveal"): [
+        Case(
+            lambda w: (
+                "{}/donations/{}/official-receipt/reveal".format(V1, *w.official_receipt()[:1]),
+                {"json": {"receipt_secret": w.official_receipt()[1]}},
+            ),
+            everyone(404),
+            label="another donation's receipt code",
+        ),
+        Case(
+            lambda w: (
+                lambda d, s: (
+                    f"{V1}/donations/{d}/official-receipt/reveal",
+                    {"json": {"receipt_secret": s}},
+                )
+            )(*w.official_receipt()),
+            everyone(200),
+            label="its own receipt code",
+        ),
+    ],
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
@@ -514,6 +578,9 @@ SECRET_ROUTES = {
     ("GET", f"{V1}/donations/{{donation_id}}/receipt.png"),
     ("GET", f"{V1}/donations/{{donation_id}}/receipt.svg"),
     ("GET", f"{V1}/donations/{{donation_id}}/receipt"),
+    ("PUT", f"{V1}/donations/{{donation_id}}/official-receipt"),
+    ("GET", f"{V1}/donations/{{donation_id}}/official-receipt"),
+    ("POST", f"{V1}/donations/{{donation_id}}/official-receipt/reveal"),
 }
 """Routes whose answer carries a secret (an API key, a receipt's): ``Cache-Control: no-store``."""
 SECRET_MARKERS = re.compile(rb'"secret":\s*"[0-9a-f]{32}"|"api_key":\s*"sk_|#s=[0-9a-f]{32}')
@@ -650,12 +717,18 @@ def test_the_explorers_pages_answer_everyone_alike(world: World) -> None:
 WRITE_ROUTES = sorted(
     key
     for key in TABLE
-    if key[0] == "POST"
+    if key[0] in ("POST", "PUT")
     and key[1].startswith(V1)
-    and key[1] not in (f"{V1}/chain/rpc", f"{V1}/receipts/transfer-qr")
+    and key[1]
+    not in (
+        f"{V1}/chain/rpc",
+        f"{V1}/receipts/transfer-qr",
+        f"{V1}/donations/{{donation_id}}/official-receipt/reveal",
+    )
 )
-"""Every route that writes (the public JSON-RPC proxy reads the chain, and the transfer QR
-code draws a picture, for anyone)."""
+"""Every route that writes (the public JSON-RPC proxy reads the chain, the transfer QR
+code draws a picture, for anyone, and the donor's official receipt is read with its
+receipt code)."""
 TENANT_IN_BODY = {("POST", f"{V1}/disbursements"), ("POST", f"{V1}/allocations")}
 """Routes whose charity is named only in the body: another charity's key has the role, so its
 403 comes once the body is read (a malformed body gets 422 first)."""
@@ -702,7 +775,7 @@ def test_a_caller_without_the_role_gets_401_or_403_whatever_the_body(
     call = {k: v for k, v in variant.items() if k != "headers"}
     headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
     before = world.api.stored()
-    response = world.api.client.post(url, headers=headers, **call)
+    response = world.api.client.request(route[0], url, headers=headers, **call)
     expected = _refused_roles(route)[role]
     if route in TENANT_IN_BODY and role == "other_charity":
         assert response.status_code in (403, 422), response.text
@@ -745,7 +818,7 @@ def test_the_right_role_with_a_bad_body_gets_a_problem_naming_it(
             continue
         call = {k: v for k, v in variant.items() if k != "headers"}
         headers = kwargs.get("headers", {}) | variant.get("headers", {}) | world.auth[role]
-        response = world.api.client.post(url, headers=headers, **call)
+        response = world.api.client.request(route[0], url, headers=headers, **call)
         assert 400 <= response.status_code < 500, (body, response.text)
         assert response.status_code not in (401, 403), (body, response.text)
         assert response.headers["content-type"] == "application/problem+json", body

@@ -222,7 +222,19 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             "/api/v1/allocations",
             {"donation_id": w.free_donation_id, "disbursement_id": w.disbursement_id, "amount": 1},
         ),
+        "official receipt": (
+            f"/api/v1/donations/{w.free_donation_id}/official-receipt",
+            {"code": "11060126", "number": "0000123456", "check_code": "8A3F2C", "reason": "r"},
+        ),
+        "official receipt reveal": (
+            f"/api/v1/donations/{w.free_donation_id}/official-receipt/reveal",
+            {"receipt_secret": "0" * 32},
+        ),
     }
+
+
+WRITE_METHODS = {"official receipt": "PUT"}
+"""The write routes above that are not POST."""
 
 
 def _strings(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[list[str], str]]:
@@ -234,7 +246,18 @@ def _strings(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[list[str]
 
 
 @pytest.mark.parametrize(
-    "route", ["charity", "project", "donation", "refund", "disbursement", "void", "allocation"]
+    "route",
+    [
+        "charity",
+        "project",
+        "donation",
+        "refund",
+        "disbursement",
+        "void",
+        "allocation",
+        "official receipt",
+        "official receipt reveal",
+    ],
 )
 def test_a_nul_in_any_string_of_a_write_body_is_refused_not_a_500(world: World, route: str) -> None:
     url, body = write_bodies(world)[route]
@@ -247,6 +270,11 @@ def test_a_nul_in_any_string_of_a_write_body_is_refused_not_a_500(world: World, 
             target = target[key]
         target[path[-1]] = value[:3] + "\x00" + value[3:]
         before = world.api.stored()
-        response = world.client.post(url, json=changed, headers=world.api.platform | new_key())
+        response = world.client.request(
+            WRITE_METHODS.get(route, "POST"),
+            url,
+            json=changed,
+            headers=world.api.platform | new_key(),
+        )
         assert 400 <= response.status_code < 500, (path, response.text[:300])
         assert world.api.stored() == before, path

@@ -47,11 +47,14 @@ DONORS = [
     },
 ]
 PAYMENT_REFS = ["PAYREF-CANARY-0001", "PAYREF-CANARY-0002", "支付凭证-金丝雀-0003"]
+OFFICIAL_RECEIPT = {"code": "11069926", "number": "9173650284", "check_code": "Q7ZK3X"}
+"""An official e-receipt attached to the first donation (ADR 0041): with these three anyone
+could look it up on the government's platform, which shows the payer's name."""
 
 
 def canaries() -> list[str]:
     values = [v for donor in DONORS for v in (donor["name"], donor["phone"], donor["email"])]
-    return [str(v) for v in values] + PAYMENT_REFS
+    return [str(v) for v in values] + PAYMENT_REFS + list(OFFICIAL_RECEIPT.values())
 
 
 def forms(value: str) -> set[str]:
@@ -112,6 +115,12 @@ def seeded(api: Api, caplog: pytest.LogCaptureFixture) -> Seeded:
         json={"amount": 1_000, "reason": "donor asked"},
         headers=api.platform | new_key(),
     )
+    attached = api.client.put(
+        f"/api/v1/donations/{donation_ids[0]}/official-receipt",
+        json=OFFICIAL_RECEIPT,
+        headers=bearer(key),
+    )
+    assert attached.status_code == 200, attached.text
     api.anchor()
     auditor = bearer(api.services.keys.issue("auditor", "privacy test"))
     return Seeded(
@@ -236,6 +245,26 @@ def test_the_personal_data_is_in_the_donor_table_so_the_scan_can_fail(seeded: Se
     )
     assert secret in page.text
     assert not [a.what for a in public_answers(seeded) if secret in a.body]
+
+
+def test_the_official_receipt_is_shown_to_its_charity_and_its_donor_only(seeded: Seeded) -> None:
+    """The scan above can fail on it: it is stored, and shown where it belongs (ADR 0041)."""
+    api, donation_id = seeded.api, seeded.donation_ids[0]
+    url = f"/api/v1/donations/{donation_id}/official-receipt"
+    charity = api.client.get(url, headers=bearer(seeded.charity_key))
+    assert {k: charity.json()[k] for k in OFFICIAL_RECEIPT} == OFFICIAL_RECEIPT
+    secret = api.services.receipt_secret(donation_id).hex()
+    donor = api.client.post(f"{url}/reveal", json={"receipt_secret": secret})
+    assert {k: donor.json()[k] for k in OFFICIAL_RECEIPT} == OFFICIAL_RECEIPT
+    assert api.client.get(url).status_code == 401
+    assert api.client.get(url, headers=seeded.auditor).status_code == 403
+    other = api.client.post(
+        f"/api/v1/donations/{seeded.donation_ids[1]}/official-receipt/reveal",
+        json={"receipt_secret": secret},
+    )
+    assert other.status_code == 404
+    stored = {t for t, _ in stored_secrets(api, {"receipt": OFFICIAL_RECEIPT["number"]})}
+    assert stored == {"official_receipt"}
 
 
 def test_proof_bundles_and_the_journal_hold_commitments_and_hashes_only(seeded: Seeded) -> None:

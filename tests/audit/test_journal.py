@@ -275,9 +275,13 @@ def reencoded(line: bytes, **changes: object) -> bytes:
 
 
 def tampered() -> dict[str, list[bytes]]:
-    def changed(index: int, line: bytes) -> list[bytes]:
+    def changed(*edits: int | bytes) -> list[bytes]:
+        """LINES with each ``index, line`` pair of ``edits`` put in."""
         lines = list(LINES)
-        lines[index] = line
+        for index, line in zip(edits[::2], edits[1::2], strict=True):
+            assert isinstance(index, int)
+            assert isinstance(line, bytes)
+            lines[index] = line
         return lines
 
     return {
@@ -294,6 +298,20 @@ def tampered() -> dict[str, list[bytes]]:
         "dated earlier": changed(15, reencoded(LINES[15], at="2026-11-25T10:00:00.000Z")),
         "seq beyond 2^53": changed(16, reencoded(LINES[16], seq=2**53)),
         "allocation beyond its donation": changed(44, reencoded(LINES[44], amount=5000)),
+        "allocation of an unknown donation": changed(43, reencoded(LINES[43], donation_id="dn_x")),
+        "allocation booked twice": changed(44, reencoded(LINES[44], allocation_id="al_a")),
+        "allocations dated 31 November": changed(
+            43,
+            reencoded(LINES[43], at="2026-11-31T10:00:00.000Z"),
+            44,
+            reencoded(LINES[44], at="2026-11-31T10:00:00.000Z"),
+        ),
+        "allocations across a month": changed(
+            43,
+            reencoded(LINES[43], at="2026-11-30T10:00:00.000Z"),
+            44,
+            reencoded(LINES[44], at="2026-12-01T10:00:00.000Z"),
+        ),
         "donation to an unknown charity": changed(17, reencoded(LINES[17], charity_id="ch_x")),
         "not canonical": changed(18, LINES[18].replace(b',"at"', b', "at"')),
         "dated after its anchoring": changed(
@@ -361,6 +379,8 @@ def test_the_tampered_lines_are_each_found_where_they_are() -> None:
         "dated earlier": ("timestamps", "entries 14..15"),
         "seq beyond 2^53": ("entries", "seq 16"),
         "allocation beyond its donation": ("accounting", "seq 44"),
+        "allocation of an unknown donation": ("accounting", "seq 43"),
+        "allocation booked twice": ("accounting", "seq 44"),
         "donation to an unknown charity": ("accounting", "seq 17"),
         "not canonical": ("entries", "seq 18"),
         "dated after its anchoring": ("timestamps", "entries 25..29"),

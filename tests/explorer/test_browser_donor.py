@@ -22,6 +22,7 @@ from chain.devnet import free_port
 from explorer import urls
 from ledger.accounting import DonationState
 from ledger.store import projections
+from ledger.store.official_receipts import OfficialReceipts
 from tests.serving import local_service, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -37,6 +38,8 @@ class Demo:
     receipt: str
     """A receipt link's path and fragment (``/donations/dn_…#s=…``)."""
     shots: list[Shot]
+    others: list[str]
+    """The demo's other sample receipts' paths and fragments."""
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     assert summary.refunds == summary.voids == 1
     receipt = summary.sample_receipts[0].removeprefix(base)
     with serve(create_app(services), port, "donor-test-server"):
-        yield Demo(base, services, receipt, pages(services, receipt))
+        others = [r.removeprefix(base) for r in summary.sample_receipts[1:]]
+        yield Demo(base, services, receipt, pages(services, receipt), others)
 
 
 def open_phone(browser: Any, language: str) -> Any:
@@ -278,3 +282,74 @@ def test_every_label_a_donor_sees_is_plain_and_the_technical_values_are_folded(
             unfolded = page.inner_text("#technical")
             assert commitment in unfolded
             assert ("收据指纹" if page is phone_zh else "Receipt fingerprint") in unfolded
+
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_donor_sees_the_official_receipt_beside_the_traceability_receipt(
+    demo: Demo, browser: Any, language: str, tmp_path: Path
+) -> None:
+    """ADR 0041: with the receipt code, the page shows the charity's official e-receipt and
+    says which receipt is which; at phone width and on a desktop."""
+    path = demo.receipt.partition("#s=")[0]
+    donation_id = path.rsplit("/", 1)[1]
+    official = OfficialReceipts(demo.services.store).current(donation_id)
+    assert official is not None  # the demo attached it to its first sample receipt
+    names = {
+        "zh-CN": ("善链追溯凭证", "官方捐赠票据", "全国财政电子票据查验平台", "票据号码"),
+        "en": (
+            "shanlian traceability receipt",
+            "Official donation receipt",
+            "checkable on the government platform",
+            "Receipt number",
+        ),
+    }[language]
+    for viewport in (PHONE, DESKTOP):
+        context = browser.new_context(
+            viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language}
+        )
+        context.set_default_timeout(20_000)
+        try:
+            page = context.new_page()
+            visit(page, demo.base + demo.receipt)
+            page.wait_for_selector("#official-facts", state="visible")
+            shown = page.inner_text("#receipts")
+            for text in (*names, official.code, official.number, official.check_code):
+                assert text in shown, (viewport, text)
+            assert not page.is_visible("#official-none")
+            width = viewport["width"]
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            cards = page.eval_on_selector_all(
+                ".receipt-card", "cs => cs.map(c => c.getBoundingClientRect().toJSON())"
+            )
+            assert len(cards) == 2
+            if width == DESKTOP["width"]:  # side by side
+                assert abs(cards[0]["top"] - cards[1]["top"]) < 1
+            else:  # one above the other, each the phone's width at most
+                assert cards[1]["top"] >= cards[0]["bottom"]
+                assert all(c["right"] <= width for c in cards)
+            page.locator("#receipts").scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / f"official-receipt-{language}-{width}.png"))
+        finally:
+            context.close()
+
+
+def test_the_official_receipt_shows_only_with_the_receipt_code(demo: Demo, phone_en: Any) -> None:
+    path, _, secret = demo.receipt.partition("#s=")
+    donation_id = path.rsplit("/", 1)[1]
+    official = OfficialReceipts(demo.services.store).current(donation_id)
+    assert official is not None
+    visit(phone_en, demo.base + path)
+    verify(phone_en)
+    assert not phone_en.is_visible("#receipts")
+    assert official.number not in phone_en.content()
+    visit(phone_en, f"{demo.base}{path}#s={secret[::-1]}")  # a damaged link
+    verify(phone_en)
+    assert not phone_en.is_visible("#receipts")
+    assert official.number not in phone_en.content()
+    # Another donation of the donor's, without an official receipt: the page says so.
+    visit(phone_en, demo.base + demo.others[0])
+    phone_en.wait_for_selector("#official-none", state="visible")
+    assert "has not attached an official receipt" in phone_en.inner_text("#official-receipt")
