@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from explorer import diagram, formatting, history, i18n, urls, verifier
+from explorer import caching, diagram, formatting, history, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
 from ledger.currencies import money
@@ -148,11 +148,24 @@ class Explorer:
         json_url: str | None,
         status_code: int = 200,
         extra: dict[str, Any] | None = None,
+        cache: str = caching.FRESH,
     ) -> Response:
-        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON."""
+        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON.
+
+        ``cache`` is the ``Cache-Control`` of a 200 (ADR 0036); any other status may not
+        be kept without asking (a donation not found now may be recorded a moment later).
+        The HTML is chosen by language: by the URL when it says ``?lang=``, otherwise by
+        the ``lang`` cookie and Accept-Language, which ``Vary`` then names.
+        """
         data = page.model_dump(mode="json") if page is not None else None
+        if status_code != 200:
+            cache = caching.NOT_KEPT
         if as_json:
-            return JSONResponse(data, status_code=status_code, headers={"Vary": "Origin"})
+            return JSONResponse(
+                data,
+                status_code=status_code,
+                headers={"Vary": "Origin", "Cache-Control": cache},
+            )
         language = self.language(request)
         translate = i18n.Translator(language)
         html = self.environment.get_template(template).render(
@@ -167,15 +180,19 @@ class Explorer:
         )
         response = HTMLResponse(html, status_code=status_code)
         response.headers["Content-Language"] = language
-        response.headers["Vary"] = "Accept-Language, Cookie"
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         chosen = i18n.supported(request.query_params.get("lang"))
-        if chosen:
+        if not chosen:  # chosen by the request's headers: a cache keys on them
+            response.headers["Vary"] = "Accept-Language, Cookie"
+        if chosen and i18n.supported(request.cookies.get(i18n.COOKIE)) != chosen:
+            # Remembered for the pages after; a shared cache must not hand the cookie on.
             response.set_cookie(
                 i18n.COOKIE, chosen, max_age=LANGUAGE_COOKIE_AGE_S, samesite="lax", httponly=True
             )
+            cache = caching.private_copy(cache)
+        response.headers["Cache-Control"] = cache
         return response
 
     @staticmethod
@@ -201,6 +218,7 @@ class Explorer:
                 },
                 status_code=404,
                 media_type="application/problem+json",
+                headers={"Cache-Control": caching.NOT_KEPT},
             )
         return self.render(
             request,
@@ -287,6 +305,7 @@ class Page:
     ) -> Response:
         """The page (or its twin) of the item ``key``, or of the listing's ``query``."""
         model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+        settled = self.name == "entry" and explorer.views.entry_settled(model)
         return explorer.render(
             request,
             f"{self.name}.html",
@@ -294,6 +313,7 @@ class Page:
             as_json=as_json,
             json_url=getattr(urls, self.name)(*key, json=True, **query),
             extra=self.extra_context(explorer, request) if self.extra_context else None,
+            cache=caching.SETTLED if settled else caching.FRESH,
         )
 
 
@@ -359,12 +379,19 @@ class ExplorerMount(Mount):
 
 
 def mount_explorer(app: FastAPI, views: PublicViews) -> None:
-    """Mount the explorer on ``views`` at the root of ``app``, after the routes it has."""
-    app.router.routes.append(ExplorerMount("/", app=create_explorer(views), name="explorer"))
+    """Mount the explorer on ``views`` at the root of ``app``, after the routes it has.
+
+    ``app`` answers conditional requests for it (``caching.ConditionalGet``).
+    """
+    explorer = create_explorer(views, conditional=False)
+    app.router.routes.append(ExplorerMount("/", app=explorer, name="explorer"))
 
 
-def create_explorer(views: PublicViews) -> FastAPI:
+def create_explorer(views: PublicViews, *, conditional: bool = True) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
+
+    With ``conditional`` (an explorer served on its own) it tags what caches may keep
+    and answers ``If-None-Match`` itself; mounted in the API, the API does.
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
     ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
@@ -374,6 +401,8 @@ def create_explorer(views: PublicViews) -> FastAPI:
     explorer = Explorer(views)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
+    if conditional:
+        app.add_middleware(caching.ConditionalGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # GET (and HEAD) only: nothing here writes, by construction.
     add_page = functools.partial(
