@@ -430,7 +430,9 @@ def create_app(services: Services) -> FastAPI:
 
     # The explorer, last, on its own read-only engine: the pages outside /api/v1.
     mount_explorer(
-        app, replica.explorer_views(services.views, services.settings.read_only_database_url)
+        app,
+        replica.explorer_views(services.views, services.settings.read_only_database_url),
+        page_cache_s=services.settings.page_cache_s,
     )
     return app
 

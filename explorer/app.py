@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,11 +99,66 @@ def _asset_versions() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
+
+    body: bytes
+    language: str | None
+    """The HTML's language; None for a ``.json`` twin."""
+    cache: str
+    """Its ``Cache-Control`` (ADR 0036)."""
+    status_code: int
+
+
+class PageCache:
+    """Pages drawn a moment ago, served again without asking the journal (ADR 0036).
+
+    A page that can change is kept ``ttl_s`` seconds — no longer than ``caching.FRESH``
+    lets any cache keep it, so the server is never staler than what it tells a CDN it may
+    be — and a settled one for a day; at most ``size`` pages, the least recently used
+    leaving first. Only what a shared cache may keep is kept (no 404, no private page).
+    """
+
+    def __init__(
+        self, ttl_s: float, *, size: int = 2048, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not 0 < ttl_s <= caching.FRESH_S:
+            raise ValueError(f"a page cache keeps pages for 0 < s <= {caching.FRESH_S}")
+        self.ttl_s = ttl_s
+        self.size = size
+        self._clock = clock
+        self._pages: OrderedDict[Hashable, tuple[float, Drawn]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Drawn | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None:
+                return None
+            if kept[0] <= self._clock():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: Hashable, drawn: Drawn) -> None:
+        if drawn.status_code != 200 or not caching.shared_cacheable(drawn.cache):
+            return
+        ttl_s = caching.SETTLED_S if drawn.cache == caching.SETTLED else self.ttl_s
+        with self._lock:
+            self._pages[key] = (self._clock() + ttl_s, drawn)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
 class Explorer:
     """Renders the pages of one set of public views."""
 
-    def __init__(self, views: PublicViews) -> None:
+    def __init__(self, views: PublicViews, *, page_cache_s: float = 0) -> None:
         self.views = views
+        self.pages = PageCache(page_cache_s) if page_cache_s > 0 else None
         self.environment = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -157,15 +215,37 @@ class Explorer:
         The HTML is chosen by language: by the URL when it says ``?lang=``, otherwise by
         the ``lang`` cookie and Accept-Language, which ``Vary`` then names.
         """
+        drawn = self.draw(
+            request,
+            template,
+            page,
+            as_json=as_json,
+            json_url=json_url,
+            status_code=status_code,
+            extra=extra,
+            cache=cache,
+        )
+        return self.respond(request, drawn)
+
+    def draw(
+        self,
+        request: Request,
+        template: str,
+        page: BaseModel | None,
+        *,
+        as_json: bool,
+        json_url: str | None,
+        status_code: int = 200,
+        extra: dict[str, Any] | None = None,
+        cache: str = caching.FRESH,
+    ) -> Drawn:
+        """The page's bytes (``render`` without the response): what the page cache keeps."""
         data = page.model_dump(mode="json") if page is not None else None
         if status_code != 200:
             cache = caching.NOT_KEPT
         if as_json:
-            return JSONResponse(
-                data,
-                status_code=status_code,
-                headers={"Vary": "Origin", "Cache-Control": cache},
-            )
+            body = JSONResponse(data).body
+            return Drawn(bytes(body), None, cache, status_code)
         language = self.language(request)
         translate = i18n.Translator(language)
         html = self.environment.get_template(template).render(
@@ -178,8 +258,20 @@ class Explorer:
             flow_label=lambda node: diagram.node_label(FlowNode.model_validate(node), translate),
             **(extra or {}),
         )
-        response = HTMLResponse(html, status_code=status_code)
-        response.headers["Content-Language"] = language
+        return Drawn(html.encode("utf-8"), language, cache, status_code)
+
+    def respond(self, request: Request, drawn: Drawn) -> Response:
+        """The response of a drawn page to this request (its language cookie, its cache)."""
+        cache = drawn.cache
+        if drawn.language is None:
+            return Response(
+                drawn.body,
+                status_code=drawn.status_code,
+                media_type="application/json",
+                headers={"Vary": "Origin", "Cache-Control": cache},
+            )
+        response = HTMLResponse(drawn.body, status_code=drawn.status_code)
+        response.headers["Content-Language"] = drawn.language
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -304,17 +396,29 @@ class Page:
         self, explorer: Explorer, request: Request, *key: Any, as_json: bool, **query: Any
     ) -> Response:
         """The page (or its twin) of the item ``key``, or of the listing's ``query``."""
-        model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
-        settled = self.name == "entry" and explorer.views.entry_settled(model)
-        return explorer.render(
-            request,
-            f"{self.name}.html",
-            model,
-            as_json=as_json,
-            json_url=getattr(urls, self.name)(*key, json=True, **query),
-            extra=self.extra_context(explorer, request) if self.extra_context else None,
-            cache=caching.SETTLED if settled else caching.FRESH,
+        pages = explorer.pages
+        # The page is the same for every request of the same URL in the same language.
+        cache_key = (
+            (request.url.path, request.url.query, None if as_json else explorer.language(request))
+            if pages is not None
+            else None
         )
+        drawn = pages.get(cache_key) if pages is not None and cache_key is not None else None
+        if drawn is None:
+            model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+            settled = self.name == "entry" and explorer.views.entry_settled(model)
+            drawn = explorer.draw(
+                request,
+                f"{self.name}.html",
+                model,
+                as_json=as_json,
+                json_url=getattr(urls, self.name)(*key, json=True, **query),
+                extra=self.extra_context(explorer, request) if self.extra_context else None,
+                cache=caching.SETTLED if settled else caching.FRESH,
+            )
+            if pages is not None and cache_key is not None:
+                pages.put(cache_key, drawn)
+        return explorer.respond(request, drawn)
 
 
 PAGES = (
@@ -378,27 +482,30 @@ class ExplorerMount(Mount):
         return super().matches(scope)
 
 
-def mount_explorer(app: FastAPI, views: PublicViews) -> None:
+def mount_explorer(app: FastAPI, views: PublicViews, *, page_cache_s: float = 0) -> None:
     """Mount the explorer on ``views`` at the root of ``app``, after the routes it has.
 
     ``app`` answers conditional requests for it (``caching.ConditionalGet``).
     """
-    explorer = create_explorer(views, conditional=False)
+    explorer = create_explorer(views, conditional=False, page_cache_s=page_cache_s)
     app.router.routes.append(ExplorerMount("/", app=explorer, name="explorer"))
 
 
-def create_explorer(views: PublicViews, *, conditional: bool = True) -> FastAPI:
+def create_explorer(
+    views: PublicViews, *, conditional: bool = True, page_cache_s: float = 0
+) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
 
     With ``conditional`` (an explorer served on its own) it tags what caches may keep
-    and answers ``If-None-Match`` itself; mounted in the API, the API does.
+    and answers ``If-None-Match`` itself; mounted in the API, the API does. With
+    ``page_cache_s`` it keeps the pages it drew that long (``PageCache``).
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
     ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
     ``/donations/{id}``, ``/disbursements/{id}``, ``/checkpoints``, ``/entries/{seq}`` and
     ``/search``, each also as ``.json``.
     """
-    explorer = Explorer(views)
+    explorer = Explorer(views, page_cache_s=page_cache_s)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
     if conditional:

@@ -29,7 +29,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 """Never changes: a year, and no revalidation on reload (RFC 8246)."""
 FRESH = f"public, max-age={FRESH_S}"
 """Can change: a few seconds, then the ETag revalidates it (a 304 costs no body)."""
-SETTLED = "public, max-age=86400, immutable"
+SETTLED_S = 86400
+SETTLED = f"public, max-age={SETTLED_S}, immutable"
 """Rests only on what never changes (an entry and its confirmed checkpoint), but is drawn
 by code an upgrade may change: a day without asking, then a 304 until the bytes differ."""
 PRIVATE = "private, no-store"

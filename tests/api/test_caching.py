@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from api.settings import ApiSettings
 from explorer import caching
 from tests.api.conftest import Api, Journal
 
@@ -168,3 +170,9 @@ def test_the_explorer_in_the_app_answers_conditional_requests(api: Api) -> None:
     head = api.client.head(f"/donations/{donation_id}", headers={"Accept-Language": "en"})
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["etag"] == page.headers["etag"]
+
+
+@pytest.mark.parametrize("seconds", [-1, 5.5, 60])
+def test_the_page_cache_keeps_pages_no_longer_than_caches_may(seconds: float) -> None:
+    with pytest.raises(ValidationError):
+        ApiSettings(page_cache_s=seconds)

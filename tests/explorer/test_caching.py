@@ -169,3 +169,60 @@ def test_if_none_match_uses_the_weak_comparison(
     value: str | None, etag: str, matches: bool
 ) -> None:
     assert caching.none_match(value, etag) is matches
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_page_cache_serves_a_page_for_its_seconds_then_draws_it_again(
+    sqlite_world: World,
+) -> None:
+    views = PublicViews(store=sqlite_world.store, public_url="http://testserver")
+    clock = Clock()
+    with TestClient(create_explorer(views.read_only(), page_cache_s=2)) as client:
+        pages = client.app.state.explorer.pages  # type: ignore[attr-defined]
+        pages._clock = clock
+        url = urls.donation(sqlite_world.refunded, json=True)
+        before = client.get(url).json()
+        sqlite_world.store.append([f.refund(sqlite_world.refunded, 100, reason="again")])
+        kept = client.get(url)
+        assert kept.json() == before  # the page drawn a moment ago ...
+        assert kept.headers["cache-control"] == FRESH  # ... as any cache may keep it
+        clock.now += 2.5
+        after = client.get(url).json()
+        assert after["donation"]["refunded"] == before["donation"]["refunded"] + 100
+        # Each language is its own page; a 404 is never kept.
+        english = client.get(
+            urls.donation(sqlite_world.refunded), headers={"Accept-Language": "en"}
+        )
+        chinese = client.get(
+            urls.donation(sqlite_world.refunded), headers={"Accept-Language": "zh"}
+        )
+        assert (english.headers["content-language"], chinese.headers["content-language"]) == (
+            "en",
+            "zh-CN",
+        )
+        missing = "/donations/dn_notyet.json"
+        assert client.get(missing).status_code == 404
+        assert all(key[0] != missing for key in pages._pages)
+        client.app.state.explorer.views.store.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_a_kept_page_still_sets_the_language_cookie_for_whoever_lacks_it(
+    sqlite_world: World,
+) -> None:
+    views = PublicViews(store=sqlite_world.store, public_url="http://testserver")
+    app = create_explorer(views.read_only(), page_cache_s=5)
+    url = urls.donation(sqlite_world.earmarked) + "?lang=en"
+    with TestClient(app) as first, TestClient(app) as second:
+        assert "set-cookie" in first.get(url).headers
+        assert "set-cookie" not in first.get(url).headers  # it has the cookie now
+        fresh = second.get(url)  # the same kept page, to a browser without the cookie
+        assert "set-cookie" in fresh.headers
+        assert fresh.headers["cache-control"] == "private, max-age=5"
+    app.state.explorer.views.store.engine.dispose()
