@@ -197,35 +197,10 @@ class Explorer:
         )
 
     def render(
-        self,
-        request: Request,
-        template: str,
-        page: BaseModel | None,
-        *,
-        as_json: bool,
-        json_url: str | None,
-        status_code: int = 200,
-        extra: dict[str, Any] | None = None,
-        cache: str = caching.FRESH,
+        self, request: Request, template: str, page: BaseModel | None, **drawing: Any
     ) -> Response:
-        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON.
-
-        ``cache`` is the ``Cache-Control`` of a 200 (ADR 0036); any other status may not
-        be kept without asking (a donation not found now may be recorded a moment later).
-        The HTML is chosen by language: by the URL when it says ``?lang=``, otherwise by
-        the ``lang`` cookie and Accept-Language, which ``Vary`` then names.
-        """
-        drawn = self.draw(
-            request,
-            template,
-            page,
-            as_json=as_json,
-            json_url=json_url,
-            status_code=status_code,
-            extra=extra,
-            cache=cache,
-        )
-        return self.respond(request, drawn)
+        """The page as HTML, or its twin as JSON (``draw``'s arguments), as a response."""
+        return self.respond(request, self.draw(request, template, page, **drawing))
 
     def draw(
         self,
@@ -239,7 +214,13 @@ class Explorer:
         extra: dict[str, Any] | None = None,
         cache: str = caching.FRESH,
     ) -> Drawn:
-        """The page's bytes (``render`` without the response): what the page cache keeps."""
+        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON.
+
+        ``cache`` is the ``Cache-Control`` of a 200 (ADR 0036); any other status may not
+        be kept without asking (a donation not found now may be recorded a moment later).
+        The bytes and what they were drawn as, without the response: what the page cache
+        keeps (``respond`` makes the response of each request).
+        """
         data = page.model_dump(mode="json") if page is not None else None
         if status_code != 200:
             cache = caching.NOT_KEPT
@@ -261,7 +242,11 @@ class Explorer:
         return Drawn(html.encode("utf-8"), language, cache, status_code)
 
     def respond(self, request: Request, drawn: Drawn) -> Response:
-        """The response of a drawn page to this request (its language cookie, its cache)."""
+        """The response of a drawn page to this request (its language cookie, its cache).
+
+        The HTML is chosen by language: by the URL when it says ``?lang=``, otherwise by
+        the ``lang`` cookie and Accept-Language, which ``Vary`` then names.
+        """
         cache = drawn.cache
         if drawn.language is None:
             return Response(

@@ -14,23 +14,16 @@ from fastapi.testclient import TestClient
 from explorer import caching, urls
 from explorer.app import create_explorer
 from explorer.views import PublicViews
-from ledger.store.journal import Store
 from tests import factories as f
-from tests.explorer.conftest import World
+from tests.explorer.conftest import World, explorer_client
 
 SETTLED = "public, max-age=86400, immutable"
 FRESH = "public, max-age=5"
 
 
-def lasting_client(store: Store) -> TestClient:
-    """The explorer as on a node that outlives the process (not the embedded chain)."""
-    views = PublicViews(store=store, public_url="http://testserver", lasting_chain=True)
-    return TestClient(create_explorer(views.read_only()))
-
-
 @pytest.fixture
 def lasting(sqlite_world: World) -> Iterator[TestClient]:
-    with lasting_client(sqlite_world.store) as client:
+    with explorer_client(sqlite_world.store, lasting_chain=True) as client:
         yield client
         client.app.state.explorer.views.store.engine.dispose()  # type: ignore[attr-defined]
 
@@ -111,7 +104,7 @@ def test_head_has_the_headers_of_get_and_no_body(lasting: TestClient) -> None:
 
 
 def test_vary_names_what_chose_the_language(sqlite_world: World) -> None:
-    with lasting_client(sqlite_world.store) as client:
+    with explorer_client(sqlite_world.store, lasting_chain=True) as client:
         negotiated = client.get(urls.entry(2), headers={"Accept-Language": "en"})
         assert negotiated.headers["vary"] == "Accept-Language, Cookie"
         assert negotiated.headers["cache-control"] == SETTLED

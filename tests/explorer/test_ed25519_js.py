@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from explorer.app import STATIC
 from ledger.signed_note import CheckpointBody, Signer
+from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
@@ -70,20 +70,10 @@ const hex = (s) => Uint8Array.from(Buffer.from(s, "hex"));
 """
 
 
-def run_node(cases: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    assert NODE is not None
-    harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS)
-    result = subprocess.run(
-        [NODE, str(harness), str(STATIC / "verify.js"), str(STATIC / "ed25519.js")],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def run(cases: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    answer: dict[str, Any] = run_node(
+        HARNESS, [STATIC / "verify.js", STATIC / "ed25519.js"], cases, tmp_path
     )
-    assert result.returncode == 0, result.stderr
-    answer: dict[str, Any] = json.loads(result.stdout)
     return answer
 
 
@@ -118,7 +108,7 @@ def test_the_fallback_accepts_rfc_8032_and_refuses_every_changed_byte(tmp_path: 
             vectors.append({"key": public, "message": changed, "signature": signature, "ok": False})
         else:
             vectors.append({"key": public, "message": "00", "signature": signature, "ok": False})
-    results = run_node({"vectors": vectors, "notes": []}, tmp_path)["vectors"]
+    results = run({"vectors": vectors, "notes": []}, tmp_path)["vectors"]
     wrong = [(v, r) for v, r in zip(vectors, results, strict=True) if r != [v["ok"], v["ok"]]]
     assert wrong == []
 
@@ -137,7 +127,7 @@ def test_the_fallback_opens_notes_the_server_signed_and_refuses_every_change(
         data[position] ^= 0x01
         changed.append({"note": data.decode(errors="replace"), "vkey": vkey})
     notes = [{"note": note, "vkey": vkey}, {"note": note, "vkey": other.verifier.vkey}, *changed]
-    results = run_node({"vectors": [], "notes": notes}, tmp_path)["notes"]
+    results = run({"vectors": [], "notes": notes}, tmp_path)["notes"]
     assert results[0] == {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert "error" in results[1]
     accepted = [changed[i]["note"] for i, r in enumerate(results[2:]) if "error" not in r]
