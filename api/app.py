@@ -32,6 +32,7 @@ from chain.client import ChainClient
 from chain.errors import ChainUnavailableError
 from chain.settings import get_settings as chain_settings
 from explorer.app import mount_explorer
+from explorer.caching import ConditionalGet
 from explorer.views import PublicViews
 from ledger.store.journal import Store
 from ledger.store.sequencer import Sequencer
@@ -274,6 +275,7 @@ def build_services(
         store=store,
         public_url=settings.public_url,
         anchor_interval_s=anchor_settings.interval_s if anchor_settings else None,
+        lasting_chain=chain is not None and not chain.is_embedded,
     )
     services = Services(
         settings=settings,
@@ -418,6 +420,9 @@ def create_app(services: Services) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(metrics.exposition(local_metrics), media_type=metrics.CONTENT_TYPE_LATEST)
 
+    # ETags, 304s, HEAD and no public answer to credentials, once for every route (and
+    # the explorer mounted below): outside the metrics, so a 304 is counted as one.
+    app.add_middleware(ConditionalGet)
     app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 
     @app.get("/healthz", include_in_schema=False)
@@ -426,7 +431,9 @@ def create_app(services: Services) -> FastAPI:
 
     # The explorer, last, on its own read-only engine: the pages outside /api/v1.
     mount_explorer(
-        app, replica.explorer_views(services.views, services.settings.read_only_database_url)
+        app,
+        replica.explorer_views(services.views, services.settings.read_only_database_url),
+        page_cache_s=services.settings.page_cache_s,
     )
     return app
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from api import models
 from api.errors import ApiError
 from api.replica import Reader
-from explorer.views import PublicViews
+from explorer.views import PublicViews, checkpoint_public
 from ledger.accounting import (
     AllocationState,
     CharityState,
@@ -28,8 +28,9 @@ from ledger.accounting import (
     ProjectState,
 )
 from ledger.entries import to_hex
+from ledger.errors import NotFoundError
 from ledger.store import projections
-from ledger.store.checkpoints import CheckpointLog
+from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
 from ledger.store.journal import Store
 from ledger.store.queries import ReadModel
 from ledger.store.tlog import SignedCheckpoints
@@ -78,15 +79,43 @@ class JournalReads:
         return self.store if self.reader is None else self.reader.store_for(size)
 
     def proof_bundle(self, donation_id: str) -> dict[str, Any]:
-        """The proof bundle (DESIGN §6) of a donation's entry, against its checkpoint.
+        """The proof bundle (DESIGN §6) of a donation's entry, against its latest checkpoint.
 
         Raises:
             ApiError: 409 ``not_anchored_yet`` until a checkpoint covers the entry.
         """
+        return self.proof_bundle_of(donation_id)[0]
+
+    def proof_bundle_of(
+        self, donation_id: str, checkpoint_index: int | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """The proof bundle of a donation against checkpoint ``checkpoint_index`` (by
+        default the latest that covers it), and whether it is settled (ADR 0036): named,
+        and confirmed on a lasting chain, it is the same bundle forever.
+
+        Raises:
+            ApiError: 409 ``not_anchored_yet`` until a checkpoint covers the entry; 422
+                ``checkpoint_not_covering`` for a checkpoint older than the donation.
+            NotFoundError: no such donation, or no such checkpoint.
+        """
         from audit.bundle import build_bundle
 
         donation = self.donation(donation_id)
-        checkpoint = self.checkpoints.covering(donation.seq)
+        if checkpoint_index is not None:
+            named = self.checkpoints.get(checkpoint_index)
+            if named is None:
+                raise NotFoundError("checkpoint", str(checkpoint_index))
+            if named.tree_size <= donation.seq:
+                raise ApiError(
+                    422,
+                    "checkpoint_not_covering",
+                    f"checkpoint {checkpoint_index} holds the journal's first "
+                    f"{named.tree_size} entries; donation {donation_id} is entry {donation.seq}",
+                    field="checkpoint",
+                )
+            checkpoint: AnchoredCheckpoint | None = named
+        else:
+            checkpoint = self.checkpoints.covering(donation.seq)
         if checkpoint is None:
             due = self.views.next_anchor_due()
             raise ApiError(
@@ -111,7 +140,8 @@ class JournalReads:
             block_number=checkpoint.block_number,
             checkpoint_note=self.signed_checkpoint_note(checkpoint.tree_size),
         )
-        return bundle
+        settled = checkpoint_index is not None and self.views.settled(checkpoint_public(checkpoint))
+        return bundle, settled
 
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
         """The log key's signed note of the checkpoint at ``tree_size``, if it was signed."""

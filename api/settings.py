@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from explorer.caching import FRESH_S
 from ledger.store.files import private_dir
 
 DEFAULT_DATA_DIR = Path("var")
@@ -119,6 +120,10 @@ class ApiSettings(BaseSettings):
             the same service and the same answers, a third of the CPU.
         write_batch: most writes appended in one batch (``API_WRITE_BATCH``).
         write_batch_bytes: most bytes of entries in one batch (``API_WRITE_BATCH_BYTES``).
+        page_cache_s: seconds the explorer keeps each page it drew and serves it again
+            without asking the journal (``API_PAGE_CACHE_S``, ADR 0036): at most
+            ``explorer.caching.FRESH_S``, what it tells every cache it may keep a page;
+            0 (the default) draws every page anew.
         log_key: the log's Ed25519 signer key, ``PRIVATE+KEY+<origin>+<id>+<key>``
             (``API_LOG_KEY``, ADR 0031): it signs the C2SP checkpoints served at
             ``/tlog/checkpoint``. Unset, it is read from ``log_key_file``.
@@ -186,6 +191,7 @@ class ApiSettings(BaseSettings):
     log_key: SecretStr | None = None
     log_key_file: Path | None = None
     log_origin: str | None = None
+    page_cache_s: Annotated[float, Field(ge=0, le=FRESH_S)] = 0
 
     @field_validator("database_url")
     @classmethod

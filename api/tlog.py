@@ -13,20 +13,20 @@ from this server, a mirror or a CDN.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.errors import ApiError
 from api.settings import ApiSettings, ProductionSettingsError
+from explorer.caching import FRESH, IMMUTABLE, etag_of
 from ledger.signed_note import CheckpointBody, NoteError, Signer
 from ledger.store.files import private_dir
 from ledger.store.journal import Store
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shanlian.tlog")
 
-CHECKPOINT_CACHE = "public, max-age=5"
+CHECKPOINT_CACHE = FRESH
 """The checkpoint changes as the journal grows: cached for a few seconds at most."""
-TILE_CACHE = "public, max-age=31536000, immutable"
+TILE_CACHE = IMMUTABLE
 """A tile's bytes never change (a partial tile's are a prefix of the full one's)."""
 MAX_TILE_PATH = 80
 """Longer than any tile path (``entries/`` and 7 groups and ``.p/255``): refused unread."""
@@ -198,11 +198,7 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-@router.get("/checkpoint")
+@router.api_route("/checkpoint", methods=["GET", "HEAD"])
 def checkpoint(request: Request) -> Response:
     """The latest checkpoint signed by the log key (c2sp.org/tlog-checkpoint)."""
     transparency_log = _services(request).log
@@ -221,13 +217,12 @@ def checkpoint(request: Request) -> Response:
     )
 
 
-@router.get("/tile/{path:path}")
-def tile(
-    request: Request,
-    path: str,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """A tile or an entry bundle (c2sp.org/tlog-tiles), once the journal has it."""
+@router.api_route("/tile/{path:path}", methods=["GET", "HEAD"])
+def tile(request: Request, path: str) -> Response:
+    """A tile or an entry bundle (c2sp.org/tlog-tiles), once the journal has it.
+
+    ``If-None-Match`` and ``HEAD`` are answered by ``explorer.caching.ConditionalGet``.
+    """
     try:
         if len(path) > MAX_TILE_PATH:
             raise TilePathError("too long for a tile path")
@@ -242,14 +237,11 @@ def tile(
             f"{name.path}: the journal has no such "
             f"{'entry bundle' if name.level is None else 'tile'} (yet)",
         )
-    etag = _etag(body)
-    headers = {"Cache-Control": TILE_CACHE, "ETag": etag}
-    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Response(status_code=304, headers=headers)
+    headers = {"Cache-Control": TILE_CACHE, "ETag": etag_of(body)}
     return Response(body, media_type="application/octet-stream", headers=headers)
 
 
-@router.get("/{rest:path}")
+@router.api_route("/{rest:path}", methods=["GET", "HEAD"])
 def elsewhere(rest: str) -> Response:
     """Anything else under /tlog/: a problem, not the explorer's page."""
     raise ApiError(

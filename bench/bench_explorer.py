@@ -1,29 +1,32 @@
-"""Explorer benchmark: the donation page, req/s and latency at 32 concurrent clients.
+"""Explorer benchmark: the donation page and a tile against a static file of the same server.
 
-Baseline, in the same run and the same server: a static file of the explorer
-(``/static/explorer.css``, served by Starlette's StaticFiles), so the ratio shows what
-rendering a page from the journal costs beyond serving bytes. ``shanlian serve`` runs
-as a subprocess on a free port of 127.0.0.1 with the demo data set (2,000 donations) in a
-temporary SQLite file and the embedded chain, anchored before measuring. Rounds alternate
-page and baseline, each bounded in time (and, with httpx, in requests); the table
-reports medians.
+``shanlian serve`` runs as a subprocess on a free port of 127.0.0.1 with the demo data set
+(2,000 donations) in a temporary SQLite file and the embedded chain, anchored before
+measuring. The load is ``wrk`` (C, Debian's package; ``bench/wrk_load.lua``), 2 threads
+and 32 connections, each connection sending its next request as soon as its answer came.
+In each round, one after another, for ``--seconds`` each:
 
-Load comes from ``wrk`` when it is installed (``apt-get install wrk``: a C client that
-leaves the two cores to the server) and otherwise from httpx's async client in this
-process, which saturates first on a small machine: compare ratios, not absolute rates.
+- **the baseline**: a static file of the explorer (``/static/explorer.css``, Starlette's
+  StaticFiles), served by the same process;
+- the donation page of one donation (``/donations/ID``, HTML, rendered from the journal);
+- donation pages of the 2,000 donations drawn at random (none is asked twice in a row);
+- a full tile (``/tlog/tile/0/000``, 8 KiB read from the stored hashes).
 
-    .venv/bin/python bench/bench_explorer.py [--clients 32] [--seconds 10] [--rounds 3]
+Each figure's ratio is to the static file of the same round; the table gives the median
+of the rounds, and the CPU that wrk and the server used (share of one core), so that a
+load generator at its limit would show. With ``--page-cache`` the server is started once
+per setting of ``API_PAGE_CACHE_S`` (ADR 0036): ``0`` renders every page, a positive
+value keeps each rendered page that long in the process.
+
+    .venv/bin/python bench/bench_explorer.py [--rounds 3] [--seconds 10] [--page-cache 0,5]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,215 +38,209 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import (
+    ROOT,
+    Server,
+    clean_environment,
+    cpu_seconds,
+    cpu_used,
+    free_port,
+    run_wrk,
+    wrk_version,
+)
+
 TOKEN = "bench-explorer-platform-token-0123456789abcdef"
 BIN = Path(sys.executable).parent
+STATIC = "/static/explorer.css"
+TILE = "/tlog/tile/0/000"
 
 
 @dataclass
-class Round:
-    requests: int
-    seconds: float
-    latencies: list[float]
+class Measure:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    wrk_cpu: float
+    server_cpu: float
     errors: int
 
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+@dataclass
+class Target:
+    name: str
+    options: dict[str, object]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def load(base: str, path: str, clients: int, total: int, limit_s: float) -> Round:
-    """``clients`` concurrent keep-alive clients GET ``path`` until ``total`` or ``limit_s``."""
-    latencies: list[float] = []
-    errors = 0
-    issued = 0
-    deadline = time.perf_counter() + limit_s
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            nonlocal issued, errors
-            while issued < total and time.perf_counter() < deadline:
-                issued += 1
-                started = time.perf_counter()
-                response = await client.get(path)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    return Round(requests=len(latencies), seconds=elapsed, latencies=latencies, errors=errors)
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def load_wrk(base: str, path: str, clients: int, limit_s: float) -> Round:
-    """The same load from ``wrk`` (two threads, ``clients`` connections, ``limit_s``)."""
-    wrk = shutil.which("wrk")
-    assert wrk is not None
-    seconds = max(1, round(limit_s))
-    output = subprocess.run(
-        [wrk, "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "10s", base + path],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 30,
-    ).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    elapsed = float(re.search(r"requests in ([\d.]+)s", output).group(1))  # type: ignore[union-attr]
-    percentiles = {
-        int(p): _ms(v, u) for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", output)
-    }
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    # Keep the shape of an httpx round: latencies at the two percentiles reported.
-    latencies = [percentiles[50] / 1000] * 98 + [percentiles[99] / 1000] * 2
-    return Round(
-        requests=requests,
-        seconds=elapsed,
-        latencies=latencies,
-        errors=(int(errors.group(1)) if errors else 0) + (1 if socket_errors else 0),
+def measure(server: Server, target: Target, connections: int, seconds: float) -> Measure:
+    pids = server.pids()
+    before = cpu_seconds(pids)
+    result = run_wrk(server.base, connections=connections, seconds=seconds, options=target.options)
+    server_cpu = cpu_used(before, cpu_seconds(pids))
+    return Measure(
+        rate=result.rate,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        wrk_cpu=result.cpu_share,
+        server_cpu=server_cpu / result.seconds if result.seconds else 0.0,
+        errors=result.not_ok + result.socket_errors,
     )
 
 
-def wait_for(base: str, path: str, ready: object, limit_s: float = 60) -> None:
+def wait_anchored(base: str, page: str, limit_s: float = 120) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        try:
-            response = httpx.get(base + path, timeout=5)
-            if ready is None and response.status_code == 200:
-                return
-            if callable(ready) and response.status_code == 200 and ready(response.json()):
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{base}{path} was not ready within {limit_s} s")
+        twin = httpx.get(base + page + ".json", timeout=10)
+        if twin.status_code == 200 and twin.json()["donation"]["status"]["state"] != "recorded":
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{page} was not anchored within {limit_s} s")
+
+
+def run_setting(
+    folder: Path, url: str, ids: list[str], cache_s: str, args: argparse.Namespace
+) -> dict[str, list[Measure]]:
+    """Start the server with ``API_PAGE_CACHE_S=cache_s``, measure every target."""
+    page = f"/donations/{ids[0]}"
+    ids_file = folder / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    targets = [
+        Target("static file", {"mode": "get", "path": STATIC}),
+        Target("donation page", {"mode": "get", "path": page}),
+        Target(f"donation pages, {len(ids):,} at random", {"mode": "read", "ids": ids_file}),
+        Target("tile (8 KiB)", {"mode": "get", "path": TILE}),
+    ]
+    port = free_port()
+    env = clean_environment(
+        SHANLIAN_ADMIN_TOKEN=TOKEN,
+        API_EVIDENCE_DIR=str(folder / "evidence"),
+        ANCHOR_INTERVAL_S="0",
+        ANCHOR_POLL_S="0.2",
+        API_PAGE_CACHE_S=cache_s,
+    )
+    command = [str(BIN / "shanlian"), "--database", url, "serve", "--host", "127.0.0.1"]
+    server = Server(
+        f"shanlian serve (page cache {cache_s} s)",
+        [*command, "--port", str(port)],
+        env,
+        port,
+        folder / f"serve-{cache_s}.log",
+    )
+    results: dict[str, list[Measure]] = {t.name: [] for t in targets}
+    server.start()
+    try:
+        wait_anchored(server.base, page)
+        for target in targets:  # warm up every path once
+            measure(server, target, args.clients, 1)
+        for _ in range(args.rounds):
+            for target in targets:
+                results[target.name].append(measure(server, target, args.clients, args.seconds))
+    finally:
+        server.stop()
+    return results
+
+
+def summary_line(settings: dict[str, dict[str, list[Measure]]]) -> dict[str, object]:
+    """The line ``shanlian bench`` puts in docs/performance.md's summary table."""
+
+    def median_rate(rounds: list[Measure]) -> float:
+        return statistics.median(m.rate for m in rounds)
+
+    def ratio(results: dict[str, list[Measure]], name: str) -> float:
+        pairs = zip(results[name], results["static file"], strict=True)
+        return statistics.median(m.rate / s.rate for m, s in pairs)
+
+    first = next(iter(settings.values()))
+    pages = ", ".join(
+        f"page cache {cache_s} s: {median_rate(r['donation page']):,.0f} req/s "
+        f"({ratio(r, 'donation page'):.2f})"
+        for cache_s, r in settings.items()
+    )
+    return {
+        "benchmark": "explorer donation page and a tile, 32 connections (wrk)",
+        "project": f"donation page {pages}; tile {median_rate(first['tile (8 KiB)']):,.0f} req/s",
+        "baseline": f"static file {median_rate(first['static file']):,.0f} req/s, same server",
+        "ratio": " / ".join(f"{ratio(r, 'donation page'):.2f}" for r in settings.values())
+        + f"; tile {ratio(first, 'tile (8 KiB)'):.2f}",
+    }
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=2000, help="per round (bounded)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per round, at most")
+    parser.add_argument("--clients", type=int, default=32, help="wrk's connections")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per target and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--donations", type=int, default=2000)
-    parser.add_argument("--driver", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument(
+        "--page-cache",
+        default="0,5",
+        help="API_PAGE_CACHE_S settings to measure, comma-separated (0: none)",
+    )
     args = parser.parse_args()
-    driver = args.driver
-    if driver == "auto":
-        driver = "wrk" if shutil.which("wrk") else "httpx"
-
     folder = Path(tempfile.mkdtemp(prefix="bench-explorer-"))
     database = folder / "journal.db"
     url = f"sqlite:///{database}"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("API_", "CHAIN_", "ANCHOR_"))},
-        "SHANLIAN_ADMIN_TOKEN": TOKEN,
-        "API_EVIDENCE_DIR": str(folder / "evidence"),
-        "ANCHOR_INTERVAL_S": "0",
-        "ANCHOR_POLL_S": "0.2",
-    }
-    shanlian = str(BIN / "shanlian")
+    env = clean_environment(SHANLIAN_ADMIN_TOKEN=TOKEN, API_EVIDENCE_DIR=str(folder / "evidence"))
     subprocess.run(
-        [shanlian, "--database", url, "demo", "--donations", str(args.donations)],
+        [str(BIN / "shanlian"), "--database", url, "demo", "--donations", str(args.donations)],
         check=True,
         env=env,
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
     with sqlite3.connect(database) as connection:
-        row = connection.execute(
-            "SELECT donation_id FROM donation WHERE allocated > 0 ORDER BY seq LIMIT 1"
-        ).fetchone()
-    donation_id = row[0]
-    page = f"/donations/{donation_id}"
-    static = "/static/explorer.css"
-    server = subprocess.Popen(
-        [shanlian, "--database", url, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(base, "/healthz", None)
-        wait_for(
-            base, page + ".json", lambda twin: twin["donation"]["status"]["state"] != "recorded"
-        )
-        size = len(httpx.get(base + page).content), len(httpx.get(base + static).content)
-        asyncio.run(load(base, static, args.clients, 200, 10))  # warm up both
-        asyncio.run(load(base, page, args.clients, 200, 10))
-        results: dict[str, list[Round]] = {page: [], static: []}
-        for _ in range(args.rounds):
-            for path in (static, page):
-                if driver == "wrk":
-                    measured = load_wrk(base, path, args.clients, args.seconds)
-                else:
-                    measured = asyncio.run(
-                        load(base, path, args.clients, args.requests, args.seconds)
-                    )
-                results[path].append(measured)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        shutil.rmtree(folder, ignore_errors=True)
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "SELECT donation_id FROM donation ORDER BY allocated > 0 DESC, seq"
+            )
+        ]
+    load_before = load_average()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    settings = {
+        cache_s: run_setting(folder, url, ids, cache_s, args)
+        for cache_s in (s.strip() for s in args.page_cache.split(","))
+    }
+    load_after = load_average()
+    shutil.rmtree(folder, ignore_errors=True)
 
-    def row(name: str, path: str) -> tuple[str, float, float, float, int]:
-        rounds = results[path]
-        return (
-            name,
-            statistics.median(r.rate for r in rounds),
-            statistics.median(r.percentile(0.50) for r in rounds),
-            statistics.median(r.percentile(0.99) for r in rounds),
-            sum(r.errors for r in rounds),
-        )
-
-    donation_row = row(f"donation page ({size[0]:,} B)", page)
-    static_row = row(f"static file ({size[1]:,} B)", static)
     print(
-        f"\nexplorer, {args.clients} concurrent clients ({driver}), {args.donations} donations "
-        f"(SQLite), medians of {args.rounds} rounds of at most {args.seconds:g} s"
+        f"\nexplorer, {args.clients} connections, wrk ({wrk_version()}), {args.donations:,} "
+        f"donations (SQLite), medians of {args.rounds} rounds of {args.seconds:g} s per target; "
+        f"{os.cpu_count()} cores, load average {load_before:.1f} before, {load_after:.1f} after; "
+        f"{started}"
     )
-    print(f"{'':<28} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
-    for name, rate, p50, p99, errors in (donation_row, static_row):
-        print(f"{name:<28} {rate:>9.0f} {p50:>9.1f} {p99:>9.1f} {errors:>7}")
+    header = (
+        f"{'page cache':>10}  {'target':<34} {'req/s':>7} {'ratio':>6} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'wrk CPU':>7} {'server CPU':>10} {'errors':>6}"
+    )
+    print(header)
+    failed = False
+    for cache_s, results in settings.items():
+        static = results["static file"]
+        for name, rounds in results.items():
+            ratios = [m.rate / s.rate for m, s in zip(rounds, static, strict=True)]
+            ratio = statistics.median(ratios)
+            errors = sum(m.errors for m in rounds)
+            failed = failed or errors > 0
+            print(
+                f"{cache_s + ' s':>10}  {name:<34} "
+                f"{statistics.median(m.rate for m in rounds):>7.0f} {ratio:>6.2f} "
+                f"{statistics.median(m.p50_ms for m in rounds):>7.1f} "
+                f"{statistics.median(m.p99_ms for m in rounds):>7.1f} "
+                f"{100 * statistics.median(m.wrk_cpu for m in rounds):>6.0f}% "
+                f"{100 * statistics.median(m.server_cpu for m in rounds):>9.0f}% {errors:>6}"
+            )
     print(
-        f"{'page / static':<28} {donation_row[1] / static_row[1]:>9.2f} "
-        f"{donation_row[2] / static_row[2]:>9.2f} {donation_row[3] / static_row[3]:>9.2f}"
+        "(ratio: to the static file of the same round, median of the rounds; CPU: share of "
+        "one core, median of the rounds)"
     )
-    print(
-        "SUMMARY "
-        + json.dumps(
-            {
-                "benchmark": f"explorer donation page, {args.clients} clients ({driver})",
-                "project": f"{donation_row[1]:,.0f} req/s, p99 {donation_row[3]:.0f} ms",
-                "baseline": f"static file {static_row[1]:,.0f} req/s, "
-                f"p99 {static_row[3]:.0f} ms, same server",
-                "ratio": round(donation_row[1] / static_row[1], 2),
-            },
-            ensure_ascii=False,
-        )
-    )
-    return 1 if donation_row[4] or static_row[4] else 0
+    print("SUMMARY " + json.dumps(summary_line(settings), ensure_ascii=False))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 --                 bearer token=TOKEN, charity=ID, projects=ID,ID,... (taken in turn)
 --   mode=read     GET /donations/ID (the explorer's donation page), ID drawn at random from
 --                 the lines of ids=FILE
+--   mode=get      GET path=PATH, the same every time (bench/bench_explorer.py)
 --   threads=N     wrk's -t (to split the rate between the threads)
 --   rate=R        requests/s for the whole run, paced by delay(); 0 (the default): every
 --                 connection sends its next request as soon as the answer arrives
@@ -81,7 +82,9 @@ function init(args)
   if options.send_ms then
     stop_at = now_ms() + tonumber(options.send_ms)
   end
-  if options.mode == "read" then
+  if options.mode == "get" then
+    headers = {}
+  elseif options.mode == "read" then
     for line in io.lines(options.ids) do
       if line ~= "" then
         table.insert(ids, line)
@@ -135,6 +138,9 @@ end
 
 function request()
   counter = counter + 1
+  if options.mode == "get" then
+    return wrk.format("GET", options.path)
+  end
   if options.mode == "read" then
     return wrk.format("GET", "/donations/" .. ids[math.random(#ids)])
   end

@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from explorer import diagram, formatting, history, i18n, urls, verifier
+from explorer import caching, diagram, formatting, history, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
 from ledger.currencies import money
@@ -96,11 +99,66 @@ def _asset_versions() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
+
+    body: bytes
+    language: str | None
+    """The HTML's language; None for a ``.json`` twin."""
+    cache: str
+    """Its ``Cache-Control`` (ADR 0036)."""
+    status_code: int
+
+
+class PageCache:
+    """Pages drawn a moment ago, served again without asking the journal (ADR 0036).
+
+    A page that can change is kept ``ttl_s`` seconds — no longer than ``caching.FRESH``
+    lets any cache keep it, so the server is never staler than what it tells a CDN it may
+    be — and a settled one for a day; at most ``size`` pages, the least recently used
+    leaving first. Only what a shared cache may keep is kept (no 404, no private page).
+    """
+
+    def __init__(
+        self, ttl_s: float, *, size: int = 2048, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not 0 < ttl_s <= caching.FRESH_S:
+            raise ValueError(f"a page cache keeps pages for 0 < s <= {caching.FRESH_S}")
+        self.ttl_s = ttl_s
+        self.size = size
+        self._clock = clock
+        self._pages: OrderedDict[Hashable, tuple[float, Drawn]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Drawn | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None:
+                return None
+            if kept[0] <= self._clock():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: Hashable, drawn: Drawn) -> None:
+        if drawn.status_code != 200 or not caching.shared_cacheable(drawn.cache):
+            return
+        ttl_s = caching.SETTLED_S if drawn.cache == caching.SETTLED else self.ttl_s
+        with self._lock:
+            self._pages[key] = (self._clock() + ttl_s, drawn)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
 class Explorer:
     """Renders the pages of one set of public views."""
 
-    def __init__(self, views: PublicViews) -> None:
+    def __init__(self, views: PublicViews, *, page_cache_s: float = 0) -> None:
         self.views = views
+        self.pages = PageCache(page_cache_s) if page_cache_s > 0 else None
         self.environment = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -139,6 +197,12 @@ class Explorer:
         )
 
     def render(
+        self, request: Request, template: str, page: BaseModel | None, **drawing: Any
+    ) -> Response:
+        """The page as HTML, or its twin as JSON (``draw``'s arguments), as a response."""
+        return self.respond(request, self.draw(request, template, page, **drawing))
+
+    def draw(
         self,
         request: Request,
         template: str,
@@ -148,11 +212,21 @@ class Explorer:
         json_url: str | None,
         status_code: int = 200,
         extra: dict[str, Any] | None = None,
-    ) -> Response:
-        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON."""
+        cache: str = caching.FRESH,
+    ) -> Drawn:
+        """The page as HTML, or its twin as JSON: both from ``page`` dumped to JSON.
+
+        ``cache`` is the ``Cache-Control`` of a 200 (ADR 0036); any other status may not
+        be kept without asking (a donation not found now may be recorded a moment later).
+        The bytes and what they were drawn as, without the response: what the page cache
+        keeps (``respond`` makes the response of each request).
+        """
         data = page.model_dump(mode="json") if page is not None else None
+        if status_code != 200:
+            cache = caching.NOT_KEPT
         if as_json:
-            return JSONResponse(data, status_code=status_code, headers={"Vary": "Origin"})
+            body = JSONResponse(data).body
+            return Drawn(bytes(body), None, cache, status_code)
         language = self.language(request)
         translate = i18n.Translator(language)
         html = self.environment.get_template(template).render(
@@ -165,17 +239,37 @@ class Explorer:
             flow_label=lambda node: diagram.node_label(FlowNode.model_validate(node), translate),
             **(extra or {}),
         )
-        response = HTMLResponse(html, status_code=status_code)
-        response.headers["Content-Language"] = language
-        response.headers["Vary"] = "Accept-Language, Cookie"
+        return Drawn(html.encode("utf-8"), language, cache, status_code)
+
+    def respond(self, request: Request, drawn: Drawn) -> Response:
+        """The response of a drawn page to this request (its language cookie, its cache).
+
+        The HTML is chosen by language: by the URL when it says ``?lang=``, otherwise by
+        the ``lang`` cookie and Accept-Language, which ``Vary`` then names.
+        """
+        cache = drawn.cache
+        if drawn.language is None:
+            return Response(
+                drawn.body,
+                status_code=drawn.status_code,
+                media_type="application/json",
+                headers={"Vary": "Origin", "Cache-Control": cache},
+            )
+        response = HTMLResponse(drawn.body, status_code=drawn.status_code)
+        response.headers["Content-Language"] = drawn.language
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         chosen = i18n.supported(request.query_params.get("lang"))
-        if chosen:
+        if not chosen:  # chosen by the request's headers: a cache keys on them
+            response.headers["Vary"] = "Accept-Language, Cookie"
+        if chosen and i18n.supported(request.cookies.get(i18n.COOKIE)) != chosen:
+            # Remembered for the pages after; a shared cache must not hand the cookie on.
             response.set_cookie(
                 i18n.COOKIE, chosen, max_age=LANGUAGE_COOKIE_AGE_S, samesite="lax", httponly=True
             )
+            cache = caching.private_copy(cache)
+        response.headers["Cache-Control"] = cache
         return response
 
     @staticmethod
@@ -201,6 +295,7 @@ class Explorer:
                 },
                 status_code=404,
                 media_type="application/problem+json",
+                headers={"Cache-Control": caching.NOT_KEPT},
             )
         return self.render(
             request,
@@ -286,15 +381,29 @@ class Page:
         self, explorer: Explorer, request: Request, *key: Any, as_json: bool, **query: Any
     ) -> Response:
         """The page (or its twin) of the item ``key``, or of the listing's ``query``."""
-        model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
-        return explorer.render(
-            request,
-            f"{self.name}.html",
-            model,
-            as_json=as_json,
-            json_url=getattr(urls, self.name)(*key, json=True, **query),
-            extra=self.extra_context(explorer, request) if self.extra_context else None,
+        pages = explorer.pages
+        # The page is the same for every request of the same URL in the same language.
+        cache_key = (
+            (request.url.path, request.url.query, None if as_json else explorer.language(request))
+            if pages is not None
+            else None
         )
+        drawn = pages.get(cache_key) if pages is not None and cache_key is not None else None
+        if drawn is None:
+            model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+            settled = self.name == "entry" and explorer.views.entry_settled(model)
+            drawn = explorer.draw(
+                request,
+                f"{self.name}.html",
+                model,
+                as_json=as_json,
+                json_url=getattr(urls, self.name)(*key, json=True, **query),
+                extra=self.extra_context(explorer, request) if self.extra_context else None,
+                cache=caching.SETTLED if settled else caching.FRESH,
+            )
+            if pages is not None and cache_key is not None:
+                pages.put(cache_key, drawn)
+        return explorer.respond(request, drawn)
 
 
 PAGES = (
@@ -358,22 +467,34 @@ class ExplorerMount(Mount):
         return super().matches(scope)
 
 
-def mount_explorer(app: FastAPI, views: PublicViews) -> None:
-    """Mount the explorer on ``views`` at the root of ``app``, after the routes it has."""
-    app.router.routes.append(ExplorerMount("/", app=create_explorer(views), name="explorer"))
+def mount_explorer(app: FastAPI, views: PublicViews, *, page_cache_s: float = 0) -> None:
+    """Mount the explorer on ``views`` at the root of ``app``, after the routes it has.
+
+    ``app`` answers conditional requests for it (``caching.ConditionalGet``).
+    """
+    explorer = create_explorer(views, conditional=False, page_cache_s=page_cache_s)
+    app.router.routes.append(ExplorerMount("/", app=explorer, name="explorer"))
 
 
-def create_explorer(views: PublicViews) -> FastAPI:
+def create_explorer(
+    views: PublicViews, *, conditional: bool = True, page_cache_s: float = 0
+) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
+
+    With ``conditional`` (an explorer served on its own) it tags what caches may keep
+    and answers ``If-None-Match`` itself; mounted in the API, the API does. With
+    ``page_cache_s`` it keeps the pages it drew that long (``PageCache``).
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
     ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
     ``/donations/{id}``, ``/disbursements/{id}``, ``/checkpoints``, ``/entries/{seq}`` and
     ``/search``, each also as ``.json``.
     """
-    explorer = Explorer(views)
+    explorer = Explorer(views, page_cache_s=page_cache_s)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
+    if conditional:
+        app.add_middleware(caching.ConditionalGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # GET (and HEAD) only: nothing here writes, by construction.
     add_page = functools.partial(

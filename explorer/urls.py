@@ -118,9 +118,11 @@ def with_language(path: str, language: str) -> str:
 # -- the API, which the explorer's pages link to and the verifier fetches -------------------
 
 
-def api_proof(donation_id: str) -> str:
-    """The donation's proof bundle (DESIGN §6)."""
-    return f"{API}/donations/{_segment(donation_id)}/proof"
+def api_proof(donation_id: str, checkpoint: int | None = None) -> str:
+    """The donation's proof bundle (DESIGN §6): against its latest checkpoint, or the one
+    with index ``checkpoint`` (settled once that is confirmed, ADR 0036)."""
+    url = f"{API}/donations/{_segment(donation_id)}/proof"
+    return url if checkpoint is None else f"{url}?checkpoint={checkpoint}"
 
 
 def api_official_receipt_reveal(donation_id: str) -> str:

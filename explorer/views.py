@@ -61,11 +61,15 @@ class PublicViews:
         public_url: base of the links in the views (evidence downloads).
         anchor_interval_s: the anchor worker's interval, to say when an entry that is not
             anchored yet will be; None when nothing anchors.
+        lasting_chain: the checkpoints are anchored on a chain that outlives this process
+            (a node, not the embedded chain that starts empty at every start), so a
+            confirmed checkpoint's record never changes: what rests on it is settled.
     """
 
     store: Store
     public_url: str
     anchor_interval_s: float | None = None
+    lasting_chain: bool = False
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -90,6 +94,7 @@ class PublicViews:
             store=Store(make_engine(url, read_only=True)),
             public_url=self.public_url,
             anchor_interval_s=self.anchor_interval_s,
+            lasting_chain=self.lasting_chain,
         )
 
     def _balances(
@@ -317,9 +322,14 @@ class PublicViews:
         Raises:
             NotFoundError: no such donation.
         """
+        donation = self.donation_view(donation_id)
+        checkpoint = donation.status.checkpoint
+        # Against the checkpoint it went on chain with, once that is settled: the bundle
+        # never changes then, and every cache may keep it (ADR 0036).
+        pinned = checkpoint.index if checkpoint and self.settled(checkpoint) else None
         return models.DonationPage(
-            donation=self.donation_view(donation_id),
-            proof_url=urls.api_proof(donation_id),
+            donation=donation,
+            proof_url=urls.api_proof(donation_id, pinned),
             chain_url=urls.api_chain(),
         )
 
@@ -385,7 +395,11 @@ class PublicViews:
         )
 
     def entry_page(self, seq: int) -> models.EntryPage:
-        """Entry ``seq`` exactly as stored and hashed, and the checkpoint that covers it.
+        """Entry ``seq`` exactly as stored and hashed, and the first checkpoint that covers it.
+
+        The first covering checkpoint is when the entry went on chain, and, unlike the
+        latest, it stays the same as the journal grows: once it is confirmed and the next
+        entry exists, the page is settled (``settled``).
 
         The text is shown as stored, even if it no longer parses: this is where an
         auditor looks when something is wrong.
@@ -408,7 +422,7 @@ class PublicViews:
                 for key, kind in _REF_KEYS.items()
                 if isinstance(body.get(key), str)
             ]
-        checkpoint = self.checkpoints.covering(seq)
+        checkpoint = self.checkpoints.first_covering(seq)
         size = self.store.size()
         return models.EntryPage(
             seq=seq,
@@ -424,6 +438,20 @@ class PublicViews:
             previous=seq - 1 if seq > 0 else None,
             next=seq + 1 if seq + 1 < size else None,
         )
+
+    def settled(self, checkpoint: models.CheckpointPublic | None) -> bool:
+        """Whether what rests on ``checkpoint`` can never change (ADR 0036).
+
+        True when it is confirmed on a lasting chain: its row is then never rewritten
+        (the anchor worker trusts confirmed rows; only a new chain or contract, an
+        operator's deliberate act, would drop them).
+        """
+        return self.lasting_chain and checkpoint is not None and checkpoint.confirmed
+
+    def entry_settled(self, page: models.EntryPage) -> bool:
+        """Whether an entry's page can never change: its checkpoint is settled and the
+        entry after it exists (the page links to it)."""
+        return page.next is not None and self.settled(page.checkpoint)
 
     def search_page(self, q: str) -> models.SearchPage:
         """What a search box query names, exactly, or by name.

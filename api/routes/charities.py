@@ -9,6 +9,7 @@ from api.routes.deps import (
     ERRORS,
     NO_STORE,
     CharityInPath,
+    Fresh,
     OptionalIdempotencyKey,
     PlatformOnly,
     ServicesDep,
@@ -27,7 +28,7 @@ def register_charity(
     return services.register_charity(body, principal)
 
 
-@router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"])
+@router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"], dependencies=[Fresh])
 def get_charity(charity_id: str, services: ServicesDep) -> models.CharityPublic:
     """A charity, its projects and balances."""
     return services.views.charity_view(charity_id)
@@ -69,7 +70,7 @@ def rotate_charity_key(
     )
 
 
-@router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"])
+@router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"], dependencies=[Fresh])
 def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
     """A project and its balances."""
     return services.views.project_view(project_id)

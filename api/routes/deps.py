@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import TITLES, ForbiddenError, UnauthorizedError, problem_response
 from api.keys import PUBLIC, Principal, Role
 from api.services import Services
+from explorer import caching
 
 bearer = HTTPBearer(auto_error=False, description="platform token, charity key or auditor key")
 
@@ -175,3 +176,12 @@ ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 NO_STORE = {"Cache-Control": "no-store"}
 """On every answer that carries a secret (a receipt's, an API key): no cache may keep it."""
+
+
+def fresh(response: Response) -> None:
+    """A public read that can change: cached for seconds, then revalidated (ADR 0036)."""
+    response.headers["Cache-Control"] = caching.FRESH
+
+
+Fresh = Depends(fresh)
+"""``dependencies=[Fresh]`` on a public GET route whose answer changes as the journal grows."""

@@ -10,6 +10,7 @@ from api.routes.deps import (
     AllocationOwner,
     CharityOrPlatform,
     DisbursementOwner,
+    Fresh,
     IdempotencyKey,
     ServicesDep,
 )
@@ -29,7 +30,12 @@ def record_disbursement(
     return services.record_disbursement(body, principal, idempotency_key)
 
 
-@router.get("/disbursements/{disbursement_id}", responses=ERRORS, tags=["fund use"])
+@router.get(
+    "/disbursements/{disbursement_id}",
+    responses=ERRORS,
+    tags=["fund use"],
+    dependencies=[Fresh],
+)
 def get_disbursement(disbursement_id: str, services: ServicesDep) -> models.DisbursementPublic:
     """A disbursement: payee, purpose, public evidence, the donations that funded it."""
     return services.views.disbursement_view(disbursement_id)

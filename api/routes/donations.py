@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from typing import Annotated
+
+from fastapi import Query, Response
 
 from api import models
 from api.errors import problem_response
@@ -10,11 +12,14 @@ from api.routes.deps import (
     ERRORS,
     NO_STORE,
     WRITE_ERRORS,
+    Fresh,
     IdempotencyKey,
     PlatformOnly,
     ServicesDep,
 )
 from api.routes.guarded import resource_router
+from explorer import caching
+from ledger.entries import MAX_SEQ
 
 router = resource_router()
 
@@ -36,7 +41,7 @@ async def record_donation(
     return await services.record_donation_async(body, principal, idempotency_key)
 
 
-@router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"])
+@router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"], dependencies=[Fresh])
 def get_donation(donation_id: str, services: ServicesDep) -> models.DonationPublic:
     """A donation: status, what it funded, refunds, what is unspent. No personal data."""
     return services.views.donation_view(donation_id)
@@ -61,6 +66,22 @@ def refund_donation(
     responses={**ERRORS, 409: problem_response("not anchored yet (`not_anchored_yet`)")},
     tags=["proofs"],
 )
-def get_proof(donation_id: str, services: ServicesDep) -> models.ProofBundle:
+def get_proof(
+    donation_id: str,
+    services: ServicesDep,
+    response: Response,
+    checkpoint: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_SEQ,
+            description="against this anchored checkpoint (its index; it must cover the "
+            "donation): settled, and cached as such, once it is confirmed. By default the "
+            "latest checkpoint that covers the donation, which changes as checkpoints come.",
+        ),
+    ] = None,
+) -> models.ProofBundle:
     """The donation's proof bundle (DESIGN §6), for `shanlian verify` or the browser."""
-    return models.ProofBundle.model_validate(services.proof_bundle(donation_id))
+    bundle, settled = services.proof_bundle_of(donation_id, checkpoint)
+    response.headers["Cache-Control"] = caching.SETTLED if settled else caching.FRESH
+    return models.ProofBundle.model_validate(bundle)

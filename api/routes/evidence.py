@@ -16,6 +16,7 @@ from api.routes.deps import (
     ServicesDep,
 )
 from api.routes.guarded import resource_router
+from explorer import caching
 from ledger.entries import from_hex, to_hex
 
 router = resource_router()
@@ -102,7 +103,8 @@ def download_evidence(sha256: str, services: ServicesDep, principal: CurrentPrin
         content,
         media_type=media_type + ("; charset=utf-8" if media_type == "text/plain" else ""),
         headers={
-            "Cache-Control": "public, max-age=31536000, immutable" if public else "private",
+            # A file is named by its hash: it never changes. A private one is an auditor's.
+            "Cache-Control": caching.IMMUTABLE if public else caching.PRIVATE,
             "Content-Disposition": (
                 f'attachment; filename="{digest.hex()}.{EVIDENCE_SUFFIXES.get(media_type, "bin")}"'
             ),

@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 
 from api import models
 from api.errors import ApiError, NotFoundError
 from api.routes.deps import (
     ERRORS,
+    Fresh,
     PlatformOnly,
     ServicesDep,
 )
 from api.routes.guarded import resource_router
+from explorer import caching
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
 
 router = resource_router()
 
 
-@router.get("/checkpoints", tags=["journal"])
+@router.get("/checkpoints", tags=["journal"], dependencies=[Fresh])
 def list_checkpoints(services: ServicesDep) -> models.CheckpointsPublic:
     """Every anchored checkpoint, oldest first."""
     data = [checkpoint_public(c) for c in services.checkpoints.all()]
     return models.CheckpointsPublic(data=data, count=len(data))
 
 
-@router.get("/checkpoints/latest", responses=ERRORS, tags=["journal"])
+@router.get("/checkpoints/latest", responses=ERRORS, tags=["journal"], dependencies=[Fresh])
 def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
     """The latest anchored checkpoint."""
     latest = services.checkpoints.latest()
@@ -40,10 +42,13 @@ def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
 @router.get("/checkpoints/consistency", responses=ERRORS, tags=["journal"])
 def consistency(
     services: ServicesDep,
+    response: Response,
     first: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the older tree size")],
     second: Annotated[int, Query(ge=0, le=MAX_SEQ + 1, description="the newer tree size")],
 ) -> models.ConsistencyPublic:
     """The RFC 6962 proof that the tree at `second` extends the tree at `first`."""
+    # Both roots and the proof are the journal's, which only grows: they never change.
+    response.headers["Cache-Control"] = caching.IMMUTABLE
     return services.consistency(first, second)
 
 
@@ -70,7 +75,7 @@ def journal(
     )
 
 
-@router.get("/chain", tags=["journal"])
+@router.get("/chain", tags=["journal"], dependencies=[Fresh])
 def chain(services: ServicesDep) -> models.ChainPublic:
     """Where the checkpoints are anchored, and a JSON-RPC endpoint a browser may use."""
     if services.chain is None:

@@ -13,20 +13,23 @@
  */
 (function (root, factory) {
   "use strict";
-  var sha =
-    typeof module === "object" && module.exports ? require("./sha256.js") : root.ShanlianSha256;
-  var api = factory(root, sha);
+  var node = typeof module === "object" && module.exports;
+  var sha = node ? require("./sha256.js") : root.ShanlianSha256;
+  // Ed25519 where WebCrypto lacks it: @noble/ed25519, vendored (explorer/vendor/build).
+  var ed = node ? require("./ed25519.js") : root.ShanlianEd25519;
+  var api = factory(root, sha, ed);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ShanlianVerify = api;
   }
-})(typeof globalThis !== "undefined" ? globalThis : this, function (root, sha) {
+})(typeof globalThis !== "undefined" ? globalThis : this, function (root, sha, ed) {
   "use strict";
 
   var LEAF_PREFIX = 0x00; // RFC 6962 §2.1: leaf hashes are SHA-256(0x00 ‖ leaf)
   var NODE_PREFIX = 0x01; // and interior nodes SHA-256(0x01 ‖ left ‖ right)
   var forceFallback = false;
+  var forceEd25519Fallback = false;
 
   // -- bytes and hashes --------------------------------------------------------------------
 
@@ -207,11 +210,34 @@
     });
   }
 
-  /* Open a checkpoint note with a verifier key (WebCrypto Ed25519): its origin, size and root.
-   * Rejects a note with no signature by the key, or a bad one. */
-  function openCheckpoint(note, vkey) {
+  function notSupported() {
+    var error = new Error("no Ed25519 in this browser");
+    error.name = "NotSupportedError";
+    return error;
+  }
+
+  /* Whether ``signature`` is the Ed25519 signature (RFC 8032) of ``message`` by ``publicKey``:
+   * WebCrypto's where the browser has it (Chromium 137, Firefox 129, Safari 17), else the
+   * vendored @noble/ed25519, which needs no crypto.subtle either (plain HTTP on a LAN).
+   * Resolves true or false; rejects NotSupportedError when neither is there. */
+  function verifyEd25519(publicKey, signature, message) {
     var webcrypto = subtle();
-    if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
+    function fallback() {
+      if (!ed) throw notSupported();
+      return ed.verifyEd25519(signature, message, publicKey);
+    }
+    if (!webcrypto || forceEd25519Fallback) return Promise.resolve().then(fallback);
+    return webcrypto.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]).then(
+      function (key) {
+        return webcrypto.verify({ name: "Ed25519" }, key, signature, message);
+      },
+      fallback // the algorithm is unknown here (NotSupportedError, or a TypeError in some)
+    );
+  }
+
+  /* Open a checkpoint note with a verifier key (Ed25519: verifyEd25519): its origin, size and
+   * root. Rejects a note with no signature by the key, or a bad one. */
+  function openCheckpoint(note, vkey) {
     note = String(note);
     var split = note.lastIndexOf("\n\n");
     if (split < 0 || note.charAt(note.length - 1) !== "\n") {
@@ -228,21 +254,16 @@
         if (raw.length === 68 && equalBytes(raw.subarray(0, 4), key.keyId)) signature = raw.subarray(4);
       });
       if (!signature) throw new Error("no signature by " + key.name);
-      return webcrypto
-        .importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"])
-        .then(function (publicKey) {
-          return webcrypto.verify({ name: "Ed25519" }, publicKey, signature, utf8(text));
-        })
-        .then(function (valid) {
-          if (!valid) throw new Error("the signature does not verify");
-          var body = text.split("\n");
-          if (body.length < 4 || body[0] !== key.name || !/^(0|[1-9][0-9]*)$/.test(body[1])) {
-            throw new Error("not a checkpoint of " + key.name);
-          }
-          var rootHash = fromBase64(body[2]);
-          if (rootHash.length !== 32) throw new Error("not a root hash");
-          return { origin: body[0], size: Number(body[1]), rootHash: rootHash };
-        });
+      return verifyEd25519(key.publicKey, signature, utf8(text)).then(function (valid) {
+        if (!valid) throw new Error("the signature does not verify");
+        var body = text.split("\n");
+        if (body.length < 4 || body[0] !== key.name || !/^(0|[1-9][0-9]*)$/.test(body[1])) {
+          throw new Error("not a checkpoint of " + key.name);
+        }
+        var rootHash = fromBase64(body[2]);
+        if (rootHash.length !== 32) throw new Error("not a root hash");
+        return { origin: body[0], size: Number(body[1]), rootHash: rootHash };
+      });
     });
   }
 
@@ -399,7 +420,7 @@
           return response.ok ? response.json() : {};
         })
         .then(function (chain) {
-          if (!chain.log_vkey || !subtle()) {
+          if (!chain.log_vkey) {
             report("signature", "pending", m.step_signature_unchecked);
             return;
           }
@@ -511,8 +532,12 @@
     setForceFallback: function (value) {
       forceFallback = Boolean(value);
     },
+    setForceEd25519Fallback: function (value) {
+      forceEd25519Fallback = Boolean(value);
+    },
     sha256: sha256,
     subtle: subtle,
+    verifyEd25519: verifyEd25519,
     toHex: toHex,
     utf8: utf8,
     verifyDonation: verifyDonation,

@@ -76,7 +76,7 @@ def test_each_accepted_type_is_stored_and_served_as_an_attachment_of_its_checked
     assert served.headers["content-disposition"] == f'attachment; filename="{sha[2:]}.{extension}"'
     assert served.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in served.headers["content-security-policy"]
-    assert served.headers["cache-control"] == "private"
+    assert served.headers["cache-control"] == "private, no-store"
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,16 @@ anchor worker would record them, so the pages need no chain (the browser test ha
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,9 +151,35 @@ def sqlite_world(sqlite_store: Store) -> World:
     return build_world(sqlite_store)
 
 
-def explorer_client(store: Store) -> TestClient:
-    views = PublicViews(store=store, public_url="http://testserver", anchor_interval_s=600)
+def explorer_client(store: Store, *, lasting_chain: bool = False) -> TestClient:
+    """The explorer on ``store``; with ``lasting_chain`` as on a node that outlives the
+    process (not the embedded chain), where confirmed checkpoints are settled."""
+    views = PublicViews(
+        store=store,
+        public_url="http://testserver",
+        anchor_interval_s=600,
+        lasting_chain=lasting_chain,
+    )
     return TestClient(create_explorer(views.read_only()))
+
+
+def run_node(harness: str, scripts: list[Path], cases: Any, tmp_path: Path) -> Any:
+    """Run a Node ``harness`` with the ``scripts``' paths as its arguments and ``cases``
+    as JSON on its standard input; what it printed, as JSON."""
+    node = shutil.which("node")
+    assert node is not None
+    path = tmp_path / "harness.js"
+    path.write_text(harness)
+    result = subprocess.run(
+        [node, str(path), *map(str, scripts)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 @pytest.fixture

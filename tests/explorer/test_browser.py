@@ -186,6 +186,38 @@ def test_without_webcrypto_the_page_hashes_with_its_own_sha256(site: Site, phone
     outcome, steps = verify(phone)
     assert outcome == "pass", steps
     assert steps["crypto"][0] == "pending"
+    assert steps["signature"][0] == "pass"  # the vendored Ed25519 needs no crypto.subtle
+
+
+NO_ED25519 = """
+(() => {
+  // A browser whose WebCrypto has no Ed25519 (Chromium before 137, Firefox before 129).
+  const importKey = SubtleCrypto.prototype.importKey;
+  window.ed25519Refused = 0;
+  SubtleCrypto.prototype.importKey = function (format, data, algorithm, ...rest) {
+    const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+    if (String(name).toLowerCase() === "ed25519") {
+      window.ed25519Refused += 1;
+      return Promise.reject(new DOMException("Unrecognized name.", "NotSupportedError"));
+    }
+    return importKey.call(this, format, data, algorithm, ...rest);
+  };
+})();
+"""
+
+
+def test_without_ed25519_in_webcrypto_the_signature_is_checked_by_the_fallback(
+    site: Site, phone: Any
+) -> None:
+    donation = site.donate(45_000, "no-ed25519")
+    site.anchor()
+    phone.add_init_script(NO_ED25519)
+    phone.goto(donation["receipt"]["url"])
+    outcome, steps = verify(phone)
+    assert outcome == "pass", steps
+    assert steps["signature"][0] == "pass", steps["signature"]
+    assert phone.evaluate("window.ed25519Refused") >= 1  # WebCrypto was asked, and refused
+    assert phone.evaluate("typeof window.ShanlianEd25519.verifyEd25519") == "function"
 
 
 def test_a_donation_not_anchored_yet_says_so(site: Site, phone: Any) -> None:

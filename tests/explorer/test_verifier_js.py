@@ -8,11 +8,9 @@ commitment and the ``checkpointOf`` call agree with ``ledger`` and web3 byte for
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from explorer.verifier import checkpoint_of_selector
 from ledger import merkle
 from ledger.entries import donor_commitment, make_entry, to_hex
 from tests import factories as f
+from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
@@ -64,20 +63,10 @@ const hex = v.toHex, bytes = (h) => v.fromHex(h);
 """
 
 
-def run_node(cases: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    assert NODE is not None
-    harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS)
-    result = subprocess.run(
-        [NODE, str(harness), str(STATIC / "verify.js"), str(STATIC / "sha256.js")],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+def run(cases: Any, tmp_path: Path) -> dict[str, Any]:
+    answer: dict[str, Any] = run_node(
+        HARNESS, [STATIC / "verify.js", STATIC / "sha256.js"], cases, tmp_path
     )
-    assert result.returncode == 0, result.stderr
-    answer: dict[str, Any] = json.loads(result.stdout)
     return answer
 
 
@@ -150,7 +139,7 @@ def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
     selector = checkpoint_of_selector()
     root = os.urandom(32)
     encoded = "0x" + encode(["uint256", "uint64", "uint64"], [7, 1234, 1_790_000_000]).hex()
-    answer = run_node(
+    answer = run(
         {
             "entries": entries,
             "messages": messages,

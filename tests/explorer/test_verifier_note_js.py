@@ -3,9 +3,7 @@ notes signed by ``ledger.signed_note`` and on Go's documented example (ADR 0031)
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 
 from explorer.app import STATIC
 from ledger.signed_note import CheckpointBody, Signer
+from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
@@ -33,20 +32,8 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 """
 
 
-def run_node(cases: list[dict[str, str]], tmp_path: Path) -> list[dict[str, Any]]:
-    assert NODE is not None
-    harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS)
-    result = subprocess.run(
-        [NODE, str(harness), str(STATIC / "verify.js")],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    answer: list[dict[str, Any]] = json.loads(result.stdout)
+def run(cases: Any, tmp_path: Path) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = run_node(HARNESS, [STATIC / "verify.js"], cases, tmp_path)
     return answer
 
 
@@ -69,7 +56,7 @@ def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(tmp_path:
         {"note": note, "vkey": vkey.replace("+", "+0", 1)},
         *changed,
     ]
-    results = run_node(cases, tmp_path)
+    results = run(cases, tmp_path)
     good = {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert results[0] == good
     assert results[1] == good
