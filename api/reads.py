@@ -33,6 +33,7 @@ from ledger.store.checkpoints import CheckpointLog
 from ledger.store.journal import Store
 from ledger.store.queries import ReadModel
 from ledger.store.tlog import SignedCheckpoints
+from ledger.store.witnesses import Witnessing
 
 
 class JournalReads:
@@ -114,9 +115,15 @@ class JournalReads:
         return bundle
 
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
-        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed."""
+        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed,
+        with the witnesses' cosignatures of it kept so far (ADR 0035)."""
         record = SignedCheckpoints(self.store.engine).get(tree_size)
-        return None if record is None else record.note
+        if record is None:
+            return None
+        witnesses = getattr(self, "witnesses", None)
+        if witnesses is None:
+            return record.note
+        return str(witnesses.cosigned_note(Witnessing(self.store.engine), record))
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
         size = self.store.size()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.responses import StreamingResponse
@@ -15,8 +15,11 @@ from api.routes.deps import (
     ServicesDep,
 )
 from api.routes.guarded import resource_router
+from api.services import Services
+from api.witnesses import statuses as witness_statuses
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
+from ledger.store.witnesses import Witnessing
 
 router = resource_router()
 
@@ -70,6 +73,32 @@ def journal(
     )
 
 
+def witness_fields(services: Services) -> dict[str, Any]:
+    """The witnesses' part of ``/chain`` (ADR 0035): the quorum, the witnessed size, each
+    witness's key and lag."""
+    setup = services.witnesses
+    if setup is None:
+        return {}
+    return {
+        "witness_quorum": setup.policy.describe(),
+        "witnessed_size": setup.witnessed_size(Witnessing(services.store.engine)),
+        "witnesses": [
+            models.WitnessPublic(
+                name=s.name,
+                vkey=s.vkey,
+                cosigned_size=s.cosigned_size,
+                lag_entries=s.lag_entries,
+                lag_seconds=round(s.lag_seconds, 3),
+                state=s.outcome,
+                detail=s.detail,
+                attempted_at=s.attempted_at,
+                next_attempt_at=s.next_attempt_at,
+            )
+            for s in witness_statuses(services.store, setup)
+        ],
+    }
+
+
 @router.get("/chain", tags=["journal"])
 def chain(services: ServicesDep) -> models.ChainPublic:
     """Where the checkpoints are anchored, and a JSON-RPC endpoint a browser may use."""
@@ -93,6 +122,7 @@ def chain(services: ServicesDep) -> models.ChainPublic:
         anchor_max_pending=settings.max_pending if settings else 0,
         log_origin=services.log.origin if services.log else None,
         log_vkey=services.log.vkey if services.log else None,
+        **witness_fields(services),
     )
 
 

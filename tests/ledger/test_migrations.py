@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from ledger.store import outbox  # noqa: F401 - its tables are part of the schema
+from ledger.store import (
+    outbox,  # noqa: F401 - its tables are part of the schema
+    witnesses,  # noqa: F401 - its tables are part of the schema
+)
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 from ledger.store.migrate import downgrade, upgrade
