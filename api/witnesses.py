@@ -72,6 +72,8 @@ BACKOFF_MAX_S = 300.0
 CONFLICT_RETRIES = 2
 """Proofs sent again from the size a 409 names, within one attempt."""
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
+MAX_SIZE = (1 << 63) - 1
+"""A size a 409 may name: the journal's sizes are BIGINT."""
 
 
 class WitnessPolicyError(ProductionSettingsError):
@@ -99,7 +101,11 @@ class WitnessSetup:
     def witnessed_size(self, witnessing: Witnessing) -> int | None:
         """The largest signed size whose cosignatures meet the quorum (None: none yet)."""
         names = self.by_key()
-        for size, keys in sorted(witnessing.cosigned_sizes(names).items(), reverse=True):
+        # Only sizes cosigned by as many witnesses as the quorum needs at the least: one
+        # witness's many cosignatures do not push the witnessed ones out of the window.
+        fewest = max(self.policy.fewest(), 1)
+        found = witnessing.cosigned_sizes(names, at_least=fewest)
+        for size, keys in sorted(found.items(), reverse=True):
             if self.policy.satisfied(names[k].name for k in keys):
                 return size
         return None
@@ -392,7 +398,7 @@ def _size(answer: Answer) -> int | None:
     digits = text.removesuffix("\n")
     if answer.media_type != SIZE_MEDIA_TYPE or not digits.isdigit() or len(digits) > 20:
         return None
-    if digits != str(int(digits)):
+    if digits != str(int(digits)) or int(digits) > MAX_SIZE:
         return None
     return int(digits)
 
@@ -457,6 +463,39 @@ def statuses(store: Store, setup: WitnessSetup) -> list[WitnessStatus]:
             )
         )
     return found
+
+
+SUMMARY_TTL_S = 1.0
+"""How long a process reuses the witnesses' summary for ``/api/v1/chain`` (every donor's
+browser asks it): a few queries a witness, at most once a second."""
+
+
+@dataclass(frozen=True)
+class WitnessSummary:
+    witnessed_size: int | None
+    statuses: list[WitnessStatus]
+
+
+_summaries: dict[int, tuple[float, WitnessSummary]] = {}
+_summarizing = threading.Lock()
+
+
+def summary(store: Store, setup: WitnessSetup) -> WitnessSummary:
+    """The witnessed size and each witness's status, at most ``SUMMARY_TTL_S`` old."""
+    key = id(setup)
+    now = time.monotonic()
+    kept = _summaries.get(key)
+    if kept is not None and now - kept[0] < SUMMARY_TTL_S:
+        return kept[1]
+    with _summarizing:
+        kept = _summaries.get(key)
+        if kept is not None and now - kept[0] < SUMMARY_TTL_S:
+            return kept[1]
+        made = WitnessSummary(
+            setup.witnessed_size(Witnessing(store.engine)), statuses(store, setup)
+        )
+        _summaries[key] = (time.monotonic(), made)
+        return made
 
 
 class WitnessLag(Collector):

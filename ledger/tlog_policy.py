@@ -84,6 +84,19 @@ class Policy:
 
         return met(self.quorum)
 
+    def fewest(self) -> int:
+        """The fewest witnesses whose cosignatures can meet the quorum (0 for ``none``)."""
+
+        def least(name: str) -> int:
+            if name == NONE:
+                return 0
+            if name in self.witnesses:
+                return 1
+            group = self.groups[name]
+            return sum(sorted(least(member) for member in group.members)[: group.threshold])
+
+        return least(self.quorum)
+
     def describe(self) -> str:
         """The quorum in words: ``2 of (a, b, c)``, ``all of (…)``, ``none``."""
 

@@ -16,10 +16,9 @@ from api.routes.deps import (
 )
 from api.routes.guarded import resource_router
 from api.services import Services
-from api.witnesses import statuses as witness_statuses
+from api.witnesses import summary as witness_summary
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
-from ledger.store.witnesses import Witnessing
 
 router = resource_router()
 
@@ -79,9 +78,10 @@ def witness_fields(services: Services) -> dict[str, Any]:
     setup = services.witnesses
     if setup is None:
         return {}
+    found = witness_summary(services.store, setup)
     return {
         "witness_quorum": setup.policy.describe(),
-        "witnessed_size": setup.witnessed_size(Witnessing(services.store.engine)),
+        "witnessed_size": found.witnessed_size,
         "witnesses": [
             models.WitnessPublic(
                 name=s.name,
@@ -94,7 +94,7 @@ def witness_fields(services: Services) -> dict[str, Any]:
                 attempted_at=s.attempted_at,
                 next_attempt_at=s.next_attempt_at,
             )
-            for s in witness_statuses(services.store, setup)
+            for s in found.statuses
         ],
     }
 

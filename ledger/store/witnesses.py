@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy.exc
-from sqlalchemy import BigInteger, Column, String, Text, select
+from sqlalchemy import BigInteger, Column, String, Text, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field
 
@@ -127,8 +127,11 @@ class Witnessing:
             ).all()
         return [Cosignature(**row._mapping) for row in rows]
 
-    def cosigned_sizes(self, keys: Iterable[str], limit: int = 64) -> dict[int, set[str]]:
-        """The largest ``limit`` sizes cosigned by any of ``keys``, with who cosigned each."""
+    def cosigned_sizes(
+        self, keys: Iterable[str], at_least: int = 1, limit: int = 64
+    ) -> dict[int, set[str]]:
+        """The largest ``limit`` sizes cosigned by ``at_least`` of ``keys``, with who
+        cosigned each."""
         wanted = list(keys)
         if not wanted:
             return {}
@@ -136,7 +139,8 @@ class Witnessing:
             sizes = (
                 select(COSIGNATURE.c.tree_size)
                 .where(COSIGNATURE.c.witness_key.in_(wanted))
-                .distinct()
+                .group_by(COSIGNATURE.c.tree_size)
+                .having(func.count() >= at_least)
                 .order_by(COSIGNATURE.c.tree_size.desc())
                 .limit(limit)
                 .subquery()

@@ -22,10 +22,16 @@ import pytest
 from api.witnesses import WitnessPolicyError, WitnessWorker, start_worker
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
-from ledger.signed_note import CosignerKey, Verifier, open_checkpoint, parse_signature_line
+from ledger.signed_note import (
+    CosignerKey,
+    Signer,
+    Verifier,
+    open_checkpoint,
+    parse_signature_line,
+)
 from ledger.store.journal import Store
 from tests.api.conftest import Api, ApiFactory, Journal
-from tests.tlog.witness import LogKey, RunningWitness, SpecWitness
+from tests.tlog.witness import LogKey, RunningWitness, SpecWitness, WitnessRefusalError
 
 
 class Clock:
@@ -59,9 +65,11 @@ def policy(witnesses: list[RunningWitness], quorum: str) -> str:
 
 @pytest.fixture
 def witnessed(
-    make_api: ApiFactory, sqlite_url: str, tmp_path: Path
+    make_api: ApiFactory, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., tuple[Api, Journal, WitnessWorker, Clock]]:
-    """The app with a policy over the given witnesses, each made to follow this log."""
+    """The app with a policy over the given witnesses, each made to follow this log
+    (``/api/v1/chain`` reading the witnesses afresh each time)."""
+    monkeypatch.setattr("api.witnesses.SUMMARY_TTL_S", 0)
 
     def make(
         witnesses: list[RunningWitness], quorum: str, **settings: Any
@@ -364,11 +372,59 @@ def test_a_policy_is_checked_when_the_service_starts(
 def test_a_policy_for_another_log_is_refused(
     make_api: ApiFactory, sqlite_url: str, tmp_path: Path, running: Callable[[str], Any]
 ) -> None:
-    from ledger.signed_note import Signer
-
     w1 = running("witness.example/w1")
     other = Signer.generate("elsewhere.example/tlog").verifier.vkey
     path = tmp_path / "policy"
     path.write_text(f"log {other}\nwitness w1 {w1.witness.vkey} https://w.example\nquorum w1\n")
     with pytest.raises(WitnessPolicyError, match="the policy of another log"):
         make_api(sqlite_url, None, witness_policy_file=path)
+
+
+def _answers_with_a_stranger_cosignature(witness: SpecWitness) -> None:
+    stranger = SpecWitness(witness.name, logs={})  # its name, another key
+
+    def answer(body: bytes) -> str:
+        return stranger.cosign(body.decode().partition("\n\n")[2].partition("\n\n")[0] + "\n")
+
+    witness.add_checkpoint = answer  # type: ignore[method-assign]
+
+
+def _answers_409_with_a_size_beyond_bigint(witness: SpecWitness) -> None:
+    def answer(body: bytes) -> str:
+        raise WitnessRefusalError(409, f"{1 << 64}\n", "text/x.tlog.size")
+
+    witness.add_checkpoint = answer  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    ("setup", "state", "detail"),
+    [
+        (lambda w, log: w.logs.clear(), "unknown_log", "HTTP 404: unknown log"),
+        (
+            lambda w, log: w.logs.update(
+                {log.origin: LogKey.from_vkey(Signer.generate(log.origin).verifier.vkey)}
+            ),
+            "forbidden",
+            "HTTP 403: no signature by the log's key",
+        ),
+        (lambda w, log: _answers_with_a_stranger_cosignature(w), "bad_answer", "200 without"),
+        (lambda w, log: _answers_409_with_a_size_beyond_bigint(w), "bad_answer", "409 without"),
+    ],
+)
+def test_a_witness_that_answers_otherwise_is_not_counted_and_says_why(
+    running: Callable[[str], RunningWitness],
+    witnessed: Callable[..., Any],
+    setup: Callable[[SpecWitness, Any], None],
+    state: str,
+    detail: str,
+) -> None:
+    w1 = running("witness.example/w1")
+    api, journal, worker, _ = witnessed([w1], "quorum w1")
+    setup(w1.witness, api.services.log)
+    journal.donate(4)
+    worker.run_once()
+    view = chain_view(api)
+    assert view["witnesses"][0]["state"] == state
+    assert view["witnesses"][0]["detail"].startswith(detail)
+    assert view["witnessed_size"] is None
+    assert cosigners(api.client.get("/tlog/checkpoint").text, [w1]) == set()

@@ -160,3 +160,18 @@ def test_a_zero_time_or_a_plain_note_signature_is_not_a_cosignature() -> None:
     plain = key.key_id + seed.sign(TEXT.encode())  # an Ed25519 note signature, no time
     with pytest.raises(NoteError):
         key.open(TEXT, plain)
+
+
+def test_the_fewest_witnesses_that_can_meet_a_quorum() -> None:
+    text = f"""
+        witness a {W["a"]}
+        witness b {W["b"]}
+        witness c {W["c"]}
+        witness d {W["d"]}
+        group x 2 a b c
+        group y any d
+        """
+    assert parse_policy(text + "group q all x y\nquorum q\n").fewest() == 3
+    assert parse_policy(text + "group q any x y\nquorum q\n").fewest() == 1
+    assert parse_policy(text + "quorum x\n").fewest() == 2
+    assert parse_policy("quorum none\n").fewest() == 0
