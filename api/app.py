@@ -19,7 +19,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, official_receipts, replica, routes, rpc, tlog, transfer, webhooks
+from api import (
+    errors,
+    metrics,
+    official_receipts,
+    replica,
+    routes,
+    rpc,
+    tlog,
+    transfer,
+    webhooks,
+    witnesses,
+)
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -240,6 +251,7 @@ def build_services(
     settings.ensure_data_dir()
     signer = load_log_key(settings, create=settings.environment == "development")
     transparency_log = None if signer is None else TransparencyLog(store, signer)
+    witness_setup = witnesses.load_witnesses(settings, transparency_log)
     assert settings.admin_token is not None
     keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
     evidence = EvidenceStore.from_settings(store.engine, settings)
@@ -295,6 +307,7 @@ def build_services(
             on_batch=metrics.observe_batch,
         ),
         reader=replica.Reader.open(store, settings.read_only_database_url),
+        witnesses=witness_setup,
     )
     return Runtime(
         services=services, generated_token=generated, notes=notes, chain_pending=chain_pending
@@ -415,6 +428,8 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics, sequencer=services.sequencer)
     local_metrics = CollectorRegistry()
     local_metrics.register(metrics.AnchorLag(services.store))
+    if services.witnesses is not None:
+        local_metrics.register(witnesses.WitnessLag(services.store, services.witnesses))
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -481,6 +496,10 @@ def app_from_environment() -> FastAPI:
                 thread.start()
             # Every process delivers webhooks: each delivery is taken by one of them.
             deliverer = webhooks.start_worker(services, stop)
+            # Every process sends to the witnesses too: a race ends in a 409 and a re-proof.
+            witnessing = witnesses.start_worker(
+                services.store, services.log, services.witnesses, services.settings, stop
+            )
             try:
                 yield
             finally:
@@ -488,6 +507,8 @@ def app_from_environment() -> FastAPI:
                 if thread is not None:
                     thread.join(timeout=10)
                 deliverer.join(timeout=10)
+                if witnessing is not None:
+                    witnessing.join(timeout=10)
 
         app.router.lifespan_context = anchoring
     return app

@@ -346,6 +346,24 @@ class ConsistencyPublic(BaseModel):
     proof: list[str]
 
 
+class WitnessPublic(BaseModel):
+    """A witness of the log's checkpoints (c2sp.org/tlog-witness) and where it stands."""
+
+    name: str
+    vkey: str = Field(description="its cosignature/v1 verifier key (name+keyid+base64(0x04‖key))")
+    cosigned_size: int = Field(description="the largest checkpoint it cosigned (0: none)")
+    lag_entries: int = Field(description="entries not covered by a checkpoint it cosigned")
+    lag_seconds: float = Field(description="age of the oldest of them (0: none)")
+    state: str = Field(
+        description="how the last attempt went: cosigned, conflict, refused (it holds a view "
+        "this log is not consistent with), forbidden, unknown_log, bad_answer, unreachable, "
+        "not_sent, new"
+    )
+    detail: str | None = Field(description="what went wrong, as the witness or network said")
+    attempted_at: datetime | None
+    next_attempt_at: datetime | None
+
+
 class ChainPublic(BaseModel):
     chain_id: int
     embedded: bool
@@ -360,6 +378,18 @@ class ChainPublic(BaseModel):
     )
     log_vkey: str | None = Field(
         default=None, description="the C2SP verifier key that signs them (name+keyid+key)"
+    )
+    witness_quorum: str | None = Field(
+        default=None,
+        description="the witnesses whose cosignatures a checkpoint needs (C2SP tlog-policy), "
+        "e.g. '2 of (w1, w2, w3)'; null: no witnesses are configured",
+    )
+    witnessed_size: int | None = Field(
+        default=None, description="the largest checkpoint whose cosignatures meet the quorum"
+    )
+    witnesses: list[WitnessPublic] = Field(
+        default_factory=list,
+        description="each witness's cosignature key (C2SP vkey, type 0x04) and how far it lags",
     )
 
 

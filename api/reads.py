@@ -34,6 +34,7 @@ from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
 from ledger.store.journal import Store
 from ledger.store.queries import ReadModel
 from ledger.store.tlog import SignedCheckpoints
+from ledger.store.witnesses import Witnessing
 
 
 class JournalReads:
@@ -144,9 +145,15 @@ class JournalReads:
         return bundle, settled
 
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
-        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed."""
+        """The log key's signed note of the checkpoint at ``tree_size``, if it was signed,
+        with the witnesses' cosignatures of it kept so far (ADR 0035)."""
         record = SignedCheckpoints(self.store.engine).get(tree_size)
-        return None if record is None else record.note
+        if record is None:
+            return None
+        witnesses = getattr(self, "witnesses", None)
+        if witnesses is None:
+            return record.note
+        return str(witnesses.cosigned_note(Witnessing(self.store.engine), record))
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
         size = self.store.size()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
@@ -58,6 +58,9 @@ from ledger.store.journal import (
     new_id,
 )
 from ledger.store.sequencer import Sequencer
+
+if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
+    from api.witnesses import WitnessSetup
 from ledger.store.tables import CHARITY_REGISTRATION, DONOR, EVIDENCE_FILE
 
 
@@ -113,6 +116,9 @@ class Services(JournalReads):
 
     reader: Reader | None = None
     """Where proofs and the journal's lines are read: a replica that has them, or the store."""
+
+    witnesses: WitnessSetup | None = None
+    """The witnesses and quorum the log's checkpoints are sent to (ADR 0035); none: none."""
 
     _registered_at: dict[str, datetime] = field(default_factory=dict, init=False, repr=False)
     """When each charity registered, as its entry says: an entry never changes, so every

@@ -133,6 +133,14 @@ class ApiSettings(BaseSettings):
         log_origin: the log's origin line and key name (``API_LOG_ORIGIN``); unset, the
             key's own name. A new key takes it, else the public URL's host and path and
             ``/tlog``.
+        witness_policy_file: the log's witnesses and quorum, a C2SP tlog-policy file
+            (``API_WITNESS_POLICY_FILE``, ADR 0035): ``witness <name> <vkey> <url>``
+            lines, groups and one ``quorum`` line. Unset: no witnesses are asked.
+        witness_timeout_s: how long one ``add-checkpoint`` may take (5 s).
+        witness_interval_s: the least time between two rounds of requests to the
+            witnesses (5 s): each round sends the newest signed checkpoint.
+        witness_allow_private: send to witnesses on loopback, private addresses and
+            over plain http (false: only public https; for tests and a private network).
     """
 
     # An error never repeats the value it refused: it may be the platform token, or a
@@ -192,6 +200,10 @@ class ApiSettings(BaseSettings):
     log_key_file: Path | None = None
     log_origin: str | None = None
     page_cache_s: Annotated[float, Field(ge=0, le=FRESH_S)] = 0
+    witness_policy_file: Path | None = None
+    witness_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    witness_interval_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    witness_allow_private: bool = False
 
     @field_validator("database_url")
     @classmethod

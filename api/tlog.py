@@ -37,6 +37,7 @@ from ledger.store.tlog import (
     Tiles,
     parse_tile_path,
 )
+from ledger.store.witnesses import Witnessing
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -210,8 +211,15 @@ def checkpoint(request: Request) -> Response:
             "with `shanlian keys log create` (docs/deployment.md)",
         )
     latest = transparency_log.latest()
+    witnesses = _services(request).witnesses
+    # With witnesses: the newest checkpoint that meets the quorum, cosignatures appended.
+    note = (
+        latest.note
+        if witnesses is None
+        else witnesses.served(Witnessing(transparency_log.store.engine), latest)
+    )
     return Response(
-        latest.note.encode(),
+        note.encode(),
         media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": CHECKPOINT_CACHE},
     )

@@ -22,15 +22,12 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy.exc
@@ -40,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, NotFoundError
 from api.keys import Principal
+from api.outbound import UnsafeUrlError, check_url
 from api.routes.deps import ERRORS, CharityInPath, ServicesDep
 from api.routes.guarded import resource_router
 from api.services import Services
@@ -79,65 +77,6 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-# -- where a delivery may go ---------------------------------------------------------------------
-
-
-class UnsafeUrlError(ValueError):
-    """A webhook URL the platform will not post to, and why."""
-
-
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def check_url(url: str, settings: ApiSettings, *, resolve: bool) -> None:
-    """Raise UnsafeUrlError unless ``url`` is one the worker may post to.
-
-    Args:
-        resolve: also resolve the host and check every address (before each attempt;
-            at registration a name that does not resolve yet is allowed).
-    """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise UnsafeUrlError(f"not a URL: {error}") from None
-    if parts.scheme not in ("https", "http"):
-        raise UnsafeUrlError("the URL must be https://")
-    if parts.scheme == "http" and not settings.webhook_allow_private:
-        raise UnsafeUrlError("the URL must be https:// (plain http is refused)")
-    if not parts.hostname:
-        raise UnsafeUrlError("the URL has no host")
-    if parts.username or parts.password:
-        raise UnsafeUrlError("the URL may not carry a user name or password")
-    if settings.webhook_allow_private:
-        return
-    host = parts.hostname
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        if not _public(host):
-            raise UnsafeUrlError(f"{host} is not a public address")
-        return
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise UnsafeUrlError(f"{host} is not a public host")
-    if not resolve:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as error:
-        raise UnsafeUrlError(f"{host} does not resolve: {error}") from None
-    for info in infos:
-        address = str(info[4][0])
-        if not _public(address):
-            raise UnsafeUrlError(f"{host} resolves to {address}, which is not public")
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -181,7 +120,7 @@ class WebhookWorker:
         status: int | None = None
         error: str | None = None
         try:
-            check_url(endpoint.url, self.settings, resolve=True)
+            check_url(endpoint.url, allow_private=self.settings.webhook_allow_private, resolve=True)
             body = delivery.payload.encode("utf-8")
             timestamp = int(time.time())  # the receiver checks it against its own clock
             headers = {
@@ -349,7 +288,7 @@ def create_webhook(
     """
     _charity(services, principal, charity_id)
     try:
-        check_url(body.url, services.settings, resolve=False)
+        check_url(body.url, allow_private=services.settings.webhook_allow_private, resolve=False)
     except UnsafeUrlError as error:
         raise ApiError(422, "validation_error", f"url: {error}", field="url") from None
     outbox = outbox_of(services)

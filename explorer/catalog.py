@@ -189,6 +189,14 @@ ZH_CN: dict[str, str] = {
     "This browser cannot check the log's signature (Ed25519); the chain is asked below": (
         "此浏览器无法核对账本日志的签名（Ed25519）；下面将向区块链核实"
     ),
+    "Check the witnesses' cosignatures on the checkpoint": "核对见证方对检查点的联署签名",
+    "{count} of {total} witnesses cosigned this checkpoint: {names}": (
+        "{total} 个见证方中有 {count} 个联署了这个检查点：{names}"
+    ),
+    "None of the {total} witnesses has cosigned this checkpoint yet": (
+        "{total} 个见证方都还没有联署这个检查点"
+    ),
+    "A witness's cosignature does not hold: {detail}": "见证方的联署签名无效：{detail}",
     "Ask the chain which chain it is": "确认区块链身份",
     "The JSON-RPC endpoint serves chain {chain_id}": "JSON-RPC 节点属于链 {chain_id}",
     "The endpoint serves chain {actual}, the bundle was anchored on {expected}": (

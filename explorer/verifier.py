@@ -36,6 +36,10 @@ MESSAGES: dict[str, str] = {
     "step_signature_unchecked": (
         "This browser cannot check the log's signature (Ed25519); the chain is asked below"
     ),
+    "step_cosignatures": "Check the witnesses' cosignatures on the checkpoint",
+    "step_cosignatures_ok": "{count} of {total} witnesses cosigned this checkpoint: {names}",
+    "step_cosignatures_none": "None of the {total} witnesses has cosigned this checkpoint yet",
+    "step_cosignatures_bad": "A witness's cosignature does not hold: {detail}",
     "step_chain": "Ask the chain which chain it is",
     "step_chain_ok": "The JSON-RPC endpoint serves chain {chain_id}",
     "step_chain_bad": "The endpoint serves chain {actual}, the bundle was anchored on {expected}",

@@ -29,6 +29,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ALG_ED25519 = b"\x01"
 """signed-note's signature type of Ed25519."""
+ALG_COSIGNATURE_V1 = b"\x04"
+"""signed-note's signature type of timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature)."""
+COSIGNATURE_V1_HEADER = "cosignature/v1\n"
+"""The first line of what a cosignature/v1 signs: domain separation."""
 SIGNATURE_PREFIX = "\u2014 "
 """An em dash (U+2014) and a space open every signature line."""
 PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
@@ -47,9 +51,9 @@ def valid_key_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key id: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n" + ALG_ED25519 + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, algorithm: bytes = ALG_ED25519) -> bytes:
+    """The 4-byte key id: SHA-256(name ‖ 0x0A ‖ algorithm ‖ public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + algorithm + public_key).digest()[:4]
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -189,6 +193,21 @@ class Signer:
         return f"{text}\n{SIGNATURE_PREFIX}{self.name} {encoded}\n"
 
 
+def parse_signature_line(line: str) -> tuple[str, bytes]:
+    """The key name and the raw signature (key id first) of a line ``— <name> <base64>``.
+
+    Raises:
+        NoteError: not a signature line.
+    """
+    if not line.startswith(SIGNATURE_PREFIX) or line.count(" ") != 2:
+        raise NoteError(f"malformed signature line {line!r}")
+    name, encoded = line.removeprefix(SIGNATURE_PREFIX).split(" ")
+    raw = _b64decode(encoded, "a signature")
+    if len(raw) < 5 or not valid_key_name(name):
+        raise NoteError(f"malformed signature line {line!r}")
+    return name, raw
+
+
 def open_note(note: str, verifier: Verifier) -> str:
     """The text of ``note`` once a signature of ``verifier`` over it is checked.
 
@@ -206,12 +225,7 @@ def open_note(note: str, verifier: Verifier) -> str:
         raise NoteError(f"the note has more than {MAX_SIGNATURES} signatures")
     verified = False
     for line in lines:
-        if not line.startswith(SIGNATURE_PREFIX) or line.count(" ") != 2:
-            raise NoteError(f"malformed signature line {line!r}")
-        name, encoded = line.removeprefix(SIGNATURE_PREFIX).split(" ")
-        raw = _b64decode(encoded, "a signature")
-        if len(raw) < 5 or not valid_key_name(name):
-            raise NoteError(f"malformed signature line {line!r}")
+        name, raw = parse_signature_line(line)
         if name != verifier.name or raw[:4] != verifier.key_id:
             continue
         if not verifier.verify(text.encode(), raw[4:]):
@@ -270,3 +284,93 @@ def open_checkpoint(note: str, verifier: Verifier) -> CheckpointBody:
     if body.origin != verifier.name:
         raise NoteError(f"the checkpoint's origin {body.origin!r} is not {verifier.name!r}")
     return body
+
+
+# -- cosignatures (c2sp.org/tlog-cosignature, the Ed25519 cosignature/v1) -------------------
+
+
+MAX_TIMESTAMP = (1 << 63) - 1
+"""A cosignature's timestamp is a u64 that must not exceed 2**63 - 1."""
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: ``cosignature/v1\\ntime <t>\\n`` and the note's text."""
+    return f"{COSIGNATURE_V1_HEADER}time {timestamp}\n{text}".encode()
+
+
+@dataclass(frozen=True)
+class CosignerKey:
+    """A witness's key of Ed25519 cosignatures (cosignature/v1, signature type 0x04).
+
+    Attributes:
+        name: the cosigner's key name (a schema-less URL, e.g. ``witness.example/w1``).
+        public_key: the 32-byte Ed25519 public key.
+    """
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        """SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)[:4]."""
+        return key_id(self.name, self.public_key, ALG_COSIGNATURE_V1)
+
+    @property
+    def vkey(self) -> str:
+        """``name+keyid+base64(0x04 ‖ public key)``."""
+        encoded = base64.b64encode(ALG_COSIGNATURE_V1 + self.public_key).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+    @classmethod
+    def parse(cls, vkey: str) -> CosignerKey:
+        """Read a witness's verifier key, strictly.
+
+        Only the canonical text is accepted: a valid key name, the key id in 8 lowercase
+        hex digits that are the id of the key, standard base64 of 0x04 and 32 bytes.
+
+        Raises:
+            NoteError: anything else (an Ed25519 log key, 0x01, is refused by name).
+        """
+        parts = vkey.split("+", 2)
+        if len(parts) != 3 or not valid_key_name(parts[0]):
+            raise NoteError("a witness key reads name+keyid+base64key")
+        name, hex_id, encoded = parts
+        raw = _b64decode(encoded, "the witness key")
+        if raw[:1] == ALG_ED25519:
+            raise NoteError(
+                "the witness key is a signed-note Ed25519 key (type 0x01); a witness's "
+                "cosignature key has type 0x04 (c2sp.org/tlog-cosignature)"
+            )
+        if len(raw) != 33 or raw[:1] != ALG_COSIGNATURE_V1:
+            raise NoteError("the witness key is not a cosignature/v1 key (0x04 and 32 bytes)")
+        key = cls(name, raw[1:])
+        if hex_id != key.key_id.hex() or base64.b64encode(raw).decode() != encoded:
+            raise NoteError(f"the witness key's id {hex_id!r} is not the id of its key")
+        return key
+
+    def open(self, text: str, signature: bytes) -> int:
+        """The timestamp of this key's cosignature ``signature`` (key id first) of ``text``.
+
+        Requires ``text`` to be a note's text (a checkpoint, ending in a newline).
+
+        Raises:
+            NoteError: another key's, malformed, a zero timestamp, or it does not verify.
+        """
+        if signature[:4] != self.key_id:
+            raise NoteError(f"the signature is not by {self.name}+{self.key_id.hex()}")
+        if len(signature) != 4 + 8 + 64:
+            raise NoteError("a cosignature/v1 is a key id, an 8-byte time and 64 bytes")
+        timestamp = int.from_bytes(signature[4:12], "big")
+        if timestamp == 0 or timestamp > MAX_TIMESTAMP:
+            raise NoteError(f"the cosignature's time {timestamp} is zero or too large")
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(
+                signature[12:], cosigned_message(text, timestamp)
+            )
+        except (InvalidSignature, ValueError):
+            raise NoteError(f"the cosignature by {self.name} does not verify") from None
+        return timestamp
+
+    def line(self, signature: bytes) -> str:
+        """The note signature line of ``signature`` (key id first), newline included."""
+        return f"{SIGNATURE_PREFIX}{self.name} {base64.b64encode(signature).decode()}\n"

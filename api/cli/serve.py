@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
-from api import webhooks
+from api import webhooks, witnesses
 from api.cli.demo import _record_demo
 from api.cli.runtime import (
     _configure_logging,
@@ -163,6 +163,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         target=services.evidence.run_collector, args=(stop,), name="evidence", daemon=True
     ).start()
     webhooks.start_worker(services, stop)
+    witnesses.start_worker(
+        services.store, services.log, services.witnesses, services.settings, stop
+    )
     box = ready_box(runtime, receipts)
 
     class Server(uvicorn.Server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
@@ -17,6 +17,8 @@ from api.routes.deps import (
 )
 from api.routes.guarded import resource_router
 from explorer import caching
+from api.services import Services
+from api.witnesses import summary as witness_summary
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
 
@@ -75,6 +77,33 @@ def journal(
     )
 
 
+def witness_fields(services: Services) -> dict[str, Any]:
+    """The witnesses' part of ``/chain`` (ADR 0035): the quorum, the witnessed size, each
+    witness's key and lag."""
+    setup = services.witnesses
+    if setup is None:
+        return {}
+    found = witness_summary(services.store, setup)
+    return {
+        "witness_quorum": setup.policy.describe(),
+        "witnessed_size": found.witnessed_size,
+        "witnesses": [
+            models.WitnessPublic(
+                name=s.name,
+                vkey=s.vkey,
+                cosigned_size=s.cosigned_size,
+                lag_entries=s.lag_entries,
+                lag_seconds=round(s.lag_seconds, 3),
+                state=s.outcome,
+                detail=s.detail,
+                attempted_at=s.attempted_at,
+                next_attempt_at=s.next_attempt_at,
+            )
+            for s in found.statuses
+        ],
+    }
+
+
 @router.get("/chain", tags=["journal"], dependencies=[Fresh])
 def chain(services: ServicesDep) -> models.ChainPublic:
     """Where the checkpoints are anchored, and a JSON-RPC endpoint a browser may use."""
@@ -98,6 +127,7 @@ def chain(services: ServicesDep) -> models.ChainPublic:
         anchor_max_pending=settings.max_pending if settings else 0,
         log_origin=services.log.origin if services.log else None,
         log_vkey=services.log.vkey if services.log else None,
+        **witness_fields(services),
     )
 
 

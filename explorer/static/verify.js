@@ -267,6 +267,75 @@
     });
   }
 
+  // -- witnesses' cosignatures (c2sp.org/tlog-cosignature, cosignature/v1; ADR 0035) ---------
+
+  /* A witness's verifier key: name+keyid+base64(0x04 ‖ 32-byte Ed25519 key), the key id
+   * being SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]. */
+  function parseCosignerKey(vkey) {
+    var parts = String(vkey).split("+");
+    if (parts.length < 3) return Promise.reject(new Error("a witness key reads name+keyid+key"));
+    var name = parts[0], id = parts[1], raw;
+    try {
+      raw = fromBase64(parts.slice(2).join("+"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (raw.length !== 33 || raw[0] !== 0x04) return Promise.reject(new Error("not a cosignature/v1 key"));
+    return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
+      if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
+      return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
+    });
+  }
+
+  /* Check the cosignatures a checkpoint note carries by the given witnesses (each
+   * `{name, vkey}`): an Ed25519 signature over "cosignature/v1\ntime <t>\n" and the note's
+   * text, `t` the 8-byte big-endian time before it. Resolves to the names of the witnesses
+   * whose cosignature verifies; rejects when one by a known key does not. Lines by keys not
+   * given are ignored. */
+  function openCosignatures(note, witnesses) {
+    var webcrypto = subtle();
+    if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
+    note = String(note);
+    var split = note.lastIndexOf("\n\n");
+    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
+      return Promise.reject(new Error("not a signed note"));
+    }
+    var text = note.slice(0, split + 1);
+    var lines = note.slice(split + 2, -1).split("\n");
+    return Promise.all(
+      (witnesses || []).map(function (witness) {
+        return parseCosignerKey(witness.vkey).then(function (key) {
+          var found = null;
+          lines.forEach(function (line) {
+            var parts = line.split(" ");
+            if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
+            var raw = fromBase64(parts[2]);
+            if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
+          });
+          if (!found) return null;
+          if (found.length !== 4 + 8 + 64) throw new Error(witness.name + ": not a cosignature/v1");
+          var high = 0, low = 0, i;
+          for (i = 4; i < 8; i++) high = high * 256 + found[i];
+          for (i = 8; i < 12; i++) low = low * 256 + found[i];
+          var time = high * 4294967296 + low;  // exact below 2^53: any real time
+          if (time === 0 || high >= 2097152) throw new Error(witness.name + ": a cosignature without a time");
+          var message = utf8("cosignature/v1\ntime " + String(time) + "\n" + text);
+          return webcrypto
+            .importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"])
+            .then(function (publicKey) {
+              return webcrypto.verify({ name: "Ed25519" }, publicKey, found.subarray(12), message);
+            })
+            .then(function (valid) {
+              if (!valid) throw new Error("the cosignature by " + witness.name + " does not verify");
+              return witness.name;
+            });
+        });
+      })
+    ).then(function (names) {
+      return names.filter(function (name) { return name !== null; });
+    });
+  }
+
   function rpc(url, method, params) {
     return fetch(url, {
       method: "POST",
@@ -353,7 +422,9 @@
         if (options.onBundle) options.onBundle(bundle);
         cp = bundle.checkpoint;
         pass("bundle", "step_bundle_ok", { seq: bundle.entry.seq, index: cp.index });
-        return checkEntry().then(checkLeaf).then(checkInclusion).then(checkSignature).then(checkChain)
+        return checkEntry().then(checkLeaf).then(checkInclusion).then(checkSignature)
+          .then(function () { return chainView().then(checkCosignatures); })
+          .then(checkChain)
           .then(checkReceipt)
           .then(function () {
             return state.failed ? "fail" : "pass";
@@ -441,6 +512,41 @@
         });
     }
 
+    /* The witnesses' cosignatures on the bundle's checkpoint, checked with the keys
+     * /chain publishes (no witnesses configured: no step). */
+    function checkCosignatures(chain) {
+      var witnesses = (chain && chain.witnesses) || [];
+      if (!bundle.checkpoint_note || !witnesses.length) return Promise.resolve();
+      report("cosignatures", "running", m.step_cosignatures);
+      if (!subtle()) {
+        report("cosignatures", "pending", m.step_signature_unchecked);
+        return Promise.resolve();
+      }
+      return openCosignatures(bundle.checkpoint_note, witnesses)
+        .then(function (names) {
+          if (!names.length) {
+            report("cosignatures", "pending", format(m.step_cosignatures_none, { total: witnesses.length }));
+          } else {
+            pass("cosignatures", "step_cosignatures_ok", {
+              count: names.length, total: witnesses.length, names: names.join(", "),
+            });
+          }
+        })
+        .catch(function (error) {
+          if (error && error.name === "NotSupportedError") {
+            report("cosignatures", "pending", m.step_signature_unchecked);
+          } else {
+            fail("cosignatures", "step_cosignatures_bad", { detail: error.message });
+          }
+        });
+    }
+
+    function chainView() {
+      return fetch(options.chainUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
+        .then(function (response) { return response.ok ? response.json() : {}; })
+        .catch(function () { return {}; });
+    }
+
     function endpoint() {
       if (options.rpcUrl) return Promise.resolve({ rpcUrl: options.rpcUrl, contract: null });
       return fetch(options.chainUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
@@ -525,6 +631,7 @@
     fromHex: fromHex,
     leafHash: leafHash,
     openCheckpoint: openCheckpoint,
+    openCosignatures: openCosignatures,
     receiptSecret: receiptSecret,
     receiptState: receiptState,
     rootFromInclusionProof: rootFromInclusionProof,

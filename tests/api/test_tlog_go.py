@@ -268,3 +268,84 @@ def test_the_audit_refuses_tiles_whose_entries_are_not_the_signed_ones(
         tamperer.path = None
     assert code == 2
     assert "the log serves other entries than it signed" in capsys.readouterr().err
+
+
+# -- the cosigned note (ADR 0035) ------------------------------------------------------------
+
+
+def test_go_verifies_the_witnesses_cosignatures_on_the_checkpoint(
+    goverify: Path, tmp_path: Path
+) -> None:
+    """Go's note.Open, given the log's key and the witnesses' cosignature/v1 keys, checks
+    every cosignature the served checkpoint carries; a quorum it cannot meet, or one
+    changed byte of a cosignature, and it refuses."""
+    from api.witnesses import WitnessWorker
+    from chain.devnet import free_port
+    from tests.serving import serve
+    from tests.tlog.witness import LogKey, RunningWitness, SpecWitness
+
+    witnesses = [RunningWitness(SpecWitness(f"witness.example/w{i}", logs={})) for i in (1, 2)]
+    try:
+        policy = tmp_path / "policy"
+        policy.write_text(
+            "".join(f"witness w{i} {w.witness.vkey} {w.url}\n" for i, w in enumerate(witnesses))
+            + "group both all w0 w1\nquorum both\n"
+        )
+        api = build_api(
+            f"sqlite:///{tmp_path}/journal.db",
+            None,
+            tmp_path / "evidence",
+            witness_policy_file=policy,
+            witness_allow_private=True,
+        )
+        log, setup = api.services.log, api.services.witnesses
+        assert log is not None
+        assert setup is not None
+        for w in witnesses:
+            w.witness.logs[log.origin] = LogKey.from_vkey(log.vkey)
+        Journal(api.store).donate(300)
+        WitnessWorker(api.store, log, setup, api.services.settings).run_once()
+        with serve(api.client.app, free_port(), "uvicorn-witnessed") as url:
+            keys = [a for w in witnesses for a in ("-witness", w.witness.vkey)]
+
+            def run(*extra: str) -> subprocess.CompletedProcess[str]:
+                command = [str(goverify), "-url", f"{url}/tlog", "-vkey", log.vkey, *extra]
+                return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+            result = run(*keys, "-quorum", "2")
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "size=302" in result.stdout
+            assert result.stdout.split()[-1] == "cosigned=2"
+            stranger = SpecWitness("witness.example/w1", logs={}).vkey
+            refused = run(
+                "-witness", stranger, "-witness", witnesses[1].witness.vkey, "-quorum", "2"
+            )
+            assert refused.returncode == 1
+            assert "1 verify, 2 needed" in refused.stdout
+            note = httpx.get(f"{url}/tlog/checkpoint").text
+        # One byte of the last cosignature changed: note.Open refuses the whole note.
+        tampered = bytearray(note.encode())
+        tampered[-10] = ord("A") if tampered[-10] != ord("A") else ord("B")
+        with serve(_static_checkpoint(bytes(tampered), api), free_port(), "tampered") as url:
+            command = [str(goverify), "-url", f"{url}/tlog", "-vkey", log.vkey, *keys]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1
+        assert "checkpoint signature" in result.stdout
+    finally:
+        for w in witnesses:
+            w.stop()
+        close_api(api)
+
+
+def _static_checkpoint(note: bytes, api: Api) -> object:
+    """The app, but /tlog/checkpoint answers ``note``."""
+    inner = api.client.app
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] == "http" and scope["path"] == "/tlog/checkpoint":
+            await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": note})  # type: ignore[operator]
+            return
+        await inner(scope, receive, send)  # type: ignore[arg-type]
+
+    return app

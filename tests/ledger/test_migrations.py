@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from ledger.store import official_receipts, outbox  # noqa: F401 - their tables are part of the schema
+from ledger.store import (
+    official_receipts,  # noqa: F401 - its tables are part of the schema
+    outbox,  # noqa: F401 - its tables are part of the schema
+    witnesses,  # noqa: F401 - its tables are part of the schema
+)
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 from ledger.store.migrate import downgrade, upgrade

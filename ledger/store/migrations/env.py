@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from ledger.store import official_receipts, outbox  # noqa: F401 - their tables are part of the schema
+from ledger.store import (
+    official_receipts,  # noqa: F401 - its tables are part of the schema
+    outbox,  # noqa: F401 - its tables are part of the schema
+    witnesses,  # noqa: F401 - its tables are part of the schema
+)
 from ledger.store.tables import metadata
 
 config = context.config

@@ -3,7 +3,8 @@
 // with the published verifier key, and golang.org/x/mod/sumdb/tlog authenticates
 // the tiles against the checkpoint's root and proves every entry's inclusion.
 //
-//	goverify -url http://127.0.0.1:8000/tlog -vkey 'origin+1234abcd+AQ…'
+//	goverify -url http://127.0.0.1:8000/tlog -vkey 'origin+1234abcd+AQ…' \
+//	         [-witness 'w.example/w1+89abcdef+BA…' … -quorum 1]
 //
 // It exits 0 and prints "ok …" when everything checks, 1 with the reason otherwise.
 // Built by tests/api/test_tlog_go.py from Debian's golang-go and
@@ -11,7 +12,11 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +34,8 @@ import (
 const height = 8 // c2sp.org/tlog-tiles: tiles of 256 hashes
 
 var client = &http.Client{Timeout: 30 * time.Second}
+
+var cosigned int // witness cosignatures that verified
 
 func fetch(base, path string) ([]byte, error) {
 	response, err := client.Get(base + "/" + path)
@@ -89,11 +96,88 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
-// checkpoint opens the signed note and reads the C2SP checkpoint in it.
+// cosigner verifies a witness's timestamped Ed25519 cosignature (c2sp.org/
+// tlog-cosignature, cosignature/v1): the signature is an 8-byte big-endian time and
+// 64 bytes of Ed25519 over "cosignature/v1\ntime <t>\n" and the note's text.
+type cosigner struct {
+	name string
+	hash uint32
+	key  ed25519.PublicKey
+}
+
+func (c cosigner) Name() string    { return c.name }
+func (c cosigner) KeyHash() uint32 { return c.hash }
+func (c cosigner) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	t := binary.BigEndian.Uint64(sig[:8])
+	if t == 0 || t > 1<<63-1 {
+		return false
+	}
+	signed := append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), msg...)
+	return ed25519.Verify(c.key, signed, sig[8:])
+}
+
+// newCosigner reads a witness's vkey: name+hex(key id)+base64(0x04 || key), the key id
+// being SHA-256(name || "\n" || 0x04 || key)[:4].
+func newCosigner(vkey string) (cosigner, error) {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return cosigner{}, errors.New("a witness key reads name+keyid+key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 0x04 {
+		return cosigner{}, errors.New("not a cosignature/v1 key (0x04 and 32 bytes)")
+	}
+	id := sha256.Sum256(append([]byte(parts[0]+"\n"), raw...))
+	if hex.EncodeToString(id[:4]) != parts[1] {
+		return cosigner{}, errors.New("the key id is not the key's")
+	}
+	return cosigner{parts[0], binary.BigEndian.Uint32(id[:4]), ed25519.PublicKey(raw[1:])}, nil
+}
+
+// witnessList collects the repeated -witness flags.
+type witnessList []string
+
+func (w *witnessList) String() string     { return strings.Join(*w, ",") }
+func (w *witnessList) Set(v string) error { *w = append(*w, v); return nil }
+
+var (
+	witnessKeys witnessList
+	quorum      int
+)
+
+// checkpoint opens the signed note and reads the C2SP checkpoint in it; with witness
+// keys, at least quorum of their cosignatures must verify too (note.Open checks every
+// signature by a known key and ignores the others).
 func checkpoint(msg []byte, verifier note.Verifier) (tlog.Tree, error) {
-	opened, err := note.Open(msg, note.VerifierList(verifier))
+	verifiers := []note.Verifier{verifier}
+	for _, vkey := range witnessKeys {
+		c, err := newCosigner(vkey)
+		if err != nil {
+			return tlog.Tree{}, fmt.Errorf("witness key %q: %w", vkey, err)
+		}
+		verifiers = append(verifiers, c)
+	}
+	opened, err := note.Open(msg, note.VerifierList(verifiers...))
 	if err != nil {
 		return tlog.Tree{}, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	logSigned := false
+	cosigned = 0
+	for _, sig := range opened.Sigs {
+		if sig.Name == verifier.Name() && sig.Hash == verifier.KeyHash() {
+			logSigned = true
+		} else {
+			cosigned++
+		}
+	}
+	if !logSigned {
+		return tlog.Tree{}, errors.New("checkpoint signature: not signed by the log's key")
+	}
+	if cosigned < quorum {
+		return tlog.Tree{}, fmt.Errorf("checkpoint cosignatures: %d verify, %d needed", cosigned, quorum)
 	}
 	lines := strings.Split(opened.Text, "\n")
 	if len(lines) < 4 || lines[len(lines)-1] != "" {
@@ -234,13 +318,15 @@ func verify(base, vkey string) (string, error) {
 			tiles++
 		}
 	}
-	return fmt.Sprintf("ok origin=%s size=%d root=%s entries=%d tiles=%d",
-		verifier.Name(), tree.N, base64.StdEncoding.EncodeToString(tree.Hash[:]), len(records), tiles), nil
+	return fmt.Sprintf("ok origin=%s size=%d root=%s entries=%d tiles=%d cosigned=%d",
+		verifier.Name(), tree.N, base64.StdEncoding.EncodeToString(tree.Hash[:]), len(records), tiles, cosigned), nil
 }
 
 func main() {
 	base := flag.String("url", "", "the log's prefix, e.g. http://127.0.0.1:8000/tlog")
 	vkey := flag.String("vkey", "", "the log's verifier key (name+keyid+key)")
+	flag.Var(&witnessKeys, "witness", "a witness's cosignature/v1 key (repeatable)")
+	flag.IntVar(&quorum, "quorum", 0, "how many witness cosignatures must verify")
 	flag.Parse()
 	if *base == "" || *vkey == "" {
 		fmt.Fprintln(os.Stderr, "usage: goverify -url PREFIX -vkey VKEY")

@@ -1,0 +1,54 @@
+"""Witnesses' cosignatures and standing (C2SP tlog-witness, ADR 0035)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "witness_cosignature",
+        sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("witness_key", sa.String(length=400), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tree_size", "witness_key", name=op.f("pk_witness_cosignature")),
+    )
+    op.create_table(
+        "witness_state",
+        sa.Column("witness_key", sa.String(length=400), nullable=False),
+        sa.Column("known_size", sa.BigInteger(), nullable=False),
+        sa.Column("cosigned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("witness_key", name=op.f("pk_witness_state")),
+    )
+    # A cosignature is a witness's statement, kept as received: never changed.
+    # (shanlian_reject_change comes from revision 0001.)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE TRIGGER witness_cosignature_append_only BEFORE UPDATE OR DELETE ON "
+            "witness_cosignature FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS witness_cosignature_append_only ON witness_cosignature")
+    op.drop_table("witness_state")
+    op.drop_table("witness_cosignature")
