@@ -30,6 +30,7 @@ from api.replica import Reader
 from api.settings import ApiSettings
 from api.tlog import TransparencyLog
 from chain.client import ChainClient
+from chain.errors import ChainError
 from explorer import urls
 from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
@@ -126,6 +127,26 @@ class Services(JournalReads):
         if self.sequencer is None:
             return self.store.append_request(request)
         return self.sequencer.append(request)
+
+    def anchoring_status(self) -> models.AnchoringPublic | None:
+        """Whether fees and the budget let the worker anchor now (None: no worker, or the
+        node does not answer)."""
+        if self.worker is None:
+            return None
+        try:
+            status = self.worker.assess()
+        except ChainError:
+            return None
+        return models.AnchoringPublic(
+            state=status.state,
+            detail=status.detail,
+            since=status.since,
+            base_fee_wei=status.base_fee_wei,
+            max_fee_per_gas=status.max_fee_per_gas,
+            spent_wei=status.spent_wei,
+            budget_wei=status.budget_wei,
+            budget_period_s=status.budget_period_s,
+        )
 
     @staticmethod
     def require_platform(principal: Principal) -> None:

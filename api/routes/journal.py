@@ -93,6 +93,8 @@ def chain(services: ServicesDep) -> models.ChainPublic:
         anchor_max_pending=settings.max_pending if settings else 0,
         log_origin=services.log.origin if services.log else None,
         log_vkey=services.log.vkey if services.log else None,
+        finality=client.finality_basis(client.finality, client.confirmations),
+        anchoring=services.anchoring_status(),
     )
 
 

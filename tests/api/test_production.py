@@ -197,6 +197,13 @@ def test_a_database_password_is_never_printed(
 # -- production ----------------------------------------------------------------------------------
 
 
+def sign_with_a_signer(monkeypatch: pytest.MonkeyPatch, url: str | None = None) -> None:
+    """Production's anchorer signs with an external signer (ADR 0038); by default one that
+    is never asked here (anvil holds development account 0's key and signs for it)."""
+    monkeypatch.setenv("CHAIN_ANCHORER_SIGNER_URL", url or f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CHAIN_ANCHORER_ADDRESS", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+
+
 def production(**settings: object) -> ApiSettings:
     return ApiSettings(environment="production", admin_token=GOOD_TOKEN, **settings)  # type: ignore[arg-type]
 
@@ -245,6 +252,7 @@ def test_production_refuses_the_sqlite_file(
     monkeypatch.setenv("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
+    sign_with_a_signer(monkeypatch)
     argv = [] if database_url is None else ["--database", database_url]
     for command in (["serve"], ["anchor"], ["keys", "auditor", "list"]):
         assert main([*argv, *command]) == 2
@@ -264,6 +272,7 @@ def test_production_starts_while_its_node_is_down_and_waits_for_it(
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
     monkeypatch.setenv("CHAIN_REQUEST_TIMEOUT_S", "2")
+    sign_with_a_signer(monkeypatch)
     runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
     assert runtime.chain_pending
     assert runtime.services.chain is None
@@ -279,6 +288,7 @@ def test_production_runs_on_postgresql_and_a_deployed_chain(
     monkeypatch.setenv("CHAIN_RPC_URL", anvil.rpc_url)
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", deployment.ledger_anchor)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", deployment.charity_registry)
+    sign_with_a_signer(monkeypatch, anvil.rpc_url)
     runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
     chain = runtime.services.chain
     assert chain is not None
