@@ -431,6 +431,7 @@ class Node:
         Raises:
             ChainUnavailableError: the node does not answer.
         """
+        confirmations = max(1, confirmations)
         if finality == "auto":
             finality = "depth" if self.is_devnet else "finalized"
         if finality in ("finalized", "safe"):
