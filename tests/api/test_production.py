@@ -25,12 +25,14 @@ from api.settings import ApiSettings, ProductionSettingsError, describe_settings
 from api.settings import get_settings as api_settings
 from chain import settings as chain_settings
 from chain.client import ChainClient
-from chain.devnet import Devnet, free_port
-from chain.errors import ChainIdMismatchError, ChainUnavailableError
+from chain.devnet import Devnet, dev_private_key, free_port
+from chain.errors import ChainIdMismatchError, ChainUnavailableError, KeystoreError
+from chain.keystore import create_keystore
 from chain.settings import redact_url
 from ledger.store.journal import Store
 from ledger.store.tables import CHECKPOINT
 from tests.api.conftest import PLATFORM_TOKEN
+from tests.factories import charity
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_TOKEN = "Kq3-vT9_wLx2Rz7pNs4YbH8cJf6mDg5A"
@@ -355,3 +357,73 @@ def test_a_node_url_is_shown_without_its_path_query_or_password() -> None:
     assert leaked(secret, str(caught.value)) == []
     mismatch = ChainIdMismatchError(expected=1, actual=31337, rpc_url=url)
     assert leaked(secret, str(mismatch)) == []
+
+
+# -- the anchorer's key (ADR 0038) ----------------------------------------------------------------
+
+
+def test_production_refuses_a_raw_anchorer_key_in_the_environment(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "0x" + secrets.token_hex(32)
+    monkeypatch.setenv("API_ENVIRONMENT", "production")
+    monkeypatch.setenv("SHANLIAN_ADMIN_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
+    monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
+    monkeypatch.setenv("CHAIN_ANCHORER_PRIVATE_KEY", key)
+    for command in (["serve"], ["anchor"]):
+        assert main(["--database", pg_database, *command]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith(
+            "error: API_ENVIRONMENT=production refuses to run: CHAIN_ANCHORER_PRIVATE_KEY "
+            "holds a raw private key in the environment: production signs with "
+            "CHAIN_ANCHORER_KEYSTORE"
+        )
+        assert "CHAIN_ANCHORER_SIGNER_URL" in err
+        assert leaked(key[2:], out, err) == []
+    # And production with no key at all is refused too: the devnet's public key is no key.
+    monkeypatch.delenv("CHAIN_ANCHORER_PRIVATE_KEY")
+    chain_settings.get_settings.cache_clear()
+    with pytest.raises(ProductionSettingsError, match="the anchorer has no key"):
+        build_services(production(database_url=pg_database))
+
+
+@pytest.mark.anvil
+def test_production_anchors_with_the_key_from_its_keystore(
+    pg_database: str, anvil: Devnet, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    password_file = tmp_path / "anchorer.pass"
+    password_file.write_text("a password only the operator knows\n")
+    password_file.chmod(0o600)
+    keystore = tmp_path / "anchorer.json"
+    address = create_keystore(
+        keystore,
+        "a password only the operator knows",
+        private_key=dev_private_key(6),
+        iterations=2**10,
+    )
+    deployment = ChainClient.connect(anvil.rpc_url).deploy(anchorer=address, registrar=address)
+    for name, value in {
+        "CHAIN_RPC_URL": anvil.rpc_url,
+        "CHAIN_LEDGER_ANCHOR_ADDRESS": deployment.ledger_anchor,
+        "CHAIN_CHARITY_REGISTRY_ADDRESS": deployment.charity_registry,
+        "CHAIN_ANCHORER_KEYSTORE": str(keystore),
+        "CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE": str(password_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
+    services = runtime.services
+    assert services.chain is not None
+    assert services.chain.address == address
+    assert services.worker is not None
+    services.store.append([charity()])
+    checkpoint = services.worker.anchor_now()
+    assert checkpoint is not None
+    assert services.chain.w3.eth.get_transaction(checkpoint.tx_hash)["from"] == address
+    # A keystore another user could read stops production before anything starts.
+    keystore.chmod(0o644)
+    chain_settings.get_settings.cache_clear()
+    with pytest.raises(KeystoreError, match=r"mode 0644.*chmod 600"):
+        build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
+    services.store.engine.dispose()
