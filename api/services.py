@@ -8,6 +8,7 @@ CLI and the demo call the same ones. The reads (lookups, proofs, exports) are in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import re
@@ -137,16 +138,7 @@ class Services(JournalReads):
             status = self.worker.assess()
         except ChainError:
             return None
-        return models.AnchoringPublic(
-            state=status.state,
-            detail=status.detail,
-            since=status.since,
-            base_fee_wei=status.base_fee_wei,
-            max_fee_per_gas=status.max_fee_per_gas,
-            spent_wei=status.spent_wei,
-            budget_wei=status.budget_wei,
-            budget_period_s=status.budget_period_s,
-        )
+        return models.AnchoringPublic(**dataclasses.asdict(status))
 
     @staticmethod
     def require_platform(principal: Principal) -> None:

@@ -47,7 +47,7 @@ from chain.errors import (
     TransactionError,
     UnknownRevertError,
 )
-from chain.keystore import load_keystore, read_password
+from chain.keystore import load_keystore, settings_password
 from chain.ledger_anchor import (
     ANCHORER_ROLE,
     AnchorOutcome,
@@ -121,15 +121,7 @@ def anchorer_signer(settings: ChainSettings) -> TransactionSigner | None:
         ChainConfigError: a malformed raw key.
     """
     if settings.anchorer_keystore is not None:
-        password = read_password(
-            file=settings.anchorer_keystore_password_file,
-            value=(
-                settings.anchorer_keystore_password.get_secret_value()
-                if settings.anchorer_keystore_password
-                else None
-            ),
-        )
-        return load_keystore(settings.anchorer_keystore, password)
+        return load_keystore(settings.anchorer_keystore, settings_password(settings))
     if settings.anchorer_signer_url is not None:
         assert settings.anchorer_address is not None  # the settings require it
         return RemoteSigner(

@@ -20,6 +20,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.accounts import checksum_address
 from chain.errors import KeystoreError
+from chain.settings import ChainSettings
 
 KEYSTORE_VERSION = 3
 """Web3 Secret Storage's version: the only one eth-account (and geth since 2015) writes."""
@@ -79,6 +80,19 @@ def read_password(*, file: Path | None, value: str | None) -> str:
     if not password:
         raise KeystoreError("the keystore's password is empty")
     return password
+
+
+def settings_password(settings: ChainSettings) -> str:
+    """The keystore's password as the settings give it (``read_password``).
+
+    Raises:
+        KeystoreError: see ``read_password``.
+    """
+    secret = settings.anchorer_keystore_password
+    return read_password(
+        file=settings.anchorer_keystore_password_file,
+        value=None if secret is None else secret.get_secret_value(),
+    )
 
 
 def keystore_address(path: Path) -> str:

@@ -27,7 +27,7 @@ from api.keys import (
 from chain.accounts import address_of_key, checksum_address
 from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
 from chain.errors import KeystoreError
-from chain.keystore import create_keystore, keystore_address, read_password
+from chain.keystore import create_keystore, keystore_address, settings_password
 from chain.reader import ChainReader
 from chain.settings import ChainSettings
 
@@ -104,14 +104,7 @@ def cmd_keys_anchorer_create(args: argparse.Namespace) -> int:
             print(f"error: {args.import_variable} is not set", file=sys.stderr)
             return 2
     try:
-        password = read_password(
-            file=settings.anchorer_keystore_password_file,
-            value=(
-                settings.anchorer_keystore_password.get_secret_value()
-                if settings.anchorer_keystore_password
-                else None
-            ),
-        )
+        password = settings_password(settings)
         address = create_keystore(Path(args.account), password, private_key=key)
     except KeystoreError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,32 +23,47 @@ from chain.devnet import dev_private_key
 HONEST = "honest"
 
 
+@contextmanager
+def json_rpc_server(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """Serve JSON-RPC on a free loopback port while in the block: ``answer`` maps each
+    request body to the response body. Yields the URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            data = answer(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 class SignerServer:
-    """Signs with ``key`` at ``url`` while running; ``requests`` lists what it was asked."""
+    """Signs with ``key`` while ``running``; ``requests`` lists what it was asked."""
 
     def __init__(self, key: bytes, behaviour: str = HONEST) -> None:
         self.account = Account.from_key(key)
         self.behaviour = behaviour
         self.requests: list[dict[str, Any]] = []
-        server = self
+        self.url = ""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(body)
-                answer = {"jsonrpc": "2.0", "id": body.get("id")} | server.answer(body)
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+    def _respond(self, raw: bytes) -> bytes:
+        body = json.loads(raw)
+        self.requests.append(body)
+        return json.dumps({"jsonrpc": "2.0", "id": body.get("id")} | self.answer(body)).encode()
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         method = body.get("method")
@@ -88,11 +103,6 @@ class SignerServer:
 
     @contextmanager
     def running(self) -> Iterator[SignerServer]:
-        thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with json_rpc_server(self._respond) as url:
+            self.url = url
             yield self
-        finally:
-            self._http.shutdown()
-            self._http.server_close()
-            thread.join()

@@ -8,11 +8,9 @@ EIP-1559 does; and on the embedded chain where it matters.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from eth_typing import Hash32
@@ -23,6 +21,7 @@ from chain.embedded import EmbeddedChain
 from chain.errors import FeeAboveCapError, SpendingLimitError
 from chain.reader import ChainReader
 from tests.api.conftest import mine
+from tests.chain.signer_server import json_rpc_server
 
 GWEI = 10**9
 
@@ -143,45 +142,20 @@ def node_without_tags(rpc_url: str) -> Iterator[str]:
     """A proxy onto ``rpc_url`` that knows no ``finalized`` or ``safe`` block, as nodes
     from before the Merge and some L2 nodes answer."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            request = json.loads(body)
-            if request.get("method") == "eth_getBlockByNumber" and request["params"][0] in (
-                "finalized",
-                "safe",
-            ):
-                answer = json.dumps(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": request["id"],
-                        "error": {"code": -32602, "message": "invalid block number"},
-                    }
-                ).encode()
-            else:
-                forwarded = urllib.request.Request(
-                    rpc_url, body, {"Content-Type": "application/json"}
-                )
-                with urllib.request.urlopen(forwarded, timeout=10) as response:
-                    answer = response.read()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+    def answer(body: bytes) -> bytes:
+        request = json.loads(body)
+        if request.get("method") == "eth_getBlockByNumber" and request["params"][0] in (
+            "finalized",
+            "safe",
+        ):
+            error = {"code": -32602, "message": "invalid block number"}
+            return json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}).encode()
+        forwarded = urllib.request.Request(rpc_url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(forwarded, timeout=10) as response:
+            return bytes(response.read())
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with json_rpc_server(answer) as url:
+        yield url
 
 
 @pytest.mark.anvil
