@@ -113,3 +113,28 @@ def test_show_reads_the_roles_of_a_keystores_address_with_no_key_at_all(
     keystore.chmod(0o644)
     assert main(["keys", "anchorer", "show", str(keystore)]) == 2
     assert "open to other users" in capsys.readouterr().err
+
+
+def test_a_wrong_keystore_password_stops_a_command_in_one_line_without_the_password(
+    tmp_path: Path,
+    password_file: Path,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keystore = tmp_path / "anchorer.json"
+    assert main(["keys", "anchorer", "create", str(keystore)]) == 0
+    password_file.write_text("not the password at all\n")
+    monkeypatch.setenv("CHAIN_ANCHORER_KEYSTORE", str(keystore))
+    chain_settings.get_settings.cache_clear()
+    capsys.readouterr()
+    try:
+        assert main(["--database", sqlite_url, "anchor", "--embedded-ok"]) == 2
+    finally:
+        chain_settings.get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    assert err == (
+        f"error: the password does not open keystore {keystore} (MAC mismatch): check "
+        "CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE or CHAIN_ANCHORER_KEYSTORE_PASSWORD\n"
+    )
+    assert "not the password" not in out + err
