@@ -5,6 +5,13 @@ contract's checkpoints, checks each against the journal, and mirrors them (with 
 transaction that anchored them) into the ``checkpoint`` table. Only then does it anchor
 a new checkpoint, with the consistency proof from the last one the contract holds.
 
+Before it sends, the worker asks what it would cost (ADR 0038): while the chain's base fee
+is above ``CHAIN_MAX_FEE_PER_GAS`` it waits, and while the anchors of the budget's period
+(``ANCHOR_BUDGET_WEI`` per ``ANCHOR_BUDGET_PERIOD_S``) have spent the budget — or the next
+one could overspend it — it pauses; either way it says so once in the log, in
+``/metrics`` and in ``GET /api/v1/chain``. Ingest never waits for any of this: the journal
+takes entries, and the next anchor covers them all.
+
 That makes it crash-safe without any bookkeeping before the send: a worker killed
 between sending and recording finds its anchor on chain at the next start (and records
 it); an anchor the chain never got is simply sent again; and a second anchor of the same
@@ -15,23 +22,28 @@ changed) and the checkpoint is anchored again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import sqlalchemy.exc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api import metrics
 from chain.client import ChainClient, Checkpoint, CheckpointEvent
 from chain.errors import (
     ChainError,
     ChainUnavailableError,
     CharityRegistryUnknownCharityError,
+    FeeAboveCapError,
+    SpendingLimitError,
+    TransactionError,
 )
 from ledger.accounting import CharityState
 from ledger.entries import to_hex
@@ -54,6 +66,11 @@ class AnchorSettings(BaseSettings):
         max_pending: …or as soon as this many entries wait (``ANCHOR_MAX_PENDING``).
         poll_s: how often the worker looks (``ANCHOR_POLL_S``).
         backoff_max_s: longest pause while the node is down (``ANCHOR_BACKOFF_MAX_S``).
+        budget_wei: the most the anchors of one period may cost, in wei
+            (``ANCHOR_BUDGET_WEI``); unset, no budget. An anchor that could overspend it
+            (gas limit × max fee per gas) is not sent.
+        budget_period_s: the period, a sliding window ending now (``ANCHOR_BUDGET_PERIOD_S``,
+            a day).
     """
 
     model_config = SettingsConfigDict(
@@ -64,6 +81,8 @@ class AnchorSettings(BaseSettings):
     max_pending: Annotated[int, Field(ge=1)] = 1000
     poll_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+    budget_wei: Annotated[int, Field(ge=0)] | None = None
+    budget_period_s: Annotated[float, Field(gt=0)] = 86_400.0
 
 
 class AnchorError(Exception):
@@ -85,6 +104,50 @@ class JournalDivergedError(AnchorError):
 
 class AnchorBusyError(AnchorError):
     """Another process is the anchoring leader."""
+
+
+class AnchorDeferredError(AnchorError):
+    """Anchoring waits: the base fee is over the cap, or the budget is spent.
+
+    Attributes:
+        status: the worker's status, which says why and until what.
+    """
+
+    def __init__(self, status: AnchorStatus) -> None:
+        super().__init__(status.detail)
+        self.status = status
+
+
+AnchorState = Literal["ready", "waiting_for_fees", "budget_exhausted"]
+
+
+@dataclass(frozen=True)
+class AnchorStatus:
+    """Whether the worker may anchor now as far as money goes, and why not.
+
+    Attributes:
+        state: ``ready``; ``waiting_for_fees`` (the base fee is over the cap: it anchors
+            when the fee falls); ``budget_exhausted`` (the period's anchors spent the
+            budget, or the next could overspend it: it anchors when older spending leaves
+            the window).
+        detail: one sentence saying so, with the numbers.
+        base_fee_wei: the next block's base fee, wei a unit of gas (None: not read, as
+            there is no cap).
+        max_fee_per_gas: the cap, or None.
+        spent_wei: what the period's anchors cost.
+        budget_wei: the budget, or None.
+        budget_period_s: the budget's period.
+        since: when the worker entered this state.
+    """
+
+    state: AnchorState
+    detail: str
+    base_fee_wei: int | None
+    max_fee_per_gas: int | None
+    spent_wei: int
+    budget_wei: int | None
+    budget_period_s: float
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -125,6 +188,12 @@ class AnchorWorker:
         # state, a reorg), since the chain may have forgotten a registration with it.
         self._registered: set[str] = set()
         self._registered_as_of: tuple[int, bytes | None] | None = None
+        self._costs: dict[bytes, int] = {}
+        """What each anchor transaction cost, by hash: a mined receipt never changes."""
+        self._status: AnchorStatus | None = None
+        self._overspend_at: int | None = None
+        """What the period had spent when an anchor was refused for its worst cost: the
+        budget stays paused until spending leaves the period."""
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -178,6 +247,7 @@ class AnchorWorker:
         )
         recorded = 0
         if first_open < count:
+            settled = client.settled_block(client.finality, confirmations)
             from_block = known[first_open - 1].block_number if first_open else 0
             events = {e.index: e for e in client.checkpoint_events(from_block=from_block)}
             for index in range(first_open, count):
@@ -189,19 +259,18 @@ class AnchorWorker:
                         f"was found from block {from_block}"
                     )
                 if row is not None and row.block_hash == event.block_hash:
-                    depth = client.confirmations_of(row.tx_hash)
-                    if depth >= confirmations and not row.confirmed:
+                    final = _final(client.confirmations_of(row.tx_hash), event, settled.number)
+                    if final and not row.confirmed:
                         self._record(event, row.tree_size, row.root_hash, confirmed=True)
                         recorded += 1
                     continue
                 checkpoint = client.confirm_event(event)
                 self._check_against_journal(checkpoint)
-                depth = client.confirmations_of(event.tx_hash)
                 self._record(
                     event,
                     checkpoint.tree_size,
                     checkpoint.root_hash,
-                    confirmed=depth >= confirmations,
+                    confirmed=_final(client.confirmations_of(event.tx_hash), event, settled.number),
                 )
                 recorded += 1
         return Reconciled(latest=self.checkpoints.latest(), recorded=recorded, forgotten=forgotten)
@@ -246,6 +315,9 @@ class AnchorWorker:
             # or ours would be checked against a checkpoint that is about to change.
             log.info("an earlier transaction of the anchorer is pending; waiting for it")
             return latest
+        status = self.assess()
+        if status.state != "ready":
+            raise AnchorDeferredError(status)
         if latest is not None:
             # The new checkpoint must extend the anchored one; if the journal no longer
             # reproduces it, say so instead of sending a proof the contract would refuse.
@@ -264,7 +336,21 @@ class AnchorWorker:
             if latest
             else "nothing",
         )
-        tx_hash = self.client.send_anchor(size, root, proof)
+        budget = self.settings.budget_wei
+        try:
+            tx_hash = self.client.send_anchor(
+                size,
+                root,
+                proof,
+                max_cost=None if budget is None else max(0, budget - status.spent_wei),
+            )
+        except FeeAboveCapError as error:  # the fee rose since the assessment
+            self._set_status(self._status_of(error.base_fee, status.spent_wei))
+            raise AnchorDeferredError(self._status or status) from None
+        except SpendingLimitError as error:
+            self._overspend_at = status.spent_wei
+            self._set_status(self._budget_status(status.base_fee_wei, status.spent_wei, error))
+            raise AnchorDeferredError(self._status or status) from None
         log.info("sent anchor transaction %s", to_hex(tx_hash))
         outcome = self.client.anchor_outcome(tx_hash, confirmations=1)
         self._last_anchor = self._clock()
@@ -287,10 +373,117 @@ class AnchorWorker:
         )
         return checkpoint
 
+    # -- fees and budget ------------------------------------------------------------------
+
+    def spent(self) -> int:
+        """What the anchors of the budget's period cost, in wei (their receipts' gas used ×
+        effective gas price), on this chain and contract."""
+        since = datetime.now(UTC) - timedelta(seconds=self.settings.budget_period_s)
+        contract = self.client.ledger_anchor.address.lower()
+        total = 0
+        for checkpoint in self.checkpoints.anchored_since(since):
+            if checkpoint.chain_id != self.client.chain_id or checkpoint.contract != contract:
+                continue
+            cost = self._costs.get(checkpoint.tx_hash)
+            if cost is None:
+                try:
+                    cost = self.client.transaction_cost(checkpoint.tx_hash)
+                except TransactionError:
+                    continue  # gone in a reorg: it cost nothing, and reconcile re-reads it
+                self._costs[checkpoint.tx_hash] = cost
+            total += cost
+        return total
+
+    def _status_of(self, base_fee: int | None, spent: int) -> AnchorStatus:
+        settings = self.settings
+        cap = self.client.max_fee_per_gas
+        budget = settings.budget_wei
+        state: AnchorState = "ready"
+        detail = "anchoring as due"
+        if cap is not None and base_fee is not None and base_fee > cap:
+            state = "waiting_for_fees"
+            detail = (
+                f"anchoring waits: the base fee is {_gwei(base_fee)}, above the cap "
+                f"CHAIN_MAX_FEE_PER_GAS ({_gwei(cap)}); it anchors when the fee falls under "
+                "it. Donations are recorded meanwhile, and the next anchor covers them"
+            )
+        elif budget is not None and spent >= budget:
+            state = "budget_exhausted"
+            detail = (
+                f"anchoring is paused: the anchors of the last {_period(settings)} cost "
+                f"{spent:,} wei, the budget ANCHOR_BUDGET_WEI is {budget:,}; it anchors when "
+                "older anchors leave the period. Donations are recorded meanwhile"
+            )
+        return AnchorStatus(
+            state=state,
+            detail=detail,
+            base_fee_wei=base_fee,
+            max_fee_per_gas=cap,
+            spent_wei=spent,
+            budget_wei=budget,
+            budget_period_s=settings.budget_period_s,
+        )
+
+    def _budget_status(
+        self, base_fee: int | None, spent: int, error: SpendingLimitError
+    ) -> AnchorStatus:
+        settings = self.settings
+        return AnchorStatus(
+            state="budget_exhausted",
+            detail=(
+                f"anchoring is paused: the next anchor could cost up to {error.worst_cost:,} "
+                f"wei, and {error.allowed:,} wei of the budget ANCHOR_BUDGET_WEI "
+                f"({settings.budget_wei or 0:,} a {_period(settings)}) is left; it anchors when "
+                "older anchors leave the period. Donations are recorded meanwhile"
+            ),
+            base_fee_wei=base_fee,
+            max_fee_per_gas=self.client.max_fee_per_gas,
+            spent_wei=spent,
+            budget_wei=settings.budget_wei,
+            budget_period_s=settings.budget_period_s,
+        )
+
+    def assess(self) -> AnchorStatus:
+        """Whether the fees and the budget allow an anchor now; logged and counted when
+        it changes.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        cap, budget = self.client.max_fee_per_gas, self.settings.budget_wei
+        base_fee = None if cap is None else self.client.base_fee()
+        spent = 0 if budget is None else self.spent()
+        status = self._status_of(base_fee, spent)
+        if status.state == "ready" and self._overspend_at is not None:
+            if spent >= self._overspend_at and self._status is not None:
+                return self._status  # nothing left the period since the send was refused
+            self._overspend_at = None
+        self._set_status(status)
+        return self._status or status
+
+    def _set_status(self, status: AnchorStatus) -> None:
+        previous = self._status
+        if previous is not None and previous.state == status.state:
+            status = AnchorStatus(**{**status.__dict__, "since": previous.since})
+        elif status.state != "ready":
+            log.warning("%s", status.detail)
+        elif previous is not None:
+            log.warning("anchoring resumes: %s", _resumed(previous))
+        self._status = status
+        metrics.observe_anchor_status(
+            status.state, status.base_fee_wei, status.spent_wei, status.budget_wei
+        )
+
+    @property
+    def status(self) -> AnchorStatus | None:
+        """The last assessment of this process's worker (None before its first)."""
+        return self._status
+
     def anchor_now(self) -> AnchoredCheckpoint | None:
         """Anchor the journal as it stands (if it grew) and return the latest checkpoint.
 
         Raises:
+            AnchorDeferredError: the base fee is over the cap, or the budget is spent.
             AnchorBusyError: another process is the anchoring leader.
             JournalDivergedError, ChainError: see ``reconcile`` and the chain client.
         """
@@ -335,7 +528,13 @@ class AnchorWorker:
                 self.client.charity(charity.charity_id)
             except CharityRegistryUnknownCharityError:
                 entry = self.store.entry(charity.seq)
-                self.client.register_charity(charity.charity_id, charity.signer, entry.leaf_hash)
+                try:
+                    self.client.register_charity(
+                        charity.charity_id, charity.signer, entry.leaf_hash
+                    )
+                except FeeAboveCapError:
+                    log.info("registering charities waits for the base fee to fall too")
+                    return registered
                 log.info("registered charity %s on chain", charity.charity_id)
                 registered += 1
             self._registered.add(charity.charity_id)
@@ -345,10 +544,15 @@ class AnchorWorker:
         return registered
 
     def run_once(self) -> AnchoredCheckpoint | None:
-        """One cycle: reconcile, anchor if due, register new charities on chain."""
+        """One cycle: reconcile, anchor if due (unless fees or the budget say wait),
+        register new charities on chain."""
         with self._mutex:
             state = self.reconcile()
-            latest = self._anchor() if self.due(state.latest) else state.latest
+            latest = state.latest
+            if self.due(latest):
+                # Deferred: said when the state changed; the next cycle looks again.
+                with contextlib.suppress(AnchorDeferredError):
+                    latest = self._anchor()
             self.sync_registry()
             return latest
 
@@ -409,3 +613,31 @@ class AnchorWorker:
                 log.exception("unexpected error while anchoring; retrying in %.1f s", backoff)
             stop.wait(backoff)
         return backoff
+
+
+def _final(depth: int, event: CheckpointEvent, settled: int) -> bool:
+    """An anchor is final when its block is still the chain's and not after the settled
+    block (the chain's ``finalized``/``safe`` one, or the confirmation depth's)."""
+    return depth > 0 and event.block_number <= settled
+
+
+def _gwei(wei: int) -> str:
+    return f"{wei / 10**9:,.3f} gwei ({wei:,} wei)"
+
+
+def _period(settings: AnchorSettings) -> str:
+    seconds = settings.budget_period_s
+    if seconds % 86_400 == 0:
+        days = int(seconds // 86_400)
+        return "day" if days == 1 else f"{days} days"
+    return f"{seconds:g} s"
+
+
+def _resumed(previous: AnchorStatus) -> str:
+    waited = (datetime.now(UTC) - previous.since).total_seconds()
+    reason = (
+        "the base fee is under the cap"
+        if previous.state == "waiting_for_fees"
+        else ("the budget allows it")
+    )
+    return f"{reason} again, after {waited:,.0f} s"

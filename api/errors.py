@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.anchoring import AnchorBusyError, JournalDivergedError
+from api.anchoring import AnchorBusyError, AnchorDeferredError, JournalDivergedError
 from chain.errors import ChainError
 from ledger.errors import (
     AccountingError,
@@ -218,6 +218,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AnchorBusyError)
     async def _busy(_: Request, error: AnchorBusyError) -> JSONResponse:
         return problem(409, "anchoring_elsewhere", str(error))
+
+    @app.exception_handler(AnchorDeferredError)
+    async def _deferred(_: Request, error: AnchorDeferredError) -> JSONResponse:
+        # Not an outage: the operator's own fee cap or budget says wait (ADR 0038).
+        return problem(
+            503,
+            "anchor_deferred",
+            str(error),
+            headers={"Retry-After": "60"},
+            state=error.status.state,
+        )
 
     @app.exception_handler(JournalDivergedError)
     async def _diverged(_: Request, error: JournalDivergedError) -> JSONResponse:

@@ -105,6 +105,42 @@ LOCK_WAIT = Histogram(
 )
 
 
+ANCHOR_WAITING = Gauge(
+    "shanlian_anchor_waiting",
+    "1 while the anchor worker waits, by reason: fee_cap (the base fee is over "
+    "CHAIN_MAX_FEE_PER_GAS) or budget (ANCHOR_BUDGET_WEI is spent); 0 otherwise",
+    ["reason"],
+    multiprocess_mode="livemax",
+)
+ANCHOR_BASE_FEE = Gauge(
+    "shanlian_anchor_base_fee_wei",
+    "The next block's base fee when the anchor worker last looked (wei a unit of gas)",
+    multiprocess_mode="livemax",
+)
+ANCHOR_SPENT = Gauge(
+    "shanlian_anchor_spent_wei",
+    "What the anchors of the budget's period cost (wei)",
+    multiprocess_mode="livemax",
+)
+ANCHOR_BUDGET = Gauge(
+    "shanlian_anchor_budget_wei",
+    "ANCHOR_BUDGET_WEI, the most the anchors of one period may cost (wei; absent: none)",
+    multiprocess_mode="livemax",
+)
+_WAITING_REASONS = {"waiting_for_fees": "fee_cap", "budget_exhausted": "budget"}
+
+
+def observe_anchor_status(state: str, base_fee: int | None, spent: int, budget: int | None) -> None:
+    """Record the anchor worker's assessment of fees and budget (its ``assess``)."""
+    for status, reason in _WAITING_REASONS.items():
+        ANCHOR_WAITING.labels(reason).set(1 if state == status else 0)
+    if base_fee is not None:
+        ANCHOR_BASE_FEE.set(base_fee)
+    ANCHOR_SPENT.set(spent)
+    if budget is not None:
+        ANCHOR_BUDGET.set(budget)
+
+
 def observe_batch(report: BatchReport) -> None:
     """Record one batch of the sequencer (its ``on_batch``)."""
     outcome = report.outcome
@@ -181,6 +217,7 @@ __all__ = [
     "AnchorLag",
     "RequestMetrics",
     "exposition",
+    "observe_anchor_status",
     "observe_batch",
     "process_ended",
 ]

@@ -364,6 +364,22 @@ class WitnessPublic(BaseModel):
     next_attempt_at: datetime | None
 
 
+class AnchoringPublic(BaseModel):
+    """Whether anchoring may go on as far as fees and the budget go (ADR 0038)."""
+
+    state: Literal["ready", "waiting_for_fees", "budget_exhausted"] = Field(
+        description="ready; waiting_for_fees: the base fee is over the cap; "
+        "budget_exhausted: the period's anchors spent the budget"
+    )
+    detail: str = Field(description="why, in one sentence, with the numbers")
+    since: datetime = Field(description="when this state began")
+    base_fee_wei: int | None = Field(description="the next block's base fee (unread: no cap)")
+    max_fee_per_gas: int | None = Field(description="the fee cap, wei a unit of gas")
+    spent_wei: int = Field(description="what the period's anchors cost")
+    budget_wei: int | None = Field(description="the period's budget (none: no budget)")
+    budget_period_s: float
+
+
 class ChainPublic(BaseModel):
     chain_id: int
     embedded: bool
@@ -390,6 +406,14 @@ class ChainPublic(BaseModel):
     witnesses: list[WitnessPublic] = Field(
         default_factory=list,
         description="each witness's cosignature key (C2SP vkey, type 0x04) and how far it lags",
+    )
+    finality: str | None = Field(
+        default=None,
+        description="which block makes a checkpoint `confirmed`: the chain's `finalized` or "
+        "`safe` block, or a depth of `confirmations` blocks",
+    )
+    anchoring: AnchoringPublic | None = Field(
+        default=None, description="whether fees and the budget let the worker anchor now"
     )
 
 

@@ -8,6 +8,7 @@ CLI and the demo call the same ones. The reads (lookups, proofs, exports) are in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import re
@@ -30,6 +31,7 @@ from api.replica import Reader
 from api.settings import ApiSettings
 from api.tlog import TransparencyLog
 from chain.client import ChainClient
+from chain.errors import ChainError
 from explorer import urls
 from explorer.views import PublicViews, allocation_public
 from ledger.accounting import (
@@ -132,6 +134,17 @@ class Services(JournalReads):
         if self.sequencer is None:
             return self.store.append_request(request)
         return self.sequencer.append(request)
+
+    def anchoring_status(self) -> models.AnchoringPublic | None:
+        """Whether fees and the budget let the worker anchor now (None: no worker, or the
+        node does not answer)."""
+        if self.worker is None:
+            return None
+        try:
+            status = self.worker.assess()
+        except ChainError:
+            return None
+        return models.AnchoringPublic(**dataclasses.asdict(status))
 
     @staticmethod
     def require_platform(principal: Principal) -> None:

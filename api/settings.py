@@ -366,10 +366,33 @@ class ApiSettings(BaseSettings):
                     "which is empty at every start, so nothing anchored on it could be "
                     "verified after a restart (`shanlian deploy` prints the addresses)"
                 )
+            problem = anchorer_key_problem(chain)
+            if problem is not None:
+                problems.append(problem)
         if problems:
             raise ProductionSettingsError(
                 "API_ENVIRONMENT=production refuses to run: " + "; ".join(problems)
             )
+
+
+def anchorer_key_problem(chain: ChainSettings) -> str | None:
+    """Why production may not sign anchors as the chain settings say (ADR 0038), or None.
+
+    A raw private key in the environment is readable by every process of the user, by
+    ``/proc/PID/environ``, by crash reports and by whoever reads the unit file; production
+    signs with an encrypted keystore or an external signer instead.
+    """
+    how = (
+        "production signs with CHAIN_ANCHORER_KEYSTORE (an encrypted keystore, mode 0600, its "
+        "password in CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE; `shanlian keys anchorer create` "
+        "writes one) or CHAIN_ANCHORER_SIGNER_URL (an external signer, with "
+        "CHAIN_ANCHORER_ADDRESS)"
+    )
+    if chain.anchorer_private_key is not None:
+        return f"CHAIN_ANCHORER_PRIVATE_KEY holds a raw private key in the environment: {how}"
+    if chain.anchorer_keystore is None and chain.anchorer_signer_url is None:
+        return f"the anchorer has no key: {how}"
+    return None
 
 
 def token_weakness(token: str) -> str | None:

@@ -23,6 +23,7 @@ from audit.onchain import (
     registered_charity_ids,
 )
 from audit.report import AuditReport, Balance, CharitySummary, Check, Problem, RegistryRecord
+from chain.node import Finality
 from chain.reader import ChainReader
 from ledger.entries import to_hex
 
@@ -34,6 +35,8 @@ def run_audit(
     contract: str,
     registry: str | None = None,
     block: int | None = None,
+    finality: Finality = "auto",
+    confirmations: int = 1,
     from_block: int = 0,
     earlier: Iterable[bytes] | None = None,
     journal_name: str = "the export",
@@ -48,8 +51,13 @@ def run_audit(
         client: a reader on the chain (``audit.onchain.connect_reader``, or any client).
         contract: the LedgerAnchor's address.
         registry: the CharityRegistry's address, to check the charities against it.
-        block: the block to read the chain at (default: the latest); an older export
-            is audited against the chain as it was when it was taken.
+        block: the block to read the chain at; an older export is audited against the
+            chain as it was when it was taken. None: the newest final block, as
+            ``finality`` says (ADR 0038).
+        finality: ``finalized`` or ``safe`` (the node's tag, else a depth of
+            ``confirmations``), ``depth``, or ``auto`` (``finalized``, but the latest
+            block on a devnet, whose tags are made up).
+        confirmations: the depth, counting the block itself, where depth decides.
         from_block: where the LedgerAnchor's ``CheckpointAnchored`` logs are searched
             from: its deployment block, for a node that limits ``eth_getLogs`` ranges.
         earlier: the auditor's own earlier verified export, to name exact changes.
@@ -67,7 +75,11 @@ def run_audit(
         ExportError: the export cannot be read.
     """
     started = time.monotonic()
-    pinned = client.block_number() if block is None else block
+    if block is None:
+        settled = client.settled_block(finality, confirmations)
+        pinned, basis = settled.number, settled.describe()
+    else:
+        pinned, basis = block, "--block"
     contract_check = Check(
         "contract", "the LedgerAnchor at --contract is the published build (contracts/build)"
     )
@@ -124,6 +136,7 @@ def run_audit(
         contract=code.address,
         registry=registry_address,
         block=int(pinned),
+        block_basis=basis,
         checkpoints=findings.checkpoints,
         checks=checks,
         charities=charities,

@@ -86,6 +86,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 contract=args.contract,
                 registry=args.registry,
                 block=args.block,
+                finality=args.finality,
+                confirmations=args.confirmations,
                 from_block=args.from_block,
                 earlier=None if earlier is None else earlier.lines(),
                 journal_name=args.journal,
@@ -256,7 +258,23 @@ def add_commands(commands: Any) -> None:
         "--block",
         type=_positive,
         metavar="N",
-        help="read the chain as of this block (default: the latest); for an older export",
+        help="read the chain as of this block (default: the newest final one, see "
+        "--finality); for an older export",
+    )
+    audit.add_argument(
+        "--finality",
+        choices=["auto", "finalized", "safe", "depth"],
+        default="auto",
+        help="which block is final: the node's finalized or safe block (where it has none, "
+        "the latest less --confirmations), or depth: always that; auto (default): finalized, "
+        "but the latest block on a devnet (chain id 31337), whose tags are made up",
+    )
+    audit.add_argument(
+        "--confirmations",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="blocks, counting its own, that make a block final where depth decides (1)",
     )
     audit.add_argument(
         "--from-block",

@@ -219,6 +219,9 @@ class AuditReport:
         contract: the LedgerAnchor read.
         registry: the CharityRegistry read, if any.
         block: the block every chain read was pinned to.
+        block_basis: why that block: ``finalized``, ``safe``, ``latest``, ``latest - N``
+            (a depth of confirmations, where the node has no finalized block), or
+            ``--block`` (ADR 0038).
         checkpoints: every checkpoint on chain, with the recomputed root.
         checks: every check, in the order run.
         charities: per charity, in order of registration.
@@ -243,6 +246,7 @@ class AuditReport:
     kinds: dict[str, int]
     notes: list[str]
     elapsed_s: float
+    block_basis: str = "latest"
 
     @property
     def ok(self) -> bool:
@@ -326,6 +330,10 @@ class ChainSection(BaseModel):
     ledger_anchor: str = Field(validation_alias="contract")
     charity_registry: str | None = Field(validation_alias="registry")
     block: int
+    block_basis: str = Field(
+        default="latest",
+        description="why this block: finalized, safe, latest, latest - N, or --block",
+    )
 
 
 class ReportDocument(BaseModel):
@@ -402,7 +410,8 @@ def _table(rows: Iterable[tuple[str, ...]], indent: str = "  ") -> list[str]:
 def _text_lines(report: AuditReport) -> list[str]:
     lines = [
         f"shanlian audit of {report.journal}",
-        f"  chain {report.chain_id} via {report.rpc}, read at block {report.block}",
+        f"  chain {report.chain_id} via {report.rpc}, read at block {report.block} "
+        f"({report.block_basis})",
         f"  LedgerAnchor {report.contract}"
         + (f", CharityRegistry {report.registry}" if report.registry else ""),
         f"  {report.entries:,} entries, Merkle root {to_hex(report.root_hash)}",

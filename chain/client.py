@@ -22,10 +22,10 @@ from eth_typing import Hash32
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TimeExhausted
-from web3.types import BlockIdentifier, TxParams, TxReceipt
+from web3.exceptions import TimeExhausted, Web3Exception
+from web3.types import BlockIdentifier, TxParams, TxReceipt, Wei
 
-from chain.accounts import checksum_address, signing_account
+from chain.accounts import checksum_address, is_development_key, signing_account
 from chain.artifacts import Artifact
 from chain.charity_registry import (
     REGISTRAR_ROLE,
@@ -39,11 +39,15 @@ from chain.embedded import EmbeddedChain
 from chain.errors import (
     ChainConfigError,
     ChainError,
+    ChainUnavailableError,
     ContractRevertError,
+    FeeAboveCapError,
     ReceiptTimeoutError,
+    SpendingLimitError,
     TransactionError,
     UnknownRevertError,
 )
+from chain.keystore import load_keystore, settings_password
 from chain.ledger_anchor import (
     ANCHORER_ROLE,
     AnchorOutcome,
@@ -51,8 +55,9 @@ from chain.ledger_anchor import (
     CheckpointEvent,
     anchor_function,
 )
-from chain.node import TxOutcome, http_web3, is_loopback
+from chain.node import Finality, TxOutcome, http_web3, is_loopback
 from chain.reader import ChainReader
+from chain.remote_signer import RemoteSigner
 from chain.settings import DEVNET_CHAIN_ID, ChainSettings, get_settings
 
 # The names callers have always imported from here; each is defined in its own module.
@@ -66,6 +71,8 @@ __all__ = [
     "Checkpoint",
     "CheckpointEvent",
     "Deployment",
+    "FeeQuote",
+    "TransactionSigner",
     "TxOutcome",
     "decode_charity_id",
     "encode_charity_id",
@@ -75,6 +82,66 @@ GAS_MARGIN = 1.2
 """Gas limit = estimate × this: the estimate is exact for our calls; the margin is slack."""
 DEFAULT_ADMIN_ROLE = bytes(32)
 CLIENT_HINT = "is it running, and is CHAIN_RPC_URL right? ('shanlian devnet' starts a local one)"
+
+TransactionSigner = LocalAccount | RemoteSigner
+"""What signs the client's transactions: a key in this process (from a keystore, or raw in
+development), or an external signer that holds it (ADR 0038)."""
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    """What a transaction sent now would offer, by EIP-1559, and whether the cap allows it.
+
+    Attributes:
+        base_fee: the next block's base fee, wei a unit of gas (0 on a chain without one).
+        max_fee_per_gas: what the transaction offers at most: twice the base fee plus the
+            tip (room for six full blocks of rises), never above the cap.
+        max_priority_fee_per_gas: the tip offered to the block's producer.
+        cap: ``CHAIN_MAX_FEE_PER_GAS``, or None when there is none.
+    """
+
+    base_fee: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    cap: int | None
+
+    @property
+    def over_cap(self) -> bool:
+        """The base fee alone is above the cap: a transaction could not be included."""
+        return self.cap is not None and self.base_fee > self.cap
+
+
+def anchorer_signer(settings: ChainSettings) -> TransactionSigner | None:
+    """The anchorer's signer the settings name: a keystore, an external signer, a raw key;
+    None for the devnet's key.
+
+    Raises:
+        KeystoreError: the keystore or its password cannot be used.
+        SignerError: the external signer's settings are wrong.
+        ChainConfigError: a malformed raw key.
+    """
+    if settings.anchorer_keystore is not None:
+        return load_keystore(settings.anchorer_keystore, settings_password(settings))
+    if settings.anchorer_signer_url is not None:
+        assert settings.anchorer_address is not None  # the settings require it
+        return RemoteSigner(
+            settings.anchorer_signer_url,
+            settings.anchorer_address,
+            method=settings.anchorer_signer_method,
+            request_timeout_s=max(30.0, settings.request_timeout_s),
+        )
+    if settings.anchorer_private_key is not None:
+        return signing_account(settings.anchorer_private_key.get_secret_value(), devnet=True)
+    return None
+
+
+def _checked_signer(signer: TransactionSigner, *, devnet: bool) -> TransactionSigner:
+    if isinstance(signer, LocalAccount) and not devnet and is_development_key(bytes(signer.key)):
+        raise ChainConfigError(
+            "the anchorer's key is one of the public development keys: anyone could sign "
+            "with it; use a key of your own on this chain"
+        )
+    return signer
 
 
 @dataclass(frozen=True)
@@ -104,7 +171,7 @@ class ChainClient(ChainReader):
     def __init__(
         self,
         w3: Web3,
-        account: LocalAccount,
+        account: TransactionSigner,
         *,
         chain_id: int,
         rpc_url: str | None,
@@ -112,6 +179,9 @@ class ChainClient(ChainReader):
         confirmations: int = 1,
         poll_interval_s: float = 0.01,
         receipt_timeout_s: float = 120.0,
+        max_fee_per_gas: int | None = None,
+        max_priority_fee_per_gas: int | None = None,
+        finality: Finality = "auto",
     ) -> None:
         """Wrap an already connected ``Web3``; prefer the ``connect``/``embedded`` factories.
 
@@ -124,12 +194,18 @@ class ChainClient(ChainReader):
             confirmations: blocks, counting the transaction's own, before it is final.
             poll_interval_s: seconds between polls for receipts and blocks.
             receipt_timeout_s: how long to wait for a transaction to be mined.
+            max_fee_per_gas: the fee cap, wei a unit of gas (None: no cap).
+            max_priority_fee_per_gas: the tip, wei a unit of gas (None: the node's).
+            finality: which block counts as final (``Node.settled_block``).
         """
         super().__init__(w3, chain_id=chain_id, rpc_url=rpc_url, embedded=embedded)
         self.account = account
         self.confirmations = confirmations
         self.poll_interval_s = poll_interval_s
         self.receipt_timeout_s = receipt_timeout_s
+        self.max_fee_per_gas = max_fee_per_gas
+        self.max_priority_fee_per_gas = max_priority_fee_per_gas
+        self.finality: Finality = finality
 
     # -- construction -------------------------------------------------------------------
 
@@ -140,6 +216,7 @@ class ChainClient(ChainReader):
         *,
         chain_id: int = DEVNET_CHAIN_ID,
         private_key: str | bytes | None = None,
+        signer: TransactionSigner | None = None,
         confirmations: int = 1,
         poll_interval_s: float | None = None,
         receipt_timeout_s: float = 120.0,
@@ -152,6 +229,8 @@ class ChainClient(ChainReader):
             chain_id: the chain id the node must report.
             private_key: the signing key; None takes development account 0, which only a
                 devnet (chain id 31337) accepts.
+            signer: signs instead of ``private_key`` (a keystore's account, an external
+                signer).
             confirmations: blocks, counting the transaction's own, before it is final.
             poll_interval_s: seconds between polls; None is 10 ms on a loopback node, 1 s
                 elsewhere.
@@ -167,7 +246,12 @@ class ChainClient(ChainReader):
         w3, _ = http_web3(
             rpc_url, chain_id=chain_id, request_timeout_s=request_timeout_s, hint=CLIENT_HINT
         )
-        account = signing_account(private_key, devnet=chain_id == DEVNET_CHAIN_ID)
+        devnet = chain_id == DEVNET_CHAIN_ID
+        account = (
+            signing_account(private_key, devnet=devnet)
+            if signer is None
+            else _checked_signer(signer, devnet=devnet)
+        )
         if poll_interval_s is None:
             poll_interval_s = 0.01 if is_loopback(rpc_url) else 1.0
         return cls(
@@ -186,6 +270,7 @@ class ChainClient(ChainReader):
         *,
         chain: EmbeddedChain | None = None,
         private_key: str | bytes | None = None,
+        signer: TransactionSigner | None = None,
         receipt_timeout_s: float = 10.0,
     ) -> ChainClient:
         """Start (or join) an embedded in-process chain.
@@ -193,12 +278,13 @@ class ChainClient(ChainReader):
         Args:
             chain: an embedded chain to share; None starts a new, empty one.
             private_key: the signing key; None takes development account 0.
+            signer: signs instead of ``private_key``.
             receipt_timeout_s: how long to wait for a receipt (it is mined at once).
         """
         chain = chain or EmbeddedChain()
         return cls(
             chain.web3(),
-            signing_account(private_key, devnet=True),
+            signing_account(private_key, devnet=True) if signer is None else signer,
             chain_id=chain.chain_id,
             rpc_url=None,
             embedded=chain,
@@ -217,16 +303,12 @@ class ChainClient(ChainReader):
             ChainError: see ``connect`` and ``attach``.
         """
         settings = settings or get_settings()
-        key = (
-            settings.anchorer_private_key.get_secret_value()
-            if settings.anchorer_private_key
-            else None
-        )
+        signer = anchorer_signer(settings)
         if settings.rpc_url:
             client = cls.connect(
                 settings.rpc_url,
                 chain_id=settings.chain_id,
-                private_key=key,
+                signer=signer,
                 confirmations=settings.confirmations,
                 poll_interval_s=settings.poll_interval_s,
                 receipt_timeout_s=settings.receipt_timeout_s,
@@ -239,7 +321,10 @@ class ChainClient(ChainReader):
                     "starts empty, so there is nothing at those addresses; set CHAIN_RPC_URL "
                     "or unset CHAIN_LEDGER_ANCHOR_ADDRESS / CHAIN_CHARITY_REGISTRY_ADDRESS"
                 )
-            client = cls.embedded(private_key=key)
+            client = cls.embedded(signer=signer)
+        client.max_fee_per_gas = settings.max_fee_per_gas
+        client.max_priority_fee_per_gas = settings.max_priority_fee_per_gas
+        client.finality = settings.finality
         if settings.ledger_anchor_address or settings.charity_registry_address:
             client.attach(
                 ledger_anchor=settings.ledger_anchor_address,
@@ -261,6 +346,9 @@ class ChainClient(ChainReader):
             confirmations=self.confirmations,
             poll_interval_s=self.poll_interval_s,
             receipt_timeout_s=self.receipt_timeout_s,
+            max_fee_per_gas=self.max_fee_per_gas,
+            max_priority_fee_per_gas=self.max_priority_fee_per_gas,
+            finality=self.finality,
         )
         self._share_contracts(other)
         return other
@@ -278,23 +366,101 @@ class ChainClient(ChainReader):
         with self._calling(f"calling {function.fn_name}"):
             return function.call({"from": self.account.address}, block_identifier=block)
 
+    def base_fee(self) -> int:
+        """The next block's base fee, wei a unit of gas (0 on a chain without EIP-1559).
+
+        ``eth_feeHistory`` names the next block's; a node without it, the latest block's.
+        """
+        try:
+            with self._calling("reading the fee history"):
+                fees = self.w3.eth.fee_history(1, "latest").get("baseFeePerGas") or []
+            if fees:
+                return int(fees[-1])
+        except ChainUnavailableError:
+            raise
+        except (ChainError, Web3Exception, NotImplementedError, ValueError):
+            pass  # no eth_feeHistory here: the latest block's base fee will do
+        with self._calling("reading the base fee"):
+            block = self.w3.eth.get_block("latest")
+        return int(block.get("baseFeePerGas", 0))
+
+    def fee_quote(self) -> FeeQuote:
+        """The EIP-1559 fees a transaction sent now would offer, within the cap."""
+        base = self.base_fee()
+        tip = self.max_priority_fee_per_gas
+        if tip is None:
+            with self._calling("reading the suggested tip"):
+                tip = int(self.w3.eth.max_priority_fee)
+        cap = self.max_fee_per_gas
+        if cap is not None:
+            tip = min(tip, cap)
+        max_fee = 2 * base + tip
+        if cap is not None:
+            max_fee = min(max_fee, cap)
+        return FeeQuote(
+            base_fee=base, max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip, cap=cap
+        )
+
+    def transaction_cost(self, tx_hash: bytes) -> int:
+        """What a mined transaction cost its sender, in wei: gas used × effective gas price.
+
+        Raises:
+            TransactionError: the chain holds no such transaction.
+        """
+        receipt = self.receipt(tx_hash)
+        if receipt is None:
+            raise TransactionError(f"no transaction 0x{tx_hash.hex()} on chain", tx_hash)
+        price = receipt.get("effectiveGasPrice")
+        if price is None:
+            with self._calling("reading a transaction"):
+                price = self.w3.eth.get_transaction(Hash32(tx_hash)).get("gasPrice", 0)
+        return int(receipt["gasUsed"]) * int(price or 0)
+
     def _params(self) -> TxParams:
-        return {
+        """Sender, nonce, chain and EIP-1559 fees of a transaction sent now.
+
+        Raises:
+            FeeAboveCapError: the base fee is above ``CHAIN_MAX_FEE_PER_GAS``.
+        """
+        quote = self.fee_quote()
+        if quote.over_cap:
+            assert quote.cap is not None
+            raise FeeAboveCapError(quote.base_fee, quote.cap)
+        params: TxParams = {
             "from": self.account.address,
             "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
             "chainId": self.chain_id,
         }
+        if quote.base_fee:  # an EIP-1559 chain; without a base fee, web3 sets gasPrice
+            params["maxFeePerGas"] = Wei(quote.max_fee_per_gas)
+            params["maxPriorityFeePerGas"] = Wei(quote.max_priority_fee_per_gas)
+        return params
 
-    def _send(self, function: ContractFunction, what: str) -> bytes:
+    def _send(self, function: ContractFunction, what: str, *, max_cost: int | None = None) -> bytes:
         """Estimate, sign and send ``function`` as a transaction; return its hash.
 
         A call that would revert raises its typed error here, before anything is sent.
+
+        Args:
+            function: the contract call.
+            what: how errors name it.
+            max_cost: the most, in wei, it may cost at worst (gas limit × max fee per
+                gas); None: no limit.
+
+        Raises:
+            FeeAboveCapError: the base fee is above the cap; nothing sent.
+            SpendingLimitError: it could cost more than ``max_cost``; nothing sent.
+            SignerError: the external signer refused or signed something else.
         """
         with self._calling(what):
             params = self._params()
             gas = function.estimate_gas(params)
             params["gas"] = int(gas * GAS_MARGIN) + 10_000
             tx = function.build_transaction(params)
+            price = int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+            worst = int(tx["gas"]) * price
+            if max_cost is not None and worst > max_cost:
+                raise SpendingLimitError(worst, max_cost, what)
             signed = self.account.sign_transaction(cast(dict[str, Any], tx))
             return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 
@@ -456,7 +622,12 @@ class ChainClient(ChainReader):
     # -- LedgerAnchor -------------------------------------------------------------------
 
     def send_anchor(
-        self, tree_size: int, root_hash: bytes, consistency_proof: Sequence[bytes]
+        self,
+        tree_size: int,
+        root_hash: bytes,
+        consistency_proof: Sequence[bytes],
+        *,
+        max_cost: int | None = None,
     ) -> bytes:
         """Send ``anchor(tree_size, root_hash, consistency_proof)``; return the tx hash.
 
@@ -469,15 +640,18 @@ class ChainClient(ChainReader):
             root_hash: the log's root at ``tree_size``.
             consistency_proof: the RFC 6962 proof from the latest anchored checkpoint's size
                 to ``tree_size``; empty for the first checkpoint.
+            max_cost: the most, in wei, the transaction may cost at worst (the budget
+                left); None: no limit.
 
         Raises:
+            FeeAboveCapError, SpendingLimitError: nothing was sent (see ``_send``).
             ValueError: a size or hash out of shape.
             LedgerAnchorNotGrowingError, LedgerAnchorProofLengthError,
             LedgerAnchorInconsistentError, AccessControlUnauthorizedAccountError: the
                 contract refuses it.
         """
         function = anchor_function(self.ledger_anchor, tree_size, root_hash, consistency_proof)
-        return self._send(function, f"anchoring tree size {tree_size}")
+        return self._send(function, f"anchoring tree size {tree_size}", max_cost=max_cost)
 
     def check_anchor(
         self, tree_size: int, root_hash: bytes, consistency_proof: Sequence[bytes]

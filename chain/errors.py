@@ -368,3 +368,48 @@ class RevertDecoder:
         if cls is None:
             return CustomContractError(arguments, data, name=name)
         return cls(arguments, data)
+
+
+class KeystoreError(ChainConfigError):
+    """An encrypted keystore (Web3 Secret Storage) or its password cannot be used.
+
+    The message names the file and what to do; it never holds the password or the key.
+    """
+
+
+class SignerError(ChainError):
+    """An external signer refused, failed, or signed something other than what was asked."""
+
+
+class FeeAboveCapError(ChainError):
+    """The chain's base fee is above the fee cap: nothing was sent; send later.
+
+    Attributes:
+        base_fee: the next block's base fee, in wei a unit of gas.
+        max_fee: the cap (``CHAIN_MAX_FEE_PER_GAS``), in wei a unit of gas.
+    """
+
+    def __init__(self, base_fee: int, max_fee: int) -> None:
+        super().__init__(
+            f"the base fee is {base_fee:,} wei a gas, above the cap CHAIN_MAX_FEE_PER_GAS "
+            f"({max_fee:,}): nothing was sent; it is sent when the base fee falls under the cap"
+        )
+        self.base_fee = base_fee
+        self.max_fee = max_fee
+
+
+class SpendingLimitError(ChainError):
+    """A transaction could cost more than the caller allows: nothing was sent.
+
+    Attributes:
+        worst_cost: the most it could cost (gas limit × max fee per gas), in wei.
+        allowed: what the caller allows, in wei.
+    """
+
+    def __init__(self, worst_cost: int, allowed: int, what: str) -> None:
+        super().__init__(
+            f"{what}: it could cost up to {worst_cost:,} wei, more than the {allowed:,} wei "
+            "left in the budget: nothing was sent"
+        )
+        self.worst_cost = worst_cost
+        self.allowed = allowed

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from eth_typing import Hash32
@@ -44,6 +44,8 @@ from chain.errors import (
 from chain.settings import DEVNET_CHAIN_ID, redact_url
 
 HASH_SIZE = 32
+Finality = Literal["auto", "finalized", "safe", "depth"]
+"""Which block counts as final (``CHAIN_FINALITY``; ``Node.settled_block``)."""
 METHOD_NOT_FOUND = -32601
 """JSON-RPC's code for a method the endpoint does not offer."""
 
@@ -63,6 +65,31 @@ class TxOutcome:
     block_number: int
     block_hash: bytes
     gas_used: int
+
+
+@dataclass(frozen=True)
+class SettledBlock:
+    """The newest block taken as final, and why.
+
+    Attributes:
+        number: the block.
+        basis: ``finalized`` or ``safe`` (the node's own tag), or ``depth`` (``depth``
+            blocks on top, counting its own, of the latest).
+        depth: the confirmations counted when ``basis`` is ``depth``.
+        fallback: the node has no ``finalized``/``safe`` block: ``depth`` stands in.
+    """
+
+    number: int
+    basis: Literal["finalized", "safe", "depth"]
+    depth: int
+    fallback: bool = False
+
+    def describe(self) -> str:
+        """How reports name it: ``finalized``, ``safe`` or ``latest - N``."""
+        if self.basis != "depth":
+            return self.basis
+        text = "latest" if self.depth <= 1 else f"latest - {self.depth - 1}"
+        return f"{text} (the node has no finalized block)" if self.fallback else text
 
 
 @dataclass(frozen=True)
@@ -380,6 +407,47 @@ class Node:
             if block["hash"] != receipt["blockHash"]:
                 return 0
             return int(self.w3.eth.block_number) - int(receipt["blockNumber"]) + 1
+
+    def finality_basis(self, finality: Finality, confirmations: int = 1) -> str:
+        """How ``settled_block`` will choose, in words, without asking the node."""
+        if finality == "auto":
+            finality = "depth" if self.is_devnet else "finalized"
+        depth = f"{confirmations} confirmation{'s' if confirmations > 1 else ''}"
+        if finality == "depth":
+            return depth
+        return f"{finality} (where the node has no {finality} block: {depth})"
+
+    def settled_block(self, finality: Finality, confirmations: int = 1) -> SettledBlock:
+        """The newest block taken as final: the node's ``finalized`` (or ``safe``) block
+        where it has one, else the latest less ``confirmations - 1``.
+
+        Args:
+            finality: ``finalized`` or ``safe``: that tag, falling back to depth on a node
+                without it; ``depth``: always depth; ``auto``: depth on a devnet (its tags
+                are made up: anvil's ``finalized`` is the latest less 64), else
+                ``finalized``.
+            confirmations: blocks, counting its own, for depth.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        confirmations = max(1, confirmations)
+        if finality == "auto":
+            finality = "depth" if self.is_devnet else "finalized"
+        if finality in ("finalized", "safe"):
+            try:
+                with self._calling(f"reading the {finality} block"):
+                    block = self.w3.eth.get_block(finality)
+                return SettledBlock(int(block["number"]), finality, 0)
+            except ChainUnavailableError:
+                raise
+            except (ChainError, Web3Exception, BlockNotFound, ValueError):
+                latest = self.block_number()
+                return SettledBlock(
+                    max(0, latest - confirmations + 1), "depth", confirmations, fallback=True
+                )
+        latest = self.block_number()
+        return SettledBlock(max(0, latest - confirmations + 1), "depth", confirmations)
 
     def get_logs(self, filter_params: FilterParams) -> list[LogReceipt]:
         """Raw ``eth_getLogs``."""

@@ -7,10 +7,11 @@ their own, or call ``get_settings.cache_clear()`` after changing the environment
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVNET_CHAIN_ID = 31337
@@ -28,9 +29,30 @@ class ChainSettings(BaseSettings):
         confirmations: blocks, counting the one that holds a transaction, before it is
             final (``CHAIN_CONFIRMATIONS``); 1 means "mined". The embedded chain mines
             only when a transaction arrives, so it always uses 1.
-        anchorer_private_key: key that signs anchors and registrations
-            (``CHAIN_ANCHORER_PRIVATE_KEY``). Unset, the well-known devnet key serves on
-            the embedded chain and on chain id 31337 only.
+        anchorer_private_key: key that signs anchors and registrations, raw
+            (``CHAIN_ANCHORER_PRIVATE_KEY``); development only, production refuses it.
+            Unset with no keystore and no signer, the well-known devnet key serves on the
+            embedded chain and on chain id 31337 only.
+        anchorer_keystore: an encrypted keystore (Web3 Secret Storage, mode 0600) holding
+            that key instead (``CHAIN_ANCHORER_KEYSTORE``; ``shanlian keys anchorer
+            create`` writes one). Its password: ``anchorer_keystore_password_file`` (a
+            0600 file, ``CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE``) or
+            ``anchorer_keystore_password`` (``CHAIN_ANCHORER_KEYSTORE_PASSWORD``).
+        anchorer_signer_url: an external JSON-RPC signer that holds the key instead
+            (``CHAIN_ANCHORER_SIGNER_URL``: web3signer, Clef, a node with an unlocked
+            account), signing as ``anchorer_address`` (``CHAIN_ANCHORER_ADDRESS``) with
+            ``anchorer_signer_method`` (``eth_signTransaction``, or Clef's
+            ``account_signTransaction``).
+        max_fee_per_gas: the most a unit of gas may cost (``CHAIN_MAX_FEE_PER_GAS``, wei):
+            while the base fee is above it nothing is sent, and anchoring waits. Unset:
+            no cap (the node's suggestion, twice the base fee plus the tip).
+        max_priority_fee_per_gas: the tip a unit of gas (``CHAIN_MAX_PRIORITY_FEE_PER_GAS``,
+            wei); unset: the node's suggestion, at most the cap.
+        finality: which block counts as final for checkpoints and reads
+            (``CHAIN_FINALITY``): ``finalized`` or ``safe`` — the chain's own tags, or
+            ``confirmations`` blocks on top where the node has none — or ``depth``,
+            ``confirmations`` blocks always. ``auto`` (the default): ``finalized`` on a
+            real chain, ``depth`` on a devnet, whose tags are made up.
         ledger_anchor_address: the deployed LedgerAnchor (``CHAIN_LEDGER_ANCHOR_ADDRESS``).
         charity_registry_address: the deployed CharityRegistry
             (``CHAIN_CHARITY_REGISTRY_ADDRESS``).
@@ -50,16 +72,75 @@ class ChainSettings(BaseSettings):
     )
     confirmations: Annotated[int, Field(ge=1)] = 1
     anchorer_private_key: SecretStr | None = None
+    anchorer_keystore: Path | None = None
+    anchorer_keystore_password_file: Path | None = None
+    anchorer_keystore_password: SecretStr | None = None
+    anchorer_signer_url: str | None = None
+    anchorer_address: str | None = None
+    anchorer_signer_method: Literal["eth_signTransaction", "account_signTransaction"] = (
+        "eth_signTransaction"
+    )
+    max_fee_per_gas: Annotated[int, Field(gt=0)] | None = None
+    max_priority_fee_per_gas: Annotated[int, Field(ge=0)] | None = None
+    finality: Literal["auto", "finalized", "safe", "depth"] = "auto"
     ledger_anchor_address: str | None = None
     charity_registry_address: str | None = None
     poll_interval_s: Annotated[float, Field(gt=0)] | None = None
     receipt_timeout_s: Annotated[float, Field(gt=0)] = 120.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
 
-    @field_validator("rpc_url", "ledger_anchor_address", "charity_registry_address")
+    @field_validator(
+        "rpc_url",
+        "ledger_anchor_address",
+        "charity_registry_address",
+        "anchorer_signer_url",
+        "anchorer_address",
+    )
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _one_anchorer_key(self) -> ChainSettings:
+        sources = [
+            name
+            for name, value in (
+                ("CHAIN_ANCHORER_PRIVATE_KEY", self.anchorer_private_key),
+                ("CHAIN_ANCHORER_KEYSTORE", self.anchorer_keystore),
+                ("CHAIN_ANCHORER_SIGNER_URL", self.anchorer_signer_url),
+            )
+            if value is not None
+        ]
+        if len(sources) > 1:
+            raise ValueError(
+                f"set one way to sign, not {' and '.join(sources)}: the anchorer has one key"
+            )
+        if self.anchorer_signer_url and not self.anchorer_address:
+            raise ValueError(
+                "CHAIN_ANCHORER_SIGNER_URL needs CHAIN_ANCHORER_ADDRESS: the address whose key "
+                "the signer holds"
+            )
+        if (
+            self.max_fee_per_gas is not None
+            and self.max_priority_fee_per_gas is not None
+            and self.max_priority_fee_per_gas > self.max_fee_per_gas
+        ):
+            raise ValueError(
+                f"CHAIN_MAX_PRIORITY_FEE_PER_GAS ({self.max_priority_fee_per_gas}) is above "
+                f"CHAIN_MAX_FEE_PER_GAS ({self.max_fee_per_gas})"
+            )
+        return self
+
+    @property
+    def signs_with(self) -> str:
+        """How the anchorer signs: ``keystore``, ``signer``, ``private key`` or ``devnet key``."""
+        if self.anchorer_keystore is not None:
+            return "keystore"
+        if self.anchorer_signer_url is not None:
+            return "signer"
+        if self.anchorer_private_key is not None:
+            return "private key"
+        return "devnet key"
 
 
 def redact_url(url: str) -> str:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.anchoring import AnchorDeferredError
 from api.cli.runtime import (
     _runtime,
 )
@@ -14,6 +15,9 @@ from api.cli.usage import DATABASE_NOTE, _command, _group
 from api.settings import get_settings
 from chain.devnet import DEFAULT_STATE_FILE
 from ledger.entries import to_hex
+
+DEFERRED = 3
+"""``shanlian anchor``'s exit code when the fee cap or the budget says wait (ADR 0038)."""
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:
@@ -33,7 +37,11 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         return 2
     runtime = _runtime(args)
     worker = runtime.services.worker
-    checkpoint = worker.anchor_now()
+    try:
+        checkpoint = worker.anchor_now()
+    except AnchorDeferredError as deferred:
+        print(f"not anchored now: {deferred}", file=sys.stderr)
+        return DEFERRED
     if checkpoint is None:
         print("the journal is empty: nothing to anchor")
         return 0
@@ -88,7 +96,9 @@ def add_anchor_command(commands: Any) -> None:
         "CHAIN_ANCHORER_PRIVATE_KEY; the devnet's key on chain id 31337), and print the "
         "checkpoint. `shanlian serve` does it on its own every ANCHOR_INTERVAL_S; this is "
         "for cron jobs and scripts. Without CHAIN_RPC_URL the chain would be the embedded "
-        "one, which dies with this command: refused (exit 2) unless --embedded-ok is given."
+        "one, which dies with this command: refused (exit 2) unless --embedded-ok is given. "
+        "While the base fee is above CHAIN_MAX_FEE_PER_GAS, or ANCHOR_BUDGET_WEI is spent, "
+        "nothing is sent: it says why and exits 3 (try again later)."
         "\n\n" + DATABASE_NOTE,
         "shanlian anchor                 # with the CHAIN_* variables in .env (see deploy)",
         "shanlian anchor --embedded-ok   # a checkpoint nobody can check later: tests only",

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -25,52 +26,117 @@ from api.keys import (
 )
 from chain.accounts import address_of_key, checksum_address
 from chain.client import ANCHORER_ROLE, REGISTRAR_ROLE, ChainClient
+from chain.errors import KeystoreError
+from chain.keystore import create_keystore, keystore_address, settings_password
+from chain.reader import ChainReader
 from chain.settings import ChainSettings
 
 
 def _role_account(account: str) -> str | None:
-    """``account`` as an address: itself (0x…), or the address of the key the variable holds."""
+    """``account`` as an address: itself (0x…), the address a keystore file names, or the
+    address of the key the variable holds.
+
+    Raises:
+        KeystoreError: ``account`` is a file, but no keystore.
+    """
     if account.startswith("0x"):
         try:
             return checksum_address(account)
         except ValueError:
             return None
+    if os.sep in account or account.endswith(".json") or Path(account).is_file():
+        return keystore_address(Path(account))
     key = os.environ.get(account)
     if not key:
         return None
     return address_of_key(key)
 
 
-def _role_client(*variables: str) -> ChainClient | str:
-    """The chain, signing with the first of ``variables`` that is set; or what is missing."""
-    key = next((os.environ[v] for v in variables if os.environ.get(v)), None)
-    if key is None:
-        return f"set {variables[0]}"
-    settings = ChainSettings().model_copy(update={"anchorer_private_key": SecretStr(key)})
+def _chain_settings() -> ChainSettings | str:
+    settings = ChainSettings()
     if not (
         settings.rpc_url and settings.ledger_anchor_address and settings.charity_registry_address
     ):
         return "set CHAIN_RPC_URL, CHAIN_LEDGER_ANCHOR_ADDRESS and CHAIN_CHARITY_REGISTRY_ADDRESS"
+    return settings
+
+
+def _role_client(variable: str) -> ChainReader | str:
+    """The chain, signing with the key ``variable`` holds; or what is missing."""
+    key = os.environ.get(variable)
+    if not key:
+        return f"set {variable}"
+    settings = _chain_settings()
+    if isinstance(settings, str):
+        return settings
+    # This key signs, not the anchorer's (whatever CHAIN_ANCHORER_* names).
+    settings = settings.model_copy(
+        update={
+            "anchorer_private_key": SecretStr(key),
+            "anchorer_keystore": None,
+            "anchorer_signer_url": None,
+        }
+    )
     return ChainClient.from_settings(settings)
 
 
+def _role_reader() -> ChainReader | str:
+    """The chain, read with no key at all; or what is missing."""
+    settings = _chain_settings()
+    if isinstance(settings, str):
+        return settings
+    assert settings.rpc_url
+    reader = ChainReader.connect(settings.rpc_url, chain_id=settings.chain_id)
+    reader.attach(
+        ledger_anchor=settings.ledger_anchor_address,
+        charity_registry=settings.charity_registry_address,
+    )
+    return reader
+
+
+def cmd_keys_anchorer_create(args: argparse.Namespace) -> int:
+    """Write a new anchorer keystore; its address alone on stdout."""
+    settings = ChainSettings().model_copy(update={"anchorer_private_key": None})
+    key = None
+    if args.import_variable:
+        key = os.environ.get(args.import_variable)
+        if not key:
+            print(f"error: {args.import_variable} is not set", file=sys.stderr)
+            return 2
+    try:
+        password = settings_password(settings)
+        address = create_keystore(Path(args.account), password, private_key=key)
+    except KeystoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote keystore {args.account} (mode 0600, Web3 Secret Storage) for this address; "
+        "fund it, grant it the roles (`shanlian keys anchorer grant "
+        f"{args.account}`), and set CHAIN_ANCHORER_KEYSTORE={args.account}",
+        file=sys.stderr,
+    )
+    print(address, flush=True)
+    return 0
+
+
 def cmd_keys_anchorer(args: argparse.Namespace) -> int:
-    account = _role_account(args.account)
+    action = args.action
+    if action == "create":
+        return cmd_keys_anchorer_create(args)
+    try:
+        account = _role_account(args.account)
+    except KeystoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if account is None:
         print(
-            f"error: {args.account} is neither an address (0x…) nor a set variable holding a "
-            "private key",
+            f"error: {args.account} is neither an address (0x…), a keystore file, nor a set "
+            "variable holding a private key",
             file=sys.stderr,
         )
         return 2
-    action = args.action
-    # Showing reads only: any of the keys will do. Granting and revoking take the admin's.
-    variables = (
-        ("CHAIN_ANCHORER_PRIVATE_KEY", "CHAIN_ADMIN_PRIVATE_KEY")
-        if action == "show"
-        else ("CHAIN_ADMIN_PRIVATE_KEY",)
-    )
-    chain = _role_client(*variables)
+    # Showing reads only: no key at all. Granting and revoking sign with the admin's.
+    chain = _role_reader() if action == "show" else _role_client("CHAIN_ADMIN_PRIVATE_KEY")
     if isinstance(chain, str):
         print(f"error: {chain}", file=sys.stderr)
         return 2
@@ -80,9 +146,11 @@ def cmd_keys_anchorer(args: argparse.Namespace) -> int:
     ]
     for name, contract, role in roles:
         if action == "grant" and not chain.has_role(contract, role, account):
+            assert isinstance(chain, ChainClient)
             outcome = chain.grant_role(contract, role, account)
             print(f"granted {name} to {account} (block {outcome.block_number})")
         elif action == "revoke" and chain.has_role(contract, role, account):
+            assert isinstance(chain, ChainClient)
             outcome = chain.revoke_role(contract, role, account)
             print(f"revoked {name} from {account} (block {outcome.block_number})")
         held = chain.has_role(contract, role, account)
@@ -245,22 +313,42 @@ def add_commands(commands: Any) -> None:
     anchorer = _command(
         keys_commands,
         "anchorer",
-        "show, grant or revoke the roles of the key that anchors and registers charities "
-        "(ANCHORER_ROLE and REGISTRAR_ROLE): rotating the worker's key",
-        "ACCOUNT is an address (0x…) or the name of an environment variable "
-        "holding the account's private key (keys never go on the command line). Granting "
-        "and revoking sign with CHAIN_ADMIN_PRIVATE_KEY; the chain and contracts come from "
-        "CHAIN_RPC_URL, CHAIN_ID, CHAIN_LEDGER_ANCHOR_ADDRESS and "
-        "CHAIN_CHARITY_REGISTRY_ADDRESS.",
+        "create the anchoring key's keystore; show, grant or revoke the roles of the key "
+        "that anchors and registers charities (ANCHORER_ROLE and REGISTRAR_ROLE)",
+        "create FILE: write a new key (or, with --import VAR, the key VAR holds) into an "
+        "encrypted keystore FILE (Web3 Secret Storage, mode 0600; never over a file), its "
+        "password from CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE (a 0600 file) or "
+        "CHAIN_ANCHORER_KEYSTORE_PASSWORD, and print its address alone on stdout. Production "
+        "signs with it (CHAIN_ANCHORER_KEYSTORE) or an external signer, never a raw key. "
+        "show, grant, revoke ACCOUNT: ACCOUNT is an address (0x…), a keystore file, or the "
+        "name of an environment variable holding the account's private key (keys never go "
+        "on the command line). Showing needs no key; granting and revoking sign with "
+        "CHAIN_ADMIN_PRIVATE_KEY; the chain and contracts come from CHAIN_RPC_URL, CHAIN_ID, "
+        "CHAIN_LEDGER_ANCHOR_ADDRESS and CHAIN_CHARITY_REGISTRY_ADDRESS.",
+        "CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE=/etc/shanlian/anchorer.pass "
+        "shanlian keys anchorer create /etc/shanlian/anchorer.json",
+        "shanlian keys anchorer grant /etc/shanlian/anchorer.json",
         "shanlian keys anchorer show 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-        "NEW_ANCHORER_KEY=0x… shanlian keys anchorer grant NEW_ANCHORER_KEY",
         "shanlian keys anchorer revoke 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     )
     anchorer.add_argument(
         "action",
-        choices=["show", "grant", "revoke"],
-        help="show which roles ACCOUNT holds, grant it both, or revoke both",
+        choices=["create", "show", "grant", "revoke"],
+        help="create a keystore FILE; show which roles ACCOUNT holds, grant it both, or "
+        "revoke both",
     )
-    anchorer.add_argument("account", metavar="ACCOUNT", help="0x address, or a key's variable")
+    anchorer.add_argument(
+        "account",
+        metavar="ACCOUNT",
+        help="create: the keystore file to write; otherwise a 0x address, a keystore file, "
+        "or a key's variable",
+    )
+    anchorer.add_argument(
+        "--import",
+        dest="import_variable",
+        metavar="VAR",
+        help="create: keep the key the environment variable VAR holds (an already funded "
+        "account) instead of a new one",
+    )
     anchorer.set_defaults(func=cmd_keys_anchorer)
     tlog_cli.add_commands(keys_commands)  # keys log

@@ -128,6 +128,8 @@ def chain(services: ServicesDep) -> models.ChainPublic:
         log_origin=services.log.origin if services.log else None,
         log_vkey=services.log.vkey if services.log else None,
         **witness_fields(services),
+        finality=client.finality_basis(client.finality, client.confirmations),
+        anchoring=services.anchoring_status(),
     )
 
 

@@ -76,6 +76,17 @@ class CheckpointLog:
         query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index)
         return all_rows(self.engine, query, _from_row)
 
+    def anchored_since(self, at: datetime) -> list[AnchoredCheckpoint]:
+        """The recorded checkpoints whose block is dated ``at`` or later, by index (what the
+        anchoring budget counts)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(CHECKPOINT)
+                .where(CHECKPOINT.c.anchored_at >= at)
+                .order_by(CHECKPOINT.c.checkpoint_index)
+            )
+            return [_from_row(row) for row in rows]
+
     def latest(self, *, confirmed_only: bool = False) -> AnchoredCheckpoint | None:
         """The checkpoint with the highest index (optionally: the highest confirmed one)."""
         query = select(CHECKPOINT).order_by(CHECKPOINT.c.checkpoint_index.desc()).limit(1)

@@ -160,7 +160,9 @@ def test_keys_anchorer_names_what_is_missing_and_takes_no_key_on_the_command_lin
     for variable in ("CHAIN_ADMIN_PRIVATE_KEY", "CHAIN_ANCHORER_PRIVATE_KEY", "NO_SUCH_KEY"):
         monkeypatch.delenv(variable, raising=False)
     assert main(["keys", "anchorer", "grant", "NO_SUCH_KEY"]) == 2
-    assert "NO_SUCH_KEY is neither an address (0x…) nor a set variable" in capsys.readouterr().err
+    assert "NO_SUCH_KEY is neither an address (0x…), a keystore file, nor a set variable" in (
+        capsys.readouterr().err
+    )
     assert main(["keys", "anchorer", "grant", "0x" + "ab" * 19]) == 2  # 19 bytes: no address
     assert "is neither an address" in capsys.readouterr().err
     account = "0x" + "ab" * 20

@@ -25,12 +25,14 @@ from api.settings import ApiSettings, ProductionSettingsError, describe_settings
 from api.settings import get_settings as api_settings
 from chain import settings as chain_settings
 from chain.client import ChainClient
-from chain.devnet import Devnet, free_port
-from chain.errors import ChainIdMismatchError, ChainUnavailableError
+from chain.devnet import Devnet, dev_private_key, free_port
+from chain.errors import ChainIdMismatchError, ChainUnavailableError, KeystoreError
+from chain.keystore import create_keystore
 from chain.settings import redact_url
 from ledger.store.journal import Store
 from ledger.store.tables import CHECKPOINT
 from tests.api.conftest import PLATFORM_TOKEN
+from tests.factories import charity
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_TOKEN = "Kq3-vT9_wLx2Rz7pNs4YbH8cJf6mDg5A"
@@ -197,6 +199,13 @@ def test_a_database_password_is_never_printed(
 # -- production ----------------------------------------------------------------------------------
 
 
+def sign_with_a_signer(monkeypatch: pytest.MonkeyPatch, url: str | None = None) -> None:
+    """Production's anchorer signs with an external signer (ADR 0038); by default one that
+    is never asked here (anvil holds development account 0's key and signs for it)."""
+    monkeypatch.setenv("CHAIN_ANCHORER_SIGNER_URL", url or f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CHAIN_ANCHORER_ADDRESS", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+
+
 def production(**settings: object) -> ApiSettings:
     return ApiSettings(environment="production", admin_token=GOOD_TOKEN, **settings)  # type: ignore[arg-type]
 
@@ -245,6 +254,7 @@ def test_production_refuses_the_sqlite_file(
     monkeypatch.setenv("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
+    sign_with_a_signer(monkeypatch)
     argv = [] if database_url is None else ["--database", database_url]
     for command in (["serve"], ["anchor"], ["keys", "auditor", "list"]):
         assert main([*argv, *command]) == 2
@@ -264,6 +274,7 @@ def test_production_starts_while_its_node_is_down_and_waits_for_it(
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
     monkeypatch.setenv("CHAIN_REQUEST_TIMEOUT_S", "2")
+    sign_with_a_signer(monkeypatch)
     runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
     assert runtime.chain_pending
     assert runtime.services.chain is None
@@ -279,6 +290,7 @@ def test_production_runs_on_postgresql_and_a_deployed_chain(
     monkeypatch.setenv("CHAIN_RPC_URL", anvil.rpc_url)
     monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", deployment.ledger_anchor)
     monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", deployment.charity_registry)
+    sign_with_a_signer(monkeypatch, anvil.rpc_url)
     runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
     chain = runtime.services.chain
     assert chain is not None
@@ -345,3 +357,73 @@ def test_a_node_url_is_shown_without_its_path_query_or_password() -> None:
     assert leaked(secret, str(caught.value)) == []
     mismatch = ChainIdMismatchError(expected=1, actual=31337, rpc_url=url)
     assert leaked(secret, str(mismatch)) == []
+
+
+# -- the anchorer's key (ADR 0038) ----------------------------------------------------------------
+
+
+def test_production_refuses_a_raw_anchorer_key_in_the_environment(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "0x" + secrets.token_hex(32)
+    monkeypatch.setenv("API_ENVIRONMENT", "production")
+    monkeypatch.setenv("SHANLIAN_ADMIN_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CHAIN_LEDGER_ANCHOR_ADDRESS", "0x" + "11" * 20)
+    monkeypatch.setenv("CHAIN_CHARITY_REGISTRY_ADDRESS", "0x" + "22" * 20)
+    monkeypatch.setenv("CHAIN_ANCHORER_PRIVATE_KEY", key)
+    for command in (["serve"], ["anchor"]):
+        assert main(["--database", pg_database, *command]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith(
+            "error: API_ENVIRONMENT=production refuses to run: CHAIN_ANCHORER_PRIVATE_KEY "
+            "holds a raw private key in the environment: production signs with "
+            "CHAIN_ANCHORER_KEYSTORE"
+        )
+        assert "CHAIN_ANCHORER_SIGNER_URL" in err
+        assert leaked(key[2:], out, err) == []
+    # And production with no key at all is refused too: the devnet's public key is no key.
+    monkeypatch.delenv("CHAIN_ANCHORER_PRIVATE_KEY")
+    chain_settings.get_settings.cache_clear()
+    with pytest.raises(ProductionSettingsError, match="the anchorer has no key"):
+        build_services(production(database_url=pg_database))
+
+
+@pytest.mark.anvil
+def test_production_anchors_with_the_key_from_its_keystore(
+    pg_database: str, anvil: Devnet, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    password_file = tmp_path / "anchorer.pass"
+    password_file.write_text("a password only the operator knows\n")
+    password_file.chmod(0o600)
+    keystore = tmp_path / "anchorer.json"
+    address = create_keystore(
+        keystore,
+        "a password only the operator knows",
+        private_key=dev_private_key(6),
+        iterations=2**10,
+    )
+    deployment = ChainClient.connect(anvil.rpc_url).deploy(anchorer=address, registrar=address)
+    for name, value in {
+        "CHAIN_RPC_URL": anvil.rpc_url,
+        "CHAIN_LEDGER_ANCHOR_ADDRESS": deployment.ledger_anchor,
+        "CHAIN_CHARITY_REGISTRY_ADDRESS": deployment.charity_registry,
+        "CHAIN_ANCHORER_KEYSTORE": str(keystore),
+        "CHAIN_ANCHORER_KEYSTORE_PASSWORD_FILE": str(password_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime = build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
+    services = runtime.services
+    assert services.chain is not None
+    assert services.chain.address == address
+    assert services.worker is not None
+    services.store.append([charity()])
+    checkpoint = services.worker.anchor_now()
+    assert checkpoint is not None
+    assert services.chain.w3.eth.get_transaction(checkpoint.tx_hash)["from"] == address
+    # A keystore another user could read stops production before anything starts.
+    keystore.chmod(0o644)
+    chain_settings.get_settings.cache_clear()
+    with pytest.raises(KeystoreError, match=r"mode 0644.*chmod 600"):
+        build_services(production(database_url=pg_database, evidence_dir=Path("evidence")))
+    services.store.engine.dispose()

@@ -82,8 +82,8 @@ def test_every_command_of_the_deployment_guide_runs(cluster: PgCluster, tmp_path
         CHAIN_RPC_URL=node.rpc_url,
         CHAIN_ID="31337",
         CHAIN_ADMIN_PRIVATE_KEY="0x" + dev_private_key(0).hex(),
-        CHAIN_ANCHORER_PRIVATE_KEY="0x" + dev_private_key(1).hex(),
-        NEW_ANCHORER_PRIVATE_KEY="0x" + dev_private_key(2).hex(),
+        ANCHORER_FUNDED_KEY="0x" + dev_private_key(1).hex(),
+        NEW_ANCHORER_FUNDED_KEY="0x" + dev_private_key(2).hex(),
     )
     log = tmp_path / "guide.log"
     try:
