@@ -16,9 +16,9 @@ from api.routes.deps import (
     ServicesDep,
 )
 from api.routes.guarded import resource_router
-from explorer import caching
 from api.services import Services
 from api.witnesses import summary as witness_summary
+from explorer import caching
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
 
