@@ -65,10 +65,10 @@ def policy(witnesses: list[RunningWitness], quorum: str) -> str:
 
 @pytest.fixture
 def witnessed(
-    make_api: ApiFactory, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_api: ApiFactory, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., tuple[Api, Journal, WitnessWorker, Clock]]:
     """The app with a policy over the given witnesses, each made to follow this log
-    (``/api/v1/chain`` reading the witnesses afresh each time)."""
+    (``/api/v1/chain`` reading the witnesses afresh each time), on SQLite and PostgreSQL."""
     monkeypatch.setattr("api.witnesses.SUMMARY_TTL_S", 0)
 
     def make(
@@ -79,7 +79,7 @@ def witnessed(
         chain = ChainClient.embedded(chain=EmbeddedChain())
         chain.deploy()
         api = make_api(
-            sqlite_url,
+            database_url,
             chain,
             witness_policy_file=path,
             witness_allow_private=True,
@@ -428,3 +428,25 @@ def test_a_witness_that_answers_otherwise_is_not_counted_and_says_why(
     assert view["witnesses"][0]["detail"].startswith(detail)
     assert view["witnessed_size"] is None
     assert cosigners(api.client.get("/tlog/checkpoint").text, [w1]) == set()
+
+
+def test_a_witness_past_an_anchored_checkpoint_is_sent_the_newest_at_once(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    w1 = running("witness.example/w1")
+    api, journal, worker, _ = witnessed([w1], "quorum w1")
+    journal.donate(3)
+    anchored = api.anchor()["tree_size"]  # 5
+    journal.donate(3)
+    between = api.services.log.sign_current()  # 8, which the witness has seen already
+    sent = httpx.post(f"{w1.url}/add-checkpoint", content=f"old 0\n\n{between.note}")
+    assert sent.status_code == 200
+    journal.donate(3)
+    worker.run_once()  # 5 (409: 8), then 11 from 8, in the same round
+    asked = [
+        r.split("\n", 1)[0] + " → " + r.partition("\n\n")[2].split("\n")[1]
+        for r in w1.witness.requests[1:]
+    ]
+    assert asked == [f"old 0 → {anchored}", f"old 8 → {api.store.size()}"]
+    view = chain_view(api)["witnesses"][0]
+    assert (view["state"], view["lag_entries"], view["next_attempt_at"]) == ("cosigned", 0, None)
