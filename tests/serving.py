@@ -20,15 +20,17 @@ from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 
 
-def local_service(folder: Path, token: str, port: int) -> Runtime:
+def local_service(folder: Path, token: str, port: int, **more: Any) -> Runtime:
     """The service on a SQLite journal and evidence folder in ``folder`` and a fresh
-    embedded chain (anchoring when asked, not on a timer), public at ``port`` of 127.0.0.1.
+    embedded chain (anchoring when asked, not on a timer), public at ``port`` of 127.0.0.1;
+    ``more`` are further settings.
     """
     settings = ApiSettings(
         database_url=f"sqlite:///{folder}/journal.db",
         admin_token=token,
         evidence_dir=folder / "evidence",
         public_url=f"http://127.0.0.1:{port}",
+        **more,
     )
     return build_services(
         settings,

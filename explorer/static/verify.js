@@ -190,8 +190,10 @@
   }
 
   /* A C2SP verifier key, name+keyid+base64(0x01 ‖ Ed25519 public key): its parts, once the
-   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). */
-  function parseVkey(vkey) {
+   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). With `type` 0x04: a
+   * witness's cosignature/v1 key (c2sp.org/tlog-cosignature), the same but for that byte. */
+  function parseVkey(vkey, type) {
+    type = type || 0x01;
     var parts = String(vkey).split("+");
     if (parts.length < 3) return Promise.reject(new Error("a verifier key reads name+keyid+key"));
     var name = parts[0], id = parts[1], raw;
@@ -200,7 +202,9 @@
     } catch (error) {
       return Promise.reject(error);
     }
-    if (raw.length !== 33 || raw[0] !== 0x01) return Promise.reject(new Error("not an Ed25519 key"));
+    if (raw.length !== 33 || raw[0] !== type) {
+      return Promise.reject(new Error(type === 0x04 ? "not a cosignature/v1 key" : "not an Ed25519 key"));
+    }
     return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
       if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
       return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
@@ -248,24 +252,6 @@
 
   // -- witnesses' cosignatures (c2sp.org/tlog-cosignature, cosignature/v1; ADR 0035) ---------
 
-  /* A witness's verifier key: name+keyid+base64(0x04 ‖ 32-byte Ed25519 key), the key id
-   * being SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]. */
-  function parseCosignerKey(vkey) {
-    var parts = String(vkey).split("+");
-    if (parts.length < 3) return Promise.reject(new Error("a witness key reads name+keyid+key"));
-    var name = parts[0], id = parts[1], raw;
-    try {
-      raw = fromBase64(parts.slice(2).join("+"));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (raw.length !== 33 || raw[0] !== 0x04) return Promise.reject(new Error("not a cosignature/v1 key"));
-    return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
-      if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
-      return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
-    });
-  }
-
   /* Check the cosignatures a checkpoint note carries by the given witnesses (each
    * `{name, vkey}`): an Ed25519 signature over "cosignature/v1\ntime <t>\n" and the note's
    * text, `t` the 8-byte big-endian time before it. Resolves to the names of the witnesses
@@ -283,7 +269,7 @@
     var lines = note.slice(split + 2, -1).split("\n");
     return Promise.all(
       (witnesses || []).map(function (witness) {
-        return parseCosignerKey(witness.vkey).then(function (key) {
+        return parseVkey(witness.vkey, 0x04).then(function (key) {
           var found = null;
           lines.forEach(function (line) {
             var parts = line.split(" ");

@@ -33,10 +33,13 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 """
 
 
-def run_node(cases: list[dict[str, str]], tmp_path: Path) -> list[dict[str, Any]]:
+def run_node(
+    cases: list[dict[str, Any]], tmp_path: Path, script: str = HARNESS
+) -> list[dict[str, Any]]:
+    """What the harness ``script`` prints for ``cases``, run by Node on verify.js."""
     assert NODE is not None
     harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS)
+    harness.write_text(script)
     result = subprocess.run(
         [NODE, str(harness), str(STATIC / "verify.js")],
         input=json.dumps(cases),
