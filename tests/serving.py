@@ -59,3 +59,19 @@ def serve(app: Any, port: int, name: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def open_charity(api: Any) -> tuple[str, str]:
+    """A charity registered and a project opened through the API (``api``: an httpx client
+    with the platform's token); their ids."""
+    charity = api.post(
+        "/api/v1/charities",
+        json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
+    ).json()
+    key = {"Authorization": f"Bearer {charity['api_key']}"}
+    project = api.post(
+        f"/api/v1/charities/{charity['id']}/projects",
+        json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
+        headers=key,
+    ).json()
+    return str(charity["id"]), str(project["id"])

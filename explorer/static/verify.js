@@ -211,26 +211,38 @@
     });
   }
 
+  /* A signed note's text (with its final newline) and signature lines, or null. */
+  function noteParts(note) {
+    note = String(note);
+    var split = note.lastIndexOf("\n\n");
+    if (split < 0 || note.charAt(note.length - 1) !== "\n") return null;
+    return { text: note.slice(0, split + 1), lines: note.slice(split + 2, -1).split("\n") };
+  }
+
+  /* The raw signature (key id first) of the line by `key` (its name and key id), or null:
+   * lines by other keys are ignored, as C2SP signed-note says. */
+  function signatureBy(lines, key) {
+    var found = null;
+    lines.forEach(function (line) {
+      var parts = line.split(" ");
+      if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
+      var raw = fromBase64(parts[2]);
+      if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
+    });
+    return found;
+  }
+
   /* Open a checkpoint note with a verifier key (WebCrypto Ed25519): its origin, size and root.
    * Rejects a note with no signature by the key, or a bad one. */
   function openCheckpoint(note, vkey) {
     var webcrypto = subtle();
     if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
-    note = String(note);
-    var split = note.lastIndexOf("\n\n");
-    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
-      return Promise.reject(new Error("not a signed note"));
-    }
-    var text = note.slice(0, split + 1);
-    var lines = note.slice(split + 2, -1).split("\n");
+    var parts = noteParts(note);
+    if (!parts) return Promise.reject(new Error("not a signed note"));
+    var text = parts.text;
     return parseVkey(vkey).then(function (key) {
-      var signature = null;
-      lines.forEach(function (line) {
-        var parts = line.split(" ");
-        if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
-        var raw = fromBase64(parts[2]);
-        if (raw.length === 68 && equalBytes(raw.subarray(0, 4), key.keyId)) signature = raw.subarray(4);
-      });
+      var raw = signatureBy(parts.lines, key);
+      var signature = raw && raw.length === 68 ? raw.subarray(4) : null;
       if (!signature) throw new Error("no signature by " + key.name);
       return webcrypto
         .importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"])
@@ -260,23 +272,13 @@
   function openCosignatures(note, witnesses) {
     var webcrypto = subtle();
     if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
-    note = String(note);
-    var split = note.lastIndexOf("\n\n");
-    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
-      return Promise.reject(new Error("not a signed note"));
-    }
-    var text = note.slice(0, split + 1);
-    var lines = note.slice(split + 2, -1).split("\n");
+    var parts = noteParts(note);
+    if (!parts) return Promise.reject(new Error("not a signed note"));
+    var text = parts.text;
     return Promise.all(
       (witnesses || []).map(function (witness) {
         return parseVkey(witness.vkey, 0x04).then(function (key) {
-          var found = null;
-          lines.forEach(function (line) {
-            var parts = line.split(" ");
-            if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
-            var raw = fromBase64(parts[2]);
-            if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
-          });
+          var found = signatureBy(parts.lines, key);
           if (!found) return null;
           if (found.length !== 4 + 8 + 64) throw new Error(witness.name + ": not a cosignature/v1");
           var high = 0, low = 0, i;

@@ -21,7 +21,7 @@ from api.witnesses import WitnessWorker
 from chain.devnet import free_port
 from tests.explorer.test_browser import verify
 from tests.factories import paid_now
-from tests.serving import local_service, serve
+from tests.serving import local_service, open_charity, serve
 from tests.tlog.witness import LogKey, RunningWitness, SpecWitness
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -66,21 +66,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             serve(create_app(services), port, "witnessed-test-server"),
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as api,
         ):
-            charity = api.post(
-                "/api/v1/charities",
-                json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
-            ).json()
-            key = {"Authorization": f"Bearer {charity['api_key']}"}
-            project = api.post(
-                f"/api/v1/charities/{charity['id']}/projects",
-                json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
-                headers=key,
-            ).json()
+            charity_id, project_id = open_charity(api)
             donation = api.post(
                 "/api/v1/donations",
                 json={
-                    "charity_id": charity["id"],
-                    "project_id": project["id"],
+                    "charity_id": charity_id,
+                    "project_id": project_id,
                     "amount": 10_000,
                     "currency": "CNY",
                     "channel": "wechat",
