@@ -450,3 +450,44 @@ def test_a_witness_past_an_anchored_checkpoint_is_sent_the_newest_at_once(
     assert asked == [f"old 0 → {anchored}", f"old 8 → {api.store.size()}"]
     view = chain_view(api)["witnesses"][0]
     assert (view["state"], view["lag_entries"], view["next_attempt_at"]) == ("cosigned", 0, None)
+
+
+def test_two_processes_sending_at_once_end_cosigned_once(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    """Every process runs the worker: two that race get a 409 each way and prove again."""
+    w1 = running("witness.example/w1")
+    api, journal, worker, clock = witnessed([w1], "quorum w1")
+    other = WitnessWorker(
+        api.store, api.services.log, api.services.witnesses, api.services.settings, clock=clock
+    )
+    journal.donate(30)
+    api.services.log.sign_current()
+    threads = [threading.Thread(target=w.run_once) for w in (worker, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    size = api.store.size()
+    assert w1.witness.state[api.services.log.origin].size == size
+    view = chain_view(api)
+    assert view["witnessed_size"] == size
+    assert (view["witnesses"][0]["state"], view["witnesses"][0]["lag_entries"]) == ("cosigned", 0)
+
+
+def test_the_checkpoint_served_is_the_newest_that_meets_the_quorum(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    w1 = running("witness.example/w1")
+    api, journal, worker, _ = witnessed([w1], "quorum w1")
+    log_key = Verifier.parse(api.services.log.vkey)
+    journal.donate(5)
+    worker.run_once()
+    witnessed_size = api.store.size()
+    w1.witness.down = True
+    journal.donate(5)
+    worker.run_once()  # signs the new size; the witness does not answer
+    assert api.services.log.checkpoints.latest().tree_size == api.store.size() > witnessed_size
+    served = api.client.get("/tlog/checkpoint").text
+    assert open_checkpoint(served, log_key).tree_size == witnessed_size
+    assert cosigners(served, [w1]) == {"witness.example/w1"}
