@@ -491,3 +491,37 @@ def test_the_checkpoint_served_is_the_newest_that_meets_the_quorum(
     served = api.client.get("/tlog/checkpoint").text
     assert open_checkpoint(served, log_key).tree_size == witnessed_size
     assert cosigners(served, [w1]) == {"witness.example/w1"}
+
+
+def test_the_witnesses_command_prints_the_quorum_and_each_lag(
+    running: Callable[[str], RunningWitness],
+    witnessed: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+    from api.settings import get_settings
+    from api.tlog import log_key_path
+
+    w1, w2 = running("witness.example/w1"), running("witness.example/w2")
+    api, journal, worker, _ = witnessed([w1, w2], "group g any w1 w2\nquorum g")
+    w2.witness.down = True
+    journal.donate(3)
+    worker.run_once()
+    monkeypatch.setenv("API_LOG_KEY_FILE", str(log_key_path(api.services.settings)))
+    monkeypatch.setenv("API_WITNESS_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    try:
+        url = str(api.store.engine.url.render_as_string(hide_password=False))
+        policy = str(tmp_path / "witnesses.policy")
+        assert main(["--database", url, "witnesses", "--policy", policy]) == 0
+        out = capsys.readouterr().out
+        assert "quorum  1 of (w1, w2)" in out
+        assert "cosigned  5 entries (lag 0 entries, 0 s)" in out
+        assert "state     unreachable: RemoteProtocolError" in out
+        (tmp_path / "bad.policy").write_text("quorum w9\n")
+        assert main(["--database", url, "witnesses", "--policy", str(tmp_path / "bad.policy")]) == 2
+        assert "line 1: quorum 'w9' is not defined above" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
