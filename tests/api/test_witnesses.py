@@ -525,3 +525,33 @@ def test_the_witnesses_command_prints_the_quorum_and_each_lag(
         assert "line 1: quorum 'w9' is not defined above" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+def test_shanlian_verify_checks_the_bundles_cosignatures_against_a_policy(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    from audit.bundle import verify_bundle_offline
+    from audit.errors import CosignatureError
+    from ledger.tlog_policy import parse_policy
+
+    w1, w2 = running("witness.example/w1"), running("witness.example/w2")
+    api, _, worker, _ = witnessed([w1, w2], "group g any w1 w2\nquorum g")
+    w2.witness.down = True
+    charity, auth = api.register_charity()
+    donation = api.donate(charity, api.open_project(charity, auth))
+    api.anchor()
+    worker.run_once()
+    bundle = api.client.get(f"/api/v1/donations/{donation['id']}/proof").json()
+    log_key = Verifier.parse(api.services.log.vkey)
+    any_one = parse_policy(policy([w1, w2], "group g any w1 w2\nquorum g"))
+    steps = verify_bundle_offline(bundle, log_key=log_key, witnesses=any_one)
+    assert steps[-1].name == "cosignatures"
+    assert "cosigned by w1: the policy's quorum (1 of (w1, w2)) is met" in steps[-1].detail
+    both = parse_policy(policy([w1, w2], "group g all w1 w2\nquorum g"))
+    with pytest.raises(CosignatureError, match="cosigned by w1 of the policy; its quorum"):
+        verify_bundle_offline(bundle, log_key=log_key, witnesses=both)
+    line = bundle["checkpoint_note"].splitlines()[-1]
+    changed = line[:-20] + ("A" if line[-20] != "A" else "B") + line[-19:]  # the signature
+    bundle["checkpoint_note"] = bundle["checkpoint_note"].replace(line, changed)
+    with pytest.raises(CosignatureError, match="witness w1: the cosignature by"):
+        verify_bundle_offline(bundle, log_key=log_key, witnesses=any_one)
