@@ -254,7 +254,11 @@ class WitnessWorker:
             if r.tree_size < latest.tree_size
         ]
         for record in [*targets, latest]:
+            if record.tree_size < standing.known_size and record is not latest:
+                continue  # a 409 said the witness is past it: it cannot go back
             standing = self.submit(witness, record, standing)
+            if standing.outcome == "conflict" and standing.known_size > record.tree_size:
+                continue  # the next checkpoint may reach the size it holds
             if standing.outcome != "cosigned":
                 return
 
@@ -267,9 +271,17 @@ class WitnessWorker:
         for _ in range(1 + CONFLICT_RETRIES):
             old = standing.known_size
             if old > record.tree_size:
-                outcome = "conflict"
-                detail = f"the witness holds size {old}, above this checkpoint's {record.tree_size}"
-                break
+                # Not a failure: a newer checkpoint of this log may reach that size.
+                return self._record(
+                    witness,
+                    replace(
+                        standing,
+                        outcome="conflict",
+                        detail=f"the witness holds size {old}, above checkpoint "
+                        f"{record.tree_size}: it is sent the next one that reaches it",
+                    ),
+                    attempted=False,
+                )
             proof = self.store.consistency_proof(old, record.tree_size) if old else []
             if len(proof) > MAX_PROOF_LINES:  # a tree of 2**63 entries needs at most 63
                 raise AssertionError("a consistency proof longer than 63 hashes")
@@ -340,10 +352,13 @@ class WitnessWorker:
             ),
         )
 
-    def _record(self, witness: PolicyWitness, standing: Standing) -> Standing:
-        standing = replace(standing, attempted_at=self.clock())
+    def _record(
+        self, witness: PolicyWitness, standing: Standing, *, attempted: bool = True
+    ) -> Standing:
+        if attempted:
+            standing = replace(standing, attempted_at=self.clock())
+            ATTEMPTS.labels(witness.name, standing.outcome).inc()
         self.witnessing.save_standing(standing)
-        ATTEMPTS.labels(witness.name, standing.outcome).inc()
         return standing
 
     def _post(self, witness: PolicyWitness, body: bytes) -> Answer:

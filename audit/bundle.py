@@ -34,6 +34,7 @@ from audit.errors import (
     CheckpointMismatchError,
     ContractCallError,
     ContractMismatchError,
+    CosignatureError,
     InclusionProofError,
     LeafHashMismatchError,
     SignedCheckpointError,
@@ -47,7 +48,14 @@ from ledger.entries import ADDRESS, HASH, Entry, canonical_bytes, parse_entry, t
 from ledger.errors import EntryError, MerkleError, ProofShapeError, RootMismatchError
 from ledger.merkle import leaf_hash as merkle_leaf_hash
 from ledger.merkle import root_from_inclusion_proof
-from ledger.signed_note import CheckpointBody, NoteError, Verifier, open_checkpoint
+from ledger.signed_note import (
+    CheckpointBody,
+    NoteError,
+    Verifier,
+    open_checkpoint,
+    parse_signature_line,
+)
+from ledger.tlog_policy import Policy
 
 FORMAT = "shanlian-proof/v1"
 _KEYS = ("format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor")
@@ -253,7 +261,10 @@ def _parsed(bundle: Mapping[str, Any] | ProofBundle) -> ProofBundle:
 
 
 def verify_bundle_offline(
-    bundle: Mapping[str, Any] | ProofBundle, *, log_key: Verifier | None = None
+    bundle: Mapping[str, Any] | ProofBundle,
+    *,
+    log_key: Verifier | None = None,
+    witnesses: Policy | None = None,
 ) -> list[Step]:
     """Verify what a bundle shows by itself: the entry, its hash, its path to the root.
 
@@ -265,6 +276,8 @@ def verify_bundle_offline(
         log_key: the log's verifier key: the bundle must then carry the checkpoint signed
             by it. Without, a signed checkpoint the bundle carries is compared with its
             checkpoint (its signature unchecked).
+        witnesses: a C2SP tlog-policy: the signed checkpoint must then carry cosignatures
+            of its witnesses that meet its quorum (ADR 0035).
 
     Returns:
         The steps ``format``, ``entry``, ``leaf_hash``, ``inclusion`` and, with a signed
@@ -342,7 +355,38 @@ def verify_bundle_offline(
         )
     )
     signed = _signed_checkpoint_step(parsed, log_key)
-    return steps if signed is None else [*steps, signed]
+    steps = steps if signed is None else [*steps, signed]
+    return steps if witnesses is None else [*steps, _cosignatures_step(parsed, witnesses)]
+
+
+def _cosignatures_step(parsed: ProofBundle, policy: Policy) -> Step:
+    """Check the witnesses' cosignatures on the bundle's signed checkpoint (ADR 0035)."""
+    note = parsed.checkpoint_note
+    if note is None:
+        raise CosignatureError("the bundle carries no signed checkpoint to hold cosignatures")
+    split = note.rfind("\n\n")
+    text, lines = note[: split + 1], note[split + 2 :].splitlines()
+    cosigned = []
+    for witness in policy.witnesses.values():
+        key = witness.key
+        for line in lines:
+            try:
+                name, raw = parse_signature_line(line)
+                if name == key.name and raw[:4] == key.key_id:
+                    key.open(text, raw)
+                    cosigned.append(witness.name)
+            except NoteError as error:
+                raise CosignatureError(f"witness {witness.name}: {error}") from None
+    if not policy.satisfied(cosigned):
+        raise CosignatureError(
+            f"the checkpoint is cosigned by {', '.join(cosigned) or 'no witness'} of the "
+            f"policy; its quorum is {policy.describe()}"
+        )
+    return Step(
+        "cosignatures",
+        f"cosigned by {', '.join(cosigned) or 'no witness'}: the policy's quorum "
+        f"({policy.describe()}) is met",
+    )
 
 
 def _signed_checkpoint_step(parsed: ProofBundle, log_key: Verifier | None) -> Step | None:
@@ -549,6 +593,7 @@ def verify_bundle(
     contract: str | None = None,
     call_contract: bool = True,
     log_key: Verifier | None = None,
+    witnesses: Policy | None = None,
 ) -> list[Step]:
     """Verify a bundle completely: ``verify_bundle_offline``, then ``verify_bundle_on_chain``.
 
@@ -557,6 +602,6 @@ def verify_bundle(
         ChainError: the node failed.
     """
     parsed = _parsed(bundle)
-    return verify_bundle_offline(parsed, log_key=log_key) + verify_bundle_on_chain(
-        parsed, client, contract=contract, call_contract=call_contract
-    )
+    return verify_bundle_offline(
+        parsed, log_key=log_key, witnesses=witnesses
+    ) + verify_bundle_on_chain(parsed, client, contract=contract, call_contract=call_contract)

@@ -26,6 +26,7 @@ from audit.onchain import connect_reader, redact_url
 from audit.scanner import SCANNER_PROBLEM
 from chain.errors import ChainError
 from ledger.signed_note import NoteError, Verifier
+from ledger.tlog_policy import Policy, PolicyError, parse_policy
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -153,7 +154,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     steps: list[Step] = []
     try:
         bundle = parse_bundle(document)
-        for step in verify_bundle_offline(bundle, log_key=args.log_key):
+        for step in verify_bundle_offline(bundle, log_key=args.log_key, witnesses=args.witnesses):
             _show(step, out)
             steps.append(step)
         client = connect_reader(args.rpc, chain_id=args.chain_id)
@@ -191,6 +192,15 @@ def _address(value: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an address") from None
     return value
+
+
+def _policy(value: str) -> Policy:
+    try:
+        return parse_policy(Path(value).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{value}: {error.strerror}") from None
+    except (UnicodeDecodeError, PolicyError) as error:
+        raise argparse.ArgumentTypeError(f"{value}: {error}") from None
 
 
 def _log_key(value: str) -> Verifier:
@@ -328,6 +338,13 @@ def add_commands(commands: Any) -> None:
         metavar="VKEY",
         help="the log's verifier key (name+keyid+key, published at /api/v1/chain): the "
         "bundle's checkpoint must then be signed by it (ADR 0031)",
+    )
+    verify.add_argument(
+        "--witnesses",
+        type=_policy,
+        metavar="POLICY",
+        help="a C2SP tlog-policy file (the deployment's witnesses and quorum): the bundle's "
+        "checkpoint must then carry cosignatures that meet it (ADR 0035)",
     )
     verify.add_argument(
         "--no-contract-call",

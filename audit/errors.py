@@ -216,5 +216,12 @@ class SignedCheckpointError(BundleError):
 
     step = "signed_checkpoint"
 
+
+class CosignatureError(BundleError):
+    """The bundle's checkpoint does not carry the witnesses' cosignatures a policy needs,
+    or one by a witness's key does not verify (ADR 0035)."""
+
+    step = "cosignatures"
+
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -20,15 +20,17 @@ from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 
 
-def local_service(folder: Path, token: str, port: int) -> Runtime:
+def local_service(folder: Path, token: str, port: int, **more: Any) -> Runtime:
     """The service on a SQLite journal and evidence folder in ``folder`` and a fresh
-    embedded chain (anchoring when asked, not on a timer), public at ``port`` of 127.0.0.1.
+    embedded chain (anchoring when asked, not on a timer), public at ``port`` of 127.0.0.1;
+    ``more`` are further settings.
     """
     settings = ApiSettings(
         database_url=f"sqlite:///{folder}/journal.db",
         admin_token=token,
         evidence_dir=folder / "evidence",
         public_url=f"http://127.0.0.1:{port}",
+        **more,
     )
     return build_services(
         settings,
@@ -57,3 +59,19 @@ def serve(app: Any, port: int, name: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def open_charity(api: Any) -> tuple[str, str]:
+    """A charity registered and a project opened through the API (``api``: an httpx client
+    with the platform's token); their ids."""
+    charity = api.post(
+        "/api/v1/charities",
+        json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
+    ).json()
+    key = {"Authorization": f"Bearer {charity['api_key']}"}
+    project = api.post(
+        f"/api/v1/charities/{charity['id']}/projects",
+        json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
+        headers=key,
+    ).json()
+    return str(charity["id"]), str(project["id"])

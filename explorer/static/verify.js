@@ -193,8 +193,10 @@
   }
 
   /* A C2SP verifier key, name+keyid+base64(0x01 ‖ Ed25519 public key): its parts, once the
-   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). */
-  function parseVkey(vkey) {
+   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). With `type` 0x04: a
+   * witness's cosignature/v1 key (c2sp.org/tlog-cosignature), the same but for that byte. */
+  function parseVkey(vkey, type) {
+    type = type || 0x01;
     var parts = String(vkey).split("+");
     if (parts.length < 3) return Promise.reject(new Error("a verifier key reads name+keyid+key"));
     var name = parts[0], id = parts[1], raw;
@@ -203,7 +205,9 @@
     } catch (error) {
       return Promise.reject(error);
     }
-    if (raw.length !== 33 || raw[0] !== 0x01) return Promise.reject(new Error("not an Ed25519 key"));
+    if (raw.length !== 33 || raw[0] !== type) {
+      return Promise.reject(new Error(type === 0x04 ? "not a cosignature/v1 key" : "not an Ed25519 key"));
+    }
     return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
       if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
       return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
@@ -235,24 +239,36 @@
     );
   }
 
+  /* A signed note's text (with its final newline) and signature lines, or null. */
+  function noteParts(note) {
+    note = String(note);
+    var split = note.lastIndexOf("\n\n");
+    if (split < 0 || note.charAt(note.length - 1) !== "\n") return null;
+    return { text: note.slice(0, split + 1), lines: note.slice(split + 2, -1).split("\n") };
+  }
+
+  /* The raw signature (key id first) of the line by `key` (its name and key id), or null:
+   * lines by other keys are ignored, as C2SP signed-note says. */
+  function signatureBy(lines, key) {
+    var found = null;
+    lines.forEach(function (line) {
+      var parts = line.split(" ");
+      if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
+      var raw = fromBase64(parts[2]);
+      if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
+    });
+    return found;
+  }
+
   /* Open a checkpoint note with a verifier key (Ed25519: verifyEd25519): its origin, size and
    * root. Rejects a note with no signature by the key, or a bad one. */
   function openCheckpoint(note, vkey) {
-    note = String(note);
-    var split = note.lastIndexOf("\n\n");
-    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
-      return Promise.reject(new Error("not a signed note"));
-    }
-    var text = note.slice(0, split + 1);
-    var lines = note.slice(split + 2, -1).split("\n");
+    var parts = noteParts(note);
+    if (!parts) return Promise.reject(new Error("not a signed note"));
+    var text = parts.text;
     return parseVkey(vkey).then(function (key) {
-      var signature = null;
-      lines.forEach(function (line) {
-        var parts = line.split(" ");
-        if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
-        var raw = fromBase64(parts[2]);
-        if (raw.length === 68 && equalBytes(raw.subarray(0, 4), key.keyId)) signature = raw.subarray(4);
-      });
+      var raw = signatureBy(parts.lines, key);
+      var signature = raw && raw.length === 68 ? raw.subarray(4) : null;
       if (!signature) throw new Error("no signature by " + key.name);
       return verifyEd25519(key.publicKey, signature, utf8(text)).then(function (valid) {
         if (!valid) throw new Error("the signature does not verify");
@@ -269,49 +285,19 @@
 
   // -- witnesses' cosignatures (c2sp.org/tlog-cosignature, cosignature/v1; ADR 0035) ---------
 
-  /* A witness's verifier key: name+keyid+base64(0x04 ‖ 32-byte Ed25519 key), the key id
-   * being SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]. */
-  function parseCosignerKey(vkey) {
-    var parts = String(vkey).split("+");
-    if (parts.length < 3) return Promise.reject(new Error("a witness key reads name+keyid+key"));
-    var name = parts[0], id = parts[1], raw;
-    try {
-      raw = fromBase64(parts.slice(2).join("+"));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (raw.length !== 33 || raw[0] !== 0x04) return Promise.reject(new Error("not a cosignature/v1 key"));
-    return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
-      if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
-      return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
-    });
-  }
-
   /* Check the cosignatures a checkpoint note carries by the given witnesses (each
    * `{name, vkey}`): an Ed25519 signature over "cosignature/v1\ntime <t>\n" and the note's
    * text, `t` the 8-byte big-endian time before it. Resolves to the names of the witnesses
    * whose cosignature verifies; rejects when one by a known key does not. Lines by keys not
    * given are ignored. */
   function openCosignatures(note, witnesses) {
-    var webcrypto = subtle();
-    if (!webcrypto) return Promise.reject(new Error("no WebCrypto"));
-    note = String(note);
-    var split = note.lastIndexOf("\n\n");
-    if (split < 0 || note.charAt(note.length - 1) !== "\n") {
-      return Promise.reject(new Error("not a signed note"));
-    }
-    var text = note.slice(0, split + 1);
-    var lines = note.slice(split + 2, -1).split("\n");
+    var parts = noteParts(note);
+    if (!parts) return Promise.reject(new Error("not a signed note"));
+    var text = parts.text;
     return Promise.all(
       (witnesses || []).map(function (witness) {
-        return parseCosignerKey(witness.vkey).then(function (key) {
-          var found = null;
-          lines.forEach(function (line) {
-            var parts = line.split(" ");
-            if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
-            var raw = fromBase64(parts[2]);
-            if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
-          });
+        return parseVkey(witness.vkey, 0x04).then(function (key) {
+          var found = signatureBy(parts.lines, key);
           if (!found) return null;
           if (found.length !== 4 + 8 + 64) throw new Error(witness.name + ": not a cosignature/v1");
           var high = 0, low = 0, i;
@@ -320,15 +306,10 @@
           var time = high * 4294967296 + low;  // exact below 2^53: any real time
           if (time === 0 || high >= 2097152) throw new Error(witness.name + ": a cosignature without a time");
           var message = utf8("cosignature/v1\ntime " + String(time) + "\n" + text);
-          return webcrypto
-            .importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"])
-            .then(function (publicKey) {
-              return webcrypto.verify({ name: "Ed25519" }, publicKey, found.subarray(12), message);
-            })
-            .then(function (valid) {
-              if (!valid) throw new Error("the cosignature by " + witness.name + " does not verify");
-              return witness.name;
-            });
+          return verifyEd25519(key.publicKey, found.subarray(12), message).then(function (valid) {
+            if (!valid) throw new Error("the cosignature by " + witness.name + " does not verify");
+            return witness.name;
+          });
         });
       })
     ).then(function (names) {
@@ -518,10 +499,6 @@
       var witnesses = (chain && chain.witnesses) || [];
       if (!bundle.checkpoint_note || !witnesses.length) return Promise.resolve();
       report("cosignatures", "running", m.step_cosignatures);
-      if (!subtle()) {
-        report("cosignatures", "pending", m.step_signature_unchecked);
-        return Promise.resolve();
-      }
       return openCosignatures(bundle.checkpoint_note, witnesses)
         .then(function (names) {
           if (!names.length) {

@@ -65,10 +65,10 @@ def policy(witnesses: list[RunningWitness], quorum: str) -> str:
 
 @pytest.fixture
 def witnessed(
-    make_api: ApiFactory, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_api: ApiFactory, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., tuple[Api, Journal, WitnessWorker, Clock]]:
     """The app with a policy over the given witnesses, each made to follow this log
-    (``/api/v1/chain`` reading the witnesses afresh each time)."""
+    (``/api/v1/chain`` reading the witnesses afresh each time), on SQLite and PostgreSQL."""
     monkeypatch.setattr("api.witnesses.SUMMARY_TTL_S", 0)
 
     def make(
@@ -79,7 +79,7 @@ def witnessed(
         chain = ChainClient.embedded(chain=EmbeddedChain())
         chain.deploy()
         api = make_api(
-            sqlite_url,
+            database_url,
             chain,
             witness_policy_file=path,
             witness_allow_private=True,
@@ -428,3 +428,130 @@ def test_a_witness_that_answers_otherwise_is_not_counted_and_says_why(
     assert view["witnesses"][0]["detail"].startswith(detail)
     assert view["witnessed_size"] is None
     assert cosigners(api.client.get("/tlog/checkpoint").text, [w1]) == set()
+
+
+def test_a_witness_past_an_anchored_checkpoint_is_sent_the_newest_at_once(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    w1 = running("witness.example/w1")
+    api, journal, worker, _ = witnessed([w1], "quorum w1")
+    journal.donate(3)
+    anchored = api.anchor()["tree_size"]  # 5
+    journal.donate(3)
+    between = api.services.log.sign_current()  # 8, which the witness has seen already
+    sent = httpx.post(f"{w1.url}/add-checkpoint", content=f"old 0\n\n{between.note}")
+    assert sent.status_code == 200
+    journal.donate(3)
+    worker.run_once()  # 5 (409: 8), then 11 from 8, in the same round
+    asked = [
+        r.split("\n", 1)[0] + " → " + r.partition("\n\n")[2].split("\n")[1]
+        for r in w1.witness.requests[1:]
+    ]
+    assert asked == [f"old 0 → {anchored}", f"old 8 → {api.store.size()}"]
+    view = chain_view(api)["witnesses"][0]
+    assert (view["state"], view["lag_entries"], view["next_attempt_at"]) == ("cosigned", 0, None)
+
+
+def test_two_processes_sending_at_once_end_cosigned_once(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    """Every process runs the worker: two that race get a 409 each way and prove again."""
+    w1 = running("witness.example/w1")
+    api, journal, worker, clock = witnessed([w1], "quorum w1")
+    other = WitnessWorker(
+        api.store, api.services.log, api.services.witnesses, api.services.settings, clock=clock
+    )
+    journal.donate(30)
+    api.services.log.sign_current()
+    threads = [threading.Thread(target=w.run_once) for w in (worker, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    size = api.store.size()
+    assert w1.witness.state[api.services.log.origin].size == size
+    view = chain_view(api)
+    assert view["witnessed_size"] == size
+    assert (view["witnesses"][0]["state"], view["witnesses"][0]["lag_entries"]) == ("cosigned", 0)
+
+
+def test_the_checkpoint_served_is_the_newest_that_meets_the_quorum(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    w1 = running("witness.example/w1")
+    api, journal, worker, _ = witnessed([w1], "quorum w1")
+    log_key = Verifier.parse(api.services.log.vkey)
+    journal.donate(5)
+    worker.run_once()
+    witnessed_size = api.store.size()
+    w1.witness.down = True
+    journal.donate(5)
+    worker.run_once()  # signs the new size; the witness does not answer
+    assert api.services.log.checkpoints.latest().tree_size == api.store.size() > witnessed_size
+    served = api.client.get("/tlog/checkpoint").text
+    assert open_checkpoint(served, log_key).tree_size == witnessed_size
+    assert cosigners(served, [w1]) == {"witness.example/w1"}
+
+
+def test_the_witnesses_command_prints_the_quorum_and_each_lag(
+    running: Callable[[str], RunningWitness],
+    witnessed: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+    from api.settings import get_settings
+    from api.tlog import log_key_path
+
+    w1, w2 = running("witness.example/w1"), running("witness.example/w2")
+    api, journal, worker, _ = witnessed([w1, w2], "group g any w1 w2\nquorum g")
+    w2.witness.down = True
+    journal.donate(3)
+    worker.run_once()
+    monkeypatch.setenv("API_LOG_KEY_FILE", str(log_key_path(api.services.settings)))
+    monkeypatch.setenv("API_WITNESS_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    try:
+        url = str(api.store.engine.url.render_as_string(hide_password=False))
+        policy = str(tmp_path / "witnesses.policy")
+        assert main(["--database", url, "witnesses", "--policy", policy]) == 0
+        out = capsys.readouterr().out
+        assert "quorum  1 of (w1, w2)" in out
+        assert "cosigned  5 entries (lag 0 entries, 0 s)" in out
+        assert "state     unreachable: RemoteProtocolError" in out
+        (tmp_path / "bad.policy").write_text("quorum w9\n")
+        assert main(["--database", url, "witnesses", "--policy", str(tmp_path / "bad.policy")]) == 2
+        assert "line 1: quorum 'w9' is not defined above" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+
+
+def test_shanlian_verify_checks_the_bundles_cosignatures_against_a_policy(
+    running: Callable[[str], RunningWitness], witnessed: Callable[..., Any]
+) -> None:
+    from audit.bundle import verify_bundle_offline
+    from audit.errors import CosignatureError
+    from ledger.tlog_policy import parse_policy
+
+    w1, w2 = running("witness.example/w1"), running("witness.example/w2")
+    api, _, worker, _ = witnessed([w1, w2], "group g any w1 w2\nquorum g")
+    w2.witness.down = True
+    charity, auth = api.register_charity()
+    donation = api.donate(charity, api.open_project(charity, auth))
+    api.anchor()
+    worker.run_once()
+    bundle = api.client.get(f"/api/v1/donations/{donation['id']}/proof").json()
+    log_key = Verifier.parse(api.services.log.vkey)
+    any_one = parse_policy(policy([w1, w2], "group g any w1 w2\nquorum g"))
+    steps = verify_bundle_offline(bundle, log_key=log_key, witnesses=any_one)
+    assert steps[-1].name == "cosignatures"
+    assert "cosigned by w1: the policy's quorum (1 of (w1, w2)) is met" in steps[-1].detail
+    both = parse_policy(policy([w1, w2], "group g all w1 w2\nquorum g"))
+    with pytest.raises(CosignatureError, match="cosigned by w1 of the policy; its quorum"):
+        verify_bundle_offline(bundle, log_key=log_key, witnesses=both)
+    line = bundle["checkpoint_note"].splitlines()[-1]
+    changed = line[:-20] + ("A" if line[-20] != "A" else "B") + line[-19:]  # the signature
+    bundle["checkpoint_note"] = bundle["checkpoint_note"].replace(line, changed)
+    with pytest.raises(CosignatureError, match="witness w1: the cosignature by"):
+        verify_bundle_offline(bundle, log_key=log_key, witnesses=any_one)

@@ -20,7 +20,7 @@ import pytest
 from api.app import create_app
 from chain.devnet import free_port
 from tests.factories import paid_now
-from tests.serving import local_service, serve
+from tests.serving import local_service, open_charity, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -72,17 +72,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20
         ) as api,
     ):
-        charity = api.post(
-            "/api/v1/charities",
-            json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
-        ).json()
-        key = {"Authorization": f"Bearer {charity['api_key']}"}
-        project = api.post(
-            f"/api/v1/charities/{charity['id']}/projects",
-            json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
-            headers=key,
-        ).json()
-        yield Site(base, folder / "journal.db", api, charity["id"], project["id"])
+        charity_id, project_id = open_charity(api)
+        yield Site(base, folder / "journal.db", api, charity_id, project_id)
 
 
 @pytest.fixture

@@ -16,15 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.anchoring import AnchorSettings
-from api.app import build_services, create_app
-from api.settings import ApiSettings
+from api.app import create_app
 from api.witnesses import WitnessWorker
-from chain.client import ChainClient
 from chain.devnet import free_port
-from chain.embedded import EmbeddedChain
+from tests.explorer.test_browser import verify
 from tests.factories import paid_now
-from tests.serving import serve
+from tests.serving import local_service, open_charity, serve
 from tests.tlog.witness import LogKey, RunningWitness, SpecWitness
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -57,18 +54,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     policy.write_text(f"witness w1 {witness.witness.vkey} {witness.url}\nquorum w1\n")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = ApiSettings(
-        database_url=f"sqlite:///{folder}/journal.db",
-        admin_token=TOKEN,
-        evidence_dir=folder / "evidence",
-        public_url=base,
-        witness_policy_file=policy,
-        witness_allow_private=True,
-    )
-    runtime = build_services(
-        settings,
-        chain=ChainClient.embedded(chain=EmbeddedChain()),
-        anchor_settings=AnchorSettings(interval_s=3600),
+    runtime = local_service(
+        folder, TOKEN, port, witness_policy_file=policy, witness_allow_private=True
     )
     services = runtime.services
     assert services.log is not None
@@ -79,21 +66,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             serve(create_app(services), port, "witnessed-test-server"),
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as api,
         ):
-            charity = api.post(
-                "/api/v1/charities",
-                json={"name": "云南乡村学校助学会", "registration_no": "53530000MJ0005678Y"},
-            ).json()
-            key = {"Authorization": f"Bearer {charity['api_key']}"}
-            project = api.post(
-                f"/api/v1/charities/{charity['id']}/projects",
-                json={"title": "怒江乡村小学课本", "goal_amount": 6_000_000, "currency": "CNY"},
-                headers=key,
-            ).json()
+            charity_id, project_id = open_charity(api)
             donation = api.post(
                 "/api/v1/donations",
                 json={
-                    "charity_id": charity["id"],
-                    "project_id": project["id"],
+                    "charity_id": charity_id,
+                    "project_id": project_id,
                     "amount": 10_000,
                     "currency": "CNY",
                     "channel": "wechat",
@@ -103,22 +81,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 headers={"Idempotency-Key": "w1"},
             ).json()
             assert api.post("/api/v1/anchor").status_code == 200
-            WitnessWorker(services.store, services.log, services.witnesses, settings).run_once()
+            WitnessWorker(
+                services.store, services.log, services.witnesses, services.settings
+            ).run_once()
             assert api.get("/api/v1/chain").json()["witnesses"][0]["state"] == "cosigned"
             yield Site(base, donation["receipt"]["url"])
     finally:
         witness.stop()
-
-
-def verify(page: Any) -> tuple[str, dict[str, tuple[str, str]]]:
-    page.click("#verify-button")
-    page.wait_for_selector("#verify-result[data-state]", state="attached")
-    outcome = page.get_attribute("#verify-result", "data-state")
-    steps = page.eval_on_selector_all(
-        "#verify-steps li",
-        "items => items.map(li => [li.dataset.step, li.dataset.state, li.textContent])",
-    )
-    return outcome, {step: (state, text) for step, state, text in steps}
 
 
 @pytest.mark.parametrize(

@@ -4,19 +4,16 @@ run by Node on notes cosigned by the test witness (``tests/tlog/witness.py``).""
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from explorer.app import STATIC
 from ledger.signed_note import CheckpointBody, Signer
+from tests.explorer.conftest import run_node
+from tests.explorer.test_verifier_note_js import NODE
 from tests.tlog.witness import SpecWitness
 
-NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
 
 HARNESS = """
@@ -31,23 +28,6 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
   process.stdout.write(JSON.stringify(out));
 })();
 """
-
-
-def run_node(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
-    assert NODE is not None
-    harness = tmp_path / "harness.js"
-    harness.write_text(HARNESS)
-    result = subprocess.run(
-        [NODE, str(harness), str(STATIC / "verify.js")],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    answer: list[dict[str, Any]] = json.loads(result.stdout)
-    return answer
 
 
 def test_the_browser_checks_each_witness_cosignature_and_refuses_a_changed_one(
@@ -71,7 +51,7 @@ def test_the_browser_checks_each_witness_cosignature_and_refuses_a_changed_one(
         {"note": note, "witnesses": [{"name": stranger.name, "vkey": stranger.vkey}]},
         {"note": note, "witnesses": [{"name": "x", "vkey": log.verifier.vkey}]},
     ]
-    answers = run_node(cases, tmp_path)
+    answers = run_node(HARNESS, [STATIC / "verify.js"], cases, tmp_path)
     assert answers[0] == {"names": ["witness.example/w1", "witness.example/w2"]}
     assert answers[1] == {"names": []}
     assert "does not verify" in answers[2]["error"]
