@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors, metrics, replica, routes, rpc, tlog, transfer, webhooks
+from api import disclosure, errors, metrics, replica, routes, rpc, tlog, transfer, webhooks
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
@@ -393,6 +393,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(tlog.router)
     app.include_router(transfer.router)
     app.include_router(webhooks.router)
+    app.include_router(disclosure.router)  # ADR 0039
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost
