@@ -26,11 +26,13 @@ from api.services import Services
 from api.spreadsheet import safe_row
 from explorer import urls
 from explorer.reports import ReportPage
+from ledger.accounting import ProjectState
 from ledger.currencies import money
-from ledger.disclosure import FINAL, DisclosureError, check_period, quarter_bounds
+from ledger.disclosure import FINAL, DisclosureError, check_period, quarter_bounds, schedule
 from ledger.entries import MAX_SEQ, parse_at
 from ledger.errors import NotFoundError
 from ledger.store.journal import Draft
+from ledger.store.outbox import Outbox, ReportDue, report_due_listeners
 
 router = resource_router()
 
@@ -213,6 +215,41 @@ def close_project(
         ),
     )
     return services.views.project_view(project_id)
+
+
+# -- the report-due webhook event -----------------------------------------------------------
+
+
+def reports_due(services: Services) -> list[ReportDue]:
+    """The reports due or late, not yet published, of the charities that listen for them."""
+    views = services.views.reports
+    now = _now(services)
+    due: list[ReportDue] = []
+    for charity_id in sorted(report_due_listeners(Outbox(services.store))):
+        for project in services.views.read.find(ProjectState, charity_id=charity_id):
+            scope = views.scope(project.project_id)
+            rows = schedule(
+                opened_at=scope.opened_at,
+                closed_at=scope.closed_at,
+                publications=views.publications(scope),
+                now=now,
+            )
+            due += [
+                ReportDue(
+                    charity_id=charity_id,
+                    project_id=project.project_id,
+                    project_seq=project.seq,
+                    period=row.period,
+                    due_by=row.due_by or "",
+                    status=row.status,
+                    url=urls.absolute(
+                        services.settings.public_url, urls.report(project.project_id, row.period)
+                    ),
+                )
+                for row in rows
+                if row.status in ("due", "late")
+            ]
+    return due
 
 
 # -- files -----------------------------------------------------------------------------------

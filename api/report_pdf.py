@@ -169,7 +169,7 @@ def render(
     line(
         "每个数字都由账本前 N 条条目算出，其默克尔根已锚定在链上。Every figure derives from the "
         f"journal's first {report.tree_size} entries, whose Merkle root is anchored on chain: "
-        "`shanlian audit report` recomputes this report from an export.",
+        "`shanlian audit-report` recomputes this report from an export.",
         size=8,
     )
     return bytes(pdf.output())

@@ -3,15 +3,20 @@ schedule, correction notes, the CSV and the PDF."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
+from audit import cli as audit_cli
+from ledger.disclosure import report_digest
 from tests.api.conftest import Api, new_key
 
 T0 = datetime(2026, 2, 10, 9, 0, tzinfo=UTC)
@@ -29,6 +34,10 @@ class Clock:
 
 @pytest.fixture
 def world(api: Api) -> dict[str, Any]:
+    return build_world(api)
+
+
+def build_world(api: Api) -> dict[str, Any]:
     """A project with a donation and a disbursement in 2026-Q1, the disbursement voided in
     Q2 (a correction of Q1), a donation in Q3, and everything anchored."""
     clock = Clock(T0)
@@ -306,3 +315,64 @@ def test_report_files_and_pages_of_what_does_not_exist_are_404(
         f"/api/v1/reports/{world['project_id']}/2026-Q1.pdf?at=2",
     ):
         assert api.client.get(path).status_code == 404, path
+
+
+# -- the audit recomputes a report ---------------------------------------------------------
+
+
+def _export(api: Api, path: Path) -> Path:
+    path.write_bytes(b"".join(leaf + b"\n" for leaf in api.store.leaves()))
+    return path
+
+
+def _audit(tmp_path: Path, document: dict[str, Any], export: Path) -> tuple[int, str]:
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = audit_cli.main(["audit-report", str(report), "--journal", str(export)])
+    return status, out.getvalue()
+
+
+def test_the_audit_recomputes_a_report_from_an_export_and_says_it_matches(
+    api: Api, world: dict[str, Any], tmp_path: Path
+) -> None:
+    document = api.client.get(f"/reports/{world['project_id']}/2026-Q1.json").json()
+    status, out = _audit(tmp_path, document, _export(api, tmp_path / "journal.jsonl"))
+    assert status == 0, out
+    assert "MATCHES" in out
+    assert document["report"]["digest"] in out
+
+
+def test_the_audit_catches_a_tampered_figure_even_with_a_matching_digest(
+    api: Api, world: dict[str, Any], tmp_path: Path
+) -> None:
+    document = api.client.get(f"/reports/{world['project_id']}/2026-Q1.json").json()
+    export = _export(api, tmp_path / "journal.jsonl")
+    report = document["report"]
+    report["period_flows"][0]["received"] += 100  # ¥1 more received than the journal says
+    status, out = _audit(tmp_path, document, export)
+    assert status == 1
+    assert "differs from the journal: period_flows[0].received" in out
+    assert "digest is not the digest of its own figures" in out
+    # A forger who also recomputes the digest is caught all the same.
+    report["digest"] = report_digest({k: v for k, v in report.items() if k != "digest"})
+    status, out = _audit(tmp_path, document, export)
+    assert status == 1
+    assert "period_flows[0].received" in out
+    assert "digest" in out  # the recomputed digest differs too
+
+
+def test_the_audit_refuses_an_export_whose_root_is_not_the_checkpoints(
+    api: Api, world: dict[str, Any], tmp_path: Path
+) -> None:
+    document = api.client.get(f"/reports/{world['project_id']}/2026-Q1.json").json()
+    lines = [leaf + b"\n" for leaf in api.store.leaves()]
+    # An export written again with one amount changed: canonical, but not the anchored journal.
+    lines[2] = lines[2].replace(b'"amount":10000', b'"amount":10001')
+    assert b"10001" in lines[2]
+    export = tmp_path / "forged.jsonl"
+    export.write_bytes(b"".join(lines))
+    status, out = _audit(tmp_path, document, export)
+    assert status == 1
+    assert "the export's root at" in out
