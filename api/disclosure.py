@@ -195,10 +195,23 @@ def close_project(
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.ProjectPublic:
     """Close a project: its final report is due within three months (the charity or platform)."""
+    return end_project(services, charity_id, project_id, body, principal, idempotency_key)
+
+
+def end_project(
+    services: Services,
+    charity_id: str,
+    project_id: str,
+    body: ProjectClose,
+    principal: Principal,
+    key: str | None = None,
+) -> models.ProjectPublic:
+    """Close a project of ``charity_id`` (a ``project.closed`` entry with its reason)."""
     services.require_charity(principal, charity_id)
     project = services.views.read.project(project_id)
     if project.charity_id != charity_id:
         raise NotFoundError("project", project_id)
+    route = f"POST /charities/{charity_id}/projects/{project_id}/close"
     services._append(
         [
             Draft(
@@ -207,12 +220,7 @@ def close_project(
                 actor=principal.actor,
             )
         ],
-        **services._idempotency(
-            f"POST /charities/{charity_id}/projects/{project_id}/close",
-            principal,
-            idempotency_key,
-            body,
-        ),
+        **services._idempotency(route, principal, key, body),
     )
     return services.views.project_view(project_id)
 

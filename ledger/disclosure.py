@@ -689,7 +689,10 @@ def schedule(
         lasted = min(due_end, closed) if closed is not None else due_end
         closed_within = closed is not None and closed < end
         required = owes and lasted > six_months and not closed_within
-        rows.append(_row(period, start, end, due_end, due_day, required, by_period, now))
+        row = _row(period, start, end, due_end, due_day, required, by_period, now)
+        if closed_within and row.publication is None:
+            row = row.model_copy(update={"status": "not_required"})  # the final report's
+        rows.append(row)
         if period == last:
             break
         period = next_quarter(period)
