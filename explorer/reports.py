@@ -7,7 +7,8 @@ audit all use that one function. A report of a size is the same forever, so it i
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -285,21 +286,31 @@ class ReportViews:
         ]
 
 
-@functools.lru_cache(maxsize=64)
-def _cached(store: Store, kind: str, scope_id: str, period: str, tree_size: int) -> Report:
-    project_id = scope_id if kind == "project" else None
-    charity_id = scope_id if kind == "charity" else None
-    return compute_report(
-        store.entries(0, tree_size),
-        tree_size=tree_size,
-        period=period,
-        project_id=project_id,
-        charity_id=charity_id,
-    )
+_CACHED: OrderedDict[tuple[str, str, str, int, bytes], Report] = OrderedDict()
+CACHED_REPORTS = 64
+"""Reports kept, keyed by what they are of and the root of the entries they read: a report
+of one journal prefix never changes, and no store is kept alive by the cache."""
+_CACHE_LOCK = threading.Lock()
 
 
 def _report(store: Store, kind: str, scope_id: str, period: str, tree_size: int) -> Report:
-    return _cached(store, kind, scope_id, period, tree_size)
+    key = (kind, scope_id, period, tree_size, store.root(tree_size))
+    with _CACHE_LOCK:
+        if key in _CACHED:
+            _CACHED.move_to_end(key)
+            return _CACHED[key]
+    report = compute_report(
+        store.entries(0, tree_size),
+        tree_size=tree_size,
+        period=period,
+        project_id=scope_id if kind == "project" else None,
+        charity_id=scope_id if kind == "charity" else None,
+    )
+    with _CACHE_LOCK:
+        _CACHED[key] = report
+        while len(_CACHED) > CACHED_REPORTS:
+            _CACHED.popitem(last=False)
+    return report
 
 
 def _corrections(store: Store, charity_id: str, tree_size: int) -> list[Correction]:
