@@ -400,6 +400,8 @@ ZH_CN: dict[str, str] = {
     "Disclosure reports": "信息公开报告",
     "Disclosure reports and their schedule": "信息公开报告及公开时间表",
     "Correction notes": "更正说明",
+    "Publications of this period": "本期报告的历次公开",
+    "At the checkpoint of %(n)s entries": "以 %(n)s 条条目的检查点为准",
     "Opened": "开始",
     "Registered": "登记",
     "Closed": "结项",

@@ -241,6 +241,18 @@ class _Thing:
     amount: int = 0
 
 
+def _money_of(entry: Entry, body: Mapping[str, Any]) -> _Thing:
+    """A donation or a disbursement: whose, in what currency, when, how much."""
+    return _Thing(
+        body["charity_id"],
+        body["project_id"],
+        body["currency"],
+        entry.seq,
+        entry.at,
+        body["amount"],
+    )
+
+
 def _period_of(at: str) -> str:
     return quarter_of(parse_at(at))
 
@@ -316,14 +328,7 @@ class _Pass:
             self.complete = True
 
     def _donation_received(self, entry: Entry, body: Mapping[str, Any]) -> None:
-        thing = _Thing(
-            body["charity_id"],
-            body["project_id"],
-            body["currency"],
-            entry.seq,
-            entry.at,
-            body["amount"],
-        )
+        thing = _money_of(entry, body)
         self.donations[body["donation_id"]] = thing
         if self.in_scope(thing.charity_id, thing.project_id):
             self.add(entry.at, thing.currency, received=thing.amount, donations=1)
@@ -345,14 +350,7 @@ class _Pass:
             )
 
     def _disbursement_made(self, entry: Entry, body: Mapping[str, Any]) -> None:
-        thing = _Thing(
-            body["charity_id"],
-            body["project_id"],
-            body["currency"],
-            entry.seq,
-            entry.at,
-            body["amount"],
-        )
+        thing = _money_of(entry, body)
         self.disbursements[body["disbursement_id"]] = thing
         if not self.in_scope(thing.charity_id, thing.project_id):
             return

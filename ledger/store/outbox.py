@@ -431,22 +431,7 @@ def queue_reports_due(outbox: Outbox, now_ms: int, due: Sequence[ReportDue]) -> 
                     "report_url": report.url,
                 },
             }
-            rows.append(
-                {
-                    "delivery_id": new_id("msg"),
-                    "endpoint_id": endpoint.endpoint_id,
-                    "seq": key,
-                    "event": REPORT_DUE,
-                    "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                    "state": "pending",
-                    "attempts": 0,
-                    "next_ms": now_ms,
-                    "created_ms": now_ms,
-                    "last_ms": None,
-                    "last_status": None,
-                    "last_error": None,
-                }
-            )
+            rows.append(_pending(endpoint, key, REPORT_DUE, payload, now_ms))
     if rows:
         with outbox.engine.begin() as connection:
             connection.execute(DELIVERY.insert(), rows)
@@ -499,11 +484,18 @@ def _queued(endpoint: Endpoint, entry: Entry, now_ms: int) -> dict[str, Any]:
         "timestamp": entry.at,
         "data": {"charity_id": endpoint.charity_id, "entry": entry.to_json()},
     }
+    return _pending(endpoint, entry.seq, entry.kind, payload, now_ms)
+
+
+def _pending(
+    endpoint: Endpoint, seq: int, event: str, payload: dict[str, Any], now_ms: int
+) -> dict[str, Any]:
+    """A delivery row, due now: its body fixed (every attempt and replay sends the same)."""
     return {
         "delivery_id": new_id("msg"),
         "endpoint_id": endpoint.endpoint_id,
-        "seq": entry.seq,
-        "event": entry.kind,
+        "seq": seq,
+        "event": event,
         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
         "state": "pending",
         "attempts": 0,

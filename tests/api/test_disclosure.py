@@ -129,6 +129,15 @@ def test_publishing_anchors_the_digest_and_a_second_publication_needs_a_reason(
     assert (again.status_code, again.json()["code"]) == (422, "reason_required")
     again = publish(api, world, period="2026-Q1", reason="重新核对了发票")
     assert again.status_code == 201, again.text
+    # The report page lists both publications, the second with its reason, each a link to
+    # the report at its own checkpoint.
+    html = api.client.get(f"/reports/{world['project_id']}/2026-Q1?lang=en").text
+    assert "Publications of this period" in html
+    assert "重新核对了发票" in html
+    assert f"at={published['tree_size']}" in html
+    twin = api.client.get(f"/reports/{world['project_id']}/2026-Q1.json").json()
+    assert [p["reason"] for p in twin["publications"]] == [None, "重新核对了发票"]
+    assert twin["report"]["tree_size"] == again.json()["tree_size"]  # the latest publication's
 
 
 @pytest.mark.parametrize(
