@@ -12,12 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
+from api.app import create_app
 from audit import cli as audit_cli
+from chain.devnet import free_port
 from ledger.disclosure import report_digest
-from tests.api.conftest import Api, new_key
+from tests.api.conftest import Api, bearer, new_key
+from tests.serving import local_service, serve
 
 T0 = datetime(2026, 2, 10, 9, 0, tzinfo=UTC)
 
@@ -385,3 +390,47 @@ def test_the_audit_refuses_an_export_whose_root_is_not_the_checkpoints(
     status, out = _audit(tmp_path, document, export)
     assert status == 1
     assert "the export's root at" in out
+
+
+def test_the_audit_reads_the_report_export_and_checkpoint_over_http_and_from_the_chain(
+    tmp_path: Path,
+) -> None:
+    """End to end: the served report's .json twin, the served export and the contract read
+    through the served JSON-RPC; then the same report with one figure changed."""
+    port = free_port()
+    runtime = local_service(tmp_path, "disclosure-audit-platform-token-0123456789", port)
+    services = runtime.services
+    api = Api(services, TestClient(create_app(services)))
+    api.platform = bearer("disclosure-audit-platform-token-0123456789")
+    world = build_world(api)
+    with serve(create_app(services), port, "disclosure-audit-server") as base:
+        contract = httpx.get(f"{base}/api/v1/chain").json()["ledger_anchor"]
+        report_url = f"{base}/reports/{world['project_id']}/2026-Q1.json"
+        chain = ["--rpc", f"{base}/api/v1/chain/rpc", "--contract", contract]
+        journal = ["--journal", f"{base}/api/v1/entries"]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = audit_cli.main(["audit-report", report_url, *journal, *chain])
+        assert status == 0, out.getvalue()
+        assert "is anchored on chain" in out.getvalue()
+        assert "MATCHES" in out.getvalue()
+        document = httpx.get(report_url).json()
+        document["report"]["refunds"] = [
+            {"seq": 3, "at": "2026-02-20T00:00:00.000Z", "donation_id": world["donation_id"],
+             "amount": 100, "currency": "CNY", "reason": "made up"}
+        ]  # fmt: skip
+        forged = tmp_path / "forged.json"
+        forged.write_text(json.dumps(document), "utf-8")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = audit_cli.main(["audit-report", str(forged), *journal, *chain])
+        assert status == 1
+        assert "differs from the journal: refunds (1 items, expected 0)" in out.getvalue()
+        document["checkpoint"]["root_hash"] = "0x" + "00" * 32
+        forged.write_text(json.dumps(document), "utf-8")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = audit_cli.main(["audit-report", str(forged), *journal, *chain])
+        assert status == 1
+        assert "not anchored on chain" in out.getvalue()
+    api.client.close()
