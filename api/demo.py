@@ -313,7 +313,10 @@ def load_demo(
         summary.refunds, summary.voids = _corrections(services, rng)
         if services.worker is not None:
             services.worker.anchor_now()
-            summary.reports += _disclose(services, projects, clock)
+            summary.reports += _republish(services, projects)
+        _close(services, projects[-1], clock)
+        if services.worker is not None:
+            services.worker.anchor_now()
             summary.checkpoints = len(services.checkpoints.all())
     finally:
         services.clock = None
@@ -454,32 +457,33 @@ def _publish(
     return published
 
 
-def _disclose(
-    services: Services, projects: list[tuple[str, Principal, str, ProjectSpec]], clock: _Clock
-) -> int:
-    """After the void: the corrected quarter's report published again with its reason, and
-    the last project closed (its final report due: the schedule shows it)."""
-    assert services.worker is not None
-    published = 0
+def _republish(services: Services, projects: list[tuple[str, Principal, str, ProjectSpec]]) -> int:
+    """After the void: the corrected quarter's report published again, with its reason."""
     voided = services.views.read.entries_of_kind("disbursement.voided")
-    if voided:
-        disbursement = services.views.read.disbursement(str(voided[-1].body["disbursement_id"]))
-        period = quarter_of(parse_at(services.store.entry(disbursement.seq).at))
-        corrected = [p for p in projects if p[2] == disbursement.project_id]
-        if corrected and any(
-            p.period == period
-            for p in services.views.reports.publications(
-                services.views.reports.scope(corrected[0][2])
-            )
-        ):
-            published += _publish(
-                services,
-                corrected,
-                period,
-                reason="更正：一张发票重复录入，已作废 · corrected: an invoice entered twice "
-                "was voided",
-            )
-    charity_id, charity, project_id, _spec = projects[-1]
+    if not voided:
+        return 0
+    disbursement = services.views.read.disbursement(str(voided[-1].body["disbursement_id"]))
+    period = quarter_of(parse_at(services.store.entry(disbursement.seq).at))
+    corrected = [p for p in projects if p[2] == disbursement.project_id]
+    reports = services.views.reports
+    if not corrected or not any(
+        p.period == period for p in reports.publications(reports.scope(corrected[0][2]))
+    ):
+        return 0
+    return _publish(
+        services,
+        corrected,
+        period,
+        reason="更正：一张发票重复录入，已作废 · corrected: an invoice entered twice was voided",
+    )
+
+
+def _close(
+    services: Services, project: tuple[str, Principal, str, ProjectSpec], clock: _Clock
+) -> None:
+    """The project closes at the end of the history: its final report is due (the schedule
+    shows it)."""
+    charity_id, charity, project_id, _spec = project
     clock.now += timedelta(minutes=30)
     end_project(
         services,
@@ -488,5 +492,3 @@ def _disclose(
         ProjectClose(reason="救灾阶段结束 · the relief phase is over"),
         charity,
     )
-    services.worker.anchor_now()
-    return published
