@@ -268,10 +268,14 @@ class ReportViews:
         ]
 
     def disbursement_notes(self, disbursement_id: str) -> list[CorrectionNote]:
-        """The void of a disbursement and the reversals of its allocations, with reasons."""
+        """The void of a disbursement, with its reason; or, for one not voided, the
+        reversals of its allocations (a void reverses them all: its note says it once, and
+        the page's allocations show each one reversed)."""
         entries = list(self.store.entries_about(disbursement_id))
-        for allocation in self.read.find(AllocationState, disbursement_id=disbursement_id):
-            if allocation.reversed:
+        if not any(e.kind == "disbursement.voided" for e in entries):
+            for allocation in self.read.find(
+                AllocationState, disbursement_id=disbursement_id, reversed=True
+            ):
                 entries += self.store.entries_about(allocation.allocation_id)
         return [
             CorrectionNote(
