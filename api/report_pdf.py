@@ -167,7 +167,8 @@ def render(
 
     heading("自行核验 Check it yourself")
     line(
-        "每个数字都由账本前 N 条条目算出，其默克尔根已锚定在链上。Every figure derives from the "
+        f"每个数字都由账本前 {report.tree_size} 条条目算出，其默克尔根已锚定在链上。"
+        "Every figure derives from the "
         f"journal's first {report.tree_size} entries, whose Merkle root is anchored on chain: "
         "`shanlian audit-report` recomputes this report from an export.",
         size=8,
