@@ -434,3 +434,31 @@ def test_the_audit_reads_the_report_export_and_checkpoint_over_http_and_from_the
         assert status == 1
         assert "not anchored on chain" in out.getvalue()
     api.client.close()
+
+
+def test_a_charitys_own_report_covers_all_its_money_and_owes_nothing(
+    api: Api, world: dict[str, Any]
+) -> None:
+    answer = api.client.post(
+        f"/api/v1/charities/{world['charity_id']}/reports",
+        json={"period": "2026-Q1"},
+        headers=world["auth"],
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["project_id"] is None
+    page = api.client.get(f"/reports/{world['charity_id']}.json").json()
+    assert page["scope"]["kind"] == "charity"
+    assert {row["required"] for row in page["schedule"]} == {False}
+    assert next(r for r in page["schedule"] if r["period"] == "2026-Q1")["status"] == "published"
+    report = api.client.get(f"/reports/{world['charity_id']}/2026-Q1.json").json()["report"]
+    assert report["scope"]["project_id"] is None
+    assert report["period_flows"][0]["received"] == 10_000
+    assert report["digest"] == answer.json()["digest"]
+    final = api.client.post(
+        f"/api/v1/charities/{world['charity_id']}/reports",
+        json={"period": "final"},
+        headers=world["auth"],
+    )
+    assert final.status_code == 422
+    html = api.client.get(f"/charities/{world['charity_id']}?lang=en").text
+    assert f'href="/reports/{world["charity_id"]}"' in html
