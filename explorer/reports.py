@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -26,6 +27,7 @@ from ledger.disclosure import (
     ScheduleRow,
     check_period,
     compute_report,
+    corrections_of,
     later_corrections,
     publication_of,
     schedule,
@@ -290,7 +292,7 @@ class ReportViews:
         ]
 
 
-_CACHED: OrderedDict[tuple[str, str, str, int, bytes], Report] = OrderedDict()
+_CACHED: OrderedDict[tuple[str, str, str, int, bytes], object] = OrderedDict()
 CACHED_REPORTS = 64
 """Reports kept, keyed by what they are of and the root of the entries they read: a report
 of one journal prefix never changes, and no store is kept alive by the cache."""
@@ -298,27 +300,40 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _report(store: Store, kind: str, scope_id: str, period: str, tree_size: int) -> Report:
-    key = (kind, scope_id, period, tree_size, store.root(tree_size))
-    with _CACHE_LOCK:
-        if key in _CACHED:
-            _CACHED.move_to_end(key)
-            return _CACHED[key]
-    report = compute_report(
-        store.entries(0, tree_size),
-        tree_size=tree_size,
-        period=period,
-        project_id=scope_id if kind == "project" else None,
-        charity_id=scope_id if kind == "charity" else None,
+    return _cached(
+        (kind, scope_id, period, tree_size, store.root(tree_size)),
+        lambda: compute_report(
+            store.entries(0, tree_size),
+            tree_size=tree_size,
+            period=period,
+            project_id=scope_id if kind == "project" else None,
+            charity_id=scope_id if kind == "charity" else None,
+        ),
     )
-    with _CACHE_LOCK:
-        _CACHED[key] = report
-        while len(_CACHED) > CACHED_REPORTS:
-            _CACHED.popitem(last=False)
-    return report
 
 
 def _corrections(store: Store, charity_id: str, tree_size: int) -> list[Correction]:
     """Every correction of a charity up to ``tree_size`` (a charity has no final report)."""
-    from ledger.disclosure import corrections_of
+    key = ("charity", charity_id, "corrections", tree_size, store.root(tree_size))
+    return _cached(
+        key,
+        lambda: corrections_of(
+            store.entries(0, tree_size), tree_size=tree_size, charity_id=charity_id
+        ),
+    )
 
-    return corrections_of(store.entries(0, tree_size), tree_size=tree_size, charity_id=charity_id)
+
+_T = TypeVar("_T")
+
+
+def _cached(key: tuple[str, str, str, int, bytes], compute: Callable[[], _T]) -> _T:
+    with _CACHE_LOCK:
+        if key in _CACHED:
+            _CACHED.move_to_end(key)
+            return cast(_T, _CACHED[key])
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHED[key] = value
+        while len(_CACHED) > CACHED_REPORTS:
+            _CACHED.popitem(last=False)
+    return value
