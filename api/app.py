@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
+    disclosure,
     errors,
     metrics,
     official_receipts,
@@ -409,6 +410,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(transfer.router)
     app.include_router(webhooks.router)
     app.include_router(official_receipts.router)
+    app.include_router(disclosure.router)  # ADR 0039
     install_docs(app)
     if services.settings.donation_fast_path:
         app.add_middleware(DonationFastPath, services=services, api=app)  # innermost

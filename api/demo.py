@@ -3,8 +3,11 @@
 Three charities (water cellars, rural schools, disaster relief) with two projects each,
 months of donations from named and anonymous donors, fortnightly disbursements with
 generated invoices (a private PDF and a public redacted image), a refund and a voided
-disbursement, anchored weekly when a chain is at hand. Ids, amounts and dates are
-repeatable for a given seed; receipt secrets are random, as they must be.
+disbursement, anchored weekly when a chain is at hand; with a chain, each quarter's
+disclosure reports published once a checkpoint reaches past it, the voided disbursement's
+quarter published again with its correction note, and one project closed (ADR 0039).
+Ids, amounts and dates are repeatable for a given seed; receipt secrets are random, as
+they must be.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw
 
 from api import models
+from api.disclosure import ProjectClose, ReportPublish, end_project, publish_report
+from api.errors import ApiError
 from api.keys import PLATFORM, Principal
 from api.services import Services
 from ledger.accounting import DisbursementState, DonationState
+from ledger.disclosure import quarter_of
+from ledger.entries import parse_at
 from ledger.store import projections
 from ledger.store.official_receipts import OfficialReceipt, OfficialReceipts
 
@@ -124,6 +131,8 @@ class DemoSummary:
     disbursements: int = 0
     refunds: int = 0
     voids: int = 0
+    reports: int = 0
+    """Disclosure reports published (ADR 0039), a corrected one included."""
     checkpoints: int = 0
     sample_receipts: list[str] = field(default_factory=list)
 
@@ -256,8 +265,11 @@ def load_demo(
             services.worker.sync_registry()
 
         invoice_no = 1000
+        quarters_over: list[str] = []  # to publish once a checkpoint reaches past them
         for day, count in enumerate(_daily_counts(rng, donations, days)):
             morning = start + timedelta(days=day)
+            if day and quarter_of(morning) != quarter_of(morning - timedelta(days=1)):
+                quarters_over.append(quarter_of(morning - timedelta(days=1)))
             for i in range(count):
                 charity_id, _charity, project_id, _spec = rng.choice(projects)
                 clock.now = morning + timedelta(seconds=int(36_000 * (i + rng.random()) / count))
@@ -298,8 +310,14 @@ def load_demo(
                     summary.disbursements += 1
             if day % 7 == 6 and services.worker is not None:
                 services.worker.anchor_now()
+                while quarters_over:  # the week's checkpoint reaches past the quarter
+                    summary.reports += _publish(services, projects, quarters_over.pop(0))
         clock.now = start + timedelta(days=days, hours=12)
         summary.refunds, summary.voids = _corrections(services, rng)
+        if services.worker is not None:
+            services.worker.anchor_now()
+            summary.reports += _republish(services, projects)
+        _close(services, projects[-1], clock)
         if services.worker is not None:
             services.worker.anchor_now()
             summary.checkpoints = len(services.checkpoints.all())
@@ -411,7 +429,20 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
         )
         refunds += 1
     if disbursements:
-        wrong = disbursements[-1]
+        # A disbursement of a quarter whose report is published, when there is one: its
+        # void is then a correction note on that report (ADR 0039).
+        reported = {
+            (entry.body["project_id"], entry.body["period"])
+            for entry in services.views.read.entries_of_kind("report.published")
+        }
+        wrong = next(
+            (
+                d
+                for d in reversed(disbursements)
+                if (d.project_id, quarter_of(parse_at(services.store.entry(d.seq).at))) in reported
+            ),
+            disbursements[-1],
+        )
         services.void_disbursement(
             wrong.disbursement_id,
             models.Reason(reason="发票重复录入 · invoice entered twice"),
@@ -420,3 +451,65 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
         )
         voids += 1
     return refunds, voids
+
+
+# -- disclosure reports (ADR 0039) -------------------------------------------------------------
+
+
+def _publish(
+    services: Services,
+    projects: list[tuple[str, Principal, str, ProjectSpec]],
+    period: str,
+    reason: str | None = None,
+) -> int:
+    """Each project's report of ``period``, published by its charity; how many were."""
+    published = 0
+    for charity_id, charity, project_id, _spec in projects:
+        try:
+            publish_report(
+                services,
+                charity_id,
+                ReportPublish(project_id=project_id, period=period, reason=reason),
+                charity,
+            )
+        except ApiError:  # e.g. the project opened after the quarter
+            continue
+        published += 1
+    return published
+
+
+def _republish(services: Services, projects: list[tuple[str, Principal, str, ProjectSpec]]) -> int:
+    """After the void: the corrected quarter's report published again, with its reason."""
+    voided = services.views.read.entries_of_kind("disbursement.voided")
+    if not voided:
+        return 0
+    disbursement = services.views.read.disbursement(str(voided[-1].body["disbursement_id"]))
+    period = quarter_of(parse_at(services.store.entry(disbursement.seq).at))
+    corrected = [p for p in projects if p[2] == disbursement.project_id]
+    reports = services.views.reports
+    if not corrected or not any(
+        p.period == period for p in reports.publications(reports.scope(corrected[0][2]))
+    ):
+        return 0
+    return _publish(
+        services,
+        corrected,
+        period,
+        reason="更正：一张发票重复录入，已作废 · corrected: an invoice entered twice was voided",
+    )
+
+
+def _close(
+    services: Services, project: tuple[str, Principal, str, ProjectSpec], clock: _Clock
+) -> None:
+    """The project closes at the end of the history: its final report is due (the schedule
+    shows it)."""
+    charity_id, charity, project_id, _spec = project
+    clock.now += timedelta(minutes=30)
+    end_project(
+        services,
+        charity_id,
+        project_id,
+        ProjectClose(reason="救灾阶段结束 · the relief phase is over"),
+        charity,
+    )

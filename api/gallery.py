@@ -36,7 +36,9 @@ from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
-from ledger.accounting import DisbursementState, DonationState
+from ledger.accounting import DisbursementState, DonationState, ProjectState
+from ledger.disclosure import quarter_of
+from ledger.entries import parse_at
 from ledger.store import projections
 
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
@@ -72,6 +74,11 @@ def pages(services: Services, receipt: str) -> list[Shot]:
     voided = next(d for d in disbursements if d.voided)
     kept = next(d for d in disbursements if not d.voided)
     damaged = receipt[:-4] + ("0000" if not receipt.endswith("0000") else "1111")
+    with services.connect() as connection:
+        closed = projections.find(connection, ProjectState, closed=True)
+    # The voided disbursement's quarter: its report carries the correction note.
+    corrected = voided
+    report_period = quarter_of(parse_at(services.store.entry(voided.seq).at))
     return [
         Shot("home", "/"),
         Shot("charities", "/charities"),
@@ -88,6 +95,10 @@ def pages(services: Services, receipt: str) -> list[Shot]:
         Shot("checkpoints", "/checkpoints"),
         Shot("entry", f"/entries/{spent.seq}"),
         Shot("search", "/search?q=%E6%98%86%E6%98%8E"),  # 昆明: a payee
+        # Disclosure reports (ADR 0039): a schedule, a quarter's report, a final report.
+        Shot("reports", f"/reports/{kept.project_id}"),
+        Shot("report", f"/reports/{corrected.project_id}/{report_period}"),
+        *([Shot("report-final", f"/reports/{closed[0].project_id}/final")] if closed else []),
         Shot("not-found", "/donations/dn_nosuchdonation"),
     ]
 

@@ -25,7 +25,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -42,7 +42,14 @@ from api.routes.deps import ERRORS, CharityInPath, ServicesDep
 from api.routes.guarded import resource_router
 from api.services import Services
 from api.settings import ApiSettings
-from ledger.store.outbox import EVENTS, Delivery, Endpoint, Outbox
+from ledger.store.outbox import (
+    EVENTS,
+    Delivery,
+    Endpoint,
+    Outbox,
+    ReportDue,
+    queue_reports_due,
+)
 
 log = logging.getLogger("shanlian.webhooks")
 
@@ -56,8 +63,10 @@ RETRY_AFTER_S = (5, 300, 1_800, 7_200, 18_000, 36_000, 36_000)
 """Pauses after each failed attempt (Standard Webhooks' example schedule); then failed."""
 
 USER_AGENT = "shanlian-webhooks/1"
+REPORT_DUE_EVERY_MS = 60_000
+"""How often the worker asks the disclosure schedule which reports are due (ADR 0039)."""
 
-Event = Literal["donation.received", "donation.refunded", "allocation.made"]
+Event = Literal["donation.received", "donation.refunded", "allocation.made", "report.due"]
 
 
 def now_ms() -> int:
@@ -91,11 +100,15 @@ class WebhookWorker:
         settings: ApiSettings,
         clock: Callable[[], int] = now_ms,
         poll_s: float = 1.0,
+        reports_due: Callable[[], Sequence[ReportDue]] | None = None,
     ) -> None:
         self.outbox = outbox
         self.settings = settings
         self.clock = clock
         self.poll_s = poll_s
+        self.reports_due = reports_due
+        """The disclosure schedule's reports due (ADR 0039), asked every REPORT_DUE_EVERY_MS."""
+        self._reports_checked_ms: int | None = None
         self._http = httpx.Client(
             timeout=settings.webhook_timeout_s,
             follow_redirects=False,
@@ -110,11 +123,25 @@ class WebhookWorker:
         # Another process may queue the same events first: they are in the outbox then.
         with contextlib.suppress(sqlalchemy.exc.IntegrityError):
             self.outbox.queue(self.clock())
+        self.queue_reports_due()
         attempted = 0
         for delivery, endpoint in self.outbox.due(self.clock()):
             self.attempt(delivery, endpoint)
             attempted += 1
         return attempted
+
+    def queue_reports_due(self) -> int:
+        """Queue a ``report.due`` event for each report newly due (ADR 0039), at most once
+        every REPORT_DUE_EVERY_MS: the schedule changes by the day, not by the second."""
+        now = self.clock()
+        last = self._reports_checked_ms
+        if self.reports_due is None or (last is not None and now - last < REPORT_DUE_EVERY_MS):
+            return 0
+        self._reports_checked_ms = now
+        # Another process may queue the same events first: the unique (endpoint, seq) says so.
+        with contextlib.suppress(sqlalchemy.exc.IntegrityError):
+            return queue_reports_due(self.outbox, now, self.reports_due())
+        return 0
 
     def attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
         status: int | None = None
@@ -166,7 +193,11 @@ class WebhookWorker:
 
 def start_worker(services: Services, stop: threading.Event) -> threading.Thread:
     """The delivery worker of ``services``, in a daemon thread, until ``stop`` is set."""
-    worker = WebhookWorker(Outbox(services.store), services.settings)
+    from api.disclosure import reports_due  # it imports the routes' dependencies
+
+    worker = WebhookWorker(
+        Outbox(services.store), services.settings, reports_due=lambda: reports_due(services)
+    )
     thread = threading.Thread(target=worker.run, args=(stop,), name="webhooks", daemon=True)
     thread.start()
     return thread

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import httpx
 
+from audit import disclosure
 from audit.auditor import run_audit
 from audit.bundle import Step, parse_bundle, verify_bundle_offline, verify_bundle_on_chain
 from audit.errors import AuditError, BundleError
@@ -352,6 +353,7 @@ def add_commands(commands: Any) -> None:
         help="skip the contract's own verifyInclusion eth_call",
     )
     verify.set_defaults(func=cmd_verify)
+    disclosure.add_command(commands)  # audit-report (ADR 0039)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,9 @@ _SEQ_DIGITS = len(str(MAX_SEQ))
 LANGUAGE_COOKIE_AGE_S = 365 * 24 * 3600
 Before = Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="older than this index")]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
+ReportAt = Annotated[
+    int | None, Query(ge=1, le=MAX_SEQ, description="the anchored checkpoint's tree size")
+]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -82,6 +85,22 @@ CHANNELS = {
 }
 """Payment channels as the pages name them; another code reads "Other channel" (the
 code itself stays in the page's technical details)."""
+REPORT_STATUSES = {
+    "published": "Published",
+    "published_late": "Published late",
+    "due": "Due",
+    "late": "Late",
+    "upcoming": "In progress",
+    "not_required": "Not required",
+}
+"""Where a disclosure report stands (ADR 0039), as the pages name it."""
+REPORT_FIGURES = (
+    ("Donations received", "received"),
+    ("Refunded", "refunded"),
+    ("Allocated to disbursements", "allocated"),
+    ("Disbursed", "disbursed"),
+)
+"""A report's figures, in the order its table shows them (``ledger.disclosure.Flows``)."""
 
 
 def split_twin(raw: str) -> tuple[str, bool]:
@@ -182,6 +201,8 @@ class Explorer:
             channels=CHANNELS,
             ref_kinds=REF_KINDS,
             selector=self.selector,
+            status_names=REPORT_STATUSES,
+            figure_rows=REPORT_FIGURES,
         )
 
     def asset(self, name: str) -> str:
@@ -533,6 +554,38 @@ def create_explorer(
                 _listing_endpoint(explorer, page, as_json=as_json),
                 name=page.name + ("_json" if as_json else ""),
             )
+
+    # -- disclosure reports (ADR 0039) --------------------------------------------------------
+    @app.api_route(
+        "/reports/{scope_id}", methods=["GET", "HEAD"], include_in_schema=False, name="reports"
+    )
+    def reports(request: Request, scope_id: str) -> Response:
+        key, as_json = split_twin(scope_id)
+        return explorer.render(
+            request,
+            "reports.html",
+            explorer.views.reports.reports_page(key),
+            as_json=as_json,
+            json_url=urls.reports(key, json=True),
+        )
+
+    @app.api_route(
+        "/reports/{scope_id}/{period}",
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        name="report",
+    )
+    def report(request: Request, scope_id: str, period: str, at: ReportAt = None) -> Response:
+        key, as_json = split_twin(period)
+        return explorer.render(
+            request,
+            "report.html",
+            explorer.views.reports.report_page(scope_id, key, at),
+            as_json=as_json,
+            json_url=urls.report(scope_id, key, json=True, at=at),
+        )
+
+    # -- end of disclosure reports -----------------------------------------------------------
 
     @app.api_route("/my", methods=["GET", "HEAD"], include_in_schema=False, name="my")
     def my(request: Request) -> Response:

@@ -265,6 +265,8 @@ class CharityPage(BaseModel):
     flows: list[FundFlow]
     recent_donations: list[DonationSummary]
     disbursements: list[DisbursementBrief]
+    correction_notes: list[CorrectionNote] = []
+    """ADR 0039: the voids of its disbursements, newest first, with their reasons."""
 
 
 class ProjectPage(BaseModel):
@@ -272,6 +274,8 @@ class ProjectPage(BaseModel):
     flows: list[FundFlow]
     recent_donations: list[DonationSummary]
     disbursements: list[DisbursementBrief]
+    correction_notes: list[CorrectionNote] = []
+    """ADR 0039: the voids of its disbursements, newest first, with their reasons."""
 
 
 class DonationPage(BaseModel):
@@ -283,6 +287,8 @@ class DonationPage(BaseModel):
 class DisbursementPage(BaseModel):
     disbursement: DisbursementPublic
     project_title: str | None
+    correction_notes: list[CorrectionNote] = []
+    """ADR 0039: its void and the reversals of its allocations, with their reasons."""
 
 
 class ConsistencyCheck(BaseModel):
@@ -372,3 +378,16 @@ class SearchResult(BaseModel):
 class SearchPage(BaseModel):
     q: str
     results: list[SearchResult]
+
+
+# -- disclosure (ADR 0039) ----------------------------------------------------------------------
+
+
+class CorrectionNote(BaseModel):
+    """A correction shown on a page it affects: a void or a reversal, and its reason."""
+
+    seq: int
+    at: str
+    kind: str
+    corrects: str
+    reason: str

@@ -62,6 +62,30 @@ def disbursement(disbursement_id: str, *, json: bool = False) -> str:
     return _twin(f"/disbursements/{_segment(disbursement_id)}", json)
 
 
+# -- disclosure reports (ADR 0039) ----------------------------------------------------------
+
+
+def reports(scope_id: str, *, json: bool = False) -> str:
+    """A project's or a charity's disclosure reports and their schedule."""
+    return _twin(f"/reports/{_segment(scope_id)}", json)
+
+
+def report(scope_id: str, period: str, *, json: bool = False, at: int | None = None) -> str:
+    """One report (``period``: ``2026-Q3`` or ``final``), as of the checkpoint of size ``at``
+    (default: its latest publication's, else the latest anchored one)."""
+    path = _twin(f"/reports/{_segment(scope_id)}/{_segment(period)}", json)
+    return f"{path}?{urlencode({'at': at})}" if at is not None else path
+
+
+def api_report_file(scope_id: str, period: str, form: str, at: int) -> str:
+    """A report as a file: ``form`` is ``csv`` or ``pdf``."""
+    query = urlencode({"at": at})
+    return f"{API}/reports/{_segment(scope_id)}/{_segment(period)}.{form}?{query}"
+
+
+# -- end of disclosure reports ---------------------------------------------------------------
+
+
 def checkpoints(*, json: bool = False, before: int | None = None) -> str:
     """The anchored checkpoints, newest first (``before``: the page older than that index)."""
     path = _twin("/checkpoints", json)

@@ -17,6 +17,7 @@ from typing import Any
 from explorer import listings, models, urls
 from explorer.flows import fund_flows
 from explorer.listings import from_state
+from explorer.reports import ReportViews
 from ledger import merkle
 from ledger.accounting import (
     AllocationState,
@@ -74,6 +75,11 @@ class PublicViews:
     @property
     def checkpoints(self) -> CheckpointLog:
         return CheckpointLog(self.store.engine)
+
+    @property
+    def reports(self) -> ReportViews:
+        """Disclosure reports and correction notes (ADR 0039)."""
+        return ReportViews(self.store)
 
     @property
     def read(self) -> ReadModel:
@@ -298,6 +304,7 @@ class PublicViews:
             flows=self.fund_flows(charity_id=charity_id),
             recent_donations=self.recent_donations(PAGE_DONATIONS, charity_id=charity_id),
             disbursements=self.disbursements(charity_id=charity_id),
+            correction_notes=self.reports.correction_notes(charity_id=charity_id),
         )
 
     def project_page(self, project_id: str) -> models.ProjectPage:
@@ -314,6 +321,7 @@ class PublicViews:
                 PAGE_DONATIONS, charity_id=project.charity_id, project_id=project_id
             ),
             disbursements=self.disbursements(charity_id=project.charity_id, project_id=project_id),
+            correction_notes=self.reports.correction_notes(project_id=project_id),
         )
 
     def donation_page(self, donation_id: str) -> models.DonationPage:
@@ -341,7 +349,11 @@ class PublicViews:
         """
         view = self.disbursement_view(disbursement_id)
         title = self.read.project(view.project_id).title if view.project_id else None
-        return models.DisbursementPage(disbursement=view, project_title=title)
+        return models.DisbursementPage(
+            disbursement=view,
+            project_title=title,
+            correction_notes=self.reports.disbursement_notes(disbursement_id),
+        )
 
     def checkpoints_page(
         self, before: int | None = None, limit: int = CHECKPOINTS_PER_PAGE

@@ -39,6 +39,8 @@ class ProjectState:
     goal_amount: int
     currency: str
     seq: int
+    closed: bool = False
+    """A ``project.closed`` entry ended it (ADR 0039): its final report becomes due."""
 
 
 @dataclass(slots=True)
@@ -506,6 +508,35 @@ class Books:
         for state in (allocation, donation, disbursement):
             self._touch(state)
 
+    # -- disclosure (ADR 0039) -------------------------------------------------------------
+
+    def _project_closed(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        project = self.projects.get(body["project_id"])
+        if project is None:
+            raise AccountingError(
+                "body.project_id", f"project {body['project_id']!r} does not exist"
+            )
+        self._require_actor(actor, charity_id=project.charity_id)
+        if project.closed:
+            raise AccountingError("body.project_id", "project is already closed")
+        project.closed = True
+        self._touch(project)
+
+    def _report_published(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        charity = self._charity(body["charity_id"])
+        self._require_actor(actor, charity_id=charity.charity_id)
+        project_id = body["project_id"]
+        project = None if project_id is None else self._project(project_id, charity.charity_id)
+        if body["tree_size"] > seq:
+            raise AccountingError(
+                "body.tree_size",
+                f"a report published at entry {seq} can cover at most the {seq} entries before it",
+            )
+        if body["period"] == "final" and (project is None or not project.closed):
+            raise AccountingError(
+                "body.period", "a final report is for a project that is closed; close it first"
+            )
+
 
 Rule = Callable[[Books, int, str, Mapping[str, Any]], None]
 """How one kind of entry changes the books: ``rule(books, seq, actor, body)``; raises
@@ -519,6 +550,8 @@ RULES: Mapping[str, Rule] = {
     "disbursement.voided": Books._disbursement_voided,
     "allocation.made": Books._allocation_made,
     "allocation.reversed": Books._allocation_reversed,
+    "project.closed": Books._project_closed,
+    "report.published": Books._report_published,
 }
 """The rule of each kind of entry (``Books.apply`` dispatches through it); a test holds it
 to ``ledger.entries.BODIES``, so a kind cannot be added without its rule (ADR 0027)."""

@@ -323,6 +323,33 @@ class AllocationReversed(Body):
     reason: Reason
 
 
+# -- Disclosure (ADR 0039) ------------------------------------------------------------------
+REPORT_PERIOD = re.compile(r"[0-9]{4}-Q[1-4]|final")
+"""A disclosure report's period (``fullmatch``): a calendar quarter in Asia/Shanghai
+(``2026-Q3``) for a progress report, ``final`` for a project's final report."""
+
+
+class ProjectClosed(Body):
+    label = "Project closed"
+
+    project_id: ProjectId
+    reason: Reason
+
+
+class ReportPublished(Body):
+    label = "Report published"
+
+    charity_id: CharityId
+    project_id: ProjectId | None
+    period: Annotated[str, Field(strict=True, pattern=r"^(?:[0-9]{4}-Q[1-4]|final)$")]
+    tree_size: Annotated[StrictInt, Field(ge=1, le=MAX_SEQ)]
+    digest: Hash
+    reason: Reason | None
+
+
+# -- End of disclosure ---------------------------------------------------------------------
+
+
 Kind = Literal[
     "charity.registered",
     "project.opened",
@@ -332,6 +359,8 @@ Kind = Literal[
     "disbursement.voided",
     "allocation.made",
     "allocation.reversed",
+    "project.closed",
+    "report.published",
 ]
 
 """The kinds of entry (v1); ``KINDS`` lists them in the same order."""
@@ -345,6 +374,8 @@ BODIES: Mapping[str, type[Body]] = {
     "disbursement.voided": DisbursementVoided,
     "allocation.made": AllocationMade,
     "allocation.reversed": AllocationReversed,
+    "project.closed": ProjectClosed,
+    "report.published": ReportPublished,
 }
 """Each kind's body model. Adding a kind: its body here, its rule in ``ledger.accounting.RULES``
 and, if it keeps state of its own, a projection table and a migration (ADR 0027)."""

@@ -18,6 +18,7 @@ import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, func, select, update
@@ -33,8 +34,11 @@ EVENTS: dict[str, str] = {
     "donation.received": "a donation to the charity is recorded",
     "donation.refunded": "a donation to the charity is refunded",
     "allocation.made": "a donation is allocated to one of the charity's disbursements",
+    "report.due": "a disclosure report of one of the charity's projects is due (ADR 0039)",
 }
-"""The events a charity may subscribe to: each is the journal entry kind of that name."""
+"""The events a charity may subscribe to: each is the journal entry kind of that name, but
+``report.due``, which the disclosure schedule raises (``queue_reports_due``)."""
+REPORT_DUE = "report.due"
 
 PAGE = 500
 """Entries ``queue`` reads at a time."""
@@ -352,6 +356,98 @@ class Outbox:
             )
 
 
+# -- report due (ADR 0039) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportDue:
+    """A disclosure report the schedule says is due (or late) and not yet published."""
+
+    charity_id: str
+    project_id: str
+    project_seq: int
+    """The ``seq`` of the project's ``project.opened`` entry: with the period, the event's key."""
+    period: str
+    due_by: str
+    status: str
+    url: str
+
+
+def report_due_key(project_seq: int, period: str) -> int:
+    """The delivery's ``seq`` for a report-due event: negative, so it never meets an entry's.
+
+    ``-(project_seq * 1024 + n + 1)``, ``n`` the quarter's number since 2000-Q1 (``final``:
+    1023); the unique (endpoint, seq) keeps each event to one delivery an endpoint.
+    """
+    if period == "final":
+        number = 1023
+    else:
+        year, quarter = period.split("-Q")
+        number = min((int(year) - 2000) * 4 + int(quarter) - 1, 1022)
+    return -(project_seq * 1024 + number + 1)
+
+
+def queue_reports_due(outbox: Outbox, now_ms: int, due: Sequence[ReportDue]) -> int:
+    """Add a ``report.due`` delivery for each report due, to each endpoint that asked, once."""
+    with outbox.engine.connect() as connection:
+        live = [
+            _endpoint(row)
+            for row in connection.execute(select(ENDPOINT).where(ENDPOINT.c.disabled_ms.is_(None)))
+        ]
+        listening = [e for e in live if REPORT_DUE in e.events]
+        if not listening or not due:
+            return 0
+        sent = {
+            (row.endpoint_id, row.seq)
+            for row in connection.execute(
+                select(DELIVERY.c.endpoint_id, DELIVERY.c.seq).where(
+                    DELIVERY.c.endpoint_id.in_([e.endpoint_id for e in listening]),
+                    DELIVERY.c.seq < 0,
+                )
+            )
+        }
+    rows = []
+    for endpoint in listening:
+        for report in due:
+            key = report_due_key(report.project_seq, report.period)
+            if report.charity_id != endpoint.charity_id or (endpoint.endpoint_id, key) in sent:
+                continue
+            payload = {
+                "type": REPORT_DUE,
+                "timestamp": datetime.fromtimestamp(now_ms / 1000, UTC).isoformat(),
+                "data": {
+                    "charity_id": report.charity_id,
+                    "project_id": report.project_id,
+                    "period": report.period,
+                    "due_by": report.due_by,
+                    "status": report.status,
+                    "report_url": report.url,
+                },
+            }
+            rows.append(_pending(endpoint, key, REPORT_DUE, payload, now_ms))
+    if rows:
+        with outbox.engine.begin() as connection:
+            connection.execute(DELIVERY.insert(), rows)
+    return len(rows)
+
+
+def report_due_listeners(outbox: Outbox) -> set[str]:
+    """The charities with a live endpoint that asked for ``report.due``."""
+    with outbox.engine.connect() as connection:
+        return {
+            row.charity_id
+            for row in connection.execute(
+                select(ENDPOINT.c.charity_id, ENDPOINT.c.events).where(
+                    ENDPOINT.c.disabled_ms.is_(None)
+                )
+            )
+            if REPORT_DUE in row.events.split(",")
+        }
+
+
+# -- end of report due -----------------------------------------------------------------------
+
+
 def _owners(connection: Connection, entries: Iterable[Entry]) -> dict[int, str]:
     """Which charity each entry concerns (refunds and allocations: through the donation)."""
     owners: dict[int, str] = {}
@@ -381,11 +477,18 @@ def _queued(endpoint: Endpoint, entry: Entry, now_ms: int) -> dict[str, Any]:
         "timestamp": entry.at,
         "data": {"charity_id": endpoint.charity_id, "entry": entry.to_json()},
     }
+    return _pending(endpoint, entry.seq, entry.kind, payload, now_ms)
+
+
+def _pending(
+    endpoint: Endpoint, seq: int, event: str, payload: dict[str, Any], now_ms: int
+) -> dict[str, Any]:
+    """A delivery row, due now: its body fixed (every attempt and replay sends the same)."""
     return {
         "delivery_id": new_id("msg"),
         "endpoint_id": endpoint.endpoint_id,
-        "seq": entry.seq,
-        "event": entry.kind,
+        "seq": seq,
+        "event": event,
         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
         "state": "pending",
         "attempts": 0,

@@ -31,6 +31,7 @@ from ledger.accounting import (
     DonationState,
     ProjectState,
 )
+from ledger.entries import Entry, parse_entry
 from ledger.errors import NotFoundError
 from ledger.store import projections
 from ledger.store.flow_sums import FlowSums, flow_sums
@@ -484,6 +485,17 @@ class ReadModel:
                 select(DONOR.c.receipt_secret).where(DONOR.c.donation_id == donation_id)
             ).scalar()
         return None if secret is None else bytes(secret)
+
+    # -- disclosure (ADR 0039) ---------------------------------------------------------------
+
+    def entries_of_kind(self, kind: str) -> list[Entry]:
+        """Every entry of one kind, in order: for the rare kinds (``report.published``,
+        ``project.closed``); a scan of the journal where no index serves the kind."""
+        with self.connect() as connection:
+            rows = connection.execute(
+                select(ENTRY.c.leaf).where(ENTRY.c.kind == kind).order_by(ENTRY.c.seq)
+            )
+            return [parse_entry(json.loads(row.leaf)) for row in rows]
 
 
 def _counts(connection: Connection, column: Any, ids: Iterable[str]) -> dict[str, int]:

@@ -132,6 +132,8 @@ class Project(Table, table=True):
     goal_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    closed: bool = Field(default=False)
+    """ADR 0039: a ``project.closed`` entry ended it (migration 0009)."""
 
 
 class Donation(Table, table=True):

@@ -56,6 +56,7 @@ class World:
     anchored_donation_id: str
     public_evidence: str
     private_evidence: str
+    quarters_used: int = -1
 
     def fresh_donation(self, amount: int = 10_000) -> str:
         return str(self.api.donate(self.charity_id, self.project_id, amount)["id"])
@@ -89,6 +90,15 @@ class World:
         # Every role asks from one test client: each case starts with the rate's whole burst.
         self.api.client.app.state.official_receipt_rates = None  # type: ignore[attr-defined]
         return donation_id, self.api.services.receipt_secret(donation_id).hex()
+
+    def fresh_project(self) -> str:
+        return self.api.open_project(self.charity_id, self.auth["owner"])
+
+    def past_quarter(self) -> str:
+        """A quarter that is over and not published yet (each call another, further back)."""
+        self.quarters_used += 1
+        year, quarter = divmod(2025 * 4 + 3 - self.quarters_used, 4)
+        return f"{year}-Q{quarter + 1}"
 
     def fresh_disbursement(self, amount: int = 6_000, **body: Any) -> str:
         answer = self.api.disburse(self.charity_id, self.project_id, self.auth["owner"], amount)
@@ -508,6 +518,31 @@ TABLE: dict[tuple[str, str], list[Case]] = {
             label="its own receipt code",
         ),
     ],
+    # Disclosure reports (api/disclosure.py, ADR 0039).
+    ("POST", f"{V1}/charities/{{charity_id}}/reports"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/reports",
+                {"json": {"project_id": w.project_id, "period": w.past_quarter()}},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("POST", f"{V1}/charities/{{charity_id}}/projects/{{project_id}}/close"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/projects/{w.fresh_project()}/close",
+                {"json": {"reason": "all delivered"}},
+            ),
+            that_charity(200),
+        )
+    ],
+    ("GET", f"{V1}/reports/{{scope_id}}/{{period}}.csv"): [
+        Case(lambda w: (f"{V1}/reports/{w.project_id}/2025-Q4.csv", {}), everyone())
+    ],
+    ("GET", f"{V1}/reports/{{scope_id}}/{{period}}.pdf"): [
+        Case(lambda w: (f"{V1}/reports/{w.project_id}/2025-Q4.pdf", {}), everyone())
+    ],
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
@@ -686,6 +721,8 @@ def explorer_urls(world: World) -> list[str]:
         # The transparency log's first entry bundle, as wide as the journal (tlog-tiles).
         "path": f"entries/000.p/{min(world.api.store.size(), 255)}",
         "rest": "checkpoint",  # what /tlog/ serves beside its tiles
+        "scope_id": world.project_id,  # a project's disclosure reports (ADR 0039)
+        "period": "2025-Q4",
     }
     pages = sorted(
         path

@@ -16,12 +16,14 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import MetaData, select
 
 from api.webhooks import now_ms
+from ledger.disclosure import quarter_of
 from ledger.store.outbox import Outbox
 from tests.api.conftest import PLATFORM_TOKEN, Api, bearer, new_key
 from tests.api.test_authorization import app_routes
@@ -150,6 +152,9 @@ def path_values(s: Seeded) -> dict[str, list[str]]:
         "name": ["swagger-start.js", "swagger-ui.css"],
         "rest": ["checkpoint"],
         "endpoint_id": [_webhook(s)],
+        # Disclosure reports (ADR 0039): the quarter the seeded journal was written in.
+        "scope_id": [s.project_id, s.charity_id],
+        "period": [quarter_of(datetime.now(UTC))],
     }
 
 

@@ -13,17 +13,20 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
+from api.disclosure import reports_due
 from api.webhooks import RETRY_AFTER_S, WebhookWorker
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from ledger.store.outbox import Outbox
 from tests.api.conftest import Api, ApiFactory, new_key
+from tests.api.test_disclosure import build_world
 
 
 @dataclass
@@ -325,3 +328,45 @@ def test_who_may_register_what_and_how_many(hooked: Api, receiver: Receiver) -> 
     assert len(Outbox(hooked.store).endpoints(charity)) == 10
     # The platform may act for any charity.
     assert register(hooked, other, hooked.platform, receiver.url).status_code == 201
+
+
+# -- the report-due webhook event ------------------------------------------------------------
+
+
+def test_a_charity_is_told_when_a_report_is_due_once_signed(
+    make_api: ApiFactory, sqlite_url: str, receiver: Receiver
+) -> None:
+    chain = ChainClient.embedded(chain=EmbeddedChain())
+    chain.deploy()
+    api = make_api(sqlite_url, chain, webhook_allow_private=True, webhook_timeout_s=1.0)
+    world = build_world(api)
+    created = api.client.post(
+        f"/api/v1/charities/{world['charity_id']}/webhooks",
+        json={"url": receiver.url, "events": ["report.due"]},
+        headers=world["auth"],
+    )
+    assert created.status_code == 201, created.text
+    clock = Clock()
+    worker = WebhookWorker(
+        Outbox(api.store),
+        api.services.settings,
+        clock=clock,
+        reports_due=lambda: reports_due(api.services),
+    )
+    world["clock"].now = datetime(2026, 11, 5, tzinfo=UTC)  # Q3's deadline (31 Oct) passed
+    assert worker.run_once() == 1
+    (got,) = receiver.received
+    payload = Webhook(created.json()["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "report.due"
+    assert payload["data"] | {"report_url": ""} == {
+        "charity_id": world["charity_id"],
+        "project_id": world["project_id"],
+        "period": "2026-Q3",
+        "due_by": "2026-10-31",
+        "status": "late",
+        "report_url": "",
+    }
+    assert payload["data"]["report_url"].endswith(f"/reports/{world['project_id']}/2026-Q3")
+    clock.advance(120)
+    assert worker.run_once() == 0  # told once
+    worker.close()

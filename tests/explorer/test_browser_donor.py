@@ -353,3 +353,34 @@ def test_the_official_receipt_shows_only_with_the_receipt_code(demo: Demo, phone
     visit(phone_en, demo.base + demo.others[0])
     phone_en.wait_for_selector("#official-none", state="visible")
     assert "has not attached an official receipt" in phone_en.inner_text("#official-receipt")
+
+
+# -- disclosure reports (ADR 0039) ------------------------------------------------------------
+
+
+def test_a_projects_reports_show_their_schedule_and_correction_notes_in_both_languages(
+    demo: Demo, browser: Any, phone_zh: Any, phone_en: Any
+) -> None:
+    closed = next(s for s in demo.shots if s.name == "report-final").path.rsplit("/", 1)[0]
+    visit(phone_zh, demo.base + closed)
+    schedule = phone_zh.inner_text(".schedule")
+    assert "结项报告" in schedule
+    assert "待公开" in schedule  # closed at the end of the demo: its final report is due
+    report = next(s for s in demo.shots if s.name == "report")
+    visit(phone_zh, demo.base + report.path)
+    notes = phone_zh.inner_text("#report-corrections-heading + ul")
+    assert "发票重复录入" in notes  # the void's reason, on the report of its quarter
+    assert phone_zh.evaluate("document.documentElement.scrollWidth") <= 390
+    visit(phone_en, demo.base + report.path)
+    assert "Correction notes" in phone_en.inner_text("main")
+    assert "Held at the end" in phone_en.inner_text("table.figures")
+    desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en")
+    try:
+        page = desktop.new_page()
+        page.goto(demo.base + report.path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        pdf = page.get_attribute("a:has-text('PDF')", "href")
+        assert pdf is not None
+        assert page.request.get(demo.base + pdf).headers["content-type"] == "application/pdf"
+    finally:
+        desktop.close()

@@ -93,6 +93,16 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "amount": 8_000,
     },
     "allocation.reversed": {"allocation_id": "al_01", "reason": "分配错误"},
+    # Disclosure (ADR 0039).
+    "project.closed": {"project_id": "pr_01", "reason": "课本已全部送达"},
+    "report.published": {
+        "charity_id": "ch_01",
+        "project_id": "pr_01",
+        "period": "2026-Q3",
+        "tree_size": 120,
+        "digest": HASH_A,
+        "reason": None,
+    },
 }
 
 
@@ -123,7 +133,7 @@ def refusal(kind: str, body: Mapping[str, Any]) -> EntryError:
 
 def test_there_are_exactly_the_eight_kinds_of_the_design() -> None:
     assert set(KINDS) == set(VALID_BODIES)
-    assert len(KINDS) == 8
+    assert len(KINDS) == 8 + 2  # and ADR 0039's project.closed and report.published
 
 
 @pytest.mark.parametrize("kind", list(VALID_BODIES))
