@@ -112,6 +112,15 @@ def test_the_api_says_anchoring_waits_and_takes_donations_meanwhile(
     assert capped.checkpoint_count() == 0
     api.donate(charity_id, project_id)  # still taken
     assert api.store.size() == 4
+    # A public page: its visitors do not make the node work for each visit.
+    worker = api.services.worker
+    assert worker is not None
+    asked = []
+    base_fee = capped.base_fee
+    capped.base_fee = lambda: asked.append(1) or base_fee()  # type: ignore[method-assign,func-returns-value]
+    for _ in range(5):
+        assert api.client.get("/api/v1/chain").json()["anchoring"]["state"] == "waiting_for_fees"
+    assert len(asked) <= 1
 
 
 @pytest.mark.anvil
