@@ -192,6 +192,7 @@ class AnchorWorker:
         """What each anchor transaction cost, by hash: a mined receipt never changes."""
         self._status: AnchorStatus | None = None
         self._overspend_at: int | None = None
+        self._assessed_at = float("-inf")
         """What the period had spent when an anchor was refused for its worst cost: the
         budget stays paused until spending leaves the period."""
 
@@ -450,6 +451,7 @@ class AnchorWorker:
         Raises:
             ChainUnavailableError: the node does not answer.
         """
+        self._assessed_at = time.monotonic()
         cap, budget = self.client.max_fee_per_gas, self.settings.budget_wei
         base_fee = None if cap is None else self.client.base_fee()
         spent = 0 if budget is None else self.spent()
@@ -473,6 +475,17 @@ class AnchorWorker:
         metrics.observe_anchor_status(
             status.state, status.base_fee_wei, status.spent_wei, status.budget_wei
         )
+
+    def recent_status(self, max_age_s: float = 5.0) -> AnchorStatus:
+        """The last assessment if it is at most ``max_age_s`` old, else a new one: what a
+        public page asks, so that its visitors cannot make the node work for each visit.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        if self._status is not None and time.monotonic() - self._assessed_at <= max_age_s:
+            return self._status
+        return self.assess()
 
     @property
     def status(self) -> AnchorStatus | None:

@@ -141,7 +141,7 @@ class Services(JournalReads):
         if self.worker is None:
             return None
         try:
-            status = self.worker.assess()
+            status = self.worker.recent_status()
         except ChainError:
             return None
         return models.AnchoringPublic(**dataclasses.asdict(status))

@@ -112,6 +112,15 @@ def test_the_api_says_anchoring_waits_and_takes_donations_meanwhile(
     assert capped.checkpoint_count() == 0
     api.donate(charity_id, project_id)  # still taken
     assert api.store.size() == 4
+    # A public page: its visitors do not make the node work for each visit.
+    worker = api.services.worker
+    assert worker is not None
+    asked = []
+    base_fee = capped.base_fee
+    capped.base_fee = lambda: asked.append(1) or base_fee()  # type: ignore[method-assign,func-returns-value]
+    for _ in range(5):
+        assert api.client.get("/api/v1/chain").json()["anchoring"]["state"] == "waiting_for_fees"
+    assert len(asked) <= 1
 
 
 @pytest.mark.anvil
@@ -145,18 +154,16 @@ def test_shanlian_anchor_says_it_waits_and_exits_3(
 
 
 def test_the_worker_pauses_when_the_budget_is_spent_and_resumes_when_it_allows(
-    sqlite_journal: Journal, chain_client: ChainClient, caplog: pytest.LogCaptureFixture
+    journal: Journal, chain_client: ChainClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sqlite_journal.donate(3)
-    first = AnchorWorker(sqlite_journal.store, chain_client, NOW).anchor_now()
+    journal.donate(3)
+    first = AnchorWorker(journal.store, chain_client, NOW).anchor_now()
     assert first is not None
     cost = chain_client.transaction_cost(first.tx_hash)
     assert cost > 0
-    sqlite_journal.donate(2)
+    journal.donate(2)
     # The period's anchors spent the whole budget: paused, nothing sent.
-    spent = AnchorWorker(
-        sqlite_journal.store, chain_client, NOW.model_copy(update={"budget_wei": cost})
-    )
+    spent = AnchorWorker(journal.store, chain_client, NOW.model_copy(update={"budget_wei": cost}))
     assert spent.spent() == cost
     with caplog.at_level(logging.WARNING, logger="shanlian.anchor"):
         assert spent.run_once() == first
@@ -172,7 +179,7 @@ def test_the_worker_pauses_when_the_budget_is_spent_and_resumes_when_it_allows(
     assert chain_client.checkpoint_count() == 1
     # One wei left: the next anchor could cost more, so it is not sent either.
     short = AnchorWorker(
-        sqlite_journal.store, chain_client, NOW.model_copy(update={"budget_wei": cost + 1})
+        journal.store, chain_client, NOW.model_copy(update={"budget_wei": cost + 1})
     )
     with pytest.raises(AnchorDeferredError) as caught:
         short.anchor_now()
@@ -183,11 +190,11 @@ def test_the_worker_pauses_when_the_budget_is_spent_and_resumes_when_it_allows(
     assert chain_client.checkpoint_count() == 1
     # A budget that holds the next anchor's worst cost lets it go.
     enough = AnchorWorker(
-        sqlite_journal.store, chain_client, NOW.model_copy(update={"budget_wei": 100 * cost})
+        journal.store, chain_client, NOW.model_copy(update={"budget_wei": 100 * cost})
     )
     latest = enough.run_once()
     assert latest is not None
-    assert latest.tree_size == sqlite_journal.store.size()
+    assert latest.tree_size == journal.store.size()
     assert enough.status is not None
     assert enough.status.state == "ready"
     assert enough.spent() == cost + chain_client.transaction_cost(latest.tx_hash)

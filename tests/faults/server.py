@@ -51,8 +51,10 @@ def instrument(worker: Any, hold_s: float) -> None:
     client = worker.client
     send_anchor = client.send_anchor
 
-    def announced(tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> bytes:
-        tx_hash: bytes = send_anchor(tree_size, root_hash, proof)
+    def announced(
+        tree_size: int, root_hash: bytes, proof: Sequence[bytes], **options: Any
+    ) -> bytes:
+        tx_hash: bytes = send_anchor(tree_size, root_hash, proof, **options)
         say(f"anchor-sent {tree_size} 0x{tx_hash.hex()}")
         if hold_s:
             time.sleep(hold_s)  # the test kills us here: sent, not yet recorded

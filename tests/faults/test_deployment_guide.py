@@ -95,7 +95,7 @@ def test_every_command_of_the_deployment_guide_runs(cluster: PgCluster, tmp_path
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                timeout=300,
+                timeout=480,  # two keystores (scrypt) and a dozen CLI starts on a busy machine
                 check=False,
             )
         output = log.read_text(errors="replace")
