@@ -323,6 +323,36 @@ class AllocationReversed(Body):
     reason: Reason
 
 
+# -- charity signatures (ADR 0037) ------------------------------------------------------------
+
+
+class CharitySignerChanged(Body):
+    """A charity's signing key replaced (or revoked, ``signer`` null) from this entry on.
+
+    ``previous_seq`` is the seq of the entry that set the signer being replaced (its
+    ``charity.registered`` or its last ``charity.signer_changed``): the rule holds it to
+    the books, so a signed change cannot be replayed once the signer has changed again.
+    """
+
+    label = "Charity signer changed"
+
+    charity_id: CharityId
+    signer: Address | None
+    previous_seq: Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+    reason: Reason
+
+
+CHARITY_SIGNED_KINDS = (
+    "project.opened",
+    "disbursement.made",
+    "disbursement.voided",
+    "allocation.made",
+    "allocation.reversed",
+)
+"""Fund use a charity signs (ADR 0037): once it has a signer, each entry of these kinds
+about it carries ``sig``, the signer's EIP-712 signature (``chain.typed_data``)."""
+
+
 Kind = Literal[
     "charity.registered",
     "project.opened",
@@ -332,6 +362,7 @@ Kind = Literal[
     "disbursement.voided",
     "allocation.made",
     "allocation.reversed",
+    "charity.signer_changed",
 ]
 
 """The kinds of entry (v1); ``KINDS`` lists them in the same order."""
@@ -345,6 +376,7 @@ BODIES: Mapping[str, type[Body]] = {
     "disbursement.voided": DisbursementVoided,
     "allocation.made": AllocationMade,
     "allocation.reversed": AllocationReversed,
+    "charity.signer_changed": CharitySignerChanged,
 }
 """Each kind's body model. Adding a kind: its body here, its rule in ``ledger.accounting.RULES``
 and, if it keeps state of its own, a projection table and a migration (ADR 0027)."""

@@ -71,6 +71,8 @@ class Draft:
     kind: str
     body: Mapping[str, Any]
     actor: str = "platform"
+    sig: str | None = None
+    """The charity's EIP-712 signature of the entry (ADR 0037), checked before the append."""
 
 
 @dataclass(frozen=True)

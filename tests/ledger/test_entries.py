@@ -93,6 +93,13 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "amount": 8_000,
     },
     "allocation.reversed": {"allocation_id": "al_01", "reason": "分配错误"},
+    # ADR 0037
+    "charity.signer_changed": {
+        "charity_id": "ch_01",
+        "signer": "0x5b38da6a701c568545dcfcb03fcb875f56beddc4",
+        "previous_seq": 0,
+        "reason": "密钥轮换",
+    },
 }
 
 
@@ -123,7 +130,7 @@ def refusal(kind: str, body: Mapping[str, Any]) -> EntryError:
 
 def test_there_are_exactly_the_eight_kinds_of_the_design() -> None:
     assert set(KINDS) == set(VALID_BODIES)
-    assert len(KINDS) == 8
+    assert len(KINDS) == 9  # the eight of the design, and charity.signer_changed (ADR 0037)
 
 
 @pytest.mark.parametrize("kind", list(VALID_BODIES))

@@ -1,0 +1,153 @@
+"""Charity signatures at the API (ADR 0037): ids from a nonce, and the checks of a submit.
+
+A charity that has a signer signs its fund use: ``POST …/prepare`` answers the EIP-712
+typed data of the entries a request will append (their ids derived from a nonce, so the
+submit appends exactly those), the charity signs each, and submits the request with
+``signed: {nonce, signatures}``. ``check_signatures`` refuses, before anything is
+stored: no signature from a charity that has a signer, a signature by another key or
+over other data, and a replayed one (its entries exist already).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from api.errors import ApiError
+from chain.typed_data import SignatureError, normalize_signature, recover_signer, typed_data
+from ledger.entries import CHARITY_SIGNED_KINDS, CREATES
+from ledger.store.journal import Draft
+
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+SIGNED_DRAFT_KINDS = (*CHARITY_SIGNED_KINDS, "charity.signer_changed")
+
+
+def new_nonce() -> str:
+    """A fresh nonce for a prepared request (128 random bits, base 36)."""
+    return derived_tail(secrets.token_bytes(16))
+
+
+def derived_tail(digest: bytes) -> str:
+    number = int.from_bytes(digest, "big")
+    characters = []
+    for _ in range(20):
+        number, digit = divmod(number, 36)
+        characters.append(_ID_ALPHABET[digit])
+    return "".join(characters)
+
+
+def derived_id(prefix: str, charity_id: str, nonce: str, index: int) -> str:
+    """The id of a signed request's ``index``-th new thing: the same for the prepare and
+    the submit of one nonce, of the form the platform's random ids have (``new_id``)."""
+    digest = hashlib.sha256(f"{charity_id}|{nonce}|{prefix}|{index}".encode()).digest()
+    return f"{prefix}_{derived_tail(digest)}"
+
+
+def typed_data_of(
+    drafts: Sequence[Draft], charity_id: str, *, chain_id: int, registry: str
+) -> list[dict[str, Any]]:
+    """The typed data of each draft, in order."""
+    return [
+        typed_data(d.kind, d.body, charity_id=charity_id, chain_id=chain_id, registry=registry)
+        for d in drafts
+    ]
+
+
+def signature_problem(status: int, code: str, detail: str, **extra: Any) -> ApiError:
+    return ApiError(status, code, detail, field="signed", **extra)
+
+
+def check_signatures(
+    drafts: Sequence[Draft],
+    charity_id: str,
+    signer: str | None,
+    signatures: Sequence[str] | None,
+    *,
+    chain_id: int | None,
+    registry: str | None,
+    exists: Any,
+) -> list[Draft]:
+    """The drafts with their signatures, or the refusal of the request.
+
+    Args:
+        drafts: the request's entries, as the prepare answer listed them.
+        charity_id: whose fund use it is.
+        signer: the charity's signer now (None: it signs nothing).
+        signatures: the request's ``signed.signatures`` (None: none sent).
+        chain_id, registry: the EIP-712 domain (None: no chain, no signature possible).
+        exists: ``exists(kind, body)``, whether the thing a draft creates exists already.
+
+    Raises:
+        ApiError: ``signature_required``, ``signature_count``, ``signature_invalid``,
+            ``signature_mismatch``, ``signature_replayed`` or ``signature_unexpected``.
+    """
+    if signer is None:
+        if signatures:
+            raise signature_problem(
+                422,
+                "signature_unexpected",
+                f"signed: charity {charity_id} has no registered signer, so nothing it "
+                "sends is signed; register one (POST /charities/{id}/signer) or leave signed out",
+            )
+        return list(drafts)
+    if not signatures:
+        raise signature_problem(
+            403,
+            "signature_required",
+            f"signed: charity {charity_id} has the signer {signer} registered, so its fund "
+            "use must carry its signature: POST the same body to …/prepare, sign each "
+            "typed_data with that key (eth_signTypedData_v4 or `shanlian charity sign`), and "
+            "send the answer's request with signed.signatures",
+            signer=signer,
+        )
+    if chain_id is None or registry is None:
+        raise ApiError(503, "chain_unavailable", "no chain: signatures cannot be checked")
+    if len(signatures) != len(drafts):
+        raise signature_problem(
+            409,
+            "signature_count",
+            f"signed.signatures: {len(signatures)} given, the request appends {len(drafts)} "
+            "entries now (the books may have changed since the prepare): prepare it again",
+        )
+    signed: list[Draft] = []
+    for index, (draft, signature) in enumerate(zip(drafts, signatures, strict=True)):
+        typed = typed_data(
+            draft.kind, draft.body, charity_id=charity_id, chain_id=chain_id, registry=registry
+        )
+        try:
+            recovered = recover_signer(typed, signature)
+        except SignatureError as error:
+            raise ApiError(
+                422,
+                "signature_invalid",
+                f"signed.signatures[{index}]: {error.reason}",
+                field=f"signed.signatures[{index}]",
+            ) from None
+        if recovered != signer:
+            raise ApiError(
+                422,
+                "signature_mismatch",
+                f"signed.signatures[{index}]: made by {recovered}, not by the charity's "
+                f"signer {signer}: signed with another key, or over other data than the "
+                f"{draft.kind} entry this request appends (prepare it again and sign its "
+                "typed_data as it is)",
+                field=f"signed.signatures[{index}]",
+                signer=signer,
+                recovered=recovered,
+            )
+        if CREATES.get(draft.kind) is not None and exists(draft.kind, draft.body):
+            created = CREATES[draft.kind]
+            raise ApiError(
+                409,
+                "signature_replayed",
+                f"signed.signatures[{index}]: this signature was used already: "
+                f"{draft.body[created]} exists; a signed request is appended once (prepare a "
+                "new one for new fund use)",
+                field=f"signed.signatures[{index}]",
+            )
+        sig = normalize_signature(signature)
+        signed.append(Draft(draft.kind, draft.body, actor=draft.actor, sig=sig))
+    return signed

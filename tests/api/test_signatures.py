@@ -1,0 +1,190 @@
+"""Charity signatures (ADR 0037): prepare, sign, submit, and every refusal stores nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from chain.typed_data import new_key, sign_typed_data
+from tests.api.conftest import Api, bearer, disbursement_body, new_key as idempotency
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Signer:
+    """A charity's signing key, as the charity holds it."""
+
+    def __init__(self) -> None:
+        self.address, self.key = new_key()
+
+    def sign(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        """The request of a prepare answer, with one signature per typed data."""
+        request = dict(prepared["request"])
+        request["signed"] = {
+            "nonce": prepared["nonce"],
+            "signatures": [sign_typed_data(t, self.key) for t in prepared["typed_data"]],
+        }
+        return request
+
+
+def register_signing_charity(api: Api, signer: Signer) -> tuple[str, dict[str, str]]:
+    response = api.client.post(
+        "/api/v1/charities",
+        json={
+            "name": "贵州山区儿童阅读会",
+            "registration_no": f"5352{uuid.uuid4().hex[:14].upper()}",
+            "signer": signer.address,
+        },
+        headers=api.platform,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"], bearer(response.json()["api_key"])
+
+
+def prepare(api: Api, path: str, body: dict[str, Any], auth: dict[str, str]) -> dict[str, Any]:
+    response = api.client.post(f"/api/v1{path}/prepare", json=body, headers=auth)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def open_signed_project(api: Api, charity_id: str, auth: dict[str, str], signer: Signer) -> str:
+    body = {"title": "Textbooks", "goal_amount": 600_000, "currency": "CNY"}
+    prepared = prepare(api, f"/charities/{charity_id}/projects", body, auth)
+    response = api.client.post(
+        f"/api/v1/charities/{charity_id}/projects", json=signer.sign(prepared), headers=auth
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def signing(api: Api) -> tuple[Api, Signer, str, dict[str, str], str]:
+    signer = Signer()
+    charity_id, auth = register_signing_charity(api, signer)
+    project_id = open_signed_project(api, charity_id, auth, signer)
+    api.donate(charity_id, project_id, 10_000)
+    return api, signer, charity_id, auth, project_id
+
+
+def test_a_signed_disbursement_with_fifo_is_appended_with_its_signatures(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    body = disbursement_body(charity_id, project_id) | {"allocate": "fifo"}
+    prepared = prepare(api, "/disbursements", body, auth)
+    assert prepared["signer"] == signer.address
+    assert [t["primaryType"] for t in prepared["typed_data"]] == [
+        "DisbursementMade",
+        "AllocationMade",
+    ]
+    assert prepared["request"]["allocate"][0]["amount"] == 6_000
+    domain = prepared["typed_data"][0]["domain"]
+    assert domain["chainId"] == api.services.chain.chain_id  # type: ignore[union-attr]
+    size = api.store.size()
+    response = api.client.post(
+        "/api/v1/disbursements", json=signer.sign(prepared), headers=auth | idempotency()
+    )
+    assert response.status_code == 201, response.text
+    entries = [api.store.entry(seq) for seq in range(size, api.store.size())]
+    assert [e.kind for e in entries] == ["disbursement.made", "allocation.made"]
+    assert all(e.sig is not None and e.actor == f"charity:{charity_id}" for e in entries)
+    assert entries[0].body["disbursement_id"] == response.json()["id"]
+
+
+def refused(api: Api, path: str, body: dict[str, Any], auth: dict[str, str]) -> dict[str, Any]:
+    before = api.stored()
+    response = api.client.post(f"/api/v1{path}", json=body, headers=auth | idempotency())
+    assert response.status_code in (403, 409, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert api.stored() == before
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_charity_with_a_signer_must_sign(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, _signer, charity_id, auth, project_id = signing
+    problem = refused(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    assert problem["code"] == "signature_required"
+    assert problem["status"] == 403
+    # nor may the platform append it for the charity unsigned
+    problem = refused(
+        api, "/disbursements", disbursement_body(charity_id, project_id), api.platform
+    )
+    assert problem["code"] == "signature_required"
+
+
+def test_a_signature_by_another_key_is_refused(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    problem = refused(api, "/disbursements", Signer().sign(prepared), auth)
+    assert problem["code"] == "signature_mismatch"
+    assert signer.address in problem["detail"]
+
+
+def test_a_signature_over_other_data_is_refused(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    request = signer.sign(prepared)
+    request["amount"] = 60_000  # the platform (or anyone) changes what the charity signed
+    problem = refused(api, "/disbursements", request, auth)
+    assert problem["code"] == "signature_mismatch"
+    assert problem["field"] == "signed.signatures[0]"
+
+
+def test_a_replayed_signature_is_refused(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    request = signer.sign(prepared)
+    first = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    assert first.status_code == 201, first.text
+    problem = refused(api, "/disbursements", request, auth)  # a new idempotency key
+    assert problem["code"] == "signature_replayed"
+    problem = refused(api, "/disbursements", request, api.platform)
+    assert problem["code"] == "signature_replayed"
+
+
+def test_a_malformed_signature_is_refused(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    request = signer.sign(prepared)
+    request["signed"]["signatures"] = ["0x1234"]
+    problem = refused(api, "/disbursements", request, auth)
+    assert problem["code"] == "signature_invalid"
+
+
+def test_void_and_reversal_are_signed(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    body = disbursement_body(charity_id, project_id) | {"allocate": "fifo"}
+    request = signer.sign(prepare(api, "/disbursements", body, auth))
+    made = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    assert made.status_code == 201, made.text
+    disbursement_id = made.json()["id"]
+    path = f"/disbursements/{disbursement_id}/void"
+    unsigned = refused(api, path, {"reason": "booked twice"}, auth)
+    assert unsigned["code"] == "signature_required"
+    prepared = prepare(api, path, {"reason": "booked twice"}, auth)
+    assert [t["primaryType"] for t in prepared["typed_data"]] == [
+        "AllocationReversed",
+        "DisbursementVoided",
+    ]
+    response = api.client.post(
+        f"/api/v1{path}", json=signer.sign(prepared), headers=auth | idempotency()
+    )
+    assert response.status_code == 201, response.text
+    last = api.store.entry(api.store.size() - 1)
+    assert last.kind == "disbursement.voided" and last.sig is not None
