@@ -125,6 +125,8 @@ class AnchorWorker:
         # state, a reorg), since the chain may have forgotten a registration with it.
         self._registered: set[str] = set()
         self._registered_as_of: tuple[int, bytes | None] | None = None
+        self._signers: dict[str, int] = {}
+        """Charities whose signer history is on chain, up to the entry (seq) that set it."""
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -335,7 +337,11 @@ class AnchorWorker:
                 self.client.charity(charity.charity_id)
             except CharityRegistryUnknownCharityError:
                 entry = self.store.entry(charity.seq)
-                self.client.register_charity(charity.charity_id, charity.signer, entry.leaf_hash)
+                # The signer its entry registered: later ones follow as changes (ADR 0037).
+                signer = entry.body["signer"]
+                self.client.register_charity(
+                    charity.charity_id, None if signer is None else str(signer), entry.leaf_hash
+                )
                 log.info("registered charity %s on chain", charity.charity_id)
                 registered += 1
             self._registered.add(charity.charity_id)
@@ -344,12 +350,51 @@ class AnchorWorker:
             self._registered_as_of = (head, client.block_hash(head))
         return registered
 
+    def sync_signers(self) -> int:
+        """Mirror on chain every ``charity.signer_changed`` not there yet (ADR 0037).
+
+        A charity's changes form a chain through ``previous_seq`` back to its
+        registration: the ones whose leaf hash no ``CharitySignerChanged`` event holds are
+        sent, oldest first, so the chain keeps each signer of the history. Returns how
+        many were sent now.
+        """
+        with self.store.engine.connect() as connection:
+            changed = [
+                c
+                for c in projections.find(connection, CharityState)
+                if c.signer_seq is not None and self._signers.get(c.charity_id) != c.signer_seq
+            ]
+        if not changed:
+            return 0
+        on_chain = {record.entry_hash for record in self.client.signer_history()}
+        sent = 0
+        for charity in changed:
+            assert charity.signer_seq is not None
+            missing = []
+            seq = charity.signer_seq
+            while seq != charity.seq:
+                entry = self.store.entry(seq)
+                if entry.leaf_hash in on_chain:
+                    break
+                missing.append(entry)
+                seq = int(str(entry.body["previous_seq"]))
+            for entry in reversed(missing):
+                signer = entry.body["signer"]
+                self.client.change_signer(
+                    charity.charity_id, None if signer is None else str(signer), entry.leaf_hash
+                )
+                log.info("recorded the new signer of charity %s on chain", charity.charity_id)
+                sent += 1
+            self._signers[charity.charity_id] = charity.signer_seq
+        return sent
+
     def run_once(self) -> AnchoredCheckpoint | None:
         """One cycle: reconcile, anchor if due, register new charities on chain."""
         with self._mutex:
             state = self.reconcile()
             latest = self._anchor() if self.due(state.latest) else state.latest
             self.sync_registry()
+            self.sync_signers()
             return latest
 
     def run(self, stop: threading.Event) -> None:

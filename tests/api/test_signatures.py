@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from audit.auditor import run_audit
 from chain.typed_data import new_key, sign_typed_data
+from ledger.store.journal import Draft
 from tests.api.conftest import Api, bearer, disbursement_body, new_key as idempotency
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -188,3 +190,133 @@ def test_void_and_reversal_are_signed(
     assert response.status_code == 201, response.text
     last = api.store.entry(api.store.size() - 1)
     assert last.kind == "disbursement.voided" and last.sig is not None
+
+
+# -- the audit: signatures against the signer history on chain -----------------------------------
+
+
+def audit_of(api: Api) -> dict[str, Any]:
+    """Anchor, mirror the registry, and audit the journal's export against the chain."""
+    worker, chain = api.services.worker, api.services.chain
+    assert worker is not None and chain is not None
+    worker.anchor_now()
+    worker.sync_registry()
+    worker.sync_signers()
+    lines = [api.store.entry(seq).leaf_bytes for seq in range(api.store.size())]
+    report = run_audit(
+        iter(lines),
+        chain,
+        contract=chain.ledger_anchor.address,
+        registry=chain.charity_registry.address,
+    )
+    answer: dict[str, Any] = report.to_json()
+    return answer
+
+
+def check_named(report: dict[str, Any], name: str) -> dict[str, Any]:
+    check: dict[str, Any] = next(c for c in report["checks"] if c["name"] == name)
+    return check
+
+
+def signed_disbursement(
+    api: Api, signer: Signer, charity_id: str, auth: dict[str, str], project_id: str
+) -> str:
+    body = disbursement_body(charity_id, project_id, 1_000) | {"allocate": "fifo"}
+    request = signer.sign(prepare(api, "/disbursements", body, auth))
+    made = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def test_the_audit_passes_signed_fund_use_and_names_a_forged_entry(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    signed_disbursement(api, signer, charity_id, auth, project_id)
+    report = audit_of(api)
+    signatures = check_named(report, "signatures")
+    assert report["ok"], report
+    assert signatures["status"] == "pass"
+    assert signatures["summary"].startswith("3 fund-use entries signed")  # project, db, al
+
+    # The platform forges a disbursement in the charity's name: straight into its own store,
+    # a valid hash chain, anchored on chain; but the charity never signed it.
+    forged = api.store.append(
+        [
+            Draft(
+                "disbursement.made",
+                {
+                    "disbursement_id": "db_forged0000000000001",
+                    "charity_id": charity_id,
+                    "project_id": project_id,
+                    "amount": 500,
+                    "currency": "CNY",
+                    "payee": "某某咨询公司",
+                    "purpose": "consulting",
+                    "evidence": [],
+                },
+                actor=f"charity:{charity_id}",
+            )
+        ]
+    ).entries[0]
+    report = audit_of(api)
+    signatures = check_named(report, "signatures")
+    assert not report["ok"]
+    assert signatures["status"] == "fail"
+    assert [p["seq"] for p in signatures["problems"]] == [forged.seq]
+    assert "carries no signature" in signatures["problems"][0]["detail"]
+    assert all(c["status"] != "fail" for c in report["checks"] if c["name"] != "signatures")
+
+
+def test_a_signature_copied_from_another_entry_fails_the_audit(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    signed_disbursement(api, signer, charity_id, auth, project_id)
+    genuine = next(
+        api.store.entry(seq)
+        for seq in range(api.store.size())
+        if api.store.entry(seq).kind == "disbursement.made"
+    )
+    body = dict(genuine.body) | {"disbursement_id": "db_forged0000000000002", "amount": 900}
+    forged = api.store.append(
+        [Draft("disbursement.made", body, actor=genuine.actor, sig=genuine.sig)]
+    ).entries[0]
+    signatures = check_named(audit_of(api), "signatures")
+    assert [p["seq"] for p in signatures["problems"]] == [forged.seq]
+    assert "is not by the charity's signer" in signatures["problems"][0]["detail"]
+
+
+def test_a_rotation_in_the_middle_of_a_project(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, old, charity_id, auth, project_id = signing
+    signed_disbursement(api, old, charity_id, auth, project_id)
+    new = Signer()
+    change = {"signer": new.address, "reason": "yearly key rotation"}
+    unsigned = refused(api, f"/charities/{charity_id}/signer", change, auth)
+    assert unsigned["code"] == "signature_required"
+    prepared = prepare(api, f"/charities/{charity_id}/signer", change, auth)
+    assert prepared["typed_data"][0]["primaryType"] == "SignerChanged"
+    by_new = refused(api, f"/charities/{charity_id}/signer", new.sign(prepared), auth)
+    assert by_new["code"] == "signature_mismatch"
+    rotated = api.client.post(
+        f"/api/v1/charities/{charity_id}/signer", json=old.sign(prepared), headers=auth
+    )
+    assert rotated.status_code == 201, rotated.text
+    # The old key is revoked: its new signatures are refused; the new key signs.
+    body = disbursement_body(charity_id, project_id, 1_000)
+    problem = refused(
+        api, "/disbursements", old.sign(prepare(api, "/disbursements", body, auth)), auth
+    )
+    assert problem["code"] == "signature_mismatch"
+    signed_disbursement(api, new, charity_id, auth, project_id)
+    # The replayed rotation is refused: the signer it replaced is no longer the signer.
+    replayed = refused(api, f"/charities/{charity_id}/signer", old.sign(prepared), auth)
+    assert replayed["code"] in ("signature_mismatch", "invalid_field", "accounting_rule")
+    # The audit checks each signature against the signer of its time, from the chain.
+    report = audit_of(api)
+    assert report["ok"], [c["problems"] for c in report["checks"] if c["status"] == "fail"]
+    history = api.services.chain.signer_history()  # type: ignore[union-attr]
+    assert [r.signer for r in history if r.charity_id == charity_id] == [old.address, new.address]
+    assert check_named(report, "signatures")["summary"].startswith("5 fund-use entries signed")
