@@ -10,7 +10,8 @@ import pytest
 from audit.auditor import run_audit
 from chain.typed_data import new_key, sign_typed_data
 from ledger.store.journal import Draft
-from tests.api.conftest import Api, bearer, disbursement_body, new_key as idempotency
+from tests.api.conftest import Api, bearer, disbursement_body
+from tests.api.conftest import new_key as idempotency
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -189,7 +190,8 @@ def test_void_and_reversal_are_signed(
     )
     assert response.status_code == 201, response.text
     last = api.store.entry(api.store.size() - 1)
-    assert last.kind == "disbursement.voided" and last.sig is not None
+    assert last.kind == "disbursement.voided"
+    assert last.sig is not None
 
 
 # -- the audit: signatures against the signer history on chain -----------------------------------
@@ -198,7 +200,8 @@ def test_void_and_reversal_are_signed(
 def audit_of(api: Api) -> dict[str, Any]:
     """Anchor, mirror the registry, and audit the journal's export against the chain."""
     worker, chain = api.services.worker, api.services.chain
-    assert worker is not None and chain is not None
+    assert worker is not None
+    assert chain is not None
     worker.anchor_now()
     worker.sync_registry()
     worker.sync_signers()
