@@ -222,6 +222,12 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             "/api/v1/allocations",
             {"donation_id": w.free_donation_id, "disbursement_id": w.disbursement_id, "amount": 1},
         ),
+        # ADR 0037
+        "signer": (f"/api/v1/charities/{w.charity_id}/signer", {"signer": None, "reason": "r"}),
+        "prepare": (
+            "/api/v1/disbursements/prepare",
+            disbursement_body(w.charity_id, w.project_id, 1),
+        ),
     }
 
 
@@ -234,7 +240,18 @@ def _strings(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[list[str]
 
 
 @pytest.mark.parametrize(
-    "route", ["charity", "project", "donation", "refund", "disbursement", "void", "allocation"]
+    "route",
+    [
+        "charity",
+        "project",
+        "donation",
+        "refund",
+        "disbursement",
+        "void",
+        "allocation",
+        "signer",
+        "prepare",
+    ],
 )
 def test_a_nul_in_any_string_of_a_write_body_is_refused_not_a_500(world: World, route: str) -> None:
     url, body = write_bodies(world)[route]

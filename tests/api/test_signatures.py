@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.cli import main as cli_main
 from audit.auditor import run_audit
 from chain.typed_data import new_key, sign_typed_data
 from ledger.store.journal import Draft
@@ -323,3 +326,48 @@ def test_a_rotation_in_the_middle_of_a_project(
     history = api.services.chain.signer_history()  # type: ignore[union-attr]
     assert [r.signer for r in history if r.charity_id == charity_id] == [old.address, new.address]
     assert check_named(report, "signatures")["summary"].startswith("5 fund-use entries signed")
+
+
+# -- the charity's tooling: keygen and sign --------------------------------------------------------
+
+
+def test_keygen_writes_an_encrypted_keystore_that_sign_uses(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api, old, charity_id, auth, project_id = signing
+    password = tmp_path / "password"
+    password.write_text("correct horse battery staple\n")
+    keystore = tmp_path / "charity-key.json"
+    assert (
+        cli_main(["charity", "keygen", "--out", str(keystore), "--password-file", str(password)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "correct horse" not in out
+    address = out.split()[1]
+    assert keystore.stat().st_mode & 0o777 == 0o600
+    document = json.loads(keystore.read_text())
+    assert document["version"] == 3
+    assert document["crypto"]["kdf"] == "scrypt"
+    assert address[2:] == document["address"].lower()
+    # rotate to the new key, signed by the old one, then sign a disbursement with the CLI
+    change = {"signer": address, "reason": "a keystore of our own"}
+    prepared = prepare(api, f"/charities/{charity_id}/signer", change, auth)
+    rotated = api.client.post(
+        f"/api/v1/charities/{charity_id}/signer", json=old.sign(prepared), headers=auth
+    )
+    assert rotated.status_code == 201, rotated.text
+    prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
+    answer = tmp_path / "prepared.json"
+    answer.write_text(json.dumps(prepared))
+    monkeypatch.setenv("SHANLIAN_KEYSTORE_PASSWORD", "correct horse battery staple")
+    assert cli_main(["charity", "sign", "--keystore", str(keystore), str(answer)]) == 0
+    request = json.loads(capsys.readouterr().out)
+    made = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    assert made.status_code == 201, made.text
+    # a wrong password opens nothing
+    monkeypatch.setenv("SHANLIAN_KEYSTORE_PASSWORD", "wrong password")
+    assert cli_main(["charity", "sign", "--keystore", str(keystore), str(answer)]) == 2
