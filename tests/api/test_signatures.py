@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
+from api.anchoring import AnchorSettings
+from api.app import build_services
 from api.cli import main as cli_main
+from api.demo import load_demo
+from api.settings import ApiSettings
 from audit.auditor import run_audit
+from chain.client import ChainClient
+from chain.embedded import EmbeddedChain
 from chain.typed_data import new_key, sign_typed_data
+from ledger.entries import CHARITY_SIGNED_KINDS
 from ledger.store.journal import Draft
 from tests.api.conftest import Api, bearer, disbursement_body
 from tests.api.conftest import new_key as idempotency
@@ -371,3 +378,38 @@ def test_keygen_writes_an_encrypted_keystore_that_sign_uses(
     # a wrong password opens nothing
     monkeypatch.setenv("SHANLIAN_KEYSTORE_PASSWORD", "wrong password")
     assert cli_main(["charity", "sign", "--keystore", str(keystore), str(answer)]) == 2
+
+
+# -- the demo's charities sign -------------------------------------------------------------------
+
+
+def test_the_demo_charities_sign_their_fund_use_and_the_audit_checks_it(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        database_url=f"sqlite:///{tmp_path}/journal.db",
+        admin_token="demo-test-platform-token-0123456789abcdef",
+        evidence_dir=tmp_path / "evidence",
+    )
+    chain = ChainClient.embedded(chain=EmbeddedChain())
+    services = build_services(
+        settings, chain=chain, anchor_settings=AnchorSettings(interval_s=3600)
+    ).services
+    load_demo(services, donations=90, days=30)
+    assert services.worker is not None
+    services.worker.sync_registry()
+    services.worker.sync_signers()
+    entries = list(services.store.entries())
+    kinds = {e.kind for e in entries}
+    assert "charity.signer_changed" in kinds
+    fund_use = [e for e in entries if e.kind in CHARITY_SIGNED_KINDS]
+    signed = [e for e in fund_use if e.sig is not None]
+    assert signed
+    assert len(signed) < len(fund_use)  # the third charity signs from halfway on
+    report = run_audit(
+        services.store.leaves(),
+        chain,
+        contract=chain.ledger_anchor.address,
+        registry=chain.charity_registry.address,
+    )
+    assert report.ok, report.to_text()
+    summary = report.check("signatures").summary
+    assert summary.startswith(f"{len(signed):,} fund-use entries signed"), summary
