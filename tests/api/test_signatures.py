@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -413,3 +415,43 @@ def test_the_demo_charities_sign_their_fund_use_and_the_audit_checks_it(tmp_path
     assert report.ok, report.to_text()
     summary = report.check("signatures").summary
     assert summary.startswith(f"{len(signed):,} fund-use entries signed"), summary
+
+
+# -- a second EIP-712 implementation: ethers, in node -----------------------------------------
+
+
+def ethers_signatures(prepared: dict[str, Any], key: bytes) -> list[str]:
+    """The signatures of a prepare answer made by ethers' Wallet.signTypedData in node."""
+    devnet = Path(__file__).resolve().parents[2] / "hardhat-free-devnet"
+    result = subprocess.run(
+        ["node", "bin/sign-typed-data.mjs"],
+        cwd=devnet,
+        input=json.dumps(prepared),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SIGNER_PRIVATE_KEY": "0x" + key.hex()},
+        check=True,
+        timeout=60,
+    )
+    signatures: list[str] = json.loads(result.stdout)
+    return signatures
+
+
+def test_signatures_made_by_ethers_in_node_are_accepted(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    body = disbursement_body(charity_id, project_id) | {
+        "evidence": [{"sha256": api.upload(auth), "public": True}],
+        "allocate": "fifo",
+    }
+    prepared = prepare(api, "/disbursements", body, auth)
+    by_ethers = ethers_signatures(prepared, signer.key)
+    assert len(by_ethers) == 2
+    # The same signatures as eth-account's (RFC 6979 signing is deterministic): one encoding.
+    assert [s.lower() for s in by_ethers] == signer.sign(prepared)["signed"]["signatures"]
+    request = dict(prepared["request"]) | {
+        "signed": {"nonce": prepared["nonce"], "signatures": by_ethers}
+    }
+    made = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    assert made.status_code == 201, made.text
