@@ -259,6 +259,22 @@ ZH_CN: dict[str, str] = {
     "Disbursement voided": "支出作废",
     "Donation allocated": "捐款分配",
     "Allocation reversed": "分配撤回",
+    # -- charity signatures (ADR 0037) -----------------------------------------------------
+    "Charity signer changed": "慈善组织更换签名密钥",
+    "Charity's signature": "组织签名",
+    "Signed by the charity's key %(signer)s, registered by entry #%(seq)s.": (
+        "由该慈善组织的密钥 %(signer)s 签名，该密钥由记录 #%(seq)s 登记。"
+    ),
+    "Not signed by the charity: it had no signing key then (an older entry, or one the "
+    "platform made).": "未经该慈善组织签名：当时它尚未登记签名密钥（较早的记录，或由平台代为记录）。",
+    "Not signed, although the charity signs its fund use with %(signer)s: the charity did "
+    "not make this entry.": "未签名，但该慈善组织用密钥 %(signer)s 签署其资金使用：这条记录不是它做的。",
+    "The signature is not by the charity's key %(signer)s over this entry.": (
+        "这个签名并非该慈善组织的密钥 %(signer)s 对这条记录所做。"
+    ),
+    "Signed with %(signer)s; this server has no chain to check the signature against.": (
+        "由 %(signer)s 签名；本服务器未连接区块链，无法核对签名。"
+    ),
     "Charity": "慈善组织",
     "Project": "项目",
     "Allocation": "分配",

@@ -455,3 +455,41 @@ def test_signatures_made_by_ethers_in_node_are_accepted(
     }
     made = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
     assert made.status_code == 201, made.text
+
+
+# -- the explorer marks what the charity signed, in both languages --------------------------------
+
+
+def test_the_explorer_shows_who_signed_and_marks_unsigned_and_forged_entries(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    disbursement_id = signed_disbursement(api, signer, charity_id, auth, project_id)
+    page = api.client.get(f"/disbursements/{disbursement_id}?lang=en").text
+    assert f"Signed by the charity&#39;s key {signer.address}" in page
+    page = api.client.get(f"/disbursements/{disbursement_id}?lang=zh-CN").text
+    assert f"由该慈善组织的密钥 {signer.address} 签名" in page
+    twin = api.client.get(f"/disbursements/{disbursement_id}.json").json()
+    assert twin["disbursement"]["signature"]["status"] == "signed"
+    # a charity without a signer: plainly unsigned
+    plain_id, plain_auth = api.register_charity("无签名基金会")
+    plain = api.disburse(plain_id, None, plain_auth, amount=100)
+    page = api.client.get(f"/disbursements/{plain['id']}?lang=en").text
+    assert "Not signed by the charity: it had no signing key then" in page
+    page = api.client.get(f"/disbursements/{plain['id']}?lang=zh-CN").text
+    assert "未经该慈善组织签名" in page
+    # the platform forges one: the page says the charity did not make it
+    forged = api.store.append(
+        [
+            Draft(
+                "disbursement.made",
+                disbursement_body(charity_id, project_id, 500)
+                | {"disbursement_id": "db_forged0000000000003", "evidence": []},
+                actor=f"charity:{charity_id}",
+            )
+        ]
+    ).entries[0]
+    page = api.client.get("/disbursements/db_forged0000000000003?lang=en").text
+    assert "the charity did not make this entry" in page
+    entry = api.client.get(f"/entries/{forged.seq}.json").json()
+    assert entry["signature"]["status"] == "missing"
