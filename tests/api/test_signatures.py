@@ -17,6 +17,8 @@ from api.cli import main as cli_main
 from api.demo import load_demo
 from api.settings import ApiSettings
 from audit.auditor import run_audit
+from audit.bundle import parse_bundle, verify_bundle_offline, verify_bundle_on_chain
+from audit.fund_use import FundUseError, verify_fund_use
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from chain.typed_data import new_key, sign_typed_data
@@ -493,3 +495,38 @@ def test_the_explorer_shows_who_signed_and_marks_unsigned_and_forged_entries(
     assert "the charity did not make this entry" in page
     entry = api.client.get(f"/entries/{forged.seq}.json").json()
     assert entry["signature"]["status"] == "missing"
+
+
+# -- shanlian verify: a donation's disbursements, and who signed them --------------------------
+
+
+def test_a_donations_proof_bundle_shows_who_signed_its_disbursements(
+    signing: tuple[Api, Signer, str, dict[str, str], str],
+) -> None:
+    api, signer, charity_id, auth, project_id = signing
+    disbursement_id = signed_disbursement(api, signer, charity_id, auth, project_id)
+    donation_id = next(
+        str(e.body["donation_id"]) for e in api.store.entries() if e.kind == "donation.received"
+    )
+    api.anchor()
+    worker, chain = api.services.worker, api.services.chain
+    assert worker is not None
+    assert chain is not None
+    worker.sync_registry()
+    document = api.client.get(f"/api/v1/donations/{donation_id}/proof").json()
+    assert [i["entry"]["body"]["disbursement_id"] for i in document["fund_use"]["items"]] == [
+        disbursement_id
+    ]
+    bundle = parse_bundle(document)
+    verify_bundle_offline(bundle)
+    verify_bundle_on_chain(bundle, chain)
+    steps = verify_fund_use(bundle, chain)
+    assert len(steps) == 1
+    assert f"signed by the charity's key {signer.address}, registered on chain at block" in (
+        steps[0].detail
+    )
+    # a bundle whose disbursement was swapped for another body fails
+    forged = json.loads(json.dumps(document))
+    forged["fund_use"]["items"][0]["entry"]["body"]["amount"] = 999
+    with pytest.raises(FundUseError):
+        verify_fund_use(parse_bundle(forged), chain)
