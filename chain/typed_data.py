@@ -175,12 +175,8 @@ def typed_data(
             ]
         else:
             message[name] = _value(kind, name, type_, values[name])
-    types: dict[str, Any] = {"EIP712Domain": DOMAIN_TYPE, primary: fields}
-    if primary == "DisbursementMade":
-        types["Evidence"] = _EVIDENCE
     return {
-        "types": types,
-        "primaryType": primary,
+        **types_of(kind),
         "domain": {
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,
@@ -189,6 +185,20 @@ def typed_data(
         },
         "message": message,
     }
+
+
+def types_of(kind: str) -> dict[str, Any]:
+    """The EIP-712 ``types`` and ``primaryType`` of a signed kind (what a verifier that
+    builds the message from an entry itself needs; the in-browser one takes it from here).
+
+    Raises:
+        KeyError: an unsigned kind.
+    """
+    primary, fields = SIGNED_KINDS[kind]
+    types: dict[str, Any] = {"EIP712Domain": DOMAIN_TYPE, primary: fields}
+    if primary == "DisbursementMade":
+        types["Evidence"] = _EVIDENCE
+    return {"types": types, "primaryType": primary}
 
 
 def normalize_signature(signature: str) -> str:

@@ -25,6 +25,9 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     runtime = local_service(folder, "signatures-browser-token-0123456789abcdef", port)
     services = runtime.services
     load_demo(services, donations=60, days=28)
+    services.worker.sync_registry()
+    services.worker.sync_signers()
+    services.worker.anchor_now()
     with serve(create_app(services), port, "signed-demo") as url:
         yield url, services
 
@@ -73,5 +76,52 @@ def test_signed_and_unsigned_disbursements_read_plainly_on_phone_and_desktop(
             scroll = page.evaluate("document.documentElement.scrollWidth")
             assert scroll <= width, f"{name}: the page scrolls sideways ({scroll} px)"
             page.screenshot(path=str(SHOTS / f"disbursement-{name}-{lang}-{width}.png"))
+    finally:
+        context.close()
+
+
+def _signed_donation(services: Any) -> str:
+    """A donation that paid for a signed disbursement."""
+    signed = {
+        str(e.body["disbursement_id"])
+        for e in services.store.entries()
+        if e.kind == "disbursement.made" and e.sig is not None
+    }
+    for entry in services.store.entries():
+        if entry.kind == "allocation.made" and entry.body["disbursement_id"] in signed:
+            return str(entry.body["donation_id"])
+    raise AssertionError("the demo has no donation that paid for a signed disbursement")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_browser_checks_who_signed_a_donations_disbursements(
+    demo_site: tuple[str, Any], browser: Any, lang: str, width: int
+) -> None:
+    url, services = demo_site
+    donation_id = _signed_donation(services)
+    expected = {
+        "en": "signed by the charity's key 0x",
+        "zh-CN": "由该慈善组织的密钥 0x",
+    }[lang]
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/donations/{donation_id}?lang={lang}")
+        page.click("#verify-button")
+        page.wait_for_selector("#verify-result[data-state]", timeout=60_000)
+        assert page.get_attribute("#verify-result", "data-state") == "pass", page.inner_text(
+            "#verify-steps"
+        )
+        steps = page.locator("#verify-steps li[data-step^=fund_use_]")
+        assert steps.count() >= 1
+        texts = [steps.nth(i).text_content() or "" for i in range(steps.count())]
+        assert any(expected in t for t in texts), texts
+        assert all(steps.nth(i).get_attribute("data-state") == "pass" for i in range(steps.count()))
+        page.click("#proof-details summary")
+        steps.first.scroll_into_view_if_needed()
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"the page scrolls sideways ({scroll} px)"
+        page.screenshot(path=str(SHOTS / f"donation-verified-{lang}-{width}.png"))
     finally:
         context.close()
