@@ -161,7 +161,7 @@ def typed_data(
     """
     if kind not in SIGNED_KINDS:
         raise ValueError(f"entries of kind {kind!r} are not signed by a charity")
-    primary, fields = SIGNED_KINDS[kind]
+    _primary, fields = SIGNED_KINDS[kind]
     values = {**body, "charity_id": charity_id}
     message: dict[str, Any] = {}
     for item in fields:
