@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 
@@ -242,6 +242,13 @@ def recover_signer(typed: Mapping[str, Any], signature: str) -> str:
     except (BadSignature, ValueError, TypeError) as exc:
         raise SignatureError(f"cannot be recovered: {exc}") from None
     return str(address).lower()
+
+
+def typed_data_digest(typed: Mapping[str, Any]) -> bytes:
+    """The 32-byte digest a wallet signs for ``typed`` (keccak-256 of 0x1901, the domain's
+    hashStruct and the message's): what another implementation must compute too."""
+    message = encode_typed_data(full_message=dict(typed))
+    return bytes(_hash_eip191_message(message))
 
 
 def sign_typed_data(typed: Mapping[str, Any], private_key: str | bytes) -> str:
