@@ -45,6 +45,7 @@ from ledger.entries import (
     payment_ref_hash,
     registration_key,
     to_hex,
+    validate_body,
 )
 from ledger.errors import EntryError, NotFoundError, StoreError
 from ledger.store.journal import (
@@ -664,6 +665,10 @@ class Services(JournalReads):
         domain = self.signing_domain()
         if domain is None:
             raise ApiError(503, "chain_unavailable", "no chain: nothing can be signed for it")
+        # What the ledger would refuse is refused here too: nothing malformed is signed.
+        drafts = [
+            Draft(d.kind, validate_body(d.kind, d.body), actor=d.actor, sig=d.sig) for d in drafts
+        ]
         body = request.model_dump(mode="json", exclude={"signed"})
         body.update(replace or {})
         body["signed"] = {"nonce": nonce, "signatures": []}
