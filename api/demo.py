@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from api import models
 from api.keys import PLATFORM, Principal
 from api.services import Services
-from chain.typed_data import address_of, sign_typed_data
+from api.signing import signed_request
+from chain.typed_data import address_of
 from ledger.accounting import DisbursementState, DonationState
 from ledger.store import projections
 
@@ -220,12 +221,7 @@ class _Signers:
 
     def signed(self, prepared: models.Prepared, model: type[_Model]) -> _Model:
         """The request a prepare answered, signed with the charity's key."""
-        key = self.keys[prepared.charity_id]
-        request: dict[str, Any] = dict(prepared.request)
-        request["signed"] = {
-            "nonce": prepared.nonce,
-            "signatures": [sign_typed_data(typed, key) for typed in prepared.typed_data],
-        }
+        request = signed_request(prepared.model_dump(), self.keys[prepared.charity_id])
         signed: _Model = model.model_validate(request)
         return signed
 

@@ -11,39 +11,45 @@ over other data, and a replayed one (its entries exist already).
 from __future__ import annotations
 
 import hashlib
-import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from api.errors import ApiError
-from chain.typed_data import SignatureError, normalize_signature, recover_signer, typed_data
+from chain.typed_data import (
+    SignatureError,
+    normalize_signature,
+    recover_signer,
+    sign_typed_data,
+    typed_data,
+)
 from ledger.entries import CHARITY_SIGNED_KINDS, CREATES
-from ledger.store.journal import Draft
-
-_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+from ledger.store.journal import Draft, new_id
+from ledger.store.requests import id_of_number
 
 SIGNED_DRAFT_KINDS = (*CHARITY_SIGNED_KINDS, "charity.signer_changed")
 
 
 def new_nonce() -> str:
-    """A fresh nonce for a prepared request (128 random bits, base 36)."""
-    return derived_tail(secrets.token_bytes(16))
-
-
-def derived_tail(digest: bytes) -> str:
-    number = int.from_bytes(digest, "big")
-    characters = []
-    for _ in range(20):
-        number, digit = divmod(number, 36)
-        characters.append(_ID_ALPHABET[digit])
-    return "".join(characters)
+    """A fresh nonce for a prepared request (20 random characters of [a-z0-9])."""
+    return new_id("nonce").partition("_")[2]
 
 
 def derived_id(prefix: str, charity_id: str, nonce: str, index: int) -> str:
     """The id of a signed request's ``index``-th new thing: the same for the prepare and
     the submit of one nonce, of the form the platform's random ids have (``new_id``)."""
     digest = hashlib.sha256(f"{charity_id}|{nonce}|{prefix}|{index}".encode()).digest()
-    return f"{prefix}_{derived_tail(digest)}"
+    return id_of_number(prefix, int.from_bytes(digest, "big"))
+
+
+def signed_request(prepared: Mapping[str, Any], key: bytes) -> dict[str, Any]:
+    """The request of a prepare answer, each of its typed data signed with ``key`` (the
+    CLI's ``charity sign`` and the demo's charities)."""
+    request: dict[str, Any] = dict(prepared.get("request") or {})
+    request["signed"] = {
+        "nonce": prepared.get("nonce"),
+        "signatures": [sign_typed_data(typed, key) for typed in prepared["typed_data"]],
+    }
+    return request
 
 
 def typed_data_of(

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from api.cli.usage import _command, _group
+from api.signing import signed_request
 from chain.typed_data import (
     SignatureError,
     decrypt_keystore,
     encrypt_keystore,
     new_key,
-    sign_typed_data,
 )
 
 PASSWORD_ENV = "SHANLIAN_KEYSTORE_PASSWORD"  # noqa: S105 (a variable's name, not a password)
@@ -105,13 +105,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if password is None:
         return 2
     try:
-        key = decrypt_keystore(document, password)
-        signatures = [sign_typed_data(typed, key) for typed in prepared["typed_data"]]
+        request = signed_request(prepared, decrypt_keystore(document, password))
     except (SignatureError, ValueError, TypeError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    request = dict(prepared.get("request") or {})
-    request["signed"] = {"nonce": prepared.get("nonce"), "signatures": signatures}
     text = json.dumps(request, ensure_ascii=False, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n", "utf-8")
