@@ -35,7 +35,6 @@ from explorer.views import PublicViews, allocation_public
 from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.currencies import special_currency_problem
 from ledger.entries import (
-    CREATES,
     Entry,
     canonical_bytes,
     donor_commitment,
@@ -47,7 +46,7 @@ from ledger.entries import (
     to_hex,
     validate_body,
 )
-from ledger.errors import EntryError, NotFoundError, StoreError
+from ledger.errors import AccountingError, EntryError, NotFoundError, StoreError
 from ledger.store.journal import (
     AppendRequest,
     AppendResult,
@@ -124,7 +123,15 @@ class Services(JournalReads):
 
     def _append(self, requests: Sequence[Request], **options: Any) -> AppendResult:
         at = self.clock() if self.clock is not None else None
-        return self._append_request(AppendRequest(requests, at=at, **options))
+        try:
+            return self._append_request(AppendRequest(requests, at=at, **options))
+        except AccountingError as error:
+            # ADR 0037: a signed request appended again is a replayed signature.
+            signed = any(isinstance(r, Draft) and r.sig is not None for r in requests)
+            refusal = signing.replayed(error) if signed else None
+            if refusal is not None:
+                raise refusal from None
+            raise
 
     def _append_request(self, request: AppendRequest) -> AppendResult:
         if self.sequencer is None:
@@ -633,23 +640,7 @@ class Services(JournalReads):
             None if signed is None else signed.signatures,
             chain_id=None if domain is None else domain[0],
             registry=None if domain is None else domain[1],
-            exists=self._created_exists,
         )
-
-    def _created_exists(self, kind: str, body: Any) -> bool:
-        created = CREATES[kind]
-        lookup = {
-            "project_id": self.project,
-            "disbursement_id": self.disbursement,
-            "allocation_id": self.allocation,
-        }.get(created)
-        if lookup is None:
-            return False
-        try:
-            lookup(str(body[created]))
-        except NotFoundError:
-            return False
-        return True
 
     def prepare(
         self,
@@ -796,7 +787,6 @@ class Services(JournalReads):
                 None if body.signed is None else body.signed.signatures,
                 chain_id=None if domain is None else domain[0],
                 registry=None if domain is None else domain[1],
-                exists=lambda _kind, _body: False,
             )
         route = f"POST /charities/{charity_id}/signer"
         result = self._append(drafts, **self._idempotency(route, principal, key, body))

@@ -22,7 +22,8 @@ from chain.typed_data import (
     sign_typed_data,
     typed_data,
 )
-from ledger.entries import CHARITY_SIGNED_KINDS, CREATES
+from ledger.entries import CHARITY_SIGNED_KINDS
+from ledger.errors import AccountingError
 from ledger.store.journal import Draft, new_id
 from ledger.store.requests import id_of_number
 
@@ -62,6 +63,20 @@ def typed_data_of(
     ]
 
 
+def replayed(error: AccountingError) -> ApiError | None:
+    """The refusal of a signed request whose entries exist already (its signature used
+    once before), or None for another broken rule. An idempotent retry (same key, same
+    body) never gets here: the store answers it with the first result."""
+    if not error.message.endswith("already exists"):
+        return None
+    return signature_problem(
+        409,
+        "signature_replayed",
+        f"signed: this signature was used already ({error.message}); a signed request is "
+        "appended once: prepare a new one for new fund use",
+    )
+
+
 def signature_problem(status: int, code: str, detail: str, **extra: Any) -> ApiError:
     return ApiError(status, code, detail, field="signed", **extra)
 
@@ -74,7 +89,6 @@ def check_signatures(
     *,
     chain_id: int | None,
     registry: str | None,
-    exists: Any,
 ) -> list[Draft]:
     """The drafts with their signatures, or the refusal of the request.
 
@@ -84,11 +98,11 @@ def check_signatures(
         signer: the charity's signer now (None: it signs nothing).
         signatures: the request's ``signed.signatures`` (None: none sent).
         chain_id, registry: the EIP-712 domain (None: no chain, no signature possible).
-        exists: ``exists(kind, body)``, whether the thing a draft creates exists already.
 
     Raises:
         ApiError: ``signature_required``, ``signature_count``, ``signature_invalid``,
-            ``signature_mismatch``, ``signature_replayed`` or ``signature_unexpected``.
+            ``signature_mismatch`` or ``signature_unexpected``. A replayed signature is
+            refused at the append (``replayed``): its ids exist already.
     """
     if signer is None:
         if signatures:
@@ -143,16 +157,6 @@ def check_signatures(
                 field=f"signed.signatures[{index}]",
                 signer=signer,
                 recovered=recovered,
-            )
-        if CREATES.get(draft.kind) is not None and exists(draft.kind, draft.body):
-            created = CREATES[draft.kind]
-            raise ApiError(
-                409,
-                "signature_replayed",
-                f"signed.signatures[{index}]: this signature was used already: "
-                f"{draft.body[created]} exists; a signed request is appended once (prepare a "
-                "new one for new fund use)",
-                field=f"signed.signatures[{index}]",
             )
         sig = normalize_signature(signature)
         signed.append(Draft(draft.kind, draft.body, actor=draft.actor, sig=sig))

@@ -163,8 +163,13 @@ def test_a_replayed_signature_is_refused(
     api, signer, charity_id, auth, project_id = signing
     prepared = prepare(api, "/disbursements", disbursement_body(charity_id, project_id), auth)
     request = signer.sign(prepared)
-    first = api.client.post("/api/v1/disbursements", json=request, headers=auth | idempotency())
+    key = idempotency()
+    first = api.client.post("/api/v1/disbursements", json=request, headers=auth | key)
     assert first.status_code == 201, first.text
+    # a retry with the same idempotency key is the same request: the first answer again
+    again = api.client.post("/api/v1/disbursements", json=request, headers=auth | key)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
     problem = refused(api, "/disbursements", request, auth)  # a new idempotency key
     assert problem["code"] == "signature_replayed"
     problem = refused(api, "/disbursements", request, api.platform)
