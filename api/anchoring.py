@@ -195,6 +195,8 @@ class AnchorWorker:
         self._assessed_at = float("-inf")
         """What the period had spent when an anchor was refused for its worst cost: the
         budget stays paused until spending leaves the period."""
+        self._signers: dict[str, int] = {}
+        """Charities whose signer history is on chain, up to the entry (seq) that set it."""
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -541,9 +543,11 @@ class AnchorWorker:
                 self.client.charity(charity.charity_id)
             except CharityRegistryUnknownCharityError:
                 entry = self.store.entry(charity.seq)
+                # The signer its entry registered: later ones follow as changes (ADR 0037).
+                signer = entry.body["signer"]
                 try:
                     self.client.register_charity(
-                        charity.charity_id, charity.signer, entry.leaf_hash
+                        charity.charity_id, None if signer is None else str(signer), entry.leaf_hash
                     )
                 except FeeAboveCapError:
                     log.info("registering charities waits for the base fee to fall too")
@@ -556,6 +560,48 @@ class AnchorWorker:
             self._registered_as_of = (head, client.block_hash(head))
         return registered
 
+    def sync_signers(self) -> int:
+        """Mirror on chain every ``charity.signer_changed`` not there yet (ADR 0037).
+
+        A charity's changes form a chain through ``previous_seq`` back to its
+        registration: the ones whose leaf hash no ``CharitySignerChanged`` event holds are
+        sent, oldest first, so the chain keeps each signer of the history. Returns how
+        many were sent now.
+        """
+        with self.store.engine.connect() as connection:
+            changed = [
+                c
+                for c in projections.find(connection, CharityState)
+                if c.signer_seq is not None and self._signers.get(c.charity_id) != c.signer_seq
+            ]
+        if not changed:
+            return 0
+        on_chain = {record.entry_hash for record in self.client.signer_history()}
+        sent = 0
+        for charity in changed:
+            assert charity.signer_seq is not None
+            missing = []
+            seq = charity.signer_seq
+            while seq != charity.seq:
+                entry = self.store.entry(seq)
+                if entry.leaf_hash in on_chain:
+                    break
+                missing.append(entry)
+                seq = int(str(entry.body["previous_seq"]))
+            for entry in reversed(missing):
+                signer = entry.body["signer"]
+                try:
+                    self.client.change_signer(
+                        charity.charity_id, None if signer is None else str(signer), entry.leaf_hash
+                    )
+                except FeeAboveCapError:
+                    log.info("recording signer changes waits for the base fee to fall too")
+                    return sent
+                log.info("recorded the new signer of charity %s on chain", charity.charity_id)
+                sent += 1
+            self._signers[charity.charity_id] = charity.signer_seq
+        return sent
+
     def run_once(self) -> AnchoredCheckpoint | None:
         """One cycle: reconcile, anchor if due (unless fees or the budget say wait),
         register new charities on chain."""
@@ -567,6 +613,7 @@ class AnchorWorker:
                 with contextlib.suppress(AnchorDeferredError):
                     latest = self._anchor()
             self.sync_registry()
+            self.sync_signers()
             return latest
 
     def run(self, stop: threading.Event) -> None:

@@ -41,7 +41,7 @@ from api.services import Services
 from api.settings import ApiSettings
 from api.tlog import TransparencyLog, load_log_key
 from chain.client import ChainClient
-from chain.errors import ChainUnavailableError
+from chain.errors import ChainError, ChainUnavailableError
 from chain.settings import get_settings as chain_settings
 from explorer.app import mount_explorer
 from explorer.caching import ConditionalGet
@@ -289,6 +289,8 @@ def build_services(
         public_url=settings.public_url,
         anchor_interval_s=anchor_settings.interval_s if anchor_settings else None,
         lasting_chain=chain is not None and not chain.is_embedded,
+        # ADR 0037: the explorer checks charity signatures in the chain's EIP-712 domain.
+        signing_domain=signing_domain(chain) if with_chain else None,
     )
     services = Services(
         settings=settings,
@@ -346,8 +348,19 @@ def connect_chain_later(services: Services, stop: threading.Event) -> None:
         log.info("connected to chain %s; anchoring starts", chain.chain_id)
         worker = AnchorWorker(services.store, chain, settings, transparency_log=services.log)
         services.chain, services.worker = chain, worker
+        services.views.signing_domain = signing_domain(chain)  # ADR 0037
         worker.run(stop)
         return
+
+
+def signing_domain(chain: ChainClient | None) -> tuple[int, str] | None:
+    """The chain id and CharityRegistry that charity signatures are made for (ADR 0037)."""
+    if chain is None:
+        return None
+    try:
+        return chain.chain_id, chain.charity_registry.address.lower()
+    except (ChainError, AttributeError):  # no registry attached yet
+        return None
 
 
 def threadpool_size(settings: ApiSettings) -> int:

@@ -12,20 +12,24 @@ they must be.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PIL import Image, ImageDraw
+from pydantic import BaseModel
 
 from api import models
 from api.disclosure import ProjectClose, ReportPublish, end_project, publish_report
 from api.errors import ApiError
 from api.keys import PLATFORM, Principal
 from api.services import Services
+from api.signing import signed_request
+from chain.typed_data import address_of
 from ledger.accounting import DisbursementState, DonationState
 from ledger.disclosure import quarter_of
 from ledger.entries import parse_at
@@ -207,6 +211,47 @@ def _daily_counts(rng: random.Random, total: int, days: int) -> Iterator[int]:
     yield from counts
 
 
+# -- the charities sign their fund use (ADR 0037) ---------------------------------------------
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass
+class _Signers:
+    """The demo charities' signing keys (repeatable for a seed; a real charity keeps its own
+    in a keystore: ``shanlian charity keygen``). None: the demo runs without a chain, and
+    nothing can be signed."""
+
+    seed: int
+    keys: dict[str, bytes] = field(default_factory=dict)
+    enabled: bool = True
+
+    def new_key(self, label: str) -> bytes:
+        return hashlib.sha256(f"shanlian demo signer {label} {self.seed}".encode()).digest()
+
+    def signed(self, prepared: models.Prepared, model: type[_Model]) -> _Model:
+        """The request a prepare answered, signed with the charity's key."""
+        request = signed_request(prepared.model_dump(), self.keys[prepared.charity_id])
+        signed: _Model = model.model_validate(request)
+        return signed
+
+
+def _rotate(services: Services, signers: _Signers, charity_id: str, label: str) -> None:
+    """The charity changes its signer to a new key, signed by the one it replaces (if any)."""
+    key = signers.new_key(label)
+    charity = Principal("charity", charity_id)
+    change = models.SignerChange(
+        signer=address_of(key), reason="年度密钥轮换 · yearly key rotation"
+    )
+    if charity_id in signers.keys:
+        prepared = services.prepare_signer_change(charity_id, change, charity)
+        change = signers.signed(prepared, models.SignerChange)
+    else:
+        change = change.model_copy(update={"reason": "开始签名 · the charity starts signing"})
+    services.change_signer(charity_id, change, charity, f"demo-signer-{label}")
+    signers.keys[charity_id] = key
+
+
 def load_demo(
     services: Services,
     *,
@@ -240,25 +285,33 @@ def load_demo(
     embedded = _date_blocks_by(services, clock, start)
     try:
         projects: list[tuple[str, Principal, str, ProjectSpec]] = []
-        for charity_spec in CHARITIES:
+        # The first two charities sign from the start; the third starts signing halfway
+        # through (its older entries stay unsigned), and the first rotates its key.
+        signers = _Signers(seed, enabled=services.chain is not None)
+        for number, charity_spec in enumerate(CHARITIES):
+            key = signers.new_key(f"charity-{number}") if signers.enabled and number < 2 else None
             created = services.register_charity(
                 models.CharityCreate(
-                    name=charity_spec.name, registration_no=charity_spec.registration_no
+                    name=charity_spec.name,
+                    registration_no=charity_spec.registration_no,
+                    signer=None if key is None else address_of(key),
                 ),
                 PLATFORM,
             )
+            if key is not None:
+                signers.keys[created.id] = key
             charity = Principal("charity", created.id)
             summary.charities += 1
             for project_spec in charity_spec.projects:
-                project = services.open_project(
-                    created.id,
-                    models.ProjectCreate(
-                        title=project_spec.title,
-                        goal_amount=project_spec.goal_amount,
-                        currency="CNY",
-                    ),
-                    charity,
+                body = models.ProjectCreate(
+                    title=project_spec.title,
+                    goal_amount=project_spec.goal_amount,
+                    currency="CNY",
                 )
+                if created.id in signers.keys:
+                    prepared = services.prepare_project(created.id, body, charity)
+                    body = signers.signed(prepared, models.ProjectCreate)
+                project = services.open_project(created.id, body, charity)
                 projects.append((created.id, charity, project.id, project_spec))
                 summary.projects += 1
         if services.worker is not None:
@@ -303,17 +356,26 @@ def load_demo(
                 if progress is not None:
                     progress(summary.donations)
             clock.now = morning + timedelta(hours=11)
+            if signers.enabled and day == days // 2:
+                _rotate(services, signers, projects[0][0], "charity-0-rotated")
+                _rotate(services, signers, projects[-1][0], "charity-2")
+                if services.worker is not None:
+                    services.worker.sync_signers()
             if day % 14 == 13:
                 for spending in projects:
                     invoice_no += 1
-                    _disburse(services, rng, spending, invoice_no, clock.now)
+                    _disburse(services, rng, spending, invoice_no, clock.now, signers)
                     summary.disbursements += 1
             if day % 7 == 6 and services.worker is not None:
                 services.worker.anchor_now()
                 while quarters_over:  # the week's checkpoint reaches past the quarter
                     summary.reports += _publish(services, projects, quarters_over.pop(0))
         clock.now = start + timedelta(days=days, hours=12)
-        summary.refunds, summary.voids = _corrections(services, rng)
+        summary.refunds, summary.voids = _corrections(services, rng, signers)
+        if not signers.enabled:
+            # No chain, nothing signed: the third charity registers its signer for what
+            # comes next (every kind of entry is in the demo all the same).
+            _rotate(services, signers, projects[-1][0], "charity-2")
         if services.worker is not None:
             services.worker.anchor_now()
             summary.reports += _republish(services, projects)
@@ -372,6 +434,7 @@ def _disburse(
     project: tuple[str, Principal, str, ProjectSpec],
     invoice_no: int,
     day: datetime,
+    signers: _Signers,
 ) -> None:
     charity_id, charity, project_id, spec = project
     amount = rng.randrange(30, 120) * 10_000
@@ -388,26 +451,27 @@ def _disburse(
         charity_id=charity_id,
         filename=f"{number}-redacted.png",
     )
-    services.record_disbursement(
-        models.DisbursementCreate(
-            charity_id=charity_id,
-            project_id=project_id,
-            amount=amount,
-            currency="CNY",
-            payee=spec.payee,
-            purpose=spec.purpose,
-            evidence=[
-                models.EvidenceIn(sha256="0x" + private.sha256.hex(), public=False),
-                models.EvidenceIn(sha256="0x" + public.sha256.hex(), public=True),
-            ],
-            allocate="fifo",
-        ),
-        charity,
-        key=f"demo-{number}",
+    body = models.DisbursementCreate(
+        charity_id=charity_id,
+        project_id=project_id,
+        amount=amount,
+        currency="CNY",
+        payee=spec.payee,
+        purpose=spec.purpose,
+        evidence=[
+            models.EvidenceIn(sha256="0x" + private.sha256.hex(), public=False),
+            models.EvidenceIn(sha256="0x" + public.sha256.hex(), public=True),
+        ],
+        allocate="fifo",
     )
+    if charity_id in signers.keys:
+        body = signers.signed(
+            services.prepare_disbursement(body, charity), models.DisbursementCreate
+        )
+    services.record_disbursement(body, charity, key=f"demo-{number}")
 
 
-def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
+def _corrections(services: Services, rng: random.Random, signers: _Signers) -> tuple[int, int]:
     """A refund of an untouched donation, and a disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
@@ -443,11 +507,13 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
             ),
             disbursements[-1],
         )
+        charity = Principal("charity", wrong.charity_id)
+        reason = models.Reason(reason="发票重复录入 · invoice entered twice")
+        if wrong.charity_id in signers.keys:
+            prepared = services.prepare_void(wrong.disbursement_id, reason, charity)
+            reason = signers.signed(prepared, models.Reason)
         services.void_disbursement(
-            wrong.disbursement_id,
-            models.Reason(reason="发票重复录入 · invoice entered twice"),
-            Principal("charity", wrong.charity_id),
-            key=f"demo-void-{wrong.disbursement_id}",
+            wrong.disbursement_id, reason, charity, key=f"demo-void-{wrong.disbursement_id}"
         )
         voids += 1
     return refunds, voids

@@ -164,6 +164,53 @@ class Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# -- charity signatures (ADR 0037) ----------------------------------------------------------
+
+
+class Signed(Closed):
+    """A charity's signatures of a request's entries, as ``…/prepare`` asked for them."""
+
+    nonce: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_-]{16,64}$",
+            description="from the prepare answer: the ids of the entries are derived from it",
+        ),
+    ]
+    signatures: Annotated[
+        list[Annotated[str, Field(max_length=140)]],
+        Field(
+            max_length=1001,
+            description="one EIP-712 signature (0x, 65 bytes) per entry, in the order of "
+            "the prepare answer's typed_data",
+        ),
+    ] = Field(default_factory=list)
+
+
+class Prepared(BaseModel):
+    """What a charity signs for a request (ADR 0037): then it submits ``request`` with
+    ``signed.signatures`` filled, one signature per item of ``typed_data``."""
+
+    charity_id: str
+    signer: str | None = Field(description="the charity's registered signer: who must sign")
+    nonce: str
+    route: str = Field(description="where to submit the request, e.g. POST /disbursements")
+    request: dict[str, Any] = Field(description="the body to submit (fifo resolved to a list)")
+    typed_data: list[dict[str, Any]] = Field(
+        description="EIP-712 typed data, one per entry: eth_signTypedData_v4 signs each"
+    )
+
+
+class SignerChange(Closed):
+    signer: Annotated[str | None, Field(pattern=f"^{ADDRESS.pattern}$")]
+    reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
+    signed: Signed | None = None
+
+    model_config = with_example(
+        {"signer": "0x5b38da6a701c568545dcfcb03fcb875f56beddc4", "reason": "key rotation"}
+    )
+
+
 # -- charities and projects ----------------------------------------------------------------
 
 
@@ -195,6 +242,7 @@ class ProjectCreate(Closed):
     title: Annotated[str, Field(min_length=1, max_length=200), HumanText]
     goal_amount: Amount
     currency: Currency
+    signed: Signed | None = None
 
     model_config = with_example(
         {
@@ -293,6 +341,7 @@ class DisbursementCreate(Closed):
     purpose: Annotated[str, Field(min_length=1, max_length=500), HumanText]
     evidence: Annotated[list[EvidenceIn], Field(max_length=50)] = Field(default_factory=list)
     allocate: Literal["fifo"] | Annotated[list[AllocationIn], Field(max_length=1000)] | None = None
+    signed: Signed | None = None
 
     model_config = with_example(
         {
@@ -312,6 +361,7 @@ class AllocationCreate(Closed):
     donation_id: str
     disbursement_id: str
     amount: Amount
+    signed: Signed | None = None
 
     model_config = with_example(
         {
@@ -324,6 +374,7 @@ class AllocationCreate(Closed):
 
 class Reason(Closed):
     reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
+    signed: Signed | None = None
 
     model_config = with_example({"reason": "booked twice, 重复记账"})
 

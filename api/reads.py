@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 from api import models
 from api.errors import ApiError
 from api.replica import Reader
+from chain.client import ChainClient
+from chain.errors import ChainError
 from explorer.views import PublicViews, checkpoint_public
 from ledger.accounting import (
     AllocationState,
@@ -43,6 +45,7 @@ class JournalReads:
     store: Store
     views: PublicViews
     reader: Reader | None
+    chain: ChainClient | None
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -140,9 +143,41 @@ class JournalReads:
             tx_hash=checkpoint.tx_hash,
             block_number=checkpoint.block_number,
             checkpoint_note=self.signed_checkpoint_note(checkpoint.tree_size),
+            fund_use=self._fund_use(donation_id, store, checkpoint.tree_size),
         )
         settled = checkpoint_index is not None and self.views.settled(checkpoint_public(checkpoint))
         return bundle, settled
+
+    def _fund_use(self, donation_id: str, store: Store, tree_size: int) -> dict[str, Any] | None:
+        """The donation's disbursements in the checkpoint, and their signers (ADR 0037)."""
+        from audit.fund_use import build_fund_use
+
+        if self.chain is None:
+            return None
+        try:
+            registry = self.chain.charity_registry.address
+        except ChainError:
+            return None
+        items = []
+        seen: set[str] = set()
+        for _allocation, disbursement in self.read.funding(donation_id):
+            if disbursement.seq >= tree_size or disbursement.disbursement_id in seen:
+                continue
+            seen.add(disbursement.disbursement_id)
+            entry = store.entry(disbursement.seq)
+            signer, signer_seq = self.views.signer_at(disbursement.charity_id, entry.seq)
+            signer_entry = None if signer is None or signer_seq is None else store.entry(signer_seq)
+            items.append(
+                (
+                    entry,
+                    store.inclusion_proof(entry.seq, tree_size),
+                    signer_entry,
+                    []
+                    if signer_entry is None
+                    else store.inclusion_proof(signer_entry.seq, tree_size),
+                )
+            )
+        return build_fund_use(registry, items)
 
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
         """The log key's signed note of the checkpoint at ``tree_size``, if it was signed,

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from api import models
+from api import models, signing
 from api.anchoring import AnchorSettings, AnchorWorker
 from api.errors import ApiError, ForbiddenError
 from api.evidence import EvidenceStore
@@ -34,9 +34,7 @@ from chain.client import ChainClient
 from chain.errors import ChainError
 from explorer import urls
 from explorer.views import PublicViews, allocation_public
-from ledger.accounting import (
-    AllocationState,
-)
+from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.currencies import special_currency_problem
 from ledger.entries import (
     Entry,
@@ -48,8 +46,9 @@ from ledger.entries import (
     payment_ref_hash,
     registration_key,
     to_hex,
+    validate_body,
 )
-from ledger.errors import EntryError, NotFoundError, StoreError
+from ledger.errors import AccountingError, EntryError, NotFoundError, StoreError
 from ledger.store.journal import (
     AppendRequest,
     AppendResult,
@@ -59,6 +58,7 @@ from ledger.store.journal import (
     Store,
     new_id,
 )
+from ledger.store.projections import load_fifo_candidates
 from ledger.store.sequencer import Sequencer
 
 if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
@@ -90,6 +90,9 @@ def idempotency_key(route: str, principal: Principal, key: str) -> str:
     """Keys are per route and caller: one client's key never collides with another's."""
     return f"{route}|{principal.actor}|{key}"
 
+
+FIFO_PLAN_LIMIT = 1000
+"""Donations a prepare considers for ``allocate: "fifo"`` (a request lists at most 1000)."""
 
 REGISTRATIONS_KEPT = 100_000
 """Charities whose registration time a process keeps in memory (a few MiB at most)."""
@@ -128,7 +131,15 @@ class Services(JournalReads):
 
     def _append(self, requests: Sequence[Request], **options: Any) -> AppendResult:
         at = self.clock() if self.clock is not None else None
-        return self._append_request(AppendRequest(requests, at=at, **options))
+        try:
+            return self._append_request(AppendRequest(requests, at=at, **options))
+        except AccountingError as error:
+            # ADR 0037: a signed request appended again is a replayed signature.
+            signed = any(isinstance(r, Draft) and r.sig is not None for r in requests)
+            refusal = signing.replayed(error) if signed else None
+            if refusal is not None:
+                raise refusal from None
+            raise
 
     def _append_request(self, request: AppendRequest) -> AppendResult:
         if self.sequencer is None:
@@ -234,28 +245,31 @@ class Services(JournalReads):
         key: str | None = None,
     ) -> models.ProjectPublic:
         """Open a project of ``charity_id``."""
+        drafts = self._project_drafts(charity_id, body, principal)
+        drafts = self._signed(charity_id, drafts, body.signed)
+        route = f"POST /charities/{charity_id}/projects"
+        self._append(drafts, **self._idempotency(route, principal, key, body))
+        return self.views.project_view(str(drafts[0].body["project_id"]))
+
+    def _project_drafts(
+        self, charity_id: str, body: models.ProjectCreate, principal: Principal
+    ) -> list[Draft]:
         self.require_charity(principal, charity_id)
         self.accept_currency(body.currency)
         self.charity(charity_id)
-        project_id = new_id("pr")
-        route = f"POST /charities/{charity_id}/projects"
-        self._append(
-            [
-                Draft(
-                    "project.opened",
-                    {
-                        "project_id": project_id,
-                        "charity_id": charity_id,
-                        "title": body.title,
-                        "goal_amount": body.goal_amount,
-                        "currency": body.currency,
-                    },
-                    actor=principal.actor,
-                )
-            ],
-            **self._idempotency(route, principal, key, body),
-        )
-        return self.views.project_view(project_id)
+        return [
+            Draft(
+                "project.opened",
+                {
+                    "project_id": self._new_id("pr", charity_id, body.signed, 0),
+                    "charity_id": charity_id,
+                    "title": body.title,
+                    "goal_amount": body.goal_amount,
+                    "currency": body.currency,
+                },
+                actor=principal.actor,
+            )
+        ]
 
     def _idempotency(
         self, route: str, principal: Principal, key: str | None, body: BaseModel | dict[str, Any]
@@ -432,57 +446,19 @@ class Services(JournalReads):
         self, body: models.DisbursementCreate, principal: Principal, key: str
     ) -> models.DisbursementPublic:
         """Record fund use with its evidence, allocating donations to it as asked."""
-        self.require_charity(principal, body.charity_id)
-        self.accept_currency(body.currency)
-        evidence = []
-        for i, item in enumerate(body.evidence):
-            record = self.evidence.get(from_hex(item.sha256), body.charity_id)
-            # Another charity's file is not this one's evidence (its hash is in the public
-            # journal, and citing it as public would publish it).
-            if record is None:
-                raise ApiError(
-                    422,
-                    "unknown_evidence",
-                    f"evidence[{i}].sha256: the charity uploaded no file with this hash; "
-                    "POST /evidence first",
-                    field=f"evidence[{i}].sha256",
-                )
-            evidence.append(
-                {"sha256": item.sha256, "media_type": record.media_type, "public": item.public}
+        requests, evidence = self._disbursement_requests(body, principal)
+        drafts = [r for r in requests if isinstance(r, Draft)]
+        if len(drafts) == len(requests):
+            requests = list(self._signed(body.charity_id, drafts, body.signed))
+        elif self.signer_of(body.charity_id) is not None:
+            # A signed request never says "fifo": its prepare answer lists the allocations.
+            raise ApiError(
+                422,
+                "signature_required",
+                "allocate: a charity with a registered signer lists its allocations; POST the "
+                "request to /disbursements/prepare, which resolves fifo into the list it signs",
+                field="allocate",
             )
-        disbursement_id = new_id("db")
-        requests: list[Request] = [
-            Draft(
-                "disbursement.made",
-                {
-                    "disbursement_id": disbursement_id,
-                    "charity_id": body.charity_id,
-                    "project_id": body.project_id,
-                    "amount": body.amount,
-                    "currency": body.currency,
-                    "payee": body.payee,
-                    "purpose": body.purpose,
-                    "evidence": evidence,
-                },
-                actor=principal.actor,
-            )
-        ]
-        if body.allocate == "fifo":
-            requests.append(FifoAllocation(disbursement_id, actor=principal.actor))
-        elif body.allocate:
-            requests += [
-                Draft(
-                    "allocation.made",
-                    {
-                        "allocation_id": new_id("al"),
-                        "donation_id": item.donation_id,
-                        "disbursement_id": disbursement_id,
-                        "amount": item.amount,
-                    },
-                    actor=principal.actor,
-                )
-                for item in body.allocate
-            ]
         public = [from_hex(str(e["sha256"])) for e in evidence if e["public"]]
 
         def publish_evidence(connection: Connection, _entries: list[Entry]) -> None:
@@ -506,57 +482,136 @@ class Services(JournalReads):
             raise _disbursement_field(error, fifo=body.allocate == "fifo") from None
         return self.views.disbursement_view(str(result.entries[0].body["disbursement_id"]))
 
-    def allocate(
-        self, body: models.AllocationCreate, principal: Principal, key: str
-    ) -> models.AllocationPublic:
-        disbursement = self.disbursement(body.disbursement_id)
-        self.require_charity(principal, disbursement.charity_id)
-        result = self._append(
-            [
+    def _disbursement_requests(
+        self, body: models.DisbursementCreate, principal: Principal
+    ) -> tuple[list[Request], list[dict[str, Any]]]:
+        self.require_charity(principal, body.charity_id)
+        self.accept_currency(body.currency)
+        evidence = []
+        for i, item in enumerate(body.evidence):
+            record = self.evidence.get(from_hex(item.sha256), body.charity_id)
+            # Another charity's file is not this one's evidence (its hash is in the public
+            # journal, and citing it as public would publish it).
+            if record is None:
+                raise ApiError(
+                    422,
+                    "unknown_evidence",
+                    f"evidence[{i}].sha256: the charity uploaded no file with this hash; "
+                    "POST /evidence first",
+                    field=f"evidence[{i}].sha256",
+                )
+            evidence.append(
+                {"sha256": item.sha256, "media_type": record.media_type, "public": item.public}
+            )
+        disbursement_id = self._new_id("db", body.charity_id, body.signed, 0)
+        requests: list[Request] = [
+            Draft(
+                "disbursement.made",
+                {
+                    "disbursement_id": disbursement_id,
+                    "charity_id": body.charity_id,
+                    "project_id": body.project_id,
+                    "amount": body.amount,
+                    "currency": body.currency,
+                    "payee": body.payee,
+                    "purpose": body.purpose,
+                    "evidence": evidence,
+                },
+                actor=principal.actor,
+            )
+        ]
+        if body.allocate == "fifo":
+            requests.append(FifoAllocation(disbursement_id, actor=principal.actor))
+        elif body.allocate:
+            requests += [
                 Draft(
                     "allocation.made",
                     {
-                        "allocation_id": new_id("al"),
-                        "donation_id": body.donation_id,
-                        "disbursement_id": body.disbursement_id,
-                        "amount": body.amount,
+                        "allocation_id": self._new_id("al", body.charity_id, body.signed, i),
+                        "donation_id": item.donation_id,
+                        "disbursement_id": disbursement_id,
+                        "amount": item.amount,
                     },
                     actor=principal.actor,
                 )
-            ],
-            **self._idempotency("POST /allocations", principal, key, body),
+                for i, item in enumerate(body.allocate)
+            ]
+        return requests, evidence
+
+    def allocate(
+        self, body: models.AllocationCreate, principal: Principal, key: str
+    ) -> models.AllocationPublic:
+        charity_id, drafts = self._allocation_drafts(body, principal)
+        drafts = self._signed(charity_id, drafts, body.signed)
+        result = self._append(
+            drafts, **self._idempotency("POST /allocations", principal, key, body)
         )
         allocation = self.allocation(str(result.entries[0].body["allocation_id"]))
         return allocation_public(allocation)
 
+    def _allocation_drafts(
+        self, body: models.AllocationCreate, principal: Principal
+    ) -> tuple[str, list[Draft]]:
+        disbursement = self.disbursement(body.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        charity_id = disbursement.charity_id
+        return charity_id, [
+            Draft(
+                "allocation.made",
+                {
+                    "allocation_id": self._new_id("al", charity_id, body.signed, 0),
+                    "donation_id": body.donation_id,
+                    "disbursement_id": body.disbursement_id,
+                    "amount": body.amount,
+                },
+                actor=principal.actor,
+            )
+        ]
+
     def reverse_allocation(
         self, allocation_id: str, body: models.Reason, principal: Principal, key: str
     ) -> models.AllocationPublic:
-        allocation = self.allocation(allocation_id)
-        disbursement = self.disbursement(allocation.disbursement_id)
-        self.require_charity(principal, disbursement.charity_id)
+        charity_id, drafts = self._reversal_drafts(allocation_id, body, principal)
+        drafts = self._signed(charity_id, drafts, body.signed)
         self._append(
-            [
-                Draft(
-                    "allocation.reversed",
-                    {"allocation_id": allocation_id, "reason": body.reason},
-                    actor=principal.actor,
-                )
-            ],
+            drafts,
             **self._idempotency(
                 f"POST /allocations/{allocation_id}/reversal", principal, key, body
             ),
         )
         return allocation_public(self.allocation(allocation_id))
 
+    def _reversal_drafts(
+        self, allocation_id: str, body: models.Reason, principal: Principal
+    ) -> tuple[str, list[Draft]]:
+        allocation = self.allocation(allocation_id)
+        disbursement = self.disbursement(allocation.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        return disbursement.charity_id, [
+            Draft(
+                "allocation.reversed",
+                {"allocation_id": allocation_id, "reason": body.reason},
+                actor=principal.actor,
+            )
+        ]
+
     def void_disbursement(
         self, disbursement_id: str, body: models.Reason, principal: Principal, key: str
     ) -> models.DisbursementPublic:
         """Void a disbursement, reversing its live allocations first (ADR 0003)."""
+        charity_id, drafts = self._void_drafts(disbursement_id, body, principal)
+        drafts = self._signed(charity_id, drafts, body.signed)
+        route = f"POST /disbursements/{disbursement_id}/void"
+        self._append(drafts, **self._idempotency(route, principal, key, body))
+        return self.views.disbursement_view(disbursement_id)
+
+    def _void_drafts(
+        self, disbursement_id: str, body: models.Reason, principal: Principal
+    ) -> tuple[str, list[Draft]]:
         disbursement = self.disbursement(disbursement_id)
         self.require_charity(principal, disbursement.charity_id)
         live = self.read.find(AllocationState, disbursement_id=disbursement_id, reversed=False)
-        requests: list[Request] = [
+        drafts = [
             Draft(
                 "allocation.reversed",
                 {"allocation_id": a.allocation_id, "reason": body.reason},
@@ -564,13 +619,202 @@ class Services(JournalReads):
             )
             for a in live
         ]
-        requests.append(
+        drafts.append(
             Draft(
                 "disbursement.voided",
                 {"disbursement_id": disbursement_id, "reason": body.reason},
                 actor=principal.actor,
             )
         )
+        return disbursement.charity_id, drafts
+
+    # -- charity signatures (ADR 0037) ----------------------------------------------------
+
+    def signer_of(self, charity_id: str) -> str | None:
+        """The charity's signer now (its last charity.registered or signer_changed)."""
+        return self.charity(charity_id).signer
+
+    def signing_domain(self) -> tuple[int, str] | None:
+        """The EIP-712 domain's chain id and CharityRegistry, or None without a chain."""
+        if self.chain is None:
+            return None
+        return self.chain.chain_id, self.chain.charity_registry.address.lower()
+
+    @staticmethod
+    def _new_id(prefix: str, charity_id: str, signed: models.Signed | None, index: int) -> str:
+        """A random id, or, for a signed request, the one its nonce derives (ADR 0037)."""
+        if signed is None:
+            return new_id(prefix)
+        return signing.derived_id(prefix, charity_id, signed.nonce, index)
+
+    def _signed(
+        self, charity_id: str, drafts: list[Draft], signed: models.Signed | None
+    ) -> list[Draft]:
+        """The drafts with the charity's signatures checked and attached, or a refusal."""
+        domain = self.signing_domain()
+        return signing.check_signatures(
+            drafts,
+            charity_id,
+            self.signer_of(charity_id),
+            None if signed is None else signed.signatures,
+            chain_id=None if domain is None else domain[0],
+            registry=None if domain is None else domain[1],
+        )
+
+    def prepare(
+        self,
+        route: str,
+        charity_id: str,
+        drafts: list[Draft],
+        request: BaseModel,
+        nonce: str,
+        *,
+        replace: dict[str, Any] | None = None,
+    ) -> models.Prepared:
+        """What the charity signs for a request, and the request to submit with it."""
+        domain = self.signing_domain()
+        if domain is None:
+            raise ApiError(503, "chain_unavailable", "no chain: nothing can be signed for it")
+        # What the ledger would refuse is refused here too: nothing malformed is signed.
+        drafts = [
+            Draft(d.kind, validate_body(d.kind, d.body), actor=d.actor, sig=d.sig) for d in drafts
+        ]
+        body = request.model_dump(mode="json", exclude={"signed"})
+        body.update(replace or {})
+        body["signed"] = {"nonce": nonce, "signatures": []}
+        return models.Prepared(
+            charity_id=charity_id,
+            signer=self.signer_of(charity_id),
+            nonce=nonce,
+            route=route,
+            request=body,
+            typed_data=signing.typed_data_of(
+                drafts, charity_id, chain_id=domain[0], registry=domain[1]
+            ),
+        )
+
+    @staticmethod
+    def _with_nonce(body: Any) -> tuple[Any, str]:
+        nonce = body.signed.nonce if body.signed is not None else signing.new_nonce()
+        return body.model_copy(update={"signed": models.Signed(nonce=nonce)}), nonce
+
+    def prepare_project(
+        self, charity_id: str, body: models.ProjectCreate, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        drafts = self._project_drafts(charity_id, body, principal)
+        route = f"POST /charities/{charity_id}/projects"
+        return self.prepare(route, charity_id, drafts, body, nonce)
+
+    def prepare_disbursement(
+        self, body: models.DisbursementCreate, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        if body.allocate == "fifo":
+            planned = self._plan_fifo(body)
+            body = body.model_copy(update={"allocate": planned})
+        requests, _ = self._disbursement_requests(body, principal)
+        drafts = [r for r in requests if isinstance(r, Draft)]
+        allocate = (
+            None if body.allocate is None else [a.model_dump(mode="json") for a in body.allocate]  # type: ignore[union-attr]
+        )
+        return self.prepare(
+            "POST /disbursements",
+            body.charity_id,
+            drafts,
+            body,
+            nonce,
+            replace={"allocate": allocate},
+        )
+
+    def _plan_fifo(self, body: models.DisbursementCreate) -> list[models.AllocationIn]:
+        """What ``allocate: "fifo"`` would allocate now, as a list (the books as they are)."""
+        disbursement = DisbursementState(
+            disbursement_id="db_planned",
+            charity_id=body.charity_id,
+            project_id=body.project_id,
+            amount=body.amount,
+            currency=body.currency,
+            payee=body.payee,
+            purpose=body.purpose,
+            seq=0,
+        )
+        with self.store.engine.connect() as connection:
+            candidates = load_fifo_candidates(
+                connection, Books(), disbursement, limit=FIFO_PLAN_LIMIT
+            )
+        return [
+            models.AllocationIn(donation_id=donation.donation_id, amount=amount)
+            for donation, amount in plan_fifo(disbursement, candidates)
+        ]
+
+    def prepare_allocation(
+        self, body: models.AllocationCreate, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        charity_id, drafts = self._allocation_drafts(body, principal)
+        return self.prepare("POST /allocations", charity_id, drafts, body, nonce)
+
+    def prepare_reversal(
+        self, allocation_id: str, body: models.Reason, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        charity_id, drafts = self._reversal_drafts(allocation_id, body, principal)
+        route = f"POST /allocations/{allocation_id}/reversal"
+        return self.prepare(route, charity_id, drafts, body, nonce)
+
+    def prepare_void(
+        self, disbursement_id: str, body: models.Reason, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        charity_id, drafts = self._void_drafts(disbursement_id, body, principal)
         route = f"POST /disbursements/{disbursement_id}/void"
-        self._append(requests, **self._idempotency(route, principal, key, body))
-        return self.views.disbursement_view(disbursement_id)
+        return self.prepare(route, charity_id, drafts, body, nonce)
+
+    def _signer_drafts(
+        self, charity_id: str, body: models.SignerChange, principal: Principal
+    ) -> list[Draft]:
+        self.require_charity(principal, charity_id)
+        charity = self.charity(charity_id)
+        previous = charity.seq if charity.signer_seq is None else charity.signer_seq
+        return [
+            Draft(
+                "charity.signer_changed",
+                {
+                    "charity_id": charity_id,
+                    "signer": body.signer,
+                    "previous_seq": previous,
+                    "reason": body.reason,
+                },
+                actor=principal.actor,
+            )
+        ]
+
+    def change_signer(
+        self, charity_id: str, body: models.SignerChange, principal: Principal, key: str | None
+    ) -> models.Recorded:
+        """Replace (or revoke) a charity's signer: signed by the signer it replaces when the
+        charity asks; the platform may do it unsigned (a lost key), and the journal says so."""
+        drafts = self._signer_drafts(charity_id, body, principal)
+        current = self.signer_of(charity_id)
+        if current is not None and (principal.role != "platform" or body.signed is not None):
+            domain = self.signing_domain()
+            drafts = signing.check_signatures(
+                drafts,
+                charity_id,
+                current,
+                None if body.signed is None else body.signed.signatures,
+                chain_id=None if domain is None else domain[0],
+                registry=None if domain is None else domain[1],
+            )
+        route = f"POST /charities/{charity_id}/signer"
+        result = self._append(drafts, **self._idempotency(route, principal, key, body))
+        return models.Recorded(id=charity_id, seqs=[e.seq for e in result.entries])
+
+    def prepare_signer_change(
+        self, charity_id: str, body: models.SignerChange, principal: Principal
+    ) -> models.Prepared:
+        body, nonce = self._with_nonce(body)
+        drafts = self._signer_drafts(charity_id, body, principal)
+        route = f"POST /charities/{charity_id}/signer"
+        return self.prepare(route, charity_id, drafts, body, nonce)

@@ -23,6 +23,8 @@ from audit.onchain import (
     registered_charity_ids,
 )
 from audit.report import AuditReport, Balance, CharitySummary, Check, Problem, RegistryRecord
+from audit.signatures import SignatureTap, check_signatures
+from chain.errors import ChainError
 from chain.node import Finality
 from chain.reader import ChainReader
 from ledger.entries import to_hex
@@ -101,7 +103,10 @@ def run_audit(
             )
         )
     checkpoints = read_checkpoints(client, pinned)
-    findings = verify_journal(lines, checkpoints, earlier=earlier, fast=fast, progress=progress)
+    tap = SignatureTap()  # ADR 0037: watches the lines on their way, reads nothing twice
+    findings = verify_journal(
+        tap.tap(lines), checkpoints, earlier=earlier, fast=fast, progress=progress
+    )
 
     checks = [contract_check, *findings.checks]
     if findings.size and not findings.checkpoints:
@@ -113,6 +118,7 @@ def run_audit(
         registry_check, records = _check_registry(client, registry, pinned, findings, notes)
         checks.append(registry_check)
         registry_address = client.charity_registry.address
+        checks.append(_check_signatures(client, tap, pinned, findings, notes))
     else:
         checks.append(
             Check(
@@ -120,6 +126,14 @@ def run_audit(
                 "every registered charity is on chain with its entry's leaf hash",
                 status="skip",
                 summary="not checked: pass --registry ADDRESS",
+            )
+        )
+        checks.append(
+            Check(
+                "signatures",
+                "every fund use of a charity with a signer is signed by the signer of its time",
+                status="skip",
+                summary="not checked: the signer history is read from --registry ADDRESS",
             )
         )
     by_charity, totals = balances(findings.books)
@@ -186,6 +200,27 @@ def _summary(
     )
 
 
+def _check_signatures(
+    client: ChainReader, tap: SignatureTap, block: int, findings: JournalFindings, notes: list[str]
+) -> Check:
+    """The ``signatures`` check (ADR 0037): the signer history read from the chain."""
+    try:
+        history = client.signer_history(block)
+    except ChainError as error:
+        check = Check("signatures", "every fund use of a charity with a signer is signed")
+        check.add(Problem("signatures", f"the signer history could not be read: {error}"))
+        return check
+    check, _signed = check_signatures(
+        tap,
+        history,
+        chain_id=client.chain_id,
+        registry=client.charity_registry.address,
+        anchored=max((c.tree_size for c in findings.checkpoints), default=0),
+        notes=notes,
+    )
+    return check
+
+
 def _check_registry(
     client: ChainReader,
     address: str,
@@ -228,7 +263,10 @@ def _check_registry(
             continue
         metadata_matches = on_chain.metadata_hash == charity.leaf_hash
         signer_on_chain = None if on_chain.signer is None else on_chain.signer.lower()
-        signer_matches = signer_on_chain == charity.signer
+        # The signer now: a charity.signer_changed replaces the registered one (ADR 0037).
+        books_charity = findings.books.charities.get(charity.charity_id)
+        signer_now = charity.signer if books_charity is None else books_charity.signer
+        signer_matches = signer_on_chain == signer_now
         records[charity.charity_id] = RegistryRecord(
             registered=True,
             metadata_matches=metadata_matches,
@@ -250,7 +288,7 @@ def _check_registry(
                 Problem(
                     "registry",
                     f"charity {charity.charity_id} has signer {signer_on_chain} on chain, "
-                    f"{charity.signer} in its entry",
+                    f"{signer_now} in the journal",
                     seq=charity.seq,
                 )
             )

@@ -59,7 +59,7 @@ from ledger.tlog_policy import Policy
 
 FORMAT = "shanlian-proof/v1"
 _KEYS = ("format", "entry", "leaf_hash", "checkpoint", "inclusion_proof", "anchor")
-_OPTIONAL_KEYS = ("checkpoint_note",)
+_OPTIONAL_KEYS = ("checkpoint_note", "fund_use")
 _CHECKPOINT_KEYS = ("index", "tree_size", "root_hash")
 _ANCHOR_KEYS = ("chain_id", "contract", "tx_hash", "block_number")
 
@@ -108,6 +108,8 @@ class ProofBundle:
     tx_hash: bytes
     block_number: int
     checkpoint_note: str | None = None
+    fund_use: Mapping[str, Any] | None = None
+    """The donation's disbursements and their signers (ADR 0037, ``audit.fund_use``)."""
 
     @property
     def seq(self) -> int:
@@ -130,6 +132,7 @@ def build_bundle(
     tx_hash: bytes,
     block_number: int,
     checkpoint_note: str | None = None,
+    fund_use: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The proof bundle of ``entry`` against an anchored checkpoint, as JSON.
 
@@ -182,6 +185,8 @@ def build_bundle(
     }
     if checkpoint_note is not None:
         bundle["checkpoint_note"] = checkpoint_note
+    if fund_use is not None:
+        bundle["fund_use"] = dict(fund_use)  # ADR 0037 (audit.fund_use)
     return bundle
 
 
@@ -250,6 +255,7 @@ def parse_bundle(document: Any) -> ProofBundle:
         tx_hash=_hash(anchor["tx_hash"], "anchor.tx_hash"),
         block_number=_integer(anchor["block_number"], "anchor.block_number", 0),
         checkpoint_note=note,
+        fund_use=top.get("fund_use"),
     )
 
 

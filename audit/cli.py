@@ -22,6 +22,7 @@ from audit.auditor import run_audit
 from audit.bundle import Step, parse_bundle, verify_bundle_offline, verify_bundle_on_chain
 from audit.errors import AuditError, BundleError
 from audit.export import Export, is_url
+from audit.fund_use import verify_fund_use
 from audit.html import render_html
 from audit.onchain import connect_reader, redact_url
 from audit.scanner import SCANNER_PROBLEM
@@ -163,6 +164,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for step in verify_bundle_on_chain(
             bundle, client, contract=args.contract, call_contract=not args.no_contract_call
         ):
+            _show(step, out)
+            steps.append(step)
+        # ADR 0037: the donation's disbursements, and who signed each, against the chain.
+        for step in verify_fund_use(bundle, client, registry=args.registry):
             _show(step, out)
             steps.append(step)
     except BundleError as error:
@@ -351,6 +356,13 @@ def add_commands(commands: Any) -> None:
         "--no-contract-call",
         action="store_true",
         help="skip the contract's own verifyInclusion eth_call",
+    )
+    verify.add_argument(
+        "--registry",
+        type=_address,
+        metavar="ADDRESS",
+        help="the CharityRegistry you trust: who signed the donation's disbursements is "
+        "read from it (default: the bundle's, whose code must be the published build)",
     )
     verify.set_defaults(func=cmd_verify)
     disclosure.add_command(commands)  # audit-report (ADR 0039)

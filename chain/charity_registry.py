@@ -82,6 +82,40 @@ def register_function(
     )
 
 
+def change_signer_function(
+    contract: Contract, charity_id: str, signer: str | None, entry_hash: bytes
+) -> ContractFunction:
+    """``changeSigner(id, signer, entry_hash)`` (ADR 0037), its arguments checked.
+
+    Raises:
+        ValueError: an id, address or hash out of shape.
+    """
+    check_hash("entry hash", entry_hash)
+    return contract.functions.changeSigner(
+        encode_charity_id(charity_id),
+        checksum_address(signer) if signer else ZERO_ADDRESS,
+        bytes(entry_hash),
+    )
+
+
+@dataclass(frozen=True)
+class SignerRecord:
+    """One step of a charity's signer history on chain (ADR 0037).
+
+    Attributes:
+        charity_id: the journal's id.
+        signer: the signer from then on (lowercase), or None.
+        entry_hash: the leaf hash of the journal entry that set it (``charity.registered``
+            or ``charity.signer_changed``).
+        block_number: the block whose event recorded it.
+    """
+
+    charity_id: str
+    signer: str | None
+    entry_hash: bytes
+    block_number: int
+
+
 def revoke_function(contract: Contract, charity_id: str) -> ContractFunction:
     """``revokeCharity(id)``.
 
@@ -113,6 +147,44 @@ class CharityRegistryReads(Node):
             registered_at=int(registered_at),
             revoked_at=int(revoked_at) or None,
         )
+
+    def signer_history(self, block: BlockIdentifier = "latest") -> list[SignerRecord]:
+        """Every signer every charity had up to ``block``: its ``CharityRegistered`` and
+        ``CharitySignerChanged`` events, in chain order (ADR 0037).
+
+        Raises:
+            ChainError: the node fails or refuses ``eth_getLogs``.
+        """
+        events = self.charity_registry.events
+        records: list[tuple[int, int, SignerRecord]] = []
+        with self._calling("reading the charities' signer history"):
+            try:
+                registered = events.CharityRegistered().get_logs(from_block=0, to_block=block)
+                changed = events.CharitySignerChanged().get_logs(from_block=0, to_block=block)
+            except (Web3Exception, ValueError) as exc:
+                raise ChainError(f"reading the signer history: {exc}") from exc
+        for log, hash_name in [(log, "metadataHash") for log in registered] + [
+            (log, "entryHash") for log in changed
+        ]:
+            try:
+                charity_id = decode_charity_id(bytes(log["args"]["charityId"]))
+            except UnicodeDecodeError:
+                continue
+            signer = str(log["args"]["signer"]).lower()
+            records.append(
+                (
+                    int(log["blockNumber"]),
+                    int(log["logIndex"]),
+                    SignerRecord(
+                        charity_id=charity_id,
+                        signer=None if int(signer, 16) == 0 else signer,
+                        entry_hash=bytes(log["args"][hash_name]),
+                        block_number=int(log["blockNumber"]),
+                    ),
+                )
+            )
+        records.sort(key=lambda item: (item[0], item[1]))
+        return [record for _block, _index, record in records]
 
     def is_charity_active(self, charity_id: str) -> bool:
         """Whether a charity is registered and not revoked."""

@@ -30,6 +30,7 @@ from chain.artifacts import Artifact
 from chain.charity_registry import (
     REGISTRAR_ROLE,
     Charity,
+    change_signer_function,
     decode_charity_id,
     encode_charity_id,
     register_function,
@@ -737,3 +738,18 @@ class ChainClient(ChainReader):
         """
         function = revoke_function(self.charity_registry, charity_id)
         return self._sent(function, f"revoking charity {charity_id}")
+
+    def change_signer(self, charity_id: str, signer: str | None, entry_hash: bytes) -> TxOutcome:
+        """Record a charity's new signer (ADR 0037), and wait until final.
+
+        Args:
+            charity_id: the journal's id.
+            signer: the new signer, or None (it signs nothing from now on).
+            entry_hash: the leaf hash of its ``charity.signer_changed`` entry.
+
+        Raises:
+            CharityRegistryUnknownCharityError: never registered.
+            AccessControlUnauthorizedAccountError: the signer lacks ``REGISTRAR_ROLE``.
+        """
+        function = change_signer_function(self.charity_registry, charity_id, signer, entry_hash)
+        return self._sent(function, f"changing the signer of charity {charity_id}")

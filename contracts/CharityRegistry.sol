@@ -58,6 +58,20 @@ contract CharityRegistry is ICharityRegistry, AccessControl {
     }
 
     /// @inheritdoc ICharityRegistry
+    function changeSigner(bytes32 charityId, address signer, bytes32 entryHash)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        Charity storage charity = _charities[charityId];
+        if (charity.registeredAt == 0) {
+            revert CharityRegistryUnknownCharity(charityId);
+        }
+        address previousSigner = charity.signer;
+        charity.signer = signer;
+        emit CharitySignerChanged(charityId, previousSigner, signer, entryHash);
+    }
+
+    /// @inheritdoc ICharityRegistry
     function charityOf(bytes32 charityId) external view returns (Charity memory) {
         Charity memory charity = _charities[charityId];
         if (charity.registeredAt == 0) {

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
+from chain.typed_data import types_of
 from explorer import caching, diagram, formatting, history, i18n, urls, verifier
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
@@ -367,6 +368,8 @@ def _verify_messages(explorer: Explorer, request: Request) -> dict[str, Any]:
     return {
         "verify_messages": {k: translate(text) for k, text in verifier.MESSAGES.items()},
         "keep_messages": history.keep_messages(translate),
+        # ADR 0037: the browser builds the typed data of a disbursement from its entry.
+        "signed_types": types_of("disbursement.made"),
     }
 
 

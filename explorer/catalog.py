@@ -267,6 +267,30 @@ ZH_CN: dict[str, str] = {
     "Disbursement voided": "支出作废",
     "Donation allocated": "捐款分配",
     "Allocation reversed": "分配撤回",
+    # -- charity signatures (ADR 0037) -----------------------------------------------------
+    "Charity signer changed": "慈善组织更换签名密钥",
+    "Charity's signature": "组织签名",
+    "Signed by the charity's key %(signer)s, registered by entry #%(seq)s.": (
+        "由该慈善组织的密钥 %(signer)s 签名，该密钥由记录 #%(seq)s 登记。"
+    ),
+    "Not signed by the charity: it had no signing key then (an older entry, or one the "
+    "platform made).": "未经该慈善组织签名：当时它尚未登记签名密钥（较早的记录，或由平台代为记录）。",
+    "Not signed, although the charity signs its fund use with %(signer)s: the charity did "
+    "not make this entry.": "未签名，但该慈善组织用密钥 %(signer)s 签署其资金使用：这条记录不是它做的。",
+    "The signature is not by the charity's key %(signer)s over this entry.": (
+        "这个签名并非该慈善组织的密钥 %(signer)s 对这条记录所做。"
+    ),
+    "Signed with %(signer)s; this server has no chain to check the signature against.": (
+        "由 %(signer)s 签名；本服务器未连接区块链，无法核对签名。"
+    ),
+    "Check who signed the disbursements this donation paid for": "核对这笔捐款所资助支出的签名者",
+    "Disbursement {id} (entry #{seq}): signed by the charity's key {signer}, registered on "
+    "chain at block {block}": "支出 {id}（记录 #{seq}）：由该慈善组织的密钥 {signer} 签名，该密钥在区块 {block} 登记上链",
+    "Disbursement {id} (entry #{seq}): not signed by the charity (it had no signing key then: "
+    "an older entry, or one the platform made)": (
+        "支出 {id}（记录 #{seq}）：未经该慈善组织签名（当时它尚未登记签名密钥：较早的记录，或由平台代为记录）"
+    ),
+    "Disbursement {id}: {detail}": "支出 {id}：{detail}",
     "Charity": "慈善组织",
     "Project": "项目",
     "Allocation": "分配",

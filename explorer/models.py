@@ -68,6 +68,20 @@ class EvidencePublic(BaseModel):
     url: str | None = Field(description="download link; null for evidence shown to auditors only")
 
 
+class SignaturePublic(BaseModel):
+    """Whether the charity signed an entry of its fund use (ADR 0037), as the explorer checked.
+
+    ``signed``: by the charity's signer of the time; ``unsigned``: the charity had no
+    signer then (an older entry, or one the platform made); ``missing``: it had one but
+    the entry carries no signature; ``invalid``: the signature is not by that key over
+    this entry; ``unchecked``: signed, but no chain is configured to check it against.
+    """
+
+    status: Literal["signed", "unsigned", "missing", "invalid", "unchecked"]
+    signer: str | None = Field(description="the charity's signer at the entry's seq")
+    signer_seq: int | None = Field(description="the entry that registered that signer")
+
+
 class DisbursementSummary(BaseModel):
     id: str
     seq: int
@@ -78,6 +92,7 @@ class DisbursementSummary(BaseModel):
     currency: str
     voided: bool
     evidence: list[EvidencePublic]
+    signature: SignaturePublic | None = None  # ADR 0037
 
 
 class Funding(BaseModel):
@@ -166,6 +181,7 @@ class DisbursementPublic(BaseModel):
     evidence: list[EvidencePublic]
     allocations: list[AllocationPublic]
     timeline: list[EntryRef]
+    signature: SignaturePublic | None = None  # ADR 0037
 
 
 class CheckpointsPublic(BaseModel):
@@ -361,6 +377,9 @@ class EntryPage(BaseModel):
     refs: list[Ref] = Field(description="what the entry names")
     previous: int | None
     next: int | None
+    signature: SignaturePublic | None = Field(
+        default=None, description="fund use: whether the charity signed it (ADR 0037)"
+    )
 
 
 SearchKind = Literal[

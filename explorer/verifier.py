@@ -46,6 +46,13 @@ MESSAGES: dict[str, str] = {
     "step_anchor": "Read the checkpoint from the contract",
     "step_anchor_ok": "Contract {contract} holds checkpoint #{index}: {size} entries, root {root}",
     "step_anchor_bad": "The contract has no checkpoint #{index} as in the bundle: {detail}",
+    # ADR 0037: who signed the donation's disbursements
+    "step_fund_use": "Check who signed the disbursements this donation paid for",
+    "step_fund_use_signed": "Disbursement {id} (entry #{seq}): signed by the charity's key "
+    "{signer}, registered on chain at block {block}",
+    "step_fund_use_unsigned": "Disbursement {id} (entry #{seq}): not signed by the charity (it "
+    "had no signing key then: an older entry, or one the platform made)",
+    "step_fund_use_bad": "Disbursement {id}: {detail}",
     "step_receipt": "Check your receipt code",
     "step_receipt_ok": "This is your donation: your receipt code matches it.",
     "step_receipt_bad": "The receipt code in this link does not match this donation.",

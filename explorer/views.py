@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chain.typed_data import SignatureError, recover_signer, typed_data
 from explorer import listings, models, urls
 from explorer.flows import fund_flows
 from explorer.listings import from_state
@@ -26,7 +27,14 @@ from ledger.accounting import (
     DonationState,
     ProjectState,
 )
-from ledger.entries import HASH, Entry, format_at, id_spellings, to_hex
+from ledger.entries import (
+    CHARITY_SIGNED_KINDS,
+    HASH,
+    Entry,
+    format_at,
+    id_spellings,
+    to_hex,
+)
 from ledger.errors import LedgerError, NotFoundError
 from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
 from ledger.store.engine import make_engine
@@ -71,6 +79,9 @@ class PublicViews:
     public_url: str
     anchor_interval_s: float | None = None
     lasting_chain: bool = False
+    signing_domain: tuple[int, str] | None = None
+    """The EIP-712 domain's chain id and CharityRegistry, to check charity signatures
+    (ADR 0037); None: no chain, signatures are shown unchecked."""
 
     @property
     def checkpoints(self) -> CheckpointLog:
@@ -101,6 +112,7 @@ class PublicViews:
             public_url=self.public_url,
             anchor_interval_s=self.anchor_interval_s,
             lasting_chain=self.lasting_chain,
+            signing_domain=self.signing_domain,
         )
 
     def _balances(
@@ -148,6 +160,53 @@ class PublicViews:
             disbursement,
             at=entry.at,
             evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
+            signature=self.signature(entry, disbursement.charity_id),
+        )
+
+    # -- charity signatures (ADR 0037) ------------------------------------------------------
+
+    def signer_at(self, charity_id: str, seq: int) -> tuple[str | None, int | None]:
+        """The charity's signer when entry ``seq`` was appended, and the entry that set it.
+
+        Walks back from the charity's last signer change through ``previous_seq``: a few
+        reads for a few rotations, none for a charity that never rotated.
+        """
+        charity = self.read.charity(charity_id)
+        step = charity.seq if charity.signer_seq is None else charity.signer_seq
+        while step > seq and step != charity.seq:
+            step = int(str(self.store.entry(step).body["previous_seq"]))
+        if step > seq:
+            return None, None
+        signer = self.store.entry(step).body["signer"]
+        return (None if signer is None else str(signer)), step
+
+    def signature(self, entry: Entry, charity_id: str) -> models.SignaturePublic:
+        """Whether the charity signed ``entry`` with its signer of the time, checked here."""
+        signer, signer_seq = self.signer_at(charity_id, entry.seq)
+        if signer is None:
+            status = "unsigned" if entry.sig is None else "invalid"
+        elif entry.sig is None:
+            status = "missing"
+        elif self.signing_domain is None:
+            status = "unchecked"
+        else:
+            chain_id, registry = self.signing_domain
+            try:
+                typed = typed_data(
+                    entry.kind,
+                    entry.body,
+                    charity_id=charity_id,
+                    chain_id=chain_id,
+                    registry=registry,
+                )
+                by = recover_signer(typed, entry.sig)
+            except (SignatureError, ValueError):
+                by = None
+            status = "signed" if by == signer else "invalid"
+        return models.SignaturePublic(
+            status=status,  # type: ignore[arg-type]
+            signer=signer,
+            signer_seq=signer_seq,
         )
 
     def donation_view(self, donation_id: str) -> models.DonationPublic:
@@ -208,6 +267,7 @@ class PublicViews:
                 models.EntryRef(seq=e.seq, kind=e.kind, at=e.at)
                 for e in self.store.entries_about(disbursement_id)
             ],
+            signature=self.signature(entry, disbursement.charity_id),
         )
 
     def next_anchor_due(self) -> datetime | None:
@@ -449,6 +509,7 @@ class PublicViews:
             refs=refs,
             previous=seq - 1 if seq > 0 else None,
             next=seq + 1 if seq + 1 < size else None,
+            signature=self._entry_signature(seq, row.kind),
         )
 
     def settled(self, checkpoint: models.CheckpointPublic | None) -> bool:
@@ -464,6 +525,25 @@ class PublicViews:
         """Whether an entry's page can never change: its checkpoint is settled and the
         entry after it exists (the page links to it)."""
         return page.next is not None and self.settled(page.checkpoint)
+
+    def _entry_signature(self, seq: int, kind: str) -> models.SignaturePublic | None:
+        """The charity's signature of a fund-use entry (ADR 0037); None for other kinds."""
+        if kind not in CHARITY_SIGNED_KINDS:
+            return None
+        try:
+            entry = self.store.entry(seq)
+            body = entry.body
+            if "charity_id" in body:
+                charity_id = str(body["charity_id"])
+            else:
+                disbursement_id = body.get("disbursement_id")
+                if disbursement_id is None:
+                    allocation = self.read.allocation(str(body["allocation_id"]))
+                    disbursement_id = allocation.disbursement_id
+                charity_id = self.read.disbursement(str(disbursement_id)).charity_id
+            return self.signature(entry, charity_id)
+        except (LedgerError, KeyError, ValueError):
+            return None  # an entry that no longer parses: the page shows it as stored
 
     def search_page(self, q: str) -> models.SearchPage:
         """What a search box query names, exactly, or by name.

@@ -27,6 +27,9 @@ class CharityState:
     registration_no: str
     signer: str | None
     seq: int
+    signer_seq: int | None = None
+    """The seq of the entry that set ``signer``: None for its ``charity.registered`` (``seq``),
+    else its last ``charity.signer_changed`` (ADR 0037)."""
 
 
 @dataclass(slots=True)
@@ -537,6 +540,22 @@ class Books:
                 "body.period", "a final report is for a project that is closed; close it first"
             )
 
+    # -- charity signatures (ADR 0037) ----------------------------------------------------
+
+    def _charity_signer_changed(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        charity = self._charity(body["charity_id"])
+        self._require_actor(actor, charity_id=charity.charity_id)
+        current = charity.seq if charity.signer_seq is None else charity.signer_seq
+        if body["previous_seq"] != current:
+            raise AccountingError(
+                "body.previous_seq",
+                f"the signer of charity {charity.charity_id!r} was last set by entry "
+                f"{current}, not {body['previous_seq']}",
+            )
+        charity.signer = body["signer"]
+        charity.signer_seq = seq
+        self._touch(charity)
+
 
 Rule = Callable[[Books, int, str, Mapping[str, Any]], None]
 """How one kind of entry changes the books: ``rule(books, seq, actor, body)``; raises
@@ -552,6 +571,7 @@ RULES: Mapping[str, Rule] = {
     "allocation.reversed": Books._allocation_reversed,
     "project.closed": Books._project_closed,
     "report.published": Books._report_published,
+    "charity.signer_changed": Books._charity_signer_changed,
 }
 """The rule of each kind of entry (``Books.apply`` dispatches through it); a test holds it
 to ``ledger.entries.BODIES``, so a kind cannot be added without its rule (ADR 0027)."""

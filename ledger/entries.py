@@ -348,6 +348,34 @@ class ReportPublished(Body):
 
 
 # -- End of disclosure ---------------------------------------------------------------------
+# -- charity signatures (ADR 0037) ------------------------------------------------------------
+
+
+class CharitySignerChanged(Body):
+    """A charity's signing key replaced (or revoked, ``signer`` null) from this entry on.
+
+    ``previous_seq`` is the seq of the entry that set the signer being replaced (its
+    ``charity.registered`` or its last ``charity.signer_changed``): the rule holds it to
+    the books, so a signed change cannot be replayed once the signer has changed again.
+    """
+
+    label = "Charity signer changed"
+
+    charity_id: CharityId
+    signer: Address | None
+    previous_seq: Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+    reason: Reason
+
+
+CHARITY_SIGNED_KINDS = (
+    "project.opened",
+    "disbursement.made",
+    "disbursement.voided",
+    "allocation.made",
+    "allocation.reversed",
+)
+"""Fund use a charity signs (ADR 0037): once it has a signer, each entry of these kinds
+about it carries ``sig``, the signer's EIP-712 signature (``chain.typed_data``)."""
 
 
 Kind = Literal[
@@ -361,6 +389,7 @@ Kind = Literal[
     "allocation.reversed",
     "project.closed",
     "report.published",
+    "charity.signer_changed",
 ]
 
 """The kinds of entry (v1); ``KINDS`` lists them in the same order."""
@@ -376,6 +405,7 @@ BODIES: Mapping[str, type[Body]] = {
     "allocation.reversed": AllocationReversed,
     "project.closed": ProjectClosed,
     "report.published": ReportPublished,
+    "charity.signer_changed": CharitySignerChanged,
 }
 """Each kind's body model. Adding a kind: its body here, its rule in ``ledger.accounting.RULES``
 and, if it keeps state of its own, a projection table and a migration (ADR 0027)."""

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import make_url
 
 from api.anchoring import AnchorError
-from api.cli import anchor, bench, demo, evidence, journal, keys, receipt, serve, witnesses
+from api.cli import anchor, bench, charity, demo, evidence, journal, keys, receipt, serve, witnesses
 from api.cli.runtime import _missing_database
 from api.cli.usage import DATABASE_NOTE, HelpFormatter, _examples, _use_formatter
 from api.settings import ProductionSettingsError, describe_settings_error, get_settings
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_commands(commands)
     witnesses.add_commands(commands)
     audit_cli.add_commands(commands)  # audit, verify
+    charity.add_commands(commands)  # keygen, sign (ADR 0037)
     _use_formatter(parser)
     return parser
 

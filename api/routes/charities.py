@@ -74,3 +74,36 @@ def rotate_charity_key(
 def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
     """A project and its balances."""
     return services.views.project_view(project_id)
+
+
+# -- charity signatures (ADR 0037) -----------------------------------------------------------
+
+
+@router.post("/charities/{charity_id}/projects/prepare", responses=ERRORS, tags=["charities"])
+def prepare_project(
+    charity_id: str, body: models.ProjectCreate, services: ServicesDep, principal: CharityInPath
+) -> models.Prepared:
+    """The EIP-712 typed data a charity signs to open a project (nothing is stored)."""
+    return services.prepare_project(charity_id, body, principal)
+
+
+@router.post(
+    "/charities/{charity_id}/signer", status_code=201, responses=ERRORS, tags=["charities"]
+)
+def change_signer(
+    charity_id: str,
+    body: models.SignerChange,
+    services: ServicesDep,
+    principal: CharityInPath,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> models.Recorded:
+    """Rotate (or revoke, signer null) a charity's signing key, signed by the one it replaces."""
+    return services.change_signer(charity_id, body, principal, idempotency_key)
+
+
+@router.post("/charities/{charity_id}/signer/prepare", responses=ERRORS, tags=["charities"])
+def prepare_signer_change(
+    charity_id: str, body: models.SignerChange, services: ServicesDep, principal: CharityInPath
+) -> models.Prepared:
+    """The EIP-712 typed data the current signer signs to rotate the key (nothing is stored)."""
+    return services.prepare_signer_change(charity_id, body, principal)

@@ -84,3 +84,41 @@ def reverse_allocation(
 ) -> models.AllocationPublic:
     """Reverse an allocation: the money is the donation's again."""
     return services.reverse_allocation(allocation_id, body, principal, idempotency_key)
+
+
+# -- charity signatures (ADR 0037): what the charity signs for each request ------------------
+
+
+@router.post("/disbursements/prepare", responses=ERRORS, tags=["fund use"])
+def prepare_disbursement(
+    body: models.DisbursementCreate, services: ServicesDep, principal: CharityOrPlatform
+) -> models.Prepared:
+    """The EIP-712 typed data a charity signs for a disbursement (nothing is stored)."""
+    return services.prepare_disbursement(body, principal)
+
+
+@router.post("/disbursements/{disbursement_id}/void/prepare", responses=ERRORS, tags=["fund use"])
+def prepare_void(
+    disbursement_id: str,
+    body: models.Reason,
+    services: ServicesDep,
+    principal: DisbursementOwner,
+) -> models.Prepared:
+    """The EIP-712 typed data a charity signs to void a disbursement (nothing is stored)."""
+    return services.prepare_void(disbursement_id, body, principal)
+
+
+@router.post("/allocations/prepare", responses=ERRORS, tags=["fund use"])
+def prepare_allocation(
+    body: models.AllocationCreate, services: ServicesDep, principal: CharityOrPlatform
+) -> models.Prepared:
+    """The EIP-712 typed data a charity signs for an allocation (nothing is stored)."""
+    return services.prepare_allocation(body, principal)
+
+
+@router.post("/allocations/{allocation_id}/reversal/prepare", responses=ERRORS, tags=["fund use"])
+def prepare_reversal(
+    allocation_id: str, body: models.Reason, services: ServicesDep, principal: AllocationOwner
+) -> models.Prepared:
+    """The EIP-712 typed data a charity signs to reverse an allocation (nothing is stored)."""
+    return services.prepare_reversal(allocation_id, body, principal)

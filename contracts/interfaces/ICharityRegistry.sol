@@ -8,7 +8,7 @@ pragma solidity 0.8.37;
 interface ICharityRegistry {
     /**
      * @notice A registered charity.
-     * @param signer the address whose EIP-191 signatures the charity's entries carry (zero: none).
+     * @param signer the address whose EIP-712 signatures the charity's entries carry (zero: none).
      * @param registeredAt block timestamp of the registration.
      * @param revokedAt block timestamp of the revocation, zero while the charity is active.
      * @param metadataHash SHA-256 of the charity's canonical `charity.registered` journal entry.
@@ -39,6 +39,15 @@ interface ICharityRegistry {
     event CharityRevoked(bytes32 indexed charityId);
 
     /**
+     * @dev Emitted when the signer of `charityId` changed from `previousSigner` to `signer`
+     * (zero: none from now on), as its journal entry `entryHash` (the leaf hash of its
+     * `charity.signer_changed` entry) says.
+     */
+    event CharitySignerChanged(
+        bytes32 indexed charityId, address indexed previousSigner, address indexed signer, bytes32 entryHash
+    );
+
+    /**
      * @notice Registers the charity `charityId`.
      *
      * Requirements:
@@ -61,6 +70,20 @@ interface ICharityRegistry {
      * Emits a {CharityRevoked} event.
      */
     function revokeCharity(bytes32 charityId) external;
+
+    /**
+     * @notice Records that the charity `charityId` signs with `signer` from the journal entry
+     * `entryHash` on (zero: it signs nothing from then on). The signers before stay in the
+     * events, so that every entry is checked against the signer of its time.
+     *
+     * Requirements:
+     *
+     * - the caller must have `REGISTRAR_ROLE`.
+     * - `charityId` must be registered.
+     *
+     * Emits a {CharitySignerChanged} event.
+     */
+    function changeSigner(bytes32 charityId, address signer, bytes32 entryHash) external;
 
     /**
      * @notice The charity `charityId`.

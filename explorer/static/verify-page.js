@@ -110,6 +110,7 @@
           rpcUrl: rpcInput.value.trim() || null,
           secret: secret,
           messages: messages,
+          signedTypes: JSON.parse(document.getElementById("verify-signed-types").textContent),
         },
         report
       ).then(function (outcome) {

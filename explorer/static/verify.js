@@ -406,6 +406,7 @@
         return checkEntry().then(checkLeaf).then(checkInclusion).then(checkSignature)
           .then(function () { return chainView().then(checkCosignatures); })
           .then(checkChain)
+          .then(checkFundUse)
           .then(checkReceipt)
           .then(function () {
             return state.failed ? "fail" : "pass";
@@ -587,6 +588,133 @@
         .catch(function (error) {
           fail("anchor", "step_anchor_bad", { index: cp.index, detail: error.message });
         });
+    }
+
+    /* ADR 0037: each disbursement the donation paid for is in the anchored tree, and its
+     * signature is by the charity's key that the CharityRegistry holds on chain (its
+     * CharityRegistered or CharitySignerChanged event, under the leaf hash of the journal
+     * entry that set it). The typed data is built here from the entry itself. */
+    function checkFundUse() {
+      var fundUse = bundle.fund_use;
+      var eip712 = root.ShanlianEip712;
+      if (!fundUse || !fundUse.items || !fundUse.items.length || !eip712 || !options.signedTypes) {
+        return Promise.resolve();
+      }
+      return endpoint().then(function (where) {
+        return fetchRegistry().then(function (registry) {
+          var chain = Promise.resolve();
+          fundUse.items.forEach(function (item, i) {
+            chain = chain.then(function () {
+              return checkDisbursement(where, registry || fundUse.charity_registry, item, i);
+            });
+          });
+          return chain;
+        });
+      }).catch(function (error) {
+        fail("fund_use", "rpc_error", { detail: error.message });
+      });
+    }
+
+    function fetchRegistry() {
+      if (!options.chainUrl) return Promise.resolve(null);
+      return fetch(options.chainUrl, { headers: { Accept: "application/json" }, credentials: "omit" })
+        .then(function (response) { return response.ok ? response.json() : {}; })
+        .then(function (chain) { return chain.charity_registry || null; }, function () { return null; });
+    }
+
+    function included(entry, proof) {
+      return leafHash(entry).then(function (digest) {
+        return rootFromInclusionProof(entry.seq, cp.tree_size, digest, proof.map(function (h) {
+          return fromHex(h, 32);
+        })).then(function (computed) {
+          if (toHex(computed) !== String(cp.root_hash).toLowerCase()) throw new Error("entry #" + entry.seq + " is not in the anchored tree");
+          return toHex(digest);
+        });
+      });
+    }
+
+    function messageOf(types, primary, body, charityId) {
+      var message = {};
+      types[primary].forEach(function (field) {
+        var value = field.name === "charity_id" ? charityId : body[field.name];
+        if (field.type === "string" && value === null) value = "";
+        if (field.type === "address" && value === null) value = "0x0000000000000000000000000000000000000000";
+        if (/\[\]$/.test(field.type)) {
+          var inner = field.type.slice(0, -2);
+          value = value.map(function (item) { return messageOf(types, inner, item, charityId); });
+        }
+        message[field.name] = value;
+      });
+      return message;
+    }
+
+    function checkDisbursement(where, registry, item, i) {
+      var entry = item.entry || {};
+      var body = entry.body || {};
+      var step = "fund_use_" + i;
+      var id = body.disbursement_id;
+      report(step, "running", m.step_fund_use);
+      return included(entry, item.inclusion_proof || []).then(function () {
+        if (!entry.sig) {
+          report(step, "pass", format(m.step_fund_use_unsigned, { id: id, seq: entry.seq }));
+          return;
+        }
+        var signerEntry = item.signer_entry;
+        if (!signerEntry || !signerEntry.body || signerEntry.body.charity_id !== body.charity_id || !(signerEntry.seq < entry.seq)) {
+          throw new Error("the bundle names no signer of the charity before this entry");
+        }
+        var signer = String(signerEntry.body.signer).toLowerCase();
+        return included(signerEntry, item.signer_proof || []).then(function (signerLeaf) {
+          var spec = options.signedTypes;
+          var typed = {
+            types: spec.types,
+            primaryType: spec.primaryType,
+            domain: { name: "shanlian", version: "1", chainId: bundle.anchor.chain_id, verifyingContract: registry },
+            message: messageOf(spec.types, spec.primaryType, body, body.charity_id),
+          };
+          var by = root.ShanlianEip712.recoverAddress(root.ShanlianEip712.typedDataDigest(typed), entry.sig);
+          if (by !== signer) throw new Error("signed by " + by + ", not by the charity's key " + signer);
+          return signerBlock(where, registry, body.charity_id, signer, signerLeaf).then(function (block) {
+            if (block === null) throw new Error("the CharityRegistry holds no signer " + signer + " registered by entry #" + signerEntry.seq);
+            pass(step, "step_fund_use_signed", { id: id, seq: entry.seq, signer: signer, block: block });
+          });
+        });
+      }).catch(function (error) {
+        fail(step, "step_fund_use_bad", { id: id, detail: error.message });
+      });
+    }
+
+    /* The block of the registry's event that recorded `signer` for the charity under the
+     * leaf hash `leaf`, or null; read in windows the node's eth_getLogs allows. */
+    function signerBlock(where, registry, charityId, signer, leaf) {
+      var e = root.ShanlianEip712;
+      var topics = [
+        e.toHex(e.keccak256(e.utf8("CharityRegistered(bytes32,address,bytes32)"))),
+        e.toHex(e.keccak256(e.utf8("CharitySignerChanged(bytes32,address,address,bytes32)"))),
+      ];
+      var id = e.utf8(charityId);
+      var padded = new Uint8Array(32);
+      padded.set(id);
+      var idTopic = e.toHex(padded);
+      var signerTopic = "0x" + "0".repeat(24) + signer.slice(2);
+      return rpc(where.rpcUrl, "eth_blockNumber", []).then(function (head) {
+        var last = parseInt(head, 16);
+        function window(from) {
+          if (from > last) return Promise.resolve(null);
+          var to = Math.min(last, from + 999);
+          var filter = { address: registry, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), topics: [topics, idTopic] };
+          return rpc(where.rpcUrl, "eth_getLogs", [filter]).then(function (logs) {
+            for (var k = 0; k < logs.length; k++) {
+              var log = logs[k];
+              var who = log.topics[0] === topics[0] ? log.topics[2] : log.topics[3];
+              var hash = "0x" + String(log.data).slice(-64);
+              if (String(who).toLowerCase() === signerTopic && hash.toLowerCase() === leaf) return parseInt(log.blockNumber, 16);
+            }
+            return window(to + 1);
+          });
+        }
+        return window(0);
+      });
     }
 
     function checkReceipt() {

@@ -415,7 +415,12 @@ class Appender:
             raise EntryError(f"entries[{index}].actor", "must be platform or charity:<id>")
         if isinstance(request, FifoAllocation):
             return request
-        return Draft(kind=request.kind, body=validate_body(request.kind, request.body), actor=actor)
+        return Draft(
+            kind=request.kind,
+            body=validate_body(request.kind, request.body),
+            actor=actor,
+            sig=request.sig,
+        )
 
     def _lock(self, connection: Connection) -> None:
         if self.is_postgres:
@@ -505,6 +510,7 @@ class Appender:
                         at=stamp,
                         actor=draft.actor,
                         body=draft.body,
+                        sig=draft.sig,
                     )
                     check_bundle_fits(entry, f"entries[{index}]")  # tlog-tiles, ADR 0031
                     if undo is not None:

@@ -56,7 +56,12 @@ def new_id(prefix: str) -> str:
     """A fresh random id such as ``dn_k3v0…`` (20 characters of [a-z0-9], ~103 bits)."""
     # One draw from the OS for all 20 characters (not one a character): the same uniform
     # choice among 36**20 ids.
-    number = secrets.randbelow(_ID_SPACE)
+    return id_of_number(prefix, secrets.randbelow(_ID_SPACE))
+
+
+def id_of_number(prefix: str, number: int) -> str:
+    """The id of the form ``new_id`` makes for ``number`` (taken modulo 36**20): a signed
+    request's ids are derived from its nonce this way (ADR 0037)."""
     characters = []
     for _ in range(20):
         number, digit = divmod(number, 36)
@@ -71,6 +76,8 @@ class Draft:
     kind: str
     body: Mapping[str, Any]
     actor: str = "platform"
+    sig: str | None = None
+    """The charity's EIP-712 signature of the entry (ADR 0037), checked before the append."""
 
 
 @dataclass(frozen=True)

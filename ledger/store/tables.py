@@ -122,6 +122,8 @@ class Charity(Table, table=True):
     registration_no: str = Field(max_length=64)
     signer: str | None = Field(default=None, max_length=42)
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # ADR 0037: the entry that set ``signer`` (None: the charity.registered one, ``seq``).
+    signer_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Project(Table, table=True):

@@ -543,6 +543,74 @@ TABLE: dict[tuple[str, str], list[Case]] = {
     ("GET", f"{V1}/reports/{{scope_id}}/{{period}}.pdf"): [
         Case(lambda w: (f"{V1}/reports/{w.project_id}/2025-Q4.pdf", {}), everyone())
     ],
+    # Charity signatures (ADR 0037): what to sign for each write, and the signer's rotation.
+    ("POST", f"{V1}/charities/{{charity_id}}/projects/prepare"): [
+        Case(
+            lambda w: (f"{V1}/charities/{w.charity_id}/projects/prepare", {"json": project_body()}),
+            that_charity(200),
+        )
+    ],
+    ("POST", f"{V1}/disbursements/prepare"): [
+        Case(
+            lambda w: (
+                f"{V1}/disbursements/prepare",
+                {"json": disbursement_body(w.charity_id, w.project_id)},
+            ),
+            that_charity(200),
+        )
+    ],
+    ("POST", f"{V1}/disbursements/{{disbursement_id}}/void/prepare"): [
+        Case(
+            lambda w: (
+                f"{V1}/disbursements/{w.fresh_disbursement()}/void/prepare",
+                {"json": {"reason": "invoice cancelled"}},
+            ),
+            that_charity(200),
+        )
+    ],
+    ("POST", f"{V1}/allocations/prepare"): [
+        Case(
+            lambda w: (
+                f"{V1}/allocations/prepare",
+                {
+                    "json": {
+                        "donation_id": w.fresh_donation(),
+                        "disbursement_id": w.fresh_disbursement(),
+                        "amount": 500,
+                    }
+                },
+            ),
+            that_charity(200),
+        )
+    ],
+    ("POST", f"{V1}/allocations/{{allocation_id}}/reversal/prepare"): [
+        Case(
+            lambda w: (
+                f"{V1}/allocations/{w.fresh_allocation()}/reversal/prepare",
+                {"json": {"reason": "booked twice"}},
+            ),
+            that_charity(200),
+        )
+    ],
+    # A charity without a signer "rotates" to none: the world's charity keeps signing nothing.
+    ("POST", f"{V1}/charities/{{charity_id}}/signer"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/signer",
+                {"json": {"signer": None, "reason": "no key yet"}},
+            ),
+            that_charity(201),
+        )
+    ],
+    ("POST", f"{V1}/charities/{{charity_id}}/signer/prepare"): [
+        Case(
+            lambda w: (
+                f"{V1}/charities/{w.charity_id}/signer/prepare",
+                {"json": {"signer": None, "reason": "no key yet"}},
+            ),
+            that_charity(200),
+        )
+    ],
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
@@ -766,7 +834,13 @@ WRITE_ROUTES = sorted(
 """Every route that writes (the public JSON-RPC proxy reads the chain, the transfer QR
 code draws a picture, for anyone, and the donor's official receipt is read with its
 receipt code)."""
-TENANT_IN_BODY = {("POST", f"{V1}/disbursements"), ("POST", f"{V1}/allocations")}
+TENANT_IN_BODY = {
+    ("POST", f"{V1}/disbursements"),
+    ("POST", f"{V1}/allocations"),
+    # ADR 0037
+    ("POST", f"{V1}/disbursements/prepare"),
+    ("POST", f"{V1}/allocations/prepare"),
+}
 """Routes whose charity is named only in the body: another charity's key has the role, so its
 403 comes once the body is read (a malformed body gets 422 first)."""
 BAD_BODIES: dict[str, dict[str, Any]] = {

@@ -230,6 +230,12 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             f"/api/v1/donations/{w.free_donation_id}/official-receipt/reveal",
             {"receipt_secret": "0" * 32},
         ),
+        # ADR 0037
+        "signer": (f"/api/v1/charities/{w.charity_id}/signer", {"signer": None, "reason": "r"}),
+        "prepare": (
+            "/api/v1/disbursements/prepare",
+            disbursement_body(w.charity_id, w.project_id, 1),
+        ),
     }
 
 
@@ -257,6 +263,8 @@ def _strings(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[list[str]
         "allocation",
         "official receipt",
         "official receipt reveal",
+        "signer",
+        "prepare",
     ],
 )
 def test_a_nul_in_any_string_of_a_write_body_is_refused_not_a_500(world: World, route: str) -> None:

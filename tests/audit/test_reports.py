@@ -83,6 +83,7 @@ def test_the_json_report_names_the_failure_and_carries_every_check(anchored: Anc
         "checkpoints",
         "consistency",
         "registry",
+        "signatures",  # ADR 0037
     ]
     assert document["chain"]["ledger_anchor"] == anchored.contract
     assert len(document["checkpoints"]) == 4

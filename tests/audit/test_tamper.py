@@ -104,6 +104,7 @@ def test_an_untouched_journal_passes_every_check(
         "checkpoints": "pass",
         "consistency": "pass",
         "registry": "pass",
+        "signatures": "pass",  # ADR 0037
     }
     assert [c["outcome"] for c in report["checkpoints"]] == ["match"] * 4
     assert report["journal"]["entries"] == len(anchored.export)

@@ -138,3 +138,47 @@ def test_a_reverted_registration_emits_nothing(
 def test_charity_ids_must_fit_in_32_bytes(bad: str) -> None:
     with pytest.raises(ValueError, match="1 to 32 UTF-8 bytes"):
         encode_charity_id(bad)
+
+
+# -- the signer history (ADR 0037) -------------------------------------------------------------
+
+NEW_SIGNER = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+ENTRY = bytes.fromhex("7e" * 32)
+
+
+def test_change_signer_keeps_the_history_in_events_and_the_signer_now_in_storage(
+    client: ChainClient,
+) -> None:
+    client.register_charity("ch_rot", SIGNER, METADATA)
+    outcome = client.change_signer("ch_rot", NEW_SIGNER, ENTRY)
+    [event] = registry_events(client, "CharitySignerChanged")
+    assert dict(event["args"]) == {
+        "charityId": encode_charity_id("ch_rot"),
+        "previousSigner": SIGNER,
+        "signer": NEW_SIGNER,
+        "entryHash": ENTRY,
+    }
+    assert event["transactionHash"] == outcome.tx_hash
+    assert client.charity("ch_rot").signer == NEW_SIGNER
+    client.change_signer("ch_rot", None, bytes.fromhex("7f" * 32))  # revoked: no signer
+    assert client.charity("ch_rot").signer is None
+    history = [r for r in client.signer_history() if r.charity_id == "ch_rot"]
+    assert [(r.signer, r.entry_hash) for r in history] == [
+        (SIGNER.lower(), METADATA),
+        (NEW_SIGNER.lower(), ENTRY),
+        (None, bytes.fromhex("7f" * 32)),
+    ]
+    assert [r.block_number for r in history] == sorted(r.block_number for r in history)
+
+
+def test_only_the_registrar_changes_a_registered_charitys_signer(
+    client: ChainClient, outsider: ChainClient
+) -> None:
+    with pytest.raises(CharityRegistryUnknownCharityError):
+        client.change_signer("ch_nobody", NEW_SIGNER, ENTRY)
+    client.register_charity("ch_rot2", SIGNER, METADATA)
+    with pytest.raises(AccessControlUnauthorizedAccountError) as error:
+        outsider.change_signer("ch_rot2", NEW_SIGNER, ENTRY)
+    assert (error.value.account, error.value.needed_role) == (outsider.address, REGISTRAR_ROLE)
+    assert client.charity("ch_rot2").signer == SIGNER
+    assert registry_events(client, "CharitySignerChanged") == []

@@ -28,7 +28,7 @@ PAGES = {
 }
 OUR_SCRIPTS = re.compile(
     r'<script (src="/static/[a-z0-9-]+\.js\?v=[0-9a-f]+"|type="application/json" '
-    r'id="(verify|history)-messages")>'
+    r'id="((verify|history)-messages|verify-signed-types)")>'
 )
 EVENT_HANDLER = re.compile(r"<[a-zA-Z][^<>]*\son[a-z]+\s*=", re.IGNORECASE)
 

@@ -333,6 +333,7 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
         "/static/explorer.css",
         "/static/sha256.js",
         "/static/ed25519.js",
+        "/static/eip712.js",  # ADR 0037
         "/static/verify.js",
         "/static/history.js",
         "/static/verify-page.js",

@@ -103,6 +103,13 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "digest": HASH_A,
         "reason": None,
     },
+    # ADR 0037
+    "charity.signer_changed": {
+        "charity_id": "ch_01",
+        "signer": "0x5b38da6a701c568545dcfcb03fcb875f56beddc4",
+        "previous_seq": 0,
+        "reason": "密钥轮换",
+    },
 }
 
 
@@ -133,7 +140,9 @@ def refusal(kind: str, body: Mapping[str, Any]) -> EntryError:
 
 def test_there_are_exactly_the_eight_kinds_of_the_design() -> None:
     assert set(KINDS) == set(VALID_BODIES)
-    assert len(KINDS) == 8 + 2  # and ADR 0039's project.closed and report.published
+    assert (
+        len(KINDS) == 8 + 3
+    )  # and project.closed, report.published (ADR 0039), charity.signer_changed (ADR 0037)
 
 
 @pytest.mark.parametrize("kind", list(VALID_BODIES))
