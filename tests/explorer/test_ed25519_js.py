@@ -46,8 +46,8 @@ RFC_8032 = [
 ]
 
 HARNESS = """
-const v = require(process.argv[2]);
-const ed = require(process.argv[3]);
+const v = require(process.argv[1]);
+const ed = require(process.argv[2]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const hex = (s) => Uint8Array.from(Buffer.from(s, "hex"));
 (async () => {
@@ -70,10 +70,8 @@ const hex = (s) => Uint8Array.from(Buffer.from(s, "hex"));
 """
 
 
-def run(cases: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    answer: dict[str, Any] = run_node(
-        HARNESS, [STATIC / "verify.js", STATIC / "ed25519.js"], cases, tmp_path
-    )
+def run(cases: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = run_node(HARNESS, [STATIC / "verify.js", STATIC / "ed25519.js"], cases)
     return answer
 
 
@@ -91,7 +89,7 @@ def test_the_vectors_are_rfc_8032s() -> None:
         assert key.sign(bytes.fromhex(message)).hex() == signature
 
 
-def test_the_fallback_accepts_rfc_8032_and_refuses_every_changed_byte(tmp_path: Path) -> None:
+def test_the_fallback_accepts_rfc_8032_and_refuses_every_changed_byte() -> None:
     vectors = []
     for _secret, public, message, signature in RFC_8032:
         vectors.append({"key": public, "message": message, "signature": signature, "ok": True})
@@ -108,14 +106,12 @@ def test_the_fallback_accepts_rfc_8032_and_refuses_every_changed_byte(tmp_path: 
             vectors.append({"key": public, "message": changed, "signature": signature, "ok": False})
         else:
             vectors.append({"key": public, "message": "00", "signature": signature, "ok": False})
-    results = run({"vectors": vectors, "notes": []}, tmp_path)["vectors"]
+    results = run({"vectors": vectors, "notes": []})["vectors"]
     wrong = [(v, r) for v, r in zip(vectors, results, strict=True) if r != [v["ok"], v["ok"]]]
     assert wrong == []
 
 
-def test_the_fallback_opens_notes_the_server_signed_and_refuses_every_change(
-    tmp_path: Path,
-) -> None:
+def test_the_fallback_opens_notes_the_server_signed_and_refuses_every_change() -> None:
     log = Signer.generate("give.example.org/tlog")
     vkey = log.verifier.vkey
     root = bytes(range(32))
@@ -127,7 +123,7 @@ def test_the_fallback_opens_notes_the_server_signed_and_refuses_every_change(
         data[position] ^= 0x01
         changed.append({"note": data.decode(errors="replace"), "vkey": vkey})
     notes = [{"note": note, "vkey": vkey}, {"note": note, "vkey": other.verifier.vkey}, *changed]
-    results = run({"vectors": [], "notes": notes}, tmp_path)["notes"]
+    results = run({"vectors": [], "notes": notes})["notes"]
     assert results[0] == {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert "error" in results[1]
     accepted = [changed[i]["note"] for i, r in enumerate(results[2:]) if "error" not in r]

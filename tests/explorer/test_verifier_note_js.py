@@ -4,7 +4,6 @@ notes signed by ``ledger.signed_note`` and on Go's documented example (ADR 0031)
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
 
 HARNESS = """
-const v = require(process.argv[2]);
+const v = require(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 (async () => {
   const out = [];
@@ -32,12 +31,12 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 """
 
 
-def run(cases: Any, tmp_path: Path) -> list[dict[str, Any]]:
-    answer: list[dict[str, Any]] = run_node(HARNESS, [STATIC / "verify.js"], cases, tmp_path)
+def run(cases: Any) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = run_node(HARNESS, [STATIC / "verify.js"], cases)
     return answer
 
 
-def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(tmp_path: Path) -> None:
+def test_the_browser_opens_signed_checkpoints_and_refuses_every_change() -> None:
     log = Signer.generate("give.example.org/tlog")
     vkey = log.verifier.vkey
     root = bytes(range(32))
@@ -56,7 +55,7 @@ def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(tmp_path:
         {"note": note, "vkey": vkey.replace("+", "+0", 1)},
         *changed,
     ]
-    results = run(cases, tmp_path)
+    results = run(cases)
     good = {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert results[0] == good
     assert results[1] == good
