@@ -17,7 +17,9 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scr
 
 HARNESS = """
 const v = require(process.argv[1]);
-const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const cases = input.cases;
+v.setForceEd25519Fallback(input.fallback);  // the vendored @noble/ed25519 (ADR 0036)
 (async () => {
   const out = [];
   for (const c of cases) {
@@ -31,12 +33,15 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 """
 
 
-def run(cases: Any) -> list[dict[str, Any]]:
-    answer: list[dict[str, Any]] = run_node(HARNESS, [STATIC / "verify.js"], cases)
+def run(cases: Any, *, fallback: bool) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = run_node(
+        HARNESS, [STATIC / "verify.js"], {"cases": cases, "fallback": fallback}
+    )
     return answer
 
 
-def test_the_browser_opens_signed_checkpoints_and_refuses_every_change() -> None:
+@pytest.mark.parametrize("fallback", [False, True], ids=["webcrypto", "noble fallback"])
+def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(fallback: bool) -> None:
     log = Signer.generate("give.example.org/tlog")
     vkey = log.verifier.vkey
     root = bytes(range(32))
@@ -55,7 +60,7 @@ def test_the_browser_opens_signed_checkpoints_and_refuses_every_change() -> None
         {"note": note, "vkey": vkey.replace("+", "+0", 1)},
         *changed,
     ]
-    results = run(cases)
+    results = run(cases, fallback=fallback)
     good = {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert results[0] == good
     assert results[1] == good
