@@ -451,7 +451,7 @@ def create_app(services: Services) -> FastAPI:
         return Response(metrics.exposition(local_metrics), media_type=metrics.CONTENT_TYPE_LATEST)
 
     # ETags, 304s, HEAD and no public answer to credentials, once for every route (and
-    # the explorer mounted below): outside the metrics, so a 304 is counted as one.
+    # the explorer mounted below); outside the metrics, which count what the route made.
     app.add_middleware(ConditionalGet)
     app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 

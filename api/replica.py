@@ -13,6 +13,7 @@ always computed from a tree that has every node it needs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -21,13 +22,30 @@ from ledger.errors import NotFoundError
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
 
+REPLAYED_FOR_S = 1.0
+"""How long a replica's size, once read, is taken as a lower bound without asking again."""
+
 
 class Reader:
-    """Which store answers a read that needs the journal's first ``size`` entries."""
+    """Which store answers a read that needs the journal's first ``size`` entries.
 
-    def __init__(self, primary: Store, replica: Store | None) -> None:
+    A standby only ever replays forward, so a size it reported stays a lower bound of
+    what it holds: a read within it goes to the standby without asking its size again,
+    for ``REPLAYED_FOR_S`` (then it is asked again: a standby rebuilt from an older
+    backup is noticed within that second). One query less a proof (ADR 0036).
+    """
+
+    def __init__(
+        self,
+        primary: Store,
+        replica: Store | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.primary = primary
         self.replica = replica
+        self._clock = clock
+        self._replayed = (-1, float("-inf"))
 
     @classmethod
     def open(cls, primary: Store, url: str | None) -> Reader:
@@ -37,9 +55,15 @@ class Reader:
 
     def store_for(self, size: int) -> Store:
         """The replica when it has replayed ``size`` entries, else the primary."""
-        if self.replica is not None and self.replica.size() >= size:
+        if self.replica is None:
+            return self.primary
+        replayed, seen_at = self._replayed
+        now = self._clock()
+        if size <= replayed and now - seen_at < REPLAYED_FOR_S:
             return self.replica
-        return self.primary
+        replayed = self.replica.size()
+        self._replayed = (replayed, now)
+        return self.replica if replayed >= size else self.primary
 
 
 class _FallbackViews:

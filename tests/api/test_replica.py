@@ -134,3 +134,34 @@ def test_the_standby_refuses_writes(api: Api, clusters: Replicated, tmp_path: Pa
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         connection.execute("INSERT INTO entry_ref VALUES ('x', 1)")
+
+
+class CountedStore:
+    """A store that only knows its size, and counts how often it was asked."""
+
+    def __init__(self, size: int) -> None:
+        self.entries = size
+        self.asked = 0
+
+    def size(self) -> int:
+        self.asked += 1
+        return self.entries
+
+
+def test_a_size_the_standby_reported_spares_the_next_reads_their_query_for_a_second() -> None:
+    from api.replica import REPLAYED_FOR_S, Reader
+
+    now = [100.0]
+    primary, standby = CountedStore(10), CountedStore(8)
+    reader = Reader(primary, standby, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert reader.store_for(8) is standby
+    assert reader.store_for(5) is standby  # within what it reported: not asked again
+    assert standby.asked == 1
+    assert reader.store_for(9) is primary  # past it: asked, and it has not replayed it
+    assert standby.asked == 2
+    standby.entries = 10
+    assert reader.store_for(9) is standby
+    now[0] += REPLAYED_FOR_S
+    assert reader.store_for(3) is standby  # a second on: asked again
+    assert standby.asked == 4
+    assert primary.asked == 0

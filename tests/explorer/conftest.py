@@ -163,15 +163,14 @@ def explorer_client(store: Store, *, lasting_chain: bool = False) -> TestClient:
     return TestClient(create_explorer(views.read_only()))
 
 
-def run_node(harness: str, scripts: list[Path], cases: Any, tmp_path: Path) -> Any:
-    """Run a Node ``harness`` with the ``scripts``' paths as its arguments and ``cases``
-    as JSON on its standard input; what it printed, as JSON."""
+def run_node(harness: str, scripts: list[Path], cases: Any) -> Any:
+    """Run the Node script ``harness`` (``node -e``) with the ``scripts``' paths as its
+    arguments (``process.argv[1]`` on) and ``cases`` as JSON on its standard input; what
+    it printed, as JSON."""
     node = shutil.which("node")
     assert node is not None
-    path = tmp_path / "harness.js"
-    path.write_text(harness)
     result = subprocess.run(
-        [node, str(path), *map(str, scripts)],
+        [node, "-e", harness, *map(str, scripts)],
         input=json.dumps(cases),
         capture_output=True,
         text=True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from explorer.app import STATIC
 from explorer.history import MAX_CODES, PER_CODE, history_config
 from explorer.i18n import Translator
 from ledger.currencies import money
+from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
@@ -64,16 +64,7 @@ def receipt(n: int, secret: str = SECRET, **extra: Any) -> dict[str, Any]:
 
 def run(cases: dict[str, Any]) -> dict[str, Any]:
     assert NODE is not None
-    done = subprocess.run(
-        [NODE, "-e", HARNESS, str(STATIC / "history.js")],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = run_node(HARNESS, [STATIC / "history.js"], cases)
     return result
 
 

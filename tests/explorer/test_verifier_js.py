@@ -11,7 +11,6 @@ import hashlib
 import os
 import random
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +28,8 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
 
 HARNESS = """
-const v = require(process.argv[2]);
-const sha = require(process.argv[3]);
+const v = require(process.argv[1]);
+const sha = require(process.argv[2]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const hex = v.toHex, bytes = (h) => v.fromHex(h);
 (async () => {
@@ -63,10 +62,8 @@ const hex = v.toHex, bytes = (h) => v.fromHex(h);
 """
 
 
-def run(cases: Any, tmp_path: Path) -> dict[str, Any]:
-    answer: dict[str, Any] = run_node(
-        HARNESS, [STATIC / "verify.js", STATIC / "sha256.js"], cases, tmp_path
-    )
+def run(cases: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = run_node(HARNESS, [STATIC / "verify.js", STATIC / "sha256.js"], cases)
     return answer
 
 
@@ -131,7 +128,7 @@ def _proof_cases() -> tuple[list[dict[str, Any]], list[str]]:
     return cases, expected
 
 
-def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
+def test_verifier_agrees_with_python_on_every_step() -> None:
     entries = _entries()
     messages = [os.urandom(n).hex() for n in (0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 1000)]
     proofs, roots = _proof_cases()
@@ -150,7 +147,6 @@ def test_verifier_agrees_with_python_on_every_step(tmp_path: Path) -> None:
             "root": "0x" + root.hex().upper(),
             "encoded": encoded,
         },
-        tmp_path,
     )
     parsed = [
         make_entry(e["kind"], e["body"], seq=e["seq"], at=e["at"], actor=e["actor"])

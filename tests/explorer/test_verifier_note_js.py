@@ -4,7 +4,6 @@ notes signed by ``ledger.signed_note`` and on Go's documented example (ADR 0031)
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,10 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
 
 HARNESS = """
-const v = require(process.argv[2]);
-const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const v = require(process.argv[1]);
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const cases = input.cases;
+v.setForceEd25519Fallback(input.fallback);  // the vendored @noble/ed25519 (ADR 0036)
 (async () => {
   const out = [];
   for (const c of cases) {
@@ -32,12 +33,15 @@ const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 """
 
 
-def run(cases: Any, tmp_path: Path) -> list[dict[str, Any]]:
-    answer: list[dict[str, Any]] = run_node(HARNESS, [STATIC / "verify.js"], cases, tmp_path)
+def run(cases: Any, *, fallback: bool) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = run_node(
+        HARNESS, [STATIC / "verify.js"], {"cases": cases, "fallback": fallback}
+    )
     return answer
 
 
-def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fallback", [False, True], ids=["webcrypto", "noble fallback"])
+def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(fallback: bool) -> None:
     log = Signer.generate("give.example.org/tlog")
     vkey = log.verifier.vkey
     root = bytes(range(32))
@@ -56,7 +60,7 @@ def test_the_browser_opens_signed_checkpoints_and_refuses_every_change(tmp_path:
         {"note": note, "vkey": vkey.replace("+", "+0", 1)},
         *changed,
     ]
-    results = run(cases, tmp_path)
+    results = run(cases, fallback=fallback)
     good = {"origin": log.name, "size": 20852, "root": "0x" + root.hex()}
     assert results[0] == good
     assert results[1] == good
