@@ -64,6 +64,7 @@ REF_KINDS = {
     "donation": "Donation",
     "disbursement": "Disbursement",
     "allocation": "Allocation",
+    "pool": "Matching pool",
     "entry": "Entry",
     "checkpoint": "Checkpoint",
 }
@@ -305,6 +306,7 @@ PAGES = (
     Page("project", "/projects/{project_id}"),
     Page("donation", "/donations/{donation_id}", extra_context=_verify_messages),
     Page("disbursement", "/disbursements/{disbursement_id}"),
+    Page("pool", "/pools/{pool_id}"),
     Page("checkpoints", "/checkpoints", query=_before),
     Page("entry", "/entries/{seq}", parse=_entry_seq),
     Page("search", "/search", query=_search),

@@ -394,4 +394,39 @@ ZH_CN: dict[str, str] = {
     "Donation {n} of that list has no valid receipt code.": "该列表第 {n} 笔捐款的收据密码无效。",
     "That link is damaged: it carries no valid list of donations.": "这个链接已损坏：其中没有有效的捐款列表。",
     "That file is too big to be a list of donations.": "这个文件太大，不可能是捐款列表。",
+    # -- matching funds (配捐, ADR 0040) --
+    "Matcher registered": "配捐方登记",
+    "Matching pool opened": "配捐池开放",
+    "Matching pool closed": "配捐池关闭",
+    "Donation matched": "捐款获得配捐",
+    "Match reversed": "配捐撤回",
+    "Matching pool": "配捐池",
+    "%(matcher)s matches donations to the projects below: %(ratio)s%% of each donation, by the "
+    "rules below.": "%(matcher)s 为下列项目的捐款配捐：每笔捐款的 %(ratio)s%%，规则如下。",
+    "This pool is closed: it matches no more donations.": "此配捐池已关闭，不再配捐。",
+    "Matched so far": "已配捐",
+    "pledged %(total)s": "承诺 %(total)s",
+    "Pool opened in entry": "配捐池开放记录",
+    "%(count)s matches": "%(count)s 笔配捐",
+    "Left in the pool": "池中剩余",
+    "Ratio": "配捐比例",
+    "At most per donation": "每笔捐款最多配捐",
+    "At most per payer per day": "每位付款人每天最多配捐",
+    "A payer is matched at most once in": "同一付款人两次配捐至少间隔",
+    "%(seconds)s seconds": "%(seconds)s 秒",
+    "Donations paid from": "捐款支付时间自",
+    "Until (not included)": "截至（不含）",
+    "A match is whole or not made: when the pool cannot cover a donation's full match, that "
+    "donation is not matched. Every match is a journal entry the audit checks against these "
+    "rules.": "配捐要么全额，要么不配：配捐池不足以全额配捐某笔捐款时，这笔捐款不获配捐。每笔配捐都是一条账本记录，审计会按这些规则逐条核对。",
+    "Latest matches": "最新配捐",
+    "the matched money": "配捐款项",
+    "No matches yet.": "暂无配捐。",
+    "This is matched money: %(matcher)s matched a donation through the pool “%(pool)s”.": (
+        "这是配捐款项：%(matcher)s 通过配捐池“%(pool)s”为一笔捐款配捐。"
+    ),
+    "The donation it matches": "所配捐的捐款",
+    "The matching pool": "配捐池",
+    "Matched": "配捐",
+    "Your %(given)s was matched %(matched)s by %(matcher)s": "您的 %(given)s 获得 %(matcher)s 配捐 %(matched)s",
 }

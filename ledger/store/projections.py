@@ -43,7 +43,17 @@ from ledger.store.tables import (
     PROJECT,
 )
 
-S = TypeVar("S", CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
+S = TypeVar(
+    "S",
+    CharityState,
+    ProjectState,
+    DonationState,
+    DisbursementState,
+    AllocationState,
+    MatcherState,
+    PoolState,
+    MatchState,
+)
 
 TABLES: Mapping[type[State], Table] = dict(
     zip(
@@ -134,6 +144,7 @@ def _load_matching(
         body["donation_id"] for kind, body in drafts if kind in ("donation.refunded", "match.made")
     ]
     load_donation_matches(connection, books, donations)
+    _load(connection, books, MatchState, donations)  # a refund of matched money is refused
     load_payer_matches(
         connection, books, [body["payer_hash"] for kind, body in drafts if kind == "match.made"]
     )
