@@ -47,11 +47,13 @@ DONORS = [
     },
 ]
 PAYMENT_REFS = ["PAYREF-CANARY-0001", "PAYREF-CANARY-0002", "支付凭证-金丝雀-0003"]
+PAYER_REFS = ["wxid-payer-canary-0001", "alipay-payer-canary-0002", "付款人-金丝雀-0003"]
+"""The payment channel's payer references (ADR 0040): kept only as keyed hashes."""
 
 
 def canaries() -> list[str]:
     values = [v for donor in DONORS for v in (donor["name"], donor["phone"], donor["email"])]
-    return [str(v) for v in values] + PAYMENT_REFS
+    return [str(v) for v in values] + PAYMENT_REFS + PAYER_REFS
 
 
 def forms(value: str) -> set[str]:
@@ -82,6 +84,7 @@ class Seeded:
     disbursement_id: str
     evidence: str
     auditor: dict[str, str]
+    pool_id: str = ""
 
 
 @pytest.fixture
@@ -94,9 +97,31 @@ def seeded(api: Api, caplog: pytest.LogCaptureFixture) -> Seeded:
     )
     charity_id, key = response.json()["id"], response.json()["api_key"]
     project_id = api.open_project(charity_id, bearer(key))
+    matcher = api.client.post(
+        "/api/v1/matchers",
+        json={"name": "某某科技有限公司", "registration_no": "91110000MA0000002X"},
+        headers=api.platform,
+    ).json()["id"]
+    pool = api.client.post(
+        f"/api/v1/matchers/{matcher}/pools",
+        json={
+            "title": "配捐",
+            "currency": "CNY",
+            "total": 100_000,
+            "cap_per_donation": 1_000,
+            "cap_per_payer_per_day": 3_000,
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2099-01-01T00:00:00Z",
+            "project_ids": [project_id],
+        },
+        headers=api.platform,
+    ).json()["id"]
     donation_ids = []
-    for donor, ref in zip(DONORS, PAYMENT_REFS, strict=True):
-        donation = api.donate(charity_id, project_id, 10_000, donor=donor, payment_ref=ref)
+    for donor, ref, payer in zip(DONORS, PAYMENT_REFS, PAYER_REFS, strict=True):
+        donation = api.donate(
+            charity_id, project_id, 10_000, donor=donor, payment_ref=ref, payer_ref=payer
+        )
+        assert donation["matches"], "the pool matches each donation"
         donation_ids.append(donation["id"])
     evidence = api.upload(bearer(key))
     disbursement = api.disburse(
@@ -123,6 +148,7 @@ def seeded(api: Api, caplog: pytest.LogCaptureFixture) -> Seeded:
         disbursement_id=disbursement["id"],
         evidence=evidence,
         auditor=auditor,
+        pool_id=pool,
     )
 
 
@@ -141,6 +167,7 @@ def path_values(s: Seeded) -> dict[str, list[str]]:
         "name": ["swagger-start.js", "swagger-ui.css"],
         "rest": ["checkpoint"],
         "endpoint_id": [_webhook(s)],
+        "pool_id": [s.pool_id],
     }
 
 
