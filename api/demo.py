@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from api import models
 from api.keys import PLATFORM, Principal
 from api.services import Services
-from ledger.accounting import DisbursementState, DonationState
+from ledger.accounting import MATCH_CHANNEL, DisbursementState, DonationState, MatchState
 from ledger.store import projections
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ class DemoSummary:
     disbursements: int = 0
     refunds: int = 0
     voids: int = 0
+    matches: int = 0
+    pool_id: str = ""
     checkpoints: int = 0
     sample_receipts: list[str] = field(default_factory=list)
 
@@ -253,6 +255,8 @@ def load_demo(
                 summary.projects += 1
         if services.worker is not None:
             services.worker.sync_registry()
+        summary.pool_id = _matching_pool(services, start, days, projects)
+        payers = random.Random(seed + 1)  # noqa: S311 - the main sequence stays as it was
 
         invoice_no = 1000
         for day, count in enumerate(_daily_counts(rng, donations, days)):
@@ -278,11 +282,13 @@ def load_demo(
                             else f"1{rng.randint(30, 89)}{rng.randrange(10**8):08d}",
                             anonymous=anonymous,
                         ),
+                        payer_ref=f"wxpay-openid-{payers.randrange(400):04d}",
                     ),
                     PLATFORM,
                     key=f"demo-{seed}-{summary.donations}",
                 )
                 summary.donations += 1
+                summary.matches += len(created_donation.matches)
                 if len(summary.sample_receipts) < 3:
                     summary.sample_receipts.append(created_donation.receipt.url)
                 if progress is not None:
@@ -368,12 +374,57 @@ def _disburse(
     )
 
 
+GIVING_DAYS = 3
+"""The matching pool's window: three days, as 99 公益日 (ADR 0040)."""
+
+
+def _matching_pool(
+    services: Services,
+    start: datetime,
+    days: int,
+    projects: list[tuple[str, Principal, str, ProjectSpec]],
+) -> str:
+    """A matcher and its pool over three giving days a month before the history ends:
+    1:1, at most ¥100 a donation and ¥300 a payer a day, ¥3,000 in all (so it runs out)."""
+    matcher = services.register_matcher(
+        models.MatcherCreate(name="云岭科技有限公司", registration_no="91530100MA6K000001"),
+        PLATFORM,
+        key="demo-matcher",
+    )
+    opens = start + timedelta(days=max(0, days - 30))
+    pool = services.open_pool(
+        matcher.id,
+        models.PoolCreate(
+            title="九九公益日配捐 · Giving-day matching",
+            currency="CNY",
+            total=300_000,
+            ratio_percent=100,
+            cap_per_donation=10_000,
+            cap_per_payer_per_day=30_000,
+            min_interval_s=15,
+            starts_at=opens,
+            ends_at=opens + timedelta(days=GIVING_DAYS),
+            day_offset_minutes=480,
+            project_ids=[project_id for _charity, _principal, project_id, _spec in projects],
+        ),
+        PLATFORM,
+        key="demo-pool",
+    )
+    return pool.id
+
+
 def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
     """A refund of an untouched donation, and a disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
         donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState, voided=False)
+        matched = {m.donation_id for m in projections.find(connection, MatchState)}
+    # Matched money goes back to its pool, not to a donor: it is not refunded; and the
+    # refund picked is of a donation without a match (ADR 0040).
+    donations = [
+        d for d in donations if d.channel != MATCH_CHANNEL and d.donation_id not in matched
+    ]
     untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
     # A small demo may have spent every donation: then the unspent rest of one is refunded.
     partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
