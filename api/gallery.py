@@ -36,7 +36,7 @@ from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
-from ledger.accounting import DisbursementState, DonationState
+from ledger.accounting import DisbursementState, DonationState, MatchState
 from ledger.store import projections
 
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 900)}
@@ -67,6 +67,7 @@ def pages(services: Services, receipt: str) -> list[Shot]:
     with services.connect() as connection:
         donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState)
+        matches = projections.find(connection, MatchState)
     refunded = next(d for d in donations if d.refunded)
     spent = next(d for d in donations if d.allocated)
     voided = next(d for d in disbursements if d.voided)
@@ -89,6 +90,15 @@ def pages(services: Services, receipt: str) -> list[Shot]:
         Shot("entry", f"/entries/{spent.seq}"),
         Shot("search", "/search?q=%E6%98%86%E6%98%8E"),  # 昆明: a payee
         Shot("not-found", "/donations/dn_nosuchdonation"),
+        # Matching funds (ADR 0040): the pool, and a donation it matched.
+        *(
+            [
+                Shot("pool", f"/pools/{matches[0].pool_id}"),
+                Shot("donation-matched", f"/donations/{matches[0].donation_id}"),
+            ]
+            if matches
+            else []
+        ),
     ]
 
 

@@ -77,6 +77,7 @@ CHANNELS = {
     "bank_transfer": "Bank transfer",
     "cash": "Cash",
     "unionpay": "UnionPay",
+    "match": "Matching funds",  # matched money (ADR 0040)
 }
 """Payment channels as the pages name them; another code reads "Other channel" (the
 code itself stays in the page's technical details)."""
