@@ -385,7 +385,8 @@ def _matching_pool(
     projects: list[tuple[str, Principal, str, ProjectSpec]],
 ) -> str:
     """A matcher and its pool over three giving days a month before the history ends:
-    1:1, at most ¥100 a donation and ¥300 a payer a day, ¥3,000 in all (so it runs out)."""
+    1:1, at most ¥100 a donation and ¥300 a payer a day, ¥1,500 in all (about what three
+    days of the full demo's donations ask: it may run out)."""
     matcher = services.register_matcher(
         models.MatcherCreate(name="云岭科技有限公司", registration_no="91530100MA6K000001"),
         PLATFORM,
@@ -397,7 +398,7 @@ def _matching_pool(
         models.PoolCreate(
             title="九九公益日配捐 · Giving-day matching",
             currency="CNY",
-            total=300_000,
+            total=150_000,
             ratio_percent=100,
             cap_per_donation=10_000,
             cap_per_payer_per_day=30_000,
