@@ -289,6 +289,19 @@ def load_demo(
                 )
                 summary.donations += 1
                 summary.matches += len(created_donation.matches)
+                if created_donation.matches and not summary.refunds:
+                    # The demo's refund: a matched donation paid twice, returned at once;
+                    # its match goes back to the pool first (match.reversed, ADR 0040).
+                    services.refund(
+                        created_donation.id,
+                        models.RefundCreate(
+                            amount=created_donation_amount(services, created_donation.id),
+                            reason="重复扣款，已退回 · duplicate card payment, returned",
+                        ),
+                        PLATFORM,
+                        key=f"demo-refund-{created_donation.id}",
+                    )
+                    summary.refunds += 1
                 if len(summary.sample_receipts) < 3:
                     summary.sample_receipts.append(created_donation.receipt.url)
                 if progress is not None:
@@ -302,7 +315,14 @@ def load_demo(
             if day % 7 == 6 and services.worker is not None:
                 services.worker.anchor_now()
         clock.now = start + timedelta(days=days, hours=12)
-        summary.refunds, summary.voids = _corrections(services, rng)
+        services.close_pool(
+            summary.pool_id,
+            models.PoolClose(reason="配捐活动结束 · the giving days are over"),
+            PLATFORM,
+            key="demo-pool-close",
+        )
+        refunds, summary.voids = _corrections(services, rng, refund=not summary.refunds)
+        summary.refunds += refunds
         if services.worker is not None:
             services.worker.anchor_now()
             summary.checkpoints = len(services.checkpoints.all())
@@ -414,8 +434,14 @@ def _matching_pool(
     return pool.id
 
 
-def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
-    """A refund of an untouched donation, and a disbursement entered twice, voided."""
+def created_donation_amount(services: Services, donation_id: str) -> int:
+    """A donation's amount, as recorded."""
+    return services.read.donation(donation_id).amount
+
+
+def _corrections(services: Services, rng: random.Random, *, refund: bool = True) -> tuple[int, int]:
+    """A refund of an untouched donation (unless one was refunded already), and a
+    disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
         donations = projections.find(connection, DonationState)
@@ -429,7 +455,7 @@ def _corrections(services: Services, rng: random.Random) -> tuple[int, int]:
     untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
     # A small demo may have spent every donation: then the unspent rest of one is refunded.
     partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
-    if untouched or partly:
+    if refund and (untouched or partly):
         donation = rng.choice(untouched or partly)
         services.refund(
             donation.donation_id,
