@@ -114,10 +114,10 @@ class Pool:
 def open_spike_pool(
     base: str, journal: Journal, starts: float, seconds: float, donations: float
 ) -> Pool:
-    """A matcher, and its pool over the spike's windows: enough for about a quarter of the
-    donations the spike is aimed at, so that it runs out during the spike (where the last
-    yuan is raced for) even when the server gets through only half of them."""
-    total = max(MATCH_CAP, int(0.25 * donations) * MATCH_CAP)
+    """A matcher, and its pool over the spike's windows: enough for about half the
+    donations the spike may bring, so that it runs out during the spike (where the last
+    yuan is raced for) unless the server gets through far fewer."""
+    total = max(MATCH_CAP, int(0.5 * donations) * MATCH_CAP)
     with httpx.Client(base_url=base) as client:
         matcher = write(
             client,
@@ -714,10 +714,10 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 # Matching funds open for the spike (ADR 0040): donations name payers from
-                # here on, about three donations a payer in the spike.
-                spike_donations = (
-                    rate * args.spike_factor * (1 - args.read_share) * spiked * args.window
-                )
+                # here on, about three donations a payer in the spike. The spike brings at
+                # most what calibration got through (a busy machine, far less than aimed).
+                spike_rate = min(rate * args.spike_factor, calibrated)
+                spike_donations = spike_rate * (1 - args.read_share) * spiked * args.window
                 journal.payers = max(100, int(spike_donations / 3))
                 planned = time.time() + 2.0
                 spike_pool = open_spike_pool(
