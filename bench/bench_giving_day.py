@@ -714,11 +714,13 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 # Matching funds open for the spike (ADR 0040): donations name payers from
-                # here on, about three donations a payer in the spike. The spike brings at
-                # most what calibration got through (a busy machine, far less than aimed).
+                # here on, drawn at random from as many as the spike may bring donations (a
+                # third of those come again from a payer seen before: some too fast). The
+                # spike brings at most what calibration got through (a busy machine, far
+                # less than aimed).
                 spike_rate = min(rate * args.spike_factor, calibrated)
                 spike_donations = spike_rate * (1 - args.read_share) * spiked * args.window
-                journal.payers = max(100, int(spike_donations / 3))
+                journal.payers = max(100, int(spike_donations))
                 planned = time.time() + 2.0
                 spike_pool = open_spike_pool(
                     server.base,
