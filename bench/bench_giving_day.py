@@ -114,10 +114,10 @@ class Pool:
 def open_spike_pool(
     base: str, journal: Journal, starts: float, seconds: float, donations: float
 ) -> Pool:
-    """A matcher, and its pool over the spike's windows: enough for about half the
-    donations the spike may bring, so that it runs out during the spike (where the last
-    yuan is raced for) unless the server gets through far fewer."""
-    total = max(MATCH_CAP, int(0.5 * donations) * MATCH_CAP)
+    """A matcher, and its pool over the spike's windows: enough for a fifth of the
+    donations the spike may bring (the spike often gets through half of what calibration
+    did), so that it runs out during the spike, where the last yuan is raced for."""
+    total = max(MATCH_CAP, int(0.2 * donations) * MATCH_CAP)
     with httpx.Client(base_url=base) as client:
         matcher = write(
             client,
