@@ -30,7 +30,7 @@ from api.keys import PLATFORM, Principal
 from api.services import Services
 from api.signing import signed_request
 from chain.typed_data import address_of
-from ledger.accounting import DisbursementState, DonationState
+from ledger.accounting import MATCH_CHANNEL, DisbursementState, DonationState, MatchState
 from ledger.disclosure import quarter_of
 from ledger.entries import parse_at
 from ledger.store import projections
@@ -137,6 +137,8 @@ class DemoSummary:
     voids: int = 0
     reports: int = 0
     """Disclosure reports published (ADR 0039), a corrected one included."""
+    matches: int = 0
+    pool_id: str = ""
     checkpoints: int = 0
     sample_receipts: list[str] = field(default_factory=list)
 
@@ -316,6 +318,8 @@ def load_demo(
                 summary.projects += 1
         if services.worker is not None:
             services.worker.sync_registry()
+        summary.pool_id = _matching_pool(services, start, days, projects)
+        payers = random.Random(seed + 1)  # noqa: S311 - the main sequence stays as it was
 
         invoice_no = 1000
         quarters_over: list[str] = []  # to publish once a checkpoint reaches past them
@@ -344,6 +348,7 @@ def load_demo(
                             else f"1{rng.randint(30, 89)}{rng.randrange(10**8):08d}",
                             anonymous=anonymous,
                         ),
+                        payer_ref=f"wxpay-openid-{payers.randrange(400):04d}",
                     ),
                     PLATFORM,
                     key=f"demo-{seed}-{summary.donations}",
@@ -351,6 +356,20 @@ def load_demo(
                 summary.donations += 1
                 if not summary.sample_receipts:  # its donor sees the official e-receipt
                     _official_receipt(services, created_donation.id, charity_id, clock.now)
+                summary.matches += len(created_donation.matches)
+                if created_donation.matches and not summary.refunds:
+                    # The demo's refund: a matched donation paid twice, returned at once;
+                    # its match goes back to the pool first (match.reversed, ADR 0040).
+                    services.refund(
+                        created_donation.id,
+                        models.RefundCreate(
+                            amount=created_donation_amount(services, created_donation.id),
+                            reason="重复扣款，已退回 · duplicate card payment, returned",
+                        ),
+                        PLATFORM,
+                        key=f"demo-refund-{created_donation.id}",
+                    )
+                    summary.refunds += 1
                 if len(summary.sample_receipts) < 3:
                     summary.sample_receipts.append(created_donation.receipt.url)
                 if progress is not None:
@@ -371,7 +390,14 @@ def load_demo(
                 while quarters_over:  # the week's checkpoint reaches past the quarter
                     summary.reports += _publish(services, projects, quarters_over.pop(0))
         clock.now = start + timedelta(days=days, hours=12)
-        summary.refunds, summary.voids = _corrections(services, rng, signers)
+        services.close_pool(
+            summary.pool_id,
+            models.PoolClose(reason="配捐活动结束 · the giving days are over"),
+            PLATFORM,
+            key="demo-pool-close",
+        )
+        refunds, summary.voids = _corrections(services, rng, signers, refund=not summary.refunds)
+        summary.refunds += refunds
         if not signers.enabled:
             # No chain, nothing signed: the third charity registers its signer for what
             # comes next (every kind of entry is in the demo all the same).
@@ -471,16 +497,70 @@ def _disburse(
     services.record_disbursement(body, charity, key=f"demo-{number}")
 
 
-def _corrections(services: Services, rng: random.Random, signers: _Signers) -> tuple[int, int]:
-    """A refund of an untouched donation, and a disbursement entered twice, voided."""
+GIVING_DAYS = 3
+"""The matching pool's window: three days, as 99 公益日 (ADR 0040)."""
+
+
+def _matching_pool(
+    services: Services,
+    start: datetime,
+    days: int,
+    projects: list[tuple[str, Principal, str, ProjectSpec]],
+) -> str:
+    """A matcher and its pool over three giving days a month before the history ends:
+    1:1, at most ¥100 a donation and ¥300 a payer a day, ¥1,500 in all (about what three
+    days of the full demo's donations ask: it may run out)."""
+    matcher = services.register_matcher(
+        models.MatcherCreate(name="云岭科技有限公司", registration_no="91530100MA6K000001"),
+        PLATFORM,
+        key="demo-matcher",
+    )
+    opens = start + timedelta(days=max(0, days - 30))
+    pool = services.open_pool(
+        matcher.id,
+        models.PoolCreate(
+            title="九九公益日配捐 · Giving-day matching",
+            currency="CNY",
+            total=150_000,
+            ratio_percent=100,
+            cap_per_donation=10_000,
+            cap_per_payer_per_day=30_000,
+            min_interval_s=15,
+            starts_at=opens,
+            ends_at=opens + timedelta(days=GIVING_DAYS),
+            day_offset_minutes=480,
+            project_ids=[project_id for _charity, _principal, project_id, _spec in projects],
+        ),
+        PLATFORM,
+        key="demo-pool",
+    )
+    return pool.id
+
+
+def created_donation_amount(services: Services, donation_id: str) -> int:
+    """A donation's amount, as recorded."""
+    return services.read.donation(donation_id).amount
+
+
+def _corrections(
+    services: Services, rng: random.Random, signers: _Signers, *, refund: bool = True
+) -> tuple[int, int]:
+    """A refund of an untouched donation (unless one was refunded already), and a
+    disbursement entered twice, voided."""
     refunds = voids = 0
     with services.connect() as connection:
         donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState, voided=False)
+        matched = {m.donation_id for m in projections.find(connection, MatchState)}
+    # Matched money goes back to its pool, not to a donor: it is not refunded; and the
+    # refund picked is of a donation without a match (ADR 0040).
+    donations = [
+        d for d in donations if d.channel != MATCH_CHANNEL and d.donation_id not in matched
+    ]
     untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
     # A small demo may have spent every donation: then the unspent rest of one is refunded.
     partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
-    if untouched or partly:
+    if refund and (untouched or partly):
         donation = rng.choice(untouched or partly)
         services.refund(
             donation.donation_id,

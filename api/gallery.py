@@ -36,7 +36,7 @@ from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.devnet import free_port
 from chain.embedded import EmbeddedChain
-from ledger.accounting import DisbursementState, DonationState, ProjectState
+from ledger.accounting import DisbursementState, DonationState, MatchState, ProjectState
 from ledger.disclosure import quarter_of
 from ledger.entries import parse_at
 from ledger.store import projections
@@ -69,6 +69,7 @@ def pages(services: Services, receipt: str) -> list[Shot]:
     with services.connect() as connection:
         donations = projections.find(connection, DonationState)
         disbursements = projections.find(connection, DisbursementState)
+        matches = projections.find(connection, MatchState)
     refunded = next(d for d in donations if d.refunded)
     spent = next(d for d in donations if d.allocated)
     voided = next(d for d in disbursements if d.voided)
@@ -100,6 +101,15 @@ def pages(services: Services, receipt: str) -> list[Shot]:
         Shot("report", f"/reports/{corrected.project_id}/{report_period}"),
         *([Shot("report-final", f"/reports/{closed[0].project_id}/final")] if closed else []),
         Shot("not-found", "/donations/dn_nosuchdonation"),
+        # Matching funds (ADR 0040): the pool, and a donation it matched.
+        *(
+            [
+                Shot("pool", f"/pools/{matches[0].pool_id}"),
+                Shot("donation-matched", f"/donations/{matches[0].donation_id}"),
+            ]
+            if matches
+            else []
+        ),
     ]
 
 

@@ -30,6 +30,9 @@ from explorer.models import (
     EntryRef,
     EvidencePublic,
     Funding,
+    MatchPublic,
+    PoolPage,
+    PoolPublic,
     ProjectPublic,
     ProjectSummary,
     RefundPublic,
@@ -280,6 +283,12 @@ class DonationCreate(Closed):
     paid_at: Rfc3339
     payment_ref: Annotated[str, Field(min_length=1, max_length=200), NoControl]
     donor: DonorIn = Field(default_factory=DonorIn)
+    payer_ref: Annotated[str, Field(min_length=1, max_length=200), NoControl] | None = Field(
+        default=None,
+        description="the payment channel's reference of the payer (an account, not a "
+        "payment): kept only as a keyed hash per matching pool; a donation without one is "
+        "not matched (ADR 0040)",
+    )
 
     model_config = with_example(
         {
@@ -303,10 +312,20 @@ class Receipt(BaseModel):
     page: str = Field(description="a printable receipt")
 
 
+class MatchMade(BaseModel):
+    """A match the donation got, made with it (ADR 0040)."""
+
+    id: str = Field(description="the match, also the id of the matched money")
+    pool_id: str
+    amount: int
+    seq: int
+
+
 class DonationCreated(BaseModel):
     id: str
     seq: int
     receipt: Receipt
+    matches: list[MatchMade] = Field(default_factory=list)
 
 
 class RefundCreate(Closed):
@@ -481,6 +500,60 @@ class ProofBundle(BaseModel):
     anchor: dict[str, object]
 
 
+# -- matching funds (配捐, ADR 0040) ---------------------------------------------------------
+
+
+class MatcherCreate(Closed):
+    name: Annotated[str, Field(min_length=1, max_length=200), HumanText]
+    registration_no: Annotated[str, Field(min_length=1, max_length=64), HumanText]
+
+    model_config = with_example(
+        {"name": "某某科技有限公司", "registration_no": "91110000MA0000000X"}
+    )
+
+
+class MatcherCreated(BaseModel):
+    id: str
+    seq: int
+    name: str
+
+
+class PoolCreate(Closed):
+    title: Annotated[str, Field(min_length=1, max_length=200), HumanText]
+    currency: Currency
+    total: Amount
+    ratio_percent: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    cap_per_donation: Amount
+    cap_per_payer_per_day: Amount
+    min_interval_s: Annotated[StrictInt, Field(ge=0, le=86400)] = 15
+    starts_at: Rfc3339
+    ends_at: Rfc3339
+    day_offset_minutes: Annotated[StrictInt, Field(ge=-720, le=840)] = 480
+    project_ids: Annotated[list[str], Field(min_length=1, max_length=50)]
+
+    model_config = with_example(
+        {
+            "title": "九九公益日配捐",
+            "currency": "CNY",
+            "total": 10_000_000,
+            "ratio_percent": 100,
+            "cap_per_donation": 1_000,
+            "cap_per_payer_per_day": 3_000,
+            "min_interval_s": 15,
+            "starts_at": "2026-09-07T00:00:00+08:00",
+            "ends_at": "2026-09-10T00:00:00+08:00",
+            "day_offset_minutes": 480,
+            "project_ids": ["pr_2b4c6d8f0g1h3j5k7l9m"],
+        }
+    )
+
+
+class PoolClose(Closed):
+    reason: Annotated[str, Field(min_length=1, max_length=500), HumanText]
+
+    model_config = with_example({"reason": "配捐活动结束"})
+
+
 __all__ = [
     "AllocationCreate",
     "AllocationIn",
@@ -510,6 +583,14 @@ __all__ = [
     "Funding",
     "Hex32",
     "HumanText",
+    "MatchMade",
+    "MatchPublic",
+    "MatcherCreate",
+    "MatcherCreated",
+    "PoolClose",
+    "PoolCreate",
+    "PoolPage",
+    "PoolPublic",
     "ProjectCreate",
     "ProjectPublic",
     "ProjectSummary",

@@ -34,7 +34,15 @@ from chain.client import ChainClient
 from chain.errors import ChainError
 from explorer import urls
 from explorer.views import PublicViews, allocation_public
-from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
+from ledger.accounting import (
+    AllocationState,
+    Books,
+    DisbursementState,
+    MatcherState,
+    MatchState,
+    PoolState,
+    plan_fifo,
+)
 from ledger.currencies import special_currency_problem
 from ledger.entries import (
     Entry,
@@ -43,6 +51,7 @@ from ledger.entries import (
     format_at,
     from_hex,
     parse_at,
+    payer_key,
     payment_ref_hash,
     registration_key,
     to_hex,
@@ -54,6 +63,7 @@ from ledger.store.journal import (
     AppendResult,
     Draft,
     FifoAllocation,
+    MatchDonation,
     Request,
     Store,
     new_id,
@@ -351,8 +361,12 @@ class Services(JournalReads):
                 ),
             },
         )
+        requests: list[Request] = [draft]
+        if body.payer_ref is not None:  # matched by the open pools that allow it (ADR 0040)
+            payer = payer_key(body.payer_ref, self.settings.payment_ref_key_bytes)
+            requests.append(MatchDonation(donation_id, payer))
         request = AppendRequest(
-            [draft],
+            requests,
             at=self.clock() if self.clock is not None else None,
             rows=[(DONOR, donor)],
             **self._idempotency("POST /donations", principal, key, body),
@@ -364,8 +378,21 @@ class Services(JournalReads):
         donation_id = str(entry.body["donation_id"])
         if result.replayed:
             secret = self.receipt_secret(donation_id)
+        matches = [
+            models.MatchMade(
+                id=str(e.body["match_id"]),
+                pool_id=str(e.body["pool_id"]),
+                amount=int(e.body["amount"]),  # type: ignore[arg-type]
+                seq=e.seq,
+            )
+            for e in result.entries[1:]
+            if e.kind == "match.made"
+        ]
         return models.DonationCreated(
-            id=donation_id, seq=entry.seq, receipt=self.receipt(donation_id, secret)
+            id=donation_id,
+            seq=entry.seq,
+            receipt=self.receipt(donation_id, secret),
+            matches=matches,
         )
 
     def _check_paid_at(self, charity_id: str, paid_at: datetime) -> None:
@@ -429,16 +456,107 @@ class Services(JournalReads):
         self.require_platform(principal)
         self.donation(donation_id)
         route = f"POST /donations/{donation_id}/refunds"
+        # A refunded donation's matches go back to their pools first (ADR 0040).
+        reversals = [
+            Draft(
+                "match.reversed",
+                {"match_id": match.match_id, "reason": f"donation refunded: {body.reason}"[:500]},
+            )
+            for match in self.read.find(MatchState, donation_id=donation_id)
+            if not match.reversed
+        ]
         result = self._append(
             [
+                *reversals,
                 Draft(
                     "donation.refunded",
                     {"donation_id": donation_id, "amount": body.amount, "reason": body.reason},
-                )
+                ),
             ],
             **self._idempotency(route, principal, key, body),
         )
         return models.Recorded(id=donation_id, seqs=[e.seq for e in result.entries])
+
+    # -- matching funds (配捐, ADR 0040) ---------------------------------------------------
+
+    def register_matcher(
+        self, body: models.MatcherCreate, principal: Principal, key: str | None = None
+    ) -> models.MatcherCreated:
+        """Register a matcher (a company or foundation that matches donations): platform."""
+        self.require_platform(principal)
+        matcher_id = new_id("mt")
+        result = self._append(
+            [
+                Draft(
+                    "matcher.registered",
+                    {
+                        "matcher_id": matcher_id,
+                        "name": body.name,
+                        "registration_no": body.registration_no,
+                    },
+                )
+            ],
+            **self._idempotency("POST /matchers", principal, key, body),
+        )
+        entry = result.entries[0]
+        return models.MatcherCreated(
+            id=str(entry.body["matcher_id"]), seq=entry.seq, name=str(entry.body["name"])
+        )
+
+    def open_pool(
+        self,
+        matcher_id: str,
+        body: models.PoolCreate,
+        principal: Principal,
+        key: str | None = None,
+    ) -> models.PoolPublic:
+        """Open a matching pool of ``matcher_id`` (platform): its rules are the entry's."""
+        self.require_platform(principal)
+        self.accept_currency(body.currency)
+        self.read.require(MatcherState, matcher_id)
+        if body.ends_at <= body.starts_at:
+            raise ApiError(
+                422, "invalid_field", "ends_at: must be after starts_at", field="ends_at"
+            )
+        pool_id = new_id("mp")
+        route = f"POST /matchers/{matcher_id}/pools"
+        result = self._append(
+            [
+                Draft(
+                    "match_pool.opened",
+                    {
+                        "pool_id": pool_id,
+                        "matcher_id": matcher_id,
+                        "title": body.title,
+                        "currency": body.currency,
+                        "total": body.total,
+                        "ratio_percent": body.ratio_percent,
+                        "cap_per_donation": body.cap_per_donation,
+                        "cap_per_payer_per_day": body.cap_per_payer_per_day,
+                        "min_interval_s": body.min_interval_s,
+                        "starts_at": body.starts_at.isoformat(),
+                        "ends_at": body.ends_at.isoformat(),
+                        "day_offset_minutes": body.day_offset_minutes,
+                        "project_ids": body.project_ids,
+                    },
+                )
+            ],
+            **self._idempotency(route, principal, key, body),
+        )
+        return self.views.pool_view(str(result.entries[0].body["pool_id"]))
+
+    def close_pool(
+        self, pool_id: str, body: models.PoolClose, principal: Principal, key: str | None = None
+    ) -> models.PoolPublic:
+        """Close a matching pool (platform): it matches no more donations."""
+        self.require_platform(principal)
+        self.read.require(PoolState, pool_id)
+        route = f"POST /pools/{pool_id}/close"
+        self._append(
+            [Draft("match_pool.closed", {"pool_id": pool_id, "reason": body.reason})],
+            **self._idempotency(route, principal, key, body),
+        )
+        return self.views.pool_view(pool_id)
 
     # -- fund use ------------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ second the server's RSS, the journal's size and the latest checkpoint are sample
 At the end: every donation acknowledged (201) is in the journal exactly once, at the
 seq its answer gave, and so is every refund and disbursement; the seqs are gapless;
 ``shanlian journal verify`` and ``shanlian audit`` (the export against the chain) pass.
+A matching pool (ADR 0040) is open for the spike only: its table columns are the matches
+made in each window, the pool's spent against its total (never more, at any entry) and
+the match entries the audit's replay of the export refuses (0: no rule broken).
 
     .venv/bin/python bench/bench_giving_day.py [--minutes 3] [--workers 1] [--rate R]
     .venv/bin/python bench/bench_giving_day.py --quick      # ~40 s of load: a smoke run
@@ -47,6 +50,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loadgen import (
     ROOT,
@@ -65,11 +69,16 @@ from loadgen import (
     wrk_version,
 )
 
+from audit.journal import verify_journal
+
 TOKEN = "bench-giving-day-platform-token-" + secrets.token_hex(16)
 PERFORMANCE = ROOT / "docs" / "performance.md"
 MARKER_START = "<!-- bench:giving-day:start -->"
 MARKER_END = "<!-- bench:giving-day:end -->"
 MINIMAL_PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+MATCH_CAP = 1_000
+"""The spike's matching pool matches each donation 100 %, at most ¥10 (every donation of
+wrk_load.lua is ¥10 or more), at most ¥30 a payer a day, once in 15 s a payer (ADR 0040)."""
 SEED_DONATIONS = 60  # the pages read during the day
 REFUND_TARGETS = 60  # donations the driver refunds from (never allocated: FIFO takes older)
 
@@ -89,6 +98,108 @@ class Journal:
     evidence_sha256: str
     donations: dict[str, int] = field(default_factory=dict)  # made here: id -> seq
     others: dict[int, str] = field(default_factory=dict)  # seq -> the kind answered
+    payers: int = 0  # wrk's donations name one of this many payers (0: none)
+
+
+@dataclass
+class Pool:
+    """The matching pool opened for the spike (ADR 0040)."""
+
+    pool_id: str
+    total: int
+    starts: float  # wall-clock seconds
+    ends: float
+
+
+def open_spike_pool(
+    base: str, journal: Journal, starts: float, seconds: float, donations: float
+) -> Pool:
+    """A matcher, and its pool over the spike's windows: enough for a fifth of the
+    donations the spike may bring (the spike often gets through half of what calibration
+    did), so that it runs out during the spike, where the last yuan is raced for."""
+    total = max(MATCH_CAP, int(0.2 * donations) * MATCH_CAP)
+    with httpx.Client(base_url=base) as client:
+        matcher = write(
+            client,
+            "/api/v1/matchers",
+            {"name": "九九配捐科技有限公司", "registration_no": "91110000MA99099099"},
+            platform(),
+        )
+        journal.others[matcher["seq"]] = "matcher.registered"
+        pool = write(
+            client,
+            f"/api/v1/matchers/{matcher['id']}/pools",
+            {
+                "title": "九九公益日配捐",
+                "currency": "CNY",
+                "total": total,
+                "ratio_percent": 100,
+                "cap_per_donation": MATCH_CAP,
+                "cap_per_payer_per_day": 3 * MATCH_CAP,
+                "min_interval_s": 15,
+                "starts_at": datetime.fromtimestamp(starts, UTC).isoformat(),
+                "ends_at": datetime.fromtimestamp(starts + seconds, UTC).isoformat(),
+                "project_ids": journal.projects,
+            },
+            platform(),
+        )
+        journal.others[pool["seq"]] = "match_pool.opened"
+    return Pool(pool["id"], total, starts, starts + seconds)
+
+
+@dataclass
+class Matching:
+    """What the spike's pool matched, read from the export and replayed by the audit."""
+
+    made: int = 0
+    spent: int = 0
+    total: int = 0
+    violations: int = 0
+    overspent: bool = False
+    by_window: list[tuple[int, int, int]] = field(default_factory=list)
+    """Per window: matches made in it, the pool's spent at its end, violations in it."""
+
+
+def matching_figures(export: Path, pool: Pool, windows: list[Window], day_wall: float) -> Matching:
+    """Matches per window and the pool's spent (never above its total, at any entry), and
+    the match entries the audit's replay of the export refuses (every rule of the pool)."""
+    lines = export.read_bytes().splitlines()
+    findings = verify_journal(iter(lines), [])
+    refused: set[int] = {
+        problem.seq
+        for check in findings.checks
+        if check.name == "accounting"
+        for problem in check.problems
+        if problem.detail.startswith("match") and problem.seq is not None
+    }
+    figures = Matching(total=pool.total, violations=len(refused))
+    events: list[tuple[float, int, int]] = []  # (at, +1/-1 matches, amount)
+    amounts: dict[str, int] = {}
+    for line in lines:
+        entry = json.loads(line)
+        if entry["kind"] == "match.made" and entry["body"]["pool_id"] == pool.pool_id:
+            amount = entry["body"]["amount"]
+            amounts[entry["body"]["match_id"]] = amount
+            figures.made += 1
+            events.append((_wall(entry["at"]), 1, amount))
+        elif entry["kind"] == "match.reversed" and entry["body"]["match_id"] in amounts:
+            events.append((_wall(entry["at"]), 0, -amounts[entry["body"]["match_id"]]))
+        else:
+            continue
+        figures.spent += events[-1][2]
+        figures.overspent |= figures.spent > pool.total
+    refused_at = [_wall(json.loads(lines[seq])["at"]) for seq in refused if seq < len(lines)]
+    for w in windows:
+        start, end = day_wall + w.start_s, day_wall + w.start_s + w.seconds
+        made = sum(count for at, count, _ in events if start <= at < end)
+        spent = sum(amount for at, _, amount in events if at < end)
+        broken = sum(1 for at in refused_at if start <= at < end)
+        figures.by_window.append((made, spent, broken))
+    return figures
+
+
+def _wall(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
 
 
 def platform() -> dict[str, str]:
@@ -353,6 +464,7 @@ def start_window(
         "run": uuid.uuid4().hex[:12],
         "rate": f"{rate * (1 - read_share):.2f}",
         "acks": f"{acks}/{uuid.uuid4().hex[:8]}-",
+        "payers": str(journal.payers),
     }
     common: dict[str, Any] = {
         "seconds": seconds + DRAIN_S,
@@ -448,9 +560,9 @@ def check_journal(
 # -- the report ----------------------------------------------------------------------------------
 
 
-def window_rows(windows: list[Window]) -> list[list[str]]:
+def window_rows(windows: list[Window], matching: Matching | None = None) -> list[list[str]]:
     rows = []
-    for w in windows:
+    for n, w in enumerate(windows):
         d = w.donations
         rss = max((s.rss for s in w.samples), default=0) / 2**20
         answered = [s for s in w.samples if s.entries >= 0]
@@ -471,9 +583,17 @@ def window_rows(windows: list[Window]) -> list[list[str]]:
                 f"{max((s.entries for s in answered), default=0):,}" if answered else "-",
                 f"{lag_entries:,}" if answered else "-",
                 f"{max(lags, default=0):.0f}" if lags else "-",
+                *_matching_cells(matching, n),
             ]
         )
     return rows
+
+
+def _matching_cells(matching: Matching | None, n: int) -> list[str]:
+    if matching is None or n >= len(matching.by_window):
+        return ["-", "-", "-"]
+    made, spent, broken = matching.by_window[n]
+    return [f"{made:,}", f"{spent / 100:,.0f} / {matching.total / 100:,.0f}", f"{broken:,}"]
 
 
 HEADER = [
@@ -490,6 +610,9 @@ HEADER = [
     "entries",
     "anchor lag entries",
     "anchor lag s",
+    "matches",
+    "pool spent / total ¥",
+    "match rule violations (audit)",
 ]
 
 
@@ -590,6 +713,22 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+                # Matching funds open for the spike (ADR 0040): donations name payers from
+                # here on, drawn at random from as many as the spike may bring donations (a
+                # third of those come again from a payer seen before: some too fast). The
+                # spike brings at most what calibration got through (a busy machine, far
+                # less than aimed).
+                spike_rate = min(rate * args.spike_factor, calibrated)
+                spike_donations = spike_rate * (1 - args.read_share) * spiked * args.window
+                journal.payers = max(100, int(spike_donations))
+                planned = time.time() + 2.0
+                spike_pool = open_spike_pool(
+                    server.base,
+                    journal,
+                    planned + spike_from * args.window,
+                    spiked * args.window,
+                    spike_donations,
+                )
                 sampler = Sampler(server)
                 sampler.thread.start()
                 driver = Driver(server.base, journal, refund_every_s=2, disburse_every_s=5)
@@ -597,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
                 started: list[tuple[float, bool, Future[WrkResult], Future[WrkResult] | None]] = []
                 cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 drained = threading.Event()
+                time.sleep(max(0.0, planned - time.time()))
+                day_wall = time.time()
                 day_started = time.monotonic()
                 overlap = 2 * (2 + int(DRAIN_S / args.window))
                 with ThreadPoolExecutor(overlap) as pool:
@@ -689,11 +830,17 @@ def main(argv: list[str] | None = None) -> int:
         wrk_acks, repeated = read_acks(acks)
         acknowledged = journal.donations | wrk_acks
         problems, unanswered = [], 0
+        matching: Matching | None = None
         if exported.returncode != 0:
             problems.append(f"shanlian journal export failed: {exported.stderr[-300:]}")
         else:
             found, unanswered = check_journal(export, acknowledged, journal.others, driver.done)
             problems += found
+            matching = matching_figures(export, spike_pool, windows, day_wall)
+            if matching.overspent:
+                problems.append(f"the matching pool {spike_pool.pool_id} was over-spent")
+            if matching.violations:
+                problems.append(f"the audit found {matching.violations} matches breaking a rule")
         if repeated:
             problems.append(f"{repeated} acknowledgements repeated a donation id")
         if verified.returncode != 0:
@@ -704,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (audited.stdout + audited.stderr).strip()[-400:]
             )
 
-    rows = window_rows(windows)
+    rows = window_rows(windows, matching)
     total_ok = sum(w.donations.ok for w in windows) + calibration.ok
     total_429 = sum(w.donations.count(429) for w in windows) + calibration.count(429)
     other = sum(
@@ -763,6 +910,15 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{kind} {n:,}" for kind, n in socket_errors.items())
         + " (a read error is also a connection the server closed after 5 s idle, while its "
         "window waited for slower answers)",
+        (
+            f"matching (a pool of ¥{matching.total / 100:,.0f} open for the spike, "
+            f"{journal.payers:,} payers): {matching.made:,} matches, spent "
+            f"¥{matching.spent / 100:,.0f} of ¥{matching.total / 100:,.0f} "
+            f"({'OVER-SPENT' if matching.overspent else 'never more, at any entry'}); match "
+            f"rule violations found by the audit: {matching.violations}"
+            if matching is not None
+            else "matching: not measured (no export)"
+        ),
         f"refunds {refunds}, disbursements {disbursements} acknowledged; "
         f"{len(driver.failed)} refused or failed"
         + (f" (first: {driver.failed[0]})" if driver.failed else ""),

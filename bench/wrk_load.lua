@@ -10,6 +10,8 @@
 --   mode=read     GET /donations/ID (the explorer's donation page), ID drawn at random from
 --                 the lines of ids=FILE
 --   mode=get      GET path=PATH, the same every time (bench/bench_explorer.py)
+--   payers=N      with mode=donate: each donation names one of N payers at random
+--                 (payer_ref, for matching funds: ADR 0040); none without it
 --   threads=N     wrk's -t (to split the rate between the threads)
 --   rate=R        requests/s for the whole run, paced by delay(); 0 (the default): every
 --                 connection sends its next request as soon as the answer arrives
@@ -136,6 +138,16 @@ function paid_at()
   return os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 1)
 end
 
+-- The payer of a donation (matching funds, ADR 0040): one of payers=N at random, so that
+-- some pay again within a pool's interval (and are not matched again).
+function payer()
+  local count = tonumber(options.payers or "0")
+  if count <= 0 then
+    return ""
+  end
+  return ',"payer_ref":"payer-' .. math.random(count) .. '"'
+end
+
 function request()
   counter = counter + 1
   if options.mode == "get" then
@@ -154,6 +166,7 @@ function request()
     .. ',"amount":' .. (1000 + counter % 9000)
     .. ',"currency":"CNY","channel":"card","paid_at":"' .. paid_at() .. '"'
     .. ',"payment_ref":"PAY-' .. tag .. '"'
+    .. payer()
     .. ',"donor":{"name":"王小明","phone":"+86-138-0000-0000","email":"wang@example.cn"}}'
   return wrk.format("POST", "/api/v1/donations", headers, body)
 end

@@ -71,6 +71,7 @@ REF_KINDS = {
     "donation": "Donation",
     "disbursement": "Disbursement",
     "allocation": "Allocation",
+    "pool": "Matching pool",
     "entry": "Entry",
     "checkpoint": "Checkpoint",
 }
@@ -83,6 +84,7 @@ CHANNELS = {
     "bank_transfer": "Bank transfer",
     "cash": "Cash",
     "unionpay": "UnionPay",
+    "match": "Matching funds",  # matched money (ADR 0040)
 }
 """Payment channels as the pages name them; another code reads "Other channel" (the
 code itself stays in the page's technical details)."""
@@ -438,6 +440,7 @@ PAGES = (
     Page("project", "/projects/{project_id}"),
     Page("donation", "/donations/{donation_id}", extra_context=_verify_messages),
     Page("disbursement", "/disbursements/{disbursement_id}"),
+    Page("pool", "/pools/{pool_id}"),
     Page("checkpoints", "/checkpoints", query=_before),
     Page("entry", "/entries/{seq}", parse=_entry_seq),
     Page("search", "/search", query=_search),

@@ -496,4 +496,40 @@ ZH_CN: dict[str, str] = {
     "No disbursements in this period.": "本期没有支出。",
     "corrects entry": "更正条目",
     "Every figure here derives from the journal's first %(n)s entries, whose Merkle root is anchored on chain. With an export of the journal, the audit recomputes this report and says whether it matches:": "这里的每个数字都由账本的前 %(n)s 条条目算出，其默克尔根已锚定在链上。用账本导出文件，审计工具可重新计算本报告并判断是否一致：",
+    # -- matching funds (配捐, ADR 0040) --
+    "Matcher registered": "配捐方登记",
+    "Matching pool opened": "配捐池开放",
+    "Matching pool closed": "配捐池关闭",
+    "Donation matched": "捐款获得配捐",
+    "Match reversed": "配捐撤回",
+    "Matching pool": "配捐池",
+    "%(matcher)s matches donations to the projects below: %(ratio)s%% of each donation, by the "
+    "rules below.": "%(matcher)s 为下列项目的捐款配捐：每笔捐款的 %(ratio)s%%，规则如下。",
+    "This pool is closed: it matches no more donations.": "此配捐池已关闭，不再配捐。",
+    "%(count)s matches": "%(count)s 笔配捐",
+    "Ratio": "配捐比例",
+    "matched of %(total)s pledged": "已配捐（承诺共 %(total)s）",
+    "%(left)s left": "剩余 %(left)s",
+    "Per donation": "每笔捐款",
+    "at most %(amount)s": "最多 %(amount)s",
+    "Per payer a day": "每位付款人每天",
+    "Payer interval": "付款间隔",
+    "one match in %(seconds)s s at most": "%(seconds)s 秒内最多配捐一次",
+    "Paid from": "付款时间自",
+    "Paid before": "付款时间早于",
+    "Pool entry": "配捐池记录",
+    "A match is whole or not made: when the pool cannot cover a donation's full match, that "
+    "donation is not matched. Every match is a journal entry the audit checks against these "
+    "rules.": "配捐要么全额，要么不配：配捐池不足以全额配捐某笔捐款时，这笔捐款不获配捐。每笔配捐都是一条账本记录，审计会按这些规则逐条核对。",
+    "Latest matches": "最新配捐",
+    "the matched money": "配捐款项",
+    "No matches yet.": "暂无配捐。",
+    "This is matched money: %(matcher)s matched a donation through the pool “%(pool)s”.": (
+        "这是配捐款项：%(matcher)s 通过配捐池“%(pool)s”为一笔捐款配捐。"
+    ),
+    "The donation it matches": "所配捐的捐款",
+    "The matching pool": "配捐池",
+    "Matched": "配捐",
+    "Matching funds": "配捐资金",
+    "Your %(given)s was matched %(matched)s by %(matcher)s": "您的 %(given)s 获得 %(matcher)s 配捐 %(matched)s",
 }

@@ -142,7 +142,7 @@ class DonationPublic(BaseModel):
     currency: str
     channel: str
     paid_at: str
-    donor_commitment: str
+    donor_commitment: str | None = Field(description="none for matched money (ADR 0040)")
     refunded: int
     allocated: int
     unspent: int = Field(description="not refunded and not yet allocated to a disbursement")
@@ -150,6 +150,62 @@ class DonationPublic(BaseModel):
     funded: list[Funding]
     refunds: list[RefundPublic]
     timeline: list[EntryRef]
+    matches: list[MatchPublic] = Field(
+        default_factory=list, description="matching pools' matches of this donation (ADR 0040)"
+    )
+    matched_by: MatchPublic | None = Field(
+        default=None, description="this is matched money: the match it is (ADR 0040)"
+    )
+
+
+# -- matching funds (配捐, ADR 0040) -----------------------------------------------------------
+
+
+class MatchPublic(BaseModel):
+    id: str = Field(description="the match, also the id of the matched money (a donation id)")
+    seq: int
+    donation_id: str = Field(description="the donor's donation it matches")
+    pool_id: str
+    pool_title: str
+    matcher_id: str
+    matcher_name: str
+    amount: int
+    currency: str
+    paid_at: str
+    reversed: bool
+
+
+class PoolProject(BaseModel):
+    id: str
+    title: str
+
+
+class PoolPublic(BaseModel):
+    id: str
+    seq: int
+    opened_at: str
+    matcher_id: str
+    matcher_name: str
+    title: str
+    currency: str
+    total: int
+    spent: int
+    left: int
+    matches: int = Field(description="matches made and not reversed")
+    ratio_percent: int
+    cap_per_donation: int
+    cap_per_payer_per_day: int
+    min_interval_s: int
+    starts_at: str
+    ends_at: str
+    day_offset_minutes: int
+    projects: list[PoolProject]
+    closed: bool
+
+
+class PoolPage(BaseModel):
+    pool: PoolPublic
+    recent_matches: list[MatchPublic]
 
 
 # -- evidence, disbursements, allocations ------------------------------------------------------
@@ -356,7 +412,7 @@ class CheckpointsPage(BaseModel):
     older: int | None = Field(description="the 'before' of the next (older) page, if any")
 
 
-RefKind = Literal["charity", "project", "donation", "disbursement", "allocation"]
+RefKind = Literal["charity", "project", "donation", "disbursement", "allocation", "pool"]
 
 
 class Ref(BaseModel):
@@ -383,7 +439,7 @@ class EntryPage(BaseModel):
 
 
 SearchKind = Literal[
-    "charity", "project", "donation", "disbursement", "allocation", "entry", "checkpoint"
+    "charity", "project", "donation", "disbursement", "allocation", "entry", "checkpoint", "pool"
 ]
 
 

@@ -52,6 +52,11 @@ def project(project_id: str, *, json: bool = False) -> str:
     return _twin(f"/projects/{_segment(project_id)}", json)
 
 
+def pool(pool_id: str, *, json: bool = False) -> str:
+    """A matching pool's page: its rules and what it matched (ADR 0040)."""
+    return _twin(f"/pools/{_segment(pool_id)}", json)
+
+
 def donation(donation_id: str, *, json: bool = False) -> str:
     """A donation's page: the receipt's QR code leads here."""
     return _twin(f"/donations/{_segment(donation_id)}", json)

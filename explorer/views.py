@@ -25,6 +25,9 @@ from ledger.accounting import (
     CharityState,
     DisbursementState,
     DonationState,
+    MatcherState,
+    MatchState,
+    PoolState,
     ProjectState,
 )
 from ledger.entries import (
@@ -47,6 +50,8 @@ PAGE_DONATIONS = 20
 """Latest donations on a charity's or a project's page."""
 PAGE_DISBURSEMENTS = 50
 """Latest disbursements on a charity's or a project's page."""
+PAGE_MATCHES = 50
+"""Latest matches on a matching pool's page."""
 CHECKPOINTS_PER_PAGE = 50
 INDEX_PAGE = 50
 """Charities or projects on a page of their index."""
@@ -58,6 +63,8 @@ _REF_KEYS: dict[str, models.RefKind] = {
     "donation_id": "donation",
     "disbursement_id": "disbursement",
     "allocation_id": "allocation",
+    "pool_id": "pool",
+    "match_id": "donation",
 }
 
 
@@ -237,19 +244,95 @@ class PublicViews:
             for e in timeline
             if e.kind == "donation.refunded"
         ]
+        matched_by = None
+        match = self.read.get(MatchState, donation_id)
+        if match is not None:  # matched money: the match entry created it (ADR 0040)
+            matched_by = self.match_public(match)
+        matches = [
+            self.match_public(m) for m in self.read.find(MatchState, donation_id=donation_id)
+        ]
+        commitment = received.body.get("donor_commitment")
         return from_state(
             models.DonationPublic,
             donation,
             recorded_at=received.at,
             charity_name=charity.name,
             project_title=project.title if project else None,
-            donor_commitment=str(received.body["donor_commitment"]),
+            donor_commitment=None if commitment is None else str(commitment),
             unspent=donation.available,
             status=self.status(donation.seq),
             funded=funded,
             refunds=refunds,
             timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in timeline],
+            matches=matches,
+            matched_by=matched_by,
         )
+
+    # -- matching funds (ADR 0040) -------------------------------------------------------
+
+    def match_public(self, match: MatchState) -> models.MatchPublic:
+        pool = self.read.require(PoolState, match.pool_id)
+        matcher = self.read.require(MatcherState, pool.matcher_id)
+        return models.MatchPublic(
+            id=match.match_id,
+            seq=match.seq,
+            donation_id=match.donation_id,
+            pool_id=pool.pool_id,
+            pool_title=pool.title,
+            matcher_id=matcher.matcher_id,
+            matcher_name=matcher.name,
+            amount=match.amount,
+            currency=pool.currency,
+            paid_at=match.paid_at,
+            reversed=match.reversed,
+        )
+
+    def pool_view(self, pool_id: str) -> models.PoolPublic:
+        """A matching pool: its rules and what it matched.
+
+        Raises:
+            NotFoundError: no such pool.
+        """
+        pool = self.read.require(PoolState, pool_id)
+        matcher = self.read.require(MatcherState, pool.matcher_id)
+        projects = []
+        for project_id in pool.project_ids.split(" "):
+            project = self.read.get(ProjectState, project_id)
+            projects.append(
+                models.PoolProject(id=project_id, title=project.title if project else project_id)
+            )
+        return models.PoolPublic(
+            id=pool.pool_id,
+            seq=pool.seq,
+            opened_at=self.store.entry(pool.seq).at,
+            matcher_id=matcher.matcher_id,
+            matcher_name=matcher.name,
+            title=pool.title,
+            currency=pool.currency,
+            total=pool.total,
+            spent=pool.spent,
+            left=pool.left,
+            matches=pool.matches,
+            ratio_percent=pool.ratio_percent,
+            cap_per_donation=pool.cap_per_donation,
+            cap_per_payer_per_day=pool.cap_per_payer_per_day,
+            min_interval_s=pool.min_interval_s,
+            starts_at=pool.starts_at,
+            ends_at=pool.ends_at,
+            day_offset_minutes=pool.day_offset_minutes,
+            projects=projects,
+            closed=pool.closed,
+        )
+
+    def pool_page(self, pool_id: str) -> models.PoolPage:
+        """A matching pool's page: its rules, what it spent and its latest matches.
+
+        Raises:
+            NotFoundError: no such pool.
+        """
+        view = self.pool_view(pool_id)
+        recent = self.read.pool_matches(pool_id, PAGE_MATCHES)
+        return models.PoolPage(pool=view, recent_matches=[self.match_public(m) for m in recent])
 
     def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
         disbursement = self.read.disbursement(disbursement_id)
@@ -603,9 +686,13 @@ class PublicViews:
 
     def _search_id(self, q: str) -> list[models.SearchResult]:
         """The thing an id names, by its prefix (an allocation leads to its disbursement)."""
-        found = self.read.get(_SEARCHABLE[q[:2]], q)
+        kind = _SEARCHABLE.get(q[:2])
+        found = self.read.get(kind, q) if kind is not None else None
         if found is None:
             return []
+        if isinstance(found, PoolState):
+            url = urls.pool(q)
+            return [models.SearchResult(kind="pool", id=q, label=found.title, url=url)]
         if isinstance(found, CharityState):
             return [
                 models.SearchResult(kind="charity", id=q, label=found.name, url=urls.charity(q))
@@ -629,6 +716,7 @@ _SEARCHABLE: dict[str, Any] = {
     "dn": DonationState,
     "db": DisbursementState,
     "al": AllocationState,
+    "mp": PoolState,
 }
 
 

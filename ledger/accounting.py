@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from operator import is_
 from typing import Any, ClassVar, TypeVar
 
@@ -100,13 +101,93 @@ class AllocationState:
     reversed: bool = False
 
 
-State = CharityState | ProjectState | DonationState | DisbursementState | AllocationState
+# -- matching funds (配捐, ADR 0040) -----------------------------------------------------
+
+
+@dataclass(slots=True)
+class MatcherState:
+    key: ClassVar[str] = "matcher_id"
+
+    matcher_id: str
+    name: str
+    registration_no: str
+    seq: int
+
+
+@dataclass(slots=True)
+class PoolState:
+    """A matching pool: its rules (``match_pool.opened``), what it spent, whether it closed.
+
+    ``project_ids`` is the covered projects' ids joined by spaces (a state holds scalars).
+    """
+
+    key: ClassVar[str] = "pool_id"
+
+    pool_id: str
+    matcher_id: str
+    title: str
+    currency: str
+    total: int
+    ratio_percent: int
+    cap_per_donation: int
+    cap_per_payer_per_day: int
+    min_interval_s: int
+    starts_at: str
+    ends_at: str
+    day_offset_minutes: int
+    project_ids: str
+    seq: int
+    spent: int = 0
+    matches: int = 0
+    closed: bool = False
+
+    def covers(self, project_id: str | None) -> bool:
+        return project_id is not None and project_id in self.project_ids.split(" ")
+
+    def match_amount(self, amount: int) -> int:
+        """What the pool's ratio and per-donation cap give a donation of ``amount``."""
+        return min(amount * self.ratio_percent // 100, self.cap_per_donation)
+
+    @property
+    def left(self) -> int:
+        return self.total - self.spent
+
+
+@dataclass(slots=True)
+class MatchState:
+    """A match: ``match_id`` is also the id of the matched money's ``DonationState``."""
+
+    key: ClassVar[str] = "match_id"
+
+    match_id: str
+    pool_id: str
+    donation_id: str
+    payer_hash: str
+    amount: int
+    paid_at: str
+    seq: int
+    reversed: bool = False
+
+
+State = (
+    CharityState
+    | ProjectState
+    | DonationState
+    | DisbursementState
+    | AllocationState
+    | MatcherState
+    | PoolState
+    | MatchState
+)
 STATES: tuple[type[State], ...] = (
     CharityState,
     ProjectState,
     DonationState,
     DisbursementState,
     AllocationState,
+    MatcherState,
+    PoolState,
+    MatchState,
 )
 """Every kind of state the books keep, in the order things are created; each one's ``key``
 names the field that holds its id."""
@@ -127,6 +208,9 @@ _SHELVES: Mapping[type[State], str] = {
     DonationState: "donations",
     DisbursementState: "disbursements",
     AllocationState: "allocations",
+    MatcherState: "matchers",
+    PoolState: "pools",
+    MatchState: "matches",
 }
 """The ``Books`` field that keeps each kind of state."""
 
@@ -172,8 +256,13 @@ class Books:
     donations: dict[str, DonationState] = field(default_factory=dict)
     disbursements: dict[str, DisbursementState] = field(default_factory=dict)
     allocations: dict[str, AllocationState] = field(default_factory=dict)
+    matchers: dict[str, MatcherState] = field(default_factory=dict)
+    pools: dict[str, PoolState] = field(default_factory=dict)
+    matches: dict[str, MatchState] = field(default_factory=dict)
     created: list[State] = field(default_factory=list)
     changed: dict[int, State] = field(default_factory=dict)
+    _by_payer: dict[tuple[str, str], list[MatchState]] = field(default_factory=dict, repr=False)
+    _by_donation: dict[str, list[MatchState]] = field(default_factory=dict, repr=False)
 
     def apply(self, entry: Entry) -> None:
         """Check ``entry`` against the rules, then record its effect.
@@ -234,6 +323,22 @@ class Books:
         if actor != "platform" and (charity_id is None or actor != "charity:" + charity_id):
             raise AccountingError("actor", f"{actor!r} may not write this entry")
 
+    def index_match(self, match: MatchState) -> None:
+        """Find ``match`` by its pool and payer, and by its donation (the store calls
+        this for the matches it loads; a rule, for those it makes)."""
+        self._by_payer.setdefault((match.pool_id, match.payer_hash), []).append(match)
+        self._by_donation.setdefault(match.donation_id, []).append(match)
+
+    def payer_matches(self, pool_id: str, payer_hash: str) -> list[MatchState]:
+        """The matches a pool made to one payer (reversed ones too) that the books hold."""
+        found = self._by_payer.get((pool_id, payer_hash), [])
+        return [m for m in found if self.matches.get(m.match_id) is m]
+
+    def donation_matches(self, donation_id: str) -> list[MatchState]:
+        """The matches of a donation (reversed ones too) that the books hold."""
+        found = self._by_donation.get(donation_id, [])
+        return [m for m in found if self.matches.get(m.match_id) is m]
+
     def _touch(self, state: State) -> None:
         self.changed[id(state)] = state
 
@@ -246,6 +351,8 @@ class Books:
         """Keep a state an entry created."""
         self.shelf(type(state))[getattr(state, state.key)] = state
         self.created.append(state)
+        if isinstance(state, MatchState):
+            self.index_match(state)
 
     # -- one rule per kind (RULES, below the class) -----------------------------------
 
@@ -416,6 +523,18 @@ class Books:
     def _donation_refunded(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
         self._require_actor(actor, charity_id=None)
         donation = self._donation(body["donation_id"])
+        if donation.donation_id in self.matches:
+            raise AccountingError(
+                "body.donation_id",
+                "is matched money: it goes back to its pool by match.reversed, not by a refund",
+            )
+        for match in self.donation_matches(donation.donation_id):
+            if not match.reversed:
+                raise AccountingError(
+                    "body.donation_id",
+                    f"donation is matched by {match.match_id!r} (pool {match.pool_id!r}); "
+                    "reverse the match first",
+                )
         amount = body["amount"]
         refundable = donation.amount - donation.refunded
         if amount > refundable:
@@ -556,6 +675,195 @@ class Books:
         charity.signer_seq = seq
         self._touch(charity)
 
+    # -- matching funds (ADR 0040) ------------------------------------------------------
+
+    def _matcher_registered(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        self._require_new(self.matchers, "matcher_id", body["matcher_id"])
+        self._add(MatcherState(body["matcher_id"], body["name"], body["registration_no"], seq))
+
+    def _pool(self, pool_id: Any) -> PoolState:
+        pool = self.pools.get(pool_id)
+        if pool is None:
+            raise AccountingError("body.pool_id", f"matching pool {pool_id!r} does not exist")
+        return pool
+
+    def _match_pool_opened(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        self._require_new(self.pools, "pool_id", body["pool_id"])
+        if body["matcher_id"] not in self.matchers:
+            raise AccountingError(
+                "body.matcher_id", f"matcher {body['matcher_id']!r} is not registered"
+            )
+        if body["starts_at"] >= body["ends_at"]:
+            raise AccountingError("body.ends_at", "must be after starts_at")
+        if body["cap_per_donation"] > body["total"]:
+            raise AccountingError("body.cap_per_donation", "exceeds the pool's total")
+        project_ids = body["project_ids"]
+        if len(set(project_ids)) != len(project_ids):
+            raise AccountingError("body.project_ids", "names a project twice")
+        for i, project_id in enumerate(project_ids):
+            project = self.projects.get(project_id)
+            if project is None:
+                raise AccountingError(
+                    f"body.project_ids[{i}]", f"project {project_id!r} does not exist"
+                )
+            if project.currency != body["currency"]:
+                raise AccountingError(
+                    f"body.project_ids[{i}]",
+                    f"project {project_id!r} is kept in {project.currency}, "
+                    f"the pool in {body['currency']}",
+                )
+        fields_ = {k: v for k, v in body.items() if k != "project_ids"}
+        self._add(PoolState(**fields_, project_ids=" ".join(project_ids), seq=seq))
+
+    def _match_pool_closed(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        pool = self._pool(body["pool_id"])
+        if pool.closed:
+            raise AccountingError("body.pool_id", "matching pool is already closed")
+        pool.closed = True
+        self._touch(pool)
+
+    def match_problem(
+        self, pool: PoolState, donation: DonationState, payer_hash: str, amount: int
+    ) -> tuple[str, str] | None:
+        """Why ``pool`` may not match ``donation`` with ``amount`` for this payer: the
+        field and the message, or None when every rule of the pool holds (ADR 0040).
+
+        The sequencer asks before it makes a match; the rule of ``match.made`` (and so
+        the audit's replay) refuses a match for the same reasons.
+        """
+        if pool.closed:
+            return "body.pool_id", f"matching pool {pool.pool_id!r} is closed"
+        if donation.donation_id in self.matches:
+            return "body.donation_id", "is matched money itself: a match is not matched"
+        if not pool.covers(donation.project_id):
+            return "body.donation_id", (
+                f"donation's project {donation.project_id!r} is not covered by the pool"
+            )
+        if donation.currency != pool.currency:
+            return "body.donation_id", f"donation is in {donation.currency}, pool {pool.currency}"
+        if not pool.starts_at <= donation.paid_at < pool.ends_at:
+            return "body.donation_id", (
+                f"donation was paid at {donation.paid_at}, outside the pool's window "
+                f"[{pool.starts_at}, {pool.ends_at})"
+            )
+        if donation.refunded:
+            return "body.donation_id", "donation was refunded"
+        if any(m.pool_id == pool.pool_id for m in self.donation_matches(donation.donation_id)):
+            return "body.donation_id", f"donation is already matched by pool {pool.pool_id!r}"
+        expected = pool.match_amount(donation.amount)
+        if amount != expected:
+            return "body.amount", (
+                f"the pool's rules match this donation with {expected}, not {amount} "
+                f"({pool.ratio_percent}% of {donation.amount}, at most {pool.cap_per_donation})"
+            )
+        earlier = self.payer_matches(pool.pool_id, payer_hash)
+        if earlier and pool.min_interval_s:
+            paid = _instant_ms(donation.paid_at)
+            for match in earlier:
+                if abs(_instant_ms(match.paid_at) - paid) < pool.min_interval_s * 1000:
+                    return "body.payer_hash", (
+                        f"the payer's donation paid at {match.paid_at} was matched "
+                        f"({match.match_id!r}): less than {pool.min_interval_s} s apart"
+                    )
+        day = _day(donation.paid_at, pool.day_offset_minutes)
+        that_day = sum(
+            m.amount
+            for m in earlier
+            if not m.reversed and _day(m.paid_at, pool.day_offset_minutes) == day
+        )
+        if that_day + amount > pool.cap_per_payer_per_day:
+            return "body.amount", (
+                f"the payer was matched {that_day} on {day} already; "
+                f"{amount} more exceeds the {pool.cap_per_payer_per_day} a day"
+            )
+        if amount > pool.left:
+            return "body.amount", (
+                f"match of {amount} exceeds the {pool.left} left in the pool (a match is "
+                "whole or not made)"
+            )
+        return None
+
+    def _match_made(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        match_id = body["match_id"]
+        self._require_new(self.matches, "match_id", match_id)
+        self._require_new(self.donations, "match_id", match_id)
+        pool = self._pool(body["pool_id"])
+        donation = self._donation(body["donation_id"])
+        problem = self.match_problem(pool, donation, body["payer_hash"], body["amount"])
+        if problem is not None:
+            raise AccountingError(*problem)
+        amount = body["amount"]
+        pool.spent += amount
+        pool.matches += 1
+        self._touch(pool)
+        self._add(
+            MatchState(
+                match_id,
+                pool.pool_id,
+                donation.donation_id,
+                body["payer_hash"],
+                amount,
+                donation.paid_at,
+                seq,
+            )
+        )
+        # The matched money: the matcher's donation to the same charity and project.
+        self._add(
+            DonationState(
+                match_id,
+                donation.charity_id,
+                donation.project_id,
+                amount,
+                donation.currency,
+                MATCH_CHANNEL,
+                donation.paid_at,
+                seq,
+            )
+        )
+
+    def _match_reversed(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
+        self._require_actor(actor, charity_id=None)
+        match = self.matches.get(body["match_id"])
+        if match is None:
+            raise AccountingError("body.match_id", f"match {body['match_id']!r} does not exist")
+        if match.reversed:
+            raise AccountingError("body.match_id", "match is already reversed")
+        money = self.donations.get(match.match_id)
+        if money is None:
+            raise AccountingError("body.match_id", "the matched money is not in the books")
+        if money.allocated:
+            raise AccountingError(
+                "body.match_id",
+                f"{money.allocated} of the matched money is allocated; "
+                "reverse those allocations first",
+            )
+        pool = self._pool(match.pool_id)
+        match.reversed = True
+        money.refunded = money.amount  # back to the matcher's pool
+        pool.spent -= match.amount
+        pool.matches -= 1
+        for state in (match, money, pool):
+            self._touch(state)
+
+
+MATCH_CHANNEL = "match"
+"""The ``channel`` of matched money's ``DonationState`` (ADR 0040)."""
+
+
+def _instant_ms(at: str) -> int:
+    """Milliseconds since the epoch of a journal time (``YYYY-MM-DDTHH:MM:SS.mmmZ``)."""
+    moment = datetime.fromisoformat(at)
+    return int(moment.timestamp() * 1000)
+
+
+def _day(at: str, offset_minutes: int) -> str:
+    """The calendar day of a journal time at UTC ``offset_minutes`` (``YYYY-MM-DD``)."""
+    return (datetime.fromisoformat(at) + timedelta(minutes=offset_minutes)).date().isoformat()
+
 
 Rule = Callable[[Books, int, str, Mapping[str, Any]], None]
 """How one kind of entry changes the books: ``rule(books, seq, actor, body)``; raises
@@ -572,6 +880,11 @@ RULES: Mapping[str, Rule] = {
     "project.closed": Books._project_closed,
     "report.published": Books._report_published,
     "charity.signer_changed": Books._charity_signer_changed,
+    "matcher.registered": Books._matcher_registered,
+    "match_pool.opened": Books._match_pool_opened,
+    "match_pool.closed": Books._match_pool_closed,
+    "match.made": Books._match_made,
+    "match.reversed": Books._match_reversed,
 }
 """The rule of each kind of entry (``Books.apply`` dispatches through it); a test holds it
 to ``ledger.entries.BODIES``, so a kind cannot be added without its rule (ADR 0027)."""

@@ -43,6 +43,23 @@ def payment_ref_hash(payment_ref: str, key: bytes) -> bytes:
     return hmac.new(key, payment_ref.encode("utf-8"), hashlib.sha256).digest()
 
 
+def payer_key(payer_ref: str, key: bytes) -> bytes:
+    """The secret a payer's matches are keyed by: HMAC-SHA256 of ``payer:`` and the payment
+    channel's payer reference under the deployment's key (ADR 0040). Never stored."""
+    if len(key) != PAYMENT_REF_KEY_SIZE:
+        raise ValueError(f"a payment reference key has {PAYMENT_REF_KEY_SIZE} bytes")
+    return hmac.new(key, b"payer:" + payer_ref.encode("utf-8"), hashlib.sha256).digest()
+
+
+def pool_payer_hash(payer_key: bytes, pool_id: str) -> bytes:
+    """The payer's hash in one matching pool: HMAC-SHA256 of the pool id under ``payer_key``.
+
+    The same payer has the same hash within a pool (its rate and per-day rules are
+    checkable from the journal) and unrelated hashes in two pools (ADR 0040).
+    """
+    return hmac.new(payer_key, pool_id.encode("utf-8"), hashlib.sha256).digest()
+
+
 def plain_payment_ref_hash(payment_ref: str) -> bytes:
     """SHA-256 of a reference: the ``payment_ref_hash`` of entries written before ADR 0016."""
     return hashlib.sha256(payment_ref.encode("utf-8")).digest()

@@ -32,8 +32,10 @@ from ledger.digests import PAYMENT_REF_KEY_SIZE as PAYMENT_REF_KEY_SIZE
 from ledger.digests import RECEIPT_SECRET_SIZE as RECEIPT_SECRET_SIZE
 from ledger.digests import donor_commitment as donor_commitment
 from ledger.digests import from_hex as from_hex
+from ledger.digests import payer_key as payer_key
 from ledger.digests import payment_ref_hash as payment_ref_hash
 from ledger.digests import plain_payment_ref_hash as plain_payment_ref_hash
+from ledger.digests import pool_payer_hash as pool_payer_hash
 from ledger.digests import to_hex as to_hex
 from ledger.errors import EntryError
 from ledger.merkle import leaf_hash
@@ -58,6 +60,9 @@ ID_PREFIXES: Mapping[str, str] = {
     "donation": "dn",
     "disbursement": "db",
     "allocation": "al",
+    # Matching funds (ADR 0040).
+    "matcher": "mt",
+    "pool": "mp",
 }
 """What an id names, and its prefix: ``dn_…`` is a donation. Bodies hold it as ``<thing>_id``."""
 ID_MAX_LENGTH = 40
@@ -213,6 +218,8 @@ ProjectId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["pro
 DonationId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["donation"]))]
 DisbursementId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["disbursement"]))]
 AllocationId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["allocation"]))]
+MatcherId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["matcher"]))]
+PoolId = Annotated[str, Field(strict=True, pattern=_anchored(ID_PATTERNS["pool"]))]
 
 
 class Body(BaseModel):
@@ -376,6 +383,80 @@ CHARITY_SIGNED_KINDS = (
 )
 """Fund use a charity signs (ADR 0037): once it has a signer, each entry of these kinds
 about it carries ``sig``, the signer's EIP-712 signature (``chain.typed_data``)."""
+# -- matching funds (配捐, ADR 0040) ---------------------------------------------------------
+
+
+class MatcherRegistered(Body):
+    label = "Matcher registered"
+    creates = "matcher_id"
+
+    matcher_id: MatcherId
+    name: Name
+    registration_no: Annotated[Text, _max_length(64)]
+
+
+MAX_POOL_PROJECTS = 50
+"""Most projects one matching pool covers."""
+
+
+class MatchPoolOpened(Body):
+    """A matcher's pledge: matches of donations to ``project_ids``, by these rules (ADR 0040).
+
+    A donation paid in ``[starts_at, ends_at)`` to a covered project, in ``currency``, is
+    matched ``amount * ratio_percent // 100``, at most ``cap_per_donation``; a payer is
+    matched at most ``cap_per_payer_per_day`` a day (days begin at midnight at UTC
+    ``day_offset_minutes``) and at most once in ``min_interval_s`` seconds (by ``paid_at``);
+    all matches together at most ``total``. A match is whole or not made.
+    """
+
+    label = "Matching pool opened"
+    creates = "pool_id"
+
+    pool_id: PoolId
+    matcher_id: MatcherId
+    title: Name
+    currency: Currency
+    total: Amount
+    ratio_percent: Annotated[StrictInt, Field(ge=1, le=1000)]
+    cap_per_donation: Amount
+    cap_per_payer_per_day: Amount
+    min_interval_s: Annotated[StrictInt, Field(ge=0, le=86400)]
+    starts_at: Timestamp
+    ends_at: Timestamp
+    day_offset_minutes: Annotated[StrictInt, Field(ge=-720, le=840)]
+    project_ids: Annotated[list[ProjectId], Field(min_length=1, max_length=MAX_POOL_PROJECTS)]
+
+
+class MatchPoolClosed(Body):
+    label = "Matching pool closed"
+
+    pool_id: PoolId
+    reason: Reason
+
+
+class MatchMade(Body):
+    """Matched money: a donation of the matcher's, ``match_id``, beside the donor's ``donation_id``.
+
+    ``payer_hash`` is HMAC-SHA256 under a key derived from the deployment's payment
+    reference key and the pool (ADR 0040): the same payer has one hash within a pool and
+    unrelated hashes in two pools.
+    """
+
+    label = "Donation matched"
+    creates = "match_id"
+
+    match_id: DonationId
+    donation_id: DonationId
+    pool_id: PoolId
+    amount: Amount
+    payer_hash: Hash
+
+
+class MatchReversed(Body):
+    label = "Match reversed"
+
+    match_id: DonationId
+    reason: Reason
 
 
 Kind = Literal[
@@ -390,6 +471,11 @@ Kind = Literal[
     "project.closed",
     "report.published",
     "charity.signer_changed",
+    "matcher.registered",
+    "match_pool.opened",
+    "match_pool.closed",
+    "match.made",
+    "match.reversed",
 ]
 
 """The kinds of entry (v1); ``KINDS`` lists them in the same order."""
@@ -406,10 +492,18 @@ BODIES: Mapping[str, type[Body]] = {
     "project.closed": ProjectClosed,
     "report.published": ReportPublished,
     "charity.signer_changed": CharitySignerChanged,
+    "matcher.registered": MatcherRegistered,
+    "match_pool.opened": MatchPoolOpened,
+    "match_pool.closed": MatchPoolClosed,
+    "match.made": MatchMade,
+    "match.reversed": MatchReversed,
 }
 """Each kind's body model. Adding a kind: its body here, its rule in ``ledger.accounting.RULES``
 and, if it keeps state of its own, a projection table and a migration (ADR 0027)."""
 KINDS = tuple(BODIES)
+CREATED_AS: Mapping[str, str] = {"match_id": "donation"}
+"""Created ids that take another thing's form: a match's id is a donation id, as matched
+money is a donation of the matcher's that allocations fund disbursements from (ADR 0040)."""
 CREATES: Mapping[str, str] = {
     kind: model.creates for kind, model in BODIES.items() if model.creates is not None
 }

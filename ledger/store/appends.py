@@ -20,15 +20,21 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.accounting import (
-    AllocationState,
     Books,
-    CharityState,
-    DisbursementState,
     DonationState,
-    ProjectState,
+    PoolState,
     plan_fifo,
 )
-from ledger.entries import ACTOR, Entry, format_at, parse_at, parse_entry, validate_body
+from ledger.entries import (
+    ACTOR,
+    Entry,
+    format_at,
+    parse_at,
+    parse_entry,
+    pool_payer_hash,
+    to_hex,
+    validate_body,
+)
 from ledger.errors import (
     AccountingError,
     EntryError,
@@ -45,6 +51,7 @@ from ledger.store.requests import (
     CheckedRequest,
     Draft,
     FifoAllocation,
+    MatchDonation,
     Request,
     check_not_ahead,
     new_id,
@@ -92,6 +99,10 @@ class _BooksUndo:
         self.changed = len(books.changed)
         self.before: dict[int, tuple[Any, tuple[Any, ...]]] = {}
 
+    def keep_state(self, state: Any) -> None:
+        """Keep one state as it is now (a pool a match may spend from)."""
+        self._keep(state)
+
     def _keep(self, state: Any) -> None:
         if state is None or id(state) in self.before:
             return
@@ -109,21 +120,20 @@ class _BooksUndo:
             self._keep(books.disbursements.get(allocation.disbursement_id))
         self._keep(books.donations.get(body.get("donation_id")))  # type: ignore[arg-type]
         self._keep(books.disbursements.get(body.get("disbursement_id")))  # type: ignore[arg-type]
+        # Matching funds (ADR 0040): a match changes its pool, a reversal its money too.
+        match = books.matches.get(body.get("match_id"))  # type: ignore[arg-type]
+        self._keep(match)
+        self._keep(books.donations.get(body.get("match_id")))  # type: ignore[arg-type]
+        pool_id = match.pool_id if match is not None else body.get("pool_id")
+        self._keep(books.pools.get(pool_id))  # type: ignore[arg-type]
 
     def restore(self) -> None:
         books = self.books
         for state, values in self.before.values():
             for name, value in zip(_STATE_FIELDS[type(state)], values, strict=True):
                 setattr(state, name, value)
-        shelves: dict[type, dict[str, Any]] = {
-            CharityState: books.charities,
-            ProjectState: books.projects,
-            DonationState: books.donations,
-            DisbursementState: books.disbursements,
-            AllocationState: books.allocations,
-        }
         for state in books.created[self.created :]:
-            del shelves[type(state)][getattr(state, projections.KEYS[type(state)])]
+            del books.shelf(type(state))[getattr(state, projections.KEYS[type(state)])]
         del books.created[self.created :]
         while len(books.changed) > self.changed:
             books.changed.popitem()
@@ -319,6 +329,8 @@ class Appender:
             r.disbursement_id for p in prepared for r in p.requests if isinstance(r, FifoAllocation)
         ]
         books = projections.load_books(connection, pairs, fifo_ids)
+        matching = [r for p in prepared for r in p.requests if isinstance(r, MatchDonation)]
+        pools = self._load_matching(connection, books, matching) if matching else []
         now = datetime.now(UTC)
         entries: list[Entry] = []
         accepted: list[tuple[_Prepared, list[Entry]]] = []
@@ -346,7 +358,7 @@ class Appender:
                 stamped = (moment, format_at(moment))
             stamp = stamped[1]
             try:
-                made = self._build(connection, books, p.requests, size + len(entries), stamp)
+                made = self._build(connection, books, p.requests, size + len(entries), stamp, pools)
             except EntryError as error:  # AccountingError too
                 outcome.results[p.index] = error
                 continue
@@ -413,7 +425,7 @@ class Appender:
         actor = request.actor
         if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
             raise EntryError(f"entries[{index}].actor", "must be platform or charity:<id>")
-        if isinstance(request, FifoAllocation):
+        if isinstance(request, (FifoAllocation, MatchDonation)):
             return request
         return Draft(
             kind=request.kind,
@@ -481,6 +493,7 @@ class Appender:
         requests: Sequence[Request],
         first_seq: int,
         stamp: str,
+        pools: Sequence[PoolState] = (),
     ) -> list[Entry]:
         """One request's entries, applied to ``books``; on an error, ``books`` is as before.
 
@@ -498,6 +511,12 @@ class Appender:
         entries: list[Entry] = []
         try:
             for index, request in enumerate(requests):
+                if isinstance(request, MatchDonation):
+                    if undo is not None:
+                        for pool in pools:
+                            undo.keep_state(pool)
+                    entries += self._match(books, request, pools, first_seq + len(entries), stamp)
+                    continue
                 drafts = (
                     self._expand_fifo(connection, books, request, index)
                     if isinstance(request, FifoAllocation)
@@ -526,6 +545,62 @@ class Appender:
             if undo is not None:
                 undo.restore()
             raise
+        return entries
+
+    def _load_matching(
+        self, connection: Connection, books: Books, matching: Sequence[MatchDonation]
+    ) -> list[PoolState]:
+        """The open pools, and every match of the batch's payers in them (ADR 0040)."""
+        pools = projections.load_open_pools(connection, books)
+        if pools:
+            hashes = [
+                to_hex(pool_payer_hash(m.payer_key, pool.pool_id))
+                for m in matching
+                for pool in pools
+            ]
+            projections.load_payer_matches(connection, books, hashes)
+        return pools
+
+    def _match(
+        self,
+        books: Books,
+        request: MatchDonation,
+        pools: Sequence[PoolState],
+        first_seq: int,
+        stamp: str,
+    ) -> list[Entry]:
+        """The ``match.made`` entries of a donation: one from each open pool whose rules
+        allow the whole match (a match is whole or not made: ADR 0040), applied to
+        ``books``. A donation no pool may match gets none; nothing is refused."""
+        donation = books.donations.get(request.donation_id)
+        if donation is None:
+            return []
+        entries: list[Entry] = []
+        for pool in pools:
+            amount = pool.match_amount(donation.amount)
+            if amount <= 0 or pool.closed or not pool.covers(donation.project_id):
+                continue
+            payer_hash = to_hex(pool_payer_hash(request.payer_key, pool.pool_id))
+            if books.match_problem(pool, donation, payer_hash, amount) is not None:
+                continue
+            entry = Entry(
+                seq=first_seq + len(entries),
+                kind="match.made",
+                at=stamp,
+                actor=request.actor,
+                body={
+                    "match_id": new_id("dn"),
+                    "donation_id": donation.donation_id,
+                    "pool_id": pool.pool_id,
+                    "amount": amount,
+                    "payer_hash": payer_hash,
+                },
+            )
+            try:
+                books.apply(entry)
+            except AccountingError:  # the rules said yes above: never, but never a refusal
+                continue
+            entries.append(entry)
         return entries
 
     def _expand_fifo(

@@ -23,18 +23,44 @@ from ledger.accounting import (
     CharityState,
     DisbursementState,
     DonationState,
+    MatcherState,
+    MatchState,
+    PoolState,
     ProjectState,
     State,
 )
 from ledger.entries import CREATES as CREATES  # the ledger's; re-exported for the journal
 from ledger.entries import format_at, thing_of
 from ledger.store.copytext import bulk_insert, copy_lines
-from ledger.store.tables import ALLOCATION, CHARITY, DISBURSEMENT, DONATION, PROJECT
+from ledger.store.tables import (
+    ALLOCATION,
+    CHARITY,
+    DISBURSEMENT,
+    DONATION,
+    MATCH,
+    MATCH_POOL,
+    MATCHER,
+    PROJECT,
+)
 
-S = TypeVar("S", CharityState, ProjectState, DonationState, DisbursementState, AllocationState)
+S = TypeVar(
+    "S",
+    CharityState,
+    ProjectState,
+    DonationState,
+    DisbursementState,
+    AllocationState,
+    MatcherState,
+    PoolState,
+    MatchState,
+)
 
 TABLES: Mapping[type[State], Table] = dict(
-    zip(STATES, (CHARITY, PROJECT, DONATION, DISBURSEMENT, ALLOCATION), strict=True)
+    zip(
+        STATES,
+        (CHARITY, PROJECT, DONATION, DISBURSEMENT, ALLOCATION, MATCHER, MATCH_POOL, MATCH),
+        strict=True,
+    )
 )
 _FIELD_NAMES: Mapping[type[State], tuple[str, ...]] = {
     kind: tuple(f.name for f in fields(kind)) for kind in STATES
@@ -61,7 +87,9 @@ def _load(connection: Connection, books: Books, kind: type[State], ids: Iterable
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start : start + 1000]
         for row in connection.execute(select(table).where(table.c[key].in_(chunk))).mappings():
-            shelf[row[key]] = kind(**row)
+            shelf[row[key]] = state = kind(**row)
+            if isinstance(state, MatchState):
+                books.index_match(state)
 
 
 def load_books(
@@ -87,7 +115,74 @@ def load_books(
     _load(connection, books, DisbursementState, disbursements)
     _load(connection, books, ProjectState, ids("project_id"))
     _load(connection, books, CharityState, ids("charity_id"))
+    if any(kind.startswith(("match", "donation.refunded")) for kind, _ in drafts):
+        _load_matching(connection, books, drafts, ids)
     return books
+
+
+def _load_matching(
+    connection: Connection,
+    books: Books,
+    drafts: Sequence[tuple[str, Mapping[str, Any]]],
+    ids: Any,
+) -> None:
+    """The matching states the drafts of a batch read (ADR 0040)."""
+    _load(connection, books, MatcherState, ids("matcher_id"))
+    matches = ids("match_id")
+    _load(connection, books, MatchState, matches)
+    _load(connection, books, DonationState, matches)
+    pools = ids("pool_id") + [m.pool_id for m in books.matches.values()]
+    _load(connection, books, PoolState, pools)
+    _load(
+        connection,
+        books,
+        ProjectState,
+        [p for kind, body in drafts if kind == "match_pool.opened" for p in body["project_ids"]],
+    )
+    # A refund asks whether its donation is matched, a match whether it is matched already.
+    donations = [
+        body["donation_id"] for kind, body in drafts if kind in ("donation.refunded", "match.made")
+    ]
+    load_donation_matches(connection, books, donations)
+    _load(connection, books, MatchState, donations)  # a refund of matched money is refused
+    load_payer_matches(
+        connection, books, [body["payer_hash"] for kind, body in drafts if kind == "match.made"]
+    )
+
+
+def _load_matches_where(connection: Connection, books: Books, clause: Any) -> None:
+    for row in connection.execute(select(MATCH).where(clause)).mappings():
+        if row["match_id"] not in books.matches:
+            books.matches[row["match_id"]] = state = MatchState(**row)
+            books.index_match(state)
+
+
+def load_donation_matches(
+    connection: Connection, books: Books, donation_ids: Sequence[str]
+) -> None:
+    """The matches of these donations (a refund must find them)."""
+    wanted = sorted(set(donation_ids))
+    for start in range(0, len(wanted), 1000):
+        _load_matches_where(
+            connection, books, MATCH.c.donation_id.in_(wanted[start : start + 1000])
+        )
+
+
+def load_payer_matches(connection: Connection, books: Books, payer_hashes: Sequence[str]) -> None:
+    """Every match of these payer hashes (a hash is a payer within one pool): the rate and
+    per-day rules read them."""
+    wanted = sorted(set(payer_hashes))
+    for start in range(0, len(wanted), 1000):
+        _load_matches_where(connection, books, MATCH.c.payer_hash.in_(wanted[start : start + 1000]))
+
+
+def load_open_pools(connection: Connection, books: Books) -> list[PoolState]:
+    """Every matching pool not closed, oldest first (the sequencer matches against them)."""
+    for row in connection.execute(
+        select(MATCH_POOL).where(MATCH_POOL.c.closed.is_(False))
+    ).mappings():
+        books.pools.setdefault(row["pool_id"], PoolState(**row))
+    return sorted((p for p in books.pools.values() if not p.closed), key=lambda p: p.seq)
 
 
 def existing_ids(

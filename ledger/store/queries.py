@@ -29,6 +29,9 @@ from ledger.accounting import (
     CharityState,
     DisbursementState,
     DonationState,
+    MatcherState,
+    MatchState,
+    PoolState,
     ProjectState,
 )
 from ledger.entries import Entry, parse_entry
@@ -43,6 +46,7 @@ from ledger.store.tables import (
     DONATION,
     DONOR,
     ENTRY,
+    MATCH,
     PROJECT,
 )
 
@@ -54,6 +58,9 @@ WHAT: dict[type[Any], str] = {
     DonationState: "donation",
     DisbursementState: "disbursement",
     AllocationState: "allocation",
+    MatcherState: "matcher",
+    PoolState: "matching pool",
+    MatchState: "match",
 }
 """What a not-found error calls each kind of projection row."""
 
@@ -206,6 +213,14 @@ class ReadModel:
                 )
             }
         return [(a, disbursements[a.disbursement_id]) for a in allocations]
+
+    def pool_matches(self, pool_id: str, limit: int) -> list[MatchState]:
+        """A matching pool's latest matches, newest first (ADR 0040)."""
+        with self.connect() as connection:
+            rows = connection.execute(
+                select(MATCH).where(MATCH.c.pool_id == pool_id).order_by(MATCH.c.seq.desc())
+            ).fetchmany(limit)
+        return [_state(MatchState, row) for row in rows]
 
     # -- balances and totals ---------------------------------------------------------------
 

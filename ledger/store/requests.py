@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,7 +92,28 @@ class FifoAllocation:
     actor: str = "platform"
 
 
-Request = Draft | FifoAllocation
+@dataclass(frozen=True)
+class MatchDonation:
+    """Match a donation of the same request from every open pool whose rules allow it.
+
+    Expanded inside the append lock into ``match.made`` entries (ADR 0040), so each
+    pool's remaining total and each payer's matches are read from the books exactly as
+    they stand when the entries are written: no pool is ever over-spent, however many
+    donations race for it.
+
+    Attributes:
+        donation_id: the donation (an earlier draft of the same request).
+        payer_key: HMAC-SHA256 of the payer's reference under the deployment's key
+            (``ledger.digests.payer_key``); secret, never stored: each pool's
+            ``payer_hash`` is derived from it.
+    """
+
+    donation_id: str
+    payer_key: bytes = field(repr=False)
+    actor: str = "platform"
+
+
+Request = Draft | FifoAllocation | MatchDonation
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,13 @@ def request_hash(requests: Sequence[Request]) -> bytes:
         {"kind": r.kind, "body": dict(r.body), "actor": r.actor}
         if isinstance(r, Draft)
         else {"kind": "allocate.fifo", "disbursement_id": r.disbursement_id, "actor": r.actor}
+        if isinstance(r, FifoAllocation)
+        else {
+            "kind": "match",
+            "donation_id": r.donation_id,
+            "payer_key": r.payer_key.hex(),
+            "actor": r.actor,
+        }
         for r in requests
     ]
     return hashlib.sha256(canonical_bytes({"requests": described})).digest()

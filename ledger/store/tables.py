@@ -179,7 +179,64 @@ class Allocation(Table, table=True):
     reversed: bool
 
 
-PROJECTION_TABLES = ("allocation", "disbursement", "donation", "project", "charity")
+# -- matching funds (配捐, ADR 0040) -----------------------------------------------------
+
+
+class Matcher(Table, table=True):
+    __tablename__ = "matcher"
+    matcher_id: str = Field(primary_key=True, max_length=43)
+    name: str = Field(max_length=200)
+    registration_no: str = Field(max_length=64)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MatchPool(Table, table=True):
+    __tablename__ = "match_pool"
+    pool_id: str = Field(primary_key=True, max_length=43)
+    matcher_id: str = Field(index=True, max_length=43)
+    title: str = Field(max_length=200)
+    currency: str = Field(max_length=3)
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ratio_percent: int
+    cap_per_donation: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cap_per_payer_per_day: int = Field(sa_column=Column(BigInteger, nullable=False))
+    min_interval_s: int
+    starts_at: str = Field(max_length=24)
+    ends_at: str = Field(max_length=24)
+    day_offset_minutes: int
+    project_ids: str = Field(sa_column=Column(Text, nullable=False))
+    """The covered projects' ids, joined by spaces."""
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    spent: int = Field(sa_column=Column(BigInteger, nullable=False))
+    matches: int = Field(sa_column=Column(BigInteger, nullable=False))
+    closed: bool
+
+
+class Match(Table, table=True):
+    """A match; ``match_id`` is also the matched money's row in ``donation``."""
+
+    __tablename__ = "match"
+    __table_args__ = (Index("ix_match_pool_id_payer_hash", "pool_id", "payer_hash"),)
+    match_id: str = Field(primary_key=True, max_length=43)
+    pool_id: str = Field(max_length=43)
+    donation_id: str = Field(index=True, max_length=43)
+    payer_hash: str = Field(max_length=66)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    paid_at: str = Field(max_length=24)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reversed: bool
+
+
+PROJECTION_TABLES = (
+    "match",
+    "match_pool",
+    "matcher",
+    "allocation",
+    "disbursement",
+    "donation",
+    "project",
+    "charity",
+)
 """Projection tables, children first (the order to empty them in)."""
 
 
@@ -197,6 +254,9 @@ PROJECT = _table(Project)
 DONATION = _table(Donation)
 DISBURSEMENT = _table(Disbursement)
 ALLOCATION = _table(Allocation)
+MATCHER = _table(Matcher)
+MATCH_POOL = _table(MatchPool)
+MATCH = _table(Match)
 
 
 class CheckpointRow(Table, table=True):

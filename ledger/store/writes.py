@@ -21,7 +21,7 @@ from ledger.store.tiles import read_nodes
 
 ENTRY_CHUNK = 100
 """Entries a COPY chunk (~60 KB), sent while the next is encoded, hashed and formatted."""
-REF_KEYS = ("donation_id", "disbursement_id", "allocation_id")
+REF_KEYS = ("donation_id", "disbursement_id", "allocation_id", "match_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
 their own rows; their timelines would be every donation)."""
 

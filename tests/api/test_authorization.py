@@ -55,6 +55,19 @@ class World:
     auth: dict[str, dict[str, str]]
     anchored_donation_id: str
     public_evidence: str
+    matcher_id: str = ""
+    pool_id: str = ""
+
+    def fresh_pool(self) -> str:
+        """A matching pool of the world's matcher (ADR 0040)."""
+        response = self.api.client.post(
+            f"{V1}/matchers/{self.matcher_id}/pools",
+            json=pool_body(self.project_id),
+            headers=self.api.platform,
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
     private_evidence: str
     quarters_used: int = -1
 
@@ -139,7 +152,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     api.anchor()
     auditor = bearer(api.services.keys.issue("auditor", "an outside auditor"))
-    yield World(
+    matcher = api.client.post(
+        f"{V1}/matchers",
+        json={"name": "某某科技有限公司", "registration_no": "91110000MA0000001X"},
+        headers=api.platform,
+    ).json()["id"]
+    world = World(
         api=api,
         charity_id=charity_id,
         project_id=project_id,
@@ -155,8 +173,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         anchored_donation_id=donation_id,
         public_evidence=public_evidence,
         private_evidence=private_evidence,
+        matcher_id=matcher,
     )
+    world.pool_id = world.fresh_pool()
+    yield world
     close_api(api)
+
+
+def pool_body(project_id: str) -> dict[str, Any]:
+    """A matching pool's rules (ADR 0040), open now."""
+    return {
+        "title": "九九公益日配捐",
+        "currency": "CNY",
+        "total": 100_000,
+        "cap_per_donation": 1_000,
+        "cap_per_payer_per_day": 3_000,
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "project_ids": [project_id],
+    }
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -611,6 +646,31 @@ TABLE: dict[tuple[str, str], list[Case]] = {
             that_charity(200),
         )
     ],
+    # Matching funds (ADR 0040).
+    ("POST", f"{V1}/matchers"): [
+        Case(
+            lambda w: (
+                f"{V1}/matchers",
+                {"json": {"name": "某某基金会", "registration_no": uuid.uuid4().hex[:20]}},
+            ),
+            platform_only(201),
+        )
+    ],
+    ("POST", f"{V1}/matchers/{{matcher_id}}/pools"): [
+        Case(
+            lambda w: (f"{V1}/matchers/{w.matcher_id}/pools", {"json": pool_body(w.project_id)}),
+            platform_only(201),
+        )
+    ],
+    ("GET", f"{V1}/pools/{{pool_id}}"): [
+        Case(lambda w: (f"{V1}/pools/{w.pool_id}", {}), everyone())
+    ],
+    ("POST", f"{V1}/pools/{{pool_id}}/close"): [
+        Case(
+            lambda w: (f"{V1}/pools/{w.fresh_pool()}/close", {"json": {"reason": "活动结束"}}),
+            platform_only(200),
+        )
+    ],
     # The app's own documents and health check.
     ("GET", "/openapi.json"): [Case(lambda w: ("/openapi.json", {}), everyone())],
     ("GET", "/docs"): [Case(lambda w: ("/docs", {}), everyone())],
@@ -785,6 +845,7 @@ def explorer_urls(world: World) -> list[str]:
         "project_id": world.project_id,
         "donation_id": world.anchored_donation_id,
         "disbursement_id": world.fresh_disbursement(),
+        "pool_id": world.pool_id,
         "seq": "0",
         # The transparency log's first entry bundle, as wide as the journal (tlog-tiles).
         "path": f"entries/000.p/{min(world.api.store.size(), 255)}",

@@ -55,3 +55,9 @@ def test_the_demo_is_all_in_the_past_and_its_checkpoints_carry_its_own_dates(
     )
     assert report.ok, report.to_text()
     assert report.check("timestamps").status == "pass"
+    # The demo's matching pool (ADR 0040) matched donations of its giving days, within it.
+    assert summary.matches > 0
+    pool = services.views.pool_view(summary.pool_id)
+    assert pool.matches == summary.matches - 1  # the demo's refund reversed one match
+    assert 0 < pool.spent <= pool.total
+    assert pool.closed

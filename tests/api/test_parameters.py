@@ -208,6 +208,7 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
 
     donation = donation_body(w.charity_id, w.project_id)
     donation["donor"] = {"name": "王小明", "phone": "+86-138", "email": "w@example.org"}
+    donation["payer_ref"] = "wxid-payer-1"
     return {
         "charity": ("/api/v1/charities", {"name": "新基金会", "registration_no": "NUL-1"}),
         "project": (
@@ -236,6 +237,22 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
             "/api/v1/disbursements/prepare",
             disbursement_body(w.charity_id, w.project_id, 1),
         ),
+        # Matching funds (ADR 0040): the body is refused before the ids are looked up.
+        "matcher": ("/api/v1/matchers", {"name": "某某公司", "registration_no": "NUL-2"}),
+        "pool": (
+            "/api/v1/matchers/mt_nul/pools",
+            {
+                "title": "配捐",
+                "currency": "CNY",
+                "total": 1,
+                "cap_per_donation": 1,
+                "cap_per_payer_per_day": 1,
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2099-01-01T00:00:00Z",
+                "project_ids": [w.project_id],
+            },
+        ),
+        "close pool": ("/api/v1/pools/mp_nul/close", {"reason": "r"}),
     }
 
 
@@ -265,6 +282,9 @@ def _strings(body: dict[str, Any], prefix: str = "") -> Iterator[tuple[list[str]
         "official receipt reveal",
         "signer",
         "prepare",
+        "matcher",
+        "pool",
+        "close pool",
     ],
 )
 def test_a_nul_in_any_string_of_a_write_body_is_refused_not_a_500(world: World, route: str) -> None:

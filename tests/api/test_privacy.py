@@ -52,11 +52,13 @@ PAYMENT_REFS = ["PAYREF-CANARY-0001", "PAYREF-CANARY-0002", "支付凭证-金丝
 OFFICIAL_RECEIPT = {"code": "11069926", "number": "9173650284", "check_code": "Q7ZK3X"}
 """An official e-receipt attached to the first donation (ADR 0041): with these three anyone
 could look it up on the government's platform, which shows the payer's name."""
+PAYER_REFS = ["wxid-payer-canary-0001", "alipay-payer-canary-0002", "付款人-金丝雀-0003"]
+"""The payment channel's payer references (ADR 0040): kept only as keyed hashes."""
 
 
 def canaries() -> list[str]:
     values = [v for donor in DONORS for v in (donor["name"], donor["phone"], donor["email"])]
-    return [str(v) for v in values] + PAYMENT_REFS + list(OFFICIAL_RECEIPT.values())
+    return [str(v) for v in values] + PAYMENT_REFS + PAYER_REFS + list(OFFICIAL_RECEIPT.values())
 
 
 def forms(value: str) -> set[str]:
@@ -87,6 +89,7 @@ class Seeded:
     disbursement_id: str
     evidence: str
     auditor: dict[str, str]
+    pool_id: str = ""
 
 
 @pytest.fixture
@@ -99,9 +102,31 @@ def seeded(api: Api, caplog: pytest.LogCaptureFixture) -> Seeded:
     )
     charity_id, key = response.json()["id"], response.json()["api_key"]
     project_id = api.open_project(charity_id, bearer(key))
+    matcher = api.client.post(
+        "/api/v1/matchers",
+        json={"name": "某某科技有限公司", "registration_no": "91110000MA0000002X"},
+        headers=api.platform,
+    ).json()["id"]
+    pool = api.client.post(
+        f"/api/v1/matchers/{matcher}/pools",
+        json={
+            "title": "配捐",
+            "currency": "CNY",
+            "total": 100_000,
+            "cap_per_donation": 1_000,
+            "cap_per_payer_per_day": 3_000,
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2099-01-01T00:00:00Z",
+            "project_ids": [project_id],
+        },
+        headers=api.platform,
+    ).json()["id"]
     donation_ids = []
-    for donor, ref in zip(DONORS, PAYMENT_REFS, strict=True):
-        donation = api.donate(charity_id, project_id, 10_000, donor=donor, payment_ref=ref)
+    for donor, ref, payer in zip(DONORS, PAYMENT_REFS, PAYER_REFS, strict=True):
+        donation = api.donate(
+            charity_id, project_id, 10_000, donor=donor, payment_ref=ref, payer_ref=payer
+        )
+        assert donation["matches"], "the pool matches each donation"
         donation_ids.append(donation["id"])
     evidence = api.upload(bearer(key))
     disbursement = api.disburse(
@@ -134,6 +159,7 @@ def seeded(api: Api, caplog: pytest.LogCaptureFixture) -> Seeded:
         disbursement_id=disbursement["id"],
         evidence=evidence,
         auditor=auditor,
+        pool_id=pool,
     )
 
 
@@ -155,6 +181,7 @@ def path_values(s: Seeded) -> dict[str, list[str]]:
         # Disclosure reports (ADR 0039): the quarter the seeded journal was written in.
         "scope_id": [s.project_id, s.charity_id],
         "period": [quarter_of(datetime.now(UTC))],
+        "pool_id": [s.pool_id],
     }
 
 

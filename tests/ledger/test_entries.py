@@ -110,6 +110,36 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "previous_seq": 0,
         "reason": "密钥轮换",
     },
+    # Matching funds (ADR 0040).
+    "matcher.registered": {
+        "matcher_id": "mt_01",
+        "name": "某某科技有限公司",
+        "registration_no": "91110000MA0000000X",
+    },
+    "match_pool.opened": {
+        "pool_id": "mp_01",
+        "matcher_id": "mt_01",
+        "title": "九九公益日配捐",
+        "currency": "CNY",
+        "total": 1_000_000,
+        "ratio_percent": 100,
+        "cap_per_donation": 1_000,
+        "cap_per_payer_per_day": 3_000,
+        "min_interval_s": 15,
+        "starts_at": "2026-09-07T00:00:00.000Z",
+        "ends_at": "2026-09-10T00:00:00.000Z",
+        "day_offset_minutes": 480,
+        "project_ids": ["pr_01"],
+    },
+    "match_pool.closed": {"pool_id": "mp_01", "reason": "配捐结束"},
+    "match.made": {
+        "match_id": "dn_02",
+        "donation_id": "dn_01",
+        "pool_id": "mp_01",
+        "amount": 1_000,
+        "payer_hash": HASH_A,
+    },
+    "match.reversed": {"match_id": "dn_02", "reason": "捐赠已退款"},
 }
 
 
@@ -140,9 +170,9 @@ def refusal(kind: str, body: Mapping[str, Any]) -> EntryError:
 
 def test_there_are_exactly_the_eight_kinds_of_the_design() -> None:
     assert set(KINDS) == set(VALID_BODIES)
-    assert (
-        len(KINDS) == 8 + 3
-    )  # and project.closed, report.published (ADR 0039), charity.signer_changed (ADR 0037)
+    # the design's eight; project.closed, report.published (ADR 0039); charity.signer_changed
+    # (ADR 0037); matching funds' five (ADR 0040)
+    assert len(KINDS) == 8 + 2 + 1 + 5
 
 
 @pytest.mark.parametrize("kind", list(VALID_BODIES))
