@@ -7,4 +7,6 @@ AMOUNT_DIGITS: int
 SEQ_DIGITS: int
 ID_MAX: int
 
-def scan(block: bytes, /) -> tuple[bytes, bytes, tuple[list[Any], ...], tuple[list[Any], ...]]: ...
+def scan(
+    block: bytes, /
+) -> tuple[bytes, list[bytes], tuple[list[Any], ...], tuple[list[Any], ...]]: ...

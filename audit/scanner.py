@@ -111,8 +111,8 @@ SCANNER_PROBLEM = _problem()
 SCANNER_AVAILABLE = SCANNER_PROBLEM is None
 """Whether ``scan`` can read blocks: ``audit._scan`` is built and agrees with the ledger."""
 
-Scanned = tuple[bytes, bytes, tuple[list[Any], ...], tuple[list[Any], ...]]
-"""What ``scan`` gives for a block: shapes, line starts, donation and allocation columns."""
+Scanned = tuple[bytes, list[bytes], tuple[list[Any], ...], tuple[list[Any], ...]]
+"""What ``scan`` gives for a block: shapes, leaf inputs, donation and allocation columns."""
 
 DONATION_COLUMNS = (
     "actor", "at", "amount", "channel", "charity_id", "currency", "donation_id", "paid_at",
@@ -131,9 +131,10 @@ def scan(block: bytes) -> Scanned:
     The lines are what lies between the block's newlines. Requires ``SCANNER_AVAILABLE``.
 
     Returns:
-        ``(shapes, starts, donations, allocations)``: ``shapes``, a byte a line,
-        ``DONATION``, ``ALLOCATION`` or ``OTHER``; ``starts``, native uint32, the offset
-        of each line and then ``len(block) + 1``; ``donations``, one list a column of
+        ``(shapes, leaves, donations, allocations)``: ``shapes``, a byte a line,
+        ``DONATION``, ``ALLOCATION`` or ``OTHER``; ``leaves``, a ``bytes`` a line, 0x00
+        and then the line (the input of its RFC 6962 leaf hash, so the pass neither
+        splits the block nor copies a line again to hash it); ``donations``, one list a column of
         ``DONATION_COLUMNS`` (``amount`` and ``seq`` as ints, a null ``project_id`` as
         None, the values repeated down a column interned), an item a donation line in
         order; ``allocations`` likewise with ``ALLOCATION_COLUMNS``.
