@@ -484,6 +484,10 @@ new_columns(PyObject **columns, int count)
     return tuple;
 }
 
+/* What scan gives, by version: 2 since it gives the lines behind the leaf prefix (before,
+ * their starts). audit/scanner.py refuses a module built from another version. */
+#define INTERFACE 2
+
 PyDoc_STRVAR(scan_doc,
 "scan(block: bytes) -> (shapes, leaves, donations, allocations)\n\n"
 "The lines of ``block`` are what lies between its newlines. ``shapes`` has one byte a\n"
@@ -586,7 +590,8 @@ PyInit__scan(void)
     if (PyModule_AddIntConstant(m, "ENTRY_VERSION", ENTRY_VERSION) < 0
         || PyModule_AddIntConstant(m, "AMOUNT_DIGITS", AMOUNT_DIGITS) < 0
         || PyModule_AddIntConstant(m, "SEQ_DIGITS", SEQ_DIGITS) < 0
-        || PyModule_AddIntConstant(m, "ID_MAX", ID_MAX) < 0) {
+        || PyModule_AddIntConstant(m, "ID_MAX", ID_MAX) < 0
+        || PyModule_AddIntConstant(m, "INTERFACE", INTERFACE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

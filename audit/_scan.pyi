@@ -6,6 +6,7 @@ ENTRY_VERSION: int
 AMOUNT_DIGITS: int
 SEQ_DIGITS: int
 ID_MAX: int
+INTERFACE: int
 
 def scan(
     block: bytes, /

@@ -44,6 +44,9 @@ ID_MAX = 40
 """Longest id after its prefix (``ledger.entries``' id pattern), as the scanner has it."""
 SEQ_DIGITS = 16
 """Digits the scanner reads in a ``seq``; ``fast_values`` bounds it by ``MAX_SEQ``."""
+INTERFACE = 2
+"""The version of what ``scan`` gives that this module reads (``audit._scan.INTERFACE``):
+2, each line behind the leaf prefix."""
 
 
 def schema_fingerprint() -> str:
@@ -90,6 +93,12 @@ def _problem() -> str | None:
             "the ledger's reference path, several times slower, with the same findings; "
             "install shanlian again with a C compiler at hand (scripts/setup installs gcc) "
             "for the fast path"
+        )
+    if getattr(_scan, "INTERFACE", 1) != INTERFACE:
+        return (
+            "audit._scan was built from another audit/_scan.c than audit/scanner.py reads: "
+            "every line is read through the ledger's reference path, several times slower, "
+            "with the same findings; install shanlian again (scripts/setup) to rebuild it"
         )
     if schema_fingerprint() != SCHEMA_FINGERPRINT or (
         _scan.ENTRY_VERSION != ENTRY_VERSION

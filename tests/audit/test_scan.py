@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit import scanner
 from audit.scanner import ALLOCATION, DONATION, OTHER, SCANNER_AVAILABLE, scan
 from ledger.entries import MAX_AMOUNT, MAX_SEQ
 from tests.audit.expressions import ALLOCATION_FIELDS, DONATION_BOOKED, shapes
@@ -36,7 +38,21 @@ pytestmark = pytest.mark.skipif(not SCANNER_AVAILABLE, reason="audit._scan is no
 def test_the_scanner_is_built_and_written_against_this_ledger() -> None:
     # Not a skip: the install builds it (a C compiler is part of the set-up), and an audit
     # without it is several times slower, which should show here and not in a report.
-    assert SCANNER_AVAILABLE, "audit._scan was not built: see the output of scripts/setup"
+    assert SCANNER_AVAILABLE, f"see the output of scripts/setup: {scanner._problem()}"
+
+
+def test_a_scanner_built_from_another_version_of_its_source_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One that gave the lines' starts (before INTERFACE 2) would hash the wrong bytes."""
+    from audit import _scan
+
+    monkeypatch.setattr(scanner, "_scan", types.SimpleNamespace(**vars(_scan) | {"INTERFACE": 1}))
+    problem = scanner._problem()
+    assert problem is not None
+    assert problem.startswith("audit._scan was built from another audit/_scan.c")
+    monkeypatch.delattr(scanner._scan, "INTERFACE")
+    assert scanner._problem() == problem
 
 
 def expected(lines: list[bytes]) -> tuple[bytes, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
