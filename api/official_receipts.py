@@ -9,9 +9,9 @@ never in the journal, and shown only
 
 - to the charity (and the platform), through ``GET`` on the same path;
 - to the donor, on the donation page opened from the receipt link: its script, once it
-  has proven the receipt secret is this donation's, sends the secret here (``reveal``)
-  and shows the answer. The server keeps every receipt secret already
-  (``Services.receipt_secret``), so it learns nothing it did not have.
+  has proven the receipt secret is this donation's, sends a key derived from it here
+  (``reveal_key``; the secret itself never leaves the browser) and shows the answer.
+  The server derives the same key from the secret it keeps (``Services.receipt_secret``).
 
 An attachment is never overwritten: a different receipt is a new version with its reason,
 the charity sees every version, the donor the current one.
@@ -19,6 +19,7 @@ the charity sees every version, the donor the current one.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import re
@@ -163,16 +164,29 @@ class OfficialReceiptForDonor(BaseModel):
     corrected: bool = Field(description="whether the charity replaced an earlier attachment")
 
 
-class ReceiptSecret(BaseModel):
+REVEAL_LABEL = b"shanlian official receipt\n"
+"""What ``reveal_key`` hashes first: its key is good for this and nothing else."""
+
+
+def reveal_key(receipt_secret: bytes, donation_id: str) -> bytes:
+    """SHA-256(REVEAL_LABEL ‖ receipt secret ‖ donation id as UTF-8): what the donor's page
+    sends for the official e-receipt, so that the receipt secret stays in the browser
+    (verify-page.js computes the same)."""
+    return hashlib.sha256(REVEAL_LABEL + receipt_secret + donation_id.encode("utf-8")).digest()
+
+
+class RevealKey(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"receipt_secret": "0123456789abcdef0123456789abcdef"}]},
+        json_schema_extra={"examples": [{"reveal_key": "0" * 64}]},
     )
-    receipt_secret: Annotated[
+    reveal_key: Annotated[
         str,
         Field(
-            pattern=r"^[0-9a-f]{32}$",
-            description="the receipt code of the receipt link (after #s=), 32 hex digits",
+            pattern=r"^[0-9a-f]{64}$",
+            description="SHA-256 of 'shanlian official receipt\\n', the 16 bytes of the receipt "
+            "code (after #s= in the receipt link) and the donation id (UTF-8), as 64 "
+            "lowercase hex digits",
         ),
     ]
 
@@ -308,14 +322,14 @@ _NOT_SHOWN = "no official receipt to show for this donation and receipt code"
 )
 def reveal_official_receipt(
     donation_id: str,
-    body: ReceiptSecret,
+    body: RevealKey,
     services: ServicesDep,
     request: Request,
     response: Response,
 ) -> OfficialReceiptForDonor:
-    """The official e-receipt for its donor: the body holds the receipt code of the
-    receipt link, which proves the donation is theirs (the donation page sends it once
-    its own check has proven it).
+    """The official e-receipt for its donor: the body holds a key derived from the receipt
+    code of the receipt link (``reveal_key``), which proves the donation is theirs (the
+    donation page sends it once its own check has proven the code).
 
     A wrong code and a donation without an e-receipt get the same 404; the answer is never
     cached, and each client may ask ten times at once, then once a second (429).
@@ -336,12 +350,13 @@ def reveal_official_receipt(
     if "\x00" in donation_id or not re.fullmatch(r"[0-9A-Za-z_]{1,43}", donation_id):
         raise ApiError(404, "not_found", _NOT_SHOWN)
     try:
-        kept = services.receipt_secret(donation_id)
+        expected = reveal_key(services.receipt_secret(donation_id), donation_id)
     except NotFoundError:
-        kept = b""
-    given = bytes.fromhex(body.receipt_secret)
-    current = receipts_of(services).current(donation_id) if kept else None
-    if not hmac.compare_digest(given, kept) or current is None:
+        raise ApiError(404, "not_found", _NOT_SHOWN) from None
+    if not hmac.compare_digest(bytes.fromhex(body.reveal_key), expected):
+        raise ApiError(404, "not_found", _NOT_SHOWN)
+    current = receipts_of(services).current(donation_id)
+    if current is None:
         raise ApiError(404, "not_found", _NOT_SHOWN)
     return OfficialReceiptForDonor(
         donation_id=donation_id,

@@ -484,11 +484,16 @@ new_columns(PyObject **columns, int count)
     return tuple;
 }
 
+/* What scan gives, by version: 2 since it gives the lines behind the leaf prefix (before,
+ * their starts). audit/scanner.py refuses a module built from another version. */
+#define INTERFACE 2
+
 PyDoc_STRVAR(scan_doc,
-"scan(block: bytes) -> (shapes, starts, donations, allocations)\n\n"
+"scan(block: bytes) -> (shapes, leaves, donations, allocations)\n\n"
 "The lines of ``block`` are what lies between its newlines. ``shapes`` has one byte a\n"
 "line: DONATION (1), ALLOCATION (2) or OTHER (0).\n"
-"``starts`` holds, as native uint32, the offset of each line and then len(block) + 1.\n"
+"``leaves`` is a list of bytes, one a line: 0x00 followed by the line, what its RFC 6962\n"
+"leaf hash hashes.\n"
 "``donations`` is a tuple of columns, one item a donation line in order: actor, at,\n"
 "amount (int), channel, charity_id, currency, donation_id, paid_at, project_id (None\n"
 "for null), seq (int), the values repeated down a column interned; ``allocations`` likewise: actor, at, allocation_id, amount (int),\n"
@@ -504,38 +509,39 @@ scan(PyObject *module, PyObject *arg)
     }
     const unsigned char *data = view.buf;
     Py_ssize_t size = view.len;
-    PyObject *result = NULL, *shapes = NULL, *starts = NULL, *donations = NULL;
+    PyObject *result = NULL, *shapes = NULL, *leaves = NULL, *donations = NULL;
     PyObject *allocations = NULL;
     PyObject *dcolumns[D_COLUMNS], *acolumns[A_COLUMNS];
     Caches caches;
     memset(&caches, 0, sizeof(caches));
 
-    if (size >= UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "a block of 4 GiB or more");
-        goto done;
-    }
     Py_ssize_t lines = 1;
     for (const unsigned char *p = data; (p = memchr(p, '\n', (size_t)(data + size - p)));
          p++) {
         lines++;
     }
     if ((shapes = PyBytes_FromStringAndSize(NULL, lines)) == NULL
-        || (starts = PyBytes_FromStringAndSize(NULL, (lines + 1) * (Py_ssize_t)sizeof(uint32_t)))
-               == NULL
+        || (leaves = PyList_New(lines)) == NULL
         || (donations = new_columns(dcolumns, D_COLUMNS)) == NULL
         || (allocations = new_columns(acolumns, A_COLUMNS)) == NULL) {
         goto done;
     }
     char *shape = PyBytes_AS_STRING(shapes);
-    uint32_t *start = (uint32_t *)PyBytes_AS_STRING(starts);
     const unsigned char *line = data;
     for (Py_ssize_t i = 0; i < lines; i++) {
         const unsigned char *newline = memchr(line, '\n', (size_t)(data + size - line));
         const unsigned char *end = newline != NULL ? newline : data + size;
+        /* The leaf hash's input, 0x00 then the line: one copy of the line, no other. */
+        PyObject *leaf = PyBytes_FromStringAndSize(NULL, (end - line) + 1);
+        if (leaf == NULL) {
+            goto done;
+        }
+        PyBytes_AS_STRING(leaf)[0] = 0;
+        memcpy(PyBytes_AS_STRING(leaf) + 1, line, (size_t)(end - line));
+        PyList_SET_ITEM(leaves, i, leaf); /* the list owns it */
         Fields f;
         int kind = shape_of(line, end, &f);
         shape[i] = (char)kind;
-        start[i] = (uint32_t)(line - data);
         if (kind == DONATION && !push_donation(dcolumns, &f, &caches)) {
             goto done;
         }
@@ -544,8 +550,7 @@ scan(PyObject *module, PyObject *arg)
         }
         line = end + 1;
     }
-    start[lines] = (uint32_t)(size + 1);
-    result = PyTuple_Pack(4, shapes, starts, donations, allocations);
+    result = PyTuple_Pack(4, shapes, leaves, donations, allocations);
 
 done:
     clear_cache(&caches.actor);
@@ -554,7 +559,7 @@ done:
     clear_cache(&caches.currency);
     clear_cache(&caches.project);
     Py_XDECREF(shapes);
-    Py_XDECREF(starts);
+    Py_XDECREF(leaves);
     Py_XDECREF(donations);
     Py_XDECREF(allocations);
     PyBuffer_Release(&view);
@@ -585,7 +590,8 @@ PyInit__scan(void)
     if (PyModule_AddIntConstant(m, "ENTRY_VERSION", ENTRY_VERSION) < 0
         || PyModule_AddIntConstant(m, "AMOUNT_DIGITS", AMOUNT_DIGITS) < 0
         || PyModule_AddIntConstant(m, "SEQ_DIGITS", SEQ_DIGITS) < 0
-        || PyModule_AddIntConstant(m, "ID_MAX", ID_MAX) < 0) {
+        || PyModule_AddIntConstant(m, "ID_MAX", ID_MAX) < 0
+        || PyModule_AddIntConstant(m, "INTERFACE", INTERFACE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -6,5 +6,8 @@ ENTRY_VERSION: int
 AMOUNT_DIGITS: int
 SEQ_DIGITS: int
 ID_MAX: int
+INTERFACE: int
 
-def scan(block: bytes, /) -> tuple[bytes, bytes, tuple[list[Any], ...], tuple[list[Any], ...]]: ...
+def scan(
+    block: bytes, /
+) -> tuple[bytes, list[bytes], tuple[list[Any], ...], tuple[list[Any], ...]]: ...

@@ -12,7 +12,8 @@ Lines are taken a block at a time and not held after it; the books are what grow
 Two ways to read a line, held equal by tests (ADR 0024):
 
 - the fast path, ``audit.scanner``: one call in C reads a whole block, giving the shape
-  of every line and the fields of its donation and allocation lines as columns. A run
+  of every line, the line itself behind the leaf prefix (what its leaf hash hashes), and
+  the fields of its donation and allocation lines as columns. A run
   of donation lines that checks out as a whole is replayed at once
   (``Books.receive_donations``); any other line of a shape is replayed on its own from
   its fields (``_Pass._line``), which is where problems are named;
@@ -61,7 +62,7 @@ from audit.scanner import (
     real_instant,
     scan,
 )
-from audit.tree import BLOCK, Tree, leaf_hashes
+from audit.tree import BLOCK, Tree, leaf_hashes, prefixed_leaf_hashes
 from chain.client import Checkpoint
 from ledger.accounting import Books
 from ledger.currencies import ISO_4217
@@ -258,24 +259,34 @@ class _Pass:
             else _blocks_of(source, min(CHUNK_LINES, PROGRESS_EVERY))
         )
         for block in blocks:
-            lines = block.split(b"\n")
-            self.tree.add(leaf_hashes(lines))
             before = self.size
-            if self.earlier is not None:
-                self.earlier.compare(block, lines, before)
             if self.scanner:
-                self._replay_scanned(block)
+                # The scanner cuts the lines too, each already behind the leaf prefix.
+                shaped, leaves, donations, allocations = scan(block)
+                self.tree.add(prefixed_leaf_hashes(leaves))
+                if self.earlier is not None:
+                    self.earlier.compare(block, block.split(b"\n"), before)
+                self._replay_scanned(shaped, leaves, donations, allocations)
             else:
+                lines = block.split(b"\n")
+                self.tree.add(leaf_hashes(lines))
+                if self.earlier is not None:
+                    self.earlier.compare(block, lines, before)
                 for line in lines:
                     self._line(OTHER, None, line)
             self._end_block(before)
         self.tree.finish()
         return self._findings(self.tree.root(), self.tree.roots, self.tree.kept)
 
-    def _replay_scanned(self, block: bytes) -> None:
-        """Check and replay a block read by the scanner: shapes and fields in one call."""
-        shaped, starts, donations, allocations = scan(block)
-        offsets = memoryview(starts).cast("I")
+    def _replay_scanned(
+        self,
+        shaped: bytes,
+        leaves: list[bytes],
+        donations: Sequence[list[Any]],
+        allocations: Sequence[list[Any]],
+    ) -> None:
+        """Check and replay a block as the scanner read it (``scan``: shapes, each line
+        behind the leaf prefix, the fields of the lines of a shape)."""
         d = a = 0  # donation and allocation lines so far
         for run in _RUNS.finditer(shaped):
             first, end = run.span()
@@ -296,7 +307,7 @@ class _Pass:
             else:
                 rows = itertools.repeat((), count)
             for i, row in enumerate(rows, first):
-                line = block[offsets[i] : offsets[i + 1] - 1]
+                line = leaves[i][1:]
                 self._line(shape, cast("tuple[str, ...]", row) if row else None, line)
 
     def _end_block(self, before: int) -> None:

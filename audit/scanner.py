@@ -44,6 +44,9 @@ ID_MAX = 40
 """Longest id after its prefix (``ledger.entries``' id pattern), as the scanner has it."""
 SEQ_DIGITS = 16
 """Digits the scanner reads in a ``seq``; ``fast_values`` bounds it by ``MAX_SEQ``."""
+INTERFACE = 2
+"""The version of what ``scan`` gives that this module reads (``audit._scan.INTERFACE``):
+2, each line behind the leaf prefix."""
 
 
 def schema_fingerprint() -> str:
@@ -91,6 +94,12 @@ def _problem() -> str | None:
             "install shanlian again with a C compiler at hand (scripts/setup installs gcc) "
             "for the fast path"
         )
+    if getattr(_scan, "INTERFACE", 1) != INTERFACE:
+        return (
+            "audit._scan was built from another audit/_scan.c than audit/scanner.py reads: "
+            "every line is read through the ledger's reference path, several times slower, "
+            "with the same findings; install shanlian again (scripts/setup) to rebuild it"
+        )
     if schema_fingerprint() != SCHEMA_FINGERPRINT or (
         _scan.ENTRY_VERSION != ENTRY_VERSION
         or 10 ** (_scan.AMOUNT_DIGITS - 1) != MAX_AMOUNT
@@ -111,8 +120,8 @@ SCANNER_PROBLEM = _problem()
 SCANNER_AVAILABLE = SCANNER_PROBLEM is None
 """Whether ``scan`` can read blocks: ``audit._scan`` is built and agrees with the ledger."""
 
-Scanned = tuple[bytes, bytes, tuple[list[Any], ...], tuple[list[Any], ...]]
-"""What ``scan`` gives for a block: shapes, line starts, donation and allocation columns."""
+Scanned = tuple[bytes, list[bytes], tuple[list[Any], ...], tuple[list[Any], ...]]
+"""What ``scan`` gives for a block: shapes, leaf inputs, donation and allocation columns."""
 
 DONATION_COLUMNS = (
     "actor", "at", "amount", "channel", "charity_id", "currency", "donation_id", "paid_at",
@@ -131,9 +140,10 @@ def scan(block: bytes) -> Scanned:
     The lines are what lies between the block's newlines. Requires ``SCANNER_AVAILABLE``.
 
     Returns:
-        ``(shapes, starts, donations, allocations)``: ``shapes``, a byte a line,
-        ``DONATION``, ``ALLOCATION`` or ``OTHER``; ``starts``, native uint32, the offset
-        of each line and then ``len(block) + 1``; ``donations``, one list a column of
+        ``(shapes, leaves, donations, allocations)``: ``shapes``, a byte a line,
+        ``DONATION``, ``ALLOCATION`` or ``OTHER``; ``leaves``, a ``bytes`` a line, 0x00
+        and then the line (the input of its RFC 6962 leaf hash, so the pass neither
+        splits the block nor copies a line again to hash it); ``donations``, one list a column of
         ``DONATION_COLUMNS`` (``amount`` and ``seq`` as ints, a null ``project_id`` as
         None, the values repeated down a column interned), an item a donation line in
         order; ``allocations`` likewise with ``ALLOCATION_COLUMNS``.

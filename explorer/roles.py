@@ -4,7 +4,8 @@ Read-only is enforced at the connection (STYLE.md, the Datasette habit), twice o
 explorer's engine opens read-only transactions (``make_engine(..., read_only=True)``),
 and on PostgreSQL it logs in as ``shanlian_explorer``, a role that holds SELECT on the
 journal, its Merkle nodes, the checkpoints and the projections, and no privilege on the
-tables that hold personal data or secrets (``donor``, ``api_key``, ``idempotency``).
+tables that hold personal data or secrets (``donor``, ``api_key``, ``idempotency``,
+``official_receipt``).
 
 Operators run, as the database owner, after each migration (it is idempotent)::
 
@@ -24,8 +25,9 @@ from psycopg import sql
 from ledger.store.engine import normalize_url
 
 ROLE = "shanlian_explorer"
-PRIVATE_TABLES = frozenset({"donor", "api_key", "idempotency"})
-"""Tables the explorer must never read: personal data, key hashes, request fingerprints."""
+PRIVATE_TABLES = frozenset({"donor", "api_key", "idempotency", "official_receipt"})
+"""Tables the explorer must never read: personal data, key hashes, request fingerprints,
+official e-receipts (their numbers name the payer on the government's platform, ADR 0041)."""
 
 
 @dataclass(frozen=True)

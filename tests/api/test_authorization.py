@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from api.app import create_app
+from api.official_receipts import reveal_key
 from api.routes import PlatformOnly
 from api.webhooks import now_ms
 from chain.client import ChainClient
@@ -87,7 +88,8 @@ class World:
         return endpoint.endpoint_id, made.delivery_id
 
     def official_receipt(self) -> tuple[str, str]:
-        """A donation of the charity with an official e-receipt attached, and its receipt code."""
+        """A donation of the charity with an official e-receipt attached, and its donor's key
+        to it (api.official_receipts.reveal_key)."""
         donation_id = self.fresh_donation()
         OfficialReceipts(self.api.store).attach(
             OfficialReceipt(
@@ -102,7 +104,8 @@ class World:
         )
         # Every role asks from one test client: each case starts with the rate's whole burst.
         self.api.client.app.state.official_receipt_rates = None  # type: ignore[attr-defined]
-        return donation_id, self.api.services.receipt_secret(donation_id).hex()
+        secret = self.api.services.receipt_secret(donation_id)
+        return donation_id, reveal_key(secret, donation_id).hex()
 
     def fresh_project(self) -> str:
         return self.api.open_project(self.charity_id, self.auth["owner"])
@@ -537,7 +540,7 @@ TABLE: dict[tuple[str, str], list[Case]] = {
         Case(
             lambda w: (
                 "{}/donations/{}/official-receipt/reveal".format(V1, *w.official_receipt()[:1]),
-                {"json": {"receipt_secret": w.official_receipt()[1]}},
+                {"json": {"reveal_key": w.official_receipt()[1]}},
             ),
             everyone(404),
             label="another donation's receipt code",
@@ -546,7 +549,7 @@ TABLE: dict[tuple[str, str], list[Case]] = {
             lambda w: (
                 lambda d, s: (
                     f"{V1}/donations/{d}/official-receipt/reveal",
-                    {"json": {"receipt_secret": s}},
+                    {"json": {"reveal_key": s}},
                 )
             )(*w.official_receipt()),
             everyone(200),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from api.official_receipts import REVEAL_BURST
+from api.official_receipts import REVEAL_BURST, reveal_key
 from tests.api.conftest import Api, bearer
 
 V1 = "/api/v1"
@@ -181,32 +181,50 @@ def test_an_unknown_donation_is_not_found(
     assert api.stored() == before
 
 
-def test_the_donor_sees_it_with_the_receipt_code_and_no_one_without(
+def key_of(secret: str, donation_id: str) -> dict[str, str]:
+    """The body the donor's page sends: a key derived from the receipt code, not the code."""
+    return {"reveal_key": reveal_key(bytes.fromhex(secret), donation_id).hex()}
+
+
+def test_the_donor_sees_it_with_a_key_from_the_receipt_code_and_no_one_without(
     api: Api, world: dict[str, Any]
 ) -> None:
     donation_id, secret = world["donation_id"], world["secret"]
-    none_yet = api.client.post(url(donation_id, "/reveal"), json={"receipt_secret": secret})
+    reveal = url(donation_id, "/reveal")
+    none_yet = api.client.post(reveal, json=key_of(secret, donation_id))
     assert none_yet.status_code == 404
     api.client.put(url(donation_id), json=RECEIPT, headers=world["owner"])
-    mine = api.client.post(url(donation_id, "/reveal"), json={"receipt_secret": secret})
+    mine = api.client.post(reveal, json=key_of(secret, donation_id))
     assert mine.status_code == 200, mine.text
     assert mine.headers["cache-control"] == "no-store"
     assert {k: mine.json()[k] for k in RECEIPT} == RECEIPT
     assert mine.json()["corrected"] is False
     wrong = "0" * 32 if secret != "0" * 32 else "1" * 32
-    not_mine = api.client.post(url(donation_id, "/reveal"), json={"receipt_secret": wrong})
-    assert not_mine.status_code == 404
-    assert not_mine.json()["detail"] == none_yet.json()["detail"]  # no oracle
-    for body in ({"receipt_secret": secret.upper()}, {"receipt_secret": secret + "\x00"}, {}):
-        bad = api.client.post(url(donation_id, "/reveal"), json=body)
+    for body in (
+        key_of(wrong, donation_id),
+        key_of(secret, "dn_another"),
+        {"reveal_key": secret * 2},  # the code itself is not the key
+    ):
+        not_mine = api.client.post(reveal, json=body)
+        assert not_mine.status_code == 404
+        assert not_mine.json()["detail"] == none_yet.json()["detail"]  # no oracle
+    good = key_of(secret, donation_id)["reveal_key"]
+    for body in (
+        {"reveal_key": good.upper()},
+        {"reveal_key": good + "\x00"},
+        {"reveal_key": good[:-1]},
+        {"receipt_secret": secret},
+        {},
+    ):
+        bad = api.client.post(reveal, json=body)
         assert bad.status_code == 422, bad.text
         assert "0000123456" not in bad.text
-    unknown = api.client.post(url("dn_nosuchdonation", "/reveal"), json={"receipt_secret": secret})
+    unknown = api.client.post(url("dn_nosuchdonation", "/reveal"), json={"reveal_key": good})
     assert unknown.status_code == 404
 
 
 def test_a_client_asking_too_often_is_refused(api: Api, world: dict[str, Any]) -> None:
-    body = {"receipt_secret": world["secret"]}
+    body = key_of(world["secret"], world["donation_id"])
     statuses = [
         api.client.post(url(world["donation_id"], "/reveal"), json=body).status_code
         for _ in range(REVEAL_BURST + 2)

@@ -229,7 +229,7 @@ def write_bodies(w: World) -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "official receipt reveal": (
             f"/api/v1/donations/{w.free_donation_id}/official-receipt/reveal",
-            {"receipt_secret": "0" * 32},
+            {"reveal_key": "0" * 64},
         ),
         # ADR 0037
         "signer": (f"/api/v1/charities/{w.charity_id}/signer", {"signer": None, "reason": "r"}),

@@ -22,6 +22,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from sqlalchemy import MetaData, select
 
+from api.official_receipts import reveal_key
 from api.webhooks import now_ms
 from ledger.disclosure import quarter_of
 from ledger.store.outbox import Outbox
@@ -285,14 +286,14 @@ def test_the_official_receipt_is_shown_to_its_charity_and_its_donor_only(seeded:
     url = f"/api/v1/donations/{donation_id}/official-receipt"
     charity = api.client.get(url, headers=bearer(seeded.charity_key))
     assert {k: charity.json()[k] for k in OFFICIAL_RECEIPT} == OFFICIAL_RECEIPT
-    secret = api.services.receipt_secret(donation_id).hex()
-    donor = api.client.post(f"{url}/reveal", json={"receipt_secret": secret})
+    key = reveal_key(api.services.receipt_secret(donation_id), donation_id).hex()
+    donor = api.client.post(f"{url}/reveal", json={"reveal_key": key})
     assert {k: donor.json()[k] for k in OFFICIAL_RECEIPT} == OFFICIAL_RECEIPT
     assert api.client.get(url).status_code == 401
     assert api.client.get(url, headers=seeded.auditor).status_code == 403
     other = api.client.post(
         f"/api/v1/donations/{seeded.donation_ids[1]}/official-receipt/reveal",
-        json={"receipt_secret": secret},
+        json={"reveal_key": key},
     )
     assert other.status_code == 404
     stored = {t for t, _ in stored_secrets(api, {"receipt": OFFICIAL_RECEIPT["number"]})}

@@ -9,7 +9,6 @@ answers without any compiler extension.
 
 from __future__ import annotations
 
-import array
 import gc
 import importlib.machinery
 import importlib.util
@@ -19,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit import scanner
 from audit.scanner import ALLOCATION, DONATION, OTHER, SCANNER_AVAILABLE, scan
 from ledger.entries import MAX_AMOUNT, MAX_SEQ
 from tests.audit.expressions import ALLOCATION_FIELDS, DONATION_BOOKED, shapes
@@ -37,7 +38,21 @@ pytestmark = pytest.mark.skipif(not SCANNER_AVAILABLE, reason="audit._scan is no
 def test_the_scanner_is_built_and_written_against_this_ledger() -> None:
     # Not a skip: the install builds it (a C compiler is part of the set-up), and an audit
     # without it is several times slower, which should show here and not in a report.
-    assert SCANNER_AVAILABLE, "audit._scan was not built: see the output of scripts/setup"
+    assert SCANNER_AVAILABLE, f"see the output of scripts/setup: {scanner._problem()}"
+
+
+def test_a_scanner_built_from_another_version_of_its_source_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One that gave the lines' starts (before INTERFACE 2) would hash the wrong bytes."""
+    from audit import _scan
+
+    monkeypatch.setattr(scanner, "_scan", types.SimpleNamespace(**vars(_scan) | {"INTERFACE": 1}))
+    problem = scanner._problem()
+    assert problem is not None
+    assert problem.startswith("audit._scan was built from another audit/_scan.c")
+    monkeypatch.delattr(scanner._scan, "INTERFACE")
+    assert scanner._problem() == problem
 
 
 def expected(lines: list[bytes]) -> tuple[bytes, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -62,13 +77,11 @@ def expected(lines: list[bytes]) -> tuple[bytes, list[tuple[Any, ...]], list[tup
 
 
 def scanned(lines: list[bytes]) -> tuple[bytes, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """What the scanner says of the lines joined into a block; checks its line starts."""
+    """What the scanner says of the lines joined into a block; checks the lines it cuts."""
     block = b"\n".join(lines)
-    found, starts, donations, allocations = scan(block)
-    offsets = array.array("I")
-    offsets.frombytes(starts)
-    assert len(offsets) == len(found) + 1 == len(lines) + 1
-    assert [block[offsets[i] : offsets[i + 1] - 1] for i in range(len(lines))] == lines
+    found, leaves, donations, allocations = scan(block)
+    assert len(found) == len(lines)
+    assert leaves == [b"\x00" + line for line in lines]
     assert len(donations) == 10
     assert len(allocations) == 7
     return found, list(zip(*donations, strict=True)), list(zip(*allocations, strict=True))
@@ -219,9 +232,9 @@ def test_the_scanner_answers_as_the_expressions_on_the_edges_of_every_field() ->
 
 def test_a_block_ending_in_a_newline_ends_with_an_empty_line() -> None:
     line = donation_line()
-    found, starts, donations, _ = scan(line + b"\n")
+    found, leaves, donations, _ = scan(line + b"\n")
     assert found == bytes([DONATION, OTHER])
-    assert array.array("I", starts).tolist() == [0, len(line) + 1, len(line) + 2]
+    assert leaves == [b"\x00" + line, b"\x00"]
     assert donations[6] == ["dn_1"]
     assert scan(b"")[0] == bytes([OTHER])
 
