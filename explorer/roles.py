@@ -25,9 +25,12 @@ from psycopg import sql
 from ledger.store.engine import normalize_url
 
 ROLE = "shanlian_explorer"
-PRIVATE_TABLES = frozenset({"donor", "api_key", "idempotency", "official_receipt"})
+PRIVATE_TABLES = frozenset(
+    {"donor", "api_key", "idempotency", "official_receipt", "webhook_endpoint", "webhook_delivery"}
+)
 """Tables the explorer must never read: personal data, key hashes, request fingerprints,
-official e-receipts (their numbers name the payer on the government's platform, ADR 0041)."""
+official e-receipts (their numbers name the payer on the government's platform, ADR 0041),
+charities' webhook endpoints (their signing secrets) and delivery logs (ADR 0034)."""
 
 
 @dataclass(frozen=True)
