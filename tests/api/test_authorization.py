@@ -56,6 +56,8 @@ class World:
     auth: dict[str, dict[str, str]]
     anchored_donation_id: str
     public_evidence: str
+    private_evidence: str
+    quarters_used: int = -1
     matcher_id: str = ""
     pool_id: str = ""
 
@@ -68,9 +70,6 @@ class World:
         )
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
-
-    private_evidence: str
-    quarters_used: int = -1
 
     def fresh_donation(self, amount: int = 10_000) -> str:
         return str(self.api.donate(self.charity_id, self.project_id, amount)["id"])
