@@ -437,6 +437,39 @@ class _Pass:
         in_period = self.add(entry.at, donation.currency, allocated=-amount, reversed=amount)
         self.note(correction, in_period=in_period)
 
+    # Matching funds (ADR 0040): matched money is the matcher's donation to the matched
+    # donation's project, received when the match is made; a reversed match goes back to
+    # the pool, as a refund of that money.
+    def _match_made(self, entry: Entry, body: Mapping[str, Any]) -> None:
+        matched = self.donations[body["donation_id"]]
+        money = _Thing(
+            matched.charity_id,
+            matched.project_id,
+            matched.currency,
+            entry.seq,
+            entry.at,
+            body["amount"],
+        )
+        self.donations[body["match_id"]] = money
+        if self.in_scope(money.charity_id, money.project_id):
+            self.add(entry.at, money.currency, received=money.amount, donations=1)
+
+    def _match_reversed(self, entry: Entry, body: Mapping[str, Any]) -> None:
+        money = self.donations[body["match_id"]]
+        if not self.in_scope(money.charity_id, money.project_id):
+            return
+        if self.add(entry.at, money.currency, refunded=money.amount, refunds=1):
+            self.refunds.append(
+                RefundLine(
+                    seq=entry.seq,
+                    at=entry.at,
+                    donation_id=body["match_id"],
+                    amount=money.amount,
+                    currency=money.currency,
+                    reason=body["reason"],
+                )
+            )
+
     def _report_published(self, entry: Entry, body: Mapping[str, Any]) -> None:
         if body["charity_id"] != (self.charity_id or body["charity_id"]):
             return

@@ -230,3 +230,83 @@ def test_a_closed_project_owes_a_final_report_within_three_months() -> None:
     assert (found["final"].due_by, found["final"].status) == ("2026-08-20", "late")
     # A project that lasted under six months owes no progress report at all.
     assert not any(r.required for p, r in found.items() if p != "final")
+
+
+def test_matched_money_is_received_and_spent_like_a_donation_and_a_reversed_match_returned() -> (
+    None
+):
+    """ADR 0040 beside ADR 0039: a match is the matcher's donation to the matched project."""
+    pool = {
+        "pool_id": "mp_1",
+        "matcher_id": "mt_1",
+        "title": "配捐",
+        "currency": "CNY",
+        "total": 5_000,
+        "ratio_percent": 100,
+        "cap_per_donation": 1_000,
+        "cap_per_payer_per_day": 3_000,
+        "min_interval_s": 15,
+        "starts_at": "2026-04-01T00:00:00.000Z",
+        "ends_at": "2026-05-01T00:00:00.000Z",
+        "day_offset_minutes": 480,
+        "project_ids": ["pr_a"],
+    }
+
+    def donation(n: int) -> tuple[str, dict[str, Any], str, str]:
+        return (
+            "donation.received",
+            {
+                "donation_id": f"dn_{n}",
+                "charity_id": "ch_a",
+                "project_id": "pr_a",
+                "amount": 2_000,
+                "currency": "CNY",
+                "channel": "card",
+                "paid_at": "2026-04-10T00:00:00Z",
+                "donor_commitment": Z,
+                "payment_ref_hash": Z,
+            },
+            "platform",
+            "2026-04-10T00:00:00.000Z",
+        )
+
+    def match(n: int, payer: str) -> tuple[str, dict[str, Any], str, str]:
+        return (
+            "match.made",
+            {
+                "match_id": f"dn_m{n}",
+                "donation_id": f"dn_{n}",
+                "pool_id": "mp_1",
+                "amount": 1_000,
+                "payer_hash": payer,
+            },
+            "platform",
+            "2026-04-10T00:00:00.000Z",
+        )
+
+    entries = journal(
+        ("matcher.registered", {"matcher_id": "mt_1", "name": "云岭科技",
+                                "registration_no": "M1"}, "platform", "2026-04-01T00:00:00.000Z"),
+        ("match_pool.opened", pool, "platform", "2026-04-01T00:00:00.000Z"),
+        donation(2), match(2, "0x" + "01" * 32), donation(3), match(3, "0x" + "02" * 32),
+        ("disbursement.made", {"disbursement_id": "db_2", "charity_id": "ch_a",
+                               "project_id": "pr_a", "amount": 1_000, "currency": "CNY",
+                               "payee": "书店", "purpose": "textbooks", "evidence": []}, CH,
+         "2026-04-20T00:00:00.000Z"),
+        ("allocation.made", {"allocation_id": "al_2", "donation_id": "dn_m2",
+                             "disbursement_id": "db_2", "amount": 1_000}, CH,
+         "2026-04-20T00:00:00.000Z"),
+        ("match.reversed", {"match_id": "dn_m3", "reason": "捐赠已退款"}, "platform",
+         "2026-04-21T00:00:00.000Z"),
+    )  # fmt: skip
+    q2 = compute_report(entries, tree_size=len(entries), period="2026-Q2", project_id="pr_a")
+    (flows,) = q2.period_flows
+    # Two donations and two matches received; the second match went back to its pool.
+    assert (flows.received, flows.donations) == (2 * 2_000 + 2 * 1_000, 4)
+    assert (flows.refunded, flows.refunds) == (1_000, 1)
+    assert flows.allocated == -6_000 + 1_000  # the Q1 reversal, and the matched money spent
+    assert [(r.donation_id, r.amount, r.reason) for r in q2.refunds] == [
+        ("dn_m3", 1_000, "捐赠已退款")
+    ]
+    (cumulative,) = q2.cumulative_flows
+    assert cumulative.held == 10_000 + 4_000 + 2_000 - 1_000 - 1_000
