@@ -47,7 +47,8 @@ def _record_demo(services: Any, args: argparse.Namespace) -> Any:
         f"Loaded {summary.entries} entries: {summary.charities} charities, "
         f"{summary.projects} projects, {summary.donations} donations, "
         f"{summary.disbursements} disbursements with invoices, {summary.refunds} refund, "
-        f"{summary.voids} voided disbursement, {summary.matches} donations matched by a "
+        f"{summary.voids} voided disbursement, {summary.reports} disclosure reports "
+        f"published, {summary.matches} donations matched by a "
         f"matching pool ({summary.pool_id})"
         + (f", {summary.checkpoints} checkpoints anchored." if summary.checkpoints else "."),
         flush=True,
