@@ -17,7 +17,7 @@ from tests.tlog.witness import SpecWitness
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/setup)")
 
 HARNESS = """
-const v = require(process.argv[2]);
+const v = require(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 (async () => {
   const out = [];
@@ -51,7 +51,7 @@ def test_the_browser_checks_each_witness_cosignature_and_refuses_a_changed_one(
         {"note": note, "witnesses": [{"name": stranger.name, "vkey": stranger.vkey}]},
         {"note": note, "witnesses": [{"name": "x", "vkey": log.verifier.vkey}]},
     ]
-    answers = run_node(HARNESS, [STATIC / "verify.js"], cases, tmp_path)
+    answers = run_node(HARNESS, [STATIC / "verify.js"], cases)
     assert answers[0] == {"names": ["witness.example/w1", "witness.example/w2"]}
     assert answers[1] == {"names": []}
     assert "does not verify" in answers[2]["error"]
