@@ -354,6 +354,8 @@ class DonationPage(BaseModel):
     donation: DonationPublic
     proof_url: str = Field(description="the proof bundle the page verifies")
     chain_url: str = Field(description="where the page learns the chain and a JSON-RPC URL")
+    correction_notes: list[CorrectionNote] = []
+    """ADR 0039: the reversals of its allocations and the voids of what they funded."""
 
 
 class DisbursementPage(BaseModel):

@@ -279,17 +279,31 @@ class ReportViews:
                 AllocationState, disbursement_id=disbursement_id, reversed=True
             ):
                 entries += self.store.entries_about(allocation.allocation_id)
-        return [
-            CorrectionNote(
-                seq=e.seq,
-                at=e.at,
-                kind=e.kind,
-                corrects=str(e.body.get("disbursement_id") or e.body.get("allocation_id")),
-                reason=str(e.body["reason"]),
-            )
-            for e in sorted({e.seq: e for e in entries}.values(), key=lambda e: e.seq)
-            if e.kind in ("disbursement.voided", "allocation.reversed")
-        ]
+        return _notes(entries)
+
+    def donation_notes(self, donation_id: str) -> list[CorrectionNote]:
+        """The corrections of what a donation paid for: the reversals of its allocations,
+        and the voids of the disbursements they funded, with their reasons."""
+        entries: list[Entry] = []
+        for allocation in self.read.find(AllocationState, donation_id=donation_id, reversed=True):
+            entries += self.store.entries_about(allocation.allocation_id)
+            entries += self.store.entries_about(allocation.disbursement_id)
+        return _notes(entries)
+
+
+def _notes(entries: list[Entry]) -> list[CorrectionNote]:
+    """The voids and reversals among ``entries``, once each, oldest first, as notes."""
+    return [
+        CorrectionNote(
+            seq=e.seq,
+            at=e.at,
+            kind=e.kind,
+            corrects=str(e.body.get("disbursement_id") or e.body.get("allocation_id")),
+            reason=str(e.body["reason"]),
+        )
+        for e in sorted({e.seq: e for e in entries}.values(), key=lambda e: e.seq)
+        if e.kind in ("disbursement.voided", "allocation.reversed")
+    ]
 
 
 _CACHED: OrderedDict[tuple[str, str, str, int, bytes], object] = OrderedDict()

@@ -482,6 +482,7 @@ class PublicViews:
             donation=donation,
             proof_url=urls.api_proof(donation_id, pinned),
             chain_url=urls.api_chain(),
+            correction_notes=self.reports.donation_notes(donation_id),
         )
 
     def disbursement_page(self, disbursement_id: str) -> models.DisbursementPage:

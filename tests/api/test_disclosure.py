@@ -232,6 +232,7 @@ def test_correction_notes_are_on_every_page_the_correction_affects(
         f"/projects/{world['project_id']}",
         f"/charities/{world['charity_id']}",
         f"/disbursements/{world['disbursement_id']}",
+        f"/donations/{world['donation_id']}",  # the donation whose money it had used
         f"/reports/{world['project_id']}",
         f"/reports/{world['project_id']}/2026-Q1",
         f"/reports/{world['project_id']}/2026-Q2",
@@ -240,6 +241,17 @@ def test_correction_notes_are_on_every_page_the_correction_affects(
         assert page.status_code == 200, path
         assert reason in page.text, path
         assert "更正说明" in page.text, path
+    twin = api.client.get(f"/donations/{world['donation_id']}.json").json()
+    assert [n["kind"] for n in twin["correction_notes"]] == [
+        "allocation.reversed",
+        "disbursement.voided",
+    ]
+    assert {n["reason"] for n in twin["correction_notes"]} == {reason}
+    # A donation whose money nothing corrected carries no notes.
+    untouched = api.donate(
+        world["charity_id"], world["project_id"], 100, paid_at="2026-07-02T09:00:00Z"
+    )
+    assert api.client.get(f"/donations/{untouched['id']}.json").json()["correction_notes"] == []
 
 
 def test_a_report_published_before_a_correction_shows_it_as_corrected_later(
