@@ -150,8 +150,11 @@ def test_a_damaged_link_or_file_is_refused_and_keeps_nothing(
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "shanlian-receipts", "version": 1, "receipts": [{}]}))
     page.set_input_files("#import-file", str(bad))
-    page.wait_for_function("document.querySelector('#history-notice').textContent.includes('1')")
-    assert page.inner_text("#history-notice") == HISTORY_MESSAGES["error_bad_id"].format(n=1)
+    # A locator waits without evaluating a string in the page, which the page's CSP (no
+    # unsafe-eval) may refuse when Playwright has to poll.
+    expected = HISTORY_MESSAGES["error_bad_id"].format(n=1)
+    page.locator("#history-notice", has_text=expected).wait_for()
+    assert page.inner_text("#history-notice") == expected
     assert kept(page) == []
     page.context.close()
 
