@@ -1,7 +1,8 @@
 """The CharityRegistry contract: charities by id, as the journal names them.
 
-``CharityRegistryReads`` holds the contract's reads (a base of ``ChainReader``); the writes
-are built here (``register_function``, ``revoke_function``) and sent by ``ChainClient``.
+``CharityRegistryReads`` holds the contract's reads (a base of ``ChainReader``);
+``CharityRegistryWrites`` its writes (a base of ``ChainClient``, sent through
+``chain.transactions.TransactionSender``).
 A charity id is registered as a ``bytes32``: its UTF-8, right-padded with zeros.
 """
 
@@ -10,14 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from web3 import Web3
-from web3.contract import Contract
-from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
 from web3.types import BlockIdentifier
 
 from chain.accounts import ZERO_ADDRESS, checksum_address
 from chain.errors import ChainError
-from chain.node import HASH_SIZE, Node, check_hash
+from chain.node import HASH_SIZE, Node, TxOutcome, check_hash
+from chain.transactions import TransactionSender
 
 REGISTRAR_ROLE = Web3.keccak(text="REGISTRAR_ROLE")
 """keccak-256 of the role's name, as OpenZeppelin's AccessControl derives it."""
@@ -66,38 +66,6 @@ def decode_charity_id(key: bytes) -> str:
     return key.rstrip(b"\x00").decode("utf-8")
 
 
-def register_function(
-    contract: Contract, charity_id: str, signer: str | None, metadata_hash: bytes
-) -> ContractFunction:
-    """``registerCharity(id, signer, metadata_hash)``, its arguments checked.
-
-    Raises:
-        ValueError: an id, address or hash out of shape.
-    """
-    check_hash("metadata hash", metadata_hash)
-    return contract.functions.registerCharity(
-        encode_charity_id(charity_id),
-        checksum_address(signer) if signer else ZERO_ADDRESS,
-        bytes(metadata_hash),
-    )
-
-
-def change_signer_function(
-    contract: Contract, charity_id: str, signer: str | None, entry_hash: bytes
-) -> ContractFunction:
-    """``changeSigner(id, signer, entry_hash)`` (ADR 0037), its arguments checked.
-
-    Raises:
-        ValueError: an id, address or hash out of shape.
-    """
-    check_hash("entry hash", entry_hash)
-    return contract.functions.changeSigner(
-        encode_charity_id(charity_id),
-        checksum_address(signer) if signer else ZERO_ADDRESS,
-        bytes(entry_hash),
-    )
-
-
 @dataclass(frozen=True)
 class SignerRecord:
     """One step of a charity's signer history on chain (ADR 0037).
@@ -114,15 +82,6 @@ class SignerRecord:
     signer: str | None
     entry_hash: bytes
     block_number: int
-
-
-def revoke_function(contract: Contract, charity_id: str) -> ContractFunction:
-    """``revokeCharity(id)``.
-
-    Raises:
-        ValueError: an id out of shape.
-    """
-    return contract.functions.revokeCharity(encode_charity_id(charity_id))
 
 
 class CharityRegistryReads(Node):
@@ -216,3 +175,75 @@ class CharityRegistryReads(Node):
             except UnicodeDecodeError:
                 ids.append("0x" + raw.hex())
         return ids
+
+
+class CharityRegistryWrites(TransactionSender):
+    """The writes to the attached CharityRegistry (a base of ``ChainClient``): each checks
+    its arguments, sends, and waits until final.
+    """
+
+    def _charity_and_signer(
+        self, charity_id: str, signer: str | None, hash_name: str, value: bytes
+    ) -> tuple[bytes, str, bytes]:
+        """The ``(id, signer, hash)`` arguments that registering and changing the signer
+        share: the id encoded, no signer as the zero address, the hash checked.
+
+        Raises:
+            ValueError: an id, address or hash out of shape.
+        """
+        check_hash(hash_name, value)
+        return (
+            encode_charity_id(charity_id),
+            checksum_address(signer) if signer else ZERO_ADDRESS,
+            bytes(value),
+        )
+
+    def register_charity(
+        self, charity_id: str, signer: str | None, metadata_hash: bytes
+    ) -> TxOutcome:
+        """Register a charity: ``registerCharity(id, signer, metadata_hash)``.
+
+        Args:
+            charity_id: the journal's id (``ch_…``), at most 32 UTF-8 bytes.
+            signer: the address that signs its entries, or None.
+            metadata_hash: e.g. SHA-256 of its canonical ``charity.registered`` entry.
+
+        Raises:
+            ValueError: an id, address or hash out of shape.
+            CharityRegistryAlreadyRegisteredError: the id is taken, even if revoked.
+            AccessControlUnauthorizedAccountError: the signer lacks ``REGISTRAR_ROLE``.
+        """
+        function = self.charity_registry.functions.registerCharity(
+            *self._charity_and_signer(charity_id, signer, "metadata hash", metadata_hash)
+        )
+        return self._sent(function, f"registering charity {charity_id}")
+
+    def revoke_charity(self, charity_id: str) -> TxOutcome:
+        """Revoke a charity: ``revokeCharity(id)``.
+
+        Raises:
+            ValueError: an id out of shape.
+            CharityRegistryUnknownCharityError: never registered.
+            CharityRegistryAlreadyRevokedError: revoked before.
+            AccessControlUnauthorizedAccountError: the signer lacks ``REGISTRAR_ROLE``.
+        """
+        function = self.charity_registry.functions.revokeCharity(encode_charity_id(charity_id))
+        return self._sent(function, f"revoking charity {charity_id}")
+
+    def change_signer(self, charity_id: str, signer: str | None, entry_hash: bytes) -> TxOutcome:
+        """Record a charity's new signer (ADR 0037): ``changeSigner(id, signer, entry_hash)``.
+
+        Args:
+            charity_id: the journal's id.
+            signer: the new signer, or None (it signs nothing from now on).
+            entry_hash: the leaf hash of its ``charity.signer_changed`` entry.
+
+        Raises:
+            ValueError: an id, address or hash out of shape.
+            CharityRegistryUnknownCharityError: never registered.
+            AccessControlUnauthorizedAccountError: the signer lacks ``REGISTRAR_ROLE``.
+        """
+        function = self.charity_registry.functions.changeSigner(
+            *self._charity_and_signer(charity_id, signer, "entry hash", entry_hash)
+        )
+        return self._sent(function, f"changing the signer of charity {charity_id}")

@@ -1,9 +1,10 @@
 """The LedgerAnchor contract: its checkpoints, read and confirmed, and the anchor call.
 
 ``LedgerAnchorReads`` holds every read of the contract; ``chain.reader.ChainReader`` (and
-so ``ChainClient``) has them. The writes are built here (``anchor_function``) and sent by
-``ChainClient``, which signs. Reads take a ``block``, so that one audit reads one snapshot
-while the operator keeps anchoring.
+so ``ChainClient``) has them. ``LedgerAnchorWrites`` holds its writes (a base of
+``ChainClient``, sent through ``chain.transactions.TransactionSender``, which signs).
+Reads take a ``block``, so that one audit reads one snapshot while the operator keeps
+anchoring.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from chain.errors import (
     CheckpointLogError,
     LedgerAnchorNoCheckpointError,
     LedgerAnchorUnknownRootError,
+    TransactionError,
     UnknownCheckpointError,
 )
 from chain.node import Node, TxOutcome, check_hash
+from chain.transactions import TransactionSender
 
 UINT64_MAX = 2**64 - 1
 ANCHORER_ROLE = Web3.keccak(text="ANCHORER_ROLE")
@@ -335,3 +338,96 @@ class LedgerAnchorReads(Node):
             canonical=bytes(block["hash"]) == bytes(receipt["blockHash"]),
             anchored=anchored_in(self.ledger_anchor, receipt),
         )
+
+
+class LedgerAnchorWrites(TransactionSender):
+    """The writes to the attached LedgerAnchor (a base of ``ChainClient``): anchoring a
+    checkpoint, checked first, then sent and waited for.
+    """
+
+    def send_anchor(
+        self,
+        tree_size: int,
+        root_hash: bytes,
+        consistency_proof: Sequence[bytes],
+        *,
+        max_cost: int | None = None,
+    ) -> bytes:
+        """Send ``anchor(tree_size, root_hash, consistency_proof)``; return the tx hash.
+
+        Does not wait: record the hash, then ``anchor_outcome(tx_hash)``. Checked against
+        the chain's current state first (``eth_estimateGas``), so a checkpoint the contract
+        would refuse raises here and nothing is sent.
+
+        Args:
+            tree_size: entries in the log (1 to 2**64 - 1).
+            root_hash: the log's root at ``tree_size``.
+            consistency_proof: the RFC 6962 proof from the latest anchored checkpoint's size
+                to ``tree_size``; empty for the first checkpoint.
+            max_cost: the most, in wei, the transaction may cost at worst (the budget
+                left); None: no limit.
+
+        Raises:
+            FeeAboveCapError, SpendingLimitError: nothing was sent (see ``_send``).
+            ValueError: a size or hash out of shape.
+            LedgerAnchorNotGrowingError, LedgerAnchorProofLengthError,
+            LedgerAnchorInconsistentError, AccessControlUnauthorizedAccountError: the
+                contract refuses it.
+        """
+        function = anchor_function(self.ledger_anchor, tree_size, root_hash, consistency_proof)
+        return self._send(function, f"anchoring tree size {tree_size}", max_cost=max_cost)
+
+    def check_anchor(
+        self, tree_size: int, root_hash: bytes, consistency_proof: Sequence[bytes]
+    ) -> None:
+        """Ask the contract, by ``eth_call``, whether it would accept this anchor now.
+
+        Raises:
+            The typed error ``anchor`` would revert with (see ``send_anchor``).
+        """
+        self.call(
+            self.ledger_anchor.functions.anchor(
+                tree_size, bytes(root_hash), [bytes(h) for h in consistency_proof]
+            )
+        )
+
+    def anchor_outcome(self, tx_hash: bytes, *, confirmations: int | None = None) -> AnchorOutcome:
+        """Wait for an anchor transaction and read the checkpoint it anchored.
+
+        Raises:
+            See ``wait_for_receipt``.
+        """
+        receipt = self.wait_for_receipt(tx_hash, confirmations=confirmations)
+        events = self.ledger_anchor.events.CheckpointAnchored().process_receipt(receipt)
+        if len(events) != 1:
+            raise TransactionError(
+                f"transaction 0x{tx_hash.hex()} anchored {len(events)} checkpoints, not 1",
+                tx_hash,
+            )
+        args = events[0]["args"]
+        outcome = self._outcome(receipt)
+        return AnchorOutcome(
+            tx_hash=outcome.tx_hash,
+            block_number=outcome.block_number,
+            block_hash=outcome.block_hash,
+            gas_used=outcome.gas_used,
+            checkpoint_index=int(args["index"]),
+            tree_size=int(args["treeSize"]),
+            root_hash=bytes(args["rootHash"]),
+        )
+
+    def anchor(
+        self,
+        tree_size: int,
+        root_hash: bytes,
+        consistency_proof: Sequence[bytes],
+        *,
+        confirmations: int | None = None,
+    ) -> AnchorOutcome:
+        """Anchor a checkpoint and wait until it is final: ``send_anchor`` + ``anchor_outcome``.
+
+        Raises:
+            See ``send_anchor`` and ``wait_for_receipt``.
+        """
+        tx_hash = self.send_anchor(tree_size, root_hash, consistency_proof)
+        return self.anchor_outcome(tx_hash, confirmations=confirmations)
