@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from audit.report import Check, CheckpointResult, Problem
-from chain.client import Checkpoint
+from chain.ledger_anchor import Checkpoint
 from ledger.entries import format_at, to_hex
 from ledger.errors import MerkleError
 from ledger.merkle import NodeId, consistency_plan, plan_nodes, resolve, verify_consistency

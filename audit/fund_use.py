@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from audit.bundle import ProofBundle, Step
+from audit.bundle_format import ProofBundle, Step
 from audit.errors import BundleError, ChainReadError
 from audit.onchain import attach_charity_registry
 from chain.charity_registry import SignerRecord

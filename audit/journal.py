@@ -21,7 +21,9 @@ Two ways to read a line, held equal by tests (ADR 0024):
   every line the scanner does not take, and for every line where the scanner is not
   built (the findings then say so) or ``fast`` is off.
 
-One process does all of it; the findings do not depend on which path read a line.
+One process does all of it; the findings do not depend on which path read a line. How
+the pass cuts an export into blocks and a scanned block into runs is in
+``audit.journal_blocks``; its checks and what it reports, in ``audit.journal_findings``.
 
 What each check can pin (DESIGN.md §8): a line that is not a canonical entry, a broken
 sequence and an accounting violation name their ``seq``; a tree that recomputes cleanly
@@ -34,12 +36,10 @@ from __future__ import annotations
 
 import gc
 import itertools
-import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter, le
+from operator import le
 from typing import Any, cast
 
 from audit.checkpoints import (
@@ -52,91 +52,37 @@ from audit.decoder import decode_line
 from audit.earlier import EarlierExport
 from audit.errors import LineError
 from audit.export import Blocks
-from audit.report import Balance, Check, CheckpointResult, Problem
+from audit.journal_blocks import RUNS, blocks_of, real_instants, run_of
+from audit.journal_findings import (
+    CharityEntry,
+    JournalFindings,
+    balances,
+    journal_checks,
+    sequence_problem,
+    summarize,
+)
+from audit.report import CheckpointResult, Problem
 from audit.scanner import (
     ALLOCATION,
     DONATION,
     OTHER,
     SCANNER_PROBLEM,
     fast_values,
-    real_instant,
     scan,
 )
 from audit.tree import BLOCK, Tree, leaf_hashes, prefixed_leaf_hashes
-from chain.client import Checkpoint
+from chain.ledger_anchor import Checkpoint
 from ledger.accounting import Books
 from ledger.currencies import ISO_4217
 from ledger.entries import Entry
 from ledger.errors import AccountingError
 from ledger.merkle import EMPTY_ROOT, NodeId, leaf_hash
 
+# What callers have always imported from here; each is defined in its own module.
+__all__ = ["CharityEntry", "JournalFindings", "balances", "verify_journal"]
+
 PROGRESS_EVERY = 1 << 16
 """Lines between progress reports (and between trims of the books' change log)."""
-
-
-@dataclass(frozen=True)
-class CharityEntry:
-    """A ``charity.registered`` entry of the export, for the registry check.
-
-    Attributes:
-        charity_id: the charity.
-        name: its name.
-        seq: the entry's position.
-        leaf_hash: the entry's leaf hash, which the registry holds as metadata hash.
-        signer: the signer address in the entry (lowercase), or None.
-    """
-
-    charity_id: str
-    name: str
-    seq: int
-    leaf_hash: bytes
-    signer: str | None
-
-
-@dataclass
-class JournalFindings:
-    """What the pass over the export found.
-
-    Attributes:
-        size: lines read.
-        root_hash: the Merkle root of all of them.
-        checkpoints: each checkpoint with the export's root at its size.
-        checks: ``entries``, ``sequence``, ``timestamps``, ``accounting``,
-            ``checkpoints``, ``consistency`` and, with an earlier export,
-            ``earlier_export``.
-        books: the replayed books.
-        charities: every ``charity.registered`` entry, in order.
-        kinds: entries per kind.
-        notes: what an auditor should know that is not a failure.
-        scanned: whether the fast path read the lines (``audit.scanner``); else every
-            line took the reference path.
-    """
-
-    size: int
-    root_hash: bytes
-    checkpoints: list[CheckpointResult]
-    checks: list[Check]
-    books: Books
-    charities: list[CharityEntry]
-    kinds: dict[str, int]
-    notes: list[str] = field(default_factory=list)
-    scanned: bool = False
-
-
-def _checks() -> dict[str, Check]:
-    checks = [
-        Check("entries", "every line is a valid v1 entry in RFC 8785 canonical form"),
-        Check("sequence", "seq equals the line number: gapless and in order from 0"),
-        Check(
-            "timestamps",
-            "every 'at' is a real UTC instant, never earlier than the one before, "
-            "never later than the block that anchored it",
-        ),
-        Check("accounting", "every accounting rule of DESIGN §3.2 holds, replayed in order"),
-        Check("checkpoints", "every anchored root equals the export's root at its tree size"),
-        Check("consistency", "each checkpoint extends the one before (RFC 9162 consistency)"),
-    ]
-    return {check.name: check for check in checks}
 
 
 def verify_journal(
@@ -180,48 +126,6 @@ CHUNK_LINES = BLOCK
 """Lines taken at a time: a block of the tree (about 1 MiB of a journal export)."""
 
 
-def _blocks_of(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """``size`` lines at a time, joined by newlines.
-
-    Raises:
-        ValueError: a line holds a newline (lines are what is between newlines).
-    """
-    source = iter(lines)
-    for chunk in iter(lambda: list(itertools.islice(source, size)), []):
-        block = b"\n".join(chunk)
-        if block.count(b"\n") != len(chunk) - 1:
-            raise ValueError("a line of the export holds a newline")
-        yield block
-
-
-_RUNS = re.compile(b"\x01+|\x02+|\x00+")
-"""Runs of lines of one shape in the shapes ``scan`` gives."""
-_DAY = itemgetter(slice(8, 10))
-"""The day of a timestamp the scanner took (above 28: maybe not a real day)."""
-
-
-def _run_of(columns: Sequence[list[Any]], start: int, count: int) -> Sequence[list[Any]]:
-    """The items ``start`` to ``start + count`` of each column (the columns themselves when
-    that is all of them: the common block, one run of a shape, is not copied)."""
-    if start == 0 and count == len(columns[0]):
-        return columns
-    return [column[start : start + count] for column in columns]
-
-
-def _real_instants(column: Sequence[str], *, ordered: bool = False) -> bool:
-    """Whether every timestamp of the scanner's shape in ``column`` is a real instant.
-
-    Up to the 28th every one is (``real_instant``); in a column in order whose first and
-    last lie in one month, every day lies between theirs, so the last one's says it.
-    """
-    if ordered and column[0][:7] == column[-1][:7]:
-        if column[-1][8:10] <= "28":
-            return True
-    elif max(map(_DAY, column)) <= "28":
-        return True
-    return all(map(real_instant, set(column)))
-
-
 class _Pass:
     """One pass over an export: the state kept between blocks."""
 
@@ -233,7 +137,7 @@ class _Pass:
         fast: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
-        self.checks = _checks()
+        self.checks = journal_checks()
         self.scanner = fast and SCANNER_PROBLEM is None
         self.scanner_missing = fast and SCANNER_PROBLEM is not None
         self.progress = progress
@@ -256,7 +160,7 @@ class _Pass:
         blocks = (
             iter(source)
             if isinstance(source, Blocks)
-            else _blocks_of(source, min(CHUNK_LINES, PROGRESS_EVERY))
+            else blocks_of(source, min(CHUNK_LINES, PROGRESS_EVERY))
         )
         for block in blocks:
             before = self.size
@@ -288,18 +192,18 @@ class _Pass:
         """Check and replay a block as the scanner read it (``scan``: shapes, each line
         behind the leaf prefix, the fields of the lines of a shape)."""
         d = a = 0  # donation and allocation lines so far
-        for run in _RUNS.finditer(shaped):
+        for run in RUNS.finditer(shaped):
             first, end = run.span()
             count = end - first
             shape = shaped[first]
             if shape == DONATION:
-                columns = _run_of(donations, d, count)
+                columns = run_of(donations, d, count)
                 d += count
                 if self._donations(columns):
                     continue
                 rows: Iterable[tuple[object, ...]] = zip(*columns, strict=True)
             elif shape == ALLOCATION:
-                columns = _run_of(allocations, a, count)
+                columns = run_of(allocations, a, count)
                 a += count
                 if self._allocations(columns):
                     continue
@@ -337,7 +241,7 @@ class _Pass:
             return False
         if not ISO_4217.issuperset(currencies):
             return False
-        if not _real_instants(paid_ats):  # fast_values
+        if not real_instants(paid_ats):  # fast_values
             return False
         if not self.books.receive_donations(
             seqs, actors, donation_ids, charities, projects, amounts, currencies, channels, paid_ats
@@ -356,7 +260,7 @@ class _Pass:
             return False
         if ats[0] < self.prev_at or not all(map(le, ats, ats[1:])):
             return False
-        return self._on_time(i, ats) and _real_instants(ats, ordered=True)
+        return self._on_time(i, ats) and real_instants(ats, ordered=True)
 
     def _allocations(self, columns: Sequence[Sequence[Any]]) -> bool:
         """Replay a run of allocation lines, when their sequence and dates check out as a
@@ -423,7 +327,7 @@ class _Pass:
         if seq != i and seq != prev_seq + 1:
             # Only where the sequence breaks: after one missing entry, every later line
             # is off by one, and that is the same finding.
-            self.checks["sequence"].add(_sequence_problem(i, seq, prev_seq))
+            self.checks["sequence"].add(sequence_problem(i, seq, prev_seq))
         self.prev_seq = seq
         if at != prev_at:
             if at < prev_at:
@@ -549,7 +453,7 @@ class _Pass:
         notes: list[str] = []
         judge_checkpoints(results, size, checks["checkpoints"], notes)
         judge_consistency(results, kept, checks["consistency"])
-        _summarize(checks, size, results)
+        summarize(checks, size, results)
         if self.scanner_missing:  # loud: the CLI also says it on stderr before the pass
             notes.append(str(SCANNER_PROBLEM))
         check_list = list(checks.values())
@@ -566,71 +470,3 @@ class _Pass:
             notes=notes,
             scanned=self.scanner,
         )
-
-
-def _sequence_problem(i: int, seq: int, prev_seq: int) -> Problem:
-    """Line ``i`` holds ``seq`` after ``prev_seq``: what went wrong."""
-    if seq == prev_seq:
-        detail = (
-            f"seq {seq} appears twice, on lines {i - 1} and {i}: an entry was "
-            "inserted or duplicated"
-        )
-        return Problem("sequence", detail, seq=i - 1)
-    if seq > prev_seq:
-        missing = (
-            f"entry {prev_seq + 1} is missing"
-            if seq == prev_seq + 2
-            else f"entries {prev_seq + 1}..{seq - 1} are missing"
-        )
-        return Problem("sequence", f"line {i} holds seq {seq}: {missing}", seq=i)
-    detail = f"line {i} holds seq {seq}, after seq {prev_seq}: out of order"
-    return Problem("sequence", detail, seq=i)
-
-
-def _summarize(checks: dict[str, Check], size: int, results: list[CheckpointResult]) -> None:
-    def problems(check: Check) -> str:
-        first = min(check.problems, key=lambda p: p.key)
-        count = check.problem_count
-        return f"{count:,} problem{'s' if count > 1 else ''}, the first at {first.where}"
-
-    for name in ("entries", "sequence", "timestamps", "accounting"):
-        check = checks[name]
-        check.summary = problems(check) if check.problem_count else f"{size:,} entries"
-    if not size:
-        checks["entries"].summary = "the export is empty"
-    check = checks["checkpoints"]
-    matched = sum(1 for r in results if r.outcome == "match")
-    if not results:
-        check.status = "skip"
-        check.summary = "no checkpoint on chain yet: nothing is anchored"
-    elif check.problem_count:
-        check.summary = f"{matched} of {len(results)} match; " + problems(check)
-    else:
-        check.summary = f"all {len(results)} match"
-
-
-def balances(books: Books) -> tuple[dict[str, list[Balance]], list[Balance]]:
-    """Money per charity and in total, per currency, from replayed books.
-
-    Returns:
-        ``(by charity id, totals)``; held = received − refunded − allocated.
-    """
-    rows: dict[tuple[str, str], list[int]] = {}
-    for donation in books.donations.values():
-        row = rows.setdefault((donation.charity_id, donation.currency), [0, 0, 0, 0])
-        row[0] += donation.amount
-        row[1] += donation.refunded
-        row[2] += donation.allocated
-    for disbursement in books.disbursements.values():
-        if disbursement.voided:
-            continue
-        row = rows.setdefault((disbursement.charity_id, disbursement.currency), [0, 0, 0, 0])
-        row[3] += disbursement.amount
-    by_charity: dict[str, list[Balance]] = {}
-    totals: dict[str, list[int]] = {}
-    for (charity_id, currency), row in sorted(rows.items()):
-        by_charity.setdefault(charity_id, []).append(Balance(currency, *row))
-        total = totals.setdefault(currency, [0, 0, 0, 0])
-        for n, value in enumerate(row):
-            total[n] += value
-    return by_charity, [Balance(currency, *row) for currency, row in sorted(totals.items())]
