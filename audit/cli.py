@@ -257,18 +257,11 @@ def add_commands(commands: Any) -> None:
         help="with a tlog-tiles --journal: the log's verifier key (name+keyid+key), which "
         "must have signed its checkpoint",
     )
-    audit.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")
-    audit.add_argument(
-        "--contract", required=True, type=_address, metavar="ADDRESS", help="the LedgerAnchor"
-    )
-    audit.add_argument(
-        "--registry",
-        type=_address,
-        metavar="ADDRESS",
-        help="the CharityRegistry: check every charity against it",
-    )
-    audit.add_argument(
-        "--chain-id", type=int, metavar="N", help="refuse a node that serves another chain"
+    _add_chain_options(
+        audit,
+        contract_required=True,
+        contract_help="the LedgerAnchor",
+        registry_help="the CharityRegistry: check every charity against it",
     )
     audit.add_argument(
         "--block",
@@ -328,15 +321,12 @@ def add_commands(commands: Any) -> None:
         "  shanlian verify http://127.0.0.1:8000/api/v1/donations/dn_…/proof --rpc …",
     )
     verify.add_argument("bundle", metavar="BUNDLE", help="the bundle: a file, '-' or a URL")
-    verify.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")
-    verify.add_argument(
-        "--contract",
-        type=_address,
-        metavar="ADDRESS",
-        help="the LedgerAnchor you trust (the deployment's published address)",
-    )
-    verify.add_argument(
-        "--chain-id", type=int, metavar="N", help="refuse a node that serves another chain"
+    _add_chain_options(
+        verify,
+        contract_required=False,
+        contract_help="the LedgerAnchor you trust (the deployment's published address)",
+        registry_help="the CharityRegistry you trust: who signed the donation's disbursements "
+        "is read from it (default: the bundle's, whose code must be the published build)",
     )
     verify.add_argument(
         "--log-key",
@@ -357,15 +347,30 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="skip the contract's own verifyInclusion eth_call",
     )
-    verify.add_argument(
-        "--registry",
-        type=_address,
-        metavar="ADDRESS",
-        help="the CharityRegistry you trust: who signed the donation's disbursements is "
-        "read from it (default: the bundle's, whose code must be the published build)",
-    )
     verify.set_defaults(func=cmd_verify)
     disclosure.add_command(commands)  # audit-report (ADR 0039)
+
+
+def _add_chain_options(
+    command: argparse.ArgumentParser,
+    *,
+    contract_required: bool,
+    contract_help: str,
+    registry_help: str,
+) -> None:
+    """The options ``audit`` and ``verify`` share: the node, the two contracts, the chain id."""
+    command.add_argument("--rpc", required=True, metavar="URL", help="a JSON-RPC node of the chain")
+    command.add_argument(
+        "--contract",
+        required=contract_required,
+        type=_address,
+        metavar="ADDRESS",
+        help=contract_help,
+    )
+    command.add_argument("--registry", type=_address, metavar="ADDRESS", help=registry_help)
+    command.add_argument(
+        "--chain-id", type=int, metavar="N", help="refuse a node that serves another chain"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -180,6 +180,13 @@ def _method_not_found(exc: Web3Exception) -> bool:
     return isinstance(error, dict) and error.get("code") == METHOD_NOT_FOUND
 
 
+def _in_use(contract: Contract | None, name: str, setting: str) -> Contract:
+    """``contract``, unless none is deployed or attached yet (``ChainConfigError``)."""
+    if contract is None:
+        raise ChainConfigError(f"no {name}: deploy one, or set {setting}")
+    return contract
+
+
 class Node:
     """One chain, seen through one ``Web3`` connection, and the contracts attached on it."""
 
@@ -336,11 +343,7 @@ class Node:
         Raises:
             ChainConfigError: none deployed or attached yet.
         """
-        if self._ledger_anchor is None:
-            raise ChainConfigError(
-                "no LedgerAnchor: deploy one, or set CHAIN_LEDGER_ANCHOR_ADDRESS"
-            )
-        return self._ledger_anchor
+        return _in_use(self._ledger_anchor, "LedgerAnchor", "CHAIN_LEDGER_ANCHOR_ADDRESS")
 
     @property
     def charity_registry(self) -> Contract:
@@ -349,11 +352,7 @@ class Node:
         Raises:
             ChainConfigError: none deployed or attached yet.
         """
-        if self._charity_registry is None:
-            raise ChainConfigError(
-                "no CharityRegistry: deploy one, or set CHAIN_CHARITY_REGISTRY_ADDRESS"
-            )
-        return self._charity_registry
+        return _in_use(self._charity_registry, "CharityRegistry", "CHAIN_CHARITY_REGISTRY_ADDRESS")
 
     def has_role(self, contract: Contract, role: bytes, account: str) -> bool:
         """Whether ``account`` holds ``role`` (e.g. ``ANCHORER_ROLE``) on ``contract``."""

@@ -36,80 +36,58 @@ SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681
 """Half the secp256k1 group order: a signature's ``s`` above it is the malleable twin
 of another (EIP-2), refused so that one signature has one spelling in the journal."""
 
-_EVIDENCE = [
-    {"name": "sha256", "type": "bytes32"},
-    {"name": "media_type", "type": "string"},
-    {"name": "public", "type": "bool"},
-]
+
+def _fields(declaration: str) -> list[dict[str, str]]:
+    """EIP-712 field declarations, in order, from ``"name type, name type, …"``."""
+    return [
+        {"name": name, "type": type_}
+        for name, type_ in (field.split() for field in declaration.split(", "))
+    ]
+
+
+_EVIDENCE = _fields("sha256 bytes32, media_type string, public bool")
 
 SIGNED_KINDS: Mapping[str, tuple[str, list[dict[str, str]]]] = {
-    "project.opened": (
-        "ProjectOpened",
-        [
-            {"name": "project_id", "type": "string"},
-            {"name": "charity_id", "type": "string"},
-            {"name": "title", "type": "string"},
-            {"name": "goal_amount", "type": "uint256"},
-            {"name": "currency", "type": "string"},
-        ],
-    ),
-    "disbursement.made": (
-        "DisbursementMade",
-        [
-            {"name": "disbursement_id", "type": "string"},
-            {"name": "charity_id", "type": "string"},
-            {"name": "project_id", "type": "string"},
-            {"name": "amount", "type": "uint256"},
-            {"name": "currency", "type": "string"},
-            {"name": "payee", "type": "string"},
-            {"name": "purpose", "type": "string"},
-            {"name": "evidence", "type": "Evidence[]"},
-        ],
-    ),
-    "disbursement.voided": (
-        "DisbursementVoided",
-        [
-            {"name": "charity_id", "type": "string"},
-            {"name": "disbursement_id", "type": "string"},
-            {"name": "reason", "type": "string"},
-        ],
-    ),
-    "allocation.made": (
-        "AllocationMade",
-        [
-            {"name": "charity_id", "type": "string"},
-            {"name": "allocation_id", "type": "string"},
-            {"name": "donation_id", "type": "string"},
-            {"name": "disbursement_id", "type": "string"},
-            {"name": "amount", "type": "uint256"},
-        ],
-    ),
-    "allocation.reversed": (
-        "AllocationReversed",
-        [
-            {"name": "charity_id", "type": "string"},
-            {"name": "allocation_id", "type": "string"},
-            {"name": "reason", "type": "string"},
-        ],
-    ),
-    "charity.signer_changed": (
-        "SignerChanged",
-        [
-            {"name": "charity_id", "type": "string"},
-            {"name": "signer", "type": "address"},
-            {"name": "previous_seq", "type": "uint256"},
-            {"name": "reason", "type": "string"},
-        ],
-    ),
+    kind: (primary, _fields(declaration))
+    for kind, primary, declaration in [
+        (
+            "project.opened",
+            "ProjectOpened",
+            "project_id string, charity_id string, title string, goal_amount uint256, "
+            "currency string",
+        ),
+        (
+            "disbursement.made",
+            "DisbursementMade",
+            "disbursement_id string, charity_id string, project_id string, amount uint256, "
+            "currency string, payee string, purpose string, evidence Evidence[]",
+        ),
+        (
+            "disbursement.voided",
+            "DisbursementVoided",
+            "charity_id string, disbursement_id string, reason string",
+        ),
+        (
+            "allocation.made",
+            "AllocationMade",
+            "charity_id string, allocation_id string, donation_id string, "
+            "disbursement_id string, amount uint256",
+        ),
+        (
+            "allocation.reversed",
+            "AllocationReversed",
+            "charity_id string, allocation_id string, reason string",
+        ),
+        (
+            "charity.signer_changed",
+            "SignerChanged",
+            "charity_id string, signer address, previous_seq uint256, reason string",
+        ),
+    ]
 }
 """Each signed kind's primary type and its fields, in the order they are hashed."""
 
-DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+DOMAIN_TYPE = _fields("name string, version string, chainId uint256, verifyingContract address")
 
 
 class SignatureError(ChainError):
@@ -119,9 +97,10 @@ class SignatureError(ChainError):
         reason: what is wrong with it, in words for a problem document.
     """
 
+    reason: str
+
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason, reason=reason)
 
 
 def _value(kind: str, name: str, type_: str, value: Any) -> Any:
