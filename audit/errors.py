@@ -7,9 +7,20 @@ calculated, what the chain holds).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AuditError(Exception):
-    """Root of every error the audit package raises."""
+    """Root of every error the audit package raises.
+
+    An error that keeps evidence declares it as attributes and hands it here by name with
+    its message: ``super().__init__(message, expected=expected, calculated=calculated)``.
+    """
+
+    def __init__(self, *args: object, **evidence: Any) -> None:
+        super().__init__(*args)
+        for name, value in evidence.items():
+            setattr(self, name, value)
 
 
 class ExportError(AuditError):
@@ -19,9 +30,10 @@ class ExportError(AuditError):
         source: the file or URL.
     """
 
+    source: str
+
     def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"{source}: {message}")
-        self.source = source
+        super().__init__(f"{source}: {message}", source=source)
 
 
 class ChainReadError(AuditError):
@@ -37,10 +49,11 @@ class LineError(AuditError):
         detail: what is wrong, e.g. ``body.amount: must be greater than 0``.
     """
 
+    check: str
+    detail: str
+
     def __init__(self, check: str, detail: str) -> None:
-        super().__init__(f"{check}: {detail}")
-        self.check = check
-        self.detail = detail
+        super().__init__(f"{check}: {detail}", check=check, detail=detail)
 
 
 # -- proof bundles ---------------------------------------------------------------------
@@ -55,38 +68,41 @@ class BundleError(AuditError):
     """
 
     step = ""
+    message: str
 
-    def __init__(self, message: str) -> None:
-        super().__init__(f"{self.step}: {message}")
-        self.message = message
+    def __init__(self, message: str, **evidence: Any) -> None:
+        super().__init__(f"{self.step}: {message}", message=message, **evidence)
 
 
-class BundleFormatError(BundleError):
-    """The bundle is not a ``shanlian-proof/v1`` document.
+class BundleFieldError(BundleError):
+    """A step that failed on one field of the bundle, which it names.
 
     Attributes:
-        field: dotted path of the offending field, e.g. ``checkpoint.tree_size``.
+        field: dotted path of the offending field (inside the entry, for an entry error).
     """
+
+    field_prefix = ""
+    """What the field's path is under, as the message names it (``entry.``)."""
+
+    field: str
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{self.field_prefix}{field}: {message}", field=field)
+
+
+class BundleFormatError(BundleFieldError):
+    """The bundle is not a ``shanlian-proof/v1`` document; ``field`` is e.g.
+    ``checkpoint.tree_size``."""
 
     step = "format"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
-
-class BundleEntryError(BundleError):
-    """The bundle's entry is not a valid v1 entry in its normalized form.
-
-    Attributes:
-        field: dotted path of the offending field inside the entry.
-    """
+class BundleEntryError(BundleFieldError):
+    """The bundle's entry is not a valid v1 entry in its normalized form; ``field`` is
+    the offending field inside the entry."""
 
     step = "entry"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"entry.{field}: {message}")
-        self.field = field
+    field_prefix = "entry."
 
 
 class LeafHashMismatchError(BundleError):
@@ -99,13 +115,16 @@ class LeafHashMismatchError(BundleError):
 
     step = "leaf_hash"
 
+    expected: bytes
+    calculated: bytes
+
     def __init__(self, expected: bytes, calculated: bytes) -> None:
         super().__init__(
             f"the entry hashes to 0x{calculated.hex()}, the bundle says 0x{expected.hex()}: "
-            "the entry or the leaf hash was changed"
+            "the entry or the leaf hash was changed",
+            expected=expected,
+            calculated=calculated,
         )
-        self.expected = expected
-        self.calculated = calculated
 
 
 class InclusionProofError(BundleError):
@@ -120,17 +139,22 @@ class InclusionProofError(BundleError):
 
     step = "inclusion"
 
+    seq: int
+    tree_size: int
+    root_hash: bytes
+    calculated: bytes | None
+
     def __init__(
         self, seq: int, tree_size: int, root_hash: bytes, detail: str, calculated: bytes | None
     ) -> None:
         super().__init__(
             f"leaf {seq} is not shown in the tree of {tree_size} entries with root "
-            f"0x{root_hash.hex()}: {detail}"
+            f"0x{root_hash.hex()}: {detail}",
+            seq=seq,
+            tree_size=tree_size,
+            root_hash=root_hash,
+            calculated=calculated,
         )
-        self.seq = seq
-        self.tree_size = tree_size
-        self.root_hash = root_hash
-        self.calculated = calculated
 
 
 class BundleChainError(BundleError):
@@ -143,12 +167,15 @@ class BundleChainError(BundleError):
 
     step = "chain"
 
+    expected: int
+    actual: int
+
     def __init__(self, expected: int, actual: int, detail: str = "") -> None:
         super().__init__(
-            detail or f"the node serves chain id {actual}, the bundle was anchored on {expected}"
+            detail or f"the node serves chain id {actual}, the bundle was anchored on {expected}",
+            expected=expected,
+            actual=actual,
         )
-        self.expected = expected
-        self.actual = actual
 
 
 class ContractMismatchError(BundleError):
@@ -162,10 +189,11 @@ class ContractMismatchError(BundleError):
 
     step = "contract"
 
+    expected: str
+    actual: str
+
     def __init__(self, expected: str, actual: str, detail: str) -> None:
-        super().__init__(detail)
-        self.expected = expected
-        self.actual = actual
+        super().__init__(detail, expected=expected, actual=actual)
 
 
 class CheckpointMismatchError(BundleError):
@@ -180,14 +208,17 @@ class CheckpointMismatchError(BundleError):
 
     step = "checkpoint"
 
+    index: int
+    field: str
+    bundle_value: object
+    chain_value: object
+
     def __init__(
         self, index: int, field: str, bundle_value: object, chain_value: object, detail: str
     ) -> None:
-        super().__init__(detail)
-        self.index = index
-        self.field = field
-        self.bundle_value = bundle_value
-        self.chain_value = chain_value
+        super().__init__(
+            detail, index=index, field=field, bundle_value=bundle_value, chain_value=chain_value
+        )
 
 
 class AnchorTransactionError(BundleError):
@@ -199,9 +230,10 @@ class AnchorTransactionError(BundleError):
 
     step = "anchor_tx"
 
+    tx_hash: bytes
+
     def __init__(self, tx_hash: bytes, detail: str) -> None:
-        super().__init__(f"transaction 0x{tx_hash.hex()}: {detail}")
-        self.tx_hash = tx_hash
+        super().__init__(f"transaction 0x{tx_hash.hex()}: {detail}", tx_hash=tx_hash)
 
 
 class ContractCallError(BundleError):
@@ -222,6 +254,3 @@ class CosignatureError(BundleError):
     or one by a witness's key does not verify (ADR 0035)."""
 
     step = "cosignatures"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)

@@ -21,7 +21,17 @@ from chain.settings import redact_url
 
 
 class ChainError(Exception):
-    """Root of every error the chain package raises."""
+    """Root of every error the chain package raises.
+
+    An error that keeps evidence (what was asked, what the chain holds) declares it as
+    attributes and hands it here by name with its message, as the contracts' custom errors
+    do with their arguments: ``super().__init__(message, index=index, count=count)``.
+    """
+
+    def __init__(self, *args: object, **evidence: Any) -> None:
+        super().__init__(*args)
+        for name, value in evidence.items():
+            setattr(self, name, value)
 
 
 class ChainConfigError(ChainError):
@@ -41,15 +51,19 @@ class ChainIdMismatchError(ChainError):
         rpc_url: the node's URL.
     """
 
+    expected: int
+    actual: int
+    rpc_url: str
+
     def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
         super().__init__(
             f"the node at {redact_url(rpc_url)} serves chain id {actual}, not {expected}: "
             f"is CHAIN_RPC_URL the node for chain id {expected}? "
-            f"(If chain {actual} is the one you want, set CHAIN_ID={actual}.)"
+            f"(If chain {actual} is the one you want, set CHAIN_ID={actual}.)",
+            expected=expected,
+            actual=actual,
+            rpc_url=rpc_url,
         )
-        self.expected = expected
-        self.actual = actual
-        self.rpc_url = rpc_url
 
 
 class CompilerError(ChainError):
@@ -76,10 +90,11 @@ class ContractNotDeployedError(ChainError):
         address: the address that was checked.
     """
 
+    contract: str
+    address: str
+
     def __init__(self, contract: str, address: str, reason: str) -> None:
-        super().__init__(f"{contract} at {address}: {reason}")
-        self.contract = contract
-        self.address = address
+        super().__init__(f"{contract} at {address}: {reason}", contract=contract, address=address)
 
 
 class UnknownCheckpointError(ChainError):
@@ -90,10 +105,11 @@ class UnknownCheckpointError(ChainError):
         count: how many checkpoints are anchored.
     """
 
+    index: int
+    count: int
+
     def __init__(self, index: int, count: int) -> None:
-        super().__init__(f"no checkpoint {index}: {count} are anchored")
-        self.index = index
-        self.count = count
+        super().__init__(f"no checkpoint {index}: {count} are anchored", index=index, count=count)
 
 
 class CheckpointLogError(ChainError):
@@ -112,9 +128,10 @@ class TransactionError(ChainError):
         tx_hash: the transaction's hash, when it was sent.
     """
 
+    tx_hash: bytes | None
+
     def __init__(self, message: str, tx_hash: bytes | None = None) -> None:
-        super().__init__(message)
-        self.tx_hash = tx_hash
+        super().__init__(message, tx_hash=tx_hash)
 
 
 class ReceiptTimeoutError(TransactionError):
@@ -128,9 +145,10 @@ class ContractRevertError(ChainError):
         data: the raw revert data (selector and ABI-encoded arguments), possibly empty.
     """
 
-    def __init__(self, message: str, data: bytes = b"") -> None:
-        super().__init__(message)
-        self.data = data
+    data: bytes
+
+    def __init__(self, message: str, data: bytes = b"", **evidence: Any) -> None:
+        super().__init__(message, data=data, **evidence)
 
 
 class UnknownRevertError(ContractRevertError):
@@ -148,9 +166,10 @@ class RevertReasonError(ContractRevertError):
         reason: the reason string.
     """
 
+    reason: str
+
     def __init__(self, reason: str, data: bytes) -> None:
-        super().__init__(f"reverted: {reason}", data)
-        self.reason = reason
+        super().__init__(f"reverted: {reason}", data, reason=reason)
 
 
 class PanicError(ContractRevertError):
@@ -160,9 +179,10 @@ class PanicError(ContractRevertError):
         code: the panic code (0x11 is an arithmetic overflow, and so on).
     """
 
+    code: int
+
     def __init__(self, code: int, data: bytes) -> None:
-        super().__init__(f"panicked with code 0x{code:02x}", data)
-        self.code = code
+        super().__init__(f"panicked with code 0x{code:02x}", data, code=code)
 
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
@@ -204,10 +224,12 @@ class CustomContractError(ContractRevertError):
         self.name = name or self.solidity_name
         shown = ", ".join(f"{arg}={_show(value)}" for arg, value in arguments.items())
         message = f"{self.name}({shown})"
-        super().__init__(f"{message}: {self.hint}" if self.hint else message, data)
+        super().__init__(
+            f"{message}: {self.hint}" if self.hint else message,
+            data,
+            **{_snake(name): value for name, value in arguments.items()},
+        )
         self.arguments = dict(arguments)
-        for name, value in arguments.items():
-            setattr(self, _snake(name), value)
 
 
 def _show(value: Any) -> str:
@@ -389,13 +411,16 @@ class FeeAboveCapError(ChainError):
         max_fee: the cap (``CHAIN_MAX_FEE_PER_GAS``), in wei a unit of gas.
     """
 
+    base_fee: int
+    max_fee: int
+
     def __init__(self, base_fee: int, max_fee: int) -> None:
         super().__init__(
             f"the base fee is {base_fee:,} wei a gas, above the cap CHAIN_MAX_FEE_PER_GAS "
-            f"({max_fee:,}): nothing was sent; it is sent when the base fee falls under the cap"
+            f"({max_fee:,}): nothing was sent; it is sent when the base fee falls under the cap",
+            base_fee=base_fee,
+            max_fee=max_fee,
         )
-        self.base_fee = base_fee
-        self.max_fee = max_fee
 
 
 class SpendingLimitError(ChainError):
@@ -406,10 +431,13 @@ class SpendingLimitError(ChainError):
         allowed: what the caller allows, in wei.
     """
 
+    worst_cost: int
+    allowed: int
+
     def __init__(self, worst_cost: int, allowed: int, what: str) -> None:
         super().__init__(
             f"{what}: it could cost up to {worst_cost:,} wei, more than the {allowed:,} wei "
-            "left in the budget: nothing was sent"
+            "left in the budget: nothing was sent",
+            worst_cost=worst_cost,
+            allowed=allowed,
         )
-        self.worst_cost = worst_cost
-        self.allowed = allowed
