@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -102,15 +102,8 @@ class ChainSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_anchorer_key(self) -> ChainSettings:
-        sources = [
-            name
-            for name, value in (
-                ("CHAIN_ANCHORER_PRIVATE_KEY", self.anchorer_private_key),
-                ("CHAIN_ANCHORER_KEYSTORE", self.anchorer_keystore),
-                ("CHAIN_ANCHORER_SIGNER_URL", self.anchorer_signer_url),
-            )
-            if value is not None
-        ]
+        keys = self.by_variable("anchorer_private_key", "anchorer_keystore", "anchorer_signer_url")
+        sources = [name for name, value in keys.items() if value is not None]
         if len(sources) > 1:
             raise ValueError(
                 f"set one way to sign, not {' and '.join(sources)}: the anchorer has one key"
@@ -130,6 +123,12 @@ class ChainSettings(BaseSettings):
                 f"CHAIN_MAX_FEE_PER_GAS ({self.max_fee_per_gas})"
             )
         return self
+
+    def by_variable(self, *fields: str) -> dict[str, Any]:
+        """The values of ``fields`` by the environment variables that set them
+        (``CHAIN_RPC_URL``…), in order: for messages that say what to set."""
+        prefix = self.model_config.get("env_prefix", "")
+        return {f"{prefix}{field}".upper(): getattr(self, field) for field in fields}
 
     @property
     def signs_with(self) -> str:
