@@ -140,32 +140,23 @@ def publish_report(
             "it is published again: the reason is its correction note",
             field="reason",
         )
+    published = {
+        "charity_id": charity_id,
+        "project_id": body.project_id,
+        "period": body.period,
+        "tree_size": checkpoint.tree_size,
+        "digest": report.digest,
+    }
     result = services._append(
-        [
-            Draft(
-                "report.published",
-                {
-                    "charity_id": charity_id,
-                    "project_id": body.project_id,
-                    "period": body.period,
-                    "tree_size": checkpoint.tree_size,
-                    "digest": report.digest,
-                    "reason": body.reason,
-                },
-                actor=principal.actor,
-            )
-        ],
+        [Draft("report.published", {**published, "reason": body.reason}, actor=principal.actor)],
         **services._idempotency(f"POST /charities/{charity_id}/reports", principal, key, body),
     )
-    entry = result.entries[0]
-    return ReportPublished(
-        seq=entry.seq,
-        charity_id=charity_id,
-        project_id=body.project_id,
-        period=body.period,
-        tree_size=checkpoint.tree_size,
-        digest=report.digest,
-        url=urls.report(scope.id, body.period, at=checkpoint.tree_size),
+    return ReportPublished.model_validate(
+        {
+            **published,
+            "seq": result.entries[0].seq,
+            "url": urls.report(scope.id, body.period, at=checkpoint.tree_size),
+        }
     )
 
 
