@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -138,32 +140,23 @@ def publish_report(
             "it is published again: the reason is its correction note",
             field="reason",
         )
+    published = {
+        "charity_id": charity_id,
+        "project_id": body.project_id,
+        "period": body.period,
+        "tree_size": checkpoint.tree_size,
+        "digest": report.digest,
+    }
     result = services._append(
-        [
-            Draft(
-                "report.published",
-                {
-                    "charity_id": charity_id,
-                    "project_id": body.project_id,
-                    "period": body.period,
-                    "tree_size": checkpoint.tree_size,
-                    "digest": report.digest,
-                    "reason": body.reason,
-                },
-                actor=principal.actor,
-            )
-        ],
+        [Draft("report.published", {**published, "reason": body.reason}, actor=principal.actor)],
         **services._idempotency(f"POST /charities/{charity_id}/reports", principal, key, body),
     )
-    entry = result.entries[0]
-    return ReportPublished(
-        seq=entry.seq,
-        charity_id=charity_id,
-        project_id=body.project_id,
-        period=body.period,
-        tree_size=checkpoint.tree_size,
-        digest=report.digest,
-        url=urls.report(scope.id, body.period, at=checkpoint.tree_size),
+    return ReportPublished.model_validate(
+        {
+            **published,
+            "seq": result.entries[0].seq,
+            "url": urls.report(scope.id, body.period, at=checkpoint.tree_size),
+        }
     )
 
 
@@ -325,35 +318,57 @@ def _filename(page: ReportPage, suffix: str) -> str:
     return f"report-{scope}-{report.period}-{report.tree_size}.{suffix}"
 
 
-@router.get(
-    "/reports/{scope_id}/{period}.csv",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
-    tags=["disclosure"],
-)
-def report_as_csv(
-    scope_id: str, period: str, services: ServicesDep, at: ReportAt = None
-) -> Response:
-    """A disclosure report as CSV (UTF-8 with a BOM, cells safe for spreadsheets)."""
-    page = _page(services, scope_id, period, at)
-    return Response(
-        ("\ufeff" + report_csv(page)).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(page, "csv")}"'},
-    )
+@dataclass(frozen=True)
+class ReportFile:
+    """A disclosure report as a file: how it is made, and how a browser takes it."""
+
+    media_type: str
+    disposition: str
+    """``attachment`` (saved) or ``inline`` (shown)."""
+    render: Callable[[ReportPage], bytes]
+    description: str
+    """The route's OpenAPI text."""
 
 
-@router.get(
-    "/reports/{scope_id}/{period}.pdf",
-    responses={**ERRORS, 200: {"content": {"application/pdf": {}}}},
-    tags=["disclosure"],
-)
-def report_as_pdf(
-    scope_id: str, period: str, services: ServicesDep, at: ReportAt = None
-) -> Response:
-    """A disclosure report as PDF, in Chinese and English (its CJK font embedded)."""
-    page = _page(services, scope_id, period, at)
-    return Response(
-        report_pdf.render(page, money=money, parse_at=parse_at),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{_filename(page, "pdf")}"'},
+REPORT_FILES = {
+    "csv": ReportFile(
+        "text/csv; charset=utf-8",
+        "attachment",
+        lambda page: ("\ufeff" + report_csv(page)).encode("utf-8"),
+        "A disclosure report as CSV (UTF-8 with a BOM, cells safe for spreadsheets).",
+    ),
+    "pdf": ReportFile(
+        "application/pdf",
+        "inline",
+        lambda page: report_pdf.render(page, money=money, parse_at=parse_at),
+        "A disclosure report as PDF, in Chinese and English (its CJK font embedded).",
+    ),
+}
+"""The report's files by suffix: a route each, ``/reports/{scope_id}/{period}.<suffix>``."""
+
+
+def _file_route(suffix: str, file: ReportFile) -> Callable[..., Response]:
+    def report_as_file(
+        scope_id: str, period: str, services: ServicesDep, at: ReportAt = None
+    ) -> Response:
+        page = _page(services, scope_id, period, at)
+        filename = _filename(page, suffix)
+        return Response(
+            file.render(page),
+            media_type=file.media_type,
+            headers={"Content-Disposition": f'{file.disposition}; filename="{filename}"'},
+        )
+
+    return report_as_file
+
+
+for suffix, file in REPORT_FILES.items():
+    router.add_api_route(
+        f"/reports/{{scope_id}}/{{period}}.{suffix}",
+        _file_route(suffix, file),
+        methods=["GET"],
+        name=f"report_as_{suffix}",
+        description=file.description,
+        responses={**ERRORS, 200: {"content": {file.media_type.split(";")[0]: {}}}},
+        tags=["disclosure"],
     )

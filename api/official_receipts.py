@@ -24,7 +24,7 @@ import hmac
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -191,20 +191,8 @@ class RevealKey(BaseModel):
     ]
 
 
-def _moment(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def _version(receipt: OfficialReceipt) -> OfficialReceiptVersion:
-    return OfficialReceiptVersion(
-        version=receipt.version,
-        code=receipt.code,
-        number=receipt.number,
-        check_code=receipt.check_code,
-        reason=receipt.reason,
-        attached_by=receipt.attached_by,
-        attached_at=_moment(receipt.attached_ms),
-    )
+    return OfficialReceiptVersion.model_validate(receipt, from_attributes=True)
 
 
 def _public(versions: list[OfficialReceipt]) -> OfficialReceiptPublic:
@@ -358,11 +346,4 @@ def reveal_official_receipt(
     current = receipts_of(services).current(donation_id)
     if current is None:
         raise ApiError(404, "not_found", _NOT_SHOWN)
-    return OfficialReceiptForDonor(
-        donation_id=donation_id,
-        code=current.code,
-        number=current.number,
-        check_code=current.check_code,
-        attached_at=_moment(current.attached_ms),
-        corrected=current.version > 1,
-    )
+    return OfficialReceiptForDonor.model_validate(current, from_attributes=True)

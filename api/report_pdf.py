@@ -16,6 +16,7 @@ from fpdf.enums import XPos, YPos
 
 from api.errors import ApiError
 from explorer.reports import ReportPage
+from ledger.disclosure import Correction
 
 FONTS: tuple[tuple[Path, int], ...] = (
     # Debian's fonts-noto-cjk (scripts/setup installs it): index 2 of the collection is
@@ -79,6 +80,14 @@ def render(
         pdf.ln(2)
         line(text, size=12, height=7)
 
+    def section(title: str, lines: list[str], none: str | None = None) -> None:
+        """A heading and a line each; when there are none, the line ``none`` or no section."""
+        shown = lines or ([none] if none is not None else [])
+        if shown:
+            heading(title)
+        for text in shown:
+            line(text)
+
     def when(at: str) -> str:
         return parse_at(at).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -107,10 +116,11 @@ def render(
     if page.publication is not None:
         line(f"发布 Published: {when(page.publication.at)}, entry #{page.publication.seq}")
 
-    if page.later_corrections:
-        heading("更正说明（本报告之后）Corrected after this report")
-        for c in page.later_corrections:
-            line(f"#{c.seq} {when(c.at)} {c.kind} {c.corrects}: {c.reason}")
+    later = page.later_corrections
+    section(
+        "更正说明（本报告之后）Corrected after this report",
+        [f"#{c.seq} {when(c.at)} {c.kind} {c.corrects}: {c.reason}" for c in later],
+    )
 
     heading("资金 Figures")
     labels = (
@@ -138,10 +148,10 @@ def render(
         pdf.cell(columns[2], 6, money(cumulative.held, currency), border="T", align="R",
                  new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
 
-    if report.categories:
-        heading("按用途 Disbursements by purpose")
-        for g in report.categories:
-            line(f"{g.purpose}: {money(g.amount, g.currency)} ({g.count})")
+    section(
+        "按用途 Disbursements by purpose",
+        [f"{g.purpose}: {money(g.amount, g.currency)} ({g.count})" for g in report.categories],
+    )
 
     heading("支出明细 Disbursements")
     if not report.disbursements:
@@ -153,17 +163,20 @@ def render(
         for e in d.evidence:
             line(f"凭证 evidence sha256 {e.sha256}", size=7, height=4)
 
-    if report.refunds:
-        heading("退款 Refunds")
-        for r in report.refunds:
-            line(f"{when(r.at)} · {r.donation_id} · {money(r.amount, r.currency)}: {r.reason}")
+    section(
+        "退款 Refunds",
+        [
+            f"{when(r.at)} · {r.donation_id} · {money(r.amount, r.currency)}: {r.reason}"
+            for r in report.refunds
+        ],
+    )
 
-    heading("更正说明 Correction notes")
-    if not report.corrections:
-        line("无 None")
-    for c in report.corrections:
+    def correction(c: Correction) -> str:
         amount = f" {money(c.amount, c.currency)}" if c.amount and c.currency else ""
-        line(f"#{c.seq} {when(c.at)} {c.kind} {c.corrects}{amount}: {c.reason}")
+        return f"#{c.seq} {when(c.at)} {c.kind} {c.corrects}{amount}: {c.reason}"
+
+    corrections = [correction(c) for c in report.corrections]
+    section("更正说明 Correction notes", corrections, none="无 None")
 
     heading("自行核验 Check it yourself")
     line(

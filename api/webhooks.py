@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.errors import ApiError, NotFoundError
 from api.keys import Principal
 from api.outbound import UnsafeUrlError, check_url
+from api.outbound_worker import OutboundWorker
 from api.routes.deps import ERRORS, CharityInPath, ServicesDep
 from api.routes.guarded import resource_router
 from api.services import Services
@@ -91,8 +92,10 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 # -- the worker ----------------------------------------------------------------------------------
 
 
-class WebhookWorker:
+class WebhookWorker(OutboundWorker):
     """Moves new events into the outbox and delivers what is due (one thread, any process)."""
+
+    name = "webhooks"
 
     def __init__(
         self,
@@ -103,20 +106,12 @@ class WebhookWorker:
         reports_due: Callable[[], Sequence[ReportDue]] | None = None,
     ) -> None:
         self.outbox = outbox
-        self.settings = settings
         self.clock = clock
         self.poll_s = poll_s
         self.reports_due = reports_due
         """The disclosure schedule's reports due (ADR 0039), asked every REPORT_DUE_EVERY_MS."""
         self._reports_checked_ms: int | None = None
-        self._http = httpx.Client(
-            timeout=settings.webhook_timeout_s,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(settings, timeout_s=settings.webhook_timeout_s, user_agent=USER_AGENT)
 
     def run_once(self) -> int:
         """Queue new events and attempt every due delivery once; how many were attempted."""
@@ -180,15 +175,8 @@ class WebhookWorker:
             "delivered" if done else (error or "failed"),
         )
 
-    def run(self, stop: threading.Event) -> None:
-        """Deliver until ``stop`` is set; a database or network fault only delays."""
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except sqlalchemy.exc.SQLAlchemyError as error:
-                log.warning("webhooks: the database failed (%s); trying again", error)
-            stop.wait(self.poll_s)
-        self.close()
+    def pause_s(self) -> float:
+        return self.poll_s
 
 
 def start_worker(services: Services, stop: threading.Event) -> threading.Thread:
@@ -198,9 +186,7 @@ def start_worker(services: Services, stop: threading.Event) -> threading.Thread:
     worker = WebhookWorker(
         Outbox(services.store), services.settings, reports_due=lambda: reports_due(services)
     )
-    thread = threading.Thread(target=worker.run, args=(stop,), name="webhooks", daemon=True)
-    thread.start()
-    return thread
+    return worker.start(stop)
 
 
 # -- the routes ----------------------------------------------------------------------------------

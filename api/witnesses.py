@@ -38,12 +38,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import sqlalchemy.exc
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.outbound import UnsafeUrlError, check_url
+from api.outbound_worker import OutboundWorker
 from api.settings import ApiSettings, ProductionSettingsError
 from api.tlog import TransparencyLog
 from ledger.signed_note import NoteError, parse_signature_line
@@ -191,8 +191,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class WitnessWorker:
+class WitnessWorker(OutboundWorker):
     """Sends the log's checkpoints to each witness and keeps their cosignatures."""
+
+    name = "witnesses"
 
     def __init__(
         self,
@@ -205,17 +207,9 @@ class WitnessWorker:
         self.store = store
         self.log = transparency_log
         self.setup = setup
-        self.settings = settings
         self.clock = clock
         self.witnessing = Witnessing(store.engine)
-        self._http = httpx.Client(
-            timeout=settings.witness_timeout_s,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(settings, timeout_s=settings.witness_timeout_s, user_agent=USER_AGENT)
 
     def run_once(self) -> None:
         """One round: sign the journal's size if it grew, and bring each witness up to it."""
@@ -223,15 +217,8 @@ class WitnessWorker:
         for witness in self.setup.witnesses:
             self.bring_up_to(witness, latest)
 
-    def run(self, stop: threading.Event) -> None:
-        """Rounds until ``stop`` is set; a database fault only delays."""
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except sqlalchemy.exc.SQLAlchemyError as error:
-                log.warning("witnesses: the database failed (%s); trying again", error)
-            stop.wait(max(self.settings.witness_interval_s, 0.05))
-        self.close()
+    def pause_s(self) -> float:
+        return max(self.settings.witness_interval_s, 0.05)
 
     def standing(self, witness: PolicyWitness) -> Standing:
         key = witness.key.vkey
@@ -428,10 +415,7 @@ def start_worker(
     """The witness worker in a daemon thread until ``stop`` is set (none without witnesses)."""
     if setup is None or transparency_log is None:
         return None
-    worker = WitnessWorker(store, transparency_log, setup, settings)
-    thread = threading.Thread(target=worker.run, args=(stop,), name="witnesses", daemon=True)
-    thread.start()
-    return thread
+    return WitnessWorker(store, transparency_log, setup, settings).start(stop)
 
 
 # -- what the operator sees ----------------------------------------------------------------

@@ -13,6 +13,7 @@ Times are integer milliseconds since the epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, select
@@ -61,6 +62,16 @@ class OfficialReceipt:
     reason: str | None
     attached_by: str
     attached_ms: int
+
+    @property
+    def attached_at(self) -> datetime:
+        """When it was attached, as a moment in UTC."""
+        return datetime.fromtimestamp(self.attached_ms / 1000, UTC)
+
+    @property
+    def corrected(self) -> bool:
+        """Whether it replaced an earlier version."""
+        return self.version > 1
 
     def same_receipt(self, code: str, number: str, check_code: str) -> bool:
         """Whether it names this e-receipt (its code, number and check code)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations import columns
+from ledger.store.migrations import columns, triggers
 
 revision = "0001"
 down_revision = None
@@ -32,10 +32,7 @@ def _append_only_triggers() -> None:
     if dialect == "postgresql":
         op.execute(PG_REJECT_CHANGE)
         for table in APPEND_ONLY:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
-            )
+            triggers.reject_row_changes(table)
             op.execute(
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION shanlian_reject_change()"
@@ -54,7 +51,7 @@ def _drop_append_only_triggers() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         for table in APPEND_ONLY:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            triggers.drop_reject_row_changes(table)
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS shanlian_reject_change()")
     elif dialect == "sqlite":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.store.migrations import columns
+from ledger.store.migrations import columns, triggers
 
 revision = "0005"
 down_revision = "0004"
@@ -24,15 +24,9 @@ def upgrade() -> None:
         columns.primary_key("signed_checkpoint", "tree_size"),
     )
     # A signed checkpoint is a statement made once: like the journal, never changed.
-    # (shanlian_reject_change comes from revision 0001.)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE TRIGGER signed_checkpoint_append_only BEFORE UPDATE OR DELETE ON "
-            "signed_checkpoint FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
-        )
+    triggers.reject_row_changes("signed_checkpoint")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS signed_checkpoint_append_only ON signed_checkpoint")
+    triggers.drop_reject_row_changes("signed_checkpoint")
     op.drop_table("signed_checkpoint")

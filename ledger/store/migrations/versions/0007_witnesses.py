@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.store.migrations import triggers
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -39,16 +41,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("witness_key", name=op.f("pk_witness_state")),
     )
     # A cosignature is a witness's statement, kept as received: never changed.
-    # (shanlian_reject_change comes from revision 0001.)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE TRIGGER witness_cosignature_append_only BEFORE UPDATE OR DELETE ON "
-            "witness_cosignature FOR EACH ROW EXECUTE FUNCTION shanlian_reject_change()"
-        )
+    triggers.reject_row_changes("witness_cosignature")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS witness_cosignature_append_only ON witness_cosignature")
+    triggers.drop_reject_row_changes("witness_cosignature")
     op.drop_table("witness_state")
     op.drop_table("witness_cosignature")

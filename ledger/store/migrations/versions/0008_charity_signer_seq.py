@@ -1,8 +1,6 @@
 """Charity signatures (ADR 0037): charity.signer_seq, the entry that set the signer
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
 """Disclosure (ADR 0039): a project may be closed (project.closed), for its final report
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-05
+Created 2026-12-05.
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
