@@ -3,9 +3,9 @@
 Pure: the store loads the part of the books a batch touches, applies the batch here and
 writes back what changed; the audit replays the whole journal through the same rules.
 
-The states are in ``ledger.states``, the shelves and lookups in ``ledger.book_shelves``, the
-rules of money in ``ledger.money_rules`` and of matching funds in ``ledger.matching_rules``;
-``Books`` joins them, and every name is re-exported here, where callers take them.
+The states and the shelves that keep them are in ``ledger.states``, the rules of money in
+``ledger.money_rules`` and of matching funds in ``ledger.matching_rules``; ``Books`` joins
+them, and every name is re-exported here, where callers take them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ledger.states import state_from_body
 
 
 class Books(MoneyRules, MatchingRules):
-    """Charities, projects, donations, disbursements and allocations, by id.
+    """The books: the shelves of ``BookShelves`` with the rule of every kind of entry.
 
     ``apply`` checks an entry against every rule and changes nothing when one fails;
     ``created`` and ``changed`` record what a batch touched, for the store to write.
@@ -59,7 +59,7 @@ class Books(MoneyRules, MatchingRules):
         for entry in entries:
             self.apply(entry)
 
-    # -- one rule per kind (RULES, below the class) -----------------------------------
+    # -- the rules of charities and projects (RULES, below the class, names them all) ----
 
     def _charity_registered(self, seq: int, actor: str, body: Mapping[str, Any]) -> None:
         self._require_actor(actor, charity_id=None)

@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.book_shelves import BookShelves
 from ledger.errors import AccountingError
-from ledger.states import MATCH_CHANNEL, DonationState, MatcherState, MatchState, PoolState
+from ledger.states import (
+    MATCH_CHANNEL,
+    BookShelves,
+    DonationState,
+    MatcherState,
+    MatchState,
+    PoolState,
+)
 
 
 class MatchingRules(BookShelves):

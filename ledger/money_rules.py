@@ -12,9 +12,14 @@ from collections.abc import Mapping, Sequence
 from operator import is_
 from typing import Any
 
-from ledger.book_shelves import BookShelves
 from ledger.errors import AccountingError
-from ledger.states import AllocationState, DisbursementState, DonationState, state_from_body
+from ledger.states import (
+    AllocationState,
+    BookShelves,
+    DisbursementState,
+    DonationState,
+    state_from_body,
+)
 
 
 class MoneyRules(BookShelves):
