@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, get_args
 
 from pydantic import computed_field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -180,18 +180,9 @@ State = (
     | PoolState
     | MatchState
 )
-STATES: tuple[type[State], ...] = (
-    CharityState,
-    ProjectState,
-    DonationState,
-    DisbursementState,
-    AllocationState,
-    MatcherState,
-    PoolState,
-    MatchState,
-)
-"""Every kind of state the books keep, in the order things are created; each one's ``key``
-names the field that holds its id."""
+STATES: tuple[type[State], ...] = get_args(State)
+"""Every kind of state the books keep, in the order things are created (``State``'s); each
+one's ``key`` names the field that holds its id."""
 _S = TypeVar("_S", CharityState, ProjectState, DisbursementState, AllocationState)
 _FIELDS: Mapping[type[State], frozenset[str]] = {
     kind: frozenset(f.name for f in fields(kind)) for kind in STATES
