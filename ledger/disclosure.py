@@ -3,232 +3,49 @@
 Pure: no I/O. ``compute_report`` reads the journal's first ``tree_size`` entries and gives
 the report of one scope (a project, or a charity with all its money) for one period; the
 explorer's page, the CSV, the PDF and the audit all call it, so they cannot disagree.
-``schedule`` says which reports of a project are due or late, by the rules of the
-《慈善组织信息公开办法》 as ADR 0039 reads them.
 
-Periods are calendar quarters in China Standard Time (UTC+8, no daylight saving since
-1991), and an entry belongs to the period that holds its journal time ``at``: journal time
-never runs backwards (ADR 0022), so a period is a contiguous run of ``seq``.
+The periods are in ``ledger.periods``, the report's model in ``ledger.reports`` and which
+reports a project owes in ``ledger.disclosure_schedule``; their names are re-exported here,
+where callers take them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from ledger.entries import Entry, canonical_bytes, parse_at, to_hex
-
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-"""Asia/Shanghai: UTC+8 all year (China has kept no daylight saving time since 1991)."""
-REPORT_FORMAT: Literal["shanlian-report/v1"] = "shanlian-report/v1"
-FINAL = "final"
-QUARTER = re.compile(r"(?P<year>[0-9]{4})-Q(?P<quarter>[1-4])")
-PROGRESS_AFTER_MONTHS = 6
-"""A project that lasts longer than this publishes progress every quarter (第二十一条)."""
-FINAL_WITHIN_MONTHS = 3
-"""A project's final report is due within this many months after it ends."""
-PROGRESS_GRACE_MONTHS = 1
-"""A quarter's progress report is due by the end of the month after the quarter."""
-
-
-class DisclosureError(ValueError):
-    """A period or a scope that no report can have; the message says why."""
-
-
-# -- periods ---------------------------------------------------------------------------------
-
-
-def _add_months(day: date, months: int) -> date:
-    """``day`` moved by whole months, kept within the month (31 Aug + 1 → 30 Sep)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), CHINA)
-
-
-def quarter_of(moment: datetime) -> str:
-    """The quarter (``2026-Q3``) that holds ``moment``, in China Standard Time."""
-    local = moment.astimezone(CHINA)
-    return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
-
-
-def quarter_bounds(label: str) -> tuple[datetime, datetime]:
-    """The first instant of quarter ``label`` and the first instant after it (UTC+8).
-
-    Raises:
-        DisclosureError: ``label`` is no quarter.
-    """
-    match = QUARTER.fullmatch(label)
-    if match is None:
-        raise DisclosureError(f"{label!r} is not a quarter such as 2026-Q3")
-    year, quarter = int(match["year"]), int(match["quarter"])
-    if year < 2000:
-        raise DisclosureError(f"{label!r} is before the year 2000")
-    start = date(year, 3 * quarter - 2, 1)
-    return _local_midnight(start), _local_midnight(_add_months(start, 3))
-
-
-def next_quarter(label: str) -> str:
-    """The quarter after ``label``."""
-    _, end = quarter_bounds(label)
-    return quarter_of(end)
-
-
-def check_period(period: str) -> None:
-    """Raise ``DisclosureError`` unless ``period`` is a quarter or ``final``."""
-    if period != FINAL:
-        quarter_bounds(period)
-
-
-# -- the report ------------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Flows(_Model):
-    """Money of one currency over a stretch of the journal, in minor units.
-
-    ``allocated`` and ``disbursed`` are net of the reversals and voids recorded in the
-    same stretch (``reversed``, ``voided``): a correction counts where it is recorded.
-    """
-
-    currency: str
-    received: int = 0
-    donations: int = 0
-    refunded: int = 0
-    refunds: int = 0
-    allocated: int = 0
-    reversed: int = 0
-    disbursed: int = 0
-    disbursements: int = 0
-    voided: int = 0
-
-    @property
-    def held(self) -> int:
-        """Received, not refunded, not allocated (meaningful for a cumulative stretch)."""
-        return self.received - self.refunded - self.allocated
-
-
-class EvidenceRef(_Model):
-    sha256: str
-    public: bool
-
-
-class DisbursementLine(_Model):
-    disbursement_id: str
-    seq: int
-    at: str
-    project_id: str | None
-    payee: str
-    purpose: str
-    amount: int
-    currency: str
-    evidence: list[EvidenceRef]
-    voided_seq: int | None
-    """The ``seq`` of its void, when it was voided before the checkpoint."""
-
-
-class Category(_Model):
-    """Disbursements of the period by purpose (the journal's category), net of voids."""
-
-    purpose: str
-    currency: str
-    amount: int
-    count: int
-
-
-class RefundLine(_Model):
-    seq: int
-    at: str
-    donation_id: str
-    amount: int
-    currency: str
-    reason: str
-
-
-class Correction(_Model):
-    """A reversing entry: what it corrects, when that was, and why.
-
-    A report lists the corrections recorded in its period and, up to its checkpoint, those
-    of what its period recorded (a void in Q3 of a Q2 disbursement is on both reports).
-
-    ``kind`` is ``disbursement.voided``, ``allocation.reversed`` or ``report.published``
-    (a report published again for a period, with its reason).
-    """
-
-    seq: int
-    at: str
-    kind: str
-    corrects: str
-    """The id of the disbursement or allocation, or the report's period."""
-    corrected_seq: int | None
-    corrected_period: str | None
-    amount: int | None
-    currency: str | None
-    reason: str
-
-
-class Scope(_Model):
-    charity_id: str
-    project_id: str | None
-    name: str
-    """The project's title, or the charity's name."""
-    charity_name: str
-    opened_seq: int
-    opened_at: str
-    closed_seq: int | None
-    closed_at: str | None
-
-
-class Report(_Model):
-    """A disclosure report: every figure derives from the journal's first ``tree_size``
-    entries; ``digest`` is SHA-256 of the RFC 8785 form of the rest."""
-
-    format: Literal["shanlian-report/v1"] = REPORT_FORMAT
-    scope: Scope
-    period: str
-    period_start: str | None
-    period_end: str | None
-    tree_size: int
-    complete: bool
-    """The checkpoint holds an entry after the period (or the project's close, for a final
-    report): no later entry can change the period's figures."""
-    period_flows: list[Flows]
-    cumulative_flows: list[Flows]
-    """From the start up to the period's end (the whole journal up to the checkpoint for a
-    final report)."""
-    categories: list[Category]
-    disbursements: list[DisbursementLine]
-    refunds: list[RefundLine]
-    corrections: list[Correction]
-    digest: str = ""
-
-    def body(self) -> dict[str, Any]:
-        """The report as JSON without its digest: what the digest is of."""
-        data = self.model_dump(mode="json")
-        data.pop("digest")
-        return data
-
-    def with_digest(self) -> Report:
-        return self.model_copy(update={"digest": report_digest(self.body())})
-
-
-def report_digest(body: Mapping[str, Any]) -> str:
-    """``0x`` SHA-256 of the RFC 8785 bytes of a report's JSON without its digest."""
-    return to_hex(hashlib.sha256(canonical_bytes(dict(body))).digest())
+# Re-exported (``X as X``): callers take every name of disclosure from here.
+from ledger.disclosure_schedule import FINAL_WITHIN_MONTHS as FINAL_WITHIN_MONTHS
+from ledger.disclosure_schedule import PROGRESS_AFTER_MONTHS as PROGRESS_AFTER_MONTHS
+from ledger.disclosure_schedule import PROGRESS_GRACE_MONTHS as PROGRESS_GRACE_MONTHS
+from ledger.disclosure_schedule import Publication as Publication
+from ledger.disclosure_schedule import ScheduleRow as ScheduleRow
+from ledger.disclosure_schedule import Status as Status
+from ledger.disclosure_schedule import publication_of as publication_of
+from ledger.disclosure_schedule import schedule as schedule
+from ledger.entries import Entry, parse_at
+from ledger.periods import CHINA as CHINA
+from ledger.periods import FINAL as FINAL
+from ledger.periods import QUARTER as QUARTER
+from ledger.periods import DisclosureError as DisclosureError
+from ledger.periods import check_period as check_period
+from ledger.periods import next_quarter as next_quarter
+from ledger.periods import quarter_bounds as quarter_bounds
+from ledger.periods import quarter_of as quarter_of
+from ledger.reports import REPORT_FORMAT as REPORT_FORMAT
+from ledger.reports import Category as Category
+from ledger.reports import Correction as Correction
+from ledger.reports import DisbursementLine as DisbursementLine
+from ledger.reports import EvidenceRef as EvidenceRef
+from ledger.reports import Flows as Flows
+from ledger.reports import RefundLine as RefundLine
+from ledger.reports import Report as Report
+from ledger.reports import Scope as Scope
+from ledger.reports import compare_reports as compare_reports
+from ledger.reports import later_corrections as later_corrections
+from ledger.reports import report_digest as report_digest
 
 
 @dataclass
@@ -334,18 +151,22 @@ class _Pass:
             self.add(entry.at, thing.currency, received=thing.amount, donations=1)
 
     def _donation_refunded(self, entry: Entry, body: Mapping[str, Any]) -> None:
-        donation = self.donations[body["donation_id"]]
+        self.refund(entry, body["donation_id"], body["amount"], body["reason"])
+
+    def refund(self, entry: Entry, donation_id: str, amount: int, reason: str) -> None:
+        """Count money given back (a refund, or matched money back to its pool) and list it."""
+        donation = self.donations[donation_id]
         if not self.in_scope(donation.charity_id, donation.project_id):
             return
-        if self.add(entry.at, donation.currency, refunded=body["amount"], refunds=1):
+        if self.add(entry.at, donation.currency, refunded=amount, refunds=1):
             self.refunds.append(
                 RefundLine(
                     seq=entry.seq,
                     at=entry.at,
-                    donation_id=body["donation_id"],
-                    amount=body["amount"],
+                    donation_id=donation_id,
+                    amount=amount,
                     currency=donation.currency,
-                    reason=body["reason"],
+                    reason=reason,
                 )
             )
 
@@ -456,19 +277,7 @@ class _Pass:
 
     def _match_reversed(self, entry: Entry, body: Mapping[str, Any]) -> None:
         money = self.donations[body["match_id"]]
-        if not self.in_scope(money.charity_id, money.project_id):
-            return
-        if self.add(entry.at, money.currency, refunded=money.amount, refunds=1):
-            self.refunds.append(
-                RefundLine(
-                    seq=entry.seq,
-                    at=entry.at,
-                    donation_id=body["match_id"],
-                    amount=money.amount,
-                    currency=money.currency,
-                    reason=body["reason"],
-                )
-            )
+        self.refund(entry, body["match_id"], money.amount, body["reason"])
 
     def _report_published(self, entry: Entry, body: Mapping[str, Any]) -> None:
         if body["charity_id"] != (self.charity_id or body["charity_id"]):
@@ -598,184 +407,3 @@ def compute_report(
         corrections=state.corrections,
     )
     return report.with_digest()
-
-
-def later_corrections(report: Report, corrections: Sequence[Correction]) -> list[Correction]:
-    """Corrections recorded after ``report``'s checkpoint that correct what it shows.
-
-    Args:
-        report: a report.
-        corrections: the corrections of the same scope, from a report of the whole journal
-            up to now (``compute_report(..., period=...)`` of a later size, or ``final``).
-    """
-    return [
-        correction
-        for correction in corrections
-        if correction.seq >= report.tree_size
-        and (report.period == FINAL or correction.corrected_period == report.period)
-    ]
-
-
-def compare_reports(expected: Report, claimed: Mapping[str, Any]) -> list[str]:
-    """Where a claimed report (decoded JSON) differs from the recomputed one: JSON paths.
-
-    Returns:
-        The differing paths, e.g. ``period_flows[0].received``; empty when they match.
-    """
-    differences: list[str] = []
-
-    def walk(path: str, want: Any, got: Any) -> None:
-        if isinstance(want, dict) and isinstance(got, dict):
-            for key in sorted(want.keys() | got.keys()):
-                walk(f"{path}.{key}" if path else key, want.get(key), got.get(key))
-        elif isinstance(want, list) and isinstance(got, list):
-            if len(want) != len(got):
-                differences.append(f"{path} ({len(got)} items, expected {len(want)})")
-                return
-            for i, (w, g) in enumerate(zip(want, got, strict=True)):
-                walk(f"{path}[{i}]", w, g)
-        elif want != got or type(want) is not type(got):
-            differences.append(path)
-
-    walk("", expected.model_dump(mode="json"), dict(claimed))
-    return differences
-
-
-# -- the schedule ----------------------------------------------------------------------------
-
-Status = Literal["published", "published_late", "due", "late", "upcoming", "not_required"]
-
-
-class Publication(_Model):
-    """A ``report.published`` entry."""
-
-    seq: int
-    at: str
-    period: str
-    tree_size: int
-    digest: str
-    reason: str | None
-
-
-class ScheduleRow(_Model):
-    """One report a project owes (or may publish), and where it stands."""
-
-    period: str
-    start: str | None
-    end: str | None
-    due_by: str | None
-    """The last day (China Standard Time) to publish it on time; None if not required."""
-    required: bool
-    status: Status
-    publication: Publication | None
-    """The latest publication of the period, if any."""
-    publications: int
-
-
-def _due_end(period: str, closed: datetime | None) -> tuple[datetime, date]:
-    """The first instant after a report's deadline, and the deadline's day (UTC+8)."""
-    if period == FINAL:
-        assert closed is not None
-        last = _add_months(closed.astimezone(CHINA).date(), FINAL_WITHIN_MONTHS)
-    else:
-        _, end = quarter_bounds(period)
-        first_after = _add_months(end.date(), PROGRESS_GRACE_MONTHS)
-        last = first_after - timedelta(days=1)
-    return _local_midnight(last + timedelta(days=1)), last
-
-
-def schedule(
-    *,
-    opened_at: str,
-    closed_at: str | None,
-    publications: Sequence[Publication],
-    now: datetime,
-    owes: bool = True,
-) -> list[ScheduleRow]:
-    """The reports of a project, from the quarter it opened in to now, and where they stand.
-
-    A quarter's progress report is required when, by its deadline (the end of the month
-    after the quarter), the project has lasted more than six months and had not closed
-    within that quarter (its final report covers it). A closed project owes a final report
-    within three months of closing. ``published_late`` is a report first published after
-    its deadline; ``due``: the period is over and the deadline not passed; ``late``: the
-    deadline passed without it; ``upcoming``: the period is not over. With ``owes`` False
-    (a charity's own reports, which no rule requires) nothing is required.
-    """
-    opened = parse_at(opened_at)
-    closed = None if closed_at is None else parse_at(closed_at)
-    opened_local = opened.astimezone(CHINA)
-    six_months = datetime.combine(
-        _add_months(opened_local.date(), PROGRESS_AFTER_MONTHS), opened_local.timetz()
-    )
-    by_period: dict[str, list[Publication]] = {}
-    for publication in sorted(publications, key=lambda p: p.seq):
-        by_period.setdefault(publication.period, []).append(publication)
-    rows: list[ScheduleRow] = []
-    last = quarter_of(min(now, closed) if closed is not None else now)
-    period = quarter_of(opened)
-    while True:
-        start, end = quarter_bounds(period)
-        due_end, due_day = _due_end(period, closed)
-        lasted = min(due_end, closed) if closed is not None else due_end
-        closed_within = closed is not None and closed < end
-        required = owes and lasted > six_months and not closed_within
-        row = _row(period, start, end, due_end, due_day, required, by_period, now)
-        if closed_within and row.publication is None:
-            row = row.model_copy(update={"status": "not_required"})  # the final report's
-        rows.append(row)
-        if period == last:
-            break
-        period = next_quarter(period)
-    if closed is not None:
-        due_end, due_day = _due_end(FINAL, closed)
-        rows.append(_row(FINAL, None, closed, due_end, due_day, True, by_period, now))
-    return rows
-
-
-def _row(
-    period: str,
-    start: datetime | None,
-    end: datetime,
-    due_end: datetime,
-    due_day: date,
-    required: bool,
-    by_period: Mapping[str, Sequence[Publication]],
-    now: datetime,
-) -> ScheduleRow:
-    published = by_period.get(period, [])
-    status: Status
-    if published:
-        first = parse_at(published[0].at)
-        status = "published" if not required or first < due_end else "published_late"
-    elif now < end:
-        status = "upcoming"
-    elif not required:
-        status = "not_required"
-    elif now < due_end:
-        status = "due"
-    else:
-        status = "late"
-    return ScheduleRow(
-        period=period,
-        start=None if start is None else start.isoformat(),
-        end=end.astimezone(CHINA).isoformat(),
-        due_by=due_day.isoformat() if required else None,
-        required=required,
-        status=status,
-        publication=published[-1] if published else None,
-        publications=len(published),
-    )
-
-
-def publication_of(entry: Entry) -> Publication:
-    """A ``report.published`` entry as a ``Publication``."""
-    body = entry.body
-    return Publication(
-        seq=entry.seq,
-        at=entry.at,
-        period=str(body["period"]),
-        tree_size=int(body["tree_size"]),  # type: ignore[arg-type]
-        digest=str(body["digest"]),
-        reason=None if body["reason"] is None else str(body["reason"]),
-    )

@@ -12,7 +12,7 @@ O(log n) reads: the ``*_plan`` functions say which nodes, ``resolve`` folds them
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.errors import ProofShapeError, ProofSizeError, RootMismatchError
@@ -297,19 +297,28 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     if len(proof) != expected:
         raise ProofShapeError(expected=expected, got=len(proof))
     _check_hash("leaf hash", leaf)
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
+    r = leaf
+    for p, left in zip(proof, _sides(index, size - 1, len(proof)), strict=True):
         _check_hash("proof hash", p)
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+        r = node_hash(p, r) if left else node_hash(r, p)
+    return r
+
+
+def _sides(fn: int, sn: int, count: int) -> Iterator[bool]:
+    """Whether each of ``count`` hashes up a proof's path is a left sibling.
+
+    The walk of RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2 (consistency): ``fn`` is the
+    index of the node the path starts at, ``sn`` the last index at its level.
+    """
+    for _ in range(count):
+        left = bool(fn & 1) or fn == sn
+        if left:
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
-        else:
-            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
-    return r
+        yield left
 
 
 def verify_inclusion(
@@ -371,17 +380,12 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     fr = sr = path[0]
-    for c in path[1:]:
-        if fn & 1 or fn == sn:
+    for c, left in zip(path[1:], _sides(fn, sn, len(path) - 1), strict=True):
+        if left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
     if fr != first_root:
         raise RootMismatchError(expected=first_root, calculated=fr)
     if sr != second_root:

@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -64,27 +65,36 @@ def _b64decode(text: str, what: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class Verifier:
-    """An Ed25519 verifier key of a signed-note signer.
+class _NamedKey:
+    """A named Ed25519 public key of one signature type (``algorithm``).
 
     Attributes:
-        name: the key name (a log's: its origin).
+        name: the key name.
         public_key: the 32-byte Ed25519 public key.
     """
 
+    algorithm: ClassVar[bytes]
     name: str
     public_key: bytes
 
     @property
     def key_id(self) -> bytes:
-        """The key id the signature lines carry."""
-        return key_id(self.name, self.public_key)
+        """The key id the signature lines carry: SHA-256(name ‖ 0x0A ‖ type ‖ key)[:4]."""
+        return key_id(self.name, self.public_key, self.algorithm)
 
     @property
     def vkey(self) -> str:
-        """The verifier key text: ``name+keyid+base64(0x01 ‖ public key)``."""
-        encoded = base64.b64encode(ALG_ED25519 + self.public_key).decode()
+        """The verifier key text: ``name+keyid+base64(type ‖ public key)``."""
+        encoded = base64.b64encode(self.algorithm + self.public_key).decode()
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+
+@dataclass(frozen=True)
+class Verifier(_NamedKey):
+    """An Ed25519 verifier key of a signed-note signer (type 0x01); its ``name`` is a
+    log's origin."""
+
+    algorithm = ALG_ED25519
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
@@ -299,27 +309,11 @@ def cosigned_message(text: str, timestamp: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class CosignerKey:
-    """A witness's key of Ed25519 cosignatures (cosignature/v1, signature type 0x04).
+class CosignerKey(_NamedKey):
+    """A witness's key of Ed25519 cosignatures (cosignature/v1, signature type 0x04); its
+    ``name`` is the cosigner's (a schema-less URL, e.g. ``witness.example/w1``)."""
 
-    Attributes:
-        name: the cosigner's key name (a schema-less URL, e.g. ``witness.example/w1``).
-        public_key: the 32-byte Ed25519 public key.
-    """
-
-    name: str
-    public_key: bytes
-
-    @property
-    def key_id(self) -> bytes:
-        """SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)[:4]."""
-        return key_id(self.name, self.public_key, ALG_COSIGNATURE_V1)
-
-    @property
-    def vkey(self) -> str:
-        """``name+keyid+base64(0x04 ‖ public key)``."""
-        encoded = base64.b64encode(ALG_COSIGNATURE_V1 + self.public_key).decode()
-        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+    algorithm = ALG_COSIGNATURE_V1
 
     @classmethod
     def parse(cls, vkey: str) -> CosignerKey:

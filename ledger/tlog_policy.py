@@ -11,8 +11,9 @@ member at most once. Witness keys are Ed25519 cosignature/v1 keys (signature typ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ledger.signed_note import CosignerKey, NoteError, Verifier
 
@@ -133,14 +134,7 @@ def parse_policy(text: str) -> Policy:
         if keyword == "log":
             if not 1 <= len(arguments) <= 2:
                 raise PolicyError(f"{where}: log <vkey> [<url>]")
-            try:
-                log_key = Verifier.parse(arguments[0])
-            except NoteError as error:
-                raise PolicyError(f"{where}: {error}") from None
-            if log_key.public_key in keys_seen:
-                raise PolicyError(f"{where}: a key listed twice")
-            keys_seen.add(log_key.public_key)
-            logs.append(log_key)
+            logs.append(_new_key(Verifier.parse, arguments[0], keys_seen, where))
             if len(logs) > MAX_LOGS:
                 raise PolicyError(f"{where}: more than {MAX_LOGS} logs")
         elif keyword == "witness":
@@ -148,13 +142,7 @@ def parse_policy(text: str) -> Policy:
                 raise PolicyError(f"{where}: witness <name> <vkey> [<url>]")
             name = arguments[0]
             _new_name(name, witnesses, groups, where)
-            try:
-                key = CosignerKey.parse(arguments[1])
-            except NoteError as error:
-                raise PolicyError(f"{where}: witness {name}: {error}") from None
-            if key.public_key in keys_seen:
-                raise PolicyError(f"{where}: witness {name}: its key is listed twice")
-            keys_seen.add(key.public_key)
+            key = _new_key(CosignerKey.parse, arguments[1], keys_seen, f"{where}: witness {name}")
             url = arguments[2] if len(arguments) == 3 else None
             witnesses[name] = PolicyWitness(name, key, url)
             if len(witnesses) > MAX_WITNESSES:
@@ -206,3 +194,22 @@ def _new_name(
         raise PolicyError(f"{where}: {NONE!r} is predefined and names nothing else")
     if name in witnesses or name in groups:
         raise PolicyError(f"{where}: {name!r} is defined twice")
+
+
+_Key = TypeVar("_Key", Verifier, CosignerKey)
+
+
+def _new_key(parse: Callable[[str], _Key], vkey: str, keys_seen: set[bytes], where: str) -> _Key:
+    """The key ``vkey`` reads as, if no line before listed it (a log's or a witness's).
+
+    Raises:
+        PolicyError: prefixed by ``where``: the key does not parse, or is listed twice.
+    """
+    try:
+        key = parse(vkey)
+    except NoteError as error:
+        raise PolicyError(f"{where}: {error}") from None
+    if key.public_key in keys_seen:
+        raise PolicyError(f"{where}: its key is listed twice")
+    keys_seen.add(key.public_key)
+    return key
