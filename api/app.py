@@ -218,6 +218,20 @@ def threadpool_size(settings: ApiSettings) -> int:
 
 GC_THRESHOLD = 20_000
 """Allocations between two collections of the youngest generation (Python: 700)."""
+
+
+def tune_garbage_collector() -> None:
+    """The cyclic collector as a serving process wants it (the bench's store runs so too).
+
+    What exists once the app has started (modules, settings, compiled validators) lives
+    as long as the process: the collector need not walk it again and again, and each
+    request's few containers (or a batch's thousand entries) need not start a collection
+    so often.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread may keep the interpreter while another waits for it (Python: 5 ms)."""
 
@@ -233,11 +247,7 @@ def create_app(services: Services) -> FastAPI:
         # time must get the interpreter back from the event loop's thread: at Python's
         # default switch interval (5 ms) a busy loop made every batch wait ~50 ms for it.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        # What exists once the app has started (modules, settings, compiled validators)
-        # lives as long as the process: the cyclic collector need not walk it again and
-        # again, and each request's few containers need not start a collection so often.
-        gc.freeze()
-        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+        tune_garbage_collector()
         yield
         if services.sequencer is not None:
             # Drain: what is queued is appended (and answered) before the process ends.
