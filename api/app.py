@@ -17,7 +17,6 @@ import anyio.to_thread
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     disclosure,
@@ -36,6 +35,7 @@ from api.anchoring import AnchorSettings, AnchorWorker
 from api.docs import install_docs
 from api.evidence import EvidenceStore
 from api.fastpath import DonationFastPath
+from api.gateway import Gateway
 from api.keys import KeyStore
 from api.services import Services
 from api.settings import ApiSettings
@@ -64,160 +64,6 @@ Errors are RFC 9457 `application/problem+json` documents with a stable `code` an
 bad field, its name in `field`. Writes that create money facts need an
 `Idempotency-Key` header: the same key and body give the same result, once.
 """
-
-
-class BodyLimit:
-    """Refuse request bodies over a limit (413 problem) before a route reads them."""
-
-    def __init__(self, app: ASGIApp, *, default: int, uploads: int) -> None:
-        self.app = app
-        self.default = default
-        self.uploads = uploads
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        upload = scope["path"].endswith("/evidence")
-        limit = self.uploads if upload else self.default
-        setting = "API_MAX_UPLOAD_BYTES" if upload else "API_MAX_BODY_BYTES"
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        # A length of more digits than any limit has is over it (int() of thousands raises).
-        if (
-            declared is not None
-            and declared.isdigit()
-            and (len(declared) > 18 or int(declared) > limit)
-        ):
-            await self._refuse(scope, receive, send, limit, setting)
-            return
-        seen = 0
-        cut_off = started = False
-
-        async def limited() -> Message:
-            nonlocal seen, cut_off
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    cut_off = True
-                    raise _TooLargeError
-            return message
-
-        async def answering(message: Message) -> None:
-            nonlocal started
-            # A body without Content-Length (chunked) is cut off while the framework parses
-            # it, and FastAPI answers any error of its form parser with a 400: whatever the
-            # app made of a body cut off, the answer is ours, the 413.
-            if cut_off and not started:
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        with contextlib.suppress(_TooLargeError):
-            await self.app(scope, limited, answering)
-        if cut_off and not started:
-            await self._refuse(scope, receive, send, limit, setting)
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, setting: str) -> None:
-        response = errors.problem(
-            413,
-            "payload_too_large",
-            f"request bodies are limited to {limit} bytes ({setting})",
-            limit=setting,
-            limit_value=limit,
-        )
-        await response(scope, receive, send)
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class NoSniff:
-    """``X-Content-Type-Options: nosniff`` on every response, the API's and the explorer's.
-
-    A browser then takes each answer as the type it declares: an evidence file, a CSV
-    export or a problem document is never run as script or rendered as HTML.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() != b"x-content-type-options"
-                ]
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_header)
-
-
-NOT_SEQUENCED = (
-    "/api/v1/evidence",
-    "/api/v1/chain/rpc",
-    "/api/v1/anchor",
-    "/api/v1/receipts/transfer-qr",
-)
-"""POST routes that append nothing to the journal (they are not admitted as writes)."""
-
-
-class WriteAdmission:
-    """Refuse a write (429) before its body is read when ``limit`` writes are in flight.
-
-    The write sequencer's queue is bounded, but a request waiting for a thread to reach
-    it would hold its parsed body meanwhile: counting the writes in flight here keeps
-    memory flat however many arrive (ADR 0017).
-    """
-
-    def __init__(self, app: ASGIApp, *, limit: int, retry_after_s: int = 1) -> None:
-        self.app = app
-        self.limit = limit
-        self.retry_after_s = retry_after_s
-        self.in_flight = 0
-        # One event loop in production; a test client may run one per thread.
-        self._counting = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "POST"
-            or not path.startswith("/api/v1/")
-            or path.startswith(NOT_SEQUENCED)
-        ):
-            await self.app(scope, receive, send)
-            return
-        with self._counting:
-            admitted = self.in_flight < self.limit
-            if admitted:
-                self.in_flight += 1
-        if not admitted:
-            response = errors.problem(
-                429,
-                "too_many_writes",
-                f"{self.in_flight} writes are already in flight; nothing was stored, try "
-                f"again in {self.retry_after_s} s with the same Idempotency-Key",
-                headers={"Retry-After": str(self.retry_after_s)},
-            )
-            await response(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            with self._counting:
-                self.in_flight -= 1
 
 
 @dataclass
@@ -372,6 +218,20 @@ def threadpool_size(settings: ApiSettings) -> int:
 
 GC_THRESHOLD = 20_000
 """Allocations between two collections of the youngest generation (Python: 700)."""
+
+
+def tune_garbage_collector() -> None:
+    """The cyclic collector as a serving process wants it (the bench's store runs so too).
+
+    What exists once the app has started (modules, settings, compiled validators) lives
+    as long as the process: the collector need not walk it again and again, and each
+    request's few containers (or a batch's thousand entries) need not start a collection
+    so often.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread may keep the interpreter while another waits for it (Python: 5 ms)."""
 
@@ -387,11 +247,7 @@ def create_app(services: Services) -> FastAPI:
         # time must get the interpreter back from the event loop's thread: at Python's
         # default switch interval (5 ms) a busy loop made every batch wait ~50 ms for it.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        # What exists once the app has started (modules, settings, compiled validators)
-        # lives as long as the process: the cyclic collector need not walk it again and
-        # again, and each request's few containers need not start a collection so often.
-        gc.freeze()
-        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+        tune_garbage_collector()
         yield
         if services.sequencer is not None:
             # Drain: what is queued is appended (and answered) before the process ends.
@@ -433,14 +289,18 @@ def create_app(services: Services) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
     )
-    app.add_middleware(
-        BodyLimit,
-        default=services.settings.max_body_bytes,
-        uploads=services.settings.max_upload_bytes + 64 * 1024,
-    )
+    # ETags, 304s, HEAD and no public answer to credentials, once for every route (and
+    # the explorer mounted below).
+    app.add_middleware(ConditionalGet)
     settings = services.settings
-    app.add_middleware(WriteAdmission, limit=settings.write_queue + settings.write_batch)
-    app.add_middleware(metrics.RequestMetrics, sequencer=services.sequencer)
+    # Outermost: headers, metrics, write admission and the body limit (ADR 0045).
+    app.add_middleware(
+        Gateway,
+        body_limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes + 64 * 1024,
+        write_limit=settings.write_queue + settings.write_batch,
+        metrics=metrics.RequestMetrics(services.sequencer),
+    )
     local_metrics = CollectorRegistry()
     local_metrics.register(metrics.AnchorLag(services.store))
     if services.witnesses is not None:
@@ -449,11 +309,6 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         return Response(metrics.exposition(local_metrics), media_type=metrics.CONTENT_TYPE_LATEST)
-
-    # ETags, 304s, HEAD and no public answer to credentials, once for every route (and
-    # the explorer mounted below); outside the metrics, which count what the route made.
-    app.add_middleware(ConditionalGet)
-    app.add_middleware(NoSniff)  # last, so outermost: the body limit's 413 has it too
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import models
-from api.app import WriteAdmission, create_app
+from api.app import create_app
+from api.gateway import Gateway
 from api.keys import PLATFORM
 from api.services import Services
 from ledger.entries import Entry
@@ -312,6 +313,9 @@ def test_metrics_show_requests_batches_queue_latency_throttling_and_anchor_lag(
         api.donate(charity_id, None)
     missing = api.client.get(f"/api/v1/donations/dn_{uuid.uuid4().hex[:20]}")
     assert missing.status_code == 404
+    # Methods a client invents are one series, not one each.
+    for invented in ("BREW", "X-SCAN-1", "X-SCAN-2"):
+        assert api.client.request(invented, "/api/v1/charities").status_code == 405
 
     response = api.client.get("/metrics")
     assert response.status_code == 200
@@ -344,6 +348,12 @@ def test_metrics_show_requests_batches_queue_latency_throttling_and_anchor_lag(
         re.MULTILINE,
     )
     assert "dn_" not in text
+    assert re.search(
+        r'^shanlian_http_requests_total\{method="OTHER",route="/api/v1/charities",status="405"\} 3',
+        text,
+        re.MULTILINE,
+    )
+    assert "BREW" not in text and "X-SCAN" not in text
     # Three donations since the checkpoint: three entries wait to be anchored.
     assert re.search(r"^shanlian_anchor_lag_entries 3\.0$", text, re.MULTILINE)
     lag = re.search(r"^shanlian_anchor_lag_seconds (\S+)$", text, re.MULTILINE)
@@ -502,7 +512,7 @@ def test_writes_beyond_the_limit_are_refused_before_their_body_is_read() -> None
             Route("/api/v1/charities/{charity_id}", endpoint, methods=["GET"]),
         ]
     )
-    admission = WriteAdmission(inner, limit=2)
+    admission = Gateway(inner, body_limit=1 << 20, upload_limit=1 << 20, write_limit=2)
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=admission)
