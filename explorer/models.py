@@ -130,21 +130,26 @@ class DonationStatus(BaseModel):
     next_anchor_due: datetime | None
 
 
-class DonationPublic(BaseModel):
+class DonationSummary(BaseModel):
+    """A donation in a list; what its own page (``DonationPublic``) shows first."""
+
     id: str
     seq: int
-    recorded_at: str
     charity_id: str
     charity_name: str
     project_id: str | None
     project_title: str | None
     amount: int
     currency: str
-    channel: str
     paid_at: str
-    donor_commitment: str | None = Field(description="none for matched money (ADR 0040)")
     refunded: int
     allocated: int
+
+
+class DonationPublic(DonationSummary):
+    recorded_at: str
+    channel: str
+    donor_commitment: str | None = Field(description="none for matched money (ADR 0040)")
     unspent: int = Field(description="not refunded and not yet allocated to a disbursement")
     status: DonationStatus
     funded: list[Funding]
@@ -257,20 +262,6 @@ class Totals(BaseModel):
     disbursements: int
     entries: int
     balances: list[Balance] = Field(description="per currency, every charity together")
-
-
-class DonationSummary(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    charity_name: str
-    project_id: str | None
-    project_title: str | None
-    amount: int
-    currency: str
-    paid_at: str
-    refunded: int
-    allocated: int
 
 
 class DisbursementBrief(BaseModel):
