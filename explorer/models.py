@@ -225,20 +225,25 @@ class AllocationPublic(BaseModel):
     reversed: bool
 
 
-class DisbursementPublic(BaseModel):
+class DisbursementBrief(BaseModel):
+    """A disbursement in a list; what its own page (``DisbursementPublic``) shows first."""
+
     id: str
     seq: int
-    at: str
     charity_id: str
-    charity_name: str
     project_id: str | None
     payee: str
     purpose: str
     amount: int
     currency: str
     allocated: int
-    unfunded: int
     voided: bool
+    at: str = Field(description="when it was recorded (its entry's time)")
+
+
+class DisbursementPublic(DisbursementBrief):
+    charity_name: str
+    unfunded: int
     evidence: list[EvidencePublic]
     allocations: list[AllocationPublic]
     timeline: list[EntryRef]
@@ -262,20 +267,6 @@ class Totals(BaseModel):
     disbursements: int
     entries: int
     balances: list[Balance] = Field(description="per currency, every charity together")
-
-
-class DisbursementBrief(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    project_id: str | None
-    payee: str
-    purpose: str
-    amount: int
-    currency: str
-    allocated: int
-    voided: bool
-    at: str = Field(description="when it was recorded (its entry's time)")
 
 
 FlowNodeKind = Literal[
