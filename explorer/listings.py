@@ -7,6 +7,7 @@ these functions only turn them into the models the pages and their ``.json`` twi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -87,38 +88,35 @@ def charities_page(
     listing: Listing[CharityListed], *, page: int, limit: int
 ) -> models.CharitiesPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    return models.CharitiesPage(
-        **_paged(listing, page=page, limit=limit),
-        data=[
-            from_state(
-                models.CharityListed,
-                row.charity,
-                projects=row.projects,
-                donations=row.donations,
-                balances=balances(row.balances),
-            )
-            for row in listing.rows
-        ],
-    )
+    return _index_page(models.CharitiesPage, models.CharityListed, listing, page=page, limit=limit)
 
 
 def projects_page(listing: Listing[ProjectListed], *, page: int, limit: int) -> models.ProjectsPage:
     """Raises ``NotFoundError`` for a page past the last (page 1 always exists)."""
-    return models.ProjectsPage(
-        **_paged(listing, page=page, limit=limit),
-        data=[
-            from_state(
-                models.ProjectListed,
-                row.project,
-                charity_name=row.charity_name,
-                donations=row.donations,
-                received=row.received,
-            )
-            for row in listing.rows
-        ],
+    return _index_page(models.ProjectsPage, models.ProjectListed, listing, page=page, limit=limit)
+
+
+def _index_page(
+    page_model: type[M],
+    row_model: type[BaseModel],
+    listing: Listing[CharityListed] | Listing[ProjectListed],
+    *,
+    page: int,
+    limit: int,
+) -> M:
+    """One page of an index: where it stands (rows in all, its number, how many pages there
+    are) and its rows, each from its projection's state (the row's first field) and the counts
+    the read model gives beside it under the same names (``donations``, ``received``, …)."""
+    return page_model(
+        count=listing.count,
+        page=page,
+        pages=pages(listing.count, limit, page),
+        data=[_listed(row_model, row) for row in listing.rows],
     )
 
 
-def _paged(listing: Listing[Any], *, page: int, limit: int) -> dict[str, int]:
-    """Where an index page stands: rows in all, its number, how many pages there are."""
-    return {"count": listing.count, "page": page, "pages": pages(listing.count, limit, page)}
+def _listed(model: type[M], row: CharityListed | ProjectListed) -> M:
+    state, *beside = fields(row)
+    return from_state(
+        model, getattr(row, state.name), **{f.name: getattr(row, f.name) for f in beside}
+    )

@@ -130,21 +130,26 @@ class DonationStatus(BaseModel):
     next_anchor_due: datetime | None
 
 
-class DonationPublic(BaseModel):
+class DonationSummary(BaseModel):
+    """A donation in a list; what its own page (``DonationPublic``) shows first."""
+
     id: str
     seq: int
-    recorded_at: str
     charity_id: str
     charity_name: str
     project_id: str | None
     project_title: str | None
     amount: int
     currency: str
-    channel: str
     paid_at: str
-    donor_commitment: str | None = Field(description="none for matched money (ADR 0040)")
     refunded: int
     allocated: int
+
+
+class DonationPublic(DonationSummary):
+    recorded_at: str
+    channel: str
+    donor_commitment: str | None = Field(description="none for matched money (ADR 0040)")
     unspent: int = Field(description="not refunded and not yet allocated to a disbursement")
     status: DonationStatus
     funded: list[Funding]
@@ -220,20 +225,25 @@ class AllocationPublic(BaseModel):
     reversed: bool
 
 
-class DisbursementPublic(BaseModel):
+class DisbursementBrief(BaseModel):
+    """A disbursement in a list; what its own page (``DisbursementPublic``) shows first."""
+
     id: str
     seq: int
-    at: str
     charity_id: str
-    charity_name: str
     project_id: str | None
     payee: str
     purpose: str
     amount: int
     currency: str
     allocated: int
-    unfunded: int
     voided: bool
+    at: str = Field(description="when it was recorded (its entry's time)")
+
+
+class DisbursementPublic(DisbursementBrief):
+    charity_name: str
+    unfunded: int
     evidence: list[EvidencePublic]
     allocations: list[AllocationPublic]
     timeline: list[EntryRef]
@@ -257,34 +267,6 @@ class Totals(BaseModel):
     disbursements: int
     entries: int
     balances: list[Balance] = Field(description="per currency, every charity together")
-
-
-class DonationSummary(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    charity_name: str
-    project_id: str | None
-    project_title: str | None
-    amount: int
-    currency: str
-    paid_at: str
-    refunded: int
-    allocated: int
-
-
-class DisbursementBrief(BaseModel):
-    id: str
-    seq: int
-    charity_id: str
-    project_id: str | None
-    payee: str
-    purpose: str
-    amount: int
-    currency: str
-    allocated: int
-    voided: bool
-    at: str = Field(description="when it was recorded (its entry's time)")
 
 
 FlowNodeKind = Literal[

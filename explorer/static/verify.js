@@ -9,154 +9,22 @@
  *
  * Nothing is taken on trust from the server but the bundle itself, which is checked.
  *
- * This file is the checks (the tests run it under Node); verify-page.js puts them on the page.
+ * This file is the checks in order (the tests run it under Node), on proof.js's hashing and
+ * inclusion proofs and signed-note.js's signatures; verify-page.js puts them on the page.
  */
 (function (root, factory) {
   "use strict";
-  var node = typeof module === "object" && module.exports;
-  var sha = node ? require("./sha256.js") : root.ShanlianSha256;
-  // Ed25519 where WebCrypto lacks it: @noble/ed25519, vendored (explorer/vendor/build).
-  var ed = node ? require("./ed25519.js") : root.ShanlianEd25519;
-  var api = factory(root, sha, ed);
   if (typeof module === "object" && module.exports) {
-    module.exports = api;
+    module.exports = factory(root, require("./proof.js"), require("./signed-note.js"));
   } else {
-    root.ShanlianVerify = api;
+    root.ShanlianVerify = factory(root, root.ShanlianProof, root.ShanlianSignedNote);
   }
-})(typeof globalThis !== "undefined" ? globalThis : this, function (root, sha, ed) {
+})(typeof globalThis !== "undefined" ? globalThis : this, function (root, proof, note) {
   "use strict";
 
-  var LEAF_PREFIX = 0x00; // RFC 6962 §2.1: leaf hashes are SHA-256(0x00 ‖ leaf)
-  var NODE_PREFIX = 0x01; // and interior nodes SHA-256(0x01 ‖ left ‖ right)
-  var forceFallback = false;
-  var forceEd25519Fallback = false;
-
-  // -- bytes and hashes --------------------------------------------------------------------
-
-  function utf8(text) {
-    return new TextEncoder().encode(text);
-  }
-
-  function concat() {
-    var total = 0, i;
-    for (i = 0; i < arguments.length; i++) total += arguments[i].length;
-    var out = new Uint8Array(total), at = 0;
-    for (i = 0; i < arguments.length; i++) {
-      out.set(arguments[i], at);
-      at += arguments[i].length;
-    }
-    return out;
-  }
-
-  function toHex(bytes) {
-    var out = "0x";
-    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
-    return out;
-  }
-
-  function fromHex(text, size) {
-    var hex = String(text).replace(/^0x/, "");
-    if (!/^([0-9a-fA-F]{2})*$/.test(hex) || (size !== undefined && hex.length !== 2 * size)) {
-      throw new Error("not " + (size ? size + " bytes of " : "") + "hex: " + text);
-    }
-    var out = new Uint8Array(hex.length / 2);
-    for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
-    return out;
-  }
-
-  function subtle() {
-    return !forceFallback && root.crypto && root.crypto.subtle ? root.crypto.subtle : null;
-  }
-
-  function sha256(bytes) {
-    var webcrypto = subtle();
-    if (webcrypto) {
-      return webcrypto.digest("SHA-256", bytes).then(function (digest) {
-        return new Uint8Array(digest);
-      });
-    }
-    return Promise.resolve(sha.sha256(bytes));
-  }
-
-  function equalBytes(a, b) {
-    if (a.length !== b.length) return false;
-    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-
-  // -- RFC 8785 for our entries ------------------------------------------------------------
-
-  /* Canonical JSON of a value holding only strings, safe integers, booleans, null, arrays
-   * and objects: keys sorted by UTF-16 code units (JavaScript's default sort), no spaces.
-   * JSON.stringify escapes strings exactly as RFC 8785 does. */
-  function canonicalize(value) {
-    if (value === null || typeof value === "boolean" || typeof value === "string") {
-      return JSON.stringify(value);
-    }
-    if (typeof value === "number") {
-      if (!Number.isSafeInteger(value)) throw new Error("not an exact integer: " + value);
-      return JSON.stringify(value);
-    }
-    if (Array.isArray(value)) {
-      return "[" + value.map(canonicalize).join(",") + "]";
-    }
-    if (typeof value === "object") {
-      return (
-        "{" +
-        Object.keys(value)
-          .sort()
-          .map(function (key) {
-            return JSON.stringify(key) + ":" + canonicalize(value[key]);
-          })
-          .join(",") +
-        "}"
-      );
-    }
-    throw new Error("not JSON: " + typeof value);
-  }
-
-  function leafHash(entry) {
-    return sha256(concat([LEAF_PREFIX], utf8(canonicalize(entry))));
-  }
-
-  function nodeHash(left, right) {
-    return sha256(concat([NODE_PREFIX], left, right));
-  }
-
-  // -- RFC 9162 §2.1.3.2 -------------------------------------------------------------------
-
-  /* The root that an inclusion proof leads to from leaf `index` of a tree of `size`.
-   * Sizes stay below 2^53, so halving is Math.floor(x / 2), never 32-bit shifts. */
-  function rootFromInclusionProof(index, size, leaf, proof) {
-    if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && 0 <= index && index < size)) {
-      return Promise.reject(new Error("leaf " + index + " is not in a tree of " + size));
-    }
-    var fn = index, sn = size - 1, i = 0;
-    function half() {
-      fn = Math.floor(fn / 2);
-      sn = Math.floor(sn / 2);
-    }
-    function step(r) {
-      if (i === proof.length) {
-        if (sn !== 0) throw new Error("the proof is too short");
-        return r;
-      }
-      if (sn === 0) throw new Error("the proof is too long");
-      var p = proof[i++];
-      var next;
-      if (fn % 2 === 1 || fn === sn) {
-        next = nodeHash(p, r);
-        if (fn % 2 === 0) {
-          while (fn % 2 === 0 && fn !== 0) half();
-        }
-      } else {
-        next = nodeHash(r, p);
-      }
-      half();
-      return next.then(step);
-    }
-    return Promise.resolve(leaf).then(step);
-  }
+  var fromHex = proof.fromHex, leafHash = proof.leafHash, sha256 = proof.sha256;
+  var rootFromInclusionProof = proof.rootFromInclusionProof, toHex = proof.toHex, utf8 = proof.utf8;
+  var concat = proof.concat, openCheckpoint = note.openCheckpoint, openCosignatures = note.openCosignatures;
 
   // -- the chain ---------------------------------------------------------------------------
 
@@ -183,139 +51,6 @@
   }
 
   var rpcId = 0;
-  // -- C2SP signed checkpoints (ADR 0031) --------------------------------------------------
-
-  function fromBase64(text) {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4) throw new Error("not base64");
-    var raw = atob(text), out = new Uint8Array(raw.length);
-    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-    return out;
-  }
-
-  /* A C2SP verifier key, name+keyid+base64(0x01 ‖ Ed25519 public key): its parts, once the
-   * key id is checked (SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]). With `type` 0x04: a
-   * witness's cosignature/v1 key (c2sp.org/tlog-cosignature), the same but for that byte. */
-  function parseVkey(vkey, type) {
-    type = type || 0x01;
-    var parts = String(vkey).split("+");
-    if (parts.length < 3) return Promise.reject(new Error("a verifier key reads name+keyid+key"));
-    var name = parts[0], id = parts[1], raw;
-    try {
-      raw = fromBase64(parts.slice(2).join("+"));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (raw.length !== 33 || raw[0] !== type) {
-      return Promise.reject(new Error(type === 0x04 ? "not a cosignature/v1 key" : "not an Ed25519 key"));
-    }
-    return sha256(concat(utf8(name + "\n"), raw)).then(function (digest) {
-      if (toHex(digest.subarray(0, 4)) !== "0x" + id.toLowerCase()) throw new Error("key id mismatch");
-      return { name: name, keyId: digest.subarray(0, 4), publicKey: raw.subarray(1) };
-    });
-  }
-
-  function notSupported() {
-    var error = new Error("no Ed25519 in this browser");
-    error.name = "NotSupportedError";
-    return error;
-  }
-
-  /* Whether ``signature`` is the Ed25519 signature (RFC 8032) of ``message`` by ``publicKey``:
-   * WebCrypto's where the browser has it (Chromium 137, Firefox 129, Safari 17), else the
-   * vendored @noble/ed25519, which needs no crypto.subtle either (plain HTTP on a LAN).
-   * Resolves true or false; rejects NotSupportedError when neither is there. */
-  function verifyEd25519(publicKey, signature, message) {
-    var webcrypto = subtle();
-    function fallback() {
-      if (!ed) throw notSupported();
-      return ed.verifyEd25519(signature, message, publicKey);
-    }
-    if (!webcrypto || forceEd25519Fallback) return Promise.resolve().then(fallback);
-    return webcrypto.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]).then(
-      function (key) {
-        return webcrypto.verify({ name: "Ed25519" }, key, signature, message);
-      },
-      fallback // the algorithm is unknown here (NotSupportedError, or a TypeError in some)
-    );
-  }
-
-  /* A signed note's text (with its final newline) and signature lines, or null. */
-  function noteParts(note) {
-    note = String(note);
-    var split = note.lastIndexOf("\n\n");
-    if (split < 0 || note.charAt(note.length - 1) !== "\n") return null;
-    return { text: note.slice(0, split + 1), lines: note.slice(split + 2, -1).split("\n") };
-  }
-
-  /* The raw signature (key id first) of the line by `key` (its name and key id), or null:
-   * lines by other keys are ignored, as C2SP signed-note says. */
-  function signatureBy(lines, key) {
-    var found = null;
-    lines.forEach(function (line) {
-      var parts = line.split(" ");
-      if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== key.name) return;
-      var raw = fromBase64(parts[2]);
-      if (equalBytes(raw.subarray(0, 4), key.keyId)) found = raw;
-    });
-    return found;
-  }
-
-  /* Open a checkpoint note with a verifier key (Ed25519: verifyEd25519): its origin, size and
-   * root. Rejects a note with no signature by the key, or a bad one. */
-  function openCheckpoint(note, vkey) {
-    var parts = noteParts(note);
-    if (!parts) return Promise.reject(new Error("not a signed note"));
-    var text = parts.text;
-    return parseVkey(vkey).then(function (key) {
-      var raw = signatureBy(parts.lines, key);
-      var signature = raw && raw.length === 68 ? raw.subarray(4) : null;
-      if (!signature) throw new Error("no signature by " + key.name);
-      return verifyEd25519(key.publicKey, signature, utf8(text)).then(function (valid) {
-        if (!valid) throw new Error("the signature does not verify");
-        var body = text.split("\n");
-        if (body.length < 4 || body[0] !== key.name || !/^(0|[1-9][0-9]*)$/.test(body[1])) {
-          throw new Error("not a checkpoint of " + key.name);
-        }
-        var rootHash = fromBase64(body[2]);
-        if (rootHash.length !== 32) throw new Error("not a root hash");
-        return { origin: body[0], size: Number(body[1]), rootHash: rootHash };
-      });
-    });
-  }
-
-  // -- witnesses' cosignatures (c2sp.org/tlog-cosignature, cosignature/v1; ADR 0035) ---------
-
-  /* Check the cosignatures a checkpoint note carries by the given witnesses (each
-   * `{name, vkey}`): an Ed25519 signature over "cosignature/v1\ntime <t>\n" and the note's
-   * text, `t` the 8-byte big-endian time before it. Resolves to the names of the witnesses
-   * whose cosignature verifies; rejects when one by a known key does not. Lines by keys not
-   * given are ignored. */
-  function openCosignatures(note, witnesses) {
-    var parts = noteParts(note);
-    if (!parts) return Promise.reject(new Error("not a signed note"));
-    var text = parts.text;
-    return Promise.all(
-      (witnesses || []).map(function (witness) {
-        return parseVkey(witness.vkey, 0x04).then(function (key) {
-          var found = signatureBy(parts.lines, key);
-          if (!found) return null;
-          if (found.length !== 4 + 8 + 64) throw new Error(witness.name + ": not a cosignature/v1");
-          var high = 0, low = 0, i;
-          for (i = 4; i < 8; i++) high = high * 256 + found[i];
-          for (i = 8; i < 12; i++) low = low * 256 + found[i];
-          var time = high * 4294967296 + low;  // exact below 2^53: any real time
-          if (time === 0 || high >= 2097152) throw new Error(witness.name + ": a cosignature without a time");
-          var message = utf8("cosignature/v1\ntime " + String(time) + "\n" + text);
-          return verifyEd25519(key.publicKey, found.subarray(12), message).then(function (valid) {
-            if (!valid) throw new Error("the cosignature by " + witness.name + " does not verify");
-            return witness.name;
-          });
-        });
-      })
-    ).then(function (names) {
-      return names.filter(function (name) { return name !== null; });
-    });
-  }
 
   function rpc(url, method, params) {
     return fetch(url, {
@@ -728,8 +463,10 @@
     }
   }
 
+  /* The whole verifier in one place, its parts from proof.js and signed-note.js with it: what
+   * verify-page.js and the tests use. */
   return {
-    canonicalize: canonicalize,
+    canonicalize: proof.canonicalize,
     checkpointOfCall: checkpointOfCall,
     commitment: commitment,
     decodeCheckpoint: decodeCheckpoint,
@@ -741,15 +478,11 @@
     receiptState: receiptState,
     rootFromInclusionProof: rootFromInclusionProof,
     rpc: rpc,
-    setForceFallback: function (value) {
-      forceFallback = Boolean(value);
-    },
-    setForceEd25519Fallback: function (value) {
-      forceEd25519Fallback = Boolean(value);
-    },
+    setForceFallback: proof.setForceFallback,
+    setForceEd25519Fallback: note.setForceEd25519Fallback,
     sha256: sha256,
-    subtle: subtle,
-    verifyEd25519: verifyEd25519,
+    subtle: proof.subtle,
+    verifyEd25519: note.verifyEd25519,
     toHex: toHex,
     utf8: utf8,
     verifyDonation: verifyDonation,

@@ -334,6 +334,8 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
         "/static/sha256.js",
         "/static/ed25519.js",
         "/static/eip712.js",  # ADR 0037
+        "/static/proof.js",
+        "/static/signed-note.js",
         "/static/verify.js",
         "/static/history.js",
         "/static/verify-page.js",
