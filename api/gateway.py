@@ -24,13 +24,13 @@ admission before the body is read.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.metrics import RequestMetrics
+from api.slots import Slots
 
 NOT_SEQUENCED = (
     "/api/v1/evidence",
@@ -63,13 +63,10 @@ class Gateway:
         self.app = app
         self.body_limit = body_limit
         self.upload_limit = upload_limit
-        self.write_limit = write_limit
         self.metrics = metrics
         self.retry_after_s = retry_after_s
-        self.in_flight = 0
+        self.writes = Slots(write_limit)
         """Writes of the journal admitted and not yet answered."""
-        # One event loop in production; a test client may run one per thread.
-        self._counting = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,7 +97,7 @@ class Gateway:
 
         try:
             write = self._is_write(scope)
-            if write and not self._admit():
+            if write and not self.writes.take():
                 await self._refuse_write(scope, receive, sending)
                 return
             try:
@@ -129,8 +126,7 @@ class Gateway:
                     await _refuse_body(scope, receive, sending, limit, setting)
             finally:
                 if write:
-                    with self._counting:
-                        self.in_flight -= 1
+                    self.writes.give_back()
         finally:
             if self.metrics is not None:
                 self.metrics.observe(scope, status, time.perf_counter() - started)
@@ -145,13 +141,6 @@ class Gateway:
             and not path.startswith(NOT_SEQUENCED)
         )
 
-    def _admit(self) -> bool:
-        with self._counting:
-            if self.in_flight >= self.write_limit:
-                return False
-            self.in_flight += 1
-            return True
-
     def _limit(self, path: str) -> tuple[int, str]:
         if path.endswith("/evidence"):
             return self.upload_limit, "API_MAX_UPLOAD_BYTES"
@@ -161,7 +150,7 @@ class Gateway:
         response = errors.problem(
             429,
             "too_many_writes",
-            f"{self.in_flight} writes are already in flight; nothing was stored, try "
+            f"{self.writes.taken} writes are already in flight; nothing was stored, try "
             f"again in {self.retry_after_s} s with the same Idempotency-Key",
             headers={"Retry-After": str(self.retry_after_s)},
         )

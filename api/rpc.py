@@ -44,6 +44,7 @@ from fastapi.responses import JSONResponse
 from api.errors import ApiError, problem, problem_response
 from api.services import Services
 from api.settings import ApiSettings
+from api.slots import Slots
 from chain.rpc import (
     INVALID_REQUEST,
     PARSE_ERROR,
@@ -138,30 +139,21 @@ class Gate:
             settings.rpc_max_clients,
         )
         self._pool = ThreadPoolExecutor(settings.rpc_threads, thread_name_prefix="chain-rpc")
-        self._admitted = 0
-        self._lock = threading.Lock()
+        self.slots = Slots(self.max_pending)
 
     @property
     def admitted(self) -> int:
         """Requests whose chain work runs or waits (abandoned ones until they end)."""
-        with self._lock:
-            return self._admitted
-
-    def _release(self, _: object) -> None:
-        with self._lock:
-            self._admitted -= 1
+        return self.slots.taken
 
     @property
     def full(self) -> bool:
         """As many requests are admitted as may be."""
-        return self.admitted >= self.max_pending
+        return self.slots.taken >= self.max_pending
 
     def admit(self) -> bool:
-        with self._lock:
-            if self._admitted >= self.max_pending:
-                return False
-            self._admitted += 1
-            return True
+        """Take a slot for one request's chain work; False when none is free."""
+        return self.slots.take()
 
     async def run(
         self, work: Callable[[], list[dict[str, Any]]], deadline: float
@@ -172,7 +164,7 @@ class Gate:
         its chunks bound it) and counts as admitted until then.
         """
         future = self._pool.submit(work)
-        future.add_done_callback(self._release)
+        future.add_done_callback(self.slots.give_back)
         try:
             return await asyncio.wait_for(
                 asyncio.wrap_future(future), max(0.0, deadline - time.monotonic()) + 0.05

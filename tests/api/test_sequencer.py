@@ -522,7 +522,7 @@ def test_writes_beyond_the_limit_are_refused_before_their_body_is_read() -> None
                 asyncio.create_task(client.post("/api/v1/donations", json={"n": n}))
                 for n in range(2)
             ]
-            while admission.in_flight < 2:
+            while admission.writes.taken < 2:
                 await asyncio.sleep(0)
             refused = await client.post(
                 "/api/v1/donations", content=b"{not json", headers={"content-type": "x"}
@@ -536,7 +536,7 @@ def test_writes_beyond_the_limit_are_refused_before_their_body_is_read() -> None
             assert (await client.post("/api/v1/evidence", content=b"x")).status_code == 200
             release.set()
             assert [(await task).status_code for task in held] == [200, 200]
-            assert admission.in_flight == 0
+            assert admission.writes.taken == 0
             assert (await client.post("/api/v1/donations", json={})).status_code == 200
 
     asyncio.run(scenario())
