@@ -110,10 +110,15 @@ class CharityCreate(Organisation):
     )
 
 
-class CharityCreated(BaseModel):
+class Registered(BaseModel):
+    """A registered organisation: its id, its entry's seq and its name."""
+
     id: str
     seq: int
     name: str
+
+
+class CharityCreated(Registered):
     api_key: str = Field(description="shown once: keep it; only its hash is stored")
 
 
@@ -381,10 +386,8 @@ class MatcherCreate(Organisation):
     )
 
 
-class MatcherCreated(BaseModel):
-    id: str
-    seq: int
-    name: str
+class MatcherCreated(Registered):
+    pass  # no docstring: it would become the schema's description
 
 
 class PoolCreate(Closed):
@@ -473,6 +476,7 @@ __all__ = [
     "Recorded",
     "RefundCreate",
     "RefundPublic",
+    "Registered",
     "Rfc3339",
     "human_text",
     "with_example",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy.exc
 
@@ -40,6 +40,20 @@ if TYPE_CHECKING:
     from api.tlog import TransparencyLog
 
 log = logging.getLogger("shanlian.anchor")
+
+
+class Mined(Protocol):
+    """Where an anchor was mined: a ``CheckpointAnchored`` log that reconciliation read,
+    or the outcome of the anchor transaction this worker sent."""
+
+    @property
+    def tx_hash(self) -> bytes: ...
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def block_hash(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -146,12 +160,15 @@ class AnchorWorker:
                 if row is not None and row.block_hash == event.block_hash:
                     final = _final(client.confirmations_of(row.tx_hash), event, settled.number)
                     if final and not row.confirmed:
-                        self._record(event, row.tree_size, row.root_hash, confirmed=True)
+                        self._record(
+                            event.index, event, row.tree_size, row.root_hash, confirmed=True
+                        )
                         recorded += 1
                     continue
                 checkpoint = client.confirm_event(event)
                 self._check_against_journal(checkpoint)
                 self._record(
+                    event.index,
                     event,
                     checkpoint.tree_size,
                     checkpoint.root_hash,
@@ -161,18 +178,18 @@ class AnchorWorker:
         return Reconciled(latest=self.checkpoints.latest(), recorded=recorded, forgotten=forgotten)
 
     def _record(
-        self, event: CheckpointEvent, tree_size: int, root_hash: bytes, *, confirmed: bool
+        self, index: int, mined: Mined, tree_size: int, root_hash: bytes, *, confirmed: bool
     ) -> AnchoredCheckpoint:
-        timestamp = self.client.block_timestamp(event.block_number)
+        timestamp = self.client.block_timestamp(mined.block_number)
         checkpoint = AnchoredCheckpoint(
-            checkpoint_index=event.index,
+            checkpoint_index=index,
             tree_size=tree_size,
             root_hash=root_hash,
             chain_id=self.client.chain_id,
             contract=self.client.ledger_anchor.address.lower(),
-            tx_hash=event.tx_hash,
-            block_number=event.block_number,
-            block_hash=event.block_hash,
+            tx_hash=mined.tx_hash,
+            block_number=mined.block_number,
+            block_hash=mined.block_hash,
             anchored_at=datetime.fromtimestamp(timestamp, UTC),
             confirmed=confirmed,
         )
@@ -234,17 +251,10 @@ class AnchorWorker:
         log.info("sent anchor transaction %s", to_hex(tx_hash))
         outcome = self.client.anchor_outcome(tx_hash, confirmations=1)
         self._last_anchor = self._clock()
-        event = CheckpointEvent(
-            index=outcome.checkpoint_index,
-            tree_size=outcome.tree_size,
-            root_hash=outcome.root_hash,
-            tx_hash=outcome.tx_hash,
-            block_number=outcome.block_number,
-            block_hash=outcome.block_hash,
-            log_index=0,
-        )
         confirmed = self.client.confirmations_of(tx_hash) >= self.client.confirmations
-        checkpoint = self._record(event, size, root, confirmed=confirmed)
+        checkpoint = self._record(
+            outcome.checkpoint_index, outcome, size, root, confirmed=confirmed
+        )
         log.info(
             "checkpoint %d anchored in block %d%s",
             checkpoint.checkpoint_index,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy.engine import Connection
 
 from api import models
 from api.errors import ApiError
 from api.keys import Principal
-from api.services.signatures import SignedWrites
+from api.services.signatures import SignableRequest, SignedWrites, preparing
 from ledger.entries import Entry, registration_key
 from ledger.errors import StoreError
 from ledger.store.journal import Draft, new_id
 from ledger.store.tables import CHARITY_REGISTRATION
-
-if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
-    pass
 
 
 class CharityWrites(SignedWrites):
@@ -53,12 +48,8 @@ class CharityWrites(SignedWrites):
                 [
                     Draft(
                         "charity.registered",
-                        {
-                            "charity_id": charity_id,
-                            "name": body.name,
-                            "registration_no": body.registration_no,
-                            "signer": body.signer,
-                        },
+                        {"charity_id": charity_id}
+                        | body.model_dump(include={"name", "registration_no", "signer"}),
                     )
                 ],
                 alongside=issue_key,
@@ -92,78 +83,57 @@ class CharityWrites(SignedWrites):
         key: str | None = None,
     ) -> models.ProjectPublic:
         """Open a project of ``charity_id``."""
-        drafts = self._project_drafts(charity_id, body, principal)
-        route = f"POST /charities/{charity_id}/projects"
-        self._append_signed(route, charity_id, drafts, body, principal, key)
-        return self.views.project_view(str(drafts[0].body["project_id"]))
+        request = self._project_request(charity_id, body, principal)
+        self._append_signed(request, body, principal, key)
+        return self.views.project_view(str(request.drafts[0].body["project_id"]))
 
-    def prepare_project(
+    def _project_request(
         self, charity_id: str, body: models.ProjectCreate, principal: Principal
-    ) -> models.Prepared:
-        return self._prepared(
-            f"POST /charities/{charity_id}/projects",
-            body,
-            lambda body: (charity_id, self._project_drafts(charity_id, body, principal)),
-        )
-
-    def _project_drafts(
-        self, charity_id: str, body: models.ProjectCreate, principal: Principal
-    ) -> list[Draft]:
+    ) -> SignableRequest:
         self.require_charity(principal, charity_id)
         self.accept_currency(body.currency)
         self.charity(charity_id)
-        return [
-            Draft(
-                "project.opened",
-                {
-                    "project_id": self._new_id("pr", charity_id, body.signed, 0),
-                    "charity_id": charity_id,
-                    "title": body.title,
-                    "goal_amount": body.goal_amount,
-                    "currency": body.currency,
-                },
-                actor=principal.actor,
-            )
-        ]
-
-    def _signer_drafts(
-        self, charity_id: str, body: models.SignerChange, principal: Principal
-    ) -> list[Draft]:
-        self.require_charity(principal, charity_id)
-        charity = self.charity(charity_id)
-        previous = charity.seq if charity.signer_seq is None else charity.signer_seq
-        return [
-            Draft(
-                "charity.signer_changed",
-                {
-                    "charity_id": charity_id,
-                    "signer": body.signer,
-                    "previous_seq": previous,
-                    "reason": body.reason,
-                },
-                actor=principal.actor,
-            )
-        ]
+        project_id = self._new_id("pr", charity_id, body.signed, 0)
+        opened = {"project_id": project_id, "charity_id": charity_id}
+        opened |= body.model_dump(include={"title", "goal_amount", "currency"})
+        return SignableRequest(
+            f"POST /charities/{charity_id}/projects",
+            charity_id,
+            [Draft("project.opened", opened, actor=principal.actor)],
+        )
 
     def change_signer(
         self, charity_id: str, body: models.SignerChange, principal: Principal, key: str | None
     ) -> models.Recorded:
         """Replace (or revoke) a charity's signer: signed by the signer it replaces when the
         charity asks; the platform may do it unsigned (a lost key), and the journal says so."""
-        drafts = self._signer_drafts(charity_id, body, principal)
-        if self.signer_of(charity_id) is not None and (
-            principal.role != "platform" or body.signed is not None
+        request = self._signer_request(charity_id, body, principal)
+        if self.signer_of(charity_id) is None or (
+            principal.role == "platform" and body.signed is None
         ):
-            drafts = self._signed(charity_id, drafts, body.signed)
-        route = f"POST /charities/{charity_id}/signer"
-        result = self._append(drafts, **self._idempotency(route, principal, key, body))
+            result = self._append(
+                request.drafts, **self._idempotency(request.route, principal, key, body)
+            )
+        else:
+            result = self._append_signed(request, body, principal, key)
         return models.Recorded(id=charity_id, seqs=[e.seq for e in result.entries])
 
-    def prepare_signer_change(
+    def _signer_request(
         self, charity_id: str, body: models.SignerChange, principal: Principal
-    ) -> models.Prepared:
-        return self._prepared(
+    ) -> SignableRequest:
+        self.require_charity(principal, charity_id)
+        charity = self.charity(charity_id)
+        previous = charity.seq if charity.signer_seq is None else charity.signer_seq
+        changed = {"charity_id": charity_id, "previous_seq": previous}
+        changed |= body.model_dump(include={"signer", "reason"})
+        return SignableRequest(
             f"POST /charities/{charity_id}/signer",
-            body,
-            lambda body: (charity_id, self._signer_drafts(charity_id, body, principal)),
+            charity_id,
+            [Draft("charity.signer_changed", changed, actor=principal.actor)],
         )
+
+    prepare_project = preparing(_project_request)
+    """``prepare_project(charity_id, body, principal)``: what the charity signs to open it."""
+
+    prepare_signer_change = preparing(_signer_request)
+    """``prepare_signer_change(charity_id, body, principal)``: what the current signer signs."""

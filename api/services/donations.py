@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
@@ -31,9 +30,6 @@ from ledger.entries import (
 from ledger.errors import NotFoundError
 from ledger.store.journal import AppendRequest, AppendResult, Draft, MatchDonation, Request, new_id
 from ledger.store.tables import DONOR
-
-if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
-    pass
 
 
 class DonationWrites(ServiceCore):

@@ -4,14 +4,14 @@ reversals and voids (ADR 0003), and what a charity signs for each (ADR 0037)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from api import models
 from api.errors import ApiError
 from api.keys import Principal
-from api.services.signatures import SignedWrites
+from api.services.signatures import SignableRequest, SignedWrites, preparing
 from explorer.views import allocation_public
 from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.entries import Entry, from_hex
@@ -19,10 +19,6 @@ from ledger.errors import EntryError
 from ledger.store.journal import Draft, FifoAllocation, Request
 from ledger.store.projections import load_fifo_candidates
 from ledger.store.tables import EVIDENCE_FILE
-
-if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
-    pass
-
 
 _ENTRY_FIELD = re.compile(r"^entries\[(\d+)\]\.(?:body\.)?(.*)$")
 
@@ -35,6 +31,9 @@ def _disbursement_field(error: EntryError, *, fifo: bool) -> EntryError:
     field = "allocate" if fifo else f"allocate[{int(match.group(1)) - 1}].{match.group(2)}"
     return type(error)(field, error.message)
 
+
+DISBURSEMENT_FIELDS = {"charity_id", "project_id", "amount", "currency", "payee", "purpose"}
+"""What a disbursement's entry takes as is from its request (as a planned one does)."""
 
 FIFO_PLAN_LIMIT = 1000
 """Donations a prepare considers for ``allocate: "fifo"`` (a request lists at most 1000)."""
@@ -105,35 +104,18 @@ class FundUseWrites(SignedWrites):
                 {"sha256": item.sha256, "media_type": record.media_type, "public": item.public}
             )
         disbursement_id = self._new_id("db", body.charity_id, body.signed, 0)
-        requests: list[Request] = [
-            Draft(
-                "disbursement.made",
-                {
-                    "disbursement_id": disbursement_id,
-                    "charity_id": body.charity_id,
-                    "project_id": body.project_id,
-                    "amount": body.amount,
-                    "currency": body.currency,
-                    "payee": body.payee,
-                    "purpose": body.purpose,
-                    "evidence": evidence,
-                },
-                actor=principal.actor,
-            )
-        ]
+        made = {"disbursement_id": disbursement_id, "evidence": evidence}
+        made |= body.model_dump(include=DISBURSEMENT_FIELDS)
+        requests: list[Request] = [Draft("disbursement.made", made, actor=principal.actor)]
         if body.allocate == "fifo":
             requests.append(FifoAllocation(disbursement_id, actor=principal.actor))
         elif body.allocate:
             requests += [
-                Draft(
-                    "allocation.made",
-                    {
-                        "allocation_id": self._new_id("al", body.charity_id, body.signed, i),
-                        "donation_id": item.donation_id,
-                        "disbursement_id": disbursement_id,
-                        "amount": item.amount,
-                    },
-                    actor=principal.actor,
+                self._allocation_made(
+                    self._new_id("al", body.charity_id, body.signed, i),
+                    disbursement_id,
+                    item,
+                    principal,
                 )
                 for i, item in enumerate(body.allocate)
             ]
@@ -163,14 +145,7 @@ class FundUseWrites(SignedWrites):
     def _plan_fifo(self, body: models.DisbursementCreate) -> list[models.AllocationIn]:
         """What ``allocate: "fifo"`` would allocate now, as a list (the books as they are)."""
         disbursement = DisbursementState(
-            disbursement_id="db_planned",
-            charity_id=body.charity_id,
-            project_id=body.project_id,
-            amount=body.amount,
-            currency=body.currency,
-            payee=body.payee,
-            purpose=body.purpose,
-            seq=0,
+            disbursement_id="db_planned", seq=0, **body.model_dump(include=DISBURSEMENT_FIELDS)
         )
         with self.store.engine.connect() as connection:
             candidates = load_fifo_candidates(
@@ -181,107 +156,88 @@ class FundUseWrites(SignedWrites):
             for donation, amount in plan_fifo(disbursement, candidates)
         ]
 
-    def _allocation_drafts(
-        self, body: models.AllocationCreate, principal: Principal
-    ) -> tuple[str, list[Draft]]:
-        disbursement = self.disbursement(body.disbursement_id)
-        self.require_charity(principal, disbursement.charity_id)
-        charity_id = disbursement.charity_id
-        return charity_id, [
-            Draft(
-                "allocation.made",
-                {
-                    "allocation_id": self._new_id("al", charity_id, body.signed, 0),
-                    "donation_id": body.donation_id,
-                    "disbursement_id": body.disbursement_id,
-                    "amount": body.amount,
-                },
-                actor=principal.actor,
-            )
-        ]
+    @staticmethod
+    def _allocation_made(
+        allocation_id: str,
+        disbursement_id: str,
+        allocation: models.AllocationIn | models.AllocationCreate,
+        principal: Principal,
+    ) -> Draft:
+        """The entry that funds a disbursement with (part of) a donation."""
+        made = {"allocation_id": allocation_id, "disbursement_id": disbursement_id}
+        made |= allocation.model_dump(include={"donation_id", "amount"})
+        return Draft("allocation.made", made, actor=principal.actor)
 
-    def _reversal_drafts(
-        self, allocation_id: str, body: models.Reason, principal: Principal
-    ) -> tuple[str, list[Draft]]:
-        allocation = self.allocation(allocation_id)
-        disbursement = self.disbursement(allocation.disbursement_id)
-        self.require_charity(principal, disbursement.charity_id)
-        return disbursement.charity_id, [
-            Draft(
-                "allocation.reversed",
-                {"allocation_id": allocation_id, "reason": body.reason},
-                actor=principal.actor,
-            )
-        ]
-
-    def _void_drafts(
-        self, disbursement_id: str, body: models.Reason, principal: Principal
-    ) -> tuple[str, list[Draft]]:
-        disbursement = self.disbursement(disbursement_id)
-        self.require_charity(principal, disbursement.charity_id)
-        live = self.read.find(AllocationState, disbursement_id=disbursement_id, reversed=False)
-        drafts = [
-            Draft(
-                "allocation.reversed",
-                {"allocation_id": a.allocation_id, "reason": body.reason},
-                actor=principal.actor,
-            )
-            for a in live
-        ]
-        drafts.append(
-            Draft(
-                "disbursement.voided",
-                {"disbursement_id": disbursement_id, "reason": body.reason},
-                actor=principal.actor,
-            )
-        )
-        return disbursement.charity_id, drafts
+    @staticmethod
+    def _reversal(allocation_id: str, reason: str, principal: Principal) -> Draft:
+        """The entry that gives an allocation's money back to its donation."""
+        reversal = {"allocation_id": allocation_id, "reason": reason}
+        return Draft("allocation.reversed", reversal, actor=principal.actor)
 
     def allocate(
         self, body: models.AllocationCreate, principal: Principal, key: str
     ) -> models.AllocationPublic:
-        charity_id, drafts = self._allocation_drafts(body, principal)
-        result = self._append_signed("POST /allocations", charity_id, drafts, body, principal, key)
+        request = self._allocation_request(body, principal)
+        result = self._append_signed(request, body, principal, key)
         return allocation_public(self.allocation(str(result.entries[0].body["allocation_id"])))
+
+    def _allocation_request(
+        self, body: models.AllocationCreate, principal: Principal
+    ) -> SignableRequest:
+        disbursement = self.disbursement(body.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        charity_id = disbursement.charity_id
+        allocation_id = self._new_id("al", charity_id, body.signed, 0)
+        made = self._allocation_made(allocation_id, body.disbursement_id, body, principal)
+        return SignableRequest("POST /allocations", charity_id, [made])
 
     def reverse_allocation(
         self, allocation_id: str, body: models.Reason, principal: Principal, key: str
     ) -> models.AllocationPublic:
-        charity_id, drafts = self._reversal_drafts(allocation_id, body, principal)
-        route = f"POST /allocations/{allocation_id}/reversal"
-        self._append_signed(route, charity_id, drafts, body, principal, key)
+        self._append_signed(
+            self._reversal_request(allocation_id, body, principal), body, principal, key
+        )
         return allocation_public(self.allocation(allocation_id))
+
+    def _reversal_request(
+        self, allocation_id: str, body: models.Reason, principal: Principal
+    ) -> SignableRequest:
+        allocation = self.allocation(allocation_id)
+        disbursement = self.disbursement(allocation.disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        return SignableRequest(
+            f"POST /allocations/{allocation_id}/reversal",
+            disbursement.charity_id,
+            [self._reversal(allocation_id, body.reason, principal)],
+        )
 
     def void_disbursement(
         self, disbursement_id: str, body: models.Reason, principal: Principal, key: str
     ) -> models.DisbursementPublic:
         """Void a disbursement, reversing its live allocations first (ADR 0003)."""
-        charity_id, drafts = self._void_drafts(disbursement_id, body, principal)
-        route = f"POST /disbursements/{disbursement_id}/void"
-        self._append_signed(route, charity_id, drafts, body, principal, key)
+        self._append_signed(
+            self._void_request(disbursement_id, body, principal), body, principal, key
+        )
         return self.views.disbursement_view(disbursement_id)
 
-    def prepare_allocation(
-        self, body: models.AllocationCreate, principal: Principal
-    ) -> models.Prepared:
-        return self._prepared(
-            "POST /allocations", body, lambda body: self._allocation_drafts(body, principal)
-        )
-
-    def prepare_reversal(
-        self, allocation_id: str, body: models.Reason, principal: Principal
-    ) -> models.Prepared:
-        return self._prepared(
-            f"POST /allocations/{allocation_id}/reversal",
-            body,
-            lambda body: self._reversal_drafts(allocation_id, body, principal),
-        )
-
-    def prepare_void(
+    def _void_request(
         self, disbursement_id: str, body: models.Reason, principal: Principal
-    ) -> models.Prepared:
-        return self._prepared(
-            f"POST /disbursements/{disbursement_id}/void",
-            body,
-            lambda body: self._void_drafts(disbursement_id, body, principal),
+    ) -> SignableRequest:
+        disbursement = self.disbursement(disbursement_id)
+        self.require_charity(principal, disbursement.charity_id)
+        live = self.read.find(AllocationState, disbursement_id=disbursement_id, reversed=False)
+        drafts = [self._reversal(a.allocation_id, body.reason, principal) for a in live]
+        voided = {"disbursement_id": disbursement_id, "reason": body.reason}
+        drafts.append(Draft("disbursement.voided", voided, actor=principal.actor))
+        return SignableRequest(
+            f"POST /disbursements/{disbursement_id}/void", disbursement.charity_id, drafts
         )
+
+    prepare_allocation = preparing(_allocation_request)
+    """``prepare_allocation(body, principal)``: what the charity signs to allocate."""
+
+    prepare_reversal = preparing(_reversal_request)
+    """``prepare_reversal(allocation_id, body, principal)``: what reversing it signs."""
+
+    prepare_void = preparing(_void_request)
+    """``prepare_void(disbursement_id, body, principal)``: what voiding it signs."""

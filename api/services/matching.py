@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from api import models
 from api.errors import ApiError
 from api.keys import Principal
 from api.services.base import ServiceCore
 from ledger.accounting import MatcherState, PoolState
 from ledger.store.journal import Draft, new_id
-
-if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
-    pass
 
 
 class MatchingWrites(ServiceCore):
@@ -28,11 +23,8 @@ class MatchingWrites(ServiceCore):
             [
                 Draft(
                     "matcher.registered",
-                    {
-                        "matcher_id": matcher_id,
-                        "name": body.name,
-                        "registration_no": body.registration_no,
-                    },
+                    {"matcher_id": matcher_id}
+                    | body.model_dump(include={"name", "registration_no"}),
                 )
             ],
             **self._idempotency("POST /matchers", principal, key, body),

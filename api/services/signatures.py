@@ -7,7 +7,7 @@ A charity with a registered signer signs the entries of its requests (EIP-712): 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -18,8 +18,30 @@ from api.services.base import ServiceCore
 from ledger.entries import validate_body
 from ledger.store.journal import AppendResult, Draft, new_id
 
-if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this
-    pass
+
+class SignableRequest(NamedTuple):
+    """A request a charity may sign: where it is submitted, for which charity, its entries."""
+
+    route: str
+    charity_id: str
+    drafts: list[Draft]
+
+
+def preparing(request_of: Callable[..., SignableRequest]) -> Callable[..., models.Prepared]:
+    """The ``prepare_…`` of a request a charity signs: what it signs, and nothing stored.
+
+    ``request_of(services, *ids, body, principal)`` makes the request; its prepare takes
+    the same arguments, gives ``body`` a nonce first (its own, or a new one: the nonce
+    derives the ids of the entries), and answers the typed data to sign.
+    """
+
+    def prepare(self: SignedWrites, *args: Any) -> models.Prepared:
+        *ids, body, principal = args
+        body, nonce = self._with_nonce(body)
+        route, charity_id, drafts = request_of(self, *ids, body, principal)
+        return self.prepare(route, charity_id, drafts, body, nonce)
+
+    return prepare
 
 
 class SignedWrites(ServiceCore):
@@ -93,25 +115,10 @@ class SignedWrites(ServiceCore):
         nonce = body.signed.nonce if body.signed is not None else signing.new_nonce()
         return body.model_copy(update={"signed": models.Signed(nonce=nonce)}), nonce
 
-    def _prepared(
-        self, route: str, body: Any, drafts_of: Callable[[Any], tuple[str, list[Draft]]]
-    ) -> models.Prepared:
-        """What the charity signs for ``body`` at ``route``: the drafts ``drafts_of`` makes
-        of it once it has a nonce (its own, or a new one), which derives their ids."""
-        body, nonce = self._with_nonce(body)
-        charity_id, drafts = drafts_of(body)
-        return self.prepare(route, charity_id, drafts, body, nonce)
-
     def _append_signed(
-        self,
-        route: str,
-        charity_id: str,
-        drafts: list[Draft],
-        body: Any,
-        principal: Principal,
-        key: str | None,
+        self, request: SignableRequest, body: Any, principal: Principal, key: str | None
     ) -> AppendResult:
         """Append a charity's request: its signatures (``body.signed``) checked and
         attached, once per idempotency key."""
-        drafts = self._signed(charity_id, drafts, body.signed)
-        return self._append(drafts, **self._idempotency(route, principal, key, body))
+        drafts = self._signed(request.charity_id, request.drafts, body.signed)
+        return self._append(drafts, **self._idempotency(request.route, principal, key, body))
