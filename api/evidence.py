@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -150,15 +151,12 @@ class EvidenceStore:
             settings.evidence_dir,
             max_bytes=settings.max_upload_bytes,
             media_types=settings.evidence_media_types,
+            # Each limit is the setting of its name (API_EVIDENCE_QUOTA_BYTES, …).
             limits=EvidenceLimits(
-                quota_bytes=settings.evidence_quota_bytes,
-                rate_bytes=settings.evidence_rate_bytes,
-                rate_files=settings.evidence_rate_files,
-                rate_window_s=settings.evidence_rate_window_s,
-                orphan_grace_s=settings.evidence_orphan_grace_s,
-                collect_interval_s=settings.evidence_collect_interval_s,
-                min_free_bytes=settings.evidence_min_free_bytes,
-                max_pixels=settings.evidence_max_pixels,
+                **{
+                    limit.name: getattr(settings, f"evidence_{limit.name}")
+                    for limit in dataclasses.fields(EvidenceLimits)
+                }
             ),
         )
 

@@ -38,6 +38,18 @@ from ledger.store.queries import ReadModel
 from ledger.store.tlog import SignedCheckpoints
 from ledger.store.witnesses import Witnessing
 
+BUNDLE_CHECKPOINT = (
+    "checkpoint_index",
+    "tree_size",
+    "root_hash",
+    "chain_id",
+    "contract",
+    "tx_hash",
+    "block_number",
+)
+"""What a proof bundle says of its checkpoint: ``build_bundle``'s arguments that are
+``AnchoredCheckpoint``'s fields of the same names."""
+
 
 class JournalReads:
     """What the API reads from the journal, its projections and its checkpoints."""
@@ -135,15 +147,9 @@ class JournalReads:
         bundle: dict[str, Any] = build_bundle(
             entry=entry,
             inclusion_proof=proof,
-            checkpoint_index=checkpoint.checkpoint_index,
-            tree_size=checkpoint.tree_size,
-            root_hash=checkpoint.root_hash,
-            chain_id=checkpoint.chain_id,
-            contract=checkpoint.contract,
-            tx_hash=checkpoint.tx_hash,
-            block_number=checkpoint.block_number,
             checkpoint_note=self.signed_checkpoint_note(checkpoint.tree_size),
             fund_use=self._fund_use(donation_id, store, checkpoint.tree_size),
+            **{name: getattr(checkpoint, name) for name in BUNDLE_CHECKPOINT},
         )
         settled = checkpoint_index is not None and self.views.settled(checkpoint_public(checkpoint))
         return bundle, settled

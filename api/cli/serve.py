@@ -31,7 +31,7 @@ def _demo_receipts(services: Any, count: int = 3) -> list[str]:
     Only donations to the demo's own charities (by registration number): a real donor's
     receipt secret is never printed.
     """
-    from api.demo import CHARITIES
+    from api.demo_data import CHARITIES
     from api.errors import NotFoundError
 
     numbers = {charity.registration_no for charity in CHARITIES}

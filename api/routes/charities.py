@@ -2,41 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import Response
-
 from api import models
 from api.routes.deps import (
     ERRORS,
-    NO_STORE,
     CharityInPath,
     Fresh,
+    NoStore,
     OptionalIdempotencyKey,
     PlatformOnly,
     ServicesDep,
 )
 from api.routes.guarded import resource_router
 
-router = resource_router()
+router = resource_router(tag="charities", responses=ERRORS)
 
 
-@router.post("/charities", status_code=201, responses=ERRORS, tags=["charities"])
+@router.post("/charities", status_code=201, dependencies=[NoStore])
 def register_charity(
-    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly, response: Response
+    body: models.CharityCreate, services: ServicesDep, principal: PlatformOnly
 ) -> models.CharityCreated:
     """Register a charity (platform); its API key is in the answer, and only there."""
-    response.headers.update(NO_STORE)
     return services.register_charity(body, principal)
 
 
-@router.get("/charities/{charity_id}", responses=ERRORS, tags=["charities"], dependencies=[Fresh])
+@router.get("/charities/{charity_id}", dependencies=[Fresh])
 def get_charity(charity_id: str, services: ServicesDep) -> models.CharityPublic:
     """A charity, its projects and balances."""
     return services.views.charity_view(charity_id)
 
 
-@router.post(
-    "/charities/{charity_id}/projects", status_code=201, responses=ERRORS, tags=["charities"]
-)
+@router.post("/charities/{charity_id}/projects", status_code=201)
 def open_project(
     charity_id: str,
     body: models.ProjectCreate,
@@ -51,17 +46,16 @@ def open_project(
 @router.post(
     "/charities/{charity_id}/keys",
     status_code=201,
-    responses={**ERRORS, 201: {"headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
-    tags=["charities"],
+    responses={201: {"headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
+    dependencies=[NoStore],  # the key: no cache may keep it
 )
 def rotate_charity_key(
-    charity_id: str, services: ServicesDep, principal: CharityInPath, response: Response
+    charity_id: str, services: ServicesDep, principal: CharityInPath
 ) -> models.CharityKeyIssued:
     """Rotate a charity's key (itself, or the platform): a new key once; older ones refused."""
     services.require_charity(principal, charity_id)
     services.charity(charity_id)  # 404 for a charity that does not exist
     issued = services.keys.rotate_charity(charity_id)
-    response.headers["Cache-Control"] = "no-store"  # the key: no cache may keep it
     return models.CharityKeyIssued(
         charity_id=charity_id,
         key_id=issued.key_id,
@@ -70,7 +64,7 @@ def rotate_charity_key(
     )
 
 
-@router.get("/projects/{project_id}", responses=ERRORS, tags=["charities"], dependencies=[Fresh])
+@router.get("/projects/{project_id}", dependencies=[Fresh])
 def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
     """A project and its balances."""
     return services.views.project_view(project_id)
@@ -79,7 +73,7 @@ def get_project(project_id: str, services: ServicesDep) -> models.ProjectPublic:
 # -- charity signatures (ADR 0037) -----------------------------------------------------------
 
 
-@router.post("/charities/{charity_id}/projects/prepare", responses=ERRORS, tags=["charities"])
+@router.post("/charities/{charity_id}/projects/prepare")
 def prepare_project(
     charity_id: str, body: models.ProjectCreate, services: ServicesDep, principal: CharityInPath
 ) -> models.Prepared:
@@ -87,9 +81,7 @@ def prepare_project(
     return services.prepare_project(charity_id, body, principal)
 
 
-@router.post(
-    "/charities/{charity_id}/signer", status_code=201, responses=ERRORS, tags=["charities"]
-)
+@router.post("/charities/{charity_id}/signer", status_code=201)
 def change_signer(
     charity_id: str,
     body: models.SignerChange,
@@ -101,7 +93,7 @@ def change_signer(
     return services.change_signer(charity_id, body, principal, idempotency_key)
 
 
-@router.post("/charities/{charity_id}/signer/prepare", responses=ERRORS, tags=["charities"])
+@router.post("/charities/{charity_id}/signer/prepare")
 def prepare_signer_change(
     charity_id: str, body: models.SignerChange, services: ServicesDep, principal: CharityInPath
 ) -> models.Prepared:

@@ -185,3 +185,12 @@ def fresh(response: Response) -> None:
 
 Fresh = Depends(fresh)
 """``dependencies=[Fresh]`` on a public GET route whose answer changes as the journal grows."""
+
+
+def no_store(response: Response) -> None:
+    """An answer that carries a secret: no cache may keep it (``NO_STORE``)."""
+    response.headers.update(NO_STORE)
+
+
+NoStore = Depends(no_store)
+"""``dependencies=[NoStore]`` on a route whose answer carries a secret (a receipt's, a key)."""

@@ -16,10 +16,10 @@ from api.routes.deps import (
 )
 from api.routes.guarded import resource_router
 
-router = resource_router()
+router = resource_router(tag="fund use", responses=ERRORS)
 
 
-@router.post("/disbursements", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])
+@router.post("/disbursements", status_code=201, responses=WRITE_ERRORS)
 def record_disbursement(
     body: models.DisbursementCreate,
     services: ServicesDep,
@@ -32,8 +32,6 @@ def record_disbursement(
 
 @router.get(
     "/disbursements/{disbursement_id}",
-    responses=ERRORS,
-    tags=["fund use"],
     dependencies=[Fresh],
 )
 def get_disbursement(disbursement_id: str, services: ServicesDep) -> models.DisbursementPublic:
@@ -45,7 +43,6 @@ def get_disbursement(disbursement_id: str, services: ServicesDep) -> models.Disb
     "/disbursements/{disbursement_id}/void",
     status_code=201,
     responses=WRITE_ERRORS,
-    tags=["fund use"],
 )
 def void_disbursement(
     disbursement_id: str,
@@ -58,7 +55,7 @@ def void_disbursement(
     return services.void_disbursement(disbursement_id, body, principal, idempotency_key)
 
 
-@router.post("/allocations", status_code=201, responses=WRITE_ERRORS, tags=["fund use"])
+@router.post("/allocations", status_code=201, responses=WRITE_ERRORS)
 def allocate(
     body: models.AllocationCreate,
     services: ServicesDep,
@@ -73,7 +70,6 @@ def allocate(
     "/allocations/{allocation_id}/reversal",
     status_code=201,
     responses=WRITE_ERRORS,
-    tags=["fund use"],
 )
 def reverse_allocation(
     allocation_id: str,
@@ -89,7 +85,7 @@ def reverse_allocation(
 # -- charity signatures (ADR 0037): what the charity signs for each request ------------------
 
 
-@router.post("/disbursements/prepare", responses=ERRORS, tags=["fund use"])
+@router.post("/disbursements/prepare")
 def prepare_disbursement(
     body: models.DisbursementCreate, services: ServicesDep, principal: CharityOrPlatform
 ) -> models.Prepared:
@@ -97,7 +93,7 @@ def prepare_disbursement(
     return services.prepare_disbursement(body, principal)
 
 
-@router.post("/disbursements/{disbursement_id}/void/prepare", responses=ERRORS, tags=["fund use"])
+@router.post("/disbursements/{disbursement_id}/void/prepare")
 def prepare_void(
     disbursement_id: str,
     body: models.Reason,
@@ -108,7 +104,7 @@ def prepare_void(
     return services.prepare_void(disbursement_id, body, principal)
 
 
-@router.post("/allocations/prepare", responses=ERRORS, tags=["fund use"])
+@router.post("/allocations/prepare")
 def prepare_allocation(
     body: models.AllocationCreate, services: ServicesDep, principal: CharityOrPlatform
 ) -> models.Prepared:
@@ -116,7 +112,7 @@ def prepare_allocation(
     return services.prepare_allocation(body, principal)
 
 
-@router.post("/allocations/{allocation_id}/reversal/prepare", responses=ERRORS, tags=["fund use"])
+@router.post("/allocations/{allocation_id}/reversal/prepare")
 def prepare_reversal(
     allocation_id: str, body: models.Reason, services: ServicesDep, principal: AllocationOwner
 ) -> models.Prepared:

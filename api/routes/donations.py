@@ -10,10 +10,10 @@ from api import models
 from api.errors import problem_response
 from api.routes.deps import (
     ERRORS,
-    NO_STORE,
     WRITE_ERRORS,
     Fresh,
     IdempotencyKey,
+    NoStore,
     PlatformOnly,
     ServicesDep,
 )
@@ -21,27 +21,31 @@ from api.routes.guarded import resource_router
 from explorer import caching
 from ledger.entries import MAX_SEQ
 
-router = resource_router()
+router = resource_router(responses=ERRORS)
 
 
-@router.post("/donations", status_code=201, responses=WRITE_ERRORS, tags=["donations"])
+@router.post(
+    "/donations",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    tags=["donations"],
+    dependencies=[NoStore],  # the receipt secret, also when the answer is replayed
+)
 async def record_donation(
     body: models.DonationCreate,
     services: ServicesDep,
     principal: PlatformOnly,
     idempotency_key: IdempotencyKey,
-    response: Response,
 ) -> models.DonationCreated:
     """Record a paid donation (platform, for the payment channel); returns the receipt.
 
     `paid_at` must lie from the charity's registration to `API_PAID_AT_LEEWAY_MINUTES`
     (5) after the server's clock: otherwise 422 `outside_window`, with the bounds.
     """
-    response.headers.update(NO_STORE)  # the receipt secret, also when the answer is replayed
     return await services.record_donation_async(body, principal, idempotency_key)
 
 
-@router.get("/donations/{donation_id}", responses=ERRORS, tags=["donations"], dependencies=[Fresh])
+@router.get("/donations/{donation_id}", tags=["donations"], dependencies=[Fresh])
 def get_donation(donation_id: str, services: ServicesDep) -> models.DonationPublic:
     """A donation: status, what it funded, refunds, what is unspent. No personal data."""
     return services.views.donation_view(donation_id)
@@ -63,7 +67,7 @@ def refund_donation(
 
 @router.get(
     "/donations/{donation_id}/proof",
-    responses={**ERRORS, 409: problem_response("not anchored yet (`not_anchored_yet`)")},
+    responses={409: problem_response("not anchored yet (`not_anchored_yet`)")},
     tags=["proofs"],
 )
 def get_proof(

@@ -126,11 +126,19 @@ def _authorize(request: Request, guards: list[RoleGuard]) -> None:
     request.state.guarded = True
 
 
-def resource_router() -> APIRouter:
+def resource_router(
+    *, tag: str | None = None, responses: dict[int | str, dict[str, Any]] | None = None
+) -> APIRouter:
     """The router of one resource's routes: under ``/api/v1``, each a ``GuardedRoute``.
 
     The prefix is the resource router's own, not the including router's: FastAPI keeps an
     included router's routes as they are, and the metrics label a request by its route's
-    path (``/api/v1/donations/{donation_id}``).
+    path (``/api/v1/donations/{donation_id}``). ``tag`` and ``responses`` are every
+    route's: a route adds its own to them.
     """
-    return APIRouter(prefix=PREFIX, route_class=GuardedRoute)
+    return APIRouter(
+        prefix=PREFIX,
+        route_class=GuardedRoute,
+        tags=None if tag is None else [tag],
+        responses=responses,
+    )

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import Response
-
 from api import models
-from api.routes.deps import (
-    ERRORS,
-    NO_STORE,
-    OptionalIdempotencyKey,
-    PlatformOnly,
-    ServicesDep,
-)
+from api.routes.deps import ERRORS, NoStore, OptionalIdempotencyKey, PlatformOnly, ServicesDep
 from api.routes.guarded import resource_router
 
-router = resource_router()
+router = resource_router(tag="matching", responses=ERRORS)
 
 
-@router.post("/matchers", status_code=201, responses=ERRORS, tags=["matching"])
+@router.post("/matchers", status_code=201, dependencies=[NoStore])
 def register_matcher(
     body: models.MatcherCreate,
     services: ServicesDep,
     principal: PlatformOnly,
-    response: Response,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.MatcherCreated:
     """Register a matcher: a company or foundation that matches donations (platform)."""
-    response.headers.update(NO_STORE)
     return services.register_matcher(body, principal, idempotency_key)
 
 
-@router.post("/matchers/{matcher_id}/pools", status_code=201, responses=ERRORS, tags=["matching"])
+@router.post("/matchers/{matcher_id}/pools", status_code=201, dependencies=[NoStore])
 def open_pool(
     matcher_id: str,
     body: models.PoolCreate,
     services: ServicesDep,
     principal: PlatformOnly,
-    response: Response,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.PoolPublic:
     """Open a matching pool (platform): ratio, caps, total, window and projects, in the journal.
@@ -44,25 +33,22 @@ def open_pool(
     Donations recorded with a `payer_ref` are matched by every open pool whose rules allow
     the whole match, in the same append as the donation.
     """
-    response.headers.update(NO_STORE)
     return services.open_pool(matcher_id, body, principal, idempotency_key)
 
 
-@router.get("/pools/{pool_id}", responses=ERRORS, tags=["matching"])
+@router.get("/pools/{pool_id}")
 def get_pool(pool_id: str, services: ServicesDep) -> models.PoolPage:
     """A matching pool: its rules, what it spent and its latest matches."""
     return services.views.pool_page(pool_id)
 
 
-@router.post("/pools/{pool_id}/close", responses=ERRORS, tags=["matching"])
+@router.post("/pools/{pool_id}/close", dependencies=[NoStore])
 def close_pool(
     pool_id: str,
     body: models.PoolClose,
     services: ServicesDep,
     principal: PlatformOnly,
-    response: Response,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> models.PoolPublic:
     """Close a matching pool (platform): it matches no more donations."""
-    response.headers.update(NO_STORE)
     return services.close_pool(pool_id, body, principal, idempotency_key)

@@ -436,7 +436,7 @@ def test_a_private_upload_is_stored_readable_by_its_owner_only(
 
 
 def test_the_demo_files_pass_the_checks(make_api: ApiFactory, sqlite_url: str) -> None:
-    from api.demo import invoice_pdf, redacted_photo
+    from api.demo_data import invoice_pdf, redacted_photo
 
     api = make_api(sqlite_url)
     charity_id, _ = api.register_charity()
