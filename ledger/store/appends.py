@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.accounting import (
     Books,
-    DonationState,
     PoolState,
-    plan_fifo,
 )
 from ledger.entries import (
     ACTOR,
@@ -32,8 +30,6 @@ from ledger.entries import (
     format_at,
     parse_at,
     parse_entry,
-    pool_payer_hash,
-    to_hex,
     validate_body,
 )
 from ledger.errors import (
@@ -45,6 +41,7 @@ from ledger.errors import (
 )
 from ledger.store import projections, writes
 from ledger.store.copytext import bulk_insert
+from ledger.store.derived import BooksUndo, expand_fifo, load_matching, match_entries
 from ledger.store.requests import (
     AppendRequest,
     AppendResult,
@@ -55,7 +52,6 @@ from ledger.store.requests import (
     MatchDonation,
     Request,
     check_not_ahead,
-    new_id,
     request_hash,
 )
 from ledger.store.tables import ENTRY, IDEMPOTENCY
@@ -66,9 +62,6 @@ from ledger.store.tlog import check_bundle_fits
 APPEND_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"shanlian.journal.append").digest()[:8], "big", signed=True
 )
-FIFO_PAGE = 500
-"""Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
-their own rows; their timelines would be every donation)."""
 
 
 @dataclass(frozen=True)
@@ -80,64 +73,6 @@ class _Prepared:
     key: str | None
     request_hash: bytes | None
     item: AppendRequest
-
-
-_STATE_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-class _BooksUndo:
-    """Takes back what one request did to ``Books`` (its later draft broke a rule).
-
-    Before each draft is applied, the states it may change are kept as they are (every
-    state named by the body's ids, and an allocation's donation and disbursement); a
-    restore puts their fields back, drops the states created since, and forgets the
-    states marked changed since.
-    """
-
-    def __init__(self, books: Books) -> None:
-        self.books = books
-        self.created = len(books.created)
-        self.changed = len(books.changed)
-        self.before: dict[int, tuple[Any, tuple[Any, ...]]] = {}
-
-    def keep_state(self, state: Any) -> None:
-        """Keep one state as it is now (a pool a match may spend from)."""
-        self._keep(state)
-
-    def _keep(self, state: Any) -> None:
-        if state is None or id(state) in self.before:
-            return
-        names = _STATE_FIELDS.get(type(state))
-        if names is None:
-            names = _STATE_FIELDS[type(state)] = tuple(f.name for f in fields(state))
-        self.before[id(state)] = (state, tuple(getattr(state, name) for name in names))
-
-    def keep(self, body: Mapping[str, Any]) -> None:
-        books = self.books
-        allocation = books.allocations.get(body.get("allocation_id"))  # type: ignore[arg-type]
-        self._keep(allocation)
-        if allocation is not None:
-            self._keep(books.donations.get(allocation.donation_id))
-            self._keep(books.disbursements.get(allocation.disbursement_id))
-        self._keep(books.donations.get(body.get("donation_id")))  # type: ignore[arg-type]
-        self._keep(books.disbursements.get(body.get("disbursement_id")))  # type: ignore[arg-type]
-        # Matching funds (ADR 0040): a match changes its pool, a reversal its money too.
-        match = books.matches.get(body.get("match_id"))  # type: ignore[arg-type]
-        self._keep(match)
-        self._keep(books.donations.get(body.get("match_id")))  # type: ignore[arg-type]
-        pool_id = match.pool_id if match is not None else body.get("pool_id")
-        self._keep(books.pools.get(pool_id))  # type: ignore[arg-type]
-
-    def restore(self) -> None:
-        books = self.books
-        for state, values in self.before.values():
-            for name, value in zip(_STATE_FIELDS[type(state)], values, strict=True):
-                setattr(state, name, value)
-        for state in books.created[self.created :]:
-            del books.shelf(type(state))[getattr(state, projections.KEYS[type(state)])]
-        del books.created[self.created :]
-        while len(books.changed) > self.changed:
-            books.changed.popitem()
 
 
 def array_literal(values: Sequence[str]) -> str:
@@ -329,7 +264,7 @@ class Appender:
         ]
         books = projections.load_books(connection, pairs, fifo_ids)
         matching = [r for p in prepared for r in p.requests if isinstance(r, MatchDonation)]
-        pools = self._load_matching(connection, books, matching) if matching else []
+        pools = load_matching(connection, books, matching) if matching else []
         now = datetime.now(UTC)
         entries: list[Entry] = []
         accepted: list[tuple[_Prepared, list[Entry]]] = []
@@ -523,11 +458,11 @@ class Appender:
         ``Books.apply`` changes nothing when an entry breaks a rule, so a request of one
         draft needs no undo; a longer one (a disbursement with its allocations, a void
         with its reversals) may fail on a later draft, and its earlier drafts are taken
-        back off the books (``_BooksUndo``), so the next request of the batch sees the
+        back off the books (``BooksUndo``), so the next request of the batch sees the
         books exactly as a separate append would.
         """
         undo = (
-            _BooksUndo(books)
+            BooksUndo(books)
             if len(requests) > 1 or isinstance(requests[0], FifoAllocation)
             else None
         )
@@ -538,10 +473,10 @@ class Appender:
                     if undo is not None:
                         for pool in pools:
                             undo.keep_state(pool)
-                    entries += self._match(books, request, pools, first_seq + len(entries), stamp)
+                    entries += match_entries(books, request, pools, first_seq + len(entries), stamp)
                     continue
                 drafts = (
-                    self._expand_fifo(connection, books, request, index)
+                    expand_fifo(connection, books, request, index)
                     if isinstance(request, FifoAllocation)
                     else [request]
                 )
@@ -569,102 +504,3 @@ class Appender:
                 undo.restore()
             raise
         return entries
-
-    def _load_matching(
-        self, connection: Connection, books: Books, matching: Sequence[MatchDonation]
-    ) -> list[PoolState]:
-        """The open pools, and every match of the batch's payers in them (ADR 0040)."""
-        pools = projections.load_open_pools(connection, books)
-        if pools:
-            hashes = [
-                to_hex(pool_payer_hash(m.payer_key, pool.pool_id))
-                for m in matching
-                for pool in pools
-            ]
-            projections.load_payer_matches(connection, books, hashes)
-        return pools
-
-    def _match(
-        self,
-        books: Books,
-        request: MatchDonation,
-        pools: Sequence[PoolState],
-        first_seq: int,
-        stamp: str,
-    ) -> list[Entry]:
-        """The ``match.made`` entries of a donation: one from each open pool whose rules
-        allow the whole match (a match is whole or not made: ADR 0040), applied to
-        ``books``. A donation no pool may match gets none; nothing is refused."""
-        donation = books.donations.get(request.donation_id)
-        if donation is None:
-            return []
-        entries: list[Entry] = []
-        for pool in pools:
-            amount = pool.match_amount(donation.amount)
-            if amount <= 0 or pool.closed or not pool.covers(donation.project_id):
-                continue
-            payer_hash = to_hex(pool_payer_hash(request.payer_key, pool.pool_id))
-            if books.match_problem(pool, donation, payer_hash, amount) is not None:
-                continue
-            entry = Entry(
-                seq=first_seq + len(entries),
-                kind="match.made",
-                at=stamp,
-                actor=request.actor,
-                body={
-                    "match_id": new_id("dn"),
-                    "donation_id": donation.donation_id,
-                    "pool_id": pool.pool_id,
-                    "amount": amount,
-                    "payer_hash": payer_hash,
-                },
-            )
-            try:
-                books.apply(entry)
-            except AccountingError:  # the rules said yes above: never, but never a refusal
-                continue
-            entries.append(entry)
-        return entries
-
-    def _expand_fifo(
-        self, connection: Connection, books: Books, request: FifoAllocation, index: int
-    ) -> list[Draft]:
-        disbursement = books.disbursements.get(request.disbursement_id)
-        if disbursement is None:
-            raise AccountingError(
-                f"entries[{index}].disbursement_id",
-                f"disbursement {request.disbursement_id!r} does not exist",
-            )
-        drafts: list[Draft] = []
-        # Planning page after page must not pick the same money twice: what a page
-        # takes is reserved on the books, and released before the allocations are
-        # applied for real.
-        reserved: list[tuple[DonationState, int]] = []
-        offset = 0
-        while disbursement.unfunded > 0:
-            candidates = projections.load_fifo_candidates(
-                connection, books, disbursement, limit=FIFO_PAGE, offset=offset
-            )
-            offset += FIFO_PAGE
-            plan = plan_fifo(disbursement, candidates)
-            if not plan:
-                break
-            for donation, amount in plan:
-                draft = Draft(
-                    kind="allocation.made",
-                    body={
-                        "allocation_id": new_id("al"),
-                        "donation_id": donation.donation_id,
-                        "disbursement_id": disbursement.disbursement_id,
-                        "amount": amount,
-                    },
-                    actor=request.actor,
-                )
-                drafts.append(draft)
-                donation.allocated += amount
-                disbursement.allocated += amount
-                reserved.append((donation, amount))
-        for donation, amount in reserved:
-            donation.allocated -= amount
-            disbursement.allocated -= amount
-        return drafts

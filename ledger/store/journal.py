@@ -22,7 +22,8 @@ from ledger.entries import Entry, parse_entry
 from ledger.errors import ProofSizeError
 from ledger.merkle import NodeId, consistency_plan, inclusion_plan, plan_nodes, resolve, root_plan
 from ledger.store import migrate, projections
-from ledger.store.appends import APPEND_LOCK_KEY, FIFO_PAGE, Appender
+from ledger.store.appends import APPEND_LOCK_KEY, Appender
+from ledger.store.derived import FIFO_PAGE
 from ledger.store.engine import make_engine
 from ledger.store.requests import (
     CLOCK_TOLERANCE,

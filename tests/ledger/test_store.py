@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from ledger import merkle
 from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError, ProofSizeError
-from ledger.store import appends as appends_module
+from ledger.store import derived as derived_module
 from ledger.store import projections
 from ledger.store.journal import CLOCK_TOLERANCE, Draft, FifoAllocation, Store, check_not_ahead
 from tests import factories as f
@@ -265,7 +265,7 @@ def test_fifo_allocates_the_projects_oldest_donations_then_the_general_fund(
 def test_fifo_pages_through_more_donations_than_one_query_returns(
     store: Store, books: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(appends_module, "FIFO_PAGE", 7)  # where the FIFO pages are read
+    monkeypatch.setattr(derived_module, "FIFO_PAGE", 7)  # where the FIFO pages are read
     store.append([f.donation(**books, amount=100) for _ in range(30)])
     disbursement = f.disbursement(**books, amount=2_550)
     result = store.append([disbursement, FifoAllocation(disbursement.body["disbursement_id"])])
