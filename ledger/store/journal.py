@@ -5,7 +5,9 @@ Appends are serialized (a PostgreSQL transaction-level advisory lock, SQLite's
 transaction together with the Merkle nodes they complete and the projections they
 change — or not at all. The write path is ``ledger.store.appends`` (``Store`` is an
 ``Appender``), the values it takes ``ledger.store.requests``, and ``verify``'s checks
-``ledger.store.verify``: their names are imported from there.
+``ledger.store.verify``: import their names from there. ``Draft`` and
+``FifoAllocation``, what ``append`` is called with, are importable from here too, as the
+README's example does.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from ledger.merkle import NodeId, consistency_plan, inclusion_plan, plan_nodes, 
 from ledger.store import migrate, projections
 from ledger.store.appends import Appender
 from ledger.store.engine import make_engine
+from ledger.store.requests import Draft, FifoAllocation
 from ledger.store.tables import ENTRY, ENTRY_REF
 from ledger.store.tiles import read_nodes
 from ledger.store.verify import Verification, verify_journal
+
+__all__ = ["Draft", "FifoAllocation", "Store"]
 
 
 class Store(Appender):
