@@ -33,8 +33,8 @@ from ledger.currencies import money
 from ledger.disclosure import FINAL, DisclosureError, check_period, quarter_bounds, schedule
 from ledger.entries import MAX_SEQ, parse_at
 from ledger.errors import NotFoundError
-from ledger.store.journal import Draft
 from ledger.store.outbox import Outbox, ReportDue, report_due_listeners
+from ledger.store.requests import Draft
 
 router = resource_router()
 

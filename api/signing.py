@@ -24,8 +24,7 @@ from chain.typed_data import (
 )
 from ledger.entries import CHARITY_SIGNED_KINDS
 from ledger.errors import AccountingError
-from ledger.store.journal import Draft, new_id
-from ledger.store.requests import id_of_number
+from ledger.store.requests import Draft, id_of_number, new_id
 
 SIGNED_DRAFT_KINDS = (*CHARITY_SIGNED_KINDS, "charity.signer_changed")
 

@@ -31,7 +31,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import GC_THRESHOLD, tune_garbage_collector
-from ledger.store.journal import AppendRequest, AppendResult, Draft, Store
+from ledger.store.journal import Store
+from ledger.store.requests import AppendRequest, AppendResult, Draft
 from ledger.store.tables import DONOR
 from tests import factories as f
 

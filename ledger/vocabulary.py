@@ -45,7 +45,7 @@ ID_PATTERNS: Mapping[str, re.Pattern[str]] = {
     thing: re.compile(rf"{prefix}_{_ID_TAIL}") for thing, prefix in ID_PREFIXES.items()
 }
 """The ids of each thing (``fullmatch``). Ids are case-sensitive: ``dn_ab`` and ``dn_AB`` are
-two donations; the platform makes lowercase ones (``ledger.store.journal.new_id``)."""
+two donations; the platform makes lowercase ones (``ledger.store.requests.new_id``)."""
 ID = re.compile(rf"(?:{'|'.join(ID_PREFIXES.values())})_{_ID_TAIL}")
 """Any id of the journal (``fullmatch``)."""
 HASH = re.compile(r"0x[0-9a-f]{64}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.entries import donor_commitment, payment_ref_hash, to_hex
-from ledger.store.journal import Draft, new_id
+from ledger.store.requests import Draft, new_id
 
 PAYMENT_REF_KEY = bytes.fromhex("7e" * 32)
 """The payment reference key of the drafts' deployment (ADR 0016)."""

@@ -30,7 +30,8 @@ from explorer.views import PublicViews
 from ledger.currencies import special_currency_problem
 from ledger.entries import canonical_bytes
 from ledger.errors import AccountingError
-from ledger.store.journal import AppendRequest, AppendResult, Draft, Request, Store
+from ledger.store.journal import Store
+from ledger.store.requests import AppendRequest, AppendResult, Draft, Request
 from ledger.store.sequencer import Sequencer
 
 if TYPE_CHECKING:  # api.witnesses imports the webhooks' URL check, which imports this

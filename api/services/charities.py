@@ -10,7 +10,7 @@ from api.keys import Principal
 from api.services.signatures import SignableRequest, SignedWrites, preparing
 from ledger.entries import Entry, registration_key
 from ledger.errors import StoreError
-from ledger.store.journal import Draft, new_id
+from ledger.store.requests import Draft, new_id
 from ledger.store.tables import CHARITY_REGISTRATION
 
 

@@ -28,7 +28,7 @@ from ledger.entries import (
     to_hex,
 )
 from ledger.errors import NotFoundError
-from ledger.store.journal import AppendRequest, AppendResult, Draft, MatchDonation, Request, new_id
+from ledger.store.requests import AppendRequest, AppendResult, Draft, MatchDonation, Request, new_id
 from ledger.store.tables import DONOR
 
 

@@ -16,8 +16,8 @@ from explorer.views import allocation_public
 from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.entries import Entry, from_hex
 from ledger.errors import EntryError
-from ledger.store.journal import Draft, FifoAllocation, Request
 from ledger.store.projections import load_fifo_candidates
+from ledger.store.requests import Draft, FifoAllocation, Request
 from ledger.store.tables import EVIDENCE_FILE
 
 _ENTRY_FIELD = re.compile(r"^entries\[(\d+)\]\.(?:body\.)?(.*)$")

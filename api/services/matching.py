@@ -7,7 +7,7 @@ from api.errors import ApiError
 from api.keys import Principal
 from api.services.base import ServiceCore
 from ledger.accounting import MatcherState, PoolState
-from ledger.store.journal import Draft, new_id
+from ledger.store.requests import Draft, new_id
 
 
 class MatchingWrites(ServiceCore):

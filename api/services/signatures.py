@@ -16,7 +16,7 @@ from api.errors import ApiError
 from api.keys import Principal
 from api.services.base import ServiceCore
 from ledger.entries import validate_body
-from ledger.store.journal import AppendResult, Draft, new_id
+from ledger.store.requests import AppendResult, Draft, new_id
 
 
 class SignableRequest(NamedTuple):

@@ -5,7 +5,9 @@ Appends are serialized (a PostgreSQL transaction-level advisory lock, SQLite's
 transaction together with the Merkle nodes they complete and the projections they
 change — or not at all. The write path is ``ledger.store.appends`` (``Store`` is an
 ``Appender``), the values it takes ``ledger.store.requests``, and ``verify``'s checks
-``ledger.store.verify``; their names are importable from here too.
+``ledger.store.verify``: import their names from there. ``Draft`` and
+``FifoAllocation``, what ``append`` is called with, are importable from here too, as the
+README's example does.
 """
 
 from __future__ import annotations
@@ -22,43 +24,14 @@ from ledger.entries import Entry, parse_entry
 from ledger.errors import ProofSizeError
 from ledger.merkle import NodeId, consistency_plan, inclusion_plan, plan_nodes, resolve, root_plan
 from ledger.store import migrate, projections
-from ledger.store.appends import APPEND_LOCK_KEY, Appender
-from ledger.store.derived import FIFO_PAGE
+from ledger.store.appends import Appender
 from ledger.store.engine import make_engine
-from ledger.store.requests import (
-    CLOCK_TOLERANCE,
-    AppendRequest,
-    AppendResult,
-    BatchOutcome,
-    Draft,
-    FifoAllocation,
-    MatchDonation,
-    Request,
-    check_not_ahead,
-    new_id,
-)
+from ledger.store.requests import Draft, FifoAllocation
 from ledger.store.tables import ENTRY, ENTRY_REF
 from ledger.store.tiles import read_nodes
 from ledger.store.verify import Verification, verify_journal
-from ledger.store.writes import REF_KEYS
 
-__all__ = [
-    "APPEND_LOCK_KEY",
-    "CLOCK_TOLERANCE",
-    "FIFO_PAGE",
-    "REF_KEYS",
-    "AppendRequest",
-    "AppendResult",
-    "BatchOutcome",
-    "Draft",
-    "FifoAllocation",
-    "MatchDonation",
-    "Request",
-    "Store",
-    "Verification",
-    "check_not_ahead",
-    "new_id",
-]
+__all__ = ["Draft", "FifoAllocation", "Store"]
 
 
 class Store(Appender):

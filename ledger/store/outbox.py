@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field
 
 from ledger.entries import Entry
-from ledger.store.journal import Store, new_id
+from ledger.store.journal import Store
+from ledger.store.requests import new_id
 from ledger.store.rows import all_rows, first_row
 from ledger.store.tables import DONATION, Table
 

@@ -25,7 +25,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ledger.errors import StoreError
-from ledger.store.journal import AppendRequest, AppendResult, BatchOutcome, Draft, Store
+from ledger.store.journal import Store
+from ledger.store.requests import AppendRequest, AppendResult, BatchOutcome, Draft
 
 log = logging.getLogger("shanlian.sequencer")
 

@@ -14,7 +14,7 @@ from api.app import build_services, create_app
 from api.services import Services
 from api.settings import ApiSettings
 from ledger.store import projections
-from ledger.store.journal import FifoAllocation
+from ledger.store.requests import FifoAllocation
 from tests import factories as f
 
 TOKEN = "exports-test-platform-token-0123456789"

@@ -26,7 +26,8 @@ import pytest
 from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from ledger.entries import MAX_AMOUNT
-from ledger.store.journal import Draft, Store
+from ledger.store.journal import Store
+from ledger.store.requests import Draft
 from tests import factories as f
 from tests.api.conftest import Api, ApiFactory, new_key
 from tests.conftest import PG_ADMIN_URL

@@ -19,7 +19,7 @@ import pytest
 from api.models import human_text
 from ledger.currencies import ISO_4217, NOT_MONEY
 from ledger.entries import registration_key
-from ledger.store.journal import Draft
+from ledger.store.requests import Draft
 from tests import factories as f
 from tests.api.conftest import ApiFactory, disbursement_body, donation_body, new_key
 from tests.api.test_errors import BOTH_DATABASES, World, make_world

@@ -27,7 +27,8 @@ from api.keys import PLATFORM
 from api.services import Services
 from ledger.entries import Entry
 from ledger.errors import EntryError
-from ledger.store.journal import AppendRequest, AppendResult, Store
+from ledger.store.journal import Store
+from ledger.store.requests import AppendRequest, AppendResult
 from ledger.store.sequencer import (
     BatchReport,
     Sequencer,

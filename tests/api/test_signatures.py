@@ -23,7 +23,7 @@ from chain.client import ChainClient
 from chain.embedded import EmbeddedChain
 from chain.typed_data import new_key, sign_typed_data
 from ledger.entries import CHARITY_SIGNED_KINDS
-from ledger.store.journal import Draft
+from ledger.store.requests import Draft
 from tests.api.conftest import Api, bearer, disbursement_body
 from tests.api.conftest import new_key as idempotency
 

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from ledger.entries import format_at, parse_at, parse_entry
-from ledger.store.journal import Draft, Store
+from ledger.store.journal import Store
+from ledger.store.requests import Draft
 from tests.audit.conftest import Anchored, audit, build_anchored, write_export
 from tests.conftest import CHAINS, deployed_client, new_pg_database, pg_url
 

@@ -14,7 +14,8 @@ from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError, ProofSizeError
 from ledger.store import derived as derived_module
 from ledger.store import projections
-from ledger.store.journal import CLOCK_TOLERANCE, Draft, FifoAllocation, Store, check_not_ahead
+from ledger.store.journal import Store
+from ledger.store.requests import CLOCK_TOLERANCE, Draft, FifoAllocation, check_not_ahead
 from tests import factories as f
 
 

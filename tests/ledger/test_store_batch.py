@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError
 from ledger.store import projections
-from ledger.store.journal import AppendRequest, AppendResult, Draft, FifoAllocation, Store
+from ledger.store.journal import Store
+from ledger.store.requests import AppendRequest, AppendResult, Draft, FifoAllocation
 from ledger.store.tables import DONOR, IDEMPOTENCY
 from tests import factories as f
 from tests.conftest import PG_ADMIN_URL, pg_url

@@ -42,7 +42,7 @@ from ledger.entries import (
     validate_body,
 )
 from ledger.errors import AccountingError, EntryError
-from ledger.store.journal import new_id
+from ledger.store.requests import new_id
 
 AT = "2026-11-26T22:41:26.123Z"
 
