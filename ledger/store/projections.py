@@ -44,17 +44,8 @@ from ledger.store.tables import (
     PROJECT,
 )
 
-S = TypeVar(
-    "S",
-    CharityState,
-    ProjectState,
-    DonationState,
-    DisbursementState,
-    AllocationState,
-    MatcherState,
-    PoolState,
-    MatchState,
-)
+S = TypeVar("S", bound=State)
+"""One kind of projection state (``ledger.accounting.STATES``)."""
 
 TABLES: Mapping[type[State], Table] = dict(
     zip(
@@ -70,6 +61,8 @@ _FIELD_NAMES: Mapping[type[State], tuple[str, ...]] = {
 _FIELD_GETTERS = {kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()}
 KEYS: Mapping[type[State], str] = {kind: kind.key for kind in STATES}
 """The id column of each state's table."""
+_TABLE_BY_KEY: Mapping[str, Table] = {kind.key: table for kind, table in TABLES.items()}
+"""Each state's table by its id column (what a ``type[S]`` can be looked up by)."""
 _BY_THING: Mapping[str, type[State]] = {kind.key.removesuffix("_id"): kind for kind in STATES}
 
 
@@ -416,20 +409,22 @@ def state_of(kind: type[S], row: Any) -> S:
     """A projection state from a row holding its table's columns, among any others (a join
     of tables that share column names: each is found by its column, not its name)."""
     mapping = row._mapping
-    return kind(**{column.name: mapping[column] for column in TABLES[kind].columns})
+    return kind(**{column.name: mapping[column] for column in _TABLE_BY_KEY[kind.key].columns})
 
 
 def get(connection: Connection, kind: type[S], key: str) -> S | None:
     """One projection row by id (a charity, project, donation, disbursement or allocation)."""
-    key_name = KEYS[kind]
-    query = _query(TABLES[kind], "seq", ((key_name, False),))
+    key_name = kind.key
+    query = _query(_TABLE_BY_KEY[kind.key], "seq", ((key_name, False),))
     row = connection.execute(query, {key_name: key}).mappings().first()
     return None if row is None else kind(**row)
 
 
 def find(connection: Connection, kind: type[S], order_by: str = "seq", **where: Any) -> list[S]:
     """Projection rows whose columns equal ``where``, ordered by ``order_by``."""
-    query = _query(TABLES[kind], order_by, tuple(sorted((k, v is None) for k, v in where.items())))
+    query = _query(
+        _TABLE_BY_KEY[kind.key], order_by, tuple(sorted((k, v is None) for k, v in where.items()))
+    )
     values = {name: value for name, value in where.items() if value is not None}
     return [kind(**row) for row in connection.execute(query, values).mappings()]
 
