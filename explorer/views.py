@@ -119,9 +119,10 @@ class PublicViews:
         """The store's read model: every query these views make goes through it."""
         return ReadModel(self.store.engine)
 
-    @cached_property
+    @property
     def signatures(self) -> Signatures:
-        """The charities' signatures of their entries, checked here (ADR 0037)."""
+        """The charities' signatures of their entries, checked here (ADR 0037), in the
+        signing domain of now (the API sets it once the chain's registry is known)."""
         return Signatures(self.store, self.read, self.signing_domain)
 
     def read_only(self, database_url: str | None = None) -> PublicViews:
