@@ -355,14 +355,11 @@ def _listing_endpoint(explorer: Explorer, page: Page, *, as_json: bool) -> Calla
     return listing
 
 
-def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[..., Response]:
-    def item(request: Request, **path: str) -> Response:
-        key, as_json = split_twin(path[key_name])
+def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[[Request], Response]:
+    def item(request: Request) -> Response:
+        key, as_json = split_twin(request.path_params[key_name])
         return page.show(explorer, request, page.parse(key), as_json=as_json)
 
-    item.__signature__ = _signature(  # type: ignore[attr-defined]
-        inspect.Parameter(key_name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
-    )
     return item
 
 
@@ -447,7 +444,14 @@ def create_explorer(
 
     for page in PAGES:
         if page.key is not None:  # an item: its twin is the same path, ending in .json
-            add_page(page.path, _item_endpoint(explorer, page, page.key), name=page.name)
+            # A Starlette route: its one path parameter is a string that needs no FastAPI
+            # validation, and a page spares FastAPI's handling of a request (ADR 0044).
+            app.router.add_route(
+                page.path,
+                _item_endpoint(explorer, page, page.key),
+                methods=["GET", "HEAD"],
+                name=page.name,
+            )
             continue
         for as_json in (False, True):
             add_page(
