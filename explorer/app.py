@@ -11,10 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,11 +28,13 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from chain.typed_data import types_of
-from explorer import caching, diagram, formatting, history, i18n, urls, verifier
+from explorer import caching, diagram, history, i18n, urls, verifier
+from explorer.caching import Drawn, PageCache
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
+from explorer.vocabulary import TEMPLATE_GLOBALS
 from ledger.currencies import money
-from ledger.entries import BODIES, MAX_SEQ
+from ledger.entries import MAX_SEQ
 from ledger.errors import NotFoundError
 
 HERE = Path(__file__).resolve().parent
@@ -63,47 +62,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-ENTRY_KINDS = {kind: body.label for kind, body in BODIES.items()}
-"""Entry kinds as the pages name them (messages of the catalog)."""
-REF_KINDS = {
-    "charity": "Charity",
-    "project": "Project",
-    "donation": "Donation",
-    "disbursement": "Disbursement",
-    "allocation": "Allocation",
-    "pool": "Matching pool",
-    "entry": "Entry",
-    "checkpoint": "Checkpoint",
-}
-"""What an entry names, or a search found, as the pages name it."""
-CHANNELS = {
-    "alipay": "Alipay",
-    "wechat_pay": "WeChat Pay",
-    "wechat": "WeChat Pay",
-    "card": "Bank card",
-    "bank_transfer": "Bank transfer",
-    "cash": "Cash",
-    "unionpay": "UnionPay",
-    "match": "Matching funds",  # matched money (ADR 0040)
-}
-"""Payment channels as the pages name them; another code reads "Other channel" (the
-code itself stays in the page's technical details)."""
-REPORT_STATUSES = {
-    "published": "Published",
-    "published_late": "Published late",
-    "due": "Due",
-    "late": "Late",
-    "upcoming": "In progress",
-    "not_required": "Not required",
-}
-"""Where a disclosure report stands (ADR 0039), as the pages name it."""
-REPORT_FIGURES = (
-    ("Donations received", "received"),
-    ("Refunded", "refunded"),
-    ("Allocated to disbursements", "allocated"),
-    ("Disbursed", "disbursed"),
-)
-"""A report's figures, in the order its table shows them (``ledger.disclosure.Flows``)."""
 
 
 def split_twin(raw: str) -> tuple[str, bool]:
@@ -119,60 +77,6 @@ def _asset_versions() -> dict[str, str]:
         for path in STATIC.iterdir()
         if path.is_file()
     }
-
-
-@dataclass(frozen=True)
-class Drawn:
-    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
-
-    body: bytes
-    language: str | None
-    """The HTML's language; None for a ``.json`` twin."""
-    cache: str
-    """Its ``Cache-Control`` (ADR 0036)."""
-    status_code: int
-
-
-class PageCache:
-    """Pages drawn a moment ago, served again without asking the journal (ADR 0036).
-
-    A page that can change is kept ``ttl_s`` seconds — no longer than ``caching.FRESH``
-    lets any cache keep it, so the server is never staler than what it tells a CDN it may
-    be — and a settled one for a day; at most ``size`` pages, the least recently used
-    leaving first. Only what a shared cache may keep is kept (no 404, no private page).
-    """
-
-    def __init__(
-        self, ttl_s: float, *, size: int = 2048, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if not 0 < ttl_s <= caching.FRESH_S:
-            raise ValueError(f"a page cache keeps pages for 0 < s <= {caching.FRESH_S}")
-        self.ttl_s = ttl_s
-        self.size = size
-        self._clock = clock
-        self._pages: OrderedDict[Hashable, tuple[float, Drawn]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Drawn | None:
-        with self._lock:
-            kept = self._pages.get(key)
-            if kept is None:
-                return None
-            if kept[0] <= self._clock():
-                del self._pages[key]
-                return None
-            self._pages.move_to_end(key)
-            return kept[1]
-
-    def put(self, key: Hashable, drawn: Drawn) -> None:
-        if drawn.status_code != 200 or not caching.shared_cacheable(drawn.cache):
-            return
-        ttl_s = caching.SETTLED_S if drawn.cache == caching.SETTLED else self.ttl_s
-        with self._lock:
-            self._pages[key] = (self._clock() + ttl_s, drawn)
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
 
 
 class Explorer:
@@ -191,22 +95,7 @@ class Explorer:
         )
         self.versions = _asset_versions()
         self.selector = verifier.checkpoint_of_selector()
-        self.environment.globals.update(
-            urls=urls,
-            money=money,
-            when=formatting.when,
-            iso=formatting.iso,
-            short_hash=formatting.short_hash,
-            asset=self.asset,
-            languages=i18n.LANGUAGES,
-            language_names=i18n.LANGUAGE_NAMES,
-            entry_kinds=ENTRY_KINDS,
-            channels=CHANNELS,
-            ref_kinds=REF_KINDS,
-            selector=self.selector,
-            status_names=REPORT_STATUSES,
-            figure_rows=REPORT_FIGURES,
-        )
+        self.environment.globals.update(TEMPLATE_GLOBALS, asset=self.asset, selector=self.selector)
 
     def asset(self, name: str) -> str:
         """A static file's URL, with its content hash so that browsers may cache it forever."""
@@ -366,7 +255,13 @@ def _entry_seq(key: str) -> int:
 
 
 def _verify_messages(explorer: Explorer, request: Request) -> dict[str, Any]:
-    translate = i18n.Translator(explorer.language(request))
+    return _verify_context(explorer.language(request))
+
+
+@functools.cache
+def _verify_context(language: str) -> dict[str, Any]:
+    """The verifier's messages in ``language``: the same for every page, built once."""
+    translate = i18n.Translator(language)
     return {
         "verify_messages": {k: translate(text) for k, text in verifier.MESSAGES.items()},
         "keep_messages": history.keep_messages(translate),
@@ -460,14 +355,11 @@ def _listing_endpoint(explorer: Explorer, page: Page, *, as_json: bool) -> Calla
     return listing
 
 
-def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[..., Response]:
-    def item(request: Request, **path: str) -> Response:
-        key, as_json = split_twin(path[key_name])
+def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[[Request], Response]:
+    def item(request: Request) -> Response:
+        key, as_json = split_twin(request.path_params[key_name])
         return page.show(explorer, request, page.parse(key), as_json=as_json)
 
-    item.__signature__ = _signature(  # type: ignore[attr-defined]
-        inspect.Parameter(key_name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
-    )
     return item
 
 
@@ -552,7 +444,14 @@ def create_explorer(
 
     for page in PAGES:
         if page.key is not None:  # an item: its twin is the same path, ending in .json
-            add_page(page.path, _item_endpoint(explorer, page, page.key), name=page.name)
+            # A Starlette route: its one path parameter is a string that needs no FastAPI
+            # validation, and a page spares FastAPI's handling of a request (ADR 0044).
+            app.router.add_route(
+                page.path,
+                _item_endpoint(explorer, page, page.key),
+                methods=["GET", "HEAD"],
+                name=page.name,
+            )
             continue
         for as_json in (False, True):
             add_page(

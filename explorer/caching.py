@@ -14,11 +14,19 @@ a strong ETag (the first 128 bits of its body's SHA-256) unless the route gave o
 ``GET`` or ``HEAD`` whose ``If-None-Match`` names it is answered ``304`` with no body, a
 ``HEAD`` gets the headers of its ``GET`` and no body, and a response to a request that
 carried ``Authorization`` is never left cacheable by a shared cache.
+
+``PageCache`` is the explorer's own, in the process: the pages it drew a moment ago
+(``API_PAGE_CACHE_S``), kept no longer than the policy lets any cache keep them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -162,3 +170,57 @@ class ConditionalGet:
             return
         await send({**start, "headers": headers.raw})
         await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
+
+    body: bytes
+    language: str | None
+    """The HTML's language; None for a ``.json`` twin."""
+    cache: str
+    """Its ``Cache-Control`` (ADR 0036)."""
+    status_code: int
+
+
+class PageCache:
+    """Pages drawn a moment ago, served again without asking the journal (ADR 0036).
+
+    A page that can change is kept ``ttl_s`` seconds — no longer than ``FRESH``
+    lets any cache keep it, so the server is never staler than what it tells a CDN it may
+    be — and a settled one for a day; at most ``size`` pages, the least recently used
+    leaving first. Only what a shared cache may keep is kept (no 404, no private page).
+    """
+
+    def __init__(
+        self, ttl_s: float, *, size: int = 2048, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not 0 < ttl_s <= FRESH_S:
+            raise ValueError(f"a page cache keeps pages for 0 < s <= {FRESH_S}")
+        self.ttl_s = ttl_s
+        self.size = size
+        self._clock = clock
+        self._pages: OrderedDict[Hashable, tuple[float, Drawn]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Drawn | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None:
+                return None
+            if kept[0] <= self._clock():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: Hashable, drawn: Drawn) -> None:
+        if drawn.status_code != 200 or not shared_cacheable(drawn.cache):
+            return
+        ttl_s = SETTLED_S if drawn.cache == SETTLED else self.ttl_s
+        with self._lock:
+            self._pages[key] = (self._clock() + ttl_s, drawn)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)

@@ -7,41 +7,34 @@ opened on a read-only connection serves them.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from chain.typed_data import SignatureError, recover_signer, typed_data
-from explorer import listings, models, urls
+from explorer import checkpoint_pages, listings, models, search, urls
+from explorer.checkpoint_pages import checkpoint_public as checkpoint_public  # for its importers
 from explorer.flows import fund_flows
 from explorer.listings import from_state
 from explorer.reports import ReportViews
+from explorer.signatures import Signatures
 from ledger import merkle
 from ledger.accounting import (
     AllocationState,
-    CharityState,
     DisbursementState,
-    DonationState,
     MatcherState,
-    MatchState,
     PoolState,
     ProjectState,
 )
-from ledger.entries import (
-    CHARITY_SIGNED_KINDS,
-    HASH,
-    Entry,
-    format_at,
-    id_spellings,
-    to_hex,
-)
-from ledger.errors import LedgerError, NotFoundError
-from ledger.store.checkpoints import AnchoredCheckpoint, CheckpointLog
+from ledger.entries import Entry, format_at, to_hex
+from ledger.errors import NotFoundError
+from ledger.store.checkpoints import CheckpointLog
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
+from ledger.store.page_reads import MatchRead, in_one_transaction, one_transaction
 from ledger.store.queries import ReadModel
 
 RECENT_DONATIONS = 10
@@ -55,8 +48,6 @@ PAGE_MATCHES = 50
 CHECKPOINTS_PER_PAGE = 50
 INDEX_PAGE = 50
 """Charities or projects on a page of their index."""
-SEARCH_LIMIT = 20
-_HASH = re.compile(HASH.pattern, re.IGNORECASE)
 _REF_KEYS: dict[str, models.RefKind] = {
     "charity_id": "charity",
     "project_id": "project",
@@ -66,11 +57,35 @@ _REF_KEYS: dict[str, models.RefKind] = {
     "pool_id": "pool",
     "match_id": "donation",
 }
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_transaction(
+    view: Callable[Concatenate[PublicViews, P], R],
+) -> Callable[Concatenate[PublicViews, P], R]:
+    """The view drawn from one connection, in one read transaction (ADR 0044).
+
+    Every read the view makes, through the store, the checkpoint log or the read model,
+    goes to that connection; a view called from another shares its transaction.
+    """
+
+    @functools.wraps(view)
+    def in_one(views: PublicViews, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if in_one_transaction(views.store.engine):
+            return view(views, *args, **kwargs)
+        with one_transaction(views.store.engine) as engine:
+            return view(replace(views, store=Store(engine)), *args, **kwargs)
+
+    return in_one
 
 
 @dataclass
 class PublicViews:
     """Builds the public views of one journal.
+
+    Each ``*_view`` and ``*_page`` reads in one connection and one read transaction
+    (``_one_transaction``, ADR 0044), shared with the views it calls.
 
     Attributes:
         store: the journal (a read-only connection is enough).
@@ -90,19 +105,25 @@ class PublicViews:
     """The EIP-712 domain's chain id and CharityRegistry, to check charity signatures
     (ADR 0037); None: no chain, signatures are shown unchecked."""
 
-    @property
+    @cached_property
     def checkpoints(self) -> CheckpointLog:
         return CheckpointLog(self.store.engine)
 
-    @property
+    @cached_property
     def reports(self) -> ReportViews:
         """Disclosure reports and correction notes (ADR 0039)."""
         return ReportViews(self.store)
 
-    @property
+    @cached_property
     def read(self) -> ReadModel:
         """The store's read model: every query these views make goes through it."""
         return ReadModel(self.store.engine)
+
+    @property
+    def signatures(self) -> Signatures:
+        """The charities' signatures of their entries, checked here (ADR 0037), in the
+        signing domain of now (the API sets it once the chain's registry is known)."""
+        return Signatures(self.store, self.read, self.signing_domain)
 
     def read_only(self, database_url: str | None = None) -> PublicViews:
         """These views on a read-only engine: the explorer's (DESIGN §2).
@@ -160,80 +181,38 @@ class PublicViews:
         ]
 
     def _disbursement_summary(
-        self, disbursement: DisbursementState, entry: Entry
+        self, disbursement: DisbursementState, entry: Entry, signature: models.SignaturePublic
     ) -> models.DisbursementSummary:
         return from_state(
             models.DisbursementSummary,
             disbursement,
             at=entry.at,
             evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
-            signature=self.signature(entry, disbursement.charity_id),
+            signature=signature,
         )
-
-    # -- charity signatures (ADR 0037) ------------------------------------------------------
 
     def signer_at(self, charity_id: str, seq: int) -> tuple[str | None, int | None]:
-        """The charity's signer when entry ``seq`` was appended, and the entry that set it.
-
-        Walks back from the charity's last signer change through ``previous_seq``: a few
-        reads for a few rotations, none for a charity that never rotated.
-        """
-        charity = self.read.charity(charity_id)
-        step = charity.seq if charity.signer_seq is None else charity.signer_seq
-        while step > seq and step != charity.seq:
-            step = int(str(self.store.entry(step).body["previous_seq"]))
-        if step > seq:
-            return None, None
-        signer = self.store.entry(step).body["signer"]
-        return (None if signer is None else str(signer)), step
-
-    def signature(self, entry: Entry, charity_id: str) -> models.SignaturePublic:
-        """Whether the charity signed ``entry`` with its signer of the time, checked here."""
-        signer, signer_seq = self.signer_at(charity_id, entry.seq)
-        if signer is None:
-            status = "unsigned" if entry.sig is None else "invalid"
-        elif entry.sig is None:
-            status = "missing"
-        elif self.signing_domain is None:
-            status = "unchecked"
-        else:
-            chain_id, registry = self.signing_domain
-            try:
-                typed = typed_data(
-                    entry.kind,
-                    entry.body,
-                    charity_id=charity_id,
-                    chain_id=chain_id,
-                    registry=registry,
-                )
-                by = recover_signer(typed, entry.sig)
-            except (SignatureError, ValueError):
-                by = None
-            status = "signed" if by == signer else "invalid"
-        return models.SignaturePublic(
-            status=status,  # type: ignore[arg-type]
-            signer=signer,
-            signer_seq=signer_seq,
-        )
+        """The charity's signer when entry ``seq`` was appended, and the entry that set it."""
+        return self.signatures.signer_at(self.read.charity(charity_id), seq)
 
     def donation_view(self, donation_id: str) -> models.DonationPublic:
-        donation = self.read.donation(donation_id)
-        charity = self.read.charity(donation.charity_id)
-        project = self.read.project(donation.project_id) if donation.project_id else None
-        timeline = self.store.entries_about(donation_id)
-        received = timeline[0]
-        funded = []
-        for allocation, disbursement in self.read.funding(donation_id):
-            funded.append(
-                models.Funding(
-                    allocation_id=allocation.allocation_id,
-                    seq=allocation.seq,
-                    amount=allocation.amount,
-                    disbursement=self._disbursement_summary(
-                        disbursement, self.store.entry(disbursement.seq)
-                    ),
-                )
+        read = self.read.donation_read(donation_id)
+        donation, charity = read.donation, read.charity
+        received = read.timeline[0]
+        # Allocations fund only their own charity's disbursements (DESIGN §3.2): one signer.
+        funded = [
+            models.Funding(
+                allocation_id=f.allocation.allocation_id,
+                seq=f.allocation.seq,
+                amount=f.allocation.amount,
+                disbursement=self._disbursement_summary(
+                    f.disbursement,
+                    f.entry,
+                    self.signatures.signature(f.entry, charity, read.signer_entry),
+                ),
             )
+            for f in read.funded
+        ]
         refunds = [
             models.RefundPublic(
                 seq=e.seq,
@@ -241,15 +220,8 @@ class PublicViews:
                 amount=_int(e.body["amount"]),
                 reason=str(e.body["reason"]),
             )
-            for e in timeline
+            for e in read.timeline
             if e.kind == "donation.refunded"
-        ]
-        matched_by = None
-        match = self.read.get(MatchState, donation_id)
-        if match is not None:  # matched money: the match entry created it (ADR 0040)
-            matched_by = self.match_public(match)
-        matches = [
-            self.match_public(m) for m in self.read.find(MatchState, donation_id=donation_id)
         ]
         commitment = received.body.get("donor_commitment")
         return from_state(
@@ -257,35 +229,19 @@ class PublicViews:
             donation,
             recorded_at=received.at,
             charity_name=charity.name,
-            project_title=project.title if project else None,
+            project_title=read.project.title if read.project else None,
             donor_commitment=None if commitment is None else str(commitment),
             unspent=donation.available,
             status=self.status(donation.seq),
             funded=funded,
             refunds=refunds,
-            timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in timeline],
-            matches=matches,
-            matched_by=matched_by,
+            timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in read.timeline],
+            matches=[match_public(m) for m in read.matches],
+            # Matched money: the match entry created it (ADR 0040).
+            matched_by=match_public(read.matched_by) if read.matched_by else None,
         )
 
     # -- matching funds (ADR 0040) -------------------------------------------------------
-
-    def match_public(self, match: MatchState) -> models.MatchPublic:
-        pool = self.read.require(PoolState, match.pool_id)
-        matcher = self.read.require(MatcherState, pool.matcher_id)
-        return models.MatchPublic(
-            id=match.match_id,
-            seq=match.seq,
-            donation_id=match.donation_id,
-            pool_id=pool.pool_id,
-            pool_title=pool.title,
-            matcher_id=matcher.matcher_id,
-            matcher_name=matcher.name,
-            amount=match.amount,
-            currency=pool.currency,
-            paid_at=match.paid_at,
-            reversed=match.reversed,
-        )
 
     def pool_view(self, pool_id: str) -> models.PoolPublic:
         """A matching pool: its rules and what it matched.
@@ -301,27 +257,12 @@ class PublicViews:
             projects.append(
                 models.PoolProject(id=project_id, title=project.title if project else project_id)
             )
-        return models.PoolPublic(
-            id=pool.pool_id,
-            seq=pool.seq,
+        return from_state(
+            models.PoolPublic,
+            pool,
             opened_at=self.store.entry(pool.seq).at,
-            matcher_id=matcher.matcher_id,
             matcher_name=matcher.name,
-            title=pool.title,
-            currency=pool.currency,
-            total=pool.total,
-            spent=pool.spent,
-            left=pool.left,
-            matches=pool.matches,
-            ratio_percent=pool.ratio_percent,
-            cap_per_donation=pool.cap_per_donation,
-            cap_per_payer_per_day=pool.cap_per_payer_per_day,
-            min_interval_s=pool.min_interval_s,
-            starts_at=pool.starts_at,
-            ends_at=pool.ends_at,
-            day_offset_minutes=pool.day_offset_minutes,
             projects=projects,
-            closed=pool.closed,
         )
 
     def pool_page(self, pool_id: str) -> models.PoolPage:
@@ -332,7 +273,7 @@ class PublicViews:
         """
         view = self.pool_view(pool_id)
         recent = self.read.pool_matches(pool_id, PAGE_MATCHES)
-        return models.PoolPage(pool=view, recent_matches=[self.match_public(m) for m in recent])
+        return models.PoolPage(pool=view, recent_matches=[match_public(m) for m in recent])
 
     def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
         disbursement = self.read.disbursement(disbursement_id)
@@ -350,7 +291,7 @@ class PublicViews:
                 models.EntryRef(seq=e.seq, kind=e.kind, at=e.at)
                 for e in self.store.entries_about(disbursement_id)
             ],
-            signature=self.signature(entry, disbursement.charity_id),
+            signature=self.signatures.signature(entry, charity),
         )
 
     def next_anchor_due(self) -> datetime | None:
@@ -504,51 +445,10 @@ class PublicViews:
     ) -> models.CheckpointsPage:
         """Anchored checkpoints, newest first, each with its consistency with the one before.
 
-        Each checkpoint's tree must extend the previous checkpoint's: the RFC 6962
-        consistency proof between the two anchored roots is computed from the store and
-        verified here (RFC 9162 §2.1.4.2).
-
-        Args:
-            before: only checkpoints with a smaller index (the next page's cursor).
-            limit: checkpoints per page.
+        Each checkpoint's tree must extend the previous checkpoint's, verified here
+        (``explorer.checkpoint_pages``).
         """
-        rows, count = self.checkpoints.newest(limit + 1, before=before)
-        shown = rows[:limit]
-        data = []
-        for i, checkpoint in enumerate(shown):
-            previous = rows[i + 1] if i + 1 < len(rows) else None
-            if previous is None and checkpoint.checkpoint_index > 0:
-                previous = self.checkpoints.get(checkpoint.checkpoint_index - 1)
-            data.append(
-                models.CheckpointRow(
-                    checkpoint=checkpoint_public(checkpoint),
-                    consistency=self.consistency_check(previous, checkpoint) if previous else None,
-                )
-            )
-        older = shown[-1].checkpoint_index if len(rows) > limit else None
-        return models.CheckpointsPage(data=data, count=count, older=older)
-
-    def consistency_check(
-        self, first: AnchoredCheckpoint, second: AnchoredCheckpoint
-    ) -> models.ConsistencyCheck:
-        """Verify with a proof from the store that ``second``'s tree extends ``first``'s."""
-        proof: list[bytes] = []
-        problem = None
-        try:
-            proof = self.store.consistency_proof(first.tree_size, second.tree_size)
-            merkle.verify_consistency(
-                first.tree_size, second.tree_size, first.root_hash, second.root_hash, proof
-            )
-        except LedgerError as error:
-            problem = str(error)
-        return models.ConsistencyCheck(
-            first_index=first.checkpoint_index,
-            first_size=first.tree_size,
-            second_size=second.tree_size,
-            proof=[to_hex(h) for h in proof],
-            verified=problem is None,
-            problem=problem,
-        )
+        return checkpoint_pages.checkpoints_page(self.store, self.checkpoints, before, limit)
 
     def entry_page(self, seq: int) -> models.EntryPage:
         """Entry ``seq`` exactly as stored and hashed, and the first checkpoint that covers it.
@@ -593,7 +493,7 @@ class PublicViews:
             refs=refs,
             previous=seq - 1 if seq > 0 else None,
             next=seq + 1 if seq + 1 < size else None,
-            signature=self._entry_signature(seq, row.kind),
+            signature=self.signatures.of_entry(seq, row.kind),
         )
 
     def settled(self, checkpoint: models.CheckpointPublic | None) -> bool:
@@ -610,25 +510,6 @@ class PublicViews:
         entry after it exists (the page links to it)."""
         return page.next is not None and self.settled(page.checkpoint)
 
-    def _entry_signature(self, seq: int, kind: str) -> models.SignaturePublic | None:
-        """The charity's signature of a fund-use entry (ADR 0037); None for other kinds."""
-        if kind not in CHARITY_SIGNED_KINDS:
-            return None
-        try:
-            entry = self.store.entry(seq)
-            body = entry.body
-            if "charity_id" in body:
-                charity_id = str(body["charity_id"])
-            else:
-                disbursement_id = body.get("disbursement_id")
-                if disbursement_id is None:
-                    allocation = self.read.allocation(str(body["allocation_id"]))
-                    disbursement_id = allocation.disbursement_id
-                charity_id = self.read.disbursement(str(disbursement_id)).charity_id
-            return self.signature(entry, charity_id)
-        except (LedgerError, KeyError, ValueError):
-            return None  # an entry that no longer parses: the page shows it as stored
-
     def search_page(self, q: str) -> models.SearchPage:
         """What a search box query names, exactly, or by name.
 
@@ -642,97 +523,24 @@ class PublicViews:
         results: list[models.SearchResult] = []
         # No name or id holds a NUL (PostgreSQL text cannot even be asked for one).
         if q and "\x00" not in q:
-            results = self._search(q)
+            results = search.search(self.store, self.read, self.checkpoints, q)
         return models.SearchPage(q=q, results=results)
 
-    def _search(self, q: str) -> list[models.SearchResult]:
-        found: list[models.SearchResult] = []
-        if q.isascii() and q.isdigit():
-            seq = int(q)
-            if seq < self.store.size():
-                found.append(
-                    models.SearchResult(
-                        kind="entry", id=str(seq), label=f"#{seq}", url=urls.entry(seq)
-                    )
-                )
-            return found
-        if spellings := id_spellings(q):
-            return next(filter(None, map(self._search_id, spellings)), [])
-        if _HASH.fullmatch(q):
-            return [
-                models.SearchResult(
-                    kind="checkpoint", id=str(index), label=f"#{index}", url=urls.checkpoint(index)
-                )
-                for index in self.checkpoints.indexes_by_hash(bytes.fromhex(q[2:]))
-            ]
-        matches = self.read.search_names(q, SEARCH_LIMIT)
-        found += [
-            models.SearchResult(kind="charity", id=key, label=name, url=urls.charity(key))
-            for key, name in matches.charities
-        ]
-        found += [
-            models.SearchResult(kind="project", id=key, label=title, url=urls.project(key))
-            for key, title in matches.projects
-        ]
-        found += [
-            models.SearchResult(
-                kind="disbursement",
-                id=key,
-                label=f"{payee} · {purpose}",
-                url=urls.disbursement(key),
-            )
-            for key, payee, purpose in matches.disbursements
-        ]
-        return found
 
-    def _search_id(self, q: str) -> list[models.SearchResult]:
-        """The thing an id names, by its prefix (an allocation leads to its disbursement)."""
-        kind = _SEARCHABLE.get(q[:2])
-        found = self.read.get(kind, q) if kind is not None else None
-        if found is None:
-            return []
-        if isinstance(found, PoolState):
-            url = urls.pool(q)
-            return [models.SearchResult(kind="pool", id=q, label=found.title, url=url)]
-        if isinstance(found, CharityState):
-            return [
-                models.SearchResult(kind="charity", id=q, label=found.name, url=urls.charity(q))
-            ]
-        if isinstance(found, ProjectState):
-            return [
-                models.SearchResult(kind="project", id=q, label=found.title, url=urls.project(q))
-            ]
-        if isinstance(found, DonationState):
-            return [models.SearchResult(kind="donation", id=q, label=q, url=urls.donation(q))]
-        if isinstance(found, DisbursementState):
-            url = urls.disbursement(q)
-            return [models.SearchResult(kind="disbursement", id=q, label=found.payee, url=url)]
-        url = urls.disbursement(found.disbursement_id)
-        return [models.SearchResult(kind="allocation", id=q, label=q, url=url)]
+# Every view and page reads in one transaction of its own, or of the view that called it.
+for _name in [name for name in vars(PublicViews) if name.endswith(("_view", "_page"))]:
+    setattr(PublicViews, _name, _one_transaction(getattr(PublicViews, _name)))
 
 
-_SEARCHABLE: dict[str, Any] = {
-    "ch": CharityState,
-    "pr": ProjectState,
-    "dn": DonationState,
-    "db": DisbursementState,
-    "al": AllocationState,
-    "mp": PoolState,
-}
-
-
-def checkpoint_public(checkpoint: AnchoredCheckpoint) -> models.CheckpointPublic:
-    return models.CheckpointPublic(
-        index=checkpoint.checkpoint_index,
-        tree_size=checkpoint.tree_size,
-        root_hash=to_hex(checkpoint.root_hash),
-        chain_id=checkpoint.chain_id,
-        contract=checkpoint.contract,
-        tx_hash=to_hex(checkpoint.tx_hash),
-        block_number=checkpoint.block_number,
-        block_hash=to_hex(checkpoint.block_hash),
-        anchored_at=checkpoint.anchored_at,
-        confirmed=checkpoint.confirmed,
+def match_public(read: MatchRead) -> models.MatchPublic:
+    """A match as the pages show it, with its pool and matcher (ADR 0040)."""
+    return from_state(
+        models.MatchPublic,
+        read.match,
+        pool_title=read.pool.title,
+        matcher_id=read.matcher.matcher_id,
+        matcher_name=read.matcher.name,
+        currency=read.pool.currency,
     )
 
 

@@ -6,13 +6,14 @@ between memory and the projection tables, and answers balance queries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ledger.accounting import (
@@ -43,17 +44,8 @@ from ledger.store.tables import (
     PROJECT,
 )
 
-S = TypeVar(
-    "S",
-    CharityState,
-    ProjectState,
-    DonationState,
-    DisbursementState,
-    AllocationState,
-    MatcherState,
-    PoolState,
-    MatchState,
-)
+S = TypeVar("S", bound=State)
+"""One kind of projection state (``ledger.accounting.STATES``)."""
 
 TABLES: Mapping[type[State], Table] = dict(
     zip(
@@ -69,6 +61,8 @@ _FIELD_NAMES: Mapping[type[State], tuple[str, ...]] = {
 _FIELD_GETTERS = {kind: attrgetter(*names) for kind, names in _FIELD_NAMES.items()}
 KEYS: Mapping[type[State], str] = {kind: kind.key for kind in STATES}
 """The id column of each state's table."""
+_TABLE_BY_KEY: Mapping[str, Table] = {kind.key: table for kind, table in TABLES.items()}
+"""Each state's table by its id column (what a ``type[S]`` can be looked up by)."""
 _BY_THING: Mapping[str, type[State]] = {kind.key.removesuffix("_id"): kind for kind in STATES}
 
 
@@ -411,31 +405,50 @@ def donation_funded(connection: Connection, donation_id: str) -> list[Funding]:
     return [Funding(**row) for row in rows.mappings()]
 
 
+def state_of(kind: type[S], row: Any) -> S:
+    """A projection state from a row holding its table's columns, among any others (a join
+    of tables that share column names: each is found by its column, not its name)."""
+    mapping = row._mapping
+    return kind(**{column.name: mapping[column] for column in _TABLE_BY_KEY[kind.key].columns})
+
+
 def get(connection: Connection, kind: type[S], key: str) -> S | None:
     """One projection row by id (a charity, project, donation, disbursement or allocation)."""
-    table = TABLES[kind]
-    row = connection.execute(select(table).where(table.c[KEYS[kind]] == key)).mappings().first()
+    key_name = kind.key
+    query = _query(_TABLE_BY_KEY[kind.key], "seq", ((key_name, False),))
+    row = connection.execute(query, {key_name: key}).mappings().first()
     return None if row is None else kind(**row)
 
 
 def find(connection: Connection, kind: type[S], order_by: str = "seq", **where: Any) -> list[S]:
     """Projection rows whose columns equal ``where``, ordered by ``order_by``."""
-    table = TABLES[kind]
+    query = _query(
+        _TABLE_BY_KEY[kind.key], order_by, tuple(sorted((k, v is None) for k, v in where.items()))
+    )
+    values = {name: value for name, value in where.items() if value is not None}
+    return [kind(**row) for row in connection.execute(query, values).mappings()]
+
+
+@functools.cache
+def _query(table: Table, order_by: str, columns: tuple[tuple[str, bool], ...]) -> Select[Any]:
+    """The rows of ``table`` whose ``columns`` are NULL (``(name, True)``) or equal their
+    parameter of the same name: built once per shape, not per request (the explorer asks
+    a few shapes many times)."""
     query = select(table).order_by(table.c[order_by])
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    return [kind(**row) for row in connection.execute(query).mappings()]
+    for column, null in columns:
+        query = query.where(
+            table.c[column].is_(None) if null else table.c[column] == bindparam(column)
+        )
+    return query
 
 
+_MONEY_COLUMNS = ("seq", "recorded_at", "charity_id", "project_id", "amount", "currency")
+"""What a donation's and a disbursement's export rows both say after their id: when it
+was recorded, and whose money it is, how much, in what currency."""
 EXPORT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "donations": (
         "donation_id",
-        "seq",
-        "recorded_at",
-        "charity_id",
-        "project_id",
-        "amount",
-        "currency",
+        *_MONEY_COLUMNS,
         "channel",
         "paid_at",
         "refunded",
@@ -444,12 +457,7 @@ EXPORT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     ),
     "disbursements": (
         "disbursement_id",
-        "seq",
-        "recorded_at",
-        "charity_id",
-        "project_id",
-        "amount",
-        "currency",
+        *_MONEY_COLUMNS,
         "payee",
         "purpose",
         "allocated",

@@ -24,21 +24,21 @@ from sqlalchemy import func, literal_column, select, union_all
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.accounting import (
+    STATES,
     AllocationState,
     Balance,
     CharityState,
     DisbursementState,
     DonationState,
-    MatcherState,
-    MatchState,
     PoolState,
     ProjectState,
 )
 from ledger.entries import Entry, parse_entry
 from ledger.errors import NotFoundError
-from ledger.store import projections
+from ledger.store import page_reads, projections
 from ledger.store.flow_sums import FlowSums, flow_sums
-from ledger.store.projections import TABLES, S
+from ledger.store.page_reads import DonationRead, MatchRead
+from ledger.store.projections import S, state_of
 from ledger.store.tables import (
     CHARITY,
     CHARITY_REGISTRATION,
@@ -46,23 +46,16 @@ from ledger.store.tables import (
     DONATION,
     DONOR,
     ENTRY,
-    MATCH,
     PROJECT,
 )
 
 T = TypeVar("T")
 
-WHAT: dict[type[Any], str] = {
-    CharityState: "charity",
-    ProjectState: "project",
-    DonationState: "donation",
-    DisbursementState: "disbursement",
-    AllocationState: "allocation",
-    MatcherState: "matcher",
-    PoolState: "matching pool",
-    MatchState: "match",
+WHAT: dict[type[Any], str] = {kind: kind.key.removesuffix("_id") for kind in STATES} | {
+    PoolState: "matching pool"
 }
-"""What a not-found error calls each kind of projection row."""
+"""What a not-found error calls each kind of projection row: what its id names
+(``charity_id``: a charity), but a pool is a matching pool."""
 
 
 @dataclass(frozen=True)
@@ -146,12 +139,6 @@ class NameMatches:
     """(disbursement_id, payee, purpose), newest first."""
 
 
-def _state(kind: type[S], row: Any) -> S:
-    """A projection state from a row holding (at least) its table's columns."""
-    mapping = row._mapping
-    return kind(**{column.name: mapping[column.name] for column in TABLES[kind].columns})
-
-
 class ReadModel:
     """Read-only queries on one store's engine (a read-only engine is enough)."""
 
@@ -207,20 +194,31 @@ class ReadModel:
                 return []
             ids = {a.disbursement_id for a in allocations}
             disbursements = {
-                row.disbursement_id: _state(DisbursementState, row)
+                row.disbursement_id: state_of(DisbursementState, row)
                 for row in connection.execute(
                     select(DISBURSEMENT).where(DISBURSEMENT.c.disbursement_id.in_(ids))
                 )
             }
         return [(a, disbursements[a.disbursement_id]) for a in allocations]
 
-    def pool_matches(self, pool_id: str, limit: int) -> list[MatchState]:
-        """A matching pool's latest matches, newest first (ADR 0040)."""
+    def pool_matches(self, pool_id: str, limit: int) -> list[MatchRead]:
+        """A matching pool's latest matches, newest first, with their pool and matcher."""
         with self.connect() as connection:
-            rows = connection.execute(
-                select(MATCH).where(MATCH.c.pool_id == pool_id).order_by(MATCH.c.seq.desc())
-            ).fetchmany(limit)
-        return [_state(MatchState, row) for row in rows]
+            return page_reads.pool_matches(connection, pool_id, limit)
+
+    def donation_read(self, donation_id: str) -> DonationRead:
+        """A donation and what its page shows (``page_reads.DonationRead``), in four queries.
+
+        Raises:
+            NotFoundError: no such donation.
+        """
+        found = None
+        if "\x00" not in donation_id:  # no id holds a NUL (see ``get``)
+            with self.connect() as connection:
+                found = page_reads.donation_read(connection, donation_id)
+        if found is None:
+            raise NotFoundError(WHAT[DonationState], donation_id)
+        return found
 
     # -- balances and totals ---------------------------------------------------------------
 
@@ -342,7 +340,7 @@ class ReadModel:
                     query = query.where(DONATION.c.project_id == project_id)
             rows = connection.execute(query.order_by(DONATION.c.seq.desc()).limit(limit))
             return [
-                DonationListed(_state(DonationState, row), row.charity_name, row.title)
+                DonationListed(state_of(DonationState, row), row.charity_name, row.title)
                 for row in rows
             ]
 
@@ -359,7 +357,7 @@ class ReadModel:
             query = query.where(DISBURSEMENT.c.project_id == project_id)
         with self.connect() as connection:
             rows = connection.execute(query.order_by(DISBURSEMENT.c.seq.desc()).limit(limit))
-            return [DisbursementListed(_state(DisbursementState, row), row.at) for row in rows]
+            return [DisbursementListed(state_of(DisbursementState, row), row.at) for row in rows]
 
     def charities(self, *, offset: int, limit: int) -> Listing[CharityListed]:
         """Charities in the order they registered, from ``offset``, with their balances.
@@ -378,7 +376,7 @@ class ReadModel:
         return Listing(
             rows=[
                 CharityListed(
-                    charity=_state(CharityState, row),
+                    charity=state_of(CharityState, row),
                     projects=projects.get(row.charity_id, 0),
                     donations=donations.get(row.charity_id, 0),
                     balances=balances.get(row.charity_id, []),
@@ -415,7 +413,9 @@ class ReadModel:
         return Listing(
             rows=[
                 ProjectListed(
-                    _state(ProjectState, row), row.charity_name, *given.get(row.project_id, (0, 0))
+                    state_of(ProjectState, row),
+                    row.charity_name,
+                    *given.get(row.project_id, (0, 0)),
                 )
                 for row in rows
             ],

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from jinja2 import Environment
 
 from explorer import app as explorer_app
-from explorer import diagram, formatting, history, verifier
+from explorer import diagram, formatting, history, verifier, vocabulary
 from explorer.catalog import ZH_CN
 from explorer.i18n import Translator, negotiate, parse_accept_language
 from explorer.models import FlowNode
@@ -117,8 +117,8 @@ def _code_messages() -> set[str]:
         | set(verifier.MESSAGES.values())
         | set(history.HISTORY_MESSAGES.values())
         | set(history.KEEP_MESSAGES.values())
-        | set(explorer_app.ENTRY_KINDS.values())
-        | set(explorer_app.REF_KINDS.values())
+        | set(vocabulary.ENTRY_KINDS.values())
+        | set(vocabulary.REF_KINDS.values())
         | {
             "Money flows from the donations on the left, through where it is now, to the "
             "payees on the right. The table below lists the same amounts."
