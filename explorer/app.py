@@ -85,7 +85,15 @@ class Explorer:
     def __init__(self, views: PublicViews, *, page_cache_s: float = 0) -> None:
         self.views = views
         self.pages = PageCache(page_cache_s) if page_cache_s > 0 else None
-        self.environment = Environment(
+        self.versions = _asset_versions()
+        self.selector = verifier.checkpoint_of_selector()
+        # One environment a language, its ``_`` and ``lang`` among the globals: the
+        # templates import the macros without the render's context, so Jinja builds the
+        # macro module once, not again at every import of every page drawn.
+        self.environments = {language: self._environment(language) for language in i18n.LANGUAGES}
+
+    def _environment(self, language: str) -> Environment:
+        environment = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
             auto_reload=False,  # templates ship with the code: no stat() per page
@@ -93,9 +101,14 @@ class Explorer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.versions = _asset_versions()
-        self.selector = verifier.checkpoint_of_selector()
-        self.environment.globals.update(TEMPLATE_GLOBALS, asset=self.asset, selector=self.selector)
+        environment.globals.update(
+            TEMPLATE_GLOBALS,
+            asset=self.asset,
+            selector=self.selector,
+            _=i18n.Translator(language),
+            lang=language,
+        )
+        return environment
 
     def asset(self, name: str) -> str:
         """A static file's URL, with its content hash so that browsers may cache it forever."""
@@ -141,11 +154,10 @@ class Explorer:
             body = JSONResponse(data).body
             return Drawn(bytes(body), None, cache, status_code)
         language = self.language(request)
+        environment = self.environments[language]
         translate = i18n.Translator(language)
-        html = self.environment.get_template(template).render(
+        html = environment.get_template(template).render(
             page=data,
-            _=translate,
-            lang=language,
             json_url=json_url,
             here=_path_without_language(request),
             flow_figure=self._flow_figure(translate),
