@@ -97,6 +97,9 @@ class Explorer:
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
             auto_reload=False,  # templates ship with the code: no stat() per page
+            # …and are few: kept in a plain dict, not Jinja's LRU cache, whose lock and
+            # queue every page's templates (extends, includes) went through, thread by thread.
+            cache_size=-1,
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
