@@ -72,9 +72,10 @@ def split_twin(raw: str) -> tuple[str, bool]:
 
 
 def _asset_versions() -> dict[str, str]:
+    """Each static file's version, by its path under ``static/`` (``vendor/…`` too)."""
     return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        for path in STATIC.iterdir()
+        path.relative_to(STATIC).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in sorted(STATIC.rglob("*"))
         if path.is_file()
     }
 

@@ -65,7 +65,7 @@ const hex = (s) => Uint8Array.from(Buffer.from(s, "hex"));
 
 def run(cases: list[dict[str, Any]]) -> list[list[bool]]:
     answer: list[list[bool]] = run_node(
-        HARNESS, [STATIC / "verify.js", STATIC / "ed25519.js"], cases
+        HARNESS, [STATIC / "verify.js", STATIC / "vendor" / "ed25519.js"], cases
     )
     return answer
 
@@ -109,13 +109,13 @@ def test_the_fallback_accepts_rfc_8032_and_refuses_every_changed_byte() -> None:
 def test_the_vendored_file_names_the_pinned_packages_and_ships_their_licence() -> None:
     package = json.loads((VENDOR / "package.json").read_text())
     lock = json.loads((VENDOR / "package-lock.json").read_text())
-    banner = (STATIC / "ed25519.js").read_text().split("*/", 1)[0]
+    banner = (STATIC / "vendor" / "ed25519.js").read_text().split("*/", 1)[0]
     for name in ("@noble/ed25519", "@noble/hashes"):
         version = package["dependencies"][name]
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} is not pinned exactly"
         locked = lock["packages"][f"node_modules/{name}"]
         assert locked["version"] == version
         assert f"{name} {version} ({locked['integrity']})" in banner
-    licence = (STATIC / "ed25519.LICENSE").read_text()
+    licence = (STATIC / "vendor" / "ed25519.LICENSE").read_text()
     assert licence.count("MIT License") >= 1
     assert "Paul Miller" in licence

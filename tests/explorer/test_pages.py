@@ -332,7 +332,7 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
     assert {a.split("?")[0] for a in assets} == {
         "/static/explorer.css",
         "/static/sha256.js",
-        "/static/ed25519.js",
+        "/static/vendor/ed25519.js",
         "/static/eip712.js",  # ADR 0037
         "/static/proof.js",
         "/static/signed-note.js",
