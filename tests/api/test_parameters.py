@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from tests.api.conftest import new_key
 from tests.api.test_errors import BOTH_DATABASES, World, make_world
@@ -49,6 +49,12 @@ def parameters(routes: list[Any], prefix: str = "") -> Iterator[Parameter]:
             if hasattr(route, "dependant")
             else []
         )
+        if not contexts and isinstance(route, Route):
+            # A plain Starlette route (the explorer's item pages, ADR 0044): its path
+            # parameters are text, as its convertors read them.
+            for method in sorted(set(route.methods or ()) - {"HEAD"}):
+                for name in route.param_convertors:
+                    yield Parameter(method, prefix + route.path, "path", name, str)
         for context in contexts:
             for method in sorted(set(context.methods or ()) - {"HEAD"}):
                 for where, declared in (

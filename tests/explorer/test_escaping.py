@@ -27,7 +27,7 @@ PAGES = {
     "entry": lambda w: urls.entry(0),
 }
 OUR_SCRIPTS = re.compile(
-    r'<script (src="/static/[a-z0-9-]+\.js\?v=[0-9a-f]+"|type="application/json" '
+    r'<script (src="/static/(vendor/)?[a-z0-9-]+\.js\?v=[0-9a-f]+"|type="application/json" '
     r'id="((verify|history)-messages|verify-signed-types)")>'
 )
 EVENT_HANDLER = re.compile(r"<[a-zA-Z][^<>]*\son[a-z]+\s*=", re.IGNORECASE)
