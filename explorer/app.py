@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Mount
+from starlette.routing import Match, Mount, Route
 from starlette.types import Scope
 
 from chain.typed_data import types_of
@@ -379,6 +379,17 @@ def _item_endpoint(explorer: Explorer, page: Page, key_name: str) -> Callable[[R
     return item
 
 
+class _ItemRoute(Route):
+    """A plain Starlette route that names itself in the scope, as FastAPI's routes do: the
+    metrics label its requests by its path template, not as ``unmatched``."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match != Match.NONE:
+            child["route"] = self
+        return match, child
+
+
 def _signature(*parameters: inspect.Parameter) -> inspect.Signature:
     request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return inspect.Signature(
@@ -462,11 +473,13 @@ def create_explorer(
         if page.key is not None:  # an item: its twin is the same path, ending in .json
             # A Starlette route: its one path parameter is a string that needs no FastAPI
             # validation, and a page spares FastAPI's handling of a request (ADR 0044).
-            app.router.add_route(
-                page.path,
-                _item_endpoint(explorer, page, page.key),
-                methods=["GET", "HEAD"],
-                name=page.name,
+            app.router.routes.append(
+                _ItemRoute(
+                    page.path,
+                    _item_endpoint(explorer, page, page.key),
+                    methods=["GET", "HEAD"],
+                    name=page.name,
+                )
             )
             continue
         for as_json in (False, True):

@@ -314,6 +314,7 @@ def test_metrics_show_requests_batches_queue_latency_throttling_and_anchor_lag(
         api.donate(charity_id, None)
     missing = api.client.get(f"/api/v1/donations/dn_{uuid.uuid4().hex[:20]}")
     assert missing.status_code == 404
+    assert api.client.get(f"/donations/dn_{uuid.uuid4().hex[:20]}").status_code == 404
     # Methods a client invents are one series, not one each.
     for invented in ("BREW", "X-SCAN-1", "X-SCAN-2"):
         assert api.client.request(invented, "/api/v1/charities").status_code == 405
@@ -349,6 +350,13 @@ def test_metrics_show_requests_batches_queue_latency_throttling_and_anchor_lag(
         re.MULTILINE,
     )
     assert "dn_" not in text
+    # The explorer's item pages (plain Starlette routes) by their template too.
+    assert re.search(
+        r'^shanlian_http_requests_total\{method="GET",route="/donations/\{donation_id\}",'
+        r'status="404"\} [1-9]',
+        text,
+        re.MULTILINE,
+    )
     assert re.search(
         r'^shanlian_http_requests_total\{method="OTHER",route="/api/v1/charities",status="405"\} 3',
         text,
