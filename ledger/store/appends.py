@@ -88,6 +88,14 @@ def _connection_lost(error: BaseException) -> bool:
     )
 
 
+def _after(last: Sequence[Any] | None) -> tuple[int, datetime | None]:
+    """The journal's size and its last entry's time, from its last ``(seq, leaf)`` row."""
+    if last is None:
+        return 0, None
+    seq, leaf = last[0], last[1]
+    return seq + 1, parse_at(json.loads(leaf)["at"])
+
+
 class Appender:
     """Appends to the journal in ``engine`` (the write half of ``Store``)."""
 
@@ -400,10 +408,7 @@ class Appender:
             tail = driver.cursor()
             tail.execute("SELECT seq, leaf FROM entry ORDER BY seq DESC LIMIT 1")
         earlier = {row.key: row for row in stored.fetchall()}
-        last = tail.fetchone()
-        if last is None:
-            return earlier, 0, None
-        return earlier, last[0] + 1, parse_at(json.loads(last[1])["at"])
+        return earlier, *_after(tail.fetchone())
 
     def _lock(self, connection: Connection) -> None:
         """The append lock alone (a rebuild of the projections holds it too)."""
@@ -437,12 +442,11 @@ class Appender:
         return found
 
     def _tail(self, connection: Connection) -> tuple[int, datetime | None]:
-        row = connection.execute(
-            select(ENTRY.c.seq, ENTRY.c.leaf).order_by(ENTRY.c.seq.desc()).limit(1)
-        ).first()
-        if row is None:
-            return 0, None
-        return row.seq + 1, parse_at(json.loads(row.leaf)["at"])
+        return _after(
+            connection.execute(
+                select(ENTRY.c.seq, ENTRY.c.leaf).order_by(ENTRY.c.seq.desc()).limit(1)
+            ).first()
+        )
 
     def _build(
         self,
