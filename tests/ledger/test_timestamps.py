@@ -120,3 +120,12 @@ def test_whatever_a_string_holds_it_is_refused_or_stored_in_a_form_that_parses_b
     assert parse_rfc3339(text).astimezone(UTC) >= parse_at(utc)
     assert stored(utc) == utc
     assert format_at(parse_at(utc)) == utc
+
+
+@given(st.datetimes(), st.booleans())
+def test_a_utc_moment_written_with_z_is_stored_as_the_general_path_would_store_it(
+    moment: datetime, milliseconds: bool
+) -> None:
+    # The common shapes (whole seconds or milliseconds, then Z) skip the general parse.
+    text = moment.isoformat(timespec="milliseconds" if milliseconds else "seconds") + "Z"
+    assert stored(text) == format_at(parse_rfc3339(text))
