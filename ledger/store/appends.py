@@ -281,39 +281,44 @@ class Appender:
         same_as: list[tuple[_Prepared, list[Entry]]] = []
         stamped: tuple[datetime | None, str] = (None, "")
         parsed: tuple[str, datetime | None] = ("", None)
-        for p in prepared:
-            if p.key is not None:
-                row = earlier.get(p.key)
-                seen = in_batch.get(p.key)
-                if row is not None or seen is not None:
-                    stored_hash = bytes(row.request_hash) if row is not None else seen[0]  # type: ignore[index]
-                    if stored_hash != p.request_hash:
-                        outcome.results[p.index] = IdempotencyConflictError(p.key)
-                    elif row is not None:
-                        replays.append((p, row))
-                    else:
-                        same_as.append((p, seen[1]))  # type: ignore[index]
+        # The entries are written as they are made (``EntryWriter``): PostgreSQL inserts
+        # them while the later requests are built; leaving the block writes the rest.
+        with writes.EntryWriter(connection, size) as writer:
+            for p in prepared:
+                if p.key is not None:
+                    row = earlier.get(p.key)
+                    seen = in_batch.get(p.key)
+                    if row is not None or seen is not None:
+                        stored_hash = bytes(row.request_hash) if row is not None else seen[0]  # type: ignore[index]
+                        if stored_hash != p.request_hash:
+                            outcome.results[p.index] = IdempotencyConflictError(p.key)
+                        elif row is not None:
+                            replays.append((p, row))
+                        else:
+                            same_as.append((p, seen[1]))  # type: ignore[index]
+                        continue
+                moment = p.item.at or now
+                moment = max(moment, last_at) if last_at else moment
+                if moment != stamped[0]:  # most requests of a batch share one moment: format once
+                    stamped = (moment, format_at(moment))
+                stamp = stamped[1]
+                try:
+                    made = self._build(
+                        writer.reads, books, p.requests, size + len(entries), stamp, pools
+                    )
+                except EntryError as error:  # AccountingError too
+                    outcome.results[p.index] = error
                     continue
-            moment = p.item.at or now
-            moment = max(moment, last_at) if last_at else moment
-            if moment != stamped[0]:  # most requests of a batch share one moment: format once
-                stamped = (moment, format_at(moment))
-            stamp = stamped[1]
-            try:
-                made = self._build(connection, books, p.requests, size + len(entries), stamp, pools)
-            except EntryError as error:  # AccountingError too
-                outcome.results[p.index] = error
-                continue
-            if stamp != parsed[0]:
-                parsed = (stamp, parse_at(stamp))
-            last_at = parsed[1]
-            entries += made
-            accepted.append((p, made))
-            if p.key is not None:
-                in_batch[p.key] = (p.request_hash, made)
-        outcome.build_s = time.perf_counter() - started - outcome.lock_s
+                if stamp != parsed[0]:
+                    parsed = (stamp, parse_at(stamp))
+                last_at = parsed[1]
+                entries += made
+                writer.add(made)
+                accepted.append((p, made))
+                if p.key is not None:
+                    in_batch[p.key] = (p.request_hash, made)
+            outcome.build_s = time.perf_counter() - started - outcome.lock_s
         if entries:
-            writes.write_entries(connection, entries, size)
             projections.write_books(connection, books)
             tables: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
             for p, _made in accepted:
@@ -450,7 +455,7 @@ class Appender:
 
     def _build(
         self,
-        connection: Connection,
+        reads: Callable[[], Connection],
         books: Books,
         requests: Sequence[Request],
         first_seq: int,
@@ -480,7 +485,7 @@ class Appender:
                     entries += match_entries(books, request, pools, first_seq + len(entries), stamp)
                     continue
                 drafts = (
-                    expand_fifo(connection, books, request, index)
+                    expand_fifo(reads(), books, request, index)
                     if isinstance(request, FifoAllocation)
                     else [request]
                 )

@@ -7,9 +7,11 @@ than the rest of an append); elsewhere an ``executemany``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
+from psycopg.copy import LibpqWriter
 from sqlalchemy.engine import Connection
 
 from ledger.entries import Entry, parse_at
@@ -37,84 +39,160 @@ def _bytea(value: bytes | None) -> str:
     return "\\N" if value is None else "\\\\x" + value.hex()
 
 
-def write_entries(connection: Connection, entries: Sequence[Entry], size: int) -> None:
-    """Write ``entries`` (appended at ``size``), the Merkle tiles they complete and their refs.
+class EntryWriter:
+    """Writes a batch's entries while the batch is still being built, then their tiles and refs.
 
-    The tiles are computed in memory from the stored right edge of the tree (its
-    ``root_plan`` nodes): only the even-level nodes the new leaves complete are written.
+    On PostgreSQL the entries go out as one COPY that stays open while the appender
+    builds the next requests: PostgreSQL inserts each chunk on its own core while this
+    one validates, hashes and applies the next (the build is most of an append's time).
+    A read the build needs (a FIFO allocation's page of donations) first finishes the
+    open COPY (``reads``); the next chunk starts another. The Merkle tiles the new
+    leaves complete are computed as they come, from the stored right edge of the tree
+    (its ``root_plan`` nodes): only the even-level nodes are written, when the batch's
+    entries are all in (``close``). Elsewhere everything is one ``executemany`` a table
+    at the close.
+
+    Use it as a context manager: leaving it by an exception aborts an open COPY (the
+    transaction is then rolled back), leaving it normally writes the rest.
     """
-    frontier = CompactRange(size, read_nodes(connection, root_plan(size)))
-    moments = {at: parse_at(at) for at in {entry.at for entry in entries}}
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        # The entries go first, in chunks: PostgreSQL inserts one chunk while the leaves
-        # of the next are encoded and hashed.
-        stamps = {at: moment.isoformat() for at, moment in moments.items()}
+
+    def __init__(self, connection: Connection, size: int) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+        self._size = size
+        self._frontier: CompactRange | None = None  # read with the first entry
+        self._entries: list[Entry] = []
+        self._sent = 0
+        self._nodes: list[tuple[tuple[int, int], bytes]] = []
+        self._refs: list[tuple[str, int]] = []
+        self._stamps: dict[str, str] = {}
+        self._copy: ExitStack | None = None
+        self._write: Callable[[bytes], None] | None = None
+
+    def __enter__(self) -> EntryWriter:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is not None:
+            if self._copy is not None:
+                self._copy.__exit__(type(error), error, error.__traceback__)
+            return
+        self.close()
+
+    def add(self, entries: Sequence[Entry]) -> None:
+        """Entries one request made, in seq order after those added before."""
+        if self._frontier is None:  # before any COPY is open: the connection is free
+            size = self._size
+            self._frontier = CompactRange(size, read_nodes(self.connection, root_plan(size)))
+        frontier = self._frontier
+        for entry in entries:
+            self._nodes += [
+                node
+                for node in frontier.append(entry.leaf_hash)
+                if node[0][0] and not node[0][0] & 1
+            ]
+            # An entry that creates an id is found by its projection row's seq: only the
+            # entries that refer to an existing id need a row here.
+            created = CREATES.get(entry.kind)
+            self._refs += [
+                (value, entry.seq)
+                for key in REF_KEYS
+                if key != created and isinstance(value := entry.body.get(key), str)
+            ]
+        self._entries += entries
+        if self.postgres and len(self._entries) - self._sent >= ENTRY_CHUNK:
+            self._send()
+
+    def reads(self) -> Connection:
+        """The connection, free for a query: an open COPY is finished first."""
+        self._finish_copy()
+        return self.connection
+
+    def close(self) -> None:
+        """Write what is left: the last entries, then the tiles and refs of all of them."""
+        if not self.postgres:
+            self._write_rows()
+            return
+        self._send()
+        self._finish_copy()
         copy_lines(
-            connection,
-            ENTRY,
-            ("seq", "kind", "actor", "at", "leaf", "leaf_hash"),
-            (
-                "".join(
-                    f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
-                    f"{_leaf_text(e)}\t\\\\x{e.leaf_hash.hex()}\n"
-                    for e in entries[start : start + ENTRY_CHUNK]
-                )
-                for start in range(0, len(entries), ENTRY_CHUNK)
-            ),
-        )
-    else:
-        connection.execute(
-            ENTRY.insert(),
-            [
-                {
-                    "seq": e.seq,
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "at": moments[e.at],
-                    "leaf": e.leaf_bytes.decode(),
-                    "leaf_hash": e.leaf_hash,
-                }
-                for e in entries
-            ],
-        )
-    nodes = [
-        node
-        for entry in entries
-        for node in frontier.append(entry.leaf_hash)
-        if node[0][0] and not node[0][0] & 1
-    ]
-    # An entry that creates an id is found by its projection row's seq: only the
-    # entries that refer to an existing id need a row here.
-    refs = [
-        (value, entry.seq)
-        for entry in entries
-        for key in REF_KEYS
-        if key != CREATES.get(entry.kind) and isinstance(value := entry.body.get(key), str)
-    ]
-    if postgres:
-        copy_lines(
-            connection,
+            self.connection,
             NODE,
             ("level", "idx", "hash"),
-            "".join(f"{level}\t{idx}\t\\\\x{digest.hex()}\n" for (level, idx), digest in nodes),
+            "".join(
+                f"{level}\t{idx}\t\\\\x{digest.hex()}\n" for (level, idx), digest in self._nodes
+            ),
         )
         copy_lines(
-            connection,
+            self.connection,
             ENTRY_REF,
             ("ref_id", "seq"),
-            "".join(f"{ref_id}\t{seq}\n" for ref_id, seq in refs),
+            "".join(f"{ref_id}\t{seq}\n" for ref_id, seq in self._refs),
         )
-        return
-    if nodes:
-        connection.execute(
-            NODE.insert(),
-            [{"level": level, "idx": idx, "hash": digest} for (level, idx), digest in nodes],
+
+    def _send(self) -> None:
+        """COPY the entries not sent yet (opening the COPY if none is open)."""
+        pending = self._entries[self._sent :]
+        if not pending:
+            return
+        stamps = self._stamps
+        for at in {entry.at for entry in pending} - stamps.keys():
+            stamps[at] = parse_at(at).isoformat()  # a batch's entries share a few
+        text = "".join(
+            f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
+            f"{_leaf_text(e)}\t\\\\x{e.leaf_hash.hex()}\n"
+            for e in pending
         )
-    if refs:
-        connection.execute(
-            ENTRY_REF.insert(), [{"ref_id": ref_id, "seq": seq} for ref_id, seq in refs]
-        )
+        if self._write is None:
+            driver = self.connection.connection.driver_connection
+            assert driver is not None
+            self._copy = ExitStack()
+            cursor = self._copy.enter_context(driver.cursor())
+            copy = self._copy.enter_context(
+                cursor.copy(
+                    "COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN",
+                    writer=LibpqWriter(cursor, flush_threshold=0),
+                )
+            )
+            self._write = copy.write
+        self._write(text.encode("utf-8"))
+        self._sent = len(self._entries)
+
+    def _finish_copy(self) -> None:
+        if self._copy is not None:
+            copy, self._copy, self._write = self._copy, None, None
+            copy.close()
+
+    def _write_rows(self) -> None:
+        """SQLite: every row of the batch, one executemany a table."""
+        if self._entries:
+            moments = {at: parse_at(at) for at in {entry.at for entry in self._entries}}
+            self.connection.execute(
+                ENTRY.insert(),
+                [
+                    {
+                        "seq": e.seq,
+                        "kind": e.kind,
+                        "actor": e.actor,
+                        "at": moments[e.at],
+                        "leaf": e.leaf_bytes.decode(),
+                        "leaf_hash": e.leaf_hash,
+                    }
+                    for e in self._entries
+                ],
+            )
+        if self._nodes:
+            self.connection.execute(
+                NODE.insert(),
+                [
+                    {"level": level, "idx": idx, "hash": digest}
+                    for (level, idx), digest in self._nodes
+                ],
+            )
+        if self._refs:
+            self.connection.execute(
+                ENTRY_REF.insert(), [{"ref_id": ref_id, "seq": seq} for ref_id, seq in self._refs]
+            )
 
 
 def write_keys(

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError
-from ledger.store import projections
+from ledger.store import projections, writes
 from ledger.store.journal import Store
 from ledger.store.requests import AppendRequest, AppendResult, Draft, FifoAllocation
 from ledger.store.tables import DONOR, IDEMPOTENCY
@@ -312,6 +312,32 @@ def test_a_batch_gives_each_request_what_appending_one_by_one_gives_on_postgres(
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.postgres
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=batches())
+def test_a_batch_written_while_it_is_built_gives_what_appending_one_by_one_gives(
+    seeded_pg: str, items: list[AppendRequest]
+) -> None:
+    # A chunk of one entry: the entries' COPY is open from the first accepted request
+    # on, so every FIFO allocation reads the books across it, and every fallback and
+    # refusal leaves it mid-stream.
+    names = [f"shanlian_b_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{seeded_pg}"')
+    stores = [Store.open(pg_url(name), upgrade=False) for name in names]
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(writes, "ENTRY_CHUNK", 1)
+            assert_batch_equals_one_by_one(stores[0], stores[1], items)
+    finally:
+        for store in stores:
+            store.engine.dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 # -- examples: each refused request is refused alone --------------------------------------
 
 
@@ -383,6 +409,37 @@ def test_a_request_failing_on_its_last_draft_leaves_nothing_for_the_next_request
     assert donation.allocated == 1_000
     assert disbursement is not None
     assert disbursement.allocated == 1_000
+    assert store.verify().ok
+
+
+def test_a_fifo_allocation_after_written_entries_reads_the_donations_and_the_batch_commits(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the entries' COPY is open when the FIFO allocation reads its page of
+    # donations (a chunk of one entry): the read must finish it first, not fail the batch.
+    monkeypatch.setattr(writes, "ENTRY_CHUNK", 1)
+    outcome = store.append_batch(
+        [
+            AppendRequest([f.donation(CHARITY, PROJECT, 700, donation_id="dn_fresh")]),
+            AppendRequest(
+                [
+                    f.disbursement(CHARITY, PROJECT, 1_200, disbursement_id="db_fifo"),
+                    FifoAllocation("db_fifo", actor=ACTOR),
+                ]
+            ),
+            AppendRequest([f.donation(CHARITY, PROJECT, 300, donation_id="dn_after")]),
+        ]
+    )
+    assert not outcome.fell_back
+    assert all(isinstance(r, AppendResult) for r in outcome.results), outcome.results
+    made = outcome.results[1]
+    assert isinstance(made, AppendResult)
+    allocated = {
+        e.body["donation_id"]: e.body["amount"] for e in made.entries if e.kind == "allocation.made"
+    }
+    # The oldest first: what the seed's disbursement left of the first donations.
+    assert sum(allocated.values()) == 1_200
+    assert "dn_after" not in allocated
     assert store.verify().ok
 
 
