@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from psycopg.copy import LibpqWriter
 from sqlalchemy.engine import Connection
 
 from ledger.entries import Entry, parse_at
@@ -149,10 +148,7 @@ class EntryWriter:
             self._copy = ExitStack()
             cursor = self._copy.enter_context(driver.cursor())
             copy = self._copy.enter_context(
-                cursor.copy(
-                    "COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN",
-                    writer=LibpqWriter(cursor, flush_threshold=0),
-                )
+                cursor.copy("COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN")
             )
             self._write = copy.write
         self._write(text.encode("utf-8"))
