@@ -36,7 +36,7 @@ from ledger.errors import NotFoundError
 from ledger.store.outbox import Outbox, ReportDue, report_due_listeners
 from ledger.store.requests import Draft
 
-router = resource_router()
+router = resource_router(tag="disclosure", responses=ERRORS)
 
 ReportAt = Annotated[
     int | None, Query(ge=1, le=MAX_SEQ, description="the anchored checkpoint's tree size")
@@ -160,9 +160,7 @@ def publish_report(
     )
 
 
-@router.post(
-    "/charities/{charity_id}/reports", status_code=201, responses=ERRORS, tags=["disclosure"]
-)
+@router.post("/charities/{charity_id}/reports", status_code=201)
 def publish(
     charity_id: str,
     body: ReportPublish,
@@ -174,11 +172,7 @@ def publish(
     return publish_report(services, charity_id, body, principal, idempotency_key)
 
 
-@router.post(
-    "/charities/{charity_id}/projects/{project_id}/close",
-    responses=ERRORS,
-    tags=["disclosure"],
-)
+@router.post("/charities/{charity_id}/projects/{project_id}/close")
 def close_project(
     charity_id: str,
     project_id: str,
@@ -369,6 +363,5 @@ for suffix, file in REPORT_FILES.items():
         methods=["GET"],
         name=f"report_as_{suffix}",
         description=file.description,
-        responses={**ERRORS, 200: {"content": {file.media_type.split(";")[0]: {}}}},
-        tags=["disclosure"],
+        responses={200: {"content": {file.media_type.split(";")[0]: {}}}},
     )

@@ -209,11 +209,11 @@ def receipts_of(services: Services) -> OfficialReceipts:
     return OfficialReceipts(services.store)
 
 
-router = resource_router()
+router = resource_router(tag="receipts")
 PATH = "/donations/{donation_id}/official-receipt"
 
 
-@router.put(PATH, responses=ERRORS, tags=["receipts"])
+@router.put(PATH, responses=ERRORS)
 def attach_official_receipt(
     donation_id: str,
     body: OfficialReceiptAttach,
@@ -274,7 +274,7 @@ def attach_official_receipt(
     return _public([*versions, receipt])
 
 
-@router.get(PATH, responses=ERRORS, tags=["receipts"])
+@router.get(PATH, responses=ERRORS)
 def official_receipt(
     donation_id: str, services: ServicesDep, principal: RecipientOrPlatform, response: Response
 ) -> OfficialReceiptPublic:
@@ -306,7 +306,6 @@ _NOT_SHOWN = "no official receipt to show for this donation and receipt code"
         422: ERRORS[422],
         429: problem_response("this client is over its rate (see Retry-After)"),
     },
-    tags=["receipts"],
 )
 def reveal_official_receipt(
     donation_id: str,

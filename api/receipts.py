@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_L, ERROR_CORRECT_M
 
+from explorer.models import DonationSummary
 from ledger.currencies import money
 
 TEMPLATES = Environment(
@@ -48,30 +49,16 @@ def qr_svg(url: str, *, small: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def receipt_page(
-    *,
-    donation_id: str,
-    charity_name: str,
-    project_title: str | None,
-    amount: int,
-    currency: str,
-    paid_at: str,
-    seq: int,
-    url: str,
-    secret_hex: str,
-) -> str:
-    """A printable receipt (zh-CN and en), the QR code inline as SVG."""
+def receipt_page(donation: DonationSummary, url: str) -> str:
+    """A printable receipt (zh-CN and en) of ``donation``, the QR code of ``url`` inline as SVG.
+
+    ``url`` is the donation's receipt link: the secret the page shows is its ``#s=`` fragment.
+    """
     svg = qr_svg(url).decode("utf-8")
     return TEMPLATES.get_template("receipt.html").render(
-        donation_id=donation_id,
-        charity_name=charity_name,
-        project_title=project_title,
-        amount=amount,
-        currency=currency,
-        paid_at=paid_at,
-        seq=seq,
+        donation=donation,
         url=url,
-        secret_hex=secret_hex,
+        secret_hex=url.rsplit("#s=", 1)[1],
         money=money,
         # Our own drawing, without its XML declaration: markup, not text to escape.
         qr_code=Markup(svg[svg.index("<svg") :]),  # noqa: S704

@@ -285,12 +285,10 @@ def _own_endpoint(services: Services, charity_id: str, endpoint_id: str) -> Endp
     return endpoint
 
 
-router = resource_router()
+router = resource_router(tag="webhooks", responses=ERRORS)
 
 
-@router.post(
-    "/charities/{charity_id}/webhooks", status_code=201, responses=ERRORS, tags=["webhooks"]
-)
+@router.post("/charities/{charity_id}/webhooks", status_code=201)
 def create_webhook(
     charity_id: str,
     body: WebhookCreate,
@@ -323,7 +321,7 @@ def create_webhook(
     return WebhookCreated(**_public_endpoint(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("/charities/{charity_id}/webhooks", responses=ERRORS, tags=["webhooks"])
+@router.get("/charities/{charity_id}/webhooks")
 def list_webhooks(
     charity_id: str, services: ServicesDep, principal: CharityInPath
 ) -> list[WebhookPublic]:
@@ -332,7 +330,7 @@ def list_webhooks(
     return [_public_endpoint(e) for e in outbox_of(services).endpoints(charity_id)]
 
 
-@router.delete("/charities/{charity_id}/webhooks/{endpoint_id}", status_code=204, responses=ERRORS)
+@router.delete("/charities/{charity_id}/webhooks/{endpoint_id}", status_code=204)
 def remove_webhook(
     charity_id: str, endpoint_id: str, services: ServicesDep, principal: CharityInPath
 ) -> Response:
@@ -343,9 +341,7 @@ def remove_webhook(
     return Response(status_code=204)
 
 
-@router.get(
-    "/charities/{charity_id}/webhooks/{endpoint_id}/deliveries", responses=ERRORS, tags=["webhooks"]
-)
+@router.get("/charities/{charity_id}/webhooks/{endpoint_id}/deliveries")
 def list_deliveries(
     charity_id: str,
     endpoint_id: str,
@@ -363,8 +359,6 @@ def list_deliveries(
 @router.post(
     "/charities/{charity_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
     status_code=202,
-    responses=ERRORS,
-    tags=["webhooks"],
 )
 def replay_delivery(
     charity_id: str,

@@ -22,17 +22,17 @@ from explorer import caching
 from explorer.views import checkpoint_public
 from ledger.entries import MAX_SEQ
 
-router = resource_router()
+router = resource_router(tag="journal")
 
 
-@router.get("/checkpoints", tags=["journal"], dependencies=[Fresh])
+@router.get("/checkpoints", dependencies=[Fresh])
 def list_checkpoints(services: ServicesDep) -> models.CheckpointsPublic:
     """Every anchored checkpoint, oldest first."""
     data = [checkpoint_public(c) for c in services.checkpoints.all()]
     return models.CheckpointsPublic(data=data, count=len(data))
 
 
-@router.get("/checkpoints/latest", responses=ERRORS, tags=["journal"], dependencies=[Fresh])
+@router.get("/checkpoints/latest", responses=ERRORS, dependencies=[Fresh])
 def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
     """The latest anchored checkpoint."""
     latest = services.checkpoints.latest()
@@ -41,7 +41,7 @@ def latest_checkpoint(services: ServicesDep) -> models.CheckpointPublic:
     return checkpoint_public(latest)
 
 
-@router.get("/checkpoints/consistency", responses=ERRORS, tags=["journal"])
+@router.get("/checkpoints/consistency", responses=ERRORS)
 def consistency(
     services: ServicesDep,
     response: Response,
@@ -61,7 +61,6 @@ def consistency(
         **ERRORS,
         200: {"content": {"application/jsonl": {}}, "description": "JSON Lines"},
     },
-    tags=["journal"],
 )
 def journal(
     services: ServicesDep,
@@ -104,7 +103,7 @@ def witness_fields(services: Services) -> dict[str, Any]:
     }
 
 
-@router.get("/chain", tags=["journal"], dependencies=[Fresh])
+@router.get("/chain", dependencies=[Fresh])
 def chain(services: ServicesDep) -> models.ChainPublic:
     """Where the checkpoints are anchored, and a JSON-RPC endpoint a browser may use."""
     if services.chain is None:
@@ -133,7 +132,7 @@ def chain(services: ServicesDep) -> models.ChainPublic:
     )
 
 
-@router.post("/anchor", responses=ERRORS, tags=["journal"])
+@router.post("/anchor", responses=ERRORS)
 def anchor(services: ServicesDep, principal: PlatformOnly) -> models.CheckpointPublic:
     """Anchor the journal now (platform); returns the latest checkpoint."""
     services.require_platform(principal)

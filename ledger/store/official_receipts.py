@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
 from ledger.store.journal import Store
-from ledger.store.tables import Table
+from ledger.store.tables import Table, big_integer, table_of
 
 MAX_VERSIONS = 10
 """Attachments a donation's receipt may have (the first and nine corrections)."""
@@ -43,10 +43,10 @@ class OfficialReceiptRow(Table, table=True):
     """Why this version replaced the one before (None for the first)."""
     attached_by: str = Field(max_length=60)
     """Who attached it: ``charity:<id>`` or ``platform``."""
-    attached_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attached_ms: int = big_integer()
 
 
-OFFICIAL_RECEIPT = OfficialReceiptRow.__table__  # type: ignore[attr-defined]
+OFFICIAL_RECEIPT = table_of(OfficialReceiptRow)
 
 
 @dataclass(frozen=True)

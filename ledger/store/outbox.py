@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, func, select, update
+from sqlalchemy import Column, Index, Text, UniqueConstraint, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field
 
@@ -29,7 +29,7 @@ from ledger.entries import Entry
 from ledger.store.journal import Store
 from ledger.store.requests import new_id
 from ledger.store.rows import all_rows, first_row
-from ledger.store.tables import DONATION, Table
+from ledger.store.tables import DONATION, Table, big_integer, table_of
 
 EVENTS: dict[str, str] = {
     "donation.received": "a donation to the charity is recorded",
@@ -57,9 +57,9 @@ class WebhookEndpoint(Table, table=True):
     """Comma-separated event names."""
     secret: str = Field(max_length=80)
     """``whsec_`` and base64 of 32 random bytes: the HMAC key of Standard Webhooks."""
-    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    disabled_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    next_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_ms: int = big_integer()
+    disabled_ms: int | None = big_integer(nullable=True)
+    next_seq: int = big_integer()
     """The journal's next ``seq`` this endpoint has not been looked at for."""
 
 
@@ -72,22 +72,22 @@ class WebhookDelivery(Table, table=True):
     )
     delivery_id: str = Field(primary_key=True, max_length=44)
     endpoint_id: str = Field(max_length=43)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
     event: str = Field(max_length=40)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     """The JSON body sent, fixed when queued (every attempt and replay sends the same)."""
     state: str = Field(max_length=12)
     """``pending``, ``delivered`` or ``failed`` (retries exhausted)."""
     attempts: int
-    next_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    last_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    next_ms: int = big_integer()
+    created_ms: int = big_integer()
+    last_ms: int | None = big_integer(nullable=True)
     last_status: int | None = None
     last_error: str | None = Field(default=None, max_length=300)
 
 
-ENDPOINT = WebhookEndpoint.__table__  # type: ignore[attr-defined]
-DELIVERY = WebhookDelivery.__table__  # type: ignore[attr-defined]
+ENDPOINT = table_of(WebhookEndpoint)
+DELIVERY = table_of(WebhookDelivery)
 
 
 @dataclass(frozen=True)

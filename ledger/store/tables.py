@@ -68,6 +68,16 @@ class Table(SQLModel):
     metadata = metadata
 
 
+def big_integer(*, nullable: bool = False) -> Any:
+    """A BIGINT column: an amount in minor units, a seq, a size, milliseconds.
+
+    A plain ``int`` field is a 32-bit INTEGER, too small for these. A nullable one is None
+    until set.
+    """
+    column = Column(BigInteger, nullable=nullable)
+    return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)
+
+
 class JournalEntry(Table, table=True):
     """One journal entry: its canonical JSON exactly as hashed, and a few columns to query."""
 
@@ -110,7 +120,7 @@ class Idempotency(Table, table=True):
     __tablename__ = "idempotency"
     key: str = Field(primary_key=True, max_length=200)
     request_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
-    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_seq: int = big_integer()
     entry_count: int
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
@@ -121,9 +131,9 @@ class Charity(Table, table=True):
     name: str = Field(max_length=200)
     registration_no: str = Field(max_length=64)
     signer: str | None = Field(default=None, max_length=42)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
     # ADR 0037: the entry that set ``signer`` (None: the charity.registered one, ``seq``).
-    signer_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    signer_seq: int | None = big_integer(nullable=True)
 
 
 class Project(Table, table=True):
@@ -131,9 +141,9 @@ class Project(Table, table=True):
     project_id: str = Field(primary_key=True, max_length=43)
     charity_id: str = Field(index=True, max_length=43)
     title: str = Field(max_length=200)
-    goal_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    goal_amount: int = big_integer()
     currency: str = Field(max_length=3)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
     closed: bool = Field(default=False)
     """ADR 0039: a ``project.closed`` entry ended it (migration 0009)."""
 
@@ -146,13 +156,13 @@ class Donation(Table, table=True):
     donation_id: str = Field(primary_key=True, max_length=43)
     charity_id: str = Field(max_length=43)
     project_id: str | None = Field(default=None, max_length=43)
-    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = big_integer()
     currency: str = Field(max_length=3)
     channel: str = Field(max_length=32)
     paid_at: str = Field(max_length=24)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    refunded: int = Field(sa_column=Column(BigInteger, nullable=False))
-    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
+    refunded: int = big_integer()
+    allocated: int = big_integer()
 
 
 class Disbursement(Table, table=True):
@@ -160,12 +170,12 @@ class Disbursement(Table, table=True):
     disbursement_id: str = Field(primary_key=True, max_length=43)
     charity_id: str = Field(index=True, max_length=43)
     project_id: str | None = Field(default=None, index=True, max_length=43)
-    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = big_integer()
     currency: str = Field(max_length=3)
     payee: str = Field(max_length=200)
     purpose: str = Field(max_length=500)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
+    allocated: int = big_integer()
     voided: bool
 
 
@@ -174,8 +184,8 @@ class Allocation(Table, table=True):
     allocation_id: str = Field(primary_key=True, max_length=43)
     donation_id: str = Field(index=True, max_length=43)
     disbursement_id: str = Field(index=True, max_length=43)
-    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = big_integer()
+    seq: int = big_integer()
     reversed: bool
 
 
@@ -187,7 +197,7 @@ class Matcher(Table, table=True):
     matcher_id: str = Field(primary_key=True, max_length=43)
     name: str = Field(max_length=200)
     registration_no: str = Field(max_length=64)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
 
 
 class MatchPool(Table, table=True):
@@ -196,19 +206,19 @@ class MatchPool(Table, table=True):
     matcher_id: str = Field(index=True, max_length=43)
     title: str = Field(max_length=200)
     currency: str = Field(max_length=3)
-    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    total: int = big_integer()
     ratio_percent: int
-    cap_per_donation: int = Field(sa_column=Column(BigInteger, nullable=False))
-    cap_per_payer_per_day: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cap_per_donation: int = big_integer()
+    cap_per_payer_per_day: int = big_integer()
     min_interval_s: int
     starts_at: str = Field(max_length=24)
     ends_at: str = Field(max_length=24)
     day_offset_minutes: int
     project_ids: str = Field(sa_column=Column(Text, nullable=False))
     """The covered projects' ids, joined by spaces."""
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    spent: int = Field(sa_column=Column(BigInteger, nullable=False))
-    matches: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
+    spent: int = big_integer()
+    matches: int = big_integer()
     closed: bool
 
 
@@ -221,9 +231,9 @@ class Match(Table, table=True):
     pool_id: str = Field(max_length=43)
     donation_id: str = Field(index=True, max_length=43)
     payer_hash: str = Field(max_length=66)
-    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = big_integer()
     paid_at: str = Field(max_length=24)
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = big_integer()
     reversed: bool
 
 
@@ -240,23 +250,24 @@ PROJECTION_TABLES = (
 """Projection tables, children first (the order to empty them in)."""
 
 
-def _table(model: type[SQLModel]) -> SaTable:
+def table_of(model: type[SQLModel]) -> SaTable:
+    """The SQLAlchemy table of a model (``__table__``, which SQLModel does not type)."""
     table: SaTable = model.__table__  # type: ignore[attr-defined]
     return table
 
 
-ENTRY = _table(JournalEntry)
-ENTRY_REF = _table(EntryRef)
-NODE = _table(MerkleNode)
-IDEMPOTENCY = _table(Idempotency)
-CHARITY = _table(Charity)
-PROJECT = _table(Project)
-DONATION = _table(Donation)
-DISBURSEMENT = _table(Disbursement)
-ALLOCATION = _table(Allocation)
-MATCHER = _table(Matcher)
-MATCH_POOL = _table(MatchPool)
-MATCH = _table(Match)
+ENTRY = table_of(JournalEntry)
+ENTRY_REF = table_of(EntryRef)
+NODE = table_of(MerkleNode)
+IDEMPOTENCY = table_of(Idempotency)
+CHARITY = table_of(Charity)
+PROJECT = table_of(Project)
+DONATION = table_of(Donation)
+DISBURSEMENT = table_of(Disbursement)
+ALLOCATION = table_of(Allocation)
+MATCHER = table_of(Matcher)
+MATCH_POOL = table_of(MatchPool)
+MATCH = table_of(Match)
 
 
 class CheckpointRow(Table, table=True):
@@ -272,16 +283,16 @@ class CheckpointRow(Table, table=True):
     )
     tree_size: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
     root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
-    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chain_id: int = big_integer()
     contract: str = Field(max_length=42)
     tx_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
-    block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_number: int = big_integer()
     block_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     anchored_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     confirmed: bool
 
 
-CHECKPOINT = _table(CheckpointRow)
+CHECKPOINT = table_of(CheckpointRow)
 
 
 class Donor(Table, table=True):
@@ -323,7 +334,7 @@ class EvidenceFile(Table, table=True):
     sha256: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
     charity_id: str = Field(primary_key=True, max_length=43)
     media_type: str = Field(max_length=127)
-    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    size: int = big_integer()
     filename: str | None = Field(default=None, max_length=255)
     public: bool = Field(default=False)
     """Listed as public evidence by some disbursement: anyone may download it."""
@@ -343,10 +354,10 @@ class CharityRegistration(Table, table=True):
     charity_id: str = Field(max_length=43)
 
 
-DONOR = _table(Donor)
-API_KEY = _table(ApiKey)
-EVIDENCE_FILE = _table(EvidenceFile)
-CHARITY_REGISTRATION = _table(CharityRegistration)
+DONOR = table_of(Donor)
+API_KEY = table_of(ApiKey)
+EVIDENCE_FILE = table_of(EvidenceFile)
+CHARITY_REGISTRATION = table_of(CharityRegistration)
 
 
 class SignedCheckpoint(Table, table=True):
@@ -364,4 +375,4 @@ class SignedCheckpoint(Table, table=True):
     signed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-SIGNED_CHECKPOINT = _table(SignedCheckpoint)
+SIGNED_CHECKPOINT = table_of(SignedCheckpoint)

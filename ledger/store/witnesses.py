@@ -18,7 +18,15 @@ from sqlalchemy import BigInteger, Column, String, Text, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field
 
-from ledger.store.tables import CHECKPOINT, ENTRY, SIGNED_CHECKPOINT, Table, UtcDateTime
+from ledger.store.tables import (
+    CHECKPOINT,
+    ENTRY,
+    SIGNED_CHECKPOINT,
+    Table,
+    UtcDateTime,
+    big_integer,
+    table_of,
+)
 from ledger.store.tlog import SignedCheckpointRecord, SignedCheckpoints
 
 MAX_DETAIL = 500
@@ -34,7 +42,7 @@ class WitnessCosignature(Table, table=True):
     """The witness's verifier key (``name+keyid+base64(0x04 ‖ key)``)."""
     line: str = Field(sa_column=Column(Text, nullable=False))
     """The signature line, ``— <name> <base64>\\n``, exactly as appended to the note."""
-    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    timestamp: int = big_integer()
     """The cosignature's own time (POSIX seconds), as the witness signed it."""
     received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
@@ -44,7 +52,7 @@ class WitnessState(Table, table=True):
 
     __tablename__ = "witness_state"
     witness_key: str = Field(sa_column=Column(String(400), primary_key=True))
-    known_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    known_size: int = big_integer()
     """The size the witness last cosigned for this log, as far as the log knows (0: none)."""
     cosigned_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
@@ -60,12 +68,12 @@ class WitnessState(Table, table=True):
     next_attempt_at: datetime | None = Field(
         default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
-    failures: int = Field(sa_column=Column(BigInteger, nullable=False))
+    failures: int = big_integer()
     """Attempts in a row that gave no cosignature (the backoff's exponent)."""
 
 
-COSIGNATURE = WitnessCosignature.__table__  # type: ignore[attr-defined]
-STATE = WitnessState.__table__  # type: ignore[attr-defined]
+COSIGNATURE = table_of(WitnessCosignature)
+STATE = table_of(WitnessState)
 
 
 @dataclass(frozen=True)

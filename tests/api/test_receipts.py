@@ -7,6 +7,7 @@ import re
 import pytest
 
 from api.receipts import receipt_page
+from explorer.models import DonationSummary
 
 
 @pytest.mark.parametrize(
@@ -16,17 +17,20 @@ from api.receipts import receipt_page
 def test_the_receipt_shows_the_amount_in_the_currencys_minor_unit(
     amount: int, currency: str, shown: str
 ) -> None:
-    page = receipt_page(
-        donation_id="dn_x",
+    donation = DonationSummary(
+        id="dn_x",
+        seq=3,
+        charity_id="ch_x",
         charity_name="<script>alert(1)</script>",
+        project_id=None,
         project_title=None,
         amount=amount,
         currency=currency,
         paid_at="2026-11-26T10:00:00.000Z",
-        seq=3,
-        url="http://127.0.0.1:8000/donations/dn_x#s=" + "ab" * 16,
-        secret_hex="ab" * 16,
+        refunded=0,
+        allocated=0,
     )
+    page = receipt_page(donation, "http://127.0.0.1:8000/donations/dn_x#s=" + "ab" * 16)
     match = re.search(r"Amount</dt><dd>(.*?)</dd>", page)
     assert match is not None
     assert match.group(1) == shown

@@ -14,8 +14,6 @@ from ledger.store.migrations import triggers
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
