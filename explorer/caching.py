@@ -179,7 +179,7 @@ class ConditionalGet:
 
 @dataclass(frozen=True)
 class Drawn:
-    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
+    """A page's bytes and what they were drawn as: what the page caches keep."""
 
     body: bytes
     language: str | None
