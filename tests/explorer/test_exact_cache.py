@@ -325,11 +325,11 @@ def test_the_setting_turns_it_off(sqlite_world: World) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_random_appends_never_leave_a_kept_page_behind(
-    seed: int, sqlite_world: World, pair_on: Callable[..., Pair]
+    seed: int, world: World, pair_on: Callable[..., Pair]
 ) -> None:
     """After each random change, every donation's page is what drawing it afresh gives."""
     rng = random.Random(seed)
-    world, store = sqlite_world, sqlite_world.store
+    store = world.store
     ch, pr = world.charity_id, world.project_id
     pair = pair_on(store, lasting_chain=rng.random() < 0.5)
     drafts, pool_id = matching(ch, pr)
