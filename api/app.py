@@ -319,6 +319,7 @@ def create_app(services: Services) -> FastAPI:
         app,
         replica.explorer_views(services.views, services.settings.read_only_database_url),
         page_cache_s=services.settings.page_cache_s,
+        page_cache_exact=services.settings.page_cache_exact,
     )
     return app
 

@@ -124,6 +124,11 @@ class ApiSettings(BaseSettings):
             without asking the journal (``API_PAGE_CACHE_S``, ADR 0036): at most
             ``explorer.caching.FRESH_S``, what it tells every cache it may keep a page;
             0 (the default) draws every page anew.
+        page_cache_exact: keep each donation's page with the version of everything it is
+            drawn from, read in one indexed query, and serve it while that version holds
+            (``API_PAGE_CACHE_EXACT``, ADR 0046): never a page other than the one drawn
+            afresh; at most ``explorer.caching.EXACT_PAGES`` pages and ``EXACT_BYTES``
+            bytes a process. On by default; false draws every page anew.
         log_key: the log's Ed25519 signer key, ``PRIVATE+KEY+<origin>+<id>+<key>``
             (``API_LOG_KEY``, ADR 0031): it signs the C2SP checkpoints served at
             ``/tlog/checkpoint``. Unset, it is read from ``log_key_file``.
@@ -200,6 +205,7 @@ class ApiSettings(BaseSettings):
     log_key_file: Path | None = None
     log_origin: str | None = None
     page_cache_s: Annotated[float, Field(ge=0, le=FRESH_S)] = 0
+    page_cache_exact: bool = True
     witness_policy_file: Path | None = None
     witness_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     witness_interval_s: Annotated[float, Field(ge=0, le=3600)] = 5.0

@@ -14,11 +14,17 @@ In each round, one after another, for ``--seconds`` each:
 
 Each figure's ratio is to the static file of the same round; the table gives the median
 of the rounds, and the CPU that wrk and the server used (share of one core), so that a
-load generator at its limit would show. With ``--page-cache`` the server is started once
-per setting of ``API_PAGE_CACHE_S`` (ADR 0036): ``0`` renders every page, a positive
-value keeps each rendered page that long in the process.
+load generator at its limit would show. The server is started once per page cache
+setting of ``--page-cache``, each measuring one way of serving the page:
 
-    .venv/bin/python bench/bench_explorer.py [--rounds 3] [--seconds 10] [--page-cache 0,5]
+- ``exact``: the default, the exact page cache (``API_PAGE_CACHE_EXACT=true``,
+  ``API_PAGE_CACHE_S=0``, ADR 0046): a page is served again while the version of what it
+  is drawn from, read in one query, is unchanged;
+- ``0``: every page rendered from the journal (``API_PAGE_CACHE_EXACT=false``);
+- a number of seconds: the time-based cache alone (``API_PAGE_CACHE_S``, ADR 0036), each
+  rendered page kept that long, stale meanwhile.
+
+    .venv/bin/python bench/bench_explorer.py [--rounds 3] [--seconds 10] [--page-cache exact,0,5]
 """
 
 from __future__ import annotations
@@ -97,10 +103,26 @@ def wait_anchored(base: str, page: str, limit_s: float = 120) -> None:
     raise SystemExit(f"{page} was not anchored within {limit_s} s")
 
 
+EXACT = "exact"
+"""The ``--page-cache`` setting of the exact cache (ADR 0046), the default."""
+
+
+def setting_label(setting: str) -> str:
+    """How the table and the summary name a ``--page-cache`` setting."""
+    return "exact" if setting == EXACT else f"{setting} s"
+
+
+def setting_environment(setting: str) -> dict[str, str]:
+    """The server's environment for a ``--page-cache`` setting: one cache at a time."""
+    if setting == EXACT:
+        return {"API_PAGE_CACHE_EXACT": "true", "API_PAGE_CACHE_S": "0"}
+    return {"API_PAGE_CACHE_EXACT": "false", "API_PAGE_CACHE_S": setting}
+
+
 def run_setting(
-    folder: Path, url: str, ids: list[str], cache_s: str, args: argparse.Namespace
+    folder: Path, url: str, ids: list[str], setting: str, args: argparse.Namespace
 ) -> dict[str, list[Measure]]:
-    """Start the server with ``API_PAGE_CACHE_S=cache_s``, measure every target."""
+    """Start the server with the page cache ``setting``, measure every target."""
     page = f"/donations/{ids[0]}"
     ids_file = folder / "ids.txt"
     ids_file.write_text("\n".join(ids) + "\n")
@@ -116,15 +138,15 @@ def run_setting(
         API_EVIDENCE_DIR=str(folder / "evidence"),
         ANCHOR_INTERVAL_S="0",
         ANCHOR_POLL_S="0.2",
-        API_PAGE_CACHE_S=cache_s,
+        **setting_environment(setting),
     )
     command = [str(BIN / "shanlian"), "--database", url, "serve", "--host", "127.0.0.1"]
     server = Server(
-        f"shanlian serve (page cache {cache_s} s)",
+        f"shanlian serve (page cache {setting_label(setting)})",
         [*command, "--port", str(port)],
         env,
         port,
-        folder / f"serve-{cache_s}.log",
+        folder / f"serve-{setting}.log",
     )
     results: dict[str, list[Measure]] = {t.name: [] for t in targets}
     server.start()
@@ -152,9 +174,9 @@ def summary_line(settings: dict[str, dict[str, list[Measure]]]) -> dict[str, obj
 
     first = next(iter(settings.values()))
     pages = ", ".join(
-        f"page cache {cache_s} s: {median_rate(r['donation page']):,.0f} req/s "
+        f"page cache {setting_label(setting)}: {median_rate(r['donation page']):,.0f} req/s "
         f"({ratio(r, 'donation page'):.2f})"
-        for cache_s, r in settings.items()
+        for setting, r in settings.items()
     )
     return {
         "benchmark": "explorer donation page and a tile, 32 connections (wrk)",
@@ -177,8 +199,11 @@ def main() -> int:
     parser.add_argument("--donations", type=int, default=2000)
     parser.add_argument(
         "--page-cache",
-        default="0,5",
-        help="API_PAGE_CACHE_S settings to measure, comma-separated (0: none)",
+        default=f"{EXACT},0",
+        help=(
+            "page cache settings to measure, comma-separated: 'exact' (the default, ADR 0046), "
+            "0 (every page rendered), N (API_PAGE_CACHE_S=N alone, ADR 0036)"
+        ),
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-explorer-"))
@@ -202,8 +227,8 @@ def main() -> int:
     load_before = load_average()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     settings = {
-        cache_s: run_setting(folder, url, ids, cache_s, args)
-        for cache_s in (s.strip() for s in args.page_cache.split(","))
+        setting: run_setting(folder, url, ids, setting, args)
+        for setting in (s.strip() for s in args.page_cache.split(","))
     }
     load_after = load_average()
     shutil.rmtree(folder, ignore_errors=True)
@@ -220,7 +245,7 @@ def main() -> int:
     )
     print(header)
     failed = False
-    for cache_s, results in settings.items():
+    for setting, results in settings.items():
         static = results["static file"]
         for name, rounds in results.items():
             ratios = [m.rate / s.rate for m, s in zip(rounds, static, strict=True)]
@@ -228,7 +253,7 @@ def main() -> int:
             errors = sum(m.errors for m in rounds)
             failed = failed or errors > 0
             print(
-                f"{cache_s + ' s':>10}  {name:<34} "
+                f"{setting_label(setting):>10}  {name:<34} "
                 f"{statistics.median(m.rate for m in rounds):>7.0f} {ratio:>6.2f} "
                 f"{statistics.median(m.p50_ms for m in rounds):>7.1f} "
                 f"{statistics.median(m.p99_ms for m in rounds):>7.1f} "

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ from starlette.types import Scope
 
 from chain.typed_data import types_of
 from explorer import caching, diagram, history, i18n, urls, verifier
-from explorer.caching import Drawn, PageCache
+from explorer.caching import Drawn, ExactPageCache, PageCache
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
 from explorer.vocabulary import TEMPLATE_GLOBALS
@@ -83,9 +84,12 @@ def _asset_versions() -> dict[str, str]:
 class Explorer:
     """Renders the pages of one set of public views."""
 
-    def __init__(self, views: PublicViews, *, page_cache_s: float = 0) -> None:
+    def __init__(
+        self, views: PublicViews, *, page_cache_s: float = 0, page_cache_exact: bool = True
+    ) -> None:
         self.views = views
         self.pages = PageCache(page_cache_s) if page_cache_s > 0 else None
+        self.exact = ExactPageCache() if page_cache_exact else None
         self.versions = _asset_versions()
         self.selector = verifier.checkpoint_of_selector()
         # One environment a language, its ``_`` and ``lang`` among the globals: the
@@ -178,12 +182,15 @@ class Explorer:
         """
         cache = drawn.cache
         if drawn.language is None:
-            return Response(
+            response = Response(
                 drawn.body,
                 status_code=drawn.status_code,
                 media_type="application/json",
                 headers={"Vary": "Origin", "Cache-Control": cache},
             )
+            if caching.shared_cacheable(cache):
+                response.headers["ETag"] = drawn.etag
+            return response
         response = HTMLResponse(drawn.body, status_code=drawn.status_code)
         response.headers["Content-Language"] = drawn.language
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -199,6 +206,8 @@ class Explorer:
             )
             cache = caching.private_copy(cache)
         response.headers["Cache-Control"] = cache
+        if caching.shared_cacheable(cache):  # tagged once, not at every request (ADR 0046)
+            response.headers["ETag"] = drawn.etag
         return response
 
     @staticmethod
@@ -286,6 +295,15 @@ def _verify_context(language: str) -> dict[str, Any]:
     }
 
 
+def _only_language(request: Request) -> bool:
+    """Whether the query string says nothing but ``lang``: an item's page is then one of
+    its languages (``here`` drops ``lang`` and keeps anything else, so any other query
+    draws another page; those are not kept, lest random ones fill the cache)."""
+    return not request.url.query or all(
+        name == "lang" for name, _ in request.query_params.multi_items()
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of the explorer and its ``.json`` twin, its parts found by its ``name``.
@@ -295,7 +313,9 @@ class Page:
     ``path`` and ``path.json``; the dependency ``query`` reads its query string into the
     keyword arguments of both. An item's path ends in one parameter whose value, read by
     ``parse``, names it; the twin is that value ending in ``.json``. ``extra_context``
-    adds to what the template sees.
+    adds to what the template sees. An item page with a ``version``
+    (``PublicViews.<name>_version``) is kept in the explorer's exact cache (ADR 0046),
+    until ``until`` of its model at the latest.
     """
 
     name: str
@@ -303,6 +323,8 @@ class Page:
     query: Callable[..., dict[str, Any]] = _no_query
     parse: Callable[[str], Any] = str
     extra_context: Callable[[Explorer, Request], dict[str, Any]] | None = None
+    version: Callable[[PublicViews, Any], Hashable | None] | None = None
+    until: Callable[[Any], datetime | None] | None = None
 
     def __post_init__(self) -> None:
         # Fail at import, not at the first request, if a view or a URL is missing.
@@ -327,20 +349,57 @@ class Page:
         )
         drawn = pages.get(cache_key) if pages is not None and cache_key is not None else None
         if drawn is None:
-            model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
-            settled = self.name == "entry" and explorer.views.entry_settled(model)
-            drawn = explorer.draw(
-                request,
-                f"{self.name}.html",
-                model,
-                as_json=as_json,
-                json_url=getattr(urls, self.name)(*key, json=True, **query),
-                extra=self.extra_context(explorer, request) if self.extra_context else None,
-                cache=caching.SETTLED if settled else caching.FRESH,
-            )
+            drawn = self._exactly(explorer, request, key, as_json=as_json)
+            if drawn is None:
+                model = getattr(explorer.views, f"{self.name}_page")(*key, **query)
+                drawn = self._draw(explorer, request, key, query, model, as_json=as_json)
             if pages is not None and cache_key is not None:
                 pages.put(cache_key, drawn)
         return explorer.respond(request, drawn)
+
+    def _exactly(
+        self, explorer: Explorer, request: Request, key: tuple[Any, ...], *, as_json: bool
+    ) -> Drawn | None:
+        """The page from the exact cache when its version holds, else drawn and kept there
+        (ADR 0046); None: not the exact cache's to serve (off, a query string, no version:
+        no such item here), drawn the ordinary way."""
+        exact = explorer.exact
+        if exact is None or self.version is None or not _only_language(request):
+            return None
+        # The path names the item and the twin; the query, at most its language.
+        cache_key = (request.url.path, None if as_json else explorer.language(request))
+        with explorer.views.one_read() as views:  # the version and the page: one snapshot
+            version = self.version(views, *key)
+            if version is None:
+                return None
+            drawn = exact.get(cache_key, version)
+            if drawn is not None:
+                return drawn
+            model = getattr(views, f"{self.name}_page")(*key)
+        drawn = self._draw(explorer, request, key, {}, model, as_json=as_json)
+        exact.put(cache_key, version, drawn, until=self.until(model) if self.until else None)
+        return drawn
+
+    def _draw(
+        self,
+        explorer: Explorer,
+        request: Request,
+        key: tuple[Any, ...],
+        query: dict[str, Any],
+        model: BaseModel,
+        *,
+        as_json: bool,
+    ) -> Drawn:
+        settled = self.name == "entry" and explorer.views.entry_settled(model)  # type: ignore[arg-type]
+        return explorer.draw(
+            request,
+            f"{self.name}.html",
+            model,
+            as_json=as_json,
+            json_url=getattr(urls, self.name)(*key, json=True, **query),
+            extra=self.extra_context(explorer, request) if self.extra_context else None,
+            cache=caching.SETTLED if settled else caching.FRESH,
+        )
 
 
 PAGES = (
@@ -349,7 +408,13 @@ PAGES = (
     Page("projects", "/projects", query=_page_number),
     Page("charity", "/charities/{charity_id}"),
     Page("project", "/projects/{project_id}"),
-    Page("donation", "/donations/{donation_id}", extra_context=_verify_messages),
+    Page(
+        "donation",
+        "/donations/{donation_id}",
+        extra_context=_verify_messages,
+        version=PublicViews.donation_version,
+        until=PublicViews.page_until,
+    ),
     Page("disbursement", "/disbursements/{disbursement_id}"),
     Page("pool", "/pools/{pool_id}"),
     Page("checkpoints", "/checkpoints", query=_before),
@@ -413,30 +478,40 @@ class ExplorerMount(Mount):
         return super().matches(scope)
 
 
-def mount_explorer(app: FastAPI, views: PublicViews, *, page_cache_s: float = 0) -> None:
+def mount_explorer(
+    app: FastAPI, views: PublicViews, *, page_cache_s: float = 0, page_cache_exact: bool = True
+) -> None:
     """Mount the explorer on ``views`` at the root of ``app``, after the routes it has.
 
     ``app`` answers conditional requests for it (``caching.ConditionalGet``).
     """
-    explorer = create_explorer(views, conditional=False, page_cache_s=page_cache_s)
+    explorer = create_explorer(
+        views, conditional=False, page_cache_s=page_cache_s, page_cache_exact=page_cache_exact
+    )
     app.router.routes.append(ExplorerMount("/", app=explorer, name="explorer"))
 
 
 def create_explorer(
-    views: PublicViews, *, conditional: bool = True, page_cache_s: float = 0
+    views: PublicViews,
+    *,
+    conditional: bool = True,
+    page_cache_s: float = 0,
+    page_cache_exact: bool = True,
 ) -> FastAPI:
     """The explorer as an ASGI app on ``views`` (give it read-only ones).
 
     With ``conditional`` (an explorer served on its own) it tags what caches may keep
     and answers ``If-None-Match`` itself; mounted in the API, the API does. With
-    ``page_cache_s`` it keeps the pages it drew that long (``PageCache``).
+    ``page_cache_s`` it keeps the pages it drew that long (``PageCache``); with
+    ``page_cache_exact`` it keeps a donation's page while what it is drawn from is
+    unchanged (``ExactPageCache``, ADR 0046).
 
     Mount it at the site's root, after the API's routes: its pages are ``/``,
     ``/charities``, ``/projects``, ``/charities/{id}``, ``/projects/{id}``,
     ``/donations/{id}``, ``/disbursements/{id}``, ``/checkpoints``, ``/entries/{seq}`` and
     ``/search``, each also as ``.json``.
     """
-    explorer = Explorer(views, page_cache_s=page_cache_s)
+    explorer = Explorer(views, page_cache_s=page_cache_s, page_cache_exact=page_cache_exact)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
     if conditional:

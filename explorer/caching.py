@@ -17,6 +17,9 @@ carried ``Authorization`` is never left cacheable by a shared cache.
 
 ``PageCache`` is the explorer's own, in the process: the pages it drew a moment ago
 (``API_PAGE_CACHE_S``), kept no longer than the policy lets any cache keep them.
+``ExactPageCache`` keeps pages with the version of what they were drawn from, and serves
+one only while that version holds: never a page other than the one drawn afresh would
+be (``API_PAGE_CACHE_EXACT``, ADR 0046).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -174,7 +179,7 @@ class ConditionalGet:
 
 @dataclass(frozen=True)
 class Drawn:
-    """A page's bytes and what they were drawn as: what ``PageCache`` keeps."""
+    """A page's bytes and what they were drawn as: what the page caches keep."""
 
     body: bytes
     language: str | None
@@ -182,6 +187,17 @@ class Drawn:
     cache: str
     """Its ``Cache-Control`` (ADR 0036)."""
     status_code: int
+
+    @cached_property
+    def etag(self) -> str:
+        """Its strong entity tag (``etag_of``), computed once for every time it is served."""
+        return etag_of(self.body)
+
+
+def keepable(drawn: Drawn) -> bool:
+    """Whether a page cache may keep ``drawn``: a 200 that any cache may keep (no 404,
+    nothing private)."""
+    return drawn.status_code == 200 and shared_cacheable(drawn.cache)
 
 
 class PageCache:
@@ -216,7 +232,7 @@ class PageCache:
             return kept[1]
 
     def put(self, key: Hashable, drawn: Drawn) -> None:
-        if drawn.status_code != 200 or not shared_cacheable(drawn.cache):
+        if not keepable(drawn):
             return
         ttl_s = SETTLED_S if drawn.cache == SETTLED else self.ttl_s
         with self._lock:
@@ -224,3 +240,96 @@ class PageCache:
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
+
+
+EXACT_PAGES = 4096
+"""Pages the exact cache keeps at most (a page per item, language and twin)."""
+EXACT_BYTES = 64 * 1024 * 1024
+"""Bytes of pages the exact cache keeps at most, its bound on memory (the bodies)."""
+EXACT_PAGE_BYTES = 1024 * 1024
+"""A page longer than this is drawn every time, never kept."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    version: object
+    drawn: Drawn
+    until: datetime | None
+
+
+class ExactPageCache:
+    """Pages kept with the version of everything they were drawn from (ADR 0046).
+
+    ``get`` hands back a page only when the version read now equals the one it was drawn
+    at, and before ``until`` (a page that shows when the next anchor is due reads the
+    clock once that moment has passed): what it serves is what drawing the page afresh
+    would give. The caller reads the version and the page's data in one read
+    transaction, so that the version is the page's.
+
+    Bounded: at most ``pages`` pages and ``size_bytes`` bytes of them, the least recently
+    used leaving first; no page over ``page_bytes``, no 404, nothing private. Keys are
+    for the caller to bound (one per item that exists, language and twin). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        *,
+        pages: int = EXACT_PAGES,
+        size_bytes: int = EXACT_BYTES,
+        page_bytes: int = EXACT_PAGE_BYTES,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.pages = pages
+        self.size_bytes = size_bytes
+        self.page_bytes = min(page_bytes, size_bytes)
+        self._clock = clock
+        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of the pages kept now."""
+        return self._bytes
+
+    def get(self, key: Hashable, version: object) -> Drawn | None:
+        """The page kept under ``key`` if it was drawn at ``version`` and is not past its
+        moment; else None (and a page of another version is dropped)."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                return None
+            if kept.version != version or (kept.until is not None and self._clock() >= kept.until):
+                self._drop(key)
+                return None
+            self._kept.move_to_end(key)
+            return kept.drawn
+
+    def put(
+        self, key: Hashable, version: object, drawn: Drawn, *, until: datetime | None = None
+    ) -> None:
+        """Keep ``drawn``, drawn at ``version``, under ``key``; ``until``: the moment it
+        stops being what drawing it afresh gives, whatever the version (None: never)."""
+        size = len(drawn.body)
+        if not keepable(drawn) or size > self.page_bytes:
+            return
+        if until is not None and self._clock() >= until:
+            return
+        with self._lock:
+            self._drop(key)
+            self._kept[key] = _Kept(version, drawn, until)
+            self._bytes += size
+            while len(self._kept) > self.pages or self._bytes > self.size_bytes:
+                self._drop(next(iter(self._kept)))
+
+    def _drop(self, key: Hashable) -> None:
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            self._bytes -= len(kept.drawn.body)

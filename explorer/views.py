@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -124,6 +125,16 @@ class PublicViews:
         """The charities' signatures of their entries, checked here (ADR 0037), in the
         signing domain of now (the API sets it once the chain's registry is known)."""
         return Signatures(self.store, self.read, self.signing_domain)
+
+    @contextmanager
+    def one_read(self) -> Iterator[PublicViews]:
+        """These views on one connection and one read transaction (ADR 0044), for reads
+        that must see one snapshot: a page's version and the page (ADR 0046)."""
+        if in_one_transaction(self.store.engine):
+            yield self
+            return
+        with one_transaction(self.store.engine) as engine:
+            yield replace(self, store=Store(engine))
 
     def read_only(self, database_url: str | None = None) -> PublicViews:
         """These views on a read-only engine: the explorer's (DESIGN §2).
@@ -425,6 +436,42 @@ class PublicViews:
             chain_url=urls.api_chain(),
             correction_notes=self.reports.donation_notes(donation_id),
         )
+
+    def donation_version(self, donation_id: str) -> Hashable | None:
+        """Everything ``donation_page`` is drawn from, as a value that stays equal exactly as
+        long as the page drawn afresh stays the same, the clock aside (``page_until``);
+        None: no such donation, or a page that reads the clock whatever it reads else (ADR
+        0046). Read it in the page's transaction (``one_read``).
+
+        The projections' part in one indexed query (``page_reads.DonationVersion``); the
+        first checkpoint that covers the donation, whole (its status, the proof it pins);
+        before one does, the latest, when the next anchor is due; these views' settings.
+        """
+        found = self.read.donation_version(donation_id)
+        if found is None:
+            return None
+        first = self.checkpoints.first_covering(found.seq)
+        latest = None
+        if first is None and self.anchor_interval_s is not None:
+            latest = self.checkpoints.latest()
+            if latest is None:  # the next anchor is due an interval from now, always
+                return None
+        return (
+            found,
+            first,
+            latest,
+            self.signing_domain,
+            self.lasting_chain,
+            self.anchor_interval_s,
+            self.public_url,
+        )
+
+    @staticmethod
+    def page_until(page: models.DonationPage) -> datetime | None:
+        """The moment ``page`` stops being what drawing it afresh gives, its version held:
+        when its next anchor is due (``next_anchor_due`` is the clock's after that); None:
+        no such moment."""
+        return page.donation.status.next_anchor_due
 
     def disbursement_page(self, disbursement_id: str) -> models.DisbursementPage:
         """A disbursement: payee, purpose, evidence, the donations that funded it.

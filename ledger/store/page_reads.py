@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, union
 from sqlalchemy.engine import Connection, Engine, Row
 
 from ledger.accounting import (
@@ -193,6 +193,67 @@ def donation_read(connection: Connection, donation_id: str) -> DonationRead | No
         ],
         matched_by=next((m for m in matches if m.match.match_id == donation_id), None),
         matches=[m for m in matches if m.match.donation_id == donation_id],
+    )
+
+
+_RELATED = union(
+    select(ALLOCATION.c.allocation_id).where(ALLOCATION.c.donation_id == bindparam("id")),
+    select(ALLOCATION.c.disbursement_id).where(ALLOCATION.c.donation_id == bindparam("id")),
+    select(MATCH.c.match_id).where(MATCH.c.donation_id == bindparam("id")),
+)
+_DONATION_VERSION = (
+    select(
+        DONATION.c.seq,
+        DONATION.c.refunded,
+        DONATION.c.allocated,
+        CHARITY.c.signer_seq,
+        select(func.max(ENTRY_REF.c.seq))
+        .where(ENTRY_REF.c.ref_id == bindparam("id"))
+        .scalar_subquery()
+        .label("about"),
+        select(func.max(ENTRY_REF.c.seq))
+        .where(ENTRY_REF.c.ref_id.in_(_RELATED))
+        .scalar_subquery()
+        .label("related"),
+    )
+    .join(CHARITY, CHARITY.c.charity_id == DONATION.c.charity_id)
+    .where(DONATION.c.donation_id == bindparam("id"))
+)
+
+
+@dataclass(frozen=True)
+class DonationVersion:
+    """What a donation's page reads of the projections changes only when this does.
+
+    Every row ``donation_read`` reads is either never changed after its entry (the
+    charity's name, the project's title, the pools' and matchers' names, the entries
+    themselves) or changed only by an entry that names, in a field ``entry_ref`` keeps,
+    the donation, one of its allocations, a disbursement they funded or one of its
+    matches: ``about`` and ``related``, the last such entry, grow with each (ADR 0046).
+    The charity's signer is named by no ref: its ``signer_seq`` is read itself.
+    """
+
+    seq: int
+    """The entry that created the donation."""
+    refunded: int
+    allocated: int
+    signer_seq: int | None
+    about: int | None
+    """The last entry that names the donation (a refund, an allocation, a match of it, the
+    reversal of matched money)."""
+    related: int | None
+    """The last entry that names one of its allocations (a reversal), a disbursement they
+    funded (a void, another allocation) or one of its matches (a reversal)."""
+
+
+def donation_version(connection: Connection, donation_id: str) -> DonationVersion | None:
+    """The version of what donation ``donation_id``'s page reads, in one indexed query;
+    None: no such donation."""
+    row = connection.execute(_DONATION_VERSION, {"id": donation_id}).first()
+    if row is None:
+        return None
+    return DonationVersion(
+        row.seq, row.refunded, row.allocated, row.signer_seq, row.about, row.related
     )
 
 

@@ -37,7 +37,7 @@ from ledger.entries import Entry, parse_entry
 from ledger.errors import NotFoundError
 from ledger.store import page_reads, projections
 from ledger.store.flow_sums import FlowSums, flow_sums
-from ledger.store.page_reads import DonationRead, MatchRead
+from ledger.store.page_reads import DonationRead, DonationVersion, MatchRead
 from ledger.store.projections import S, state_of
 from ledger.store.tables import (
     CHARITY,
@@ -219,6 +219,14 @@ class ReadModel:
         if found is None:
             raise NotFoundError(WHAT[DonationState], donation_id)
         return found
+
+    def donation_version(self, donation_id: str) -> DonationVersion | None:
+        """What a donation's page reads of the projections, as a version (ADR 0046); None:
+        no such donation."""
+        if "\x00" in donation_id:  # no id holds a NUL (see ``get``)
+            return None
+        with self.connect() as connection:
+            return page_reads.donation_version(connection, donation_id)
 
     # -- balances and totals ---------------------------------------------------------------
 

@@ -176,3 +176,17 @@ def test_the_explorer_in_the_app_answers_conditional_requests(api: Api) -> None:
 def test_the_page_cache_keeps_pages_no_longer_than_caches_may(seconds: float) -> None:
     with pytest.raises(ValidationError):
         ApiSettings(page_cache_s=seconds)
+
+
+def test_the_exact_page_cache_is_on_unless_the_setting_turns_it_off(
+    make_api: Any, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ApiSettings().page_cache_exact is True
+    monkeypatch.setenv("API_PAGE_CACHE_EXACT", "false")
+    assert ApiSettings().page_cache_exact is False
+    api = make_api(sqlite_url, page_cache_exact=False)
+    charity_id, auth = api.register_charity()
+    donation_id = api.donate(charity_id, api.open_project(charity_id, auth))["id"]
+    assert api.client.get(f"/donations/{donation_id}").status_code == 200
+    (mount,) = [r for r in api.client.app.routes if getattr(r, "name", None) == "explorer"]
+    assert mount.app.state.explorer.exact is None
