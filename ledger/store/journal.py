@@ -13,7 +13,7 @@ README's example does.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +34,19 @@ from ledger.store.verify import Verification, verify_journal
 __all__ = ["Draft", "FifoAllocation", "Store"]
 
 
+def _consistency_plan(first: int, second: int) -> list[list[NodeId]]:
+    if first == 0 or first == second:  # the empty proof
+        if not 0 <= first <= second:
+            raise ProofSizeError(f"no consistency proof from {first} to {second}")
+        return []
+    return consistency_plan(first, second)
+
+
+def _size(connection: Connection) -> int:
+    value = connection.execute(select(func.max(ENTRY.c.seq))).scalar()
+    return 0 if value is None else int(value) + 1
+
+
 class Store(Appender):
     """The journal, its Merkle log and its projections in one SQL database.
 
@@ -52,40 +65,35 @@ class Store(Appender):
     def size(self) -> int:
         """Number of entries in the journal (the Merkle tree's size)."""
         with self.engine.connect() as connection:
-            value = connection.execute(select(func.max(ENTRY.c.seq))).scalar()
-        return 0 if value is None else int(value) + 1
+            return _size(connection)
 
-    def _resolve(self, plan: list[list[NodeId]]) -> list[bytes]:
-        ids = sorted(plan_nodes(plan))
+    def _resolve(self, size: int, planned: Callable[[], list[list[NodeId]]]) -> list[bytes]:
+        """The hashes of the plan ``planned()`` makes in the tree of ``size`` entries, once
+        the journal is known to hold that many: the check and the nodes on one connection
+        (each checkout of the pool costs two round trips, its ping and its rollback, and a
+        proof is two queries)."""
         with self.engine.connect() as connection:
+            current = _size(connection)
+            if not 0 <= size <= current:
+                raise ProofSizeError(f"the journal has {current} entries, not {size}")
+            plan = planned()
+            ids = sorted(plan_nodes(plan))
             nodes = dict(zip(ids, read_nodes(connection, ids), strict=True))
         return resolve(plan, nodes)
-
-    def _check_size(self, size: int) -> None:
-        current = self.size()
-        if not 0 <= size <= current:
-            raise ProofSizeError(f"the journal has {current} entries, not {size}")
 
     def root(self, size: int | None = None) -> bytes:
         """The Merkle root at ``size`` entries (default: all), from O(log n) stored nodes."""
         if size is None:
             size = self.size()
-        self._check_size(size)
-        return self._resolve([root_plan(size)])[0]
+        return self._resolve(size, lambda: [root_plan(size)])[0]
 
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
         """The audit path of entry ``seq`` in the tree of ``size`` entries."""
-        self._check_size(size)
-        return self._resolve(inclusion_plan(seq, size))
+        return self._resolve(size, lambda: inclusion_plan(seq, size))
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """The proof that the tree at ``second`` extends the tree at ``first``."""
-        self._check_size(second)
-        if first == 0 or first == second:
-            if not 0 <= first <= second:
-                raise ProofSizeError(f"no consistency proof from {first} to {second}")
-            return []
-        return self._resolve(consistency_plan(first, second))
+        return self._resolve(second, lambda: _consistency_plan(first, second))
 
     def leaf_hash(self, seq: int) -> bytes:
         """The stored leaf hash of entry ``seq``."""

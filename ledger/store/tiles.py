@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import BigInteger, literal, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
 from ledger.errors import ProofSizeError
 from ledger.merkle import NodeId, node_hash
 from ledger.store.tables import ENTRY, NODE
 
+_CHUNK = 500
+"""Nodes asked for in one statement (SQLite allows 32,766 parameters, a pair a node)."""
+
 
 def read_nodes(connection: Connection, ids: Sequence[NodeId] | set[NodeId]) -> list[bytes]:
     """Hashes of the given complete subtrees, in the order given.
 
     Level 0 comes from ``entry.leaf_hash``, even levels from ``merkle_node``, and an
-    odd level is hashed from its two children: at most two queries in all.
+    odd level is hashed from its two children: one query for up to 500 of each.
     """
     wanted = list(ids)
     stored: set[NodeId] = set()
@@ -27,21 +30,26 @@ def read_nodes(connection: Connection, ids: Sequence[NodeId] | set[NodeId]) -> l
             stored.add((level, idx))
     found: dict[NodeId, bytes] = {}
     leaves = sorted(idx for level, idx in stored if level == 0)
-    for start in range(0, len(leaves), 500):
-        rows = connection.execute(
-            select(ENTRY.c.seq, ENTRY.c.leaf_hash).where(
-                ENTRY.c.seq.in_(leaves[start : start + 500])
-            )
-        )
-        found.update(((0, row.seq), bytes(row.leaf_hash)) for row in rows)
     interior = sorted(node for node in stored if node[0])
-    for start in range(0, len(interior), 500):
-        rows = connection.execute(
-            select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(
-                tuple_(NODE.c.level, NODE.c.idx).in_(interior[start : start + 500])
+    # One query a chunk of each (a proof's nodes are one chunk: one round trip).
+    for start in range(0, max(len(leaves), len(interior)), _CHUNK):
+        parts = []
+        if chunk := leaves[start : start + _CHUNK]:
+            parts.append(
+                select(
+                    literal(0, BigInteger).label("level"),
+                    ENTRY.c.seq.label("idx"),
+                    ENTRY.c.leaf_hash.label("hash"),
+                ).where(ENTRY.c.seq.in_(chunk))
             )
-        )
-        found.update(((row.level, row.idx), bytes(row.hash)) for row in rows)
+        if chunk_of_nodes := interior[start : start + _CHUNK]:
+            parts.append(
+                select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(
+                    tuple_(NODE.c.level, NODE.c.idx).in_(chunk_of_nodes)
+                )
+            )
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        found.update(((row.level, row.idx), bytes(row.hash)) for row in connection.execute(query))
     missing = sorted(stored - found.keys())
     if missing:
         raise ProofSizeError(f"the store has no Merkle node {missing[0]}")
