@@ -42,8 +42,12 @@ def _consistency_plan(first: int, second: int) -> list[list[NodeId]]:
     return consistency_plan(first, second)
 
 
+_SIZE = select(func.max(ENTRY.c.seq))
+"""Built once: every proof asks it first."""
+
+
 def _size(connection: Connection) -> int:
-    value = connection.execute(select(func.max(ENTRY.c.seq))).scalar()
+    value = connection.execute(_SIZE).scalar()
     return 0 if value is None else int(value) + 1
 
 

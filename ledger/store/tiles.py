@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, literal, select, tuple_, union_all
+from sqlalchemy import BigInteger, bindparam, literal, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
 from ledger.errors import ProofSizeError
@@ -13,6 +13,16 @@ from ledger.store.tables import ENTRY, NODE
 
 _CHUNK = 500
 """Nodes asked for in one statement (SQLite allows 32,766 parameters, a pair a node)."""
+# Built once: a statement made anew for every proof costs more Python than its query.
+_LEAVES = select(
+    literal(0, BigInteger).label("level"),
+    ENTRY.c.seq.label("idx"),
+    ENTRY.c.leaf_hash.label("hash"),
+).where(ENTRY.c.seq.in_(bindparam("leaves", expanding=True)))
+_NODES = select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(
+    tuple_(NODE.c.level, NODE.c.idx).in_(bindparam("nodes", expanding=True))
+)
+_BOTH = union_all(_LEAVES, _NODES)
 
 
 def read_nodes(connection: Connection, ids: Sequence[NodeId] | set[NodeId]) -> list[bytes]:
@@ -33,23 +43,10 @@ def read_nodes(connection: Connection, ids: Sequence[NodeId] | set[NodeId]) -> l
     interior = sorted(node for node in stored if node[0])
     # One query a chunk of each (a proof's nodes are one chunk: one round trip).
     for start in range(0, max(len(leaves), len(interior)), _CHUNK):
-        parts = []
-        if chunk := leaves[start : start + _CHUNK]:
-            parts.append(
-                select(
-                    literal(0, BigInteger).label("level"),
-                    ENTRY.c.seq.label("idx"),
-                    ENTRY.c.leaf_hash.label("hash"),
-                ).where(ENTRY.c.seq.in_(chunk))
-            )
-        if chunk_of_nodes := interior[start : start + _CHUNK]:
-            parts.append(
-                select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(
-                    tuple_(NODE.c.level, NODE.c.idx).in_(chunk_of_nodes)
-                )
-            )
-        query = parts[0] if len(parts) == 1 else union_all(*parts)
-        found.update(((row.level, row.idx), bytes(row.hash)) for row in connection.execute(query))
+        chunk, chunk_of_nodes = leaves[start : start + _CHUNK], interior[start : start + _CHUNK]
+        query = _BOTH if chunk and chunk_of_nodes else _LEAVES if chunk else _NODES
+        rows = connection.execute(query, {"leaves": chunk, "nodes": chunk_of_nodes})
+        found.update(((row.level, row.idx), bytes(row.hash)) for row in rows)
     missing = sorted(stored - found.keys())
     if missing:
         raise ProofSizeError(f"the store has no Merkle node {missing[0]}")
