@@ -194,7 +194,7 @@ def connect_chain_later(services: Services, stop: threading.Event) -> None:
         log.info("connected to chain %s; anchoring starts", chain.chain_id)
         worker = AnchorWorker(services.store, chain, settings, transparency_log=services.log)
         services.chain, services.worker = chain, worker
-        services.views.signing_domain = signing_domain(chain)  # ADR 0037
+        services.views.use_signing_domain(signing_domain(chain))  # ADR 0037, the explorer's too
         worker.run(stop)
         return
 

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -105,6 +105,19 @@ class PublicViews:
     signing_domain: tuple[int, str] | None = None
     """The EIP-712 domain's chain id and CharityRegistry, to check charity signatures
     (ADR 0037); None: no chain, signatures are shown unchecked."""
+    _copies: list[PublicViews] = field(default_factory=list, init=False, repr=False, compare=False)
+    """The read-only copies made of these views (``read_only``: the explorer's)."""
+
+    def use_signing_domain(self, domain: tuple[int, str] | None) -> None:
+        """Check signatures in ``domain`` from now on, here and in every read-only copy.
+
+        The explorer's copies are made when the app is, and a node that was down then
+        tells its domain only once it answers (``api.app.connect_chain_later``): set on
+        these views alone, the explorer would go on showing signatures unchecked.
+        """
+        self.signing_domain = domain
+        for copy in self._copies:
+            copy.use_signing_domain(domain)
 
     @cached_property
     def checkpoints(self) -> CheckpointLog:
@@ -146,13 +159,15 @@ class PublicViews:
                 ``default_transaction_read_only``).
         """
         url = database_url or self.store.engine.url.render_as_string(hide_password=False)
-        return PublicViews(
+        copy = PublicViews(
             store=Store(make_engine(url, read_only=True)),
             public_url=self.public_url,
             anchor_interval_s=self.anchor_interval_s,
             lasting_chain=self.lasting_chain,
             signing_domain=self.signing_domain,
         )
+        self._copies.append(copy)  # made at the start: a handful per process
+        return copy
 
     def _balances(
         self, *, charity_id: str | None = None, project_id: str | None = None

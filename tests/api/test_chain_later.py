@@ -8,11 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.anchoring import AnchorSettings
-from api.app import build_services, connect_chain_later, create_app
+from api.app import build_services, connect_chain_later, create_app, signing_domain
 from api.settings import ApiSettings
 from chain import settings as chain_settings
 from chain.client import ChainClient
 from chain.devnet import free_port, start_devnet
+from explorer.app import ExplorerMount
 from tests.factories import paid_now
 
 TOKEN = "chain-later-test-platform-token-0123456789"
@@ -38,7 +39,8 @@ def test_serving_starts_without_the_node_and_anchors_once_it_answers(
     assert runtime.chain_pending
     assert services.chain is None
     assert any("does not answer" in note for note in runtime.notes)
-    client = TestClient(create_app(services))
+    app = create_app(services)
+    client = TestClient(app)
     platform = {"Authorization": f"Bearer {TOKEN}"}
     charity = client.post(
         "/api/v1/charities", json={"name": "n", "registration_no": "n"}, headers=platform
@@ -83,4 +85,10 @@ def test_serving_starts_without_the_node_and_anchors_once_it_answers(
     assert latest is not None
     assert latest.tree_size == services.store.size() == 2
     assert services.chain is not None
+    # The explorer's read-only views were made with the app, before the node answered:
+    # they check charity signatures in the chain's domain too, not "unchecked" for good.
+    (mount,) = [route for route in app.routes if isinstance(route, ExplorerMount)]
+    explorer_views = mount.app.state.explorer.views  # type: ignore[attr-defined]
+    assert services.views.signing_domain == signing_domain(services.chain)
+    assert explorer_views.signing_domain == services.views.signing_domain
     services.store.engine.dispose()
