@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -291,25 +292,32 @@ def seeded_pg(pg_template: str) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.mark.postgres
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(items=batches())
-def test_a_batch_gives_each_request_what_appending_one_by_one_gives_on_postgres(
-    seeded_pg: str, items: list[AppendRequest]
-) -> None:
+@contextmanager
+def two_pg_stores(seeded_pg: str) -> Iterator[tuple[Store, Store]]:
+    """Two stores on copies of the seeded database, dropped after."""
     names = [f"shanlian_b_{uuid.uuid4().hex[:10]}" for _ in range(2)]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         for name in names:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{seeded_pg}"')
     stores = [Store.open(pg_url(name), upgrade=False) for name in names]
     try:
-        assert_batch_equals_one_by_one(stores[0], stores[1], items)
+        yield stores[0], stores[1]
     finally:
         for store in stores:
             store.engine.dispose()
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             for name in names:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=batches())
+def test_a_batch_gives_each_request_what_appending_one_by_one_gives_on_postgres(
+    seeded_pg: str, items: list[AppendRequest]
+) -> None:
+    with two_pg_stores(seeded_pg) as (batched, single):
+        assert_batch_equals_one_by_one(batched, single, items)
 
 
 @pytest.mark.postgres
@@ -321,21 +329,9 @@ def test_a_batch_written_while_it_is_built_gives_what_appending_one_by_one_gives
     # A chunk of one entry: the entries' COPY is open from the first accepted request
     # on, so every FIFO allocation reads the books across it, and every fallback and
     # refusal leaves it mid-stream.
-    names = [f"shanlian_b_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{seeded_pg}"')
-    stores = [Store.open(pg_url(name), upgrade=False) for name in names]
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(writes, "ENTRY_CHUNK", 1)
-            assert_batch_equals_one_by_one(stores[0], stores[1], items)
-    finally:
-        for store in stores:
-            store.engine.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with two_pg_stores(seeded_pg) as (batched, single), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writes, "ENTRY_CHUNK", 1)
+        assert_batch_equals_one_by_one(batched, single, items)
 
 
 # -- examples: each refused request is refused alone --------------------------------------
