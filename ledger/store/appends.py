@@ -403,12 +403,15 @@ class Appender:
         with driver.pipeline():
             driver.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
             # One parameter, an array literal written here: psycopg's array dumper and an
-            # IN list of a thousand parameters each cost more than the lookup itself.
+            # IN list of a thousand parameters each cost more than the lookup itself. Never
+            # prepared: a generic plan knows nothing of the array and, on a young table,
+            # scans every row for each key — each batch slower than the last.
             stored = driver.cursor(row_factory=namedtuple_row)
             stored.execute(
                 "SELECT key, request_hash, first_seq, entry_count FROM idempotency "
                 "WHERE key = ANY(CAST(%s AS text[]))",
                 (array_literal(wanted),),
+                prepare=False,
             )
             tail = driver.cursor()
             tail.execute("SELECT seq, leaf FROM entry ORDER BY seq DESC LIMIT 1")
