@@ -60,16 +60,24 @@ class JournalReads:
     chain: ChainClient | None
 
     @property
+    def reads(self) -> Store:
+        """Where reads of what is committed go: a SQLite file's read-only twin, whose
+        reads do not queue on the write lock, else the primary (``api.replica``)."""
+        return self.store if self.reader is None else self.reader.any_store
+
+    @property
     def checkpoints(self) -> CheckpointLog:
-        return CheckpointLog(self.store.engine)
+        """The anchored checkpoints, to read (the anchor worker keeps its own to write)."""
+        return CheckpointLog(self.reads.engine)
 
     def connect(self) -> Connection:
         return self.store.engine.connect()
 
     @property
     def read(self) -> ReadModel:
-        """The store's read model, on the read-write engine (it sees what was just written)."""
-        return ReadModel(self.store.engine)
+        """The store's read model where it sees every committed write: the read-write
+        engine, or a SQLite file's read-only twin (``api.replica.Reader.any_store``)."""
+        return ReadModel(self.reads.engine)
 
     # -- lookups: NotFoundError when there is no such thing ------------------------------
 
@@ -188,16 +196,16 @@ class JournalReads:
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
         """The log key's signed note of the checkpoint at ``tree_size``, if it was signed,
         with the witnesses' cosignatures of it kept so far (ADR 0035)."""
-        record = SignedCheckpoints(self.store.engine).get(tree_size)
+        record = SignedCheckpoints(self.reads.engine).get(tree_size)
         if record is None:
             return None
         witnesses = getattr(self, "witnesses", None)
         if witnesses is None:
             return record.note
-        return str(witnesses.cosigned_note(Witnessing(self.store.engine), record))
+        return str(witnesses.cosigned_note(Witnessing(self.reads.engine), record))
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
-        size = self.store.size()
+        size = self.reads.size()
         if not 0 <= first <= second <= size:
             raise ApiError(
                 422,
@@ -247,8 +255,8 @@ class JournalReads:
         """The journal as JSON Lines: the leaf bytes of each entry and a newline."""
         start = 0 if after is None else after + 1
         stop = start + limit
-        if self.reader is not None and self.reader.replica is not None:
-            # Only a replica needs the journal's size: whether it holds the whole page.
-            stop = min(stop, self.store.size())
+        if self.reader is not None and self.reader.replica is not None and self.reader.lags:
+            # Only a standby needs the journal's size: whether it holds the whole page.
+            stop = min(stop, self.reads.size())
         for leaf in self.reading(stop).leaves(start, stop):
             yield leaf + b"\n"

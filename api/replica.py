@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from explorer.views import PublicViews
 from ledger.errors import NotFoundError
-from ledger.store.engine import make_engine
+from ledger.store.engine import make_engine, read_only_twin
 from ledger.store.journal import Store
 
 REPLAYED_FOR_S = 1.0
@@ -41,22 +41,38 @@ class Reader:
         replica: Store | None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        lags: bool = True,
     ) -> None:
         self.primary = primary
         self.replica = replica
+        self.lags = lags
+        """False when the replica is the primary's own database read-only (SQLite): it
+        holds every committed entry, so no size need be asked."""
         self._clock = clock
         self._replayed = (-1, float("-inf"))
 
     @classmethod
     def open(cls, primary: Store, url: str | None) -> Reader:
-        if url is None:
-            return cls(primary, None)
-        return cls(primary, Store(make_engine(url, read_only=True)))
+        """Reads on ``url`` (a standby or a read-only role); without it, on a SQLite
+        file's read-only twin, whose reads do not queue on the write lock
+        (``ledger.store.engine.read_only_twin``), or on the primary itself."""
+        if url is not None:
+            return cls(primary, Store(make_engine(url, read_only=True)))
+        twin = read_only_twin(primary.engine)
+        return cls(primary, None if twin is None else Store(twin), lags=False)
+
+    @property
+    def any_store(self) -> Store:
+        """Where a read that needs no particular size goes: a twin, else the primary
+        (a lagging standby may not hold what was just written)."""
+        return self.replica if self.replica is not None and not self.lags else self.primary
 
     def store_for(self, size: int) -> Store:
         """The replica when it has replayed ``size`` entries, else the primary."""
         if self.replica is None:
             return self.primary
+        if not self.lags:
+            return self.replica
         replayed, seen_at = self._replayed
         now = self._clock()
         if size <= replayed and now - seen_at < REPLAYED_FOR_S:

@@ -237,7 +237,9 @@ def tile(request: Request, path: str) -> Response:
         name = parse_tile_path(path)
     except TilePathError as error:
         raise ApiError(404, "no_such_tile", f"tile/{path[:MAX_TILE_PATH]}: {error}") from None
-    body = Tiles(_services(request).store.engine).read(name)
+    # From a standby that holds it, or a SQLite file's read-only twin: a tile read never
+    # queues on the write lock (api.replica).
+    body = Tiles(_services(request).reading(name.tree_size).engine).read(name)
     if body is None:
         raise ApiError(
             404,

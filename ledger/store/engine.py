@@ -50,6 +50,26 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
+READ_POOL_SIZE = 40
+"""Connections a read-only SQLite twin keeps open: one per thread of the API's default
+pool for reads (Starlette's 40). Opened as needed and kept: an overflow connection is
+closed when given back, and reopening one per request costs more than the read."""
+
+
+def read_only_twin(engine: Engine) -> Engine | None:
+    """For a SQLite file, an engine that reads the same file read-only; else None.
+
+    The writable engine begins every transaction with ``BEGIN IMMEDIATE``, which is the
+    database's one write lock: its reads queue behind each other and behind every append.
+    The twin's transactions are plain ``BEGIN`` in WAL mode: they read the latest commit
+    and wait for no one. PostgreSQL needs no twin (its readers never wait for writers).
+    """
+    if engine.dialect.name != "sqlite" or _sqlite_file(str(engine.url)) is None:
+        return None
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, read_only=True, pool_size=READ_POOL_SIZE, max_overflow=10)
+
+
 def _sqlite_engine(url: str, *, read_only: bool, **kwargs: Any) -> Engine:
     connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 60}
     database_file = _sqlite_file(url)

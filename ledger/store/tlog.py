@@ -68,6 +68,12 @@ class TileName:
     def partial(self) -> bool:
         return self.width < TILE_WIDTH
 
+    @property
+    def tree_size(self) -> int:
+        """The journal's size from which it holds this tile (its last hash's entries)."""
+        level = 0 if self.level is None else self.level
+        return (self.index * TILE_WIDTH + self.width) << (level * TILE_HEIGHT)
+
 
 def parse_tile_path(path: str) -> TileName:
     """Read ``<L>/<N>[.p/<W>]`` or ``entries/<N>[.p/<W>]`` (the part after ``tile/``).

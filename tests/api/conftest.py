@@ -264,6 +264,9 @@ def build_api(
 def close_api(api: Api) -> None:
     api.client.close()
     api.store.engine.dispose()
+    reader = api.services.reader
+    if reader is not None and reader.replica is not None:
+        reader.replica.engine.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,43 @@ def test_a_proof_bundle_carries_the_signed_checkpoint(api: Api) -> None:
     assert body.tree_size == document["checkpoint"]["tree_size"]
     steps = verify_bundle(document, api.services.chain, log_key=log_key)  # type: ignore[arg-type]
     assert "signed_checkpoint" in [s.name for s in steps]
+
+
+def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) -> None:
+    """The writable SQLite engine begins every transaction with ``BEGIN IMMEDIATE``, the
+    file's one write lock: tiles, proofs, consistency proofs, checkpoints and the journal
+    are read from the file's read-only twin, and are answered while an append holds it."""
+    charity_id, auth = api.register_charity()
+    project_id = api.open_project(charity_id, auth)
+    donation = api.donate(charity_id, project_id)
+    api.anchor()
+    size = api.store.size()
+    reader = api.services.reader
+    assert reader is not None
+    assert reader.replica is not None
+    assert not reader.lags  # the file's own read-only twin
+    paths = [
+        f"/tlog/tile/0/000.p/{size}",
+        f"/tlog/tile/entries/000.p/{size}",
+        f"/api/v1/donations/{donation['id']}/proof",
+        f"/api/v1/checkpoints/consistency?first=1&second={size}",
+        "/api/v1/checkpoints",
+        "/api/v1/checkpoints/latest",
+        "/api/v1/entries?limit=10",
+    ]
+    unlocked = {path: api.client.get(path) for path in paths}
+    assert all(r.status_code == 200 for r in unlocked.values()), unlocked
+    database = api.store.engine.url.database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    with ThreadPoolExecutor(1) as pool:
+        holder.execute("BEGIN IMMEDIATE")  # what an append holds while it writes
+        try:
+            for path in paths:
+                # Waiting for the lock would take the busy timeout (60 s), not 10.
+                response = pool.submit(api.client.get, path).result(timeout=10)
+                assert response.status_code == 200, (path, response.text)
+                assert response.content == unlocked[path].content, path
+        finally:
+            holder.execute("ROLLBACK")  # a read stuck on the lock ends before the pool
+            holder.close()
