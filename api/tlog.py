@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.errors import ApiError
 from api.settings import ApiSettings, ProductionSettingsError
-from explorer.caching import FRESH, IMMUTABLE, etag_of
+from explorer.caching import FRESH, IMMUTABLE, Drawn, ExactPageCache
 from ledger.signed_note import CheckpointBody, NoteError, Signer
 from ledger.store.files import private_dir
 from ledger.store.journal import Store
@@ -50,6 +50,12 @@ TILE_CACHE = IMMUTABLE
 """A tile's bytes never change (a partial tile's are a prefix of the full one's)."""
 MAX_TILE_PATH = 80
 """Longer than any tile path (``entries/`` and 7 groups and ``.p/255``): refused unread."""
+TILES_KEPT = 4096
+"""Tiles and bundles a process keeps at most: a tile's bytes never change, so the ones
+every follower asks for (the newest partial tiles, the tree's upper levels) are read
+from the journal once."""
+TILES_KEPT_BYTES = 32 * 1024 * 1024
+"""Bytes of them kept at most (a full tile is 8 KiB; a bundle is its entries' leaves)."""
 SIGN_INTERVAL_S = 1.0
 """How often a process looks whether the journal grew past its latest signed checkpoint."""
 
@@ -237,18 +243,34 @@ def tile(request: Request, path: str) -> Response:
         name = parse_tile_path(path)
     except TilePathError as error:
         raise ApiError(404, "no_such_tile", f"tile/{path[:MAX_TILE_PATH]}: {error}") from None
-    # From a standby that holds it, or a SQLite file's read-only twin: a tile read never
-    # queues on the write lock (api.replica).
-    body = Tiles(_services(request).reading(name.tree_size).engine).read(name)
-    if body is None:
-        raise ApiError(
-            404,
-            "no_such_tile",
-            f"{name.path}: the journal has no such "
-            f"{'entry bundle' if name.level is None else 'tile'} (yet)",
+    kept = _kept_tiles(request)
+    drawn = kept.get(name.path, None)
+    if drawn is None:
+        # From a standby that holds it, or a SQLite file's read-only twin: a tile read
+        # never queues on the write lock (api.replica).
+        body = Tiles(_services(request).reading(name.tree_size).engine).read(name)
+        if body is None:  # not kept: the journal may have it in a moment
+            raise ApiError(
+                404,
+                "no_such_tile",
+                f"{name.path}: the journal has no such "
+                f"{'entry bundle' if name.level is None else 'tile'} (yet)",
+            )
+        drawn = Drawn(body=body, language=None, cache=TILE_CACHE, status_code=200)
+        kept.put(name.path, None, drawn)
+    headers = {"Cache-Control": TILE_CACHE, "ETag": drawn.etag}
+    return Response(drawn.body, media_type="application/octet-stream", headers=headers)
+
+
+def _kept_tiles(request: Request) -> ExactPageCache:
+    """The process's kept tiles: every version of a tile is the same (None), and the
+    least recently used leave first, within ``TILES_KEPT`` and ``TILES_KEPT_BYTES``."""
+    kept: ExactPageCache | None = getattr(request.app.state, "tiles_kept", None)
+    if kept is None:
+        kept = request.app.state.tiles_kept = ExactPageCache(
+            pages=TILES_KEPT, size_bytes=TILES_KEPT_BYTES
         )
-    headers = {"Cache-Control": TILE_CACHE, "ETag": etag_of(body)}
-    return Response(body, media_type="application/octet-stream", headers=headers)
+    return kept
 
 
 @router.api_route("/{rest:path}", methods=["GET", "HEAD"])

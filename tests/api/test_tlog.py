@@ -14,7 +14,7 @@ from api.cli import main
 from api.settings import ApiSettings
 from api.tlog import LogKeyError, default_origin, load_log_key
 from ledger.signed_note import Signer, Verifier, open_checkpoint
-from ledger.store.tlog import SignedCheckpoints
+from ledger.store.tlog import SignedCheckpoints, TileName, Tiles
 from tests.api.conftest import Api, ApiFactory, Journal
 
 TILE_CACHE = "public, max-age=31536000, immutable"
@@ -243,3 +243,32 @@ def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) 
         finally:
             holder.execute("ROLLBACK")  # a read stuck on the lock ends before the pool
             holder.close()
+
+
+def test_a_tile_is_read_from_the_journal_once_and_a_missing_one_every_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tile's bytes never change: the process keeps them. A tile the journal has not
+    got yet is not kept, so it is served as soon as the journal has it."""
+    journal = Journal(api.store)
+    journal.donate(3)
+    reads: list[str] = []
+    read = Tiles.read
+
+    def counted(self: Tiles, name: TileName) -> bytes | None:
+        reads.append(name.path)
+        return read(self, name)
+
+    monkeypatch.setattr(Tiles, "read", counted)
+    first = api.client.get("/tlog/tile/0/000.p/5")
+    again = api.client.get("/tlog/tile/0/000.p/5")
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content == b"".join(api.store.leaf_hash(s) for s in range(5))
+    assert first.headers["etag"] == again.headers["etag"]
+    assert reads == ["tile/0/000.p/5"]
+    assert api.client.get("/tlog/tile/0/000.p/6").status_code == 404
+    journal.donate(1)
+    sixth = api.client.get("/tlog/tile/0/000.p/6")
+    assert sixth.status_code == 200
+    assert sixth.content[: len(first.content)] == first.content
+    assert reads == ["tile/0/000.p/5", "tile/0/000.p/6", "tile/0/000.p/6"]
