@@ -424,13 +424,13 @@ def _corrections(
     ]
     untouched = [d for d in donations if d.allocated == 0 and d.refunded == 0]
     # A small demo may have spent every donation: then the unspent rest of one is refunded.
-    partly = [d for d in donations if d.amount - d.allocated - d.refunded > 0]
+    partly = [d for d in donations if d.available > 0]
     if refund and (untouched or partly):
         donation = rng.choice(untouched or partly)
         services.refund(
             donation.donation_id,
             models.RefundCreate(
-                amount=donation.amount - donation.allocated - donation.refunded,
+                amount=donation.available,
                 reason="重复扣款，已退回 · duplicate card payment, returned",
             ),
             PLATFORM,
