@@ -12,9 +12,8 @@ Times are integer milliseconds since the epoch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
 from ledger.store.journal import Store
+from ledger.store.rows import record_of
 from ledger.store.tables import Table, big_integer, table_of
 
 MAX_VERSIONS = 10
@@ -78,12 +78,6 @@ class OfficialReceipt:
         return (self.code, self.number, self.check_code) == (code, number, check_code)
 
 
-def _receipt(row: Any) -> OfficialReceipt:
-    return OfficialReceipt(
-        **{name: getattr(row, name) for name in OfficialReceipt.__dataclass_fields__}
-    )
-
-
 class VersionTakenError(Exception):
     """Another attachment to the same donation was written first: read and try again."""
 
@@ -102,7 +96,7 @@ class OfficialReceipts:
                 .where(OFFICIAL_RECEIPT.c.donation_id == donation_id)
                 .order_by(OFFICIAL_RECEIPT.c.version)
             )
-            return [_receipt(row) for row in rows]
+            return [record_of(OfficialReceipt, row) for row in rows]
 
     def current(self, donation_id: str) -> OfficialReceipt | None:
         """The donation's official e-receipt as it stands (its last version), or None."""
@@ -115,9 +109,8 @@ class OfficialReceipts:
         Raises:
             VersionTakenError: that version was written meanwhile.
         """
-        values = {name: getattr(receipt, name) for name in OfficialReceipt.__dataclass_fields__}
         try:
             with self.engine.begin() as connection:
-                connection.execute(OFFICIAL_RECEIPT.insert().values(**values))
+                connection.execute(OFFICIAL_RECEIPT.insert().values(**asdict(receipt)))
         except IntegrityError:
             raise VersionTakenError(receipt.donation_id) from None

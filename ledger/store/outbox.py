@@ -28,7 +28,7 @@ from sqlmodel import Field
 from ledger.entries import Entry
 from ledger.store.journal import Store
 from ledger.store.requests import new_id
-from ledger.store.rows import all_rows, first_row
+from ledger.store.rows import all_rows, first_row, record_of
 from ledger.store.tables import DONATION, Table, big_integer, table_of
 
 EVENTS: dict[str, str] = {
@@ -132,7 +132,7 @@ def _endpoint(row: Any) -> Endpoint:
 
 
 def _delivery(row: Any) -> Delivery:
-    return Delivery(**{name: getattr(row, name) for name in Delivery.__dataclass_fields__})
+    return record_of(Delivery, row)
 
 
 def new_secret() -> str:

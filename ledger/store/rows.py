@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Engine
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def record_of(kind: type[R], row: Any) -> R:
+    """The ``kind`` record of ``row``: each of its fields the row's column of that name, as is.
+
+    The row may have more columns than the record has fields (a join's): they are left out.
+    """
+    return kind(**{field.name: getattr(row, field.name) for field in fields(kind)})
 
 
 def first_row(engine: Engine, query: Executable, record: Callable[[Any], T]) -> T | None:

@@ -10,7 +10,7 @@ attempt: what the operator reads when a witness lags or refuses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import sqlalchemy.exc
@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Column, String, Text, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field
 
+from ledger.store.rows import record_of
 from ledger.store.tables import (
     CHECKPOINT,
     ENTRY,
@@ -110,15 +111,7 @@ class Witnessing:
         (the first stays: a row is never changed)."""
         try:
             with self.engine.begin() as connection:
-                connection.execute(
-                    COSIGNATURE.insert().values(
-                        tree_size=cosignature.tree_size,
-                        witness_key=cosignature.witness_key,
-                        line=cosignature.line,
-                        timestamp=cosignature.timestamp,
-                        received_at=cosignature.received_at,
-                    )
-                )
+                connection.execute(COSIGNATURE.insert().values(**asdict(cosignature)))
         except sqlalchemy.exc.IntegrityError:
             pass
 
@@ -133,7 +126,7 @@ class Witnessing:
                 .where(COSIGNATURE.c.tree_size == tree_size, COSIGNATURE.c.witness_key.in_(wanted))
                 .order_by(COSIGNATURE.c.witness_key)
             ).all()
-        return [Cosignature(**row._mapping) for row in rows]
+        return [record_of(Cosignature, row) for row in rows]
 
     def cosigned_sizes(
         self, keys: Iterable[str], at_least: int = 1, limit: int = 64
@@ -209,7 +202,7 @@ class Witnessing:
             row = connection.execute(
                 select(STATE).where(STATE.c.witness_key == witness_key)
             ).first()
-        return None if row is None else Standing(**row._mapping)
+        return None if row is None else record_of(Standing, row)
 
     def save_standing(self, standing: Standing) -> None:
         """Write a witness's standing (the row is replaced: it is state, not a statement)."""
