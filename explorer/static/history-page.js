@@ -6,12 +6,12 @@
  */
 (function (root) {
   "use strict";
+  var format = root.ShanlianMessages.format;
   var h = root.ShanlianHistory;
   var ListError = h.ListError;
   var PER_CODE = h.PER_CODE;
   var clean = h.clean;
   var find = h.find;
-  var format = h.format;
   var fromFile = h.fromFile;
   var fromFragment = h.fromFragment;
   var load = h.load;

@@ -176,12 +176,6 @@
 
   // -- formatting, as the explorer's pages format ------------------------------------------
 
-  function format(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, function (all, name) {
-      return values && name in values ? String(values[name]) : all;
-    });
-  }
-
   function groupThousands(digits) {
     return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   }
@@ -217,7 +211,6 @@
     PER_CODE: PER_CODE,
     clean: clean,
     find: find,
-    format: format,
     fromFile: fromFile,
     fromFragment: fromFragment,
     load: load,

@@ -15,16 +15,21 @@
 (function (root, factory) {
   "use strict";
   if (typeof module === "object" && module.exports) {
-    module.exports = factory(root, require("./proof.js"), require("./signed-note.js"));
+    module.exports = factory(
+      root, require("./proof.js"), require("./signed-note.js"), require("./messages.js")
+    );
   } else {
-    root.ShanlianVerify = factory(root, root.ShanlianProof, root.ShanlianSignedNote);
+    root.ShanlianVerify = factory(
+      root, root.ShanlianProof, root.ShanlianSignedNote, root.ShanlianMessages
+    );
   }
-})(typeof globalThis !== "undefined" ? globalThis : this, function (root, proof, note) {
+})(typeof globalThis !== "undefined" ? globalThis : this, function (root, proof, note, messages) {
   "use strict";
 
   var fromHex = proof.fromHex, leafHash = proof.leafHash, sha256 = proof.sha256;
   var rootFromInclusionProof = proof.rootFromInclusionProof, toHex = proof.toHex, utf8 = proof.utf8;
   var concat = proof.concat, openCheckpoint = note.openCheckpoint, openCosignatures = note.openCosignatures;
+  var format = messages.format;
 
   // -- the chain ---------------------------------------------------------------------------
 
@@ -94,12 +99,6 @@
   }
 
   // -- the whole check ---------------------------------------------------------------------
-
-  function format(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, function (all, name) {
-      return values && name in values ? String(values[name]) : all;
-    });
-  }
 
   /* Run every step; `report(step, state, text)` is told of each ("running", "pass", "fail",
    * "pending"). Resolves to "pass", "fail" or "pending" (not anchored yet): the verdict on

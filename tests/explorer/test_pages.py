@@ -336,6 +336,7 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
         "/static/eip712.js",  # ADR 0037
         "/static/proof.js",
         "/static/signed-note.js",
+        "/static/messages.js",
         "/static/verify.js",
         "/static/history.js",
         "/static/verify-page.js",
