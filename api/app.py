@@ -130,8 +130,10 @@ def build_services(
                 )
         anchor_settings = anchor_settings or AnchorSettings()
         worker = AnchorWorker(store, chain, anchor_settings, transparency_log=transparency_log)
+    reader = replica.Reader.open(store, settings.read_only_database_url)
     views = PublicViews(
-        store=store,
+        # A SQLite file's read-only twin: the API's public views wait for no append.
+        store=reader.any_store,
         public_url=settings.public_url,
         anchor_interval_s=anchor_settings.interval_s if anchor_settings else None,
         lasting_chain=chain is not None and not chain.is_embedded,
@@ -155,7 +157,7 @@ def build_services(
             max_batch_bytes=settings.write_batch_bytes,
             on_batch=metrics.observe_batch,
         ),
-        reader=replica.Reader.open(store, settings.read_only_database_url),
+        reader=reader,
         witnesses=witness_setup,
     )
     return Runtime(

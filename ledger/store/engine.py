@@ -77,7 +77,7 @@ def _sqlite_engine(url: str, *, read_only: bool, **kwargs: Any) -> Engine:
         # Donors' personal data and receipt secrets: readable by the owner only. SQLite
         # gives its -wal and -shm files the mode of the database file.
         create_private_file(database_file)
-    if read_only:
+    if read_only and not (make_url(url).database or "").startswith("file:"):  # a twin's is
         path = url.split(":///", 1)[1]
         url = f"sqlite:///file:{path}?mode=ro&uri=true"
     engine = create_engine(url, connect_args=connect_args, **kwargs)

@@ -207,8 +207,9 @@ def test_a_proof_bundle_carries_the_signed_checkpoint(api: Api) -> None:
 
 def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) -> None:
     """The writable SQLite engine begins every transaction with ``BEGIN IMMEDIATE``, the
-    file's one write lock: tiles, proofs, consistency proofs, checkpoints and the journal
-    are read from the file's read-only twin, and are answered while an append holds it."""
+    file's one write lock: tiles, proofs, consistency proofs, checkpoints, the journal and
+    the public views are read from the file's read-only twin, and are answered while an
+    append holds it."""
     charity_id, auth = api.register_charity()
     project_id = api.open_project(charity_id, auth)
     donation = api.donate(charity_id, project_id)
@@ -226,6 +227,9 @@ def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) 
         "/api/v1/checkpoints",
         "/api/v1/checkpoints/latest",
         "/api/v1/entries?limit=10",
+        f"/api/v1/donations/{donation['id']}",
+        f"/api/v1/charities/{charity_id}",
+        f"/api/v1/projects/{project_id}",
     ]
     unlocked = {path: api.client.get(path) for path in paths}
     assert all(r.status_code == 200 for r in unlocked.values()), unlocked
