@@ -97,7 +97,10 @@ def build_services(
     settings = settings.with_payment_ref_key()
     settings.ensure_data_dir()
     signer = load_log_key(settings, create=settings.environment == "development")
-    transparency_log = None if signer is None else TransparencyLog(store, signer)
+    reader = replica.Reader.open(store, settings.read_only_database_url)
+    transparency_log = (
+        None if signer is None else TransparencyLog(store, signer, reads=reader.any_store)
+    )
     witness_setup = witnesses.load_witnesses(settings, transparency_log)
     assert settings.admin_token is not None
     keys = KeyStore(store.engine, settings.admin_token.get_secret_value())
@@ -130,7 +133,6 @@ def build_services(
                 )
         anchor_settings = anchor_settings or AnchorSettings()
         worker = AnchorWorker(store, chain, anchor_settings, transparency_log=transparency_log)
-    reader = replica.Reader.open(store, settings.read_only_database_url)
     views = PublicViews(
         # A SQLite file's read-only twin: the API's public views wait for no append.
         store=reader.any_store,

@@ -139,12 +139,17 @@ class TransparencyLog:
         store: Store,
         signer: Signer,
         *,
+        reads: Store | None = None,
         interval_s: float = SIGN_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``reads``: where ``latest`` looks (a SQLite file's read-only twin, ADR 0048);
+        signing reads and writes through ``store``."""
         self.store = store
         self.signer = signer
         self.checkpoints = SignedCheckpoints(store.engine)
+        self._reads = store if reads is None else reads
+        self._read = SignedCheckpoints(self._reads.engine)
         self._interval_s = interval_s
         self._clock = clock
         self._looked_at = float("-inf")
@@ -185,13 +190,13 @@ class TransparencyLog:
         if now - self._looked_at >= self._interval_s and self._signing.acquire(blocking=False):
             try:
                 self._looked_at = now
-                latest = self.checkpoints.latest()
-                if latest is None or latest.tree_size < self.store.size():
+                latest = self._read.latest()
+                if latest is None or latest.tree_size < self._reads.size():
                     return self.sign_current()
                 return latest
             finally:
                 self._signing.release()
-        latest = self.checkpoints.latest()
+        latest = self._read.latest()
         return latest if latest is not None else self.sign_current()
 
 
@@ -222,7 +227,7 @@ def checkpoint(request: Request) -> Response:
     note = (
         latest.note
         if witnesses is None
-        else witnesses.served(Witnessing(transparency_log.store.engine), latest)
+        else witnesses.served(Witnessing(_services(request).reads.engine), latest)
     )
     return Response(
         note.encode(),

@@ -207,9 +207,9 @@ def test_a_proof_bundle_carries_the_signed_checkpoint(api: Api) -> None:
 
 def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) -> None:
     """The writable SQLite engine begins every transaction with ``BEGIN IMMEDIATE``, the
-    file's one write lock: tiles, proofs, consistency proofs, checkpoints, the journal and
-    the public views are read from the file's read-only twin, and are answered while an
-    append holds it."""
+    file's one write lock: tiles, proofs, consistency proofs, checkpoints (anchored and
+    signed), the journal and the public views are read from the file's read-only twin,
+    and are answered while an append holds it."""
     charity_id, auth = api.register_charity()
     project_id = api.open_project(charity_id, auth)
     donation = api.donate(charity_id, project_id)
@@ -230,6 +230,8 @@ def test_public_reads_of_a_sqlite_file_do_not_wait_for_the_write_lock(api: Api) 
         f"/api/v1/donations/{donation['id']}",
         f"/api/v1/charities/{charity_id}",
         f"/api/v1/projects/{project_id}",
+        "/tlog/checkpoint",
+        "/api/v1/chain",
     ]
     unlocked = {path: api.client.get(path) for path in paths}
     assert all(r.status_code == 200 for r in unlocked.values()), unlocked
