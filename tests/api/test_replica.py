@@ -116,6 +116,12 @@ def test_while_the_standby_lags_new_reads_come_from_the_primary_and_proofs_hold(
         assert from_hex(body["second_root"]) == api.store.root(size)
         lines = api.client.get("/api/v1/entries", params={"limit": 1000}).text.splitlines()
         assert len(lines) == size  # the whole journal, though the standby has less
+        assert size < 256
+        tile = api.client.get(f"/tlog/tile/0/000.p/{size}")  # past the standby: the primary's
+        assert tile.status_code == 200, tile.text
+        assert tile.content == b"".join(api.store.leaf_hash(s) for s in range(size))
+        bundle_of_entries = api.client.get(f"/tlog/tile/entries/000.p/{size}")
+        assert bundle_of_entries.status_code == 200, bundle_of_entries.text
     finally:
         clusters.resume_replay()
     clusters.caught_up()
