@@ -9,7 +9,6 @@ given should sit on a read-only engine (``PublicViews.read_only``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel
@@ -30,6 +28,7 @@ from starlette.types import Scope
 
 from chain.typed_data import types_of
 from explorer import caching, diagram, history, i18n, urls, verifier
+from explorer.assets import VersionedStaticFiles
 from explorer.caching import Drawn, ExactPageCache, PageCache
 from explorer.models import FlowNode, FundFlow
 from explorer.views import PublicViews
@@ -40,7 +39,6 @@ from ledger.errors import NotFoundError
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
 _SEQ_DIGITS = len(str(MAX_SEQ))
 LANGUAGE_COOKIE_AGE_S = 365 * 24 * 3600
 Before = Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="older than this index")]
@@ -72,15 +70,6 @@ def split_twin(raw: str) -> tuple[str, bool]:
     return raw, False
 
 
-def _asset_versions() -> dict[str, str]:
-    """Each static file's version, by its path under ``static/`` (``vendor/…`` too)."""
-    return {
-        path.relative_to(STATIC).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        for path in sorted(STATIC.rglob("*"))
-        if path.is_file()
-    }
-
-
 class Explorer:
     """Renders the pages of one set of public views."""
 
@@ -90,7 +79,7 @@ class Explorer:
         self.views = views
         self.pages = PageCache(page_cache_s) if page_cache_s > 0 else None
         self.exact = ExactPageCache() if page_cache_exact else None
-        self.versions = _asset_versions()
+        self.static = VersionedStaticFiles()
         self.selector = verifier.checkpoint_of_selector()
         # One environment a language, its ``_`` and ``lang`` among the globals: the
         # templates import the macros without the render's context, so Jinja builds the
@@ -119,8 +108,8 @@ class Explorer:
         return environment
 
     def asset(self, name: str) -> str:
-        """A static file's URL, with its content hash so that browsers may cache it forever."""
-        return f"{urls.static(name)}?v={self.versions.get(name, '0')}"
+        """A static file's URL, with its content hash so that caches may keep it a year."""
+        return self.static.url(name)
 
     def language(self, request: Request) -> str:
         """The request's language: ``?lang=``, the cookie, Accept-Language, zh-CN."""
@@ -516,7 +505,7 @@ def create_explorer(
     app.state.explorer = explorer
     if conditional:
         app.add_middleware(caching.ConditionalGet)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(urls.STATIC, explorer.static, name="static")
     # GET (and HEAD) only: nothing here writes, by construction.
     add_page = functools.partial(
         app.add_api_route, methods=["GET", "HEAD"], include_in_schema=False

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from explorer import formatting
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from explorer.history import MAX_CODES, PER_CODE, history_config
 from explorer.i18n import Translator
 from ledger.currencies import money

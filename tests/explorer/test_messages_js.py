@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from tests.explorer.conftest import run_node
 
 NODE = shutil.which("node")

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from explorer import urls
+from explorer.caching import IMMUTABLE
 from explorer.formatting import iso
 from ledger.currencies import money
 from ledger.entries import ID_MAX_LENGTH
@@ -344,6 +345,34 @@ def test_static_files_are_served_with_the_versions_the_pages_name(
     }
     for asset in assets:
         assert client.get(asset).status_code == 200
+
+
+def test_a_static_file_is_kept_a_year_only_under_the_version_of_its_bytes(
+    client: TestClient, world: World
+) -> None:
+    import hashlib
+    import re
+
+    from explorer.assets import STATIC
+
+    html = client.get(urls.donation(world.earmarked)).text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    for asset in assets:
+        path, _, version = asset.partition("?v=")
+        body = (STATIC / path.removeprefix("/static/")).read_bytes()
+        assert version == hashlib.sha256(body).hexdigest()[:12]
+        kept = client.get(asset)
+        assert (kept.content, kept.headers["cache-control"]) == (body, IMMUTABLE)
+        again = client.get(asset, headers={"If-None-Match": kept.headers["etag"]})
+        assert (again.status_code, again.headers["cache-control"]) == (304, IMMUTABLE)
+        # The same bytes under a version an older page named, or none: ask every time.
+        for other in (f"{path}?v=000000000000", path, f"{asset}&v={version}"):
+            answer = client.get(other)
+            assert (answer.status_code, answer.content) == (200, body)
+            assert answer.headers["cache-control"] == "no-cache"
+    missing = client.get("/static/missing.js?v=0")
+    assert missing.status_code == 404
+    assert "immutable" not in missing.headers["cache-control"]
 
 
 def test_the_home_page_counts_link_to_the_indexes_of_charities_and_projects(

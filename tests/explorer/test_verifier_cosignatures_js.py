@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from ledger.signed_note import CheckpointBody, Signer
 from tests.explorer.conftest import run_node
 from tests.explorer.test_verifier_note_js import NODE

@@ -17,7 +17,7 @@ import pytest
 from eth_abi import encode
 from web3 import Web3
 
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from explorer.verifier import checkpoint_of_selector
 from ledger import merkle
 from ledger.entries import donor_commitment, make_entry, to_hex

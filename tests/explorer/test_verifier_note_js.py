@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from explorer.app import STATIC
+from explorer.assets import STATIC
 from ledger.signed_note import CheckpointBody, Signer
 from tests.explorer.conftest import run_node
 
