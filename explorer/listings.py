@@ -1,4 +1,5 @@
-"""The explorer's lists as public models: totals, latest donations and disbursements, indexes.
+"""The store's reads as the explorer's public models: totals, latest donations and
+disbursements, indexes, matches, allocations and what an entry names.
 
 ``explorer.views`` asks the store's read model (``ledger.store.queries``) for the rows;
 these functions only turn them into the models the pages and their ``.json`` twins show.
@@ -6,6 +7,7 @@ these functions only turn them into the models the pages and their ``.json`` twi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -13,9 +15,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from explorer import models
-from ledger.accounting import Balance, State
+from ledger.accounting import AllocationState, Balance, State
 from ledger.entries import format_at
 from ledger.errors import NotFoundError
+from ledger.store.page_reads import MatchRead
 from ledger.store.queries import (
     CharityListed,
     DisbursementListed,
@@ -26,6 +29,15 @@ from ledger.store.queries import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+_REF_KEYS: dict[str, models.RefKind] = {
+    "charity_id": "charity",
+    "project_id": "project",
+    "donation_id": "donation",
+    "disbursement_id": "disbursement",
+    "allocation_id": "allocation",
+    "pool_id": "pool",
+    "match_id": "donation",
+}
 
 
 def from_state(model: type[M], state: State, **fields: Any) -> M:
@@ -120,3 +132,38 @@ def _listed(model: type[M], row: CharityListed | ProjectListed) -> M:
     return from_state(
         model, getattr(row, state.name), **{f.name: getattr(row, f.name) for f in beside}
     )
+
+
+def entry_refs(canonical: str) -> list[models.Ref]:
+    """What an entry's body names (charity, project, donation…), from its stored text.
+
+    The text may no longer parse (this is where an auditor looks when something is
+    wrong): then it names nothing.
+    """
+    try:
+        body = json.loads(canonical).get("body", {})
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(body, dict):
+        return []
+    return [
+        models.Ref(kind=kind, id=body[key])
+        for key, kind in _REF_KEYS.items()
+        if isinstance(body.get(key), str)
+    ]
+
+
+def match_public(read: MatchRead) -> models.MatchPublic:
+    """A match as the pages show it, with its pool and matcher (ADR 0040)."""
+    return from_state(
+        models.MatchPublic,
+        read.match,
+        pool_title=read.pool.title,
+        matcher_id=read.matcher.matcher_id,
+        matcher_name=read.matcher.name,
+        currency=read.pool.currency,
+    )
+
+
+def allocation_public(allocation: AllocationState) -> models.AllocationPublic:
+    return from_state(models.AllocationPublic, allocation)

@@ -8,7 +8,6 @@ opened on a read-only connection serves them.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -35,7 +34,7 @@ from ledger.errors import NotFoundError
 from ledger.store.checkpoints import CheckpointLog
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
-from ledger.store.page_reads import MatchRead, in_one_transaction, one_transaction
+from ledger.store.page_reads import in_one_transaction, one_transaction
 from ledger.store.queries import ReadModel
 
 RECENT_DONATIONS = 10
@@ -49,15 +48,6 @@ PAGE_MATCHES = 50
 CHECKPOINTS_PER_PAGE = 50
 INDEX_PAGE = 50
 """Charities or projects on a page of their index."""
-_REF_KEYS: dict[str, models.RefKind] = {
-    "charity_id": "charity",
-    "project_id": "project",
-    "donation_id": "donation",
-    "disbursement_id": "disbursement",
-    "allocation_id": "allocation",
-    "pool_id": "pool",
-    "match_id": "donation",
-}
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -262,9 +252,9 @@ class PublicViews:
             funded=funded,
             refunds=refunds,
             timeline=[models.EntryRef(seq=e.seq, kind=e.kind, at=e.at) for e in read.timeline],
-            matches=[match_public(m) for m in read.matches],
+            matches=[listings.match_public(m) for m in read.matches],
             # Matched money: the match entry created it (ADR 0040).
-            matched_by=match_public(read.matched_by) if read.matched_by else None,
+            matched_by=listings.match_public(read.matched_by) if read.matched_by else None,
         )
 
     # -- matching funds (ADR 0040) -------------------------------------------------------
@@ -299,7 +289,7 @@ class PublicViews:
         """
         view = self.pool_view(pool_id)
         recent = self.read.pool_matches(pool_id, PAGE_MATCHES)
-        return models.PoolPage(pool=view, recent_matches=[match_public(m) for m in recent])
+        return models.PoolPage(pool=view, recent_matches=[listings.match_public(m) for m in recent])
 
     def disbursement_view(self, disbursement_id: str) -> models.DisbursementPublic:
         disbursement = self.read.disbursement(disbursement_id)
@@ -312,7 +302,7 @@ class PublicViews:
             at=entry.at,
             charity_name=charity.name,
             evidence=self._evidence_public(entry.body["evidence"]),  # type: ignore[arg-type]
-            allocations=[allocation_public(a) for a in allocations],
+            allocations=[listings.allocation_public(a) for a in allocations],
             timeline=[
                 models.EntryRef(seq=e.seq, kind=e.kind, at=e.at)
                 for e in self.store.entries_about(disbursement_id)
@@ -529,17 +519,6 @@ class PublicViews:
         if row is None:
             raise NotFoundError("entry", str(seq))
         canonical: str = row.leaf
-        refs: list[models.Ref] = []
-        try:
-            body = json.loads(canonical).get("body", {})
-        except (ValueError, AttributeError):
-            body = {}
-        if isinstance(body, dict):
-            refs = [
-                models.Ref(kind=kind, id=body[key])
-                for key, kind in _REF_KEYS.items()
-                if isinstance(body.get(key), str)
-            ]
         checkpoint = self.checkpoints.first_covering(seq)
         size = self.store.size()
         return models.EntryPage(
@@ -552,7 +531,7 @@ class PublicViews:
             stored_leaf_hash=to_hex(row.leaf_hash),
             checkpoint=checkpoint_public(checkpoint) if checkpoint else None,
             next_anchor_due=None if checkpoint else self.next_anchor_due(),
-            refs=refs,
+            refs=listings.entry_refs(canonical),
             previous=seq - 1 if seq > 0 else None,
             next=seq + 1 if seq + 1 < size else None,
             signature=self.signatures.of_entry(seq, row.kind),
@@ -594,22 +573,6 @@ for _name in [name for name in vars(PublicViews) if name.endswith(("_view", "_pa
     setattr(PublicViews, _name, _one_transaction(getattr(PublicViews, _name)))
 
 
-def match_public(read: MatchRead) -> models.MatchPublic:
-    """A match as the pages show it, with its pool and matcher (ADR 0040)."""
-    return from_state(
-        models.MatchPublic,
-        read.match,
-        pool_title=read.pool.title,
-        matcher_id=read.matcher.matcher_id,
-        matcher_name=read.matcher.name,
-        currency=read.pool.currency,
-    )
-
-
 def _int(value: object) -> int:
     assert isinstance(value, int)
     return value
-
-
-def allocation_public(allocation: AllocationState) -> models.AllocationPublic:
-    return from_state(models.AllocationPublic, allocation)

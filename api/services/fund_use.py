@@ -12,7 +12,7 @@ from api import models
 from api.errors import ApiError
 from api.keys import Principal
 from api.services.signatures import SignableRequest, SignedWrites, preparing
-from explorer.views import allocation_public
+from explorer.listings import allocation_public
 from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.entries import Entry, from_hex
 from ledger.errors import EntryError
