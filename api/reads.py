@@ -60,7 +60,7 @@ class JournalReads:
     chain: ChainClient | None
 
     @property
-    def reads(self) -> Store:
+    def committed_store(self) -> Store:
         """Where reads of what is committed go: a SQLite file's read-only twin, whose
         reads do not queue on the write lock, else the primary (``api.replica``)."""
         return self.store if self.reader is None else self.reader.any_store
@@ -68,7 +68,7 @@ class JournalReads:
     @property
     def checkpoints(self) -> CheckpointLog:
         """The anchored checkpoints, to read (the anchor worker keeps its own to write)."""
-        return CheckpointLog(self.reads.engine)
+        return CheckpointLog(self.committed_store.engine)
 
     def connect(self) -> Connection:
         return self.store.engine.connect()
@@ -77,7 +77,7 @@ class JournalReads:
     def read(self) -> ReadModel:
         """The store's read model where it sees every committed write: the read-write
         engine, or a SQLite file's read-only twin (``api.replica.Reader.any_store``)."""
-        return ReadModel(self.reads.engine)
+        return ReadModel(self.committed_store.engine)
 
     # -- lookups: NotFoundError when there is no such thing ------------------------------
 
@@ -196,16 +196,16 @@ class JournalReads:
     def signed_checkpoint_note(self, tree_size: int) -> str | None:
         """The log key's signed note of the checkpoint at ``tree_size``, if it was signed,
         with the witnesses' cosignatures of it kept so far (ADR 0035)."""
-        record = SignedCheckpoints(self.reads.engine).get(tree_size)
+        record = SignedCheckpoints(self.committed_store.engine).get(tree_size)
         if record is None:
             return None
         witnesses = getattr(self, "witnesses", None)
         if witnesses is None:
             return record.note
-        return str(witnesses.cosigned_note(Witnessing(self.reads.engine), record))
+        return str(witnesses.cosigned_note(Witnessing(self.committed_store.engine), record))
 
     def consistency(self, first: int, second: int) -> models.ConsistencyPublic:
-        size = self.reads.size()
+        size = self.committed_store.size()
         if not 0 <= first <= second <= size:
             raise ApiError(
                 422,
@@ -257,6 +257,6 @@ class JournalReads:
         stop = start + limit
         if self.reader is not None and self.reader.replica is not None and self.reader.lags:
             # Only a standby needs the journal's size: whether it holds the whole page.
-            stop = min(stop, self.reads.size())
+            stop = min(stop, self.committed_store.size())
         for leaf in self.reading(stop).leaves(start, stop):
             yield leaf + b"\n"

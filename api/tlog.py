@@ -227,7 +227,7 @@ def checkpoint(request: Request) -> Response:
     note = (
         latest.note
         if witnesses is None
-        else witnesses.served(Witnessing(_services(request).reads.engine), latest)
+        else witnesses.served(Witnessing(_services(request).committed_store.engine), latest)
     )
     return Response(
         note.encode(),

@@ -82,7 +82,7 @@ def witness_fields(services: Services) -> dict[str, Any]:
     setup = services.witnesses
     if setup is None:
         return {}
-    found = witness_summary(services.reads, setup)
+    found = witness_summary(services.committed_store, setup)
     return {
         "witness_quorum": setup.policy.describe(),
         "witnessed_size": found.witnessed_size,
