@@ -984,3 +984,37 @@ def test_stored_text_is_nfc_and_normalizing_again_changes_nothing(text: str) -> 
     assert reason == unicodedata.normalize("NFC", text)
     again = validate_body("donation.refunded", changed("donation.refunded", reason=reason))
     assert again["reason"] == reason
+
+
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),
+    st.text(st.characters(exclude_categories=["Cs"])),  # C0 controls, U+2028, emoji…
+)
+_FAST_DOMAIN = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(max_codepoint=0x7F), max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(st.characters(max_codepoint=0x7F)), _FAST_DOMAIN, max_size=6))
+def test_canonical_bytes_of_any_value_in_the_fast_domain_are_rfc8785_and_sorted_json(
+    obj: dict[str, Any],
+) -> None:
+    # The fast path (orjson, ADR 0002) on any text at all, not only what bodies accept.
+    compact = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_bytes(obj) == compact.encode() == rfc8785.dumps(obj)
+
+
+def test_canonical_bytes_nested_deeper_than_orjson_goes_are_still_rfc8785() -> None:
+    deep: Any = "bottom"
+    for _ in range(300):  # orjson stops at 254 levels; rfc8785 takes over
+        deep = [deep]
+    obj = {"deep": deep}
+    assert canonical_bytes(obj) == rfc8785.dumps(obj)
