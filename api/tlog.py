@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request, Response
 from api.errors import ApiError
 from api.settings import ApiSettings, ProductionSettingsError
 from explorer.caching import FRESH, IMMUTABLE, Drawn, ExactPageCache
+from ledger.entries import MAX_SEQ
 from ledger.signed_note import CheckpointBody, NoteError, Signer
 from ledger.store.files import private_dir
 from ledger.store.journal import Store
@@ -248,6 +249,10 @@ def tile(request: Request, path: str) -> Response:
         name = parse_tile_path(path)
     except TilePathError as error:
         raise ApiError(404, "no_such_tile", f"tile/{path[:MAX_TILE_PATH]}: {error}") from None
+    if name.tree_size > MAX_SEQ + 1:  # no journal ever holds it: no read, no standby asked
+        raise ApiError(
+            404, "no_such_tile", f"{name.path}: beyond the largest journal ({MAX_SEQ + 1} entries)"
+        )
     kept = _kept_tiles(request)
     drawn = kept.get(name.path, None)
     if drawn is None:

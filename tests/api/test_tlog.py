@@ -278,3 +278,30 @@ def test_a_tile_is_read_from_the_journal_once_and_a_missing_one_every_time(
     assert sixth.status_code == 200
     assert sixth.content[: len(first.content)] == first.content
     assert reads == ["tile/0/000.p/5", "tile/0/000.p/6", "tile/0/000.p/6"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["0/x035/x184/x372/x088/832", "entries/x035/x184/x372/x088/832", "6/000", "7/001", "63/000"],
+)
+def test_a_tile_beyond_the_largest_journal_is_refused_without_a_read(
+    api: Api, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """No journal holds more than MAX_SEQ + 1 entries: a tile that starts beyond costs
+    no query, on the primary or a standby (api.replica)."""
+
+    def no_read(*_: object) -> None:
+        raise AssertionError("a tile beyond any journal was looked for")
+
+    monkeypatch.setattr(type(api.services), "reading", no_read)
+    answer = api.client.get(f"/tlog/tile/{path}")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "no_such_tile"
+    assert "beyond the largest journal" in answer.json()["detail"]
+
+
+def test_the_last_tile_a_journal_can_hold_is_still_looked_for(api: Api) -> None:
+    # Its last hash is entry MAX_SEQ's: this journal has not got it (yet).
+    answer = api.client.get("/tlog/tile/0/x035/x184/x372/x088/831")
+    assert answer.status_code == 404
+    assert "(yet)" in answer.json()["detail"]
