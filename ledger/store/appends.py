@@ -11,9 +11,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy.exc
 from psycopg.rows import namedtuple_row
@@ -64,11 +63,13 @@ APPEND_LOCK_KEY = int.from_bytes(
 )
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A request of a batch, checked: its index in the batch, drafts and key."""
+class _Prepared(NamedTuple):
+    """A request of a batch, checked: its position in the batch, drafts and key.
 
-    index: int
+    A named tuple: a frozen dataclass's ``__init__`` costs a batch of 1,000 requests ~1 ms.
+    """
+
+    position: int
     requests: list[Request]
     key: str | None
     request_hash: bytes | None
@@ -197,18 +198,18 @@ class Appender:
                 # The commit's outcome is unknown (or the database is gone): nothing may
                 # be appended again here; a caller with an idempotency key retries.
                 for p in prepared:
-                    outcome.results[p.index] = error
+                    outcome.results[p.position] = error
                 return outcome
             if len(prepared) == 1:
                 only = prepared[0]
-                outcome.results[only.index] = self._explain_failure(only.requests, error)
+                outcome.results[only.position] = self._explain_failure(only.requests, error)
                 return outcome
             # Rolled back: one request made the database refuse the batch. Alone, it
             # fails alone.
             outcome.fell_back = True
             for p in prepared:
-                single = self.append_batch([items[p.index]])
-                outcome.results[p.index] = single.results[0]
+                single = self.append_batch([items[p.position]])
+                outcome.results[p.position] = single.results[0]
                 outcome.commit_s += single.commit_s
         return outcome
 
@@ -291,7 +292,7 @@ class Appender:
                     if row is not None or seen is not None:
                         stored_hash = bytes(row.request_hash) if row is not None else seen[0]  # type: ignore[index]
                         if stored_hash != p.request_hash:
-                            outcome.results[p.index] = IdempotencyConflictError(p.key)
+                            outcome.results[p.position] = IdempotencyConflictError(p.key)
                         elif row is not None:
                             replays.append((p, row))
                         else:
@@ -307,7 +308,7 @@ class Appender:
                         writer.reads, books, p.requests, size + len(entries), stamp, pools
                     )
                 except EntryError as error:  # AccountingError too
-                    outcome.results[p.index] = error
+                    outcome.results[p.position] = error
                     continue
                 if stamp != parsed[0]:
                     parsed = (stamp, parse_at(stamp))
@@ -337,16 +338,16 @@ class Appender:
             connection, [(row.first_seq, row.first_seq + row.entry_count) for _, row in replays]
         )
         for p, row in replays:
-            outcome.results[p.index] = AppendResult(
+            outcome.results[p.position] = AppendResult(
                 entries=[
                     replayed[seq] for seq in range(row.first_seq, row.first_seq + row.entry_count)
                 ],
                 replayed=True,
             )
         for p, made in accepted:
-            outcome.results[p.index] = AppendResult(entries=made)
+            outcome.results[p.position] = AppendResult(entries=made)
         for p, made in same_as:
-            outcome.results[p.index] = AppendResult(entries=made, replayed=True)
+            outcome.results[p.position] = AppendResult(entries=made, replayed=True)
         outcome.entries = len(entries)
         outcome.write_s = time.perf_counter() - started - outcome.lock_s - outcome.build_s
 

@@ -7,13 +7,13 @@ than the rest of an append); elsewhere an ``executemany``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
-from ledger.entries import Entry, parse_at
+from ledger.entries import KINDS, Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
 from ledger.store.copytext import bulk_insert, copy_escape, copy_lines
 from ledger.store.projections import CREATES
@@ -25,6 +25,11 @@ ENTRY_CHUNK = 100
 REF_KEYS = ("donation_id", "disbursement_id", "allocation_id", "match_id")
 """Body fields whose ids get a timeline in ``entry_ref`` (charities and projects have
 their own rows; their timelines would be every donation)."""
+_REFERRING: Mapping[str, tuple[str, ...]] = {
+    kind: tuple(key for key in REF_KEYS if key != CREATES.get(kind)) for kind in KINDS
+}
+"""``REF_KEYS`` by kind, less the id the kind creates: an entry that creates an id is found
+by its projection row's seq, so only the entries that refer to an existing id get a row."""
 
 
 def _leaf_text(entry: Entry) -> str:
@@ -83,21 +88,16 @@ class EntryWriter:
         if self._frontier is None:  # before any COPY is open: the connection is free
             size = self._size
             self._frontier = CompactRange(size, read_nodes(self.connection, root_plan(size)))
-        frontier = self._frontier
+        frontier, nodes, refs = self._frontier, self._nodes, self._refs
         for entry in entries:
-            self._nodes += [
-                node
-                for node in frontier.append(entry.leaf_hash)
-                if node[0][0] and not node[0][0] & 1
-            ]
-            # An entry that creates an id is found by its projection row's seq: only the
-            # entries that refer to an existing id need a row here.
-            created = CREATES.get(entry.kind)
-            self._refs += [
-                (value, entry.seq)
-                for key in REF_KEYS
-                if key != created and isinstance(value := entry.body.get(key), str)
-            ]
+            # A leaf completes itself, then its parents a level up each: the even levels
+            # from 2 up (the ones stored) are every other node from the third.
+            nodes.extend(frontier.append(entry.leaf_hash)[2::2])
+            body = entry.body
+            for key in _REFERRING.get(entry.kind, REF_KEYS):
+                value = body.get(key)
+                if isinstance(value, str):
+                    refs.append((value, entry.seq))
         self._entries += entries
         if self.postgres and len(self._entries) - self._sent >= ENTRY_CHUNK:
             self._send()

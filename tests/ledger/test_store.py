@@ -313,6 +313,34 @@ def test_rebuild_repairs_projections_changed_behind_the_stores_back(
     assert store.projection_differences() == []
 
 
+def test_only_entries_that_refer_to_an_existing_id_get_a_timeline_row(
+    store: Store, books: dict[str, str]
+) -> None:
+    charity_id = books["charity_id"]
+    donation = f.donation(**books)
+    donation_id = donation.body["donation_id"]
+    disbursement = f.disbursement(**books, amount=500)
+    disbursement_id = disbursement.body["disbursement_id"]
+    allocation = f.allocation(charity_id, donation_id, disbursement_id, 500)
+    store.append([donation, disbursement, allocation])  # seqs 2, 3, 4
+    store.append([f.reversal(charity_id, allocation.body["allocation_id"])])  # 5
+    store.append([f.refund(donation_id, 100)])  # 6
+
+    with store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT ref_id, seq FROM entry_ref")).all()
+
+    # The ids an entry creates are found by their projection rows' seq, not here.
+    assert sorted(rows, key=lambda row: (row.seq, row.ref_id)) == sorted(
+        [
+            (disbursement_id, 4),
+            (donation_id, 4),
+            (allocation.body["allocation_id"], 5),
+            (donation_id, 6),
+        ],
+        key=lambda row: (row[1], row[0]),
+    )
+
+
 def test_entries_read_back_as_entries(store: Store, books: dict[str, str]) -> None:
     store.append([f.donation(**books)])
     assert all(isinstance(e, Entry) for e in store.entries())
