@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.entries import KINDS, Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
-from ledger.store.copytext import bulk_insert, copy_escape, copy_lines
+from ledger.store.copytext import bulk_insert, copy_escape_all, copy_lines
 from ledger.store.projections import CREATES
 from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 from ledger.store.tiles import read_nodes
@@ -217,7 +217,9 @@ def write_keys(
         IDEMPOTENCY,
         ("key", "request_hash", "first_seq", "entry_count", "created_at"),
         "".join(
-            f"{copy_escape(key)}\t{_bytea(hashed)}\t{made[0].seq}\t{len(made)}\t{stamp}\n"
-            for key, hashed, made in keys
+            f"{name}\t{_bytea(hashed)}\t{made[0].seq}\t{len(made)}\t{stamp}\n"
+            for name, (_, hashed, made) in zip(
+                copy_escape_all([key for key, _, _ in keys]), keys, strict=True
+            )
         ),
     )

@@ -213,17 +213,20 @@ def test_a_charity_cannot_write_for_another_charity(store: Store, books: dict[st
     assert caught.value.field == "entries[0].actor"
 
 
+@pytest.mark.parametrize("key", ["pay-1", 'pay\t1\\N\n"2"\r 王'])
 def test_repeated_idempotency_key_returns_the_first_result_once(
-    store: Store, books: dict[str, str]
+    store: Store, books: dict[str, str], key: str
 ) -> None:
     request = [f.donation(**books)]
-    first = store.append(request, idempotency_key="pay-1")
+    first = store.append(request, idempotency_key=key)
     size = store.size()
-    again = store.append(request, idempotency_key="pay-1")
+    again = store.append(request, idempotency_key=key)
     assert again.replayed
     assert not first.replayed
     assert again.entries == first.entries
     assert store.size() == size
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT key FROM idempotency")).scalars().all() == [key]
 
 
 def test_idempotency_key_reused_for_another_request_is_a_conflict(
