@@ -78,8 +78,12 @@ class _Prepared(NamedTuple):
 
 def array_literal(values: Sequence[str]) -> str:
     """A PostgreSQL array literal of ``values``, each quoted (for ``CAST(... AS text[])``)."""
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+    if not values:
+        return "{}"
+    joined = "".join(values)
+    if "\\" in joined or '"' in joined:  # keys rarely hold either: one scan of them all
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}'
 
 
 def _connection_lost(error: BaseException) -> bool:

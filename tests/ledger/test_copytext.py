@@ -1,4 +1,5 @@
-"""COPY text (``ledger.store.copytext``): every value written as PostgreSQL reads it back.
+"""Text the store writes for PostgreSQL: COPY rows (``ledger.store.copytext``) and the
+batch's array literal of keys (``appends.array_literal``), each read back as written.
 
 ``bulk_insert`` converts a column at a time; the property holds it to the value-by-value
 conversion (``_COPY_TEXT``), byte for byte, and the round trip to what PostgreSQL stores.
@@ -24,9 +25,11 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 
+from ledger.store.appends import array_literal
 from ledger.store.copytext import _COPY_TEXT, _rows_text, bulk_insert
 from ledger.store.engine import make_engine
 
@@ -145,3 +148,18 @@ def test_bulk_insert_round_trips_awkward_values_on_postgres(scratch: Engine) -> 
     with scratch.connect() as connection:
         stored = {row.id: row._asdict() for row in connection.execute(select(SCRATCH))}
     assert stored == {row["id"]: row for row in alike + mixed}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "values",
+    [[], ["a"], ["plain", "keys"], ['q"uote', "back\\slash", "\\", '"', "a,b", "{}", "NULL", " "]],
+)
+def test_an_array_literal_reads_back_as_its_values_on_postgres(
+    scratch: Engine, values: list[str]
+) -> None:
+    with scratch.connect() as connection:
+        read = connection.execute(
+            text("SELECT CAST(:values AS text[])"), {"values": array_literal(values)}
+        ).scalar_one()
+    assert read == values
