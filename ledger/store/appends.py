@@ -66,7 +66,8 @@ APPEND_LOCK_KEY = int.from_bytes(
 class _Prepared(NamedTuple):
     """A request of a batch, checked: its position in the batch, drafts and key.
 
-    A named tuple: a frozen dataclass's ``__init__`` costs a batch of 1,000 requests ~1 ms.
+    A named tuple: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, ~0.5 ms more a batch of 1,000 requests.
     """
 
     position: int
