@@ -178,7 +178,7 @@ class Entry:
             leaf = b"".join(
                 (
                     f'{{"actor":"{self.actor}","at":"{self.at}","body":'.encode(),
-                    _encode(dict(self.body)),
+                    _encode(self.body if type(self.body) is dict else dict(self.body)),
                     f',"kind":"{self.kind}","seq":{self.seq}{sig},"v":{self.v}}}'.encode(),
                 )
             )
