@@ -193,11 +193,11 @@ class Entry:
         return self._hash
 
 
-# Within this domain, RFC 8785 and orjson's sorted, compact encoding (the standard
-# library's json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False), ten
-# times faster) agree byte for byte: keys are ASCII (so code-point order is UTF-16
+# Within this domain, RFC 8785, orjson's sorted encoding and the standard library's
+# json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) agree byte for
+# byte (orjson is about ten times faster): keys are ASCII (so code-point order is UTF-16
 # order), integers are exact in IEEE 754 doubles (up to JSON_SAFE_INTEGER, so ECMAScript
-# prints them as Python does), and all escape exactly '"', '\\' and the C0 controls,
+# prints them as Python does), and all three escape exactly '"', '\\' and the C0 controls,
 # with the same short forms and lowercase \u00xx (ADR 0002; property tests hold all three
 # equal).
 
