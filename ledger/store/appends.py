@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -38,8 +39,9 @@ from ledger.errors import (
     LedgerError,
     StoreError,
 )
+from ledger.merkle import CompactRange
 from ledger.store import projections, writes
-from ledger.store.copytext import bulk_insert
+from ledger.store.copytext import array_literal, bulk_insert
 from ledger.store.derived import BooksUndo, expand_fifo, load_matching, match_entries
 from ledger.store.requests import (
     AppendRequest,
@@ -77,16 +79,6 @@ class _Prepared(NamedTuple):
     item: AppendRequest
 
 
-def array_literal(values: Sequence[str]) -> str:
-    """A PostgreSQL array literal of ``values``, each quoted (for ``CAST(... AS text[])``)."""
-    if not values:
-        return "{}"
-    joined = "".join(values)
-    if "\\" in joined or '"' in joined:  # keys rarely hold either: one scan of them all
-        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
-    return '{"' + '","'.join(values) + '"}'
-
-
 def _connection_lost(error: BaseException) -> bool:
     """The database went away: retrying each request alone would not help."""
     return isinstance(error, sqlalchemy.exc.DBAPIError) and (
@@ -94,12 +86,30 @@ def _connection_lost(error: BaseException) -> bool:
     )
 
 
-def _after(last: Sequence[Any] | None) -> tuple[int, datetime | None]:
-    """The journal's size and its last entry's time, from its last ``(seq, leaf)`` row."""
+class _Tail(NamedTuple):
+    """The journal's end, read under the append lock: its size, its last entry's time
+    and leaf (``None`` and ``""`` for an empty journal)."""
+
+    size: int
+    at: datetime | None
+    leaf: str
+
+
+def _after(last: Sequence[Any] | None) -> _Tail:
+    """The journal's tail, from its last ``(seq, leaf)`` row."""
     if last is None:
-        return 0, None
+        return _Tail(0, None, "")
     seq, leaf = last[0], last[1]
-    return seq + 1, parse_at(json.loads(leaf)["at"])
+    return _Tail(seq + 1, parse_at(json.loads(leaf)["at"]), leaf)
+
+
+class _Edge(NamedTuple):
+    """The tree's right edge after a committed batch, kept for the next one."""
+
+    size: int
+    leaf: str
+    """The last entry's leaf: with ``size``, what the next batch's tail must read."""
+    frontier: CompactRange
 
 
 class Appender:
@@ -108,6 +118,11 @@ class Appender:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        # The Merkle frontier this process's last batch left (``_take_edge``): the next
+        # batch starts from it instead of reading the tree's edge again, when the tail
+        # it reads under the lock is the one that batch committed.
+        self._edge: _Edge | None = None
+        self._edge_lock = threading.Lock()
 
     def append(
         self,
@@ -194,10 +209,13 @@ class Appender:
         committing = False
         try:
             with self.engine.connect() as connection, connection.begin():
-                self._append_prepared(connection, prepared, outcome)
+                edge = self._append_prepared(connection, prepared, outcome)
                 committing = True
                 started = time.perf_counter()
             outcome.commit_s = time.perf_counter() - started
+            if edge is not None:
+                with self._edge_lock:
+                    self._edge = edge
         except Exception as error:
             if committing or _connection_lost(error):
                 # The commit's outcome is unknown (or the database is gone): nothing may
@@ -263,13 +281,31 @@ class Appender:
             hashed = hashed or request_hash(item.requests)
         return _Prepared(index, checked, key, hashed, item)
 
+    def _take_edge(self, tail: _Tail) -> CompactRange | None:
+        """The frontier the last committed batch left, if the journal still ends there.
+
+        Taken, not shared: the batch extends it, and only a commit puts one back. A
+        journal that another process (or a rebuild) has written since ends elsewhere, and
+        the batch reads the edge from the tree's stored nodes instead.
+        """
+        with self._edge_lock:
+            edge, self._edge = self._edge, None
+        if edge is None or edge.size != tail.size or edge.leaf != tail.leaf:
+            return None
+        return edge.frontier
+
     def _append_prepared(
         self, connection: Connection, prepared: Sequence[_Prepared], outcome: BatchOutcome
-    ) -> None:
-        """The batch's transaction: apply each request in order, write what was accepted."""
+    ) -> _Edge | None:
+        """The batch's transaction: apply each request in order, write what was accepted.
+
+        Returns:
+            The tree's right edge after the batch, for the next one once this commits.
+        """
         started = time.perf_counter()
         keys = [p.key for p in prepared if p.key is not None]
-        earlier, size, last_at = self._open(connection, keys)
+        earlier, tail = self._open(connection, keys)
+        size, last_at = tail.size, tail.at
         outcome.lock_s = time.perf_counter() - started
         outcome.size_before = size
         pairs = [(r.kind, r.body) for p in prepared for r in p.requests if isinstance(r, Draft)]
@@ -289,7 +325,7 @@ class Appender:
         parsed: tuple[str, datetime | None] = ("", None)
         # The entries are written as they are made (``EntryWriter``): PostgreSQL inserts
         # them while the later requests are built; leaving the block writes the rest.
-        with writes.EntryWriter(connection, size) as writer:
+        with writes.EntryWriter(connection, size, self._take_edge(tail)) as writer:
             for p in prepared:
                 if p.key is not None:
                     row = earlier.get(p.key)
@@ -355,6 +391,11 @@ class Appender:
             outcome.results[p.position] = AppendResult(entries=made, replayed=True)
         outcome.entries = len(entries)
         outcome.write_s = time.perf_counter() - started - outcome.lock_s - outcome.build_s
+        frontier = writer.frontier
+        if frontier is None:
+            return None
+        last_leaf = entries[-1].leaf_bytes.decode() if entries else tail.leaf
+        return _Edge(frontier.size, last_leaf, frontier)
 
     @property
     def _driver_integrity_error(self) -> type[Exception]:
@@ -387,9 +428,7 @@ class Appender:
             sig=request.sig,
         )
 
-    def _open(
-        self, connection: Connection, keys: Sequence[str]
-    ) -> tuple[dict[str, Any], int, datetime | None]:
+    def _open(self, connection: Connection, keys: Sequence[str]) -> tuple[dict[str, Any], _Tail]:
         """Take the append lock, then read the batch's keys and the journal's tail.
 
         On PostgreSQL the three go in one pipeline: one round trip instead of four (the
@@ -399,11 +438,11 @@ class Appender:
         began this transaction with ``BEGIN IMMEDIATE``, which is the lock.
 
         Returns:
-            The stored rows of ``keys`` by key, the journal's size and its last entry's time.
+            The stored rows of ``keys`` by key, and the journal's tail.
         """
         wanted = sorted(set(keys))
         if not self.is_postgres:
-            return self._idempotency_rows(connection, wanted), *self._tail(connection)
+            return self._idempotency_rows(connection, wanted), self._tail(connection)
         driver = connection.connection.driver_connection
         assert driver is not None
         with driver.pipeline():
@@ -422,7 +461,7 @@ class Appender:
             tail = driver.cursor()
             tail.execute("SELECT seq, leaf FROM entry ORDER BY seq DESC LIMIT 1")
         earlier = {row.key: row for row in stored.fetchall()}
-        return earlier, *_after(tail.fetchone())
+        return earlier, _after(tail.fetchone())
 
     def _lock(self, connection: Connection) -> None:
         """The append lock alone (a rebuild of the projections holds it too)."""
@@ -455,7 +494,7 @@ class Appender:
                 found[entry.seq] = entry
         return found
 
-    def _tail(self, connection: Connection) -> tuple[int, datetime | None]:
+    def _tail(self, connection: Connection) -> _Tail:
         return _after(
             connection.execute(
                 select(ENTRY.c.seq, ENTRY.c.leaf).order_by(ENTRY.c.seq.desc()).limit(1)

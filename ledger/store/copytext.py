@@ -17,6 +17,16 @@ COPY_CHUNK = 200
 """Rows of a COPY sent at once (tens of KB): formatting the next overlaps the insert."""
 
 
+def array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of ``values``, each quoted (for ``CAST(... AS text[])``)."""
+    if not values:
+        return "{}"
+    joined = "".join(values)
+    if "\\" in joined or '"' in joined:  # keys rarely hold either: one scan of them all
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}'
+
+
 def copy_escape(value: str) -> str:
     """Escape a string for COPY's text format (backslash, tab, newline, carriage return).
 

@@ -13,6 +13,8 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from psycopg import sql
+from psycopg.rows import dict_row
 from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
@@ -32,7 +34,7 @@ from ledger.accounting import (
 )
 from ledger.entries import CREATES as CREATES  # the ledger's; re-exported for the journal
 from ledger.entries import format_at, thing_of
-from ledger.store.copytext import bulk_insert, copy_lines
+from ledger.store.copytext import array_literal, bulk_insert, copy_lines
 from ledger.store.tables import (
     ALLOCATION,
     CHARITY,
@@ -79,11 +81,41 @@ def _load(connection: Connection, books: Books, kind: type[State], ids: Iterable
         return
     table, key = TABLES[kind], KEYS[kind]
     for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        for row in connection.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+        for row in _rows_with_keys(connection, table, key, wanted[start : start + 1000]):
             shelf[row[key]] = state = kind(**row)
             if isinstance(state, MatchState):
                 books.index_match(state)
+
+
+def _rows_with_keys(
+    connection: Connection, table: Table, key: str, values: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose ``key`` is one of ``values``, as mappings.
+
+    On PostgreSQL one statement on the driver, the keys one array literal: every batch
+    loads its charities and projects, and SQLAlchemy's expanding ``IN`` cost more than
+    the round trip. Never prepared, as the idempotency lookup (``Appender._open``): a
+    generic plan knows nothing of the array. The states hold only strings, integers and
+    booleans, which the driver returns as SQLAlchemy would.
+    """
+    if connection.dialect.name != "postgresql":
+        rows = connection.execute(select(table).where(table.c[key].in_(values))).mappings()
+        return [dict(row) for row in rows]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor(row_factory=dict_row)
+    cursor.execute(_select_with_keys(table, key), (array_literal(values),), prepare=False)
+    found: list[dict[str, Any]] = cursor.fetchall()
+    return found
+
+
+@functools.cache
+def _select_with_keys(table: Table, key: str) -> sql.Composed:
+    return sql.SQL("SELECT {} FROM {} WHERE {} = ANY(CAST(%s AS text[]))").format(
+        sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns),
+        sql.Identifier(table.name),
+        sql.Identifier(key),
+    )
 
 
 def load_books(

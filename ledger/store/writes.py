@@ -60,11 +60,23 @@ class EntryWriter:
     transaction is then rolled back), leaving it normally writes the rest.
     """
 
-    def __init__(self, connection: Connection, size: int) -> None:
+    def __init__(
+        self, connection: Connection, size: int, frontier: CompactRange | None = None
+    ) -> None:
+        """Start writing after the journal's first ``size`` entries.
+
+        Args:
+            connection: the append's connection, in its transaction.
+            size: the journal's size under the append lock.
+            frontier: the tree's right edge at ``size``, if the caller has it; else it
+                is read with the first entry.
+        """
+        if frontier is not None and frontier.size != size:
+            raise ValueError(f"a frontier of {frontier.size} leaves cannot start at {size}")
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
         self._size = size
-        self._frontier: CompactRange | None = None  # read with the first entry
+        self._frontier = frontier
         self._entries: list[Entry] = []
         self._sent = 0
         self._nodes: list[tuple[tuple[int, int], bytes]] = []
@@ -89,18 +101,27 @@ class EntryWriter:
             size = self._size
             self._frontier = CompactRange(size, read_nodes(self.connection, root_plan(size)))
         frontier, nodes, refs = self._frontier, self._nodes, self._refs
-        for entry in entries:
-            # A leaf completes itself, then its parents a level up each: the even levels
-            # from 2 up (the ones stored) are every other node from the third.
-            nodes.extend(frontier.append(entry.leaf_hash)[2::2])
-            body = entry.body
-            for key in _REFERRING.get(entry.kind, REF_KEYS):
-                value = body.get(key)
-                if isinstance(value, str):
-                    refs.append((value, entry.seq))
-        self._entries += entries
-        if self.postgres and len(self._entries) - self._sent >= ENTRY_CHUNK:
-            self._send()
+        # A chunk at a time: a request of a thousand drafts (one append of a batch) is
+        # hashed while PostgreSQL inserts its first chunks, not before.
+        for start in range(0, len(entries), ENTRY_CHUNK):
+            chunk = entries[start : start + ENTRY_CHUNK]
+            for entry in chunk:
+                # A leaf completes itself, then its parents a level up each: the even
+                # levels from 2 up (the ones stored) are every other node from the third.
+                nodes.extend(frontier.append(entry.leaf_hash)[2::2])
+                body = entry.body
+                for key in _REFERRING.get(entry.kind, REF_KEYS):
+                    value = body.get(key)
+                    if isinstance(value, str):
+                        refs.append((value, entry.seq))
+            self._entries += chunk
+            if self.postgres and len(self._entries) - self._sent >= ENTRY_CHUNK:
+                self._send()
+
+    @property
+    def frontier(self) -> CompactRange | None:
+        """The tree's right edge after the entries added so far (``None``: not read yet)."""
+        return self._frontier
 
     def reads(self) -> Connection:
         """The connection, free for a query: an open COPY is finished first."""

@@ -1,5 +1,5 @@
 """Text the store writes for PostgreSQL: COPY rows (``ledger.store.copytext``) and the
-batch's array literal of keys (``appends.array_literal``), each read back as written.
+batch's array literal of keys (``copytext.array_literal``), each read back as written.
 
 ``bulk_insert`` converts a column at a time; the property holds it to the value-by-value
 conversion (``_COPY_TEXT``), byte for byte, and the round trip to what PostgreSQL stores.
@@ -29,8 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from ledger.store.appends import array_literal
-from ledger.store.copytext import _COPY_TEXT, _rows_text, bulk_insert
+from ledger.store.copytext import _COPY_TEXT, _rows_text, array_literal, bulk_insert
 from ledger.store.engine import make_engine
 
 AWKWARD = ["", "\\", "\\N", "a\tb", "a\nb", "a\rb", "\\x00ff", "王小明", "é\u0301", "\U0001f600"]
