@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.accounting import (
     Books,
     PoolState,
+    State,
 )
 from ledger.entries import (
     ACTOR,
@@ -323,8 +324,10 @@ class Appender:
         same_as: list[tuple[_Prepared, list[Entry]]] = []
         stamped: tuple[datetime | None, str] = (None, "")
         parsed: tuple[str, datetime | None] = ("", None)
-        # The entries are written as they are made (``EntryWriter``): PostgreSQL inserts
-        # them while the later requests are built; leaving the block writes the rest.
+        # The rows are written as they are made (``EntryWriter``): PostgreSQL inserts
+        # them while the later requests are built; leaving the block writes the rest. A
+        # batch's only request streams its own rows as its drafts are applied.
+        alone = len(prepared) == 1
         with writes.EntryWriter(connection, size, self._take_edge(tail)) as writer:
             for p in prepared:
                 if p.key is not None:
@@ -344,24 +347,38 @@ class Appender:
                 if moment != stamped[0]:  # most requests of a batch share one moment: format once
                     stamped = (moment, format_at(moment))
                 stamp = stamped[1]
+                created = len(books.created)
                 try:
                     made = self._build(
-                        writer.reads, books, p.requests, size + len(entries), stamp, pools
+                        writer.reads,
+                        books,
+                        p.requests,
+                        size + len(entries),
+                        stamp,
+                        pools,
+                        stream=writer.add if alone else None,
                     )
                 except EntryError as error:  # AccountingError too
+                    if alone:  # some of its rows may be sent: roll back (append_batch)
+                        frontier = writer.frontier
+                        if frontier is not None and frontier.size == size:  # not extended
+                            with self._edge_lock:
+                                self._edge = _Edge(size, tail.leaf, frontier)
+                        raise
                     outcome.results[p.position] = error
                     continue
                 if stamp != parsed[0]:
                     parsed = (stamp, parse_at(stamp))
                 last_at = parsed[1]
                 entries += made
-                writer.add(made)
+                if not alone:
+                    writer.add(made, books.created[created:])
                 accepted.append((p, made))
                 if p.key is not None:
                     in_batch[p.key] = (p.request_hash, made)
             outcome.build_s = time.perf_counter() - started - outcome.lock_s
         if entries:
-            projections.write_books(connection, books)
+            projections.write_books(connection, books, writer.written)
             tables: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
             for p, _made in accepted:
                 for table, row in p.item.rows:
@@ -509,6 +526,7 @@ class Appender:
         first_seq: int,
         stamp: str,
         pools: Sequence[PoolState] = (),
+        stream: Callable[[Sequence[Entry], Sequence[State]], None] | None = None,
     ) -> list[Entry]:
         """One request's entries, applied to ``books``; on an error, ``books`` is as before.
 
@@ -517,13 +535,19 @@ class Appender:
         with its reversals) may fail on a later draft, and its earlier drafts are taken
         back off the books (``BooksUndo``), so the next request of the batch sees the
         books exactly as a separate append would.
+
+        With ``stream`` (the batch's only request: its error rolls the transaction
+        back), the entries and the states they create are handed to it as they are
+        made, a chunk at a time, instead of all at the end (the caller's ``add``), and
+        no undo is kept: an error leaves nothing to take back.
         """
         undo = (
             BooksUndo(books)
-            if len(requests) > 1 or isinstance(requests[0], FifoAllocation)
+            if stream is None and (len(requests) > 1 or isinstance(requests[0], FifoAllocation))
             else None
         )
         entries: list[Entry] = []
+        streamed, created = 0, len(books.created)
         try:
             for index, request in enumerate(requests):
                 if isinstance(request, MatchDonation):
@@ -556,8 +580,13 @@ class Appender:
                             f"entries[{index}].{error.field}", error.message
                         ) from None
                     entries.append(entry)
+                    if stream is not None and len(entries) - streamed >= writes.ENTRY_CHUNK:
+                        stream(entries[streamed:], books.created[created:])
+                        streamed, created = len(entries), len(books.created)
         except EntryError:
             if undo is not None:
                 undo.restore()
             raise
+        if stream is not None:
+            stream(entries[streamed:], books.created[created:])
         return entries

@@ -68,6 +68,12 @@ _TABLE_BY_KEY: Mapping[str, Table] = {kind.key: table for kind, table in TABLES.
 _BY_THING: Mapping[str, type[State]] = {kind.key.removesuffix("_id"): kind for kind in STATES}
 
 
+def values_of(state: State) -> tuple[Any, ...]:
+    """A state's field values, in ``row_of``'s order."""
+    values: tuple[Any, ...] = _FIELD_GETTERS[type(state)](state)
+    return values
+
+
 def row_of(state: State) -> dict[str, Any]:
     """A state's fields as a row (a shallow copy: states hold only scalars)."""
     names = _FIELD_NAMES[type(state)]
@@ -276,23 +282,40 @@ def load_fifo_candidates(
     return candidates
 
 
-def write_books(connection: Connection, books: Books) -> None:
-    """Insert what a batch created and update what it changed."""
+def write_books(
+    connection: Connection,
+    books: Books,
+    written: Mapping[int, tuple[State, tuple[Any, ...]]] | None = None,
+) -> None:
+    """Insert what a batch created and update what it changed.
+
+    Args:
+        connection: the batch's connection.
+        books: the batch's books.
+        written: rows already sent while the batch was built (``EntryWriter.written``),
+            by ``id`` of their state, with the state's ``values_of`` then: not inserted
+            again, updated if a later request of the batch changed them.
+    """
+    written = written or {}
     created_ids = {id(state) for state in books.created}
     created: dict[type[State], list[Any]] = {}
     for state in books.created:
-        created.setdefault(type(state), []).append(state)
+        if id(state) not in written:
+            created.setdefault(type(state), []).append(state)
     for kind in STATES:  # in the order things are created: a row's references come first
         states = created.get(kind)
         if not states:
             continue
         if kind is DonationState and connection.dialect.name == "postgresql":
-            copy_lines(connection, DONATION, _FIELD_NAMES[kind], _donation_lines(states))
+            copy_lines(connection, DONATION, DONATION_COLUMNS, donation_lines(states))
         else:
             bulk_insert(connection, TABLES[kind], [row_of(state) for state in states])
     updates: dict[type[State], list[State]] = {}
     for state in books.changed.values():
         if id(state) not in created_ids:
+            updates.setdefault(type(state), []).append(state)
+    for state, sent in written.values():
+        if values_of(state) != sent:
             updates.setdefault(type(state), []).append(state)
     for kind, states in updates.items():
         # One executemany a table (psycopg pipelines it): a batch of refunds is one
@@ -310,7 +333,11 @@ def write_books(connection: Connection, books: Books) -> None:
         connection.execute(statement, rows)
 
 
-def _donation_lines(states: Sequence[DonationState]) -> str:
+DONATION_COLUMNS = _FIELD_NAMES[DonationState]
+"""The donation table's columns, in the order ``donation_lines`` writes them."""
+
+
+def donation_lines(states: Sequence[DonationState]) -> str:
     """Donation rows as COPY text, one f-string a row (a giving day writes thousands a batch).
 
     Nothing is escaped: ids, currency, channel and ``paid_at`` are validated to ASCII

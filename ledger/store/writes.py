@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from ledger.accounting import DonationState, State
 from ledger.entries import KINDS, Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
 from ledger.store.copytext import bulk_insert, copy_escape_all, copy_lines
-from ledger.store.projections import CREATES
+from ledger.store.projections import CREATES, DONATION_COLUMNS, donation_lines, values_of
 from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 from ledger.store.tiles import read_nodes
 
@@ -32,6 +34,12 @@ _REFERRING: Mapping[str, tuple[str, ...]] = {
 by its projection row's seq, so only the entries that refer to an existing id get a row."""
 
 
+_COPY_STATEMENTS = {
+    "entry": "COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN",
+    "donation": f"COPY donation ({', '.join(DONATION_COLUMNS)}) FROM STDIN",
+}
+
+
 def _leaf_text(entry: Entry) -> str:
     """The leaf for COPY text: canonical JSON escapes every control character itself
     (``\\t``, ``\\n``, ``\\u0000``…), so only its backslashes need COPY's escape."""
@@ -44,17 +52,21 @@ def _bytea(value: bytes | None) -> str:
 
 
 class EntryWriter:
-    """Writes a batch's entries while the batch is still being built, then their tiles and refs.
+    """Writes a batch's rows while the batch is still being built: new donations, then entries.
 
-    On PostgreSQL the entries go out as one COPY that stays open while the appender
-    builds the next requests: PostgreSQL inserts each chunk on its own core while this
-    one validates, hashes and applies the next (the build is most of an append's time).
-    A read the build needs (a FIFO allocation's page of donations) first finishes the
-    open COPY (``reads``); the next chunk starts another. The Merkle tiles the new
-    leaves complete are computed as they come, from the stored right edge of the tree
-    (its ``root_plan`` nodes): only the even-level nodes are written, when the batch's
-    entries are all in (``close``). Elsewhere everything is one ``executemany`` a table
-    at the close.
+    On PostgreSQL each table is a COPY, and one COPY at a time can be open on the
+    connection. While the appender builds the batch (validating, applying each request
+    to the books), the donation rows of the requests accepted so far go out in chunks
+    (``add``): PostgreSQL inserts them and maintains their two indexes on its own core
+    (the costliest rows a giving day writes). When the batch is built (``close``), the
+    entries are hashed a chunk at a time and each chunk is sent as the next is hashed,
+    then the Merkle tiles the new leaves complete and the refs follow. A donation row
+    is written as it stood when it was sent; ``written`` tells ``write_books`` which
+    rows to leave out and which a later request of the batch changed (a refund in the
+    same batch), to update. A read the build needs (a FIFO allocation's page of
+    donations) first finishes the open COPY (``reads``); the next chunk starts another.
+    The tree's right edge is the committed batch's (``frontier``) or read with the
+    first entry. Elsewhere everything is one ``executemany`` a table at the close.
 
     Use it as a context manager: leaving it by an exception aborts an open COPY (the
     transaction is then rolled back), leaving it normally writes the rest.
@@ -78,11 +90,15 @@ class EntryWriter:
         self._size = size
         self._frontier = frontier
         self._entries: list[Entry] = []
-        self._sent = 0
+        self._donations: list[DonationState] = []
+        self.written: dict[int, tuple[State, tuple[Any, ...]]] = {}
+        """Donation rows sent, by ``id`` of their state: the state and its values when
+        sent (``projections.values_of``)."""
         self._nodes: list[tuple[tuple[int, int], bytes]] = []
         self._refs: list[tuple[str, int]] = []
         self._stamps: dict[str, str] = {}
         self._copy: ExitStack | None = None
+        self._copying = ""
         self._write: Callable[[bytes], None] | None = None
 
     def __enter__(self) -> EntryWriter:
@@ -95,32 +111,22 @@ class EntryWriter:
             return
         self.close()
 
-    def add(self, entries: Sequence[Entry]) -> None:
-        """Entries one request made, in seq order after those added before."""
+    def add(self, entries: Sequence[Entry], created: Sequence[State] = ()) -> None:
+        """Entries one accepted request made, in seq order after those added before, and
+        the states it created."""
         if self._frontier is None:  # before any COPY is open: the connection is free
             size = self._size
             self._frontier = CompactRange(size, read_nodes(self.connection, root_plan(size)))
-        frontier, nodes, refs = self._frontier, self._nodes, self._refs
-        # A chunk at a time: a request of a thousand drafts (one append of a batch) is
-        # hashed while PostgreSQL inserts its first chunks, not before.
-        for start in range(0, len(entries), ENTRY_CHUNK):
-            chunk = entries[start : start + ENTRY_CHUNK]
-            for entry in chunk:
-                # A leaf completes itself, then its parents a level up each: the even
-                # levels from 2 up (the ones stored) are every other node from the third.
-                nodes.extend(frontier.append(entry.leaf_hash)[2::2])
-                body = entry.body
-                for key in _REFERRING.get(entry.kind, REF_KEYS):
-                    value = body.get(key)
-                    if isinstance(value, str):
-                        refs.append((value, entry.seq))
-            self._entries += chunk
-            if self.postgres and len(self._entries) - self._sent >= ENTRY_CHUNK:
-                self._send()
+        self._entries += entries
+        if not self.postgres:
+            return
+        self._donations += [state for state in created if type(state) is DonationState]
+        if len(self._donations) >= ENTRY_CHUNK:
+            self._send_donations()
 
     @property
     def frontier(self) -> CompactRange | None:
-        """The tree's right edge after the entries added so far (``None``: not read yet)."""
+        """The tree's right edge: after ``close``, after the batch (``None``: never read)."""
         return self._frontier
 
     def reads(self) -> Connection:
@@ -129,11 +135,19 @@ class EntryWriter:
         return self.connection
 
     def close(self) -> None:
-        """Write what is left: the last entries, then the tiles and refs of all of them."""
+        """Write what is left: the last donation rows, the entries, their tiles and refs."""
+        if not self._entries:
+            self._finish_copy()
+            return
         if not self.postgres:
+            self._hash(self._entries)
             self._write_rows()
             return
-        self._send()
+        self._send_donations()
+        for start in range(0, len(self._entries), ENTRY_CHUNK):
+            chunk = self._entries[start : start + ENTRY_CHUNK]
+            self._hash(chunk)
+            self._send_entries(chunk)
         self._finish_copy()
         copy_lines(
             self.connection,
@@ -150,34 +164,60 @@ class EntryWriter:
             "".join(f"{ref_id}\t{seq}\n" for ref_id, seq in self._refs),
         )
 
-    def _send(self) -> None:
-        """COPY the entries not sent yet (opening the COPY if none is open)."""
-        pending = self._entries[self._sent :]
+    def _hash(self, entries: Sequence[Entry]) -> None:
+        """Extend the tree by ``entries``' leaves; keep the tiles and refs they make."""
+        frontier, nodes, refs = self._frontier, self._nodes, self._refs
+        assert frontier is not None  # read with the first entry (add)
+        for entry in entries:
+            # A leaf completes itself, then its parents a level up each: the even levels
+            # from 2 up (the ones stored) are every other node from the third.
+            nodes.extend(frontier.append(entry.leaf_hash)[2::2])
+            body = entry.body
+            for key in _REFERRING.get(entry.kind, REF_KEYS):
+                value = body.get(key)
+                if isinstance(value, str):
+                    refs.append((value, entry.seq))
+
+    def _send_donations(self) -> None:
+        """COPY the new donation rows not sent yet, as their states stand now."""
+        pending, self._donations = self._donations, []
         if not pending:
             return
+        written = self.written
+        for state in pending:
+            written[id(state)] = (state, values_of(state))
+        self._copy_text("donation", donation_lines(pending))
+
+    def _send_entries(self, entries: Sequence[Entry]) -> None:
         stamps = self._stamps
-        for at in {entry.at for entry in pending} - stamps.keys():
+        for at in {entry.at for entry in entries} - stamps.keys():
             stamps[at] = parse_at(at).isoformat()  # a batch's entries share a few
-        text = "".join(
-            f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
-            f"{_leaf_text(e)}\t\\\\x{e.leaf_hash.hex()}\n"
-            for e in pending
+        self._copy_text(
+            "entry",
+            "".join(
+                f"{e.seq}\t{e.kind}\t{e.actor}\t{stamps[e.at]}\t"
+                f"{_leaf_text(e)}\t\\\\x{e.leaf_hash.hex()}\n"
+                for e in entries
+            ),
         )
-        if self._write is None:
+
+    def _copy_text(self, table: str, text: str) -> None:
+        """Send rows of ``table`` (``entry`` or ``donation``) on its COPY, opening it
+        (and finishing another table's) if it is not the one open."""
+        if self._copying != table:
+            self._finish_copy()
             driver = self.connection.connection.driver_connection
             assert driver is not None
             self._copy = ExitStack()
             cursor = self._copy.enter_context(driver.cursor())
-            copy = self._copy.enter_context(
-                cursor.copy("COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN")
-            )
-            self._write = copy.write
+            copy = self._copy.enter_context(cursor.copy(_COPY_STATEMENTS[table]))
+            self._write, self._copying = copy.write, table
+        assert self._write is not None
         self._write(text.encode("utf-8"))
-        self._sent = len(self._entries)
 
     def _finish_copy(self) -> None:
         if self._copy is not None:
-            copy, self._copy, self._write = self._copy, None, None
+            copy, self._copy, self._write, self._copying = self._copy, None, None, ""
             copy.close()
 
     def _write_rows(self) -> None:
