@@ -7,7 +7,7 @@ between memory and the projection tables, and answers balance queries.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
@@ -66,12 +66,6 @@ KEYS: Mapping[type[State], str] = {kind: kind.key for kind in STATES}
 _TABLE_BY_KEY: Mapping[str, Table] = {kind.key: table for kind, table in TABLES.items()}
 """Each state's table by its id column (what a ``type[S]`` can be looked up by)."""
 _BY_THING: Mapping[str, type[State]] = {kind.key.removesuffix("_id"): kind for kind in STATES}
-
-
-def values_of(state: State) -> tuple[Any, ...]:
-    """A state's field values, in ``row_of``'s order."""
-    values: tuple[Any, ...] = _FIELD_GETTERS[type(state)](state)
-    return values
 
 
 def row_of(state: State) -> dict[str, Any]:
@@ -285,18 +279,18 @@ def load_fifo_candidates(
 def write_books(
     connection: Connection,
     books: Books,
-    written: Mapping[int, tuple[State, tuple[Any, ...]]] | None = None,
+    written: Set[int] = frozenset(),
 ) -> None:
     """Insert what a batch created and update what it changed.
 
     Args:
         connection: the batch's connection.
         books: the batch's books.
-        written: rows already sent while the batch was built (``EntryWriter.written``),
-            by ``id`` of their state, with the state's ``values_of`` then: not inserted
-            again, updated if a later request of the batch changed them.
+        written: the ``id`` of each created state whose row was sent while the batch
+            was built (``EntryWriter.written``): not inserted again, and updated if the
+            rules marked it changed (a refund later in the batch; the update is then
+            only redundant if the change came before its row was sent).
     """
-    written = written or {}
     created_ids = {id(state) for state in books.created}
     created: dict[type[State], list[Any]] = {}
     for state in books.created:
@@ -312,10 +306,7 @@ def write_books(
             bulk_insert(connection, TABLES[kind], [row_of(state) for state in states])
     updates: dict[type[State], list[State]] = {}
     for state in books.changed.values():
-        if id(state) not in created_ids:
-            updates.setdefault(type(state), []).append(state)
-    for state, sent in written.values():
-        if values_of(state) != sent:
+        if id(state) not in created_ids or id(state) in written:
             updates.setdefault(type(state), []).append(state)
     for kind, states in updates.items():
         # One executemany a table (psycopg pipelines it): a batch of refunds is one

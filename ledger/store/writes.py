@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -18,7 +17,7 @@ from ledger.accounting import DonationState, State
 from ledger.entries import KINDS, Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
 from ledger.store.copytext import bulk_insert, copy_escape_all, copy_lines
-from ledger.store.projections import CREATES, DONATION_COLUMNS, donation_lines, values_of
+from ledger.store.projections import CREATES, DONATION_COLUMNS, donation_lines
 from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 from ledger.store.tiles import read_nodes
 
@@ -62,8 +61,8 @@ class EntryWriter:
     entries are hashed a chunk at a time and each chunk is sent as the next is hashed,
     then the Merkle tiles the new leaves complete and the refs follow. A donation row
     is written as it stood when it was sent; ``written`` tells ``write_books`` which
-    rows to leave out and which a later request of the batch changed (a refund in the
-    same batch), to update. A read the build needs (a FIFO allocation's page of
+    rows to leave out of its inserts; those the rules marked changed (a refund in the
+    same batch) it updates. A read the build needs (a FIFO allocation's page of
     donations) first finishes the open COPY (``reads``); the next chunk starts another.
     The tree's right edge is the committed batch's (``frontier``) or read with the
     first entry. Elsewhere everything is one ``executemany`` a table at the close.
@@ -91,9 +90,8 @@ class EntryWriter:
         self._frontier = frontier
         self._entries: list[Entry] = []
         self._donations: list[DonationState] = []
-        self.written: dict[int, tuple[State, tuple[Any, ...]]] = {}
-        """Donation rows sent, by ``id`` of their state: the state and its values when
-        sent (``projections.values_of``)."""
+        self.written: set[int] = set()
+        """The ``id`` of each state whose donation row was sent."""
         self._nodes: list[tuple[tuple[int, int], bytes]] = []
         self._refs: list[tuple[str, int]] = []
         self._stamps: dict[str, str] = {}
@@ -183,9 +181,7 @@ class EntryWriter:
         pending, self._donations = self._donations, []
         if not pending:
             return
-        written = self.written
-        for state in pending:
-            written[id(state)] = (state, values_of(state))
+        self.written.update(map(id, pending))
         self._copy_text("donation", donation_lines(pending))
 
     def _send_entries(self, entries: Sequence[Entry]) -> None:
