@@ -96,14 +96,6 @@ class _Tail(NamedTuple):
     leaf: str
 
 
-def _after(last: Sequence[Any] | None) -> _Tail:
-    """The journal's tail, from its last ``(seq, leaf)`` row."""
-    if last is None:
-        return _Tail(0, None, "")
-    seq, leaf = last[0], last[1]
-    return _Tail(seq + 1, parse_at(json.loads(leaf)["at"]), leaf)
-
-
 class _Edge(NamedTuple):
     """The tree's right edge after a committed batch, kept for the next one."""
 
@@ -111,6 +103,14 @@ class _Edge(NamedTuple):
     leaf: str
     """The last entry's leaf: with ``size``, what the next batch's tail must read."""
     frontier: CompactRange
+
+
+def _after(last: Sequence[Any] | None) -> _Tail:
+    """The journal's tail, from its last ``(seq, leaf)`` row."""
+    if last is None:
+        return _Tail(0, None, "")
+    seq, leaf = last[0], last[1]
+    return _Tail(seq + 1, parse_at(json.loads(leaf)["at"]), leaf)
 
 
 class Appender:
