@@ -285,9 +285,10 @@ class Appender:
     def _take_edge(self, tail: _Tail) -> CompactRange | None:
         """The frontier the last committed batch left, if the journal still ends there.
 
-        Taken, not shared: the batch extends it, and only a commit puts one back. A
-        journal that another process (or a rebuild) has written since ends elsewhere, and
-        the batch reads the edge from the tree's stored nodes instead.
+        Taken, not shared: the batch extends it, and only a commit puts one back (or a
+        refused lone request that never extended it). A journal that another process
+        has appended to since ends elsewhere, and the batch reads the edge from the
+        tree's stored nodes instead.
         """
         with self._edge_lock:
             edge, self._edge = self._edge, None
