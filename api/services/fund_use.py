@@ -16,7 +16,7 @@ from explorer.listings import allocation_public
 from ledger.accounting import AllocationState, Books, DisbursementState, plan_fifo
 from ledger.entries import Entry, from_hex
 from ledger.errors import EntryError
-from ledger.store.projections import load_fifo_candidates
+from ledger.store.derived import load_fifo_candidates
 from ledger.store.requests import Draft, FifoAllocation, Request
 from ledger.store.tables import EVIDENCE_FILE
 
@@ -150,7 +150,7 @@ class FundUseWrites(SignedWrites):
         with self.store.engine.connect() as connection:
             candidates = load_fifo_candidates(
                 connection, Books(), disbursement, limit=FIFO_PLAN_LIMIT
-            )
+            ).candidates
         return [
             models.AllocationIn(donation_id=donation.donation_id, amount=amount)
             for donation, amount in plan_fifo(disbursement, candidates)

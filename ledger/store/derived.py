@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from ledger.accounting import Books, DonationState, PoolState, plan_fifo
+from ledger.accounting import Books, DisbursementState, DonationState, PoolState, plan_fifo
 from ledger.entries import Entry, pool_payer_hash, to_hex
 from ledger.errors import AccountingError
 from ledger.store import projections
 from ledger.store.requests import Draft, FifoAllocation, MatchDonation, new_id
+from ledger.store.tables import DONATION
 
 FIFO_PAGE = 500
 """Donations read at a time while planning a FIFO allocation."""
@@ -138,6 +140,63 @@ def match_entries(
     return entries
 
 
+def load_fifo_candidates(
+    connection: Connection,
+    books: Books,
+    disbursement: DisbursementState,
+    *,
+    limit: int,
+    offset: int = 0,
+) -> FifoPage:
+    """Donations that may fund ``disbursement``, in FIFO order (DESIGN.md §3.2).
+
+    The project's own donations come first, oldest first, then the charity's general
+    fund; only donations with money left are returned: every one on ``books`` (those
+    created earlier in this batch too) and a page of at most ``limit`` from the database.
+    """
+    table = DONATION
+    project_clause = (
+        table.c.project_id.is_(None)
+        if disbursement.project_id is None
+        else or_(table.c.project_id == disbursement.project_id, table.c.project_id.is_(None))
+    )
+    query = (
+        select(table)
+        .where(
+            and_(
+                table.c.charity_id == disbursement.charity_id,
+                table.c.currency == disbursement.currency,
+                project_clause,
+                table.c.amount - table.c.refunded - table.c.allocated > 0,
+            )
+        )
+        .order_by(table.c.project_id.is_(None), table.c.seq)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = connection.execute(query).mappings().all()
+    for row in rows:
+        books.donations.setdefault(row["donation_id"], DonationState(**row))
+    candidates = [
+        d
+        for d in books.donations.values()
+        if d.charity_id == disbursement.charity_id
+        and d.currency == disbursement.currency
+        and d.project_id in (None, disbursement.project_id)
+        and d.available > 0
+    ]
+    candidates.sort(key=lambda d: (d.project_id is None, d.seq))
+    return FifoPage(candidates, full=len(rows) == limit)
+
+
+class FifoPage(NamedTuple):
+    """What ``load_fifo_candidates`` found, and whether its page of the table was full
+    (then the next page may hold more, even if this one brought nothing new)."""
+
+    candidates: list[DonationState]
+    full: bool
+
+
 def expand_fifo(
     connection: Connection, books: Books, request: FifoAllocation, index: int
 ) -> list[Draft]:
@@ -159,13 +218,9 @@ def expand_fifo(
     reserved: list[tuple[DonationState, int]] = []
     offset = 0
     while disbursement.unfunded > 0:
-        candidates = projections.load_fifo_candidates(
-            connection, books, disbursement, limit=FIFO_PAGE, offset=offset
-        )
+        page = load_fifo_candidates(connection, books, disbursement, limit=FIFO_PAGE, offset=offset)
         offset += FIFO_PAGE
-        plan = plan_fifo(disbursement, candidates)
-        if not plan:
-            break
+        plan = plan_fifo(disbursement, page.candidates)
         for donation, amount in plan:
             draft = Draft(
                 kind="allocation.made",
@@ -181,6 +236,11 @@ def expand_fifo(
             donation.allocated += amount
             disbursement.allocated += amount
             reserved.append((donation, amount))
+        # A page may bring nothing new: the batch's own donations are on the table too
+        # (written while the batch is built, ADR 0049) and already on the books. Only a
+        # page that is not full says the table has no more.
+        if not page.full:
+            break
     for donation, amount in reserved:
         donation.allocated -= amount
         disbursement.allocated -= amount

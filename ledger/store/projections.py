@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from psycopg import sql
 from psycopg.rows import dict_row
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from ledger.accounting import (
@@ -226,54 +226,6 @@ def existing_ids(
         _load(connection, books, state, wanted)
         found.extend((wanted[taken], key) for taken in books.shelf(state))
     return sorted(found)
-
-
-def load_fifo_candidates(
-    connection: Connection,
-    books: Books,
-    disbursement: DisbursementState,
-    *,
-    limit: int,
-    offset: int = 0,
-) -> list[DonationState]:
-    """Donations that may fund ``disbursement``, in FIFO order (DESIGN.md §3.2).
-
-    The project's own donations come first, oldest first, then the charity's general
-    fund; only donations with money left are returned, at most ``limit`` from the
-    database plus any created earlier in this batch.
-    """
-    table = DONATION
-    project_clause = (
-        table.c.project_id.is_(None)
-        if disbursement.project_id is None
-        else or_(table.c.project_id == disbursement.project_id, table.c.project_id.is_(None))
-    )
-    query = (
-        select(table)
-        .where(
-            and_(
-                table.c.charity_id == disbursement.charity_id,
-                table.c.currency == disbursement.currency,
-                project_clause,
-                table.c.amount - table.c.refunded - table.c.allocated > 0,
-            )
-        )
-        .order_by(table.c.project_id.is_(None), table.c.seq)
-        .limit(limit)
-        .offset(offset)
-    )
-    for row in connection.execute(query).mappings():
-        books.donations.setdefault(row["donation_id"], DonationState(**row))
-    candidates = [
-        d
-        for d in books.donations.values()
-        if d.charity_id == disbursement.charity_id
-        and d.currency == disbursement.currency
-        and d.project_id in (None, disbursement.project_id)
-        and d.available > 0
-    ]
-    candidates.sort(key=lambda d: (d.project_id is None, d.seq))
-    return candidates
 
 
 def write_books(

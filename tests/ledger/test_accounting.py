@@ -795,7 +795,7 @@ def test_plan_fifo_for_a_general_disbursement_uses_only_the_general_fund() -> No
 
 
 def test_plan_fifo_uses_candidates_in_the_order_given() -> None:
-    # Ordering is the caller's job (ledger.store.projections.load_fifo_candidates).
+    # Ordering is the caller's job (ledger.store.derived.load_fifo_candidates).
     candidates = [donation_state("dn_gen", 500, project_id=None), donation_state("dn_1", 500)]
     assert planned(plan_fifo(disbursement_state(300), candidates)) == [("dn_gen", 300)]
 

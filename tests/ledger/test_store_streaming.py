@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.errors import AccountingError
-from ledger.store import writes
+from ledger.store import derived, writes
 from ledger.store.journal import Store
-from ledger.store.requests import AppendRequest, AppendResult, Draft
+from ledger.store.requests import AppendRequest, AppendResult, Draft, FifoAllocation
 from ledger.store.tables import DONATION
 from tests import factories as f
 
@@ -136,4 +136,37 @@ def test_a_refused_request_among_others_leaves_its_neighbours_rows(
     assert len(accepted) == MANY
     sent_during_the_build(store, sent)
     assert donation_row(store, donations[0].body["donation_id"])["refunded"] == 0
+    assert_stored_as_appended_one_by_one(store)
+
+
+def test_a_fifo_allocation_after_streamed_donations_still_reaches_the_general_fund(
+    books: tuple[Store, str, str], sent: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FIFO pages now hold the batch's own donations, already on the books: a page
+    of nothing but those must not end the search before the general fund's."""
+    store, charity_id, project_id = books
+    monkeypatch.setattr(derived, "FIFO_PAGE", 7)
+    general = f.donation(charity_id, None, amount=5_000)
+    store.append([general])
+    donations = [f.donation(charity_id, project_id, amount=10) for _ in range(MANY)]
+    disbursement = f.disbursement(charity_id, project_id, amount=MANY * 10 + 1_000)
+    outcome = store.append_batch(
+        [AppendRequest([d]) for d in donations]
+        + [
+            AppendRequest(
+                [
+                    disbursement,
+                    FifoAllocation(disbursement.body["disbursement_id"], disbursement.actor),
+                ]
+            )
+        ]
+    )
+    assert all(isinstance(r, AppendResult) for r in outcome.results), outcome.results[-1]
+    sent_during_the_build(store, sent)
+    last = outcome.results[-1]
+    assert isinstance(last, AppendResult)
+    funded = [(e.body["donation_id"], e.body["amount"]) for e in last.entries[1:]]
+    assert funded == [(d.body["donation_id"], 10) for d in donations] + [
+        (general.body["donation_id"], 1_000)
+    ]
     assert_stored_as_appended_one_by_one(store)
