@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.entries import Entry
 from ledger.errors import AccountingError, EntryError, IdempotencyConflictError
-from ledger.store import projections, writes
+from ledger.store import derived, projections, writes
 from ledger.store.journal import Store
 from ledger.store.requests import AppendRequest, AppendResult, Draft, FifoAllocation
 from ledger.store.tables import DONOR, IDEMPOTENCY
@@ -326,11 +326,13 @@ def test_a_batch_gives_each_request_what_appending_one_by_one_gives_on_postgres(
 def test_a_batch_written_while_it_is_built_gives_what_appending_one_by_one_gives(
     seeded_pg: str, items: list[AppendRequest]
 ) -> None:
-    # A chunk of one entry: the entries' COPY is open from the first accepted request
-    # on, so every FIFO allocation reads the books across it, and every fallback and
-    # refusal leaves it mid-stream.
+    # A chunk of one entry and one donation row: a COPY is open from the first accepted
+    # request on, so every FIFO allocation reads the books across it (its pages of two
+    # holding the batch's own donations), and every fallback and refusal leaves it
+    # mid-stream.
     with two_pg_stores(seeded_pg) as (batched, single), pytest.MonkeyPatch.context() as patch:
         patch.setattr(writes, "ENTRY_CHUNK", 1)
+        patch.setattr(derived, "FIFO_PAGE", 2)
         assert_batch_equals_one_by_one(batched, single, items)
 
 
