@@ -61,6 +61,11 @@ _COPY_TEXT: Mapping[type, Any] = {
 _BOOL_TEXT = {False: "f", True: "t"}
 
 
+def copy_statement(table: Table, columns: Sequence[str]) -> str:
+    """``COPY table (columns) FROM STDIN``, in COPY's text format."""
+    return f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+
+
 def copy_lines(
     connection: Connection, table: Table, columns: Sequence[str], text: str | Iterable[str]
 ) -> None:
@@ -79,7 +84,7 @@ def copy_lines(
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    statement = copy_statement(table, columns)
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         copy.write(first.encode("utf-8"))
         for chunk in chunks:

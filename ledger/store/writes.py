@@ -16,9 +16,9 @@ from sqlalchemy.engine import Connection
 from ledger.accounting import DonationState, State
 from ledger.entries import KINDS, Entry, parse_at
 from ledger.merkle import CompactRange, root_plan
-from ledger.store.copytext import bulk_insert, copy_escape_all, copy_lines
+from ledger.store.copytext import bulk_insert, copy_escape_all, copy_lines, copy_statement
 from ledger.store.projections import CREATES, DONATION_COLUMNS, donation_lines
-from ledger.store.tables import ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
+from ledger.store.tables import DONATION, ENTRY, ENTRY_REF, IDEMPOTENCY, NODE
 from ledger.store.tiles import read_nodes
 
 ENTRY_CHUNK = 100
@@ -34,8 +34,8 @@ by its projection row's seq, so only the entries that refer to an existing id ge
 
 
 _COPY_STATEMENTS = {
-    "entry": "COPY entry (seq, kind, actor, at, leaf, leaf_hash) FROM STDIN",
-    "donation": f"COPY donation ({', '.join(DONATION_COLUMNS)}) FROM STDIN",
+    "entry": copy_statement(ENTRY, ("seq", "kind", "actor", "at", "leaf", "leaf_hash")),
+    "donation": copy_statement(DONATION, DONATION_COLUMNS),
 }
 
 
