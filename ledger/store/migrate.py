@@ -16,8 +16,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import Engine
+
+from ledger.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -25,6 +27,12 @@ MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"shanlian.store.migrate").digest()[:8], "big", signed=True
 )
 """pg_advisory_xact_lock key of migrations: the first 8 bytes of SHA-256 of its name."""
+
+
+RETIRED = frozenset(f"{number:04d}" for number in range(1, 11))
+"""Revisions 0001 to 0010: replaced, with 0011, by the 0.1.0 baseline (ADR 0050)."""
+LAST_WITH_RETIRED = "5fa3543"
+"""The last commit whose migrations bring a database at a retired revision to 0011."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -57,6 +65,26 @@ def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str)
     """Run Alembic's ``step`` to ``revision`` on one connection, holding the migration lock."""
     with engine.begin() as connection:
         _one_at_a_time(connection)
+        _refuse_retired(connection)
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         step(config, revision)
+
+
+def _refuse_retired(connection: Connection) -> None:
+    """A database at a revision the baseline replaced cannot be migrated by this code.
+
+    Raises:
+        StoreError: it names the revision and how to bring the database to 0011.
+    """
+    if not inspect(connection).has_table("alembic_version"):
+        return
+    stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    retired = sorted(set(stored) & RETIRED)
+    if retired:
+        raise StoreError(
+            f"the database's schema is at revision {retired[0]}, from before the 0.1.0 "
+            "baseline (ADR 0050), and this version cannot migrate it: run `shanlian "
+            f"journal show` on it once with shanlian at commit {LAST_WITH_RETIRED} (that "
+            "brings it to revision 0011), then open it with this version"
+        )

@@ -145,7 +145,7 @@ class Project(Table, table=True):
     currency: str = Field(max_length=3)
     seq: int = big_integer()
     closed: bool = Field(default=False)
-    """ADR 0039: a ``project.closed`` entry ended it (migration 0009)."""
+    """ADR 0039: a ``project.closed`` entry ended it."""
 
 
 class Donation(Table, table=True):

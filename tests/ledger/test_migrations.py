@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from ledger.errors import StoreError
 from ledger.store import (
     official_receipts,  # noqa: F401 - its tables are part of the schema
     outbox,  # noqa: F401 - its tables are part of the schema
@@ -15,7 +21,7 @@ from ledger.store import (
 )
 from ledger.store.engine import make_engine
 from ledger.store.journal import Store
-from ledger.store.migrate import downgrade, upgrade
+from ledger.store.migrate import LAST_WITH_RETIRED, downgrade, upgrade
 from ledger.store.tables import metadata
 from tests import factories as f
 
@@ -53,9 +59,6 @@ def test_migrations_run_up_down_and_up_again(empty_url: str) -> None:
 def test_the_migrated_schema_matches_the_models(empty_url: str) -> None:
     engine = make_engine(empty_url)
     upgrade(engine)
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
@@ -104,34 +107,65 @@ def test_processes_starting_together_migrate_a_fresh_database_once(
         store.engine.dispose()
 
 
-def test_the_registration_table_is_filled_from_the_charities_already_registered(
+SCHEMAS = Path(__file__).with_name("schemas")
+
+
+def _make_schema_as_before_the_baseline(url: str, version: str) -> None:
+    """Give the empty database at ``url`` the schema revisions 0001 to 0011 made (ADR 0050),
+    its ``alembic_version`` saying ``version``."""
+    if url.startswith("sqlite"):
+        script = (SCHEMAS / "before-baseline-sqlite.sql").read_text()
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            connection.executescript(script)
+            connection.execute("INSERT INTO alembic_version VALUES (?)", (version,))
+        return
+    script = (SCHEMAS / "before-baseline-postgresql.sql").read_text()
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        connection.execute(script.encode())  # type: ignore[call-overload]
+        connection.execute("INSERT INTO public.alembic_version VALUES (%s)", (version,))
+
+
+def test_a_database_the_old_revisions_brought_to_0011_is_at_the_baseline(
     empty_url: str,
 ) -> None:
-    """Migration 0004: each registration number once, the first charity that used it."""
-    from sqlalchemy import text
+    """The baseline is revision 0011: such a database is migrated no further and works."""
+    _make_schema_as_before_the_baseline(empty_url, "0011")
+    store = Store.open(empty_url)
+    try:
+        charity = f.charity()
+        project = f.project(charity.body["charity_id"])
+        store.append([charity, project])
+        store.append([f.donation(charity.body["charity_id"], project.body["project_id"])])
+        assert store.verify().ok
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+                ("0011",)
+            ]
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert differences == []
+    finally:
+        store.engine.dispose()
 
+
+@pytest.mark.parametrize("version", ["0001", "0007", "0010"])
+def test_a_database_at_a_revision_the_baseline_replaced_is_refused_with_what_to_do(
+    empty_url: str, version: str
+) -> None:
+    _make_schema_as_before_the_baseline(empty_url, version)
+    before = tables(empty_url)
     engine = make_engine(empty_url)
-    upgrade(engine, "0003")
-    rows = [
-        ("ch_a", "53530000MJ0005678Y", 0),
-        ("ch_b", "5353-0000-mj00-0567-8y", 1),  # the same number, written otherwise
-        ("ch_c", "ＡＢ１２", 2),
-    ]
-    with engine.begin() as connection:
-        for charity_id, number, seq in rows:
-            connection.execute(
-                text(
-                    "INSERT INTO charity (charity_id, name, registration_no, signer, seq) "
-                    "VALUES (:id, 'n', :no, NULL, :seq)"
-                ),
-                {"id": charity_id, "no": number, "seq": seq},
-            )
-    upgrade(engine)
-    with engine.connect() as connection:
-        taken = dict(
-            connection.execute(
-                text("SELECT registration_key, charity_id FROM charity_registration")
-            ).all()
-        )
-    engine.dispose()
-    assert taken == {"53530000MJ0005678Y": "ch_a", "AB12": "ch_c"}
+    try:
+        with pytest.raises(StoreError) as refused:
+            upgrade(engine)
+        with pytest.raises(StoreError):
+            downgrade(engine)
+    finally:
+        engine.dispose()
+    message = str(refused.value)
+    assert f"revision {version}" in message
+    assert "ADR 0050" in message
+    assert f"commit {LAST_WITH_RETIRED}" in message
+    assert "shanlian journal show" in message
+    assert tables(empty_url) == before
+    with pytest.raises(StoreError, match=f"revision {version}"):
+        Store.open(empty_url)
