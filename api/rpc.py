@@ -38,7 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError, problem, problem_response
@@ -174,11 +174,11 @@ class Gate:
             return None
 
 
-def _gate(request: Request, settings: ApiSettings) -> Gate:
-    gate: Gate | None = getattr(request.app.state, "rpc_gate", None)
-    if gate is None:
-        gate = request.app.state.rpc_gate = Gate(settings)
-    return gate
+def install_gate(app: FastAPI, settings: ApiSettings) -> None:
+    """Give ``app`` the endpoint's one ``Gate``, made with the app, not by its first request:
+    two first requests on two event loops (test clients, each with its own) would each make
+    one, and admit twice as many as ``API_RPC_MAX_PENDING``."""
+    app.state.rpc_gate = Gate(settings)
 
 
 # -- the route ---------------------------------------------------------------------------
@@ -240,7 +240,7 @@ async def rpc(request: Request) -> JSONResponse:
             None,
         )
     settings = services.settings
-    gate = _gate(request, settings)
+    gate: Gate = request.app.state.rpc_gate
     limits = gate.limits
     if gate.full:  # refused before the body is even read: a flood costs next to nothing
         return _busy(gate)

@@ -28,6 +28,7 @@ from eth_abi.abi import encode as abi_encode
 from fastapi.testclient import TestClient
 from web3 import Web3
 
+from api import rpc as api_rpc
 from api.rpc import RateLimiter
 from chain import rpc
 from chain.artifacts import CHARITY_REGISTRY, LEDGER_ANCHOR
@@ -817,6 +818,38 @@ def test_while_the_chain_is_held_requests_time_out_or_are_refused_as_busy_and_pa
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert "result" in site.call("eth_blockNumber", [])
+
+
+def test_first_requests_on_two_event_loops_are_admitted_by_the_one_gate(
+    fresh: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate is made with the app. Made by the first request instead, two first requests
+    (each test client call runs its own event loop) each made one and were both admitted
+    past API_RPC_MAX_PENDING=1; a slow ``Gate`` widens that window here."""
+    made = api_rpc.Gate.__init__
+
+    def slowly(gate: api_rpc.Gate, settings: Any) -> None:
+        time.sleep(0.3)
+        made(gate, settings)
+
+    monkeypatch.setattr(api_rpc.Gate, "__init__", slowly)
+    site = fresh(rpc_time_limit_s=1.0, rpc_max_pending=1, **GENEROUS)
+    answers: list[httpx.Response] = []
+    with site.chain.w3.provider.lock:  # type: ignore[attr-defined]
+        threads = [
+            threading.Thread(
+                target=lambda: answers.append(site.post(request("eth_blockNumber", [])))
+            )
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    # One was admitted (and timed out on the held chain), the other refused as busy.
+    assert sorted(a.status_code for a in answers) == [200, 503]
+    timed_out = next(a for a in answers if a.status_code == 200)
+    assert timed_out.json()["error"]["code"] == -32005
 
 
 def test_concurrent_callers_all_get_their_own_answers_while_pages_are_fetched(site: Site) -> None:
