@@ -279,7 +279,6 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(rpc.router)
-    rpc.install_gate(app, services.settings)
     app.include_router(tlog.router)
     app.include_router(transfer.router)
     app.include_router(webhooks.router)

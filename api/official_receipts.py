@@ -32,6 +32,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, ForbiddenError, problem_response
 from api.keys import Principal
+from api.per_app import per_app
 from api.routes.deps import ERRORS, NO_STORE, RoleGuard, ServicesDep
 from api.routes.guarded import resource_router
 from api.rpc import RateLimiter, client_of
@@ -289,11 +290,11 @@ def official_receipt(
 
 
 def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, "official_receipt_rates", None)
-    if limiter is None:
-        limiter = RateLimiter(REVEAL_RATE_PER_S, REVEAL_BURST, max_wait=0.0, max_clients=10_000)
-        request.app.state.official_receipt_rates = limiter
-    return limiter
+    return per_app(
+        request.app,
+        "official_receipt_rates",
+        lambda: RateLimiter(REVEAL_RATE_PER_S, REVEAL_BURST, max_wait=0.0, max_clients=10_000),
+    )
 
 
 _NOT_SHOWN = "no official receipt to show for this donation and receipt code"

@@ -38,10 +38,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError, problem, problem_response
+from api.per_app import per_app
 from api.services import Services
 from api.settings import ApiSettings
 from api.slots import Slots
@@ -174,11 +175,8 @@ class Gate:
             return None
 
 
-def install_gate(app: FastAPI, settings: ApiSettings) -> None:
-    """Give ``app`` the endpoint's one ``Gate``, made with the app, not by its first request:
-    two first requests on two event loops (test clients, each with its own) would each make
-    one, and admit twice as many as ``API_RPC_MAX_PENDING``."""
-    app.state.rpc_gate = Gate(settings)
+def _gate(request: Request, settings: ApiSettings) -> Gate:
+    return per_app(request.app, "rpc_gate", lambda: Gate(settings))
 
 
 # -- the route ---------------------------------------------------------------------------
@@ -240,7 +238,7 @@ async def rpc(request: Request) -> JSONResponse:
             None,
         )
     settings = services.settings
-    gate: Gate = request.app.state.rpc_gate
+    gate = _gate(request, settings)
     limits = gate.limits
     if gate.full:  # refused before the body is even read: a flood costs next to nothing
         return _busy(gate)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request, Response
 
 from api.errors import ApiError
+from api.per_app import per_app
 from api.settings import ApiSettings, ProductionSettingsError
 from explorer.caching import FRESH, IMMUTABLE, Drawn, ExactPageCache
 from ledger.entries import MAX_SEQ
@@ -275,12 +276,11 @@ def tile(request: Request, path: str) -> Response:
 def _kept_tiles(request: Request) -> ExactPageCache:
     """The process's kept tiles: every version of a tile is the same (None), and the
     least recently used leave first, within ``TILES_KEPT`` and ``TILES_KEPT_BYTES``."""
-    kept: ExactPageCache | None = getattr(request.app.state, "tiles_kept", None)
-    if kept is None:
-        kept = request.app.state.tiles_kept = ExactPageCache(
-            pages=TILES_KEPT, size_bytes=TILES_KEPT_BYTES
-        )
-    return kept
+    return per_app(
+        request.app,
+        "tiles_kept",
+        lambda: ExactPageCache(pages=TILES_KEPT, size_bytes=TILES_KEPT_BYTES),
+    )
 
 
 @router.api_route("/{rest:path}", methods=["GET", "HEAD"])

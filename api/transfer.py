@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import receipts
 from api.errors import problem, problem_response
+from api.per_app import per_app
 from api.rpc import RateLimiter, client_of
 from api.services import Services
 from explorer import history, urls
@@ -56,10 +57,7 @@ class _Gate:
 
 
 def _gate(request: Request) -> _Gate:
-    gate: _Gate | None = getattr(request.app.state, "transfer_gate", None)
-    if gate is None:
-        gate = request.app.state.transfer_gate = _Gate()
-    return gate
+    return per_app(request.app, "transfer_gate", _Gate)
 
 
 async def _body(request: Request) -> bytes | None:
