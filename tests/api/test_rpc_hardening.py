@@ -774,6 +774,19 @@ def test_a_client_a_little_over_its_rate_is_slowed_not_refused(fresh: Any) -> No
 # -- a busy chain ----------------------------------------------------------------------
 
 
+def _posting_block_numbers(
+    site: Site, count: int, answers: list[httpx.Response]
+) -> list[threading.Thread]:
+    """``count`` threads, started, each posting ``eth_blockNumber`` and keeping its answer."""
+    threads = [
+        threading.Thread(target=lambda: answers.append(site.post(request("eth_blockNumber", []))))
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def test_while_the_chain_is_held_requests_time_out_or_are_refused_as_busy_and_pages_answer(
     fresh: Any,
 ) -> None:
@@ -781,14 +794,7 @@ def test_while_the_chain_is_held_requests_time_out_or_are_refused_as_busy_and_pa
     lock = site.chain.w3.provider.lock  # type: ignore[attr-defined]
     gate_answers: list[httpx.Response] = []
     with lock:  # the chain is busy (as with a long anchor): nothing read can run
-        threads = [
-            threading.Thread(
-                target=lambda: gate_answers.append(site.post(request("eth_blockNumber", [])))
-            )
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _posting_block_numbers(site, 2, gate_answers)
         state = site.api.client.app.state
         deadline = time.monotonic() + 30
         while getattr(state, "rpc_gate", None) is None or state.rpc_gate.admitted < 2:
@@ -823,9 +829,9 @@ def test_while_the_chain_is_held_requests_time_out_or_are_refused_as_busy_and_pa
 def test_first_requests_on_two_event_loops_are_admitted_by_the_one_gate(
     fresh: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The gate is made with the app. Made by the first request instead, two first requests
-    (each test client call runs its own event loop) each made one and were both admitted
-    past API_RPC_MAX_PENDING=1; a slow ``Gate`` widens that window here."""
+    """The gate is made once (``api.per_app``). Made by each first request that found none,
+    two first requests (each test client call runs its own event loop) each made one and
+    were both admitted past API_RPC_MAX_PENDING=1; a slow ``Gate`` widens that window here."""
     made = api_rpc.Gate.__init__
 
     def slowly(gate: api_rpc.Gate, settings: Any) -> None:
@@ -836,14 +842,7 @@ def test_first_requests_on_two_event_loops_are_admitted_by_the_one_gate(
     site = fresh(rpc_time_limit_s=1.0, rpc_max_pending=1, **GENEROUS)
     answers: list[httpx.Response] = []
     with site.chain.w3.provider.lock:  # type: ignore[attr-defined]
-        threads = [
-            threading.Thread(
-                target=lambda: answers.append(site.post(request("eth_blockNumber", [])))
-            )
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _posting_block_numbers(site, 2, answers)
         for thread in threads:
             thread.join(timeout=30)
     # One was admitted (and timed out on the held chain), the other refused as busy.
